@@ -1,0 +1,53 @@
+/**
+ * App protocol version negotiation, as go-plugin's server does it.
+ *
+ * @module
+ */
+
+/** Result of {@linkcode negotiateVersion}. */
+export interface NegotiatedVersion {
+  /** The version to serve and print in field 2. */
+  version: number;
+  /** Whether the host listed it (false: our lowest, for the host to reject). */
+  agreed: boolean;
+  /** Entries of the host's list that were not integers. */
+  ignored: string[];
+}
+
+/**
+ * Picks the highest version we serve that the host lists. With no common
+ * version (or no list at all) it returns our lowest, so that the host
+ * rejects it with a message naming both sides' versions.
+ *
+ * @example
+ * ```ts
+ * import { negotiateVersion } from "@rpcplugin/rpcplugin";
+ * console.assert(negotiateVersion("6,5", [4, 5]).version === 5);
+ * console.assert(negotiateVersion("9", [4, 5]).version === 4);
+ * ```
+ *
+ * @param hostList The host's `PLUGIN_PROTOCOL_VERSIONS` (order is random).
+ * @param ours The versions this plugin serves.
+ * @returns The chosen version and what was skipped.
+ * @throws {RangeError} If `ours` is empty.
+ */
+export function negotiateVersion(
+  hostList: string | undefined,
+  ours: readonly number[],
+): NegotiatedVersion {
+  if (ours.length === 0) {
+    throw new RangeError("The plugin serves no protocol version: give at least one");
+  }
+  const sorted = [...ours].sort((a, b) => b - a);
+  const ignored: string[] = [];
+  const offered = new Set<number>();
+  for (const raw of (hostList ?? "").split(",")) {
+    const text = raw.trim();
+    if (text === "") continue;
+    if (/^[+-]?\d+$/.test(text)) offered.add(Number(text));
+    else ignored.push(text);
+  }
+  const match = sorted.find((v) => offered.has(v));
+  if (match !== undefined) return { version: match, agreed: true, ignored };
+  return { version: sorted[sorted.length - 1], agreed: false, ignored };
+}

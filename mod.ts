@@ -1,0 +1,75 @@
+/**
+ * rpcplugin: write HashiCorp go-plugin plugins in Deno.
+ *
+ * A plugin author passes gRPC service definitions and handlers to
+ * {@linkcode serve}; it does the rest of the go-plugin protocol: magic
+ * cookie, version negotiation, unix or TCP listener, handshake line, health,
+ * controller and stdio services, logging, signals and shutdown.
+ *
+ * @example
+ * ```ts ignore
+ * import { fromTsProto, implement, serve } from "@rpcplugin/rpcplugin";
+ * import { KVDefinition } from "./examples/kv/gen/kv_pb.ts";
+ *
+ * await serve({
+ *   handshake: { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello" },
+ *   services: [implement(fromTsProto(KVDefinition), {
+ *     get: (req) => ({ value: new TextEncoder().encode(req.key) }),
+ *     put: () => ({}),
+ *   })],
+ * });
+ * ```
+ *
+ * @module
+ */
+
+// The plugin server.
+export { serve } from "./server/serve.ts";
+export type { PluginServer, ServeOptions } from "./server/serve.ts";
+
+// Describing services.
+export { fromTsProto, implement } from "./server/service.ts";
+export type {
+  BidiStreamHandler,
+  CallContext,
+  CallKind,
+  ClientStreamHandler,
+  Codec,
+  FromTsProto,
+  HandlerFor,
+  KindOf,
+  MethodDefinition,
+  ServerStreamHandler,
+  ServiceDefinition,
+  ServiceHandlers,
+  ServiceImplementation,
+  TsProtoMessageFns,
+  TsProtoMethod,
+  TsProtoService,
+  UnaryHandler,
+} from "./server/service.ts";
+export { RpcError, Status } from "./server/status.ts";
+export type { StatusCode } from "./server/status.ts";
+
+// The handshake.
+export { checkCookie } from "./handshake/cookie.ts";
+export type { HandshakeConfig } from "./handshake/cookie.ts";
+export { negotiateVersion } from "./handshake/version.ts";
+export type { NegotiatedVersion } from "./handshake/version.ts";
+export { buildHandshakeLine, parseHandshakeLine } from "./handshake/line.ts";
+export type { HandshakeInfo } from "./handshake/line.ts";
+
+// Logging.
+export { createLogger, formatTimestamp } from "./log/logger.ts";
+export type { LogFields, Logger, LoggerOptions, LogLevel } from "./log/logger.ts";
+
+// Errors and protocol constants.
+export {
+  CookieError,
+  HandshakeError,
+  PermissionError,
+  RpcPluginError,
+  StartupError,
+} from "./errors.ts";
+export { CORE_PROTOCOL_VERSION, ENV } from "./constants.ts";
+export type { Network } from "./constants.ts";

@@ -1,0 +1,234 @@
+/**
+ * The grpc-js engine: runs our service definitions on `npm:@grpc/grpc-js`.
+ *
+ * @module
+ */
+
+import * as grpc from "@grpc/grpc-js";
+import { Buffer } from "node:buffer";
+import { format } from "node:util";
+import type { Network } from "../../constants.ts";
+import type { Logger } from "../../log/logger.ts";
+import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
+import type { CallContext, MethodDefinition, ServiceImplementation } from "../service.ts";
+import { RpcError, Status, type StatusCode } from "../status.ts";
+
+type AnyMethod = MethodDefinition<unknown, unknown>;
+/** The parts of a grpc-js call the adapters use. */
+interface Call {
+  on(event: "cancelled", listener: () => void): unknown;
+  readonly metadata: grpc.Metadata;
+}
+
+const identity = (b: Buffer): Buffer => b;
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+let loggerRouted = false;
+
+/** Routes grpc-js's own log output into our logger, once per process. */
+function routeGrpcLogs(logger: Logger): void {
+  if (loggerRouted) return;
+  loggerRouted = true;
+  const log = logger.named("grpc-js");
+  grpc.setLogger({
+    error: (...args: unknown[]) => log.error(format(...args)),
+    info: (...args: unknown[]) => log.info(format(...args)),
+    debug: (...args: unknown[]) => log.debug(format(...args)),
+  } as Partial<Console>);
+}
+
+function contextOf(call: Call, path: string): { ctx: CallContext; abort: AbortController } {
+  const abort = new AbortController();
+  call.on("cancelled", () => abort.abort(new RpcError(Status.CANCELLED, "call cancelled")));
+  const metadata = call.metadata.toJSON() as Record<string, string[]>;
+  return { ctx: { method: path, metadata, signal: abort.signal }, abort };
+}
+
+function toStatus(err: unknown, path: string, log: Logger): grpc.ServiceError {
+  let code: StatusCode = Status.UNKNOWN;
+  let details: string;
+  if (err instanceof RpcError) {
+    code = err.code;
+    details = err.message;
+  } else {
+    details = err instanceof Error ? err.message : String(err);
+    log.warn("handler failed", { method: path, error: details });
+  }
+  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
+}
+
+function encodeOrThrow(m: AnyMethod, value: unknown): Buffer {
+  try {
+    return toBuffer(m.response.encode(value));
+  } catch (err) {
+    throw new RpcError(
+      Status.INTERNAL,
+      `The handler of ${m.path} returned a value that is not a valid response message: ${
+        (err as Error).message
+      }`,
+    );
+  }
+}
+
+function decodeOrThrow(m: AnyMethod, bytes: Buffer): unknown {
+  try {
+    return m.request.decode(bytes);
+  } catch (err) {
+    throw new RpcError(
+      Status.INVALID_ARGUMENT,
+      `The request to ${m.path} is not a valid message: ${(err as Error).message}`,
+    );
+  }
+}
+
+async function* decodeAll(m: AnyMethod, call: AsyncIterable<Buffer>): AsyncGenerator<unknown> {
+  for await (const chunk of call) yield decodeOrThrow(m, chunk);
+}
+
+async function writeAll(
+  m: AnyMethod,
+  call: grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer>,
+  out: AsyncIterable<unknown> | Iterable<unknown>,
+  signal: AbortSignal,
+): Promise<void> {
+  for await (const item of out) {
+    if (signal.aborted) return;
+    if (!call.write(encodeOrThrow(m, item))) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          call.off("drain", done);
+          signal.removeEventListener("abort", done);
+          resolve();
+        };
+        call.on("drain", done);
+        signal.addEventListener("abort", done);
+      });
+    }
+  }
+}
+
+function handlerFor(
+  m: AnyMethod,
+  fn: (...args: unknown[]) => unknown,
+  log: Logger,
+): grpc.UntypedHandleCall {
+  switch (m.kind) {
+    case "unary":
+      return async (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
+        const { ctx } = contextOf(call, m.path);
+        try {
+          const res = await fn(decodeOrThrow(m, call.request), ctx);
+          cb(null, encodeOrThrow(m, res));
+        } catch (err) {
+          cb(toStatus(err, m.path, log));
+        }
+      };
+    case "clientStream":
+      return async (
+        call: grpc.ServerReadableStream<Buffer, Buffer>,
+        cb: grpc.sendUnaryData<Buffer>,
+      ) => {
+        const { ctx } = contextOf(call, m.path);
+        try {
+          const res = await fn(decodeAll(m, call), ctx);
+          cb(null, encodeOrThrow(m, res));
+        } catch (err) {
+          cb(toStatus(err, m.path, log));
+        }
+      };
+    case "serverStream":
+      return async (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+        const { ctx } = contextOf(call, m.path);
+        try {
+          const out = fn(decodeOrThrow(m, call.request), ctx) as AsyncIterable<unknown>;
+          await writeAll(m, call, out, ctx.signal);
+          if (!ctx.signal.aborted) call.end();
+        } catch (err) {
+          if (!ctx.signal.aborted) call.emit("error", toStatus(err, m.path, log));
+        }
+      };
+    case "bidiStream":
+      return async (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        const { ctx } = contextOf(call, m.path);
+        try {
+          const out = fn(decodeAll(m, call), ctx) as AsyncIterable<unknown>;
+          await writeAll(m, call, out, ctx.signal);
+          if (!ctx.signal.aborted) call.end();
+        } catch (err) {
+          if (!ctx.signal.aborted) call.emit("error", toStatus(err, m.path, log));
+        }
+      };
+  }
+}
+
+/**
+ * Creates the grpc-js engine.
+ *
+ * @param options Message limits and logger.
+ * @returns The engine.
+ */
+export function createGrpcJsEngine(options: EngineOptions): Engine {
+  routeGrpcLogs(options.logger);
+  const log = options.logger;
+  const server = new grpc.Server({
+    "grpc.max_receive_message_length": options.maxMessageBytes,
+    "grpc.max_send_message_length": options.maxMessageBytes,
+  });
+  return {
+    addService(service: ServiceImplementation): void {
+      const def: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
+      const impl: grpc.UntypedServiceImplementation = {};
+      for (const [name, m] of Object.entries(service.definition.methods)) {
+        def[name] = {
+          path: m.path,
+          requestStream: m.kind === "clientStream" || m.kind === "bidiStream",
+          responseStream: m.kind === "serverStream" || m.kind === "bidiStream",
+          requestSerialize: identity,
+          requestDeserialize: identity,
+          responseSerialize: identity,
+          responseDeserialize: identity,
+        };
+        impl[name] = handlerFor(m as AnyMethod, service.handlers[name], log);
+      }
+      server.addService(def, impl);
+    },
+    bind(network: Network, address: string, tls?: ServerTls): Promise<number | null> {
+      const creds = tls
+        ? grpc.ServerCredentials.createSsl(
+          tls.clientCaPem ? Buffer.from(tls.clientCaPem) : null,
+          [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }],
+          tls.requireClientCert,
+        )
+        : grpc.ServerCredentials.createInsecure();
+      const target = network === "unix" ? `unix:${address}` : address;
+      return new Promise((resolve, reject) => {
+        server.bindAsync(target, creds, (err, port) => {
+          if (!err) return resolve(network === "unix" ? 0 : port);
+          if (
+            network === "tcp" &&
+            /EADDRINUSE|address already in use|No address added/i.test(err.message)
+          ) {
+            return resolve(null);
+          }
+          reject(err);
+        });
+      });
+    },
+    shutdown(graceMs: number): Promise<void> {
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => {
+          log.warn("graceful stop timed out; cancelling remaining calls", { grace_ms: graceMs });
+          server.forceShutdown();
+          resolve();
+        }, graceMs);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+  };
+}

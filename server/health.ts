@@ -1,0 +1,45 @@
+/**
+ * `grpc.health.v1.Health`: SERVING for `plugin` (what go-plugin's
+ * `Client.Ping()` asks), for `""`, and for every service the plugin serves.
+ *
+ * @module
+ */
+
+import { HEALTH_SERVICE_NAME } from "../constants.ts";
+import {
+  HealthCheckResponse_ServingStatus as ServingStatus,
+  HealthDefinition,
+} from "../gen/grpc/health/v1/health_pb.ts";
+import { fromTsProto, implement, type ServiceImplementation } from "./service.ts";
+import { RpcError, Status } from "./status.ts";
+
+/**
+ * Builds the health service.
+ *
+ * @param serviceNames Full names of the app services (also reported SERVING).
+ * @param stopping Aborted when the server stops: ends `Watch` streams.
+ * @returns The service implementation.
+ */
+export function healthService(
+  serviceNames: readonly string[],
+  stopping: AbortSignal,
+): ServiceImplementation {
+  const serving = new Set(["", HEALTH_SERVICE_NAME, ...serviceNames]);
+  const statusOf = (service: string) => {
+    if (!serving.has(service)) {
+      throw new RpcError(Status.NOT_FOUND, `unknown service "${service}"`);
+    }
+    return { status: ServingStatus.SERVING };
+  };
+  return implement(fromTsProto(HealthDefinition), {
+    check: (req) => statusOf(req.service),
+    watch: async function* (req, call) {
+      yield statusOf(req.service);
+      await new Promise<void>((resolve) => {
+        if (call.signal.aborted || stopping.aborted) return resolve();
+        call.signal.addEventListener("abort", () => resolve(), { once: true });
+        stopping.addEventListener("abort", () => resolve(), { once: true });
+      });
+    },
+  });
+}

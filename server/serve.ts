@@ -1,0 +1,311 @@
+/**
+ * `serve()`: everything a go-plugin gRPC plugin does besides its own
+ * services, assembled from the small pieces of this library.
+ *
+ * @module
+ */
+
+import {
+  CORE_PROTOCOL_VERSION,
+  DEFAULT_MAX_MESSAGE_BYTES,
+  ENV,
+  type Network,
+  PROTOCOL_GRPC,
+  TCP_HOST,
+} from "../constants.ts";
+import { CookieError, explainPermission, StartupError } from "../errors.ts";
+import { checkCookie, type HandshakeConfig } from "../handshake/cookie.ts";
+import { buildHandshakeLine } from "../handshake/line.ts";
+import { negotiateVersion } from "../handshake/version.ts";
+import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
+import { bindInRange, readPortRange } from "../transport/tcp.ts";
+import {
+  applySocketGroup,
+  checkSocketDir,
+  chooseSocketPath,
+  removeSocket,
+  resolveGroup,
+} from "../transport/unix.ts";
+import { captureConsole, releaseConsole } from "./console.ts";
+import { controllerService } from "./controller.ts";
+import type { Engine } from "./engine.ts";
+import { createGrpcJsEngine } from "./engines/grpcjs.ts";
+import { healthService } from "./health.ts";
+import { watchLifecycle } from "./lifecycle.ts";
+import type { ServiceImplementation } from "./service.ts";
+import { stdioService } from "./stdio.ts";
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions {
+  /** Cookie and default protocol version, as in go-plugin's HandshakeConfig. */
+  handshake: HandshakeConfig;
+  /** The services served at `handshake.protocolVersion`. */
+  services?: readonly ServiceImplementation[];
+  /**
+   * Services per app protocol version, like go-plugin's VersionedPlugins.
+   * The highest version the host also lists is served.
+   */
+  versions?: Readonly<Record<number, readonly ServiceImplementation[]>>;
+  /**
+   * Listener kind. `unix` is go-plugin's choice everywhere but Windows.
+   * `tcp` listens on 127.0.0.1, in the host's PLUGIN_MIN_PORT..PLUGIN_MAX_PORT.
+   * @default {"unix" (Windows: "tcp")}
+   */
+  transport?: Network;
+  /**
+   * Largest gRPC message accepted or sent, in bytes.
+   * @default {268435456}
+   */
+  maxMessageBytes?: number;
+  /**
+   * Lowest level of the plugin's log lines on stderr.
+   * @default {"debug"}
+   */
+  logLevel?: LogLevel;
+  /** A logger to use instead of the default stderr one. */
+  logger?: Logger;
+  /**
+   * How long in-flight calls may run after SIGTERM before they are cancelled (ms).
+   * @default {10000}
+   */
+  gracefulStopMs?: number;
+  /**
+   * Whether serve() owns the process: it exits with status 1 when start-up
+   * fails and 0 once stopped. Set false to embed it (tests): start-up errors
+   * then reject and `finished` resolves instead.
+   * @default {true}
+   */
+  exit?: boolean;
+}
+
+/** A running plugin server, returned by {@linkcode serve}. */
+export interface PluginServer {
+  /** `unix` or `tcp`. */
+  readonly network: Network;
+  /** Socket path or `127.0.0.1:PORT`, as in the handshake line. */
+  readonly address: string;
+  /** The negotiated app protocol version. */
+  readonly protocolVersion: number;
+  /** The plugin's logger (hclog JSON on stderr). */
+  readonly logger: Logger;
+  /** Stops gracefully, as SIGTERM does. */
+  stop(): Promise<void>;
+  /** Resolves once the server has stopped and cleaned up. */
+  readonly finished: Promise<void>;
+}
+
+/** Grace period for calls in flight when the host asks us to stop. */
+const HOST_STOP_GRACE_MS = 1000;
+
+function readEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch (err) {
+    throw explainPermission(err, `reading the environment variable ${name}`);
+  }
+}
+
+function servicesByVersion(options: ServeOptions): Map<number, readonly ServiceImplementation[]> {
+  const map = new Map<number, readonly ServiceImplementation[]>();
+  for (const [v, list] of Object.entries(options.versions ?? {})) map.set(Number(v), list);
+  if (options.services || map.size === 0) {
+    map.set(options.handshake.protocolVersion ?? 1, options.services ?? []);
+  }
+  for (const v of map.keys()) {
+    if (!Number.isInteger(v) || v < 0) {
+      throw new StartupError(
+        `Protocol version "${v}" is not a non-negative integer: fix serve()'s versions`,
+      );
+    }
+  }
+  return map;
+}
+
+function writeStdout(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
+}
+
+function reportStartupFailure(err: unknown): void {
+  const text = err instanceof CookieError
+    ? err.message
+    : `[ERROR] plugin failed to start: ${err instanceof Error ? err.message : String(err)}`;
+  try {
+    Deno.stderr.writeSync(new TextEncoder().encode(text + "\n"));
+  } catch {
+    // nowhere left to report
+  }
+}
+
+/**
+ * Serves a go-plugin gRPC plugin: checks the magic cookie, negotiates the
+ * protocol version, listens (unix socket or TCP, honouring the host's
+ * PLUGIN_* variables), registers the health, controller and stdio services
+ * with yours, prints the handshake line, and stops cleanly when the host
+ * asks (GRPCController/Shutdown), on SIGTERM, or when the host dies.
+ *
+ * Requires `--allow-env`, `--allow-net` and read/write access to the socket
+ * directory (see the README's "Permissions").
+ *
+ * @example A KV plugin for go-plugin's examples/grpc host
+ * ```ts ignore
+ * import { fromTsProto, implement, serve } from "@rpcplugin/rpcplugin";
+ * import { KVDefinition } from "./examples/kv/gen/kv_pb.ts";
+ *
+ * await serve({
+ *   handshake: { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello", protocolVersion: 1 },
+ *   services: [implement(fromTsProto(KVDefinition), {
+ *     get: (req) => ({ value: Deno.readFileSync(`kv_${req.key}`) }),
+ *     put: (req) => {
+ *       Deno.writeFileSync(`kv_${req.key}`, req.value);
+ *       return {};
+ *     },
+ *   })],
+ * });
+ * ```
+ *
+ * @param options What to serve and how.
+ * @returns The running server.
+ * @throws {StartupError} Only with `exit: false`; otherwise start-up errors
+ * are printed on stderr and the process exits with status 1.
+ */
+export async function serve(options: ServeOptions): Promise<PluginServer> {
+  const ownsProcess = options.exit ?? true;
+  const logger = options.logger ?? createLogger({ level: options.logLevel ?? "debug" });
+  const cleanups: (() => void)[] = [];
+  const cleanup = () => {
+    while (cleanups.length) cleanups.pop()!();
+  };
+  try {
+    return await start(options, logger, cleanups, cleanup, ownsProcess);
+  } catch (err) {
+    cleanup();
+    if (!ownsProcess) throw err;
+    reportStartupFailure(err);
+    Deno.exit(1);
+  }
+}
+
+async function start(
+  options: ServeOptions,
+  logger: Logger,
+  cleanups: (() => void)[],
+  cleanup: () => void,
+  ownsProcess: boolean,
+): Promise<PluginServer> {
+  // 1. Cookie and version.
+  checkCookie(options.handshake, readEnv);
+  const versions = servicesByVersion(options);
+  const negotiated = negotiateVersion(readEnv(ENV.protocolVersions), [...versions.keys()]);
+  if (negotiated.ignored.length) {
+    logger.warn("ignoring non-numeric entries of " + ENV.protocolVersions, {
+      entries: negotiated.ignored.join(","),
+    });
+  }
+  if (readEnv(ENV.multiplexGrpc)) {
+    logger.debug("host asked for broker multiplexing, which this plugin does not offer");
+  }
+  const services = versions.get(negotiated.version)!;
+
+  // 2. Keep stdout for the handshake from here on.
+  const stdio = captureConsole();
+  cleanups.push(releaseConsole);
+
+  // 3. The gRPC server with the built-in services and the plugin's own.
+  const stopping = new AbortController();
+  let stopPromise: Promise<void> | null = null;
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const engine: Engine = createGrpcJsEngine({
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    logger,
+  });
+  const stop = (reason: string, graceMs: number): Promise<void> => {
+    stopPromise ??= (async () => {
+      logger.debug("plugin stopping", { reason });
+      stopping.abort();
+      stdio.close();
+      await engine.shutdown(graceMs);
+      cleanup();
+      logger.debug("plugin stopped", { reason });
+      finish();
+      if (ownsProcess) Deno.exit(0);
+    })();
+    return stopPromise;
+  };
+  engine.addService(healthService(services.map((s) => s.definition.name), stopping.signal));
+  engine.addService(
+    controllerService(() => void stop("GRPCController/Shutdown", HOST_STOP_GRACE_MS)),
+  );
+  let checkHost = () => {};
+  engine.addService(stdioService(stdio, () => checkHost()));
+  for (const s of services) engine.addService(s);
+
+  // 4. Listen.
+  const network: Network = options.transport ?? (Deno.build.os === "windows" ? "tcp" : "unix");
+  const address = network === "unix" ? await listenUnix(engine, cleanups) : await listenTcp(engine);
+  logger.debug("plugin address", { network, address });
+
+  // 5. Lifecycle: SIGINT ignored, SIGTERM graceful, host death noticed.
+  const gracefulStopMs = options.gracefulStopMs ?? 10_000;
+  const watch = watchLifecycle(logger, (reason) => {
+    void stop(reason, reason === "sigterm" ? gracefulStopMs : HOST_STOP_GRACE_MS);
+  });
+  cleanups.push(() => watch.stop());
+  checkHost = () => watch.checkHost();
+
+  // 6. The handshake line, once, after the listener accepts.
+  writeStdout(buildHandshakeLine({
+    coreVersion: CORE_PROTOCOL_VERSION,
+    appVersion: negotiated.version,
+    network,
+    address,
+    protocol: PROTOCOL_GRPC,
+  }));
+
+  return {
+    network,
+    address,
+    protocolVersion: negotiated.version,
+    logger,
+    stop: () => stop("stop()", gracefulStopMs),
+    finished,
+  };
+}
+
+async function listenUnix(engine: Engine, cleanups: (() => void)[]): Promise<string> {
+  const group = readEnv(ENV.unixSocketGroup);
+  if (group) resolveGroup(group); // fail before anything exists
+  const path = chooseSocketPath(readEnv);
+  checkSocketDir(path);
+  cleanups.push(() => removeSocket(path));
+  const onUnload = () => removeSocket(path);
+  globalThis.addEventListener("unload", onUnload);
+  cleanups.push(() => globalThis.removeEventListener("unload", onUnload));
+  try {
+    await engine.bind("unix", path);
+  } catch (err) {
+    const e = explainPermission(err, `listening on the unix socket ${path}`);
+    if (e !== err) throw e;
+    throw new StartupError(
+      `Cannot listen on the unix socket "${path}": ${(err as Error).message}. ` +
+        `Check that the directory is writable, or set ${ENV.unixSocketDir} to one that is`,
+      { cause: err },
+    );
+  }
+  if (group) applySocketGroup(path, group);
+  return path;
+}
+
+async function listenTcp(engine: Engine): Promise<string> {
+  const range = readPortRange(readEnv);
+  const port = await bindInRange(range, async (p) => {
+    try {
+      return await engine.bind("tcp", `${TCP_HOST}:${p}`);
+    } catch (err) {
+      throw explainPermission(err, `listening on ${TCP_HOST}:${p}`);
+    }
+  });
+  return `${TCP_HOST}:${port}`;
+}

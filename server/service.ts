@@ -1,0 +1,208 @@
+/**
+ * The plugin author's view of a gRPC service: method paths, call kinds,
+ * codecs and handlers. No gRPC engine type appears here, so the engine under
+ * `serve()` can change without touching plugin code.
+ *
+ * @module
+ */
+
+/** How many messages each side sends. */
+export type CallKind = "unary" | "serverStream" | "clientStream" | "bidiStream";
+
+/** Turns messages into protobuf bytes and back. */
+export interface Codec<T> {
+  /** Message to bytes. */
+  encode(value: T): Uint8Array;
+  /** Bytes to message. */
+  decode(bytes: Uint8Array): T;
+}
+
+/** One RPC method: its wire path, kind and codecs. */
+export interface MethodDefinition<Req, Res, K extends CallKind = CallKind> {
+  /** Wire path, e.g. `/proto.KV/Get`. */
+  readonly path: string;
+  /** Call kind. */
+  readonly kind: K;
+  /** Codec of requests. */
+  readonly request: Codec<Req>;
+  /** Codec of responses. */
+  readonly response: Codec<Res>;
+}
+
+/** A service: its full name and methods by local name. */
+export interface ServiceDefinition<
+  // deno-lint-ignore no-explicit-any
+  M extends Record<string, MethodDefinition<any, any>> = Record<string, MethodDefinition<any, any>>,
+> {
+  /** Full name, e.g. `proto.KV`. */
+  readonly name: string;
+  /** Methods by local name. */
+  readonly methods: M;
+}
+
+/** What a handler knows about the call it serves. */
+export interface CallContext {
+  /** Full method path, e.g. `/proto.KV/Get`. */
+  readonly method: string;
+  /** Request metadata (header names lower-case). */
+  readonly metadata: Readonly<Record<string, readonly string[]>>;
+  /** Aborted when the client cancels or the deadline passes. */
+  readonly signal: AbortSignal;
+}
+
+/** Handler of a unary call. */
+export type UnaryHandler<Req, Res> = (request: Req, call: CallContext) => Res | Promise<Res>;
+/** Handler of a server-streaming call. */
+export type ServerStreamHandler<Req, Res> = (
+  request: Req,
+  call: CallContext,
+) => AsyncIterable<Res> | Iterable<Res>;
+/** Handler of a client-streaming call. */
+export type ClientStreamHandler<Req, Res> = (
+  requests: AsyncIterable<Req>,
+  call: CallContext,
+) => Res | Promise<Res>;
+/** Handler of a bidirectional-streaming call. */
+export type BidiStreamHandler<Req, Res> = (
+  requests: AsyncIterable<Req>,
+  call: CallContext,
+) => AsyncIterable<Res> | Iterable<Res>;
+
+/** The handler type for one method definition. */
+export type HandlerFor<D> = D extends MethodDefinition<infer Req, infer Res, infer K>
+  ? K extends "unary" ? UnaryHandler<Req, Res>
+  : K extends "serverStream" ? ServerStreamHandler<Req, Res>
+  : K extends "clientStream" ? ClientStreamHandler<Req, Res>
+  : BidiStreamHandler<Req, Res>
+  : never;
+
+/** Handlers for every method of a service, by local method name. */
+export type ServiceHandlers<S extends ServiceDefinition> = {
+  [K in keyof S["methods"]]: HandlerFor<S["methods"][K]>;
+};
+
+/** A service definition with its handlers: what `serve()` takes. */
+export interface ServiceImplementation {
+  /** The service. */
+  readonly definition: ServiceDefinition;
+  /** Its handlers, by local method name. */
+  // deno-lint-ignore no-explicit-any
+  readonly handlers: Record<string, (...args: any[]) => unknown>;
+}
+
+/**
+ * Pairs a service definition with handlers, type-checking each handler
+ * against its method.
+ *
+ * @example
+ * ```ts
+ * import { implement, fromTsProto } from "@rpcplugin/rpcplugin";
+ * import { KVDefinition } from "./examples/kv/gen/kv_pb.ts";
+ * const kv = implement(fromTsProto(KVDefinition), {
+ *   get: (req) => ({ value: new TextEncoder().encode(req.key) }),
+ *   put: () => ({}),
+ * });
+ * ```
+ *
+ * @param definition The service.
+ * @param handlers One handler per method.
+ * @returns What `serve()` takes in `services`.
+ */
+export function implement<S extends ServiceDefinition>(
+  definition: S,
+  handlers: ServiceHandlers<S>,
+): ServiceImplementation {
+  for (const name of Object.keys(definition.methods)) {
+    if (typeof (handlers as Record<string, unknown>)[name] !== "function") {
+      throw new TypeError(
+        `No handler for method "${name}" of service "${definition.name}": add one to the handlers object`,
+      );
+    }
+  }
+  return { definition, handlers: handlers as ServiceImplementation["handlers"] };
+}
+
+/** The message functions ts-proto generates (`Msg.encode(m).finish()`). */
+export interface TsProtoMessageFns<T> {
+  /** Encodes into a writer whose `finish()` gives the bytes. */
+  encode(message: T): { finish(): Uint8Array };
+  /** Decodes bytes. */
+  decode(input: Uint8Array): T;
+}
+
+/** One method of a ts-proto `outputServices=generic-definitions` service. */
+export interface TsProtoMethod<Req, Res> {
+  /** Method name as in the .proto file. */
+  readonly name: string;
+  /** Request message functions. */
+  readonly requestType: TsProtoMessageFns<Req>;
+  /** Whether requests stream. */
+  readonly requestStream: boolean;
+  /** Response message functions. */
+  readonly responseType: TsProtoMessageFns<Res>;
+  /** Whether responses stream. */
+  readonly responseStream: boolean;
+}
+
+/** A ts-proto generic service definition (`XxxDefinition`). */
+export interface TsProtoService {
+  /** Full service name, e.g. `proto.KV`. */
+  readonly fullName: string;
+  /** Methods by camel-case name. */
+  // deno-lint-ignore no-explicit-any
+  readonly methods: Readonly<Record<string, TsProtoMethod<any, any>>>;
+}
+
+/** The call kind of a ts-proto method, at the type level. */
+export type KindOf<M> = M extends { requestStream: true; responseStream: true } ? "bidiStream"
+  : M extends { requestStream: true } ? "clientStream"
+  : M extends { responseStream: true } ? "serverStream"
+  : "unary";
+
+/** The {@linkcode ServiceDefinition} made from a ts-proto definition. */
+export type FromTsProto<D extends TsProtoService> = ServiceDefinition<
+  {
+    [K in keyof D["methods"]]: D["methods"][K] extends TsProtoMethod<infer Req, infer Res>
+      ? MethodDefinition<Req, Res, KindOf<D["methods"][K]>>
+      : never;
+  }
+>;
+
+function kindOf(m: { requestStream: boolean; responseStream: boolean }): CallKind {
+  if (m.requestStream) return m.responseStream ? "bidiStream" : "clientStream";
+  return m.responseStream ? "serverStream" : "unary";
+}
+
+/**
+ * Converts a service generated by ts-proto (`outputServices=generic-definitions`)
+ * into a {@linkcode ServiceDefinition}.
+ *
+ * @example
+ * ```ts
+ * import { fromTsProto } from "@rpcplugin/rpcplugin";
+ * import { KVDefinition } from "./examples/kv/gen/kv_pb.ts";
+ * const kv = fromTsProto(KVDefinition);
+ * console.assert(kv.methods.get.path === "/proto.KV/Get");
+ * ```
+ *
+ * @param def The generated `XxxDefinition` constant.
+ * @returns The engine-neutral definition.
+ */
+export function fromTsProto<D extends TsProtoService>(def: D): FromTsProto<D> {
+  const methods: Record<string, MethodDefinition<unknown, unknown>> = {};
+  for (const [local, m] of Object.entries(def.methods)) {
+    methods[local] = {
+      path: `/${def.fullName}/${m.name}`,
+      kind: kindOf(m),
+      request: {
+        encode: (v) => m.requestType.encode(v).finish(),
+        decode: (b) => m.requestType.decode(b),
+      },
+      response: {
+        encode: (v) => m.responseType.encode(v).finish(),
+        decode: (b) => m.responseType.decode(b),
+      },
+    };
+  }
+  return { name: def.fullName, methods } as unknown as FromTsProto<D>;
+}

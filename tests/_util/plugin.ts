@@ -1,0 +1,53 @@
+/**
+ * The `deno run` command line of a plugin, with exactly the permission flags
+ * the README documents, for tests, the demo and the benchmarks.
+ *
+ * @module
+ */
+
+/** Absolute path of the repository root, with a trailing slash. */
+export const ROOT: string = new URL("../../", import.meta.url).pathname;
+
+/** The deno binary running us, so children use the same version. */
+export const DENO: string = Deno.execPath();
+
+/**
+ * The permission flags a plugin needs: env (PLUGIN_* and grpc-js's GRPC_*),
+ * net (its listener), and read/write on the socket directory plus the
+ * directories it keeps its own files in.
+ *
+ * @param dirs Socket directory first, then the plugin's own directories.
+ * @returns The flags.
+ */
+export function pluginFlags(dirs: readonly string[]): string[] {
+  const list = dirs.join(",");
+  return [
+    "--no-prompt",
+    "--allow-env",
+    "--allow-net",
+    `--allow-read=${list}`,
+    `--allow-write=${list}`,
+  ];
+}
+
+/** Quotes one word for `sh -c`. */
+export function shQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * The shell command line go-plugin hosts run (`sh -c <line>`).
+ *
+ * @param script Path of the plugin script, relative to the repo root or absolute.
+ * @param dirs See {@linkcode pluginFlags}.
+ * @param args Arguments for the script.
+ * @returns The command line.
+ */
+export function denoRunLine(
+  script: string,
+  dirs: readonly string[],
+  args: readonly string[] = [],
+): string {
+  const path = script.startsWith("/") ? script : ROOT + script;
+  return [DENO, "run", ...pluginFlags(dirs), path, ...args].map(shQuote).join(" ");
+}

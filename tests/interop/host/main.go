@@ -1,0 +1,413 @@
+// Command host is a small HashiCorp go-plugin host used by the rpcplugin
+// interop tests.
+//
+// It launches a plugin that implements go-plugin's example KV interface
+// (github.com/hashicorp/go-plugin/examples/grpc) over gRPC, performs one
+// operation against it, kills it, and prints exactly one JSON object
+// describing the outcome on stdout. Everything else (the host's own hclog
+// output, the plugin's re-logged stderr and the plugin's GRPCStdio data)
+// goes to stderr, so that tests can parse stdout and inspect stderr.
+//
+// Usage:
+//
+//	host [flags] <op> [args...]
+//
+// See README.md in this directory for the flags and operations.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/examples/grpc/shared"
+)
+
+// pluginName is the name the KV gRPC plugin is registered under in every
+// plugin set. go-plugin never sends it over the wire; it is only the key
+// used by Dispense.
+const pluginName = "kv"
+
+// result is the JSON object printed on stdout when the host finishes.
+type result struct {
+	OK                bool   `json:"ok"`
+	Error             string `json:"error"`
+	Op                string `json:"op"`
+	NegotiatedVersion int    `json:"negotiated_version"`
+	Protocol          string `json:"protocol"`
+	Network           string `json:"network"`
+	Address           string `json:"address"`
+	Value             string `json:"value"`
+	Calls             int    `json:"calls"`
+	Errors            int    `json:"errors"`
+	FirstError        string `json:"first_error"`
+	Pid               int    `json:"pid"`
+	Exited            bool   `json:"exited"`
+	KillMS            int64  `json:"kill_ms"`
+}
+
+// options holds the parsed command line.
+type options struct {
+	cmd          string
+	cookieKey    string
+	cookieValue  string
+	versions     []int
+	minPort      uint
+	maxPort      uint
+	autoMTLS     bool
+	startTimeout time.Duration
+	logLevel     hclog.Level
+	socketGroup  string
+
+	op   string
+	args []string
+}
+
+// opArgs is the number of positional arguments each operation expects.
+var opArgs = map[string]int{
+	"ping":  0,
+	"put":   2,
+	"get":   1,
+	"wait":  1,
+	"calls": 3,
+}
+
+func main() {
+	res := run(os.Args[1:])
+
+	out, err := json.Marshal(res)
+	if err != nil {
+		// Cannot happen with the plain field types of result, but never
+		// leave stdout empty.
+		out = []byte(`{"ok":false,"error":"failed to encode result"}`)
+		res.OK = false
+	}
+	fmt.Fprintln(os.Stdout, string(out))
+
+	if !res.OK {
+		os.Exit(1)
+	}
+}
+
+// run parses the arguments, launches the plugin, performs the operation and
+// always kills the plugin before returning. It never calls os.Exit itself,
+// so the deferred Kill always runs.
+func run(args []string) (res result) {
+	opts, err := parseArgs(args)
+	res.Op = opts.op
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+
+	// All stderr output (host logs and plugin stdio) goes through a single
+	// locked writer, so that lines from different goroutines don't interleave.
+	stderr := &lockedWriter{w: os.Stderr}
+	logger := hclog.New(&hclog.LoggerOptions{
+		Name:   "host",
+		Level:  opts.logLevel,
+		Output: stderr,
+	})
+
+	// Every supported app protocol version serves the same plugin set.
+	versioned := make(map[int]plugin.PluginSet, len(opts.versions))
+	for _, v := range opts.versions {
+		versioned[v] = plugin.PluginSet{pluginName: &shared.KVGRPCPlugin{}}
+	}
+
+	cmd := exec.Command("sh", "-c", opts.cmd)
+	config := &plugin.ClientConfig{
+		HandshakeConfig: plugin.HandshakeConfig{
+			MagicCookieKey:   opts.cookieKey,
+			MagicCookieValue: opts.cookieValue,
+		},
+		VersionedPlugins: versioned,
+		Cmd:              cmd,
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		Managed:          false,
+		MinPort:          opts.minPort,
+		MaxPort:          opts.maxPort,
+		AutoMTLS:         opts.autoMTLS,
+		StartTimeout:     opts.startTimeout,
+		Logger:           logger,
+		SyncStdout:       &prefixWriter{prefix: "[STDIO-OUT] ", w: stderr},
+		SyncStderr:       &prefixWriter{prefix: "[STDIO-ERR] ", w: stderr},
+	}
+	if opts.socketGroup != "" {
+		config.UnixSocketConfig = &plugin.UnixSocketConfig{Group: opts.socketGroup}
+	}
+
+	client := plugin.NewClient(config)
+
+	// Kill the plugin however we leave this function: normal return, error
+	// or panic. A panic inside go-plugin (for example on a malformed
+	// handshake line) is turned into an error result.
+	defer func() {
+		if r := recover(); r != nil {
+			res.OK = false
+			res.Error = fmt.Sprintf("panic: %v", r)
+		}
+
+		killStart := time.Now()
+		client.Kill()
+		res.KillMS = time.Since(killStart).Milliseconds()
+		res.Exited = client.Exited()
+
+		// Fall back to the raw process when the handshake never completed,
+		// so tests can still check what happened to the plugin process.
+		if res.Pid == 0 && cmd.Process != nil {
+			res.Pid = cmd.Process.Pid
+		}
+	}()
+
+	rpcClient, err := client.Client()
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+
+	// Record connection details while the plugin is alive; ReattachConfig
+	// is only meaningful between a successful start and Kill. Note that
+	// Protocol() must only be called after a successful start: on a failed
+	// start it would try to launch the plugin again.
+	res.NegotiatedVersion = client.NegotiatedVersion()
+	res.Protocol = string(client.Protocol())
+	if rc := client.ReattachConfig(); rc != nil {
+		res.Pid = rc.Pid
+		if rc.Addr != nil {
+			res.Network = rc.Addr.Network()
+			res.Address = rc.Addr.String()
+		}
+	}
+
+	if err := doOp(rpcClient, opts, &res); err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	res.OK = true
+	return res
+}
+
+// doOp performs the requested operation on a connected plugin client.
+// The arguments were validated by parseArgs.
+func doOp(rpcClient plugin.ClientProtocol, opts options, res *result) error {
+	if opts.op == "ping" {
+		return rpcClient.Ping()
+	}
+
+	kv, err := dispenseKV(rpcClient)
+	if err != nil {
+		return err
+	}
+
+	switch opts.op {
+	case "put":
+		return kv.Put(opts.args[0], []byte(opts.args[1]))
+
+	case "get":
+		value, err := kv.Get(opts.args[0])
+		if err != nil {
+			return err
+		}
+		res.Value = string(value)
+		return nil
+
+	case "wait":
+		if err := rpcClient.Ping(); err != nil {
+			return err
+		}
+		d, _ := time.ParseDuration(opts.args[0]) // validated by parseArgs
+		time.Sleep(d)
+		return nil
+
+	case "calls":
+		n, _ := strconv.Atoi(opts.args[0])           // validated by parseArgs
+		concurrency, _ := strconv.Atoi(opts.args[1]) // validated by parseArgs
+		return runCalls(kv, n, concurrency, opts.args[2], res)
+	}
+
+	return fmt.Errorf("unknown op %q", opts.op)
+}
+
+// dispenseKV dispenses the KV plugin and checks its type.
+func dispenseKV(rpcClient plugin.ClientProtocol) (shared.KV, error) {
+	raw, err := rpcClient.Dispense(pluginName)
+	if err != nil {
+		return nil, err
+	}
+	kv, ok := raw.(shared.KV)
+	if !ok {
+		return nil, fmt.Errorf("dispensed plugin has type %T, not shared.KV", raw)
+	}
+	return kv, nil
+}
+
+// runCalls makes n KV.Get(key) calls spread over concurrency goroutines and
+// records the number of calls, the number of failures and the first failure
+// in res. It fails if any call failed.
+func runCalls(kv shared.KV, n, concurrency int, key string, res *result) error {
+	var (
+		next     atomic.Int64 // index of the next call to make
+		failures atomic.Int64
+		firstErr error
+		errOnce  sync.Once
+		wg       sync.WaitGroup
+	)
+
+	for i := 0; i < concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if _, err := kv.Get(key); err != nil {
+					failures.Add(1)
+					errOnce.Do(func() { firstErr = err })
+				}
+			}
+		}()
+	}
+	wg.Wait()
+
+	res.Calls = n
+	res.Errors = int(failures.Load())
+	if firstErr != nil {
+		res.FirstError = firstErr.Error()
+		return fmt.Errorf("%d of %d calls failed", res.Errors, n)
+	}
+	return nil
+}
+
+// parseArgs parses the flags and the operation with its arguments. The
+// returned options carry the op name even when an error is returned, when
+// it is known.
+func parseArgs(args []string) (options, error) {
+	var opts options
+	var versions, logLevel string
+
+	fs := flag.NewFlagSet("host", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: host [flags] <op> [args...]\n\n"+
+			"ops:\n"+
+			"  ping                     connect and health-check the plugin\n"+
+			"  put KEY VALUE            KV.Put\n"+
+			"  get KEY                  KV.Get\n"+
+			"  wait DURATION            connect, dispense, ping, then sleep DURATION\n"+
+			"  calls N CONCURRENCY KEY  N KV.Get(KEY) calls over CONCURRENCY goroutines\n\n"+
+			"flags:\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&opts.cmd, "cmd", "", "shell command line of the plugin, run with sh -c")
+	fs.StringVar(&opts.cookieKey, "cookie-key", "BASIC_PLUGIN", "magic cookie key")
+	fs.StringVar(&opts.cookieValue, "cookie-value", "hello", "magic cookie value")
+	fs.StringVar(&versions, "versions", "1", "comma-separated app protocol versions supported by the host")
+	fs.UintVar(&opts.minPort, "min-port", 0, "ClientConfig.MinPort (0 = go-plugin default)")
+	fs.UintVar(&opts.maxPort, "max-port", 0, "ClientConfig.MaxPort (0 = go-plugin default)")
+	fs.BoolVar(&opts.autoMTLS, "automtls", false, "enable ClientConfig.AutoMTLS")
+	fs.DurationVar(&opts.startTimeout, "start-timeout", 20*time.Second, "ClientConfig.StartTimeout")
+	fs.StringVar(&logLevel, "log-level", "trace", "host log level: trace, debug, info, warn, error, off")
+	fs.StringVar(&opts.socketGroup, "socket-group", "", "ClientConfig.UnixSocketConfig.Group")
+
+	if err := fs.Parse(args); err != nil {
+		return opts, err
+	}
+
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fs.Usage()
+		return opts, errors.New("missing op")
+	}
+	opts.op, opts.args = rest[0], rest[1:]
+
+	want, known := opArgs[opts.op]
+	if !known {
+		return opts, fmt.Errorf("unknown op %q", opts.op)
+	}
+	if len(opts.args) != want {
+		return opts, fmt.Errorf("op %q takes %d argument(s), got %d", opts.op, want, len(opts.args))
+	}
+	if err := checkOpArgs(opts.op, opts.args); err != nil {
+		return opts, err
+	}
+
+	if opts.cmd == "" {
+		return opts, errors.New("-cmd is required")
+	}
+
+	for _, s := range strings.Split(versions, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return opts, fmt.Errorf("invalid -versions entry %q: %v", s, err)
+		}
+		opts.versions = append(opts.versions, v)
+	}
+
+	opts.logLevel = hclog.LevelFromString(logLevel)
+	if opts.logLevel == hclog.NoLevel {
+		return opts, fmt.Errorf("invalid -log-level %q", logLevel)
+	}
+
+	return opts, nil
+}
+
+// checkOpArgs validates the numeric arguments of the operations, so that a
+// bad command line fails before the plugin is launched.
+func checkOpArgs(op string, args []string) error {
+	switch op {
+	case "wait":
+		if d, err := time.ParseDuration(args[0]); err != nil || d < 0 {
+			return fmt.Errorf("invalid DURATION %q", args[0])
+		}
+	case "calls":
+		for _, a := range args[:2] {
+			if v, err := strconv.Atoi(a); err != nil || v < 1 {
+				return fmt.Errorf("invalid count %q: must be a positive integer", a)
+			}
+		}
+	}
+	return nil
+}
+
+// lockedWriter serialises writes to an underlying writer.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// prefixWriter writes each chunk it receives as one write of prefix+chunk,
+// adding a trailing newline when the chunk has none, so every chunk the
+// plugin sends on its GRPCStdio stream shows up on its own line(s).
+type prefixWriter struct {
+	prefix string
+	w      io.Writer
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	buf := make([]byte, 0, len(p.prefix)+len(b)+1)
+	buf = append(buf, p.prefix...)
+	buf = append(buf, b...)
+	if len(b) == 0 || b[len(b)-1] != '\n' {
+		buf = append(buf, '\n')
+	}
+	if _, err := p.w.Write(buf); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}

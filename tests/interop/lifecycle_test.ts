@@ -1,0 +1,108 @@
+/**
+ * Signals and host death, with the real Go host driving the plugin.
+ */
+
+import { buildGo } from "../_util/go.ts";
+import { denoRunLine } from "../_util/plugin.ts";
+import {
+  assert,
+  assertEquals,
+  processesMatching,
+  socketFiles,
+  waitNoProcesses,
+  withTempDir,
+} from "../_util/host.ts";
+
+const FIXTURE = "tests/fixtures/plugin.ts";
+const decoder = new TextDecoder();
+
+/** Starts our Go host in the background. */
+async function spawnHost(dir: string, pluginArgs: string[], op: string[]) {
+  const bin = await buildGo("host");
+  const cmd = denoRunLine(FIXTURE, [dir], pluginArgs);
+  return new Deno.Command(bin, {
+    args: ["-cmd", cmd, ...op],
+    cwd: dir,
+    env: { TMPDIR: dir },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Waits for the plugin (a process whose command line names `dir`) and returns its pid. */
+async function pluginPid(dir: string): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const found = (await processesMatching(FIXTURE)).filter((l) =>
+      l.includes(dir) && /^\d+ \S*deno run /.test(l)
+    );
+    if (found.length && socketFiles(dir).length) return Number(found[0].split(" ")[0]);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error("the plugin did not start");
+}
+
+async function finish(child: Deno.ChildProcess) {
+  const out = await child.output();
+  return {
+    code: out.code,
+    result: JSON.parse(decoder.decode(out.stdout).trim() || "{}"),
+    stderr: decoder.decode(out.stderr),
+  };
+}
+
+Deno.test("SIGTERM while 50 calls are in flight: all complete, then the plugin exits 0", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/kv_k`, "v");
+    const child = await spawnHost(dir, ["--delay-ms=800"], ["calls", "50", "50", "k"]);
+    const pid = await pluginPid(dir);
+    await new Promise((r) => setTimeout(r, 300)); // the calls are now sleeping in the handler
+    Deno.kill(pid, "SIGTERM");
+    const r = await finish(child);
+    assertEquals(
+      [r.result.calls, r.result.errors],
+      [50, 0],
+      r.result.first_error + "\n" + r.stderr,
+    );
+    assert(
+      r.stderr.includes("plugin stopping: reason=sigterm") || r.stderr.includes("reason=sigterm"),
+      r.stderr,
+    );
+    assert(
+      /\[INFO\] +host: plugin process exited/.test(r.stderr),
+      `plugin did not exit 0:\n${r.stderr}`,
+    );
+    assertEquals(await waitNoProcesses(dir), []);
+    assertEquals(socketFiles(dir), []);
+  });
+});
+
+Deno.test("SIGINT is ignored (logged at trace); the host still shuts the plugin down gracefully", async () => {
+  await withTempDir(async (dir) => {
+    const child = await spawnHost(dir, [], ["wait", "800ms"]);
+    const pid = await pluginPid(dir);
+    Deno.kill(pid, "SIGINT");
+    await new Promise((r) => setTimeout(r, 100));
+    Deno.kill(pid, "SIGINT");
+    const r = await finish(child);
+    assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
+    assert(r.stderr.includes("plugin received interrupt signal, ignoring"), r.stderr);
+    assert(/interrupt signal, ignoring: .*count=2/.test(r.stderr), "the count was not logged");
+    assert(!r.stderr.includes("plugin failed to exit gracefully"), r.stderr);
+    assertEquals(await waitNoProcesses(dir), []);
+    assertEquals(socketFiles(dir), []);
+  });
+});
+
+Deno.test("host SIGKILLed: the plugin notices, exits and removes its socket", async () => {
+  await withTempDir(async (dir) => {
+    const child = await spawnHost(dir, [], ["wait", "60s"]);
+    await pluginPid(dir);
+    assertEquals(socketFiles(dir).length, 1);
+    child.kill("SIGKILL");
+    await child.output();
+    const left = await waitNoProcesses(dir, 2000);
+    assertEquals(left, [], "the plugin outlived its host by more than 2 s");
+    assertEquals(socketFiles(dir), [], "the socket file was left behind");
+  });
+});

@@ -25,7 +25,7 @@
 
 // The plugin server.
 export { serve } from "./server/serve.ts";
-export type { PluginServer, ServeOptions } from "./server/serve.ts";
+export type { PluginServer, ServeOptions, TlsOptions } from "./server/serve.ts";
 
 // Describing services.
 export { fromTsProto, implement } from "./server/service.ts";
@@ -73,3 +73,25 @@ export {
 } from "./errors.ts";
 export { CORE_PROTOCOL_VERSION, ENV } from "./constants.ts";
 export type { Network } from "./constants.ts";
+
+// TLS: the certificate factory AutoMTLS uses, for your own certificates too.
+export {
+  CertificateError,
+  certToHandshakeField,
+  derToPem,
+  generateCertificate,
+  KEY_TYPES,
+  parseCertificateDer,
+  parseCertificatePem,
+  pemToDer,
+} from "./tls/cert.ts";
+export type {
+  CertificateErrorKind,
+  CertificateErrorOptions,
+  CertificateInfo,
+  CertificateOptions,
+  ExtKeyUsage,
+  GeneratedCertificate,
+  KeyType,
+  X509KeyUsage,
+} from "./tls/cert.ts";

@@ -9,6 +9,7 @@
 
 import { CORE_PROTOCOL_VERSION, type Network } from "../constants.ts";
 import { HandshakeError } from "../errors.ts";
+import { certToHandshakeField } from "../tls/pem.ts";
 
 /** The fields of a handshake line. */
 export interface HandshakeInfo {
@@ -33,14 +34,6 @@ export interface HandshakeInfo {
 
 /** A cert field shorter than this is ignored, as go-plugin's host does. */
 const MIN_CERT_FIELD = 50;
-
-function toRawStdBase64(der: Uint8Array): string {
-  let bin = "";
-  for (let i = 0; i < der.length; i += 0x8000) {
-    bin += String.fromCharCode(...der.subarray(i, i + 0x8000));
-  }
-  return btoa(bin).replace(/=+$/, "");
-}
 
 function fromStdBase64(text: string): Uint8Array {
   const padded = text + "=".repeat((4 - (text.length % 4)) % 4);
@@ -81,7 +74,7 @@ export function buildHandshakeLine(info: HandshakeInfo): string {
     info.network,
     info.address,
     info.protocol,
-    info.serverCertDer ? toRawStdBase64(info.serverCertDer) : "",
+    info.serverCertDer ? certToHandshakeField(info.serverCertDer) : "",
   ];
   if (info.muxSupported !== undefined) fields.push(String(info.muxSupported));
   return fields.join("|") + "\n";

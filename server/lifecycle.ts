@@ -16,9 +16,23 @@ export interface LifecycleWatch {
    * call it when the host's connection drops without a Shutdown.
    */
   checkHost(): void;
+  /**
+   * Starts checking once a second that the host still reads our stdout.
+   * Call it only after the handshake line is out: a newline before it would
+   * break the handshake.
+   */
+  startHostProbe(): void;
 }
 
 const NEWLINE = new Uint8Array([10]);
+
+/** A timer id, whichever timer typings are in scope (web or Node). */
+type Timer = ReturnType<typeof setTimeout>;
+
+function unref(timer: Timer): Timer {
+  Deno.unrefTimer(timer as unknown as number);
+  return timer;
+}
 
 /**
  * Whether the host still holds the read end of our stdout. go-plugin hosts
@@ -26,16 +40,23 @@ const NEWLINE = new Uint8Array([10]);
  * harmless; a closed pipe (EPIPE) means the host is gone. This catches host
  * death even when a wrapper (`sh -c`) stays alive as our parent.
  *
- * @returns False when stdout's reader is gone.
+ * @returns Resolves to false when stdout's reader is gone.
  */
-export function hostReadsStdout(): boolean {
-  try {
-    Deno.stdout.writeSync(NEWLINE);
-    return true;
-  } catch (err) {
-    return !(err instanceof Deno.errors.BrokenPipe);
-  }
+export function hostReadsStdout(): Promise<boolean> {
+  if (probing) return probing;
+  // An async write never blocks the event loop, even if a host stopped
+  // draining the pipe; at most one is outstanding.
+  probing = Deno.stdout.write(NEWLINE).then(
+    () => true,
+    (err) => !(err instanceof Deno.errors.BrokenPipe),
+  ).finally(() => (probing = null));
+  return probing;
 }
+
+let probing: Promise<boolean> | null = null;
+
+/** How often the host probe runs once the handshake is out (ms). */
+const HOST_PROBE_MS = 1000;
 
 /**
  * Ignores SIGINT (logged at trace, with a count, as go-plugin does), calls
@@ -61,29 +82,37 @@ export function watchLifecycle(
   Deno.addSignalListener("SIGINT", onInt);
   if (!windows) Deno.addSignalListener("SIGTERM", onTerm);
   const parent = Deno.ppid;
-  const timer = setInterval(() => {
+  const timer = unref(setInterval(() => {
     if (Deno.ppid !== parent) {
       logger.debug("host process is gone; stopping", { parent_pid: parent });
       onStop("parent-gone");
     }
-  }, pollMs);
-  Deno.unrefTimer(timer);
-  const probes = new Set<ReturnType<typeof setTimeout>>();
+  }, pollMs));
+  const probes = new Set<Timer>();
+  let probeTimer: Timer | undefined;
+  let stopped = false;
+  const probe = async () => {
+    if (stopped || await hostReadsStdout() || stopped) return;
+    logger.debug("host closed our stdout; stopping");
+    onStop("host-gone");
+  };
   return {
     checkHost() {
       for (const delay of [0, 100, 500, 1500]) {
-        const id = setTimeout(() => {
+        const id = unref(setTimeout(() => {
           probes.delete(id);
-          if (!hostReadsStdout()) {
-            logger.debug("host closed our stdout; stopping");
-            onStop("host-gone");
-          }
-        }, delay);
-        Deno.unrefTimer(id as unknown as number);
+          void probe();
+        }, delay));
         probes.add(id);
       }
     },
+    startHostProbe() {
+      if (Deno.stdout.isTerminal() || probeTimer !== undefined) return;
+      probeTimer = unref(setInterval(() => void probe(), HOST_PROBE_MS));
+    },
     stop() {
+      stopped = true;
+      clearInterval(probeTimer);
       for (const id of probes) clearTimeout(id);
       clearInterval(timer);
       Deno.removeSignalListener("SIGINT", onInt);

@@ -18,6 +18,8 @@ import { checkCookie, type HandshakeConfig } from "../handshake/cookie.ts";
 import { buildHandshakeLine } from "../handshake/line.ts";
 import { negotiateVersion } from "../handshake/version.ts";
 import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
+import { setUpAutoMtls } from "../tls/automtls.ts";
+import type { KeyType } from "../tls/cert.ts";
 import { bindInRange, readPortRange } from "../transport/tcp.ts";
 import {
   applySocketGroup,
@@ -28,7 +30,7 @@ import {
 } from "../transport/unix.ts";
 import { captureConsole, releaseConsole } from "./console.ts";
 import { controllerService } from "./controller.ts";
-import type { Engine } from "./engine.ts";
+import type { Engine, ServerTls } from "./engine.ts";
 import { createGrpcJsEngine } from "./engines/grpcjs.ts";
 import { healthService } from "./health.ts";
 import { watchLifecycle } from "./lifecycle.ts";
@@ -53,6 +55,19 @@ export interface ServeOptions {
    */
   transport?: Network;
   /**
+   * Your own TLS certificate, like go-plugin's `ServeConfig.TLSProvider`:
+   * the plugin serves TLS with it, and with `clientCaPem` also requires client
+   * certificates signed by that CA. The host must be configured to trust it.
+   * When the host turns AutoMTLS on (`PLUGIN_CLIENT_CERT`), AutoMTLS wins, as
+   * in go-plugin.
+   */
+  tls?: TlsOptions;
+  /**
+   * Key type of the certificate made for AutoMTLS. By default the host's own
+   * ECDSA curve (P-521 for go-plugin hosts), else P-256.
+   */
+  autoMtlsKeyType?: KeyType;
+  /**
    * Largest gRPC message accepted or sent, in bytes.
    * @default {268435456}
    */
@@ -76,6 +91,16 @@ export interface ServeOptions {
    * @default {true}
    */
   exit?: boolean;
+}
+
+/** A certificate of your own for {@linkcode ServeOptions.tls}. */
+export interface TlsOptions {
+  /** Certificate chain, PEM. */
+  certPem: string;
+  /** Private key, PEM. */
+  keyPem: string;
+  /** CA certificates (PEM) that client certificates must chain to; omit to not ask for one. */
+  clientCaPem?: string;
 }
 
 /** A running plugin server, returned by {@linkcode serve}. */
@@ -194,7 +219,16 @@ async function start(
   cleanup: () => void,
   ownsProcess: boolean,
 ): Promise<PluginServer> {
-  // 1. Cookie and version.
+  // 1. Signals first: Ctrl-C during start-up must not kill the plugin.
+  const gracefulStopMs = options.gracefulStopMs ?? 10_000;
+  let onStop = (_reason: string): void => {
+    cleanup();
+    if (ownsProcess) Deno.exit(0);
+  };
+  const watch = watchLifecycle(logger, (reason) => onStop(reason));
+  cleanups.push(() => watch.stop());
+
+  // 2. Cookie and version.
   checkCookie(options.handshake, readEnv);
   const versions = servicesByVersion(options);
   const negotiated = negotiateVersion(readEnv(ENV.protocolVersions), [...versions.keys()]);
@@ -208,11 +242,26 @@ async function start(
   }
   const services = versions.get(negotiated.version)!;
 
-  // 2. Keep stdout for the handshake from here on.
+  // 3. TLS: AutoMTLS when the host asks for it, else the author's own, else none.
+  let tls: ServerTls | undefined;
+  let serverCertDer: Uint8Array | undefined;
+  const hostCert = readEnv(ENV.clientCert);
+  if (hostCert) {
+    logger.debug("configuring server automatic mTLS");
+    const auto = await setUpAutoMtls(hostCert, options.autoMtlsKeyType);
+    tls = auto.serverTls;
+    serverCertDer = auto.certDer;
+    if (options.tls) logger.debug("the host asked for AutoMTLS; it replaces the tls option");
+  } else if (options.tls) {
+    const { certPem, keyPem, clientCaPem } = options.tls;
+    tls = { certPem, keyPem, clientCaPem, requireClientCert: clientCaPem !== undefined };
+  }
+
+  // 4. Keep stdout for the handshake from here on.
   const stdio = captureConsole();
   cleanups.push(releaseConsole);
 
-  // 3. The gRPC server with the built-in services and the plugin's own.
+  // 5. The gRPC server with the built-in services and the plugin's own.
   const stopping = new AbortController();
   let stopPromise: Promise<void> | null = null;
   let finish!: () => void;
@@ -242,27 +291,30 @@ async function start(
   engine.addService(stdioService(stdio, () => checkHost()));
   for (const s of services) engine.addService(s);
 
-  // 4. Listen.
+  // 6. Listen.
   const network: Network = options.transport ?? (Deno.build.os === "windows" ? "tcp" : "unix");
-  const address = network === "unix" ? await listenUnix(engine, cleanups) : await listenTcp(engine);
+  const address = network === "unix"
+    ? await listenUnix(engine, cleanups, tls)
+    : await listenTcp(engine, tls);
   logger.debug("plugin address", { network, address });
 
-  // 5. Lifecycle: SIGINT ignored, SIGTERM graceful, host death noticed.
-  const gracefulStopMs = options.gracefulStopMs ?? 10_000;
-  const watch = watchLifecycle(logger, (reason) => {
+  // 7. From now on SIGTERM and host death stop the server gracefully.
+  onStop = (reason) => {
     void stop(reason, reason === "sigterm" ? gracefulStopMs : HOST_STOP_GRACE_MS);
-  });
-  cleanups.push(() => watch.stop());
+  };
   checkHost = () => watch.checkHost();
 
-  // 6. The handshake line, once, after the listener accepts.
+  // 8. The handshake line, once, after the listener accepts.
   writeStdout(buildHandshakeLine({
     coreVersion: CORE_PROTOCOL_VERSION,
     appVersion: negotiated.version,
     network,
     address,
     protocol: PROTOCOL_GRPC,
+    serverCertDer,
   }));
+
+  watch.startHostProbe();
 
   return {
     network,
@@ -274,7 +326,11 @@ async function start(
   };
 }
 
-async function listenUnix(engine: Engine, cleanups: (() => void)[]): Promise<string> {
+async function listenUnix(
+  engine: Engine,
+  cleanups: (() => void)[],
+  tls: ServerTls | undefined,
+): Promise<string> {
   const group = readEnv(ENV.unixSocketGroup);
   if (group) resolveGroup(group); // fail before anything exists
   const path = chooseSocketPath(readEnv);
@@ -284,7 +340,7 @@ async function listenUnix(engine: Engine, cleanups: (() => void)[]): Promise<str
   globalThis.addEventListener("unload", onUnload);
   cleanups.push(() => globalThis.removeEventListener("unload", onUnload));
   try {
-    await engine.bind("unix", path);
+    await engine.bind("unix", path, tls);
   } catch (err) {
     const e = explainPermission(err, `listening on the unix socket ${path}`);
     if (e !== err) throw e;
@@ -298,11 +354,11 @@ async function listenUnix(engine: Engine, cleanups: (() => void)[]): Promise<str
   return path;
 }
 
-async function listenTcp(engine: Engine): Promise<string> {
+async function listenTcp(engine: Engine, tls: ServerTls | undefined): Promise<string> {
   const range = readPortRange(readEnv);
   const port = await bindInRange(range, async (p) => {
     try {
-      return await engine.bind("tcp", `${TCP_HOST}:${p}`);
+      return await engine.bind("tcp", `${TCP_HOST}:${p}`, tls);
     } catch (err) {
       throw explainPermission(err, `listening on ${TCP_HOST}:${p}`);
     }

@@ -16,6 +16,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -23,10 +24,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -55,6 +58,9 @@ type result struct {
 	Pid               int    `json:"pid"`
 	Exited            bool   `json:"exited"`
 	KillMS            int64  `json:"kill_ms"`
+	// GroupKilled is true when the host had to SIGKILL the plugin's
+	// process group itself (see killPlugin), or did so on SIGINT/SIGTERM.
+	GroupKilled bool `json:"group_killed"`
 }
 
 // options holds the parsed command line.
@@ -67,6 +73,7 @@ type options struct {
 	maxPort      uint
 	autoMTLS     bool
 	startTimeout time.Duration
+	killTimeout  time.Duration
 	logLevel     hclog.Level
 	socketGroup  string
 
@@ -102,7 +109,7 @@ func main() {
 
 // run parses the arguments, launches the plugin, performs the operation and
 // always kills the plugin before returning. It never calls os.Exit itself,
-// so the deferred Kill always runs.
+// so the deferred cleanup always runs.
 func run(args []string) (res result) {
 	opts, err := parseArgs(args)
 	res.Op = opts.op
@@ -120,13 +127,41 @@ func run(args []string) (res result) {
 		Output: stderr,
 	})
 
+	// SIGINT/SIGTERM cancel ctx, which makes os/exec call cmd.Cancel and
+	// so kill the plugin's process group: a test runner that gives up on
+	// the host must not leave plugin processes behind.
+	var interrupted atomic.Value // os.Signal
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sigCh := make(chan os.Signal, 1)
+	signal.Notify(sigCh, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigCh)
+	go func() {
+		select {
+		case sig := <-sigCh:
+			interrupted.Store(sig)
+			logger.Warn("host received signal, killing the plugin", "signal", sig)
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
 	// Every supported app protocol version serves the same plugin set.
 	versioned := make(map[int]plugin.PluginSet, len(opts.versions))
 	for _, v := range opts.versions {
 		versioned[v] = plugin.PluginSet{pluginName: &shared.KVGRPCPlugin{}}
 	}
 
-	cmd := exec.Command("sh", "-c", opts.cmd)
+	// The plugin runs as "sh -c CMD", like go-plugin's example host, in a
+	// process group of its own (see killPlugin).
+	var groupKilled atomic.Bool
+	cmd := exec.CommandContext(ctx, "sh", "-c", opts.cmd)
+	setProcessGroup(cmd)
+	cmd.Cancel = func() error {
+		groupKilled.Store(true)
+		return killProcessGroup(cmd.Process.Pid)
+	}
+
 	config := &plugin.ClientConfig{
 		HandshakeConfig: plugin.HandshakeConfig{
 			MagicCookieKey:   opts.cookieKey,
@@ -149,6 +184,7 @@ func run(args []string) (res result) {
 	}
 
 	client := plugin.NewClient(config)
+	connected := false
 
 	// Kill the plugin however we leave this function: normal return, error
 	// or panic. A panic inside go-plugin (for example on a malformed
@@ -159,15 +195,33 @@ func run(args []string) (res result) {
 			res.Error = fmt.Sprintf("panic: %v", r)
 		}
 
-		killStart := time.Now()
-		client.Kill()
-		res.KillMS = time.Since(killStart).Milliseconds()
-		res.Exited = client.Exited()
+		// cmd.Process is set by client.Client() in this goroutine.
+		pid := 0
+		if cmd.Process != nil {
+			pid = cmd.Process.Pid
+		}
+		if res.Pid == 0 {
+			res.Pid = pid
+		}
 
-		// Fall back to the raw process when the handshake never completed,
-		// so tests can still check what happened to the plugin process.
-		if res.Pid == 0 && cmd.Process != nil {
-			res.Pid = cmd.Process.Pid
+		// After a failed start go-plugin has already killed its child, so
+		// anything still holding the pipes is a leftover: don't wait long.
+		grace := opts.killTimeout
+		if !connected {
+			grace = min(grace, failedStartGrace)
+		}
+		killMS, err := killPlugin(client, pid, grace, logger, &groupKilled)
+		res.KillMS = killMS
+		res.Exited = client.Exited()
+		res.GroupKilled = groupKilled.Load()
+		if err != nil {
+			res.OK = false
+			res.Error = joinErrors(res.Error, err.Error())
+		}
+
+		if sig, ok := interrupted.Load().(os.Signal); ok {
+			res.OK = false
+			res.Error = joinErrors("interrupted by signal "+sig.String(), res.Error)
 		}
 	}()
 
@@ -176,6 +230,7 @@ func run(args []string) (res result) {
 		res.Error = err.Error()
 		return res
 	}
+	connected = true
 
 	// Record connection details while the plugin is alive; ReattachConfig
 	// is only meaningful between a successful start and Kill. Note that
@@ -191,7 +246,7 @@ func run(args []string) (res result) {
 		}
 	}
 
-	if err := doOp(rpcClient, opts, &res); err != nil {
+	if err := doOp(ctx, rpcClient, opts, &res); err != nil {
 		res.Error = err.Error()
 		return res
 	}
@@ -199,9 +254,65 @@ func run(args []string) (res result) {
 	return res
 }
 
+// failedStartGrace bounds the wait for Kill() after a failed start.
+const failedStartGrace = 2 * time.Second
+
+// killPlugin calls client.Kill() and returns how long it took in
+// milliseconds.
+//
+// go-plugin's Kill() asks the plugin to shut down, waits 2 s, then SIGKILLs
+// its direct child and waits until the child's stdout and stderr pipes are
+// closed. When the direct child is a shell that did not exec the plugin
+// (dash runs "sh -c CMD" as a fork), the SIGKILL only reaches the shell,
+// the orphaned plugin keeps the pipes open and Kill() never returns. So if
+// Kill() has not returned after grace, the whole process group of the
+// child (pid) is SIGKILLed. Processes of that group that survive a
+// successful Kill() are killed as well. Both cases set groupKilled.
+func killPlugin(client *plugin.Client, pid int, grace time.Duration, logger hclog.Logger, groupKilled *atomic.Bool) (int64, error) {
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		client.Kill()
+	}()
+
+	var err error
+	select {
+	case <-done:
+	case <-time.After(grace):
+		logger.Warn("Kill() has not returned, killing the plugin's process group", "pgid", pid, "after", grace)
+		groupKilled.Store(true)
+		_ = killProcessGroup(pid)
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			err = errors.New("Kill() did not return, even after the plugin's process group was killed")
+		}
+	}
+	killMS := time.Since(start).Milliseconds()
+
+	if err == nil && pid != 0 && processGroupAlive(pid) {
+		logger.Warn("processes of the plugin's process group survived Kill(), killing them", "pgid", pid)
+		groupKilled.Store(true)
+		_ = killProcessGroup(pid)
+	}
+	return killMS, err
+}
+
+// joinErrors joins two error messages with ": ", skipping empty ones.
+func joinErrors(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + ": " + b
+}
+
 // doOp performs the requested operation on a connected plugin client.
 // The arguments were validated by parseArgs.
-func doOp(rpcClient plugin.ClientProtocol, opts options, res *result) error {
+func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, res *result) error {
 	if opts.op == "ping" {
 		return rpcClient.Ping()
 	}
@@ -228,8 +339,12 @@ func doOp(rpcClient plugin.ClientProtocol, opts options, res *result) error {
 			return err
 		}
 		d, _ := time.ParseDuration(opts.args[0]) // validated by parseArgs
-		time.Sleep(d)
-		return nil
+		select {
+		case <-time.After(d):
+			return nil
+		case <-ctx.Done():
+			return errors.New("wait interrupted")
+		}
 
 	case "calls":
 		n, _ := strconv.Atoi(opts.args[0])           // validated by parseArgs
@@ -316,6 +431,7 @@ func parseArgs(args []string) (options, error) {
 	fs.UintVar(&opts.maxPort, "max-port", 0, "ClientConfig.MaxPort (0 = go-plugin default)")
 	fs.BoolVar(&opts.autoMTLS, "automtls", false, "enable ClientConfig.AutoMTLS")
 	fs.DurationVar(&opts.startTimeout, "start-timeout", 20*time.Second, "ClientConfig.StartTimeout")
+	fs.DurationVar(&opts.killTimeout, "kill-timeout", 10*time.Second, "kill the plugin's process group if Kill() has not returned after this")
 	fs.StringVar(&logLevel, "log-level", "trace", "host log level: trace, debug, info, warn, error, off")
 	fs.StringVar(&opts.socketGroup, "socket-group", "", "ClientConfig.UnixSocketConfig.Group")
 
@@ -351,6 +467,10 @@ func parseArgs(args []string) (options, error) {
 			return opts, fmt.Errorf("invalid -versions entry %q: %v", s, err)
 		}
 		opts.versions = append(opts.versions, v)
+	}
+
+	if opts.startTimeout <= 0 || opts.killTimeout <= 0 {
+		return opts, errors.New("-start-timeout and -kill-timeout must be positive")
 	}
 
 	opts.logLevel = hclog.LevelFromString(logLevel)

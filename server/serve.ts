@@ -231,7 +231,19 @@ async function start(
   // 2. Cookie and version.
   checkCookie(options.handshake, readEnv);
   const versions = servicesByVersion(options);
-  const negotiated = negotiateVersion(readEnv(ENV.protocolVersions), [...versions.keys()]);
+  const hostVersions = readEnv(ENV.protocolVersions);
+  const negotiated = negotiateVersion(hostVersions, [...versions.keys()]);
+  if (hostVersions !== undefined && !negotiated.agreed) {
+    // go-plugin would print its lowest version and let the host reject it;
+    // the host then SIGKILLs the plugin, leaving its socket behind. Say it here.
+    const ours = [...versions.keys()].sort((a, b) => a - b).join(", ");
+    throw new StartupError(
+      hostVersions.trim() === "" || negotiated.ignored.length > 0 && !/\d/.test(hostVersions)
+        ? `${ENV.protocolVersions}="${hostVersions}" lists no protocol version: the host must set it to comma-separated integers (this plugin serves ${ours})`
+        : `The host supports protocol versions ${hostVersions} (${ENV.protocolVersions}) and this plugin serves ${ours}: ` +
+          "use a plugin release that serves one of the host's versions, or upgrade the host",
+    );
+  }
   if (negotiated.ignored.length) {
     logger.warn("ignoring non-numeric entries of " + ENV.protocolVersions, {
       entries: negotiated.ignored.join(","),

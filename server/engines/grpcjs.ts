@@ -4,6 +4,7 @@
  * @module
  */
 
+import "./_preflight.ts";
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import { format } from "node:util";
@@ -198,7 +199,10 @@ export function createGrpcJsEngine(options: EngineOptions): Engine {
     bind(network: Network, address: string, tls?: ServerTls): Promise<number | null> {
       const creds = tls
         ? grpc.ServerCredentials.createSsl(
-          tls.clientCaPem ? Buffer.from(tls.clientCaPem) : null,
+          // With a null CA grpc-js reads the system roots (the file named by
+          // GRPC_DEFAULT_SSL_ROOTS_FILE_PATH), which needs --allow-read on it.
+          // Without client auth the CA is never consulted: pass our own cert.
+          Buffer.from(tls.clientCaPem ?? tls.certPem),
           [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }],
           tls.requireClientCert,
         )

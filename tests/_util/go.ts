@@ -17,7 +17,16 @@ export const GO_PROGRAMS = {
   kvgo: "github.com/hashicorp/go-plugin/examples/grpc/plugin-go-grpc",
   /** Our host for what the example host does not cover. */
   host: "./host",
+  /** The same host built against the newest grpc-go (ALPN enforcement); see go.grpc-latest.mod. */
+  "host-grpc-latest": "./host",
+  /** A host-like TLS/gRPC client that checks the plugin refuses bad clients (tls_refusal_test.ts). */
+  tlsprobe: "./tlsprobe",
 } as const;
+
+/** Programs built with an alternate go.mod (`go build -modfile`). */
+const MODFILES: Partial<Record<keyof typeof GO_PROGRAMS, string>> = {
+  "host-grpc-latest": "go.grpc-latest.mod",
+};
 
 const built = new Map<string, Promise<string>>();
 
@@ -34,7 +43,13 @@ export function buildGo(name: keyof typeof GO_PROGRAMS): Promise<string> {
       const out = `${BIN_DIR}${name}`;
       await Deno.mkdir(BIN_DIR, { recursive: true });
       const res = await new Deno.Command("go", {
-        args: ["build", "-o", out, GO_PROGRAMS[name]],
+        args: [
+          "build",
+          ...(MODFILES[name] ? [`-modfile=${MODFILES[name]}`] : []),
+          "-o",
+          out,
+          GO_PROGRAMS[name],
+        ],
         cwd: INTEROP_DIR,
         stdout: "inherit",
         stderr: "piped",

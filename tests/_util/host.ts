@@ -32,6 +32,7 @@ export interface HostResult {
   pid: number;
   exited: boolean;
   kill_ms: number;
+  gets?: { key: string; value: string; error: string }[];
 }
 
 /**

@@ -16,6 +16,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,6 +62,15 @@ type result struct {
 	// GroupKilled is true when the host had to SIGKILL the plugin's
 	// process group itself (see killPlugin), or did so on SIGINT/SIGTERM.
 	GroupKilled bool `json:"group_killed"`
+	// Gets holds one entry per key of the "gets" op, in order.
+	Gets []getResult `json:"gets,omitempty"`
+}
+
+// getResult is the outcome of one Get of the "gets" op.
+type getResult struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+	Error string `json:"error"`
 }
 
 // options holds the parsed command line.
@@ -88,6 +98,9 @@ var opArgs = map[string]int{
 	"get":   1,
 	"wait":  1,
 	"calls": 3,
+	// "gets" takes one or more keys (see parseArgs).
+	"gets":      -1,
+	"roundtrip": 2,
 }
 
 func main() {
@@ -187,8 +200,9 @@ func run(args []string) (res result) {
 	connected := false
 
 	// Kill the plugin however we leave this function: normal return, error
-	// or panic. A panic inside go-plugin (for example on a malformed
-	// handshake line) is turned into an error result.
+	// or panic. A panic inside go-plugin (for example a handshake line that
+	// carries a server certificate while AutoMTLS is off) is turned into an
+	// error result.
 	defer func() {
 		if r := recover(); r != nil {
 			res.OK = false
@@ -291,7 +305,9 @@ func killPlugin(client *plugin.Client, pid int, grace time.Duration, logger hclo
 	}
 	killMS := time.Since(start).Milliseconds()
 
-	if err == nil && pid != 0 && processGroupAlive(pid) {
+	// On an ordinary system this finds nothing; where PID 1 does not reap
+	// orphans it may also find zombies, which are harmless.
+	if err == nil && pid != 0 && !groupKilled.Load() && processGroupAlive(pid) {
 		logger.Warn("processes of the plugin's process group survived Kill(), killing them", "pgid", pid)
 		groupKilled.Store(true)
 		_ = killProcessGroup(pid)
@@ -325,6 +341,41 @@ func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, re
 	switch opts.op {
 	case "put":
 		return kv.Put(opts.args[0], []byte(opts.args[1]))
+
+	case "gets":
+		// Every Get on the same plugin process; errors are recorded, not
+		// fatal, so a test can check that the plugin keeps serving.
+		failed := 0
+		for _, key := range opts.args {
+			value, err := kv.Get(key)
+			r := getResult{Key: key, Value: string(value)}
+			if err != nil {
+				r.Error = err.Error()
+				failed++
+			}
+			res.Gets = append(res.Gets, r)
+		}
+		res.Calls, res.Errors = len(opts.args), failed
+		return nil
+
+	case "roundtrip":
+		size, _ := strconv.Atoi(opts.args[1])
+		value := make([]byte, size)
+		for i := range value {
+			value[i] = byte(i*131 + 7)
+		}
+		if err := kv.Put(opts.args[0], value); err != nil {
+			return fmt.Errorf("put of %d bytes: %w", size, err)
+		}
+		got, err := kv.Get(opts.args[0])
+		if err != nil {
+			return fmt.Errorf("get of %d bytes: %w", size, err)
+		}
+		if !bytes.HasPrefix(got, value) {
+			return fmt.Errorf("get returned %d bytes that do not start with the %d bytes put", len(got), size)
+		}
+		res.Value = strconv.Itoa(len(got))
+		return nil
 
 	case "get":
 		value, err := kv.Get(opts.args[0])
@@ -450,7 +501,10 @@ func parseArgs(args []string) (options, error) {
 	if !known {
 		return opts, fmt.Errorf("unknown op %q", opts.op)
 	}
-	if len(opts.args) != want {
+	if want == -1 && len(opts.args) == 0 {
+		return opts, fmt.Errorf("op %q takes at least one argument", opts.op)
+	}
+	if want != -1 && len(opts.args) != want {
 		return opts, fmt.Errorf("op %q takes %d argument(s), got %d", opts.op, want, len(opts.args))
 	}
 	if err := checkOpArgs(opts.op, opts.args); err != nil {
@@ -485,6 +539,10 @@ func parseArgs(args []string) (options, error) {
 // bad command line fails before the plugin is launched.
 func checkOpArgs(op string, args []string) error {
 	switch op {
+	case "roundtrip":
+		if v, err := strconv.Atoi(args[1]); err != nil || v < 0 {
+			return fmt.Errorf("invalid SIZE %q: must be a non-negative integer", args[1])
+		}
 	case "wait":
 		if d, err := time.ParseDuration(args[0]); err != nil || d < 0 {
 			return fmt.Errorf("invalid DURATION %q", args[0])

@@ -1,0 +1,134 @@
+/**
+ * What the benchmarks build before they measure: the Go driver, go-plugin's
+ * Go KV plugin, the Python venv with pyvider-rpcplugin and the generated
+ * KV stubs, and the bundled Deno plugin. Everything goes under .cache/
+ * (gitignored) or a temporary directory.
+ *
+ * @module
+ */
+
+import { buildGo } from "../tests/_util/go.ts";
+import { DENO, ROOT } from "../tests/_util/plugin.ts";
+
+/** Where the benchmarks keep what they build. */
+export const BENCH_CACHE = `${ROOT}.cache/bench/`;
+
+const decoder = new TextDecoder();
+
+/** Runs a command to completion; throws with its output if it fails. */
+async function sh(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+): Promise<string> {
+  let res: Deno.CommandOutput;
+  try {
+    res = await new Deno.Command(cmd, { args, ...options, stdin: "null" }).output();
+  } catch (err) {
+    throw new Error(`cannot run ${cmd}: ${err instanceof Error ? err.message : err}`);
+  }
+  const out = decoder.decode(res.stdout) + decoder.decode(res.stderr);
+  if (!res.success) {
+    throw new Error(`${cmd} ${args.join(" ")} failed (exit ${res.code}):\n${out.trim()}`);
+  }
+  return out;
+}
+
+/**
+ * Builds the benchmark host (bench/driver, its own Go module).
+ *
+ * @returns The path of the binary.
+ */
+export async function buildDriver(): Promise<string> {
+  await Deno.mkdir(BENCH_CACHE, { recursive: true });
+  const out = `${BENCH_CACHE}driver`;
+  await sh("go", ["build", "-o", out, "."], { cwd: `${ROOT}bench/driver` });
+  return out;
+}
+
+/**
+ * Builds go-plugin's own Go KV plugin from the module proxy.
+ *
+ * @returns The path of the binary.
+ */
+export function buildGoPlugin(): Promise<string> {
+  return buildGo("kvgo");
+}
+
+/** The Python plugin's command and environment. */
+export interface PythonPlugin {
+  /** The venv's python. */
+  python: string;
+  /** PYTHONPATH holding the generated kv_pb2 modules. */
+  pythonPath: string;
+  /** Version line of the interpreter. */
+  version: string;
+}
+
+/**
+ * Creates (or reuses) the venv with the pinned pyvider-rpcplugin and
+ * generates the KV stubs with grpcio-tools. The venv is rebuilt when
+ * bench/python/requirements.txt changes.
+ *
+ * @param python The interpreter to make the venv with (3.11 or newer).
+ * @returns How to run the Python plugin.
+ */
+export async function preparePython(python: string): Promise<PythonPlugin> {
+  const venv = `${BENCH_CACHE}venv`;
+  const requirements = `${ROOT}bench/python/requirements.txt`;
+  const stampPath = `${venv}/.rpcplugin-bench-stamp`;
+  const wanted = await Deno.readTextFile(requirements);
+  let stamp = "";
+  try {
+    stamp = await Deno.readTextFile(stampPath);
+  } catch {
+    // No venv yet.
+  }
+  const venvPython = `${venv}/bin/python`;
+  if (stamp !== wanted) {
+    const version = (await sh(python, ["--version"])).trim();
+    const m = /Python (\d+)\.(\d+)/.exec(version);
+    if (!m || Number(m[1]) < 3 || (Number(m[1]) === 3 && Number(m[2]) < 11)) {
+      throw new Error(`pyvider-rpcplugin needs Python 3.11 or newer; ${python} is ${version}`);
+    }
+    console.error(`Creating the Python venv (${version}) with pyvider-rpcplugin ...`);
+    await Deno.remove(venv, { recursive: true }).catch(() => {});
+    await sh(python, ["-m", "venv", venv]);
+    await sh(venvPython, [
+      "-m",
+      "pip",
+      "install",
+      "--disable-pip-version-check",
+      "--no-input",
+      "--quiet",
+      "-r",
+      requirements,
+    ]);
+    await Deno.writeTextFile(stampPath, wanted);
+  }
+  const gen = `${BENCH_CACHE}python-gen`;
+  await Deno.mkdir(gen, { recursive: true });
+  await sh(venvPython, [
+    "-m",
+    "grpc_tools.protoc",
+    `-I${ROOT}examples/kv/proto`,
+    `--python_out=${gen}`,
+    `--grpc_python_out=${gen}`,
+    "kv.proto",
+  ]);
+  const version = (await sh(venvPython, ["--version"])).trim();
+  return { python: venvPython, pythonPath: gen, version };
+}
+
+/**
+ * Bundles the Deno KV plugin into one file with `deno bundle`, the stand-in
+ * for `deno compile`.
+ *
+ * @param outDir Where to write kv-plugin.js.
+ * @returns The path of the bundle.
+ */
+export async function bundlePlugin(outDir: string): Promise<string> {
+  const out = `${outDir}/kv-plugin.js`;
+  await sh(DENO, ["bundle", "--quiet", `${ROOT}examples/kv/plugin.ts`, "-o", out], { cwd: ROOT });
+  return out;
+}

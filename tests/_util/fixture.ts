@@ -1,0 +1,51 @@
+/**
+ * Running one of our Go hosts against the test plugin (tests/fixtures/plugin.ts),
+ * and checking that nothing is left behind afterwards.
+ *
+ * @module
+ */
+
+import { buildGo, type GO_PROGRAMS } from "./go.ts";
+import {
+  assertEquals,
+  type HostResult,
+  type HostRun,
+  runHost,
+  socketFiles,
+  waitNoProcesses,
+} from "./host.ts";
+import { denoRunLine } from "./plugin.ts";
+
+/** The test plugin, relative to the repository root. */
+export const FIXTURE = "tests/fixtures/plugin.ts";
+
+/**
+ * Runs a Go host (`host` by default) against the test plugin, in `dir`, with
+ * the plugin's sockets in `dir` too.
+ *
+ * @param dir Working and socket directory.
+ * @param hostArgs Host flags, then the op and its arguments.
+ * @param pluginArgs Arguments of the test plugin.
+ * @param hostName Which host binary.
+ * @returns The run and the host's JSON result.
+ */
+export async function hostFixture(
+  dir: string,
+  hostArgs: string[],
+  pluginArgs: string[] = [],
+  hostName: keyof typeof GO_PROGRAMS = "host",
+): Promise<HostRun & { result: HostResult }> {
+  const bin = await buildGo(hostName);
+  const cmd = denoRunLine(FIXTURE, [dir], pluginArgs);
+  return await runHost(bin, ["-cmd", cmd, ...hostArgs], { cwd: dir, env: { TMPDIR: dir } });
+}
+
+/**
+ * Asserts that no process mentioning `dir` is alive and no socket file is in it.
+ *
+ * @param dir The test's directory.
+ */
+export async function assertNothingLeft(dir: string): Promise<void> {
+  assertEquals(await waitNoProcesses(dir), [], "plugin processes left behind");
+  assertEquals(socketFiles(dir), [], "socket files left behind");
+}

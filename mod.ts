@@ -49,6 +49,7 @@ export type {
   UnaryHandler,
 } from "./server/service.ts";
 export { RpcError, Status } from "./server/status.ts";
+export type { RateLimit } from "./server/ratelimit.ts";
 export type { StatusCode } from "./server/status.ts";
 
 // The handshake.

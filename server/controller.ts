@@ -11,12 +11,19 @@ import { fromTsProto, implement, type ServiceImplementation } from "./service.ts
 /**
  * Builds the controller service.
  *
+ * @param beforeReply Awaited before answering: lets calls in flight finish
+ * (bounded, so the host's 2 s kill timer, which starts after the answer,
+ * is never reached).
  * @param onShutdown Called after the reply is queued.
  * @returns The service implementation.
  */
-export function controllerService(onShutdown: () => void): ServiceImplementation {
+export function controllerService(
+  beforeReply: () => Promise<unknown>,
+  onShutdown: () => void,
+): ServiceImplementation {
   return implement(fromTsProto(GRPCControllerDefinition), {
-    shutdown: () => {
+    shutdown: async () => {
+      await beforeReply();
       setTimeout(onShutdown, 0);
       return {};
     },

@@ -33,6 +33,8 @@ import { controllerService } from "./controller.ts";
 import type { Engine, ServerTls } from "./engine.ts";
 import { createGrpcJsEngine } from "./engines/grpcjs.ts";
 import { healthService } from "./health.ts";
+import { InFlight } from "./inflight.ts";
+import { type RateLimit, TokenBucket } from "./ratelimit.ts";
 import { watchLifecycle } from "./lifecycle.ts";
 import type { ServiceImplementation } from "./service.ts";
 import { stdioService } from "./stdio.ts";
@@ -67,6 +69,12 @@ export interface ServeOptions {
    * ECDSA curve (P-521 for go-plugin hosts), else P-256.
    */
   autoMtlsKeyType?: KeyType;
+  /**
+   * Limits calls to your services with a token bucket (`rate` calls/s on
+   * average, `burst` at once); calls over it get RESOURCE_EXHAUSTED. The
+   * built-in services are never limited. Off by default.
+   */
+  rateLimit?: RateLimit;
   /**
    * Largest gRPC message accepted or sent, in bytes.
    * @default {268435456}
@@ -295,13 +303,18 @@ async function start(
     })();
     return stopPromise;
   };
+  const inFlight = new InFlight();
   engine.addService(healthService(services.map((s) => s.definition.name), stopping.signal));
   engine.addService(
-    controllerService(() => void stop("GRPCController/Shutdown", HOST_STOP_GRACE_MS)),
+    controllerService(
+      () => inFlight.idle(HOST_STOP_GRACE_MS),
+      () => void stop("GRPCController/Shutdown", HOST_STOP_GRACE_MS),
+    ),
   );
   let checkHost = () => {};
   engine.addService(stdioService(stdio, () => checkHost()));
-  for (const s of services) engine.addService(s);
+  const bucket = options.rateLimit ? new TokenBucket(options.rateLimit) : null;
+  for (const s of services) engine.addService(inFlight.track(bucket ? bucket.guard(s) : s));
 
   // 6. Listen.
   const network: Network = options.transport ?? (Deno.build.os === "windows" ? "tcp" : "unix");

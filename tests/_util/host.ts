@@ -33,6 +33,9 @@ export interface HostResult {
   exited: boolean;
   kill_ms: number;
   gets?: { key: string; value: string; error: string }[];
+  rss_first_kb?: number;
+  rss_end_kb?: number;
+  elapsed_ms?: number;
 }
 
 /**

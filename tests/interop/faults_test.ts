@@ -3,8 +3,10 @@
  * at and over the size limit.
  */
 
-import { assertNothingLeft, hostFixture } from "../_util/fixture.ts";
-import { assert, assertEquals, withTempDir } from "../_util/host.ts";
+import { assertNothingLeft, FIXTURE, hostFixture } from "../_util/fixture.ts";
+import { buildGo } from "../_util/go.ts";
+import { denoRunLine } from "../_util/plugin.ts";
+import { assert, assertEquals, socketFiles, withTempDir } from "../_util/host.ts";
 
 const host = (dir: string, pluginArgs: string[], op: string[]) => hostFixture(dir, op, pluginArgs);
 
@@ -67,6 +69,68 @@ Deno.test("a message over the configured limit is a clean RESOURCE_EXHAUSTED; th
     assert(!over.result.ok, "a message over the limit was accepted");
     assert(/code = ResourceExhausted/.test(over.result.error), over.result.error);
     assert(!over.stderr.includes("plugin failed to exit gracefully"), over.stderr);
+    await assertNothingLeft(dir);
+  });
+});
+
+Deno.test("clients that connect and leave, send garbage, or speak HTTP/1 do not disturb the others", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/kv_k`, "v");
+    const bin = await buildGo("host");
+    const child = new Deno.Command(bin, {
+      args: ["-cmd", denoRunLine(FIXTURE, [dir], ["--delay-ms=5"]), "calls", "300", "2", "k"],
+      cwd: dir,
+      env: { TMPDIR: dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    let path = "";
+    for (let i = 0; i < 400 && !path; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      const [name] = socketFiles(dir);
+      if (name) path = `${dir}/${name}`;
+    }
+    assert(path, "the plugin did not start");
+    const poke = async (bytes?: Uint8Array) => {
+      const conn = await Deno.connect({ transport: "unix", path });
+      try {
+        if (bytes) {
+          await conn.write(bytes);
+          await conn.read(new Uint8Array(4096)).catch(() => null);
+        }
+      } finally {
+        conn.close();
+      }
+    };
+    // go-plugin's reattach probe: connect and close at once.
+    for (let i = 0; i < 5; i++) await poke();
+    await poke(crypto.getRandomValues(new Uint8Array(512)));
+    await poke(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await poke(new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + "\xff".repeat(64)));
+    const out = await child.output();
+    const result = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert(
+      result.ok,
+      `${result.error} ${result.first_error}\n${new TextDecoder().decode(out.stderr)}`,
+    );
+    assertEquals([result.calls, result.errors], [300, 0]);
+    await assertNothingLeft(dir);
+  });
+});
+
+Deno.test("rate limit: calls over the burst get RESOURCE_EXHAUSTED, health and Shutdown still work", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/kv_k`, "v");
+    const r = await host(dir, ["--rate=0.01", "--burst=3"], ["gets", "k", "k", "k", "k", "k"]);
+    assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
+    const errs = r.result.gets!.map((g) => g.error);
+    assertEquals(errs.slice(0, 3), ["", "", ""]);
+    for (const e of errs.slice(3)) {
+      assert(/code = ResourceExhausted desc = rate limit exceeded for \/proto.KV\/Get/.test(e), e);
+    }
+    assert(!r.stderr.includes("plugin failed to exit gracefully"), r.stderr);
+    const ping = await host(dir, ["--rate=0.01", "--burst=1"], ["ping"]);
+    assert(ping.result.ok, ping.result.error);
     await assertNothingLeft(dir);
   });
 });

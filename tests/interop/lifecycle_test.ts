@@ -51,17 +51,17 @@ async function finish(child: Deno.ChildProcess) {
   };
 }
 
-Deno.test("SIGTERM while 50 calls are in flight: all complete, then the plugin exits 0", async () => {
+Deno.test("SIGTERM while 100 calls are in flight: all complete, then the plugin exits 0", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/kv_k`, "v");
-    const child = await spawnHost(dir, ["--delay-ms=800"], ["calls", "50", "50", "k"]);
+    const child = await spawnHost(dir, ["--delay-ms=800"], ["calls", "100", "100", "k"]);
     const pid = await pluginPid(dir);
     await new Promise((r) => setTimeout(r, 300)); // the calls are now sleeping in the handler
     Deno.kill(pid, "SIGTERM");
     const r = await finish(child);
     assertEquals(
       [r.result.calls, r.result.errors],
-      [50, 0],
+      [100, 0],
       r.result.first_error + "\n" + r.stderr,
     );
     assert(
@@ -104,5 +104,40 @@ Deno.test("host SIGKILLed: the plugin notices, exits and removes its socket", as
     const left = await waitNoProcesses(dir, 2000);
     assertEquals(left, [], "the plugin outlived its host by more than 2 s");
     assertEquals(socketFiles(dir), [], "the socket file was left behind");
+  });
+});
+
+Deno.test("GRPCController/Shutdown with 100 calls in flight: they finish, and the host never waits its 2 s", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/kv_k`, "v");
+    const child = await spawnHost(dir, ["--delay-ms=500"], ["killduring", "100", "200ms", "k"]);
+    const r = await finish(child);
+    assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
+    assertEquals([r.result.calls, r.result.errors], [100, 0], r.result.first_error);
+    assert(r.stderr.includes("reason=GRPCController/Shutdown"), r.stderr);
+    assert(!r.stderr.includes("plugin failed to exit gracefully"), r.stderr);
+    assert(
+      /\[INFO\] +host: plugin process exited/.test(r.stderr),
+      `plugin did not exit 0:\n${r.stderr}`,
+    );
+    assertEquals(await waitNoProcesses(dir), []);
+    assertEquals(socketFiles(dir), []);
+  });
+});
+
+Deno.test("GRPCController/Shutdown with calls that would run 30 s: answered within 1 s, never SIGKILLed", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/kv_k`, "v");
+    const child = await spawnHost(dir, ["--delay-ms=30000"], ["killduring", "20", "200ms", "k"]);
+    const r = await finish(child);
+    assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
+    assertEquals(r.result.errors, 20, "the hung calls should fail (cancelled), not hang");
+    assert(!r.stderr.includes("plugin failed to exit gracefully"), r.stderr);
+    assert(
+      /\[INFO\] +host: plugin process exited/.test(r.stderr),
+      `plugin did not exit 0:\n${r.stderr}`,
+    );
+    assertEquals(await waitNoProcesses(dir), []);
+    assertEquals(socketFiles(dir), []);
   });
 });

@@ -62,6 +62,11 @@ type result struct {
 	// GroupKilled is true when the host had to SIGKILL the plugin's
 	// process group itself (see killPlugin), or did so on SIGINT/SIGTERM.
 	GroupKilled bool `json:"group_killed"`
+	// RSSFirstKB and RSSEndKB are the plugin's VmRSS after the first tenth
+	// of the "soak" op's calls and after the last one; ElapsedMS its duration.
+	RSSFirstKB int64 `json:"rss_first_kb,omitempty"`
+	RSSEndKB   int64 `json:"rss_end_kb,omitempty"`
+	ElapsedMS  int64 `json:"elapsed_ms,omitempty"`
 	// Gets holds one entry per key of the "gets" op, in order.
 	Gets []getResult `json:"gets,omitempty"`
 }
@@ -99,8 +104,19 @@ var opArgs = map[string]int{
 	"wait":  1,
 	"calls": 3,
 	// "gets" takes one or more keys (see parseArgs).
-	"gets":      -1,
-	"roundtrip": 2,
+	"gets":       -1,
+	"roundtrip":  2,
+	"killduring": 3,
+	"soak":       3,
+}
+
+// inflight tracks the calls the "killduring" op leaves running while the
+// plugin is killed; run() collects them after the kill.
+var inflight struct {
+	wg       sync.WaitGroup
+	ok       atomic.Int64
+	failures atomic.Int64
+	firstErr atomic.Value
 }
 
 func main() {
@@ -227,6 +243,14 @@ func run(args []string) (res result) {
 		killMS, err := killPlugin(client, pid, grace, logger, &groupKilled)
 		res.KillMS = killMS
 		res.Exited = client.Exited()
+		if opts.op == "killduring" {
+			inflight.wg.Wait()
+			res.Calls = int(inflight.ok.Load() + inflight.failures.Load())
+			res.Errors = int(inflight.failures.Load())
+			if e, ok := inflight.firstErr.Load().(string); ok {
+				res.FirstError = e
+			}
+		}
 		res.GroupKilled = groupKilled.Load()
 		if err != nil {
 			res.OK = false
@@ -357,6 +381,31 @@ func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, re
 		}
 		res.Calls, res.Errors = len(opts.args), failed
 		return nil
+
+	case "killduring":
+		// N calls in flight, then return after DELAY: run() kills the plugin
+		// (Shutdown, then up to 2 s) while they are still running.
+		n, _ := strconv.Atoi(opts.args[0])
+		delay, _ := time.ParseDuration(opts.args[1])
+		for i := 0; i < n; i++ {
+			inflight.wg.Add(1)
+			go func() {
+				defer inflight.wg.Done()
+				if _, err := kv.Get(opts.args[2]); err != nil {
+					inflight.failures.Add(1)
+					inflight.firstErr.CompareAndSwap(nil, err.Error())
+				} else {
+					inflight.ok.Add(1)
+				}
+			}()
+		}
+		time.Sleep(delay)
+		return nil
+
+	case "soak":
+		n, _ := strconv.Atoi(opts.args[0])
+		concurrency, _ := strconv.Atoi(opts.args[1])
+		return runSoak(kv, n, concurrency, opts.args[2], res)
 
 	case "roundtrip":
 		size, _ := strconv.Atoi(opts.args[1])
@@ -539,6 +588,19 @@ func parseArgs(args []string) (options, error) {
 // bad command line fails before the plugin is launched.
 func checkOpArgs(op string, args []string) error {
 	switch op {
+	case "killduring":
+		if v, err := strconv.Atoi(args[0]); err != nil || v < 1 {
+			return fmt.Errorf("invalid count %q: must be a positive integer", args[0])
+		}
+		if d, err := time.ParseDuration(args[1]); err != nil || d < 0 {
+			return fmt.Errorf("invalid DELAY %q", args[1])
+		}
+	case "soak":
+		for _, a := range args[:2] {
+			if v, err := strconv.Atoi(a); err != nil || v < 1 {
+				return fmt.Errorf("invalid count %q: must be a positive integer", a)
+			}
+		}
 	case "roundtrip":
 		if v, err := strconv.Atoi(args[1]); err != nil || v < 0 {
 			return fmt.Errorf("invalid SIZE %q: must be a non-negative integer", args[1])
@@ -588,4 +650,58 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// runSoak makes n Get calls over concurrency goroutines and records the
+// plugin's resident memory after the first tenth of them and at the end.
+func runSoak(kv shared.KV, n, concurrency int, key string, res *result) error {
+	var (
+		next, done atomic.Int64
+		failures   atomic.Int64
+		firstErr   atomic.Value
+		wg         sync.WaitGroup
+		sampleOnce sync.Once
+	)
+	tenth := int64(max(n/10, 1))
+	start := time.Now()
+	for i := 0; i < concurrency; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if _, err := kv.Get(key); err != nil {
+					failures.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+				if done.Add(1) == tenth {
+					sampleOnce.Do(func() { res.RSSFirstKB = rssKB(res.Pid) })
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	res.ElapsedMS = time.Since(start).Milliseconds()
+	res.RSSEndKB = rssKB(res.Pid)
+	res.Calls = n
+	res.Errors = int(failures.Load())
+	if e, ok := firstErr.Load().(string); ok {
+		res.FirstError = e
+		return fmt.Errorf("%d of %d calls failed", res.Errors, n)
+	}
+	return nil
+}
+
+// rssKB reads a process's resident set size from /proc (0 if unavailable).
+func rssKB(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb
+		}
+	}
+	return 0
 }

@@ -1,0 +1,86 @@
+/**
+ * Counts the plugin's own calls in flight, so that a Shutdown from the host
+ * can let them finish before it answers (the host closes the connection, and
+ * so cancels its calls, as soon as Shutdown returns).
+ *
+ * @module
+ */
+
+import type { ServiceImplementation } from "./service.ts";
+
+/** A counter of calls in flight that can be waited on. */
+export class InFlight {
+  #count = 0;
+  #waiters: (() => void)[] = [];
+
+  /** Calls in flight now. */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Marks a call as started; the returned function marks it done (once). */
+  enter(): () => void {
+    this.#count++;
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      if (--this.#count === 0) { for (const w of this.#waiters.splice(0)) w(); }
+    };
+  }
+
+  /**
+   * Waits until no call is in flight, or `ms` have passed.
+   *
+   * @returns Whether the calls finished in time.
+   */
+  idle(ms: number): Promise<boolean> {
+    if (this.#count === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve(false);
+      }, ms);
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /**
+   * Wraps a service so each of its calls is counted until its handler ends
+   * (for streams: until the response stream ends).
+   *
+   * @param service The service to count.
+   * @returns The same service, counted.
+   */
+  track(service: ServiceImplementation): ServiceImplementation {
+    const handlers: ServiceImplementation["handlers"] = {};
+    for (const [name, fn] of Object.entries(service.handlers)) {
+      const kind = service.definition.methods[name].kind;
+      const streams = kind === "serverStream" || kind === "bidiStream";
+      handlers[name] = streams
+        ? (...args: unknown[]) => this.#countStream(fn(...args) as AsyncIterable<unknown>)
+        : async (...args: unknown[]) => {
+          const leave = this.enter();
+          try {
+            return await fn(...args);
+          } finally {
+            leave();
+          }
+        };
+    }
+    return { definition: service.definition, handlers };
+  }
+
+  async *#countStream(out: AsyncIterable<unknown> | Iterable<unknown>): AsyncGenerator<unknown> {
+    const leave = this.enter();
+    try {
+      yield* out;
+    } finally {
+      leave();
+    }
+  }
+}

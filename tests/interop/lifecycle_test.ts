@@ -4,6 +4,7 @@
 
 import { buildGo } from "../_util/go.ts";
 import { denoRunLine } from "../_util/plugin.ts";
+import { assertNothingLeft, FIXTURE } from "../_util/fixture.ts";
 import {
   assert,
   assertEquals,
@@ -13,7 +14,6 @@ import {
   withTempDir,
 } from "../_util/host.ts";
 
-const FIXTURE = "tests/fixtures/plugin.ts";
 const decoder = new TextDecoder();
 
 /** Starts our Go host in the background. */
@@ -51,6 +51,13 @@ async function finish(child: Deno.ChildProcess) {
   };
 }
 
+/** The host saw the plugin exit 0 without a SIGKILL, and nothing is left behind. */
+async function assertCleanExit(dir: string, stderr: string) {
+  assert(!stderr.includes("plugin failed to exit gracefully"), stderr);
+  assert(/\[INFO\] +host: plugin process exited/.test(stderr), `plugin did not exit 0:\n${stderr}`);
+  await assertNothingLeft(dir);
+}
+
 Deno.test("SIGTERM while 100 calls are in flight: all complete, then the plugin exits 0", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/kv_k`, "v");
@@ -68,12 +75,7 @@ Deno.test("SIGTERM while 100 calls are in flight: all complete, then the plugin 
       r.stderr.includes("plugin stopping: reason=sigterm") || r.stderr.includes("reason=sigterm"),
       r.stderr,
     );
-    assert(
-      /\[INFO\] +host: plugin process exited/.test(r.stderr),
-      `plugin did not exit 0:\n${r.stderr}`,
-    );
-    assertEquals(await waitNoProcesses(dir), []);
-    assertEquals(socketFiles(dir), []);
+    await assertCleanExit(dir, r.stderr);
   });
 });
 
@@ -116,12 +118,7 @@ Deno.test("GRPCController/Shutdown with 100 calls in flight: they finish, and th
     assertEquals([r.result.calls, r.result.errors], [100, 0], r.result.first_error);
     assert(r.stderr.includes("reason=GRPCController/Shutdown"), r.stderr);
     assert(!r.stderr.includes("plugin failed to exit gracefully"), r.stderr);
-    assert(
-      /\[INFO\] +host: plugin process exited/.test(r.stderr),
-      `plugin did not exit 0:\n${r.stderr}`,
-    );
-    assertEquals(await waitNoProcesses(dir), []);
-    assertEquals(socketFiles(dir), []);
+    await assertCleanExit(dir, r.stderr);
   });
 });
 
@@ -133,11 +130,6 @@ Deno.test("GRPCController/Shutdown with calls that would run 30 s: answered with
     assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
     assertEquals(r.result.errors, 20, "the hung calls should fail (cancelled), not hang");
     assert(!r.stderr.includes("plugin failed to exit gracefully"), r.stderr);
-    assert(
-      /\[INFO\] +host: plugin process exited/.test(r.stderr),
-      `plugin did not exit 0:\n${r.stderr}`,
-    );
-    assertEquals(await waitNoProcesses(dir), []);
-    assertEquals(socketFiles(dir), []);
+    await assertCleanExit(dir, r.stderr);
   });
 });

@@ -49,6 +49,7 @@ export interface DriverResult {
       firstError?: string;
       seconds: number;
       perSecond: number;
+      rssAfterKB?: number;
     }[];
     payload?: {
       bytes: number;
@@ -73,7 +74,15 @@ export interface DriverRef {
 
 /** The driver's whole output. */
 export interface DriverOutput {
-  host: { goVersion: string; goPlugin: string; grpcGo: string };
+  host: {
+    goVersion: string;
+    goPlugin: string;
+    grpcGo: string;
+    cpus: number;
+    cpuModel: string;
+    memTotalKB: number;
+    kernel: string;
+  };
   results: DriverResult[] | null;
   references: DriverRef[] | null;
   seconds: number;
@@ -116,7 +125,7 @@ export function sizeName(bytes: number): string {
 }
 
 function fixed(v: number): string {
-  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  return v >= 99.95 ? v.toFixed(0) : v >= 9.995 ? v.toFixed(1) : v.toFixed(2);
 }
 
 function msUnit(v: number): string {
@@ -142,7 +151,7 @@ function mibUnit(kb: number): string {
 /** Formats a ratio with two significant figures or so. */
 export function ratio(v: number): string {
   if (!Number.isFinite(v)) return "∞";
-  return v >= 10 ? v.toFixed(0) : v >= 1 ? v.toFixed(1) : v.toFixed(2);
+  return v >= 9.95 ? v.toFixed(0) : v >= 0.995 ? v.toFixed(1) : v.toFixed(2);
 }
 
 function sessionNa(r: DriverResult): Cell {
@@ -227,6 +236,11 @@ function metrics(out: DriverOutput): Metric[] {
       header: "RSS after load",
       unit: mibUnit,
       result: (r) => sessionNa(r) ?? (r.session?.rssAfterThroughputKB || { na: "not measured" }),
+    },
+    {
+      header: "peak RSS",
+      unit: mibUnit,
+      result: (r) => sessionNa(r) ?? (r.session?.peakRssKB || { na: "not measured" }),
     },
   );
   return list;

@@ -1,0 +1,368 @@
+/**
+ * Benchmarks against the peers, measured side by side: `deno task bench`.
+ *
+ * Builds the Go benchmark host (bench/driver, a real go-plugin v1.8 host),
+ * go-plugin's own Go KV plugin, a Python KV plugin on pyvider-rpcplugin (in a
+ * venv under .cache/bench/) and a bundle of our Deno KV plugin; lets the
+ * driver launch and measure every plugin over unix sockets with AutoMTLS off
+ * and on; prints one markdown table, never asserting a timing.
+ *
+ * ```sh
+ * deno task bench            # the full run (several minutes)
+ * deno task bench --smoke    # tiny counts, for CI
+ * ```
+ *
+ * Options: `--smoke`; `--python=PATH` (or `BENCH_PYTHON`), the interpreter
+ * the venv is made with (3.11+, default `python3`). The driver's raw JSON is
+ * kept in .cache/bench/results[-smoke].json, the table in table[-smoke].md.
+ *
+ * Exits 1 only when a plugin fails outright (does not build, start or answer
+ * its first call); figures a plugin cannot give are printed as n/a with the
+ * reason.
+ *
+ * @module
+ */
+
+import { DENO, pluginFlags, ROOT } from "../tests/_util/plugin.ts";
+import {
+  BENCH_CACHE,
+  buildDriver,
+  buildGoPlugin,
+  bundlePlugin,
+  preparePython,
+  type PythonPlugin,
+} from "./_setup.ts";
+import { type DriverOutput, type DriverResult, renderTable, type TargetInfo } from "./_table.ts";
+
+/**
+ * The gRPC engines our library has. serve() picks the engine itself today
+ * (grpc-js); when it offers a choice, pass it to the plugin per engine here.
+ */
+const DENO_ENGINES = ["grpc-js"] as const;
+
+/** Counts of one run. */
+interface Counts {
+  launches: number;
+  warmupCalls: number;
+  latencyCalls: number;
+  throughputCalls: number;
+  concurrency: number[];
+  payloads: number[];
+  payloadReps: number;
+  startTimeoutSec: number;
+  callTimeoutSec: number;
+}
+
+const MiB = 1 << 20;
+
+/** AutoMTLS off, then on. */
+const MODES = [false, true];
+
+const FULL: Counts = {
+  launches: 20,
+  warmupCalls: 500,
+  latencyCalls: 10_000,
+  throughputCalls: 20_000,
+  concurrency: [1, 16, 64],
+  payloads: [1 * MiB, 16 * MiB],
+  payloadReps: 5,
+  startTimeoutSec: 60,
+  callTimeoutSec: 60,
+};
+
+const SMOKE: Counts = {
+  launches: 2,
+  warmupCalls: 20,
+  latencyCalls: 200,
+  throughputCalls: 200,
+  concurrency: [1, 16, 64],
+  payloads: [64 * 1024, 1 * MiB],
+  payloadReps: 2,
+  startTimeoutSec: 30,
+  callTimeoutSec: 30,
+};
+
+interface DriverTarget {
+  id: string;
+  argv: string[];
+  dir: string;
+  env: Record<string, string>;
+}
+
+interface DriverReference extends DriverTarget {
+  until: "exit" | "line";
+}
+
+function option(name: string): string | undefined {
+  const prefix = `--${name}=`;
+  return Deno.args.find((a) => a.startsWith(prefix))?.slice(prefix.length);
+}
+
+function status(message: string) {
+  console.error(message);
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** nproc, CPU model, memory and kernel, as the driver read them from /proc. */
+function machine(host: DriverOutput["host"]): string {
+  return `${host.cpus} CPUs (nproc), ${host.cpuModel || "unknown CPU"}, ` +
+    `${(host.memTotalKB / 1024 / 1024).toFixed(1)} GiB memory, Linux ${host.kernel || "?"}`;
+}
+
+async function main(): Promise<number> {
+  const smoke = Deno.args.includes("--smoke");
+  const counts = smoke ? SMOKE : FULL;
+  const python = option("python") ?? Deno.env.get("BENCH_PYTHON") ?? "python3";
+  const began = performance.now();
+  const failures: string[] = [];
+
+  // A short path: unix socket paths must stay under 108 bytes.
+  const work = await Deno.makeTempDir({ dir: "/tmp", prefix: "rpcplugin-bench-" });
+  try {
+    const sock = `${work}/sock`;
+    await Deno.mkdir(sock);
+    const dirOf = async (id: string) => {
+      const dir = `${work}/${id}`;
+      await Deno.mkdir(dir, { recursive: true });
+      return dir;
+    };
+
+    status(`== building (${smoke ? "smoke" : "full"} run)`);
+    const [driver, goPlugin, py, bundle] = await Promise.allSettled([
+      buildDriver(),
+      buildGoPlugin(),
+      preparePython(python),
+      bundlePlugin(await dirOf("bundle")),
+    ]);
+    if (driver.status === "rejected") {
+      console.error(`The benchmark host did not build: ${errorText(driver.reason)}`);
+      return 1;
+    }
+    status(`   setup took ${((performance.now() - began) / 1000).toFixed(1)} s`);
+
+    // Every plugin under test, in table order; one that could not be set up
+    // keeps its row, with the reason.
+    const targets: DriverTarget[] = [];
+    const info: Record<string, TargetInfo> = {};
+    const setupErrors: Record<string, string> = {};
+    const env = { TMPDIR: sock };
+    const add = async (
+      id: string,
+      about: TargetInfo,
+      argv: (dir: string) => string[] | Error,
+      extraEnv: Record<string, string> = {},
+    ) => {
+      info[id] = about;
+      const dir = await dirOf(id);
+      const cmd = argv(dir);
+      if (cmd instanceof Error) setupErrors[id] = cmd.message;
+      else targets.push({ id, argv: cmd, dir, env: { ...env, ...extraEnv } });
+    };
+    const built = <T>(r: PromiseSettledResult<T>, what: string): T | Error =>
+      r.status === "fulfilled"
+        ? r.value
+        : new Error(`${what} could not be set up: ${errorText(r.reason)}`);
+
+    const goBin = built(goPlugin, "the Go plugin");
+    await add(
+      "go",
+      { label: "Go: go-plugin plugin-go-grpc", engine: "grpc-go", role: "go" },
+      () => goBin instanceof Error ? goBin : [goBin],
+    );
+    const pyPlugin = built(py, "the Python plugin");
+    const pyInfo: PythonPlugin | undefined = pyPlugin instanceof Error ? undefined : pyPlugin;
+    await add(
+      "python",
+      { label: "Python: pyvider-rpcplugin 0.5.5", engine: "grpcio (C core)", role: "python" },
+      () =>
+        pyPlugin instanceof Error
+          ? pyPlugin
+          : [pyPlugin.python, `${ROOT}bench/python/kv_plugin.py`],
+      pyInfo ? { PYTHONPATH: pyInfo.pythonPath } : {},
+    );
+    const bundled = built(bundle, "the Deno bundle");
+    for (const engine of DENO_ENGINES) {
+      await add(
+        `deno-run-${engine}`,
+        { label: "Deno: deno run plugin.ts", engine, role: "deno" },
+        (dir) => [DENO, "run", ...pluginFlags([sock, dir]), `${ROOT}examples/kv/plugin.ts`],
+      );
+      await add(
+        `deno-bundle-${engine}`,
+        { label: "Deno: deno run kv-plugin.js (bundle)", engine, role: "deno" },
+        (dir) =>
+          bundled instanceof Error ? bundled : [DENO, "run", ...pluginFlags([sock, dir]), bundled],
+      );
+    }
+    const order = Object.keys(info);
+
+    const refDir = await dirOf("ref");
+    const refFlags = pluginFlags([sock, refDir]);
+    const references: DriverReference[] = [
+      {
+        id: "deno-empty",
+        argv: [DENO, "run", ...refFlags, `${ROOT}bench/fixtures/empty.ts`],
+        dir: refDir,
+        env,
+        until: "exit",
+      },
+      {
+        id: "deno-idle",
+        argv: [DENO, "run", ...refFlags, `${ROOT}bench/fixtures/idle.ts`],
+        dir: refDir,
+        env,
+        until: "line",
+      },
+    ];
+    const refLabels: Record<string, string> = {
+      "deno-empty": "reference: empty deno run (spawn → exit)",
+      "deno-idle": "reference: idle deno run (spawn → first line)",
+    };
+
+    const configPath = `${work}/config.json`;
+    await Deno.writeTextFile(
+      configPath,
+      JSON.stringify({ targets, references, automtls: MODES, ...counts }, null, 2),
+    );
+    status(`== measuring ${targets.length} plugins, AutoMTLS off and on`);
+    const run = await new Deno.Command(driver.value, {
+      args: ["-config", configPath],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }).output();
+    if (!run.success) {
+      console.error(`The benchmark host failed (exit ${run.code}).`);
+      return 1;
+    }
+    const out: DriverOutput = JSON.parse(new TextDecoder().decode(run.stdout));
+    const suffix = smoke ? "-smoke" : "";
+    await Deno.mkdir(BENCH_CACHE, { recursive: true });
+    await Deno.writeTextFile(`${BENCH_CACHE}results${suffix}.json`, JSON.stringify(out, null, 2));
+
+    for (const [id, error] of Object.entries(setupErrors)) {
+      for (const automtls of MODES) {
+        (out.results ??= []).push({ target: id, automtls, ok: false, error });
+      }
+    }
+    const results = (out.results ?? []).sort((a, b) =>
+      Number(a.automtls) - Number(b.automtls) || order.indexOf(a.target) - order.indexOf(b.target)
+    );
+    out.results = results;
+    const { table, notes } = renderTable(out, info, refLabels);
+    for (const r of results) {
+      if (!r.ok) {
+        failures.push(`${info[r.target]?.label ?? r.target} (AutoMTLS ${onOff(r)}): ${r.error}`);
+      }
+    }
+    for (const ref of out.references ?? []) {
+      if (!ref.ok) failures.push(`${refLabels[ref.id] ?? ref.id}: ${ref.error}`);
+    }
+
+    const lines = [
+      table,
+      "",
+      ...notes.map((n) => `n/a ${n}`),
+      ...loadErrors(results, info),
+      ...seeded(results, info),
+      ...targetsVsFloor(out, info),
+      "",
+      `Machine: ${machine(out.host)}.`,
+      `Host: bench/driver on go-plugin ${out.host.goPlugin}, grpc-go ${out.host.grpcGo}, ` +
+      `${out.host.goVersion}; Deno ${Deno.version.deno}` +
+      (pyInfo ? `; ${pyInfo.version}` : "") + ".",
+      `Counts: ${counts.launches} launches per plugin and mode; ${counts.latencyCalls} ` +
+      `sequential Gets; ${counts.throughputCalls} Gets per concurrency level; ` +
+      `${counts.payloadReps} Puts and Gets per payload. Ratios: this row / the Go ` +
+      `(Python) plugin's row in the same AutoMTLS mode. Measured in ` +
+      `${out.seconds.toFixed(0)} s; the whole run took ` +
+      `${((performance.now() - began) / 1000).toFixed(0)} s.`,
+    ];
+    const text = lines.join("\n");
+    await Deno.writeTextFile(`${BENCH_CACHE}table${suffix}.md`, text + "\n");
+    console.log(text);
+
+    if (failures.length > 0) {
+      console.error(`\nFailed outright (${failures.length}):`);
+      for (const f of failures) console.error(`- ${f}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
+function onOff(r: DriverResult): string {
+  return r.automtls ? "on" : "off";
+}
+
+/** Calls that failed while the plugin otherwise worked. */
+function loadErrors(results: DriverResult[], info: Record<string, TargetInfo>): string[] {
+  const lines: string[] = [];
+  for (const r of results) {
+    const label = `${info[r.target]?.label ?? r.target} (AutoMTLS ${onOff(r)})`;
+    const l = r.session?.latency;
+    if (l && l.errors > 0) {
+      lines.push(
+        `Errors: ${label}: ${l.errors} of ${l.calls} sequential Gets failed: ${l.firstError}`,
+      );
+    }
+    for (const t of r.session?.throughput ?? []) {
+      if (t.errors > 0) {
+        lines.push(
+          `Errors: ${label}: ${t.errors} of ${t.calls} Gets at concurrency ${t.concurrency} failed: ${t.firstError}`,
+        );
+      }
+    }
+  }
+  return lines;
+}
+
+/** Payloads whose Put failed, whose Get was measured on a file the driver wrote. */
+function seeded(results: DriverResult[], info: Record<string, TargetInfo>): string[] {
+  const lines: string[] = [];
+  for (const r of results) {
+    for (const p of r.session?.payload ?? []) {
+      if (p.seeded) {
+        lines.push(
+          `Note: ${info[r.target]?.label ?? r.target} (AutoMTLS ${onOff(r)}): the ` +
+            `${p.bytes >> 20} MiB Put failed, so the driver wrote the value file itself ` +
+            `and Get was measured on it.`,
+        );
+      }
+    }
+  }
+  return lines;
+}
+
+/** The issue's targets: start-up over an empty deno run, RSS over an empty Deno. */
+function targetsVsFloor(out: DriverOutput, info: Record<string, TargetInfo>): string[] {
+  const idle = out.references?.find((r) => r.id === "deno-idle");
+  const empty = out.references?.find((r) => r.id === "deno-empty");
+  if (!idle?.ms || !idle.rssKB) return [];
+  const lines: string[] = [];
+  for (const r of out.results ?? []) {
+    if (info[r.target]?.role !== "deno" || !r.startMs || !r.handshakeMs) continue;
+    const over = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(1)}`;
+    let line = `Floor: ${info[r.target].label} (AutoMTLS ${onOff(r)}) over the idle deno run: ` +
+      `handshake ${over(r.handshakeMs.median - idle.ms.median)} ms, first call ` +
+      `${over(r.startMs.median - idle.ms.median)} ms (issue target: ≤ 15 ms)`;
+    if (empty?.ms) {
+      line += `; over the empty deno run (to exit): ${over(r.startMs.median - empty.ms.median)} ms`;
+    }
+    if (r.session?.rssStartKB) {
+      line += `; RSS ${over((r.session.rssStartKB - idle.rssKB) / 1024)} MiB over the idle ` +
+        `Deno (target: ≤ 10 MB)`;
+    }
+    lines.push(line + ".");
+  }
+  return lines;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}

@@ -75,24 +75,7 @@ export {
 export { CORE_PROTOCOL_VERSION, ENV } from "./constants.ts";
 export type { Network } from "./constants.ts";
 
-// TLS: the certificate factory AutoMTLS uses, for your own certificates too.
-export {
-  CertificateError,
-  certToHandshakeField,
-  derToPem,
-  generateCertificate,
-  KEY_TYPES,
-  parseCertificateDer,
-  parseCertificatePem,
-  pemToDer,
-} from "./tls/cert.ts";
-export type {
-  CertificateErrorKind,
-  CertificateErrorOptions,
-  CertificateInfo,
-  CertificateOptions,
-  ExtKeyUsage,
-  GeneratedCertificate,
-  KeyType,
-  X509KeyUsage,
-} from "./tls/cert.ts";
+// TLS: the key types AutoMTLS can use. The certificate factory is the
+// separate entry point `@rpcplugin/rpcplugin/tls`, so that a plugin's
+// start-up does not load pkijs.
+export type { KeyType } from "./tls/cert.ts";

@@ -10,7 +10,8 @@
 import { ENV } from "../constants.ts";
 import { StartupError } from "../errors.ts";
 import type { ServerTls } from "../server/engine.ts";
-import { generateCertificate, type KeyType, parseCertificatePem } from "./cert.ts";
+import { makeAutoCertificate, readHostCertificate } from "./autocert.ts";
+import type { KeyType } from "./cert.ts";
 import { CertificateError } from "./errors.ts";
 
 /** What {@linkcode setUpAutoMtls} hands to the server and the handshake. */
@@ -53,7 +54,7 @@ export async function setUpAutoMtls(
 ): Promise<AutoMtls> {
   let host;
   try {
-    host = parseCertificatePem(hostCertPem);
+    host = readHostCertificate(hostCertPem);
   } catch (err) {
     if (!(err instanceof CertificateError)) throw err;
     throw new StartupError(
@@ -71,7 +72,7 @@ export async function setUpAutoMtls(
     );
   }
   const chosen = keyType ?? keyTypeFor(host.keyType);
-  const ours = await generateCertificate({ keyType: chosen });
+  const ours = await makeAutoCertificate(chosen, now);
   return {
     serverTls: {
       certPem: ours.certPem,

@@ -7,6 +7,7 @@
  */
 
 import { generateCertificate, KEY_TYPES, type KeyType } from "../../tls/cert.ts";
+import { makeAutoCertificate } from "../../tls/autocert.ts";
 import {
   assert,
   assertEquals,
@@ -93,6 +94,30 @@ Deno.test({
           assertEquals(result.dnsNames, ["localhost"]);
           assertEquals(result.ips, ["127.0.0.1", "::1"]);
           assertEquals(result.isCA, false);
+          assertEquals([result.serverAuthOk, result.clientAuthOk], [true, true]);
+          assertEquals([result.selfSignatureOk, result.keyPairOk], [true, true]);
+        });
+      }
+
+      for (const keyType of ["ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa-2048"] as const) {
+        await t.step(`AutoMTLS certificate (tls/autocert.ts, no pkijs), ${keyType}`, async () => {
+          const cert = await makeAutoCertificate(keyType);
+          const result = await certcheck(binary, [
+            await write(`auto-${keyType}.pem`, cert.certPem),
+            await write(`auto-${keyType}.key`, cert.keyPem),
+          ]);
+          assert(result.ok, `${keyType}: ${result.error}`);
+          const expected = EXPECTED[keyType];
+          assertEquals(
+            [result.keyAlgorithm, result.bits, result.curve, result.signatureAlgorithm],
+            [expected.keyAlgorithm, expected.bits, expected.curve, expected.sig],
+          );
+          assertEquals([result.subject, result.dnsNames, result.ips, result.isCA], [
+            "CN=localhost,O=rpcplugin",
+            ["localhost"],
+            ["127.0.0.1", "::1"],
+            false,
+          ]);
           assertEquals([result.serverAuthOk, result.clientAuthOk], [true, true]);
           assertEquals([result.selfSignatureOk, result.keyPairOk], [true, true]);
         });

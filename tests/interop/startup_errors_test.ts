@@ -5,7 +5,7 @@
  * print nothing on stdout, and leave no socket file or process behind.
  */
 
-import { generateCertificate } from "../../mod.ts";
+import { generateCertificate } from "../../tls/mod.ts";
 import { buildGo } from "../_util/go.ts";
 import { DENO, denoRunLine, pluginFlags, ROOT } from "../_util/plugin.ts";
 import {

@@ -10,7 +10,7 @@
  *   --allow-env --allow-net tests/interop/tls_refusal_test.ts
  */
 
-import { generateCertificate } from "../../mod.ts";
+import { generateCertificate } from "../../tls/mod.ts";
 import { buildGo } from "../_util/go.ts";
 import { denoRunLine } from "../_util/plugin.ts";
 import {

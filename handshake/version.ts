@@ -4,6 +4,9 @@
  * @module
  */
 
+import { ENV } from "../constants.ts";
+import { StartupError } from "../errors.ts";
+
 /** Result of {@linkcode negotiateVersion}. */
 export interface NegotiatedVersion {
   /** The version to serve and print in field 2. */
@@ -50,4 +53,34 @@ export function negotiateVersion(
   const match = sorted.find((v) => offered.has(v));
   if (match !== undefined) return { version: match, agreed: true, ignored };
   return { version: sorted[sorted.length - 1], agreed: false, ignored };
+}
+
+/**
+ * The plugin's choice at start-up: {@linkcode negotiateVersion}, except that
+ * a host list with no common version is a start-up error naming both sides.
+ * (go-plugin would print its lowest version and let the host reject it; the
+ * host then SIGKILLs the plugin, leaving its socket file behind.) With no list
+ * at all (hosts older than 2018) our lowest version is served, as go-plugin does.
+ *
+ * @param hostList The host's `PLUGIN_PROTOCOL_VERSIONS`, if set.
+ * @param ours The versions this plugin serves.
+ * @returns The negotiated version.
+ * @throws {StartupError} When the list is set but shares no version with ours.
+ */
+export function chooseVersion(
+  hostList: string | undefined,
+  ours: readonly number[],
+): NegotiatedVersion {
+  const negotiated = negotiateVersion(hostList, ours);
+  if (hostList === undefined || negotiated.agreed) return negotiated;
+  const served = [...ours].sort((a, b) => a - b).join(", ");
+  if (!/\d/.test(hostList)) {
+    throw new StartupError(
+      `${ENV.protocolVersions}="${hostList}" lists no protocol version: the host must set it to comma-separated integers (this plugin serves ${served})`,
+    );
+  }
+  throw new StartupError(
+    `The host supports protocol versions ${hostList} (${ENV.protocolVersions}) and this plugin serves ${served}: ` +
+      "use a plugin release that serves one of the host's versions, or upgrade the host",
+  );
 }

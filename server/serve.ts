@@ -16,9 +16,9 @@ import {
 import { CookieError, explainPermission, StartupError } from "../errors.ts";
 import { checkCookie, type HandshakeConfig } from "../handshake/cookie.ts";
 import { buildHandshakeLine } from "../handshake/line.ts";
-import { negotiateVersion } from "../handshake/version.ts";
+import { chooseVersion } from "../handshake/version.ts";
 import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
-import { setUpAutoMtls } from "../tls/automtls.ts";
+import { chooseServerTls, type TlsOptions } from "../tls/automtls.ts";
 import type { KeyType } from "../tls/cert.ts";
 import { bindInRange, readPortRange } from "../transport/tcp.ts";
 import {
@@ -101,15 +101,7 @@ export interface ServeOptions {
   exit?: boolean;
 }
 
-/** A certificate of your own for {@linkcode ServeOptions.tls}. */
-export interface TlsOptions {
-  /** Certificate chain, PEM. */
-  certPem: string;
-  /** Private key, PEM. */
-  keyPem: string;
-  /** CA certificates (PEM) that client certificates must chain to; omit to not ask for one. */
-  clientCaPem?: string;
-}
+export type { TlsOptions };
 
 /** A running plugin server, returned by {@linkcode serve}. */
 export interface PluginServer {
@@ -239,21 +231,9 @@ async function start(
   // 2. Cookie and version.
   checkCookie(options.handshake, readEnv);
   const versions = servicesByVersion(options);
-  const hostVersions = readEnv(ENV.protocolVersions);
-  const negotiated = negotiateVersion(hostVersions, [...versions.keys()]);
-  if (hostVersions !== undefined && !negotiated.agreed) {
-    // go-plugin would print its lowest version and let the host reject it;
-    // the host then SIGKILLs the plugin, leaving its socket behind. Say it here.
-    const ours = [...versions.keys()].sort((a, b) => a - b).join(", ");
-    throw new StartupError(
-      hostVersions.trim() === "" || negotiated.ignored.length > 0 && !/\d/.test(hostVersions)
-        ? `${ENV.protocolVersions}="${hostVersions}" lists no protocol version: the host must set it to comma-separated integers (this plugin serves ${ours})`
-        : `The host supports protocol versions ${hostVersions} (${ENV.protocolVersions}) and this plugin serves ${ours}: ` +
-          "use a plugin release that serves one of the host's versions, or upgrade the host",
-    );
-  }
+  const negotiated = chooseVersion(readEnv(ENV.protocolVersions), [...versions.keys()]);
   if (negotiated.ignored.length) {
-    logger.warn("ignoring non-numeric entries of " + ENV.protocolVersions, {
+    logger.warn(`ignoring non-numeric entries of ${ENV.protocolVersions}`, {
       entries: negotiated.ignored.join(","),
     });
   }
@@ -263,19 +243,13 @@ async function start(
   const services = versions.get(negotiated.version)!;
 
   // 3. TLS: AutoMTLS when the host asks for it, else the author's own, else none.
-  let tls: ServerTls | undefined;
-  let serverCertDer: Uint8Array | undefined;
   const hostCert = readEnv(ENV.clientCert);
-  if (hostCert) {
-    logger.debug("configuring server automatic mTLS");
-    const auto = await setUpAutoMtls(hostCert, options.autoMtlsKeyType);
-    tls = auto.serverTls;
-    serverCertDer = auto.certDer;
-    if (options.tls) logger.debug("the host asked for AutoMTLS; it replaces the tls option");
-  } else if (options.tls) {
-    const { certPem, keyPem, clientCaPem } = options.tls;
-    tls = { certPem, keyPem, clientCaPem, requireClientCert: clientCaPem !== undefined };
-  }
+  if (hostCert) logger.debug("configuring server automatic mTLS");
+  const { tls, certDer: serverCertDer } = await chooseServerTls(
+    hostCert,
+    options.tls,
+    options.autoMtlsKeyType,
+  );
 
   // 4. Keep stdout for the handshake from here on.
   const stdio = captureConsole();

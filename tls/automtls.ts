@@ -84,3 +84,40 @@ export async function setUpAutoMtls(
     keyType: chosen,
   };
 }
+
+/**
+ * A certificate of the plugin author's own (`serve()`'s `tls` option), like
+ * go-plugin's `ServeConfig.TLSProvider`.
+ */
+export interface TlsOptions {
+  /** Certificate chain, PEM. */
+  certPem: string;
+  /** Private key, PEM. */
+  keyPem: string;
+  /** CA certificates (PEM) that client certificates must chain to. */
+  clientCaPem?: string;
+}
+
+/**
+ * The server's TLS: AutoMTLS when the host passed its certificate (it wins
+ * over the author's own, as in go-plugin), else the author's certificate,
+ * else none.
+ *
+ * @param hostCertPem `PLUGIN_CLIENT_CERT`, if set.
+ * @param own The author's certificate, if any.
+ * @param keyType Key type for the AutoMTLS certificate.
+ * @returns TLS settings (none for plaintext) and, with AutoMTLS, our certificate's DER.
+ */
+export async function chooseServerTls(
+  hostCertPem: string | undefined,
+  own: TlsOptions | undefined,
+  keyType: KeyType | undefined,
+): Promise<{ tls?: ServerTls; certDer?: Uint8Array }> {
+  if (hostCertPem) {
+    const auto = await setUpAutoMtls(hostCertPem, keyType);
+    return { tls: auto.serverTls, certDer: auto.certDer };
+  }
+  if (!own) return {};
+  const { certPem, keyPem, clientCaPem } = own;
+  return { tls: { certPem, keyPem, clientCaPem, requireClientCert: clientCaPem !== undefined } };
+}

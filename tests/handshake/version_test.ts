@@ -1,4 +1,5 @@
-import { negotiateVersion } from "../../handshake/version.ts";
+import { chooseVersion, negotiateVersion } from "../../handshake/version.ts";
+import { StartupError } from "../../errors.ts";
 import { assertEquals, assertThrows } from "../_util/assert.ts";
 
 Deno.test("negotiateVersion() picks the highest common version whatever the order", () => {
@@ -28,4 +29,16 @@ Deno.test("negotiateVersion() skips garbage entries and reports them", () => {
 
 Deno.test("negotiateVersion() needs at least one version of ours", () => {
   assertThrows(() => negotiateVersion("1", []), RangeError, /serves no protocol version/);
+});
+
+Deno.test("chooseVersion() fails with a message naming both sides when no version is common", () => {
+  assertThrows(
+    () => chooseVersion("7,8", [2, 1]),
+    StartupError,
+    /host supports protocol versions 7,8 \(PLUGIN_PROTOCOL_VERSIONS\) and this plugin serves 1, 2/,
+  );
+  assertThrows(() => chooseVersion("", [1]), StartupError, /="" lists no protocol version/);
+  assertThrows(() => chooseVersion("abc", [1]), StartupError, /="abc" lists no protocol version/);
+  assertEquals(chooseVersion(undefined, [3, 2]).version, 2); // very old hosts: our lowest
+  assertEquals(chooseVersion("x,2", [1, 2]).version, 2);
 });

@@ -35,14 +35,6 @@ export interface HandshakeInfo {
 /** A cert field shorter than this is ignored, as go-plugin's host does. */
 const MIN_CERT_FIELD = 50;
 
-function fromStdBase64(text: string): Uint8Array {
-  const padded = text + "=".repeat((4 - (text.length % 4)) % 4);
-  const bin = atob(padded);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
 /**
  * Builds the handshake line, newline included. Field 6 is empty without a
  * certificate (a go-plugin host without AutoMTLS panics on one); field 7 is
@@ -142,7 +134,7 @@ export function parseHandshakeLine(line: string): HandshakeInfo {
       );
     }
     try {
-      info.serverCertDer = fromStdBase64(parts[5].replace(/=+$/, ""));
+      info.serverCertDer = Uint8Array.fromBase64(parts[5]);
     } catch (cause) {
       throw new HandshakeError("Error parsing server cert: illegal base64 data", line, { cause });
     }

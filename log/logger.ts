@@ -5,6 +5,8 @@
  * @module
  */
 
+import { writeAllSync } from "../_io.ts";
+
 /** Log levels, in hclog's names and order. */
 export type LogLevel = "trace" | "debug" | "info" | "warn" | "error" | "off";
 
@@ -86,12 +88,8 @@ export function formatTimestamp(epochMs: number): string {
   return `${iso.slice(0, 19)}.${fraction}Z`;
 }
 
-const encoder = new TextEncoder();
-
 function writeStderr(line: string): void {
-  const bytes = encoder.encode(line);
-  let off = 0;
-  while (off < bytes.length) off += Deno.stderr.writeSync(bytes.subarray(off));
+  writeAllSync(Deno.stderr, line);
 }
 
 function preciseNow(): number {

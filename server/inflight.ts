@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ServiceImplementation } from "./service.ts";
+import { mapHandlers, type ServiceImplementation } from "./service.ts";
 
 /** A counter of calls in flight that can be waited on. */
 export class InFlight {
@@ -57,22 +57,20 @@ export class InFlight {
    * @returns The same service, counted.
    */
   track(service: ServiceImplementation): ServiceImplementation {
-    const handlers: ServiceImplementation["handlers"] = {};
-    for (const [name, fn] of Object.entries(service.handlers)) {
-      const kind = service.definition.methods[name].kind;
-      const streams = kind === "serverStream" || kind === "bidiStream";
-      handlers[name] = streams
-        ? (...args: unknown[]) => this.#countStream(fn(...args) as AsyncIterable<unknown>)
-        : async (...args: unknown[]) => {
-          const leave = this.enter();
-          try {
-            return await fn(...args);
-          } finally {
-            leave();
-          }
-        };
-    }
-    return { definition: service.definition, handlers };
+    return mapHandlers(
+      service,
+      (fn, method) =>
+        method.kind === "serverStream" || method.kind === "bidiStream"
+          ? (...args: unknown[]) => this.#countStream(fn(...args) as AsyncIterable<unknown>)
+          : async (...args: unknown[]) => {
+            const leave = this.enter();
+            try {
+              return await fn(...args);
+            } finally {
+              leave();
+            }
+          },
+    );
   }
 
   async *#countStream(out: AsyncIterable<unknown> | Iterable<unknown>): AsyncGenerator<unknown> {

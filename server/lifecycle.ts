@@ -12,12 +12,7 @@ export interface LifecycleWatch {
   /** Removes signal listeners and stops the parent watch. */
   stop(): void;
   /**
-   * Checks, over the next ~1.5 s, whether the host still reads our stdout;
-   * call it when the host's connection drops without a Shutdown.
-   */
-  checkHost(): void;
-  /**
-   * Starts checking once a second that the host still reads our stdout.
+   * Starts checking twice a second that the host still reads our stdout.
    * Call it only after the handshake line is out: a newline before it would
    * break the handshake.
    */
@@ -56,7 +51,7 @@ export function hostReadsStdout(): Promise<boolean> {
 let probing: Promise<boolean> | null = null;
 
 /** How often the host probe runs once the handshake is out (ms). */
-const HOST_PROBE_MS = 1000;
+const HOST_PROBE_MS = 500;
 
 /**
  * Ignores SIGINT (logged at trace, with a count, as go-plugin does), calls
@@ -88,7 +83,6 @@ export function watchLifecycle(
       onStop("parent-gone");
     }
   }, pollMs));
-  const probes = new Set<Timer>();
   let probeTimer: Timer | undefined;
   let stopped = false;
   const probe = async () => {
@@ -97,15 +91,6 @@ export function watchLifecycle(
     onStop("host-gone");
   };
   return {
-    checkHost() {
-      for (const delay of [0, 100, 500, 1500]) {
-        const id = unref(setTimeout(() => {
-          probes.delete(id);
-          void probe();
-        }, delay));
-        probes.add(id);
-      }
-    },
     startHostProbe() {
       if (Deno.stdout.isTerminal() || probeTimer !== undefined) return;
       probeTimer = unref(setInterval(() => void probe(), HOST_PROBE_MS));
@@ -113,7 +98,6 @@ export function watchLifecycle(
     stop() {
       stopped = true;
       clearInterval(probeTimer);
-      for (const id of probes) clearTimeout(id);
       clearInterval(timer);
       Deno.removeSignalListener("SIGINT", onInt);
       if (!windows) Deno.removeSignalListener("SIGTERM", onTerm);

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ServiceImplementation } from "./service.ts";
+import { mapHandlers, type ServiceImplementation } from "./service.ts";
 import { RpcError, Status } from "./status.ts";
 
 /** Settings of {@linkcode TokenBucket}. */
@@ -61,20 +61,15 @@ export class TokenBucket {
    * @returns The limited service.
    */
   guard(service: ServiceImplementation): ServiceImplementation {
-    const handlers: ServiceImplementation["handlers"] = {};
     const { rate, burst } = this.limit;
-    for (const [name, fn] of Object.entries(service.handlers)) {
-      const path = service.definition.methods[name].path;
-      handlers[name] = (...args: unknown[]) => {
-        if (!this.take()) {
-          throw new RpcError(
-            Status.RESOURCE_EXHAUSTED,
-            `rate limit exceeded for ${path}: ${rate} calls/s, bursts of ${burst}; retry later`,
-          );
-        }
-        return fn(...args);
-      };
-    }
-    return { definition: service.definition, handlers };
+    return mapHandlers(service, (fn, method) => (...args: unknown[]) => {
+      if (!this.take()) {
+        throw new RpcError(
+          Status.RESOURCE_EXHAUSTED,
+          `rate limit exceeded for ${method.path}: ${rate} calls/s, bursts of ${burst}; retry later`,
+        );
+      }
+      return fn(...args);
+    });
   }
 }

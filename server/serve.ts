@@ -5,6 +5,7 @@
  * @module
  */
 
+import { writeAllSync } from "../_io.ts";
 import {
   CORE_PROTOCOL_VERSION,
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -146,18 +147,12 @@ function servicesByVersion(options: ServeOptions): Map<number, readonly ServiceI
   return map;
 }
 
-function writeStdout(text: string): void {
-  const bytes = new TextEncoder().encode(text);
-  let off = 0;
-  while (off < bytes.length) off += Deno.stdout.writeSync(bytes.subarray(off));
-}
-
 function reportStartupFailure(err: unknown): void {
   const text = err instanceof CookieError
     ? err.message
     : `[ERROR] plugin failed to start: ${err instanceof Error ? err.message : String(err)}`;
   try {
-    Deno.stderr.writeSync(new TextEncoder().encode(text + "\n"));
+    writeAllSync(Deno.stderr, text + "\n");
   } catch {
     // nowhere left to report
   }
@@ -285,8 +280,7 @@ async function start(
       () => void stop("GRPCController/Shutdown", HOST_STOP_GRACE_MS),
     ),
   );
-  let checkHost = () => {};
-  engine.addService(stdioService(stdio, () => checkHost()));
+  engine.addService(stdioService(stdio));
   const bucket = options.rateLimit ? new TokenBucket(options.rateLimit) : null;
   for (const s of services) engine.addService(inFlight.track(bucket ? bucket.guard(s) : s));
 
@@ -301,17 +295,19 @@ async function start(
   onStop = (reason) => {
     void stop(reason, reason === "sigterm" ? gracefulStopMs : HOST_STOP_GRACE_MS);
   };
-  checkHost = () => watch.checkHost();
 
   // 8. The handshake line, once, after the listener accepts.
-  writeStdout(buildHandshakeLine({
-    coreVersion: CORE_PROTOCOL_VERSION,
-    appVersion: negotiated.version,
-    network,
-    address,
-    protocol: PROTOCOL_GRPC,
-    serverCertDer,
-  }));
+  writeAllSync(
+    Deno.stdout,
+    buildHandshakeLine({
+      coreVersion: CORE_PROTOCOL_VERSION,
+      appVersion: negotiated.version,
+      network,
+      address,
+      protocol: PROTOCOL_GRPC,
+      serverCertDer,
+    }),
+  );
 
   watch.startHostProbe();
 

@@ -122,6 +122,28 @@ export function implement<S extends ServiceDefinition>(
   return { definition, handlers: handlers as ServiceImplementation["handlers"] };
 }
 
+/**
+ * The same service with every handler replaced by `wrap(handler, method)`:
+ * how call counting and rate limiting are layered on a service.
+ *
+ * @param service The service.
+ * @param wrap Makes the new handler from the old one and its method.
+ * @returns The wrapped service.
+ */
+export function mapHandlers(
+  service: ServiceImplementation,
+  wrap: (
+    handler: ServiceImplementation["handlers"][string],
+    method: MethodDefinition<unknown, unknown>,
+  ) => ServiceImplementation["handlers"][string],
+): ServiceImplementation {
+  const handlers: ServiceImplementation["handlers"] = {};
+  for (const [name, fn] of Object.entries(service.handlers)) {
+    handlers[name] = wrap(fn, service.definition.methods[name]);
+  }
+  return { definition: service.definition, handlers };
+}
+
 /** The message functions ts-proto generates (`Msg.encode(m).finish()`). */
 export interface TsProtoMessageFns<T> {
   /** Encodes into a writer whose `finish()` gives the bytes. */

@@ -49,11 +49,6 @@ export class StdioQueue {
     this.#waiter?.();
   }
 
-  /** Whether {@linkcode StdioQueue.close} was called. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
   /** Ends every reader; later writes are ignored. */
   close(): void {
     this.#closed = true;
@@ -86,15 +81,10 @@ export class StdioQueue {
  * Builds the stdio service over a queue.
  *
  * @param queue Where `console.*` output waits.
- * @param onCancel Called when the host cancels the stream (its connection
- * dropped) while the queue is still open.
  * @returns The service implementation.
  */
-export function stdioService(queue: StdioQueue, onCancel: () => void): ServiceImplementation {
+export function stdioService(queue: StdioQueue): ServiceImplementation {
   return implement(fromTsProto(GRPCStdioDefinition), {
-    async *streamStdio(_req, call) {
-      yield* queue.drain(call.signal);
-      if (call.signal.aborted && !queue.closed) onCancel();
-    },
+    streamStdio: (_req, call) => queue.drain(call.signal),
   });
 }

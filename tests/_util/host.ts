@@ -143,7 +143,7 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
  * @param cond The condition.
  * @param message Shown when it fails.
  */
-export function assert(cond: unknown, message: string): asserts cond {
+export function assert(cond: unknown, message = "assertion failed"): asserts cond {
   if (!cond) throw new Error(message);
 }
 

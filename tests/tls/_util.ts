@@ -9,17 +9,8 @@
 
 import { generateCertificate, type GeneratedCertificate, type KeyType } from "../../tls/cert.ts";
 
-/** Throws with `message` unless `condition` is truthy. */
-export function assert(condition: unknown, message = "assertion failed"): asserts condition {
-  if (!condition) throw new Error(message);
-}
-
-/** Deep equality through JSON (enough for strings, numbers, arrays, plain objects). */
-export function assertEquals<T>(actual: T, expected: T, message = ""): void {
-  const a = JSON.stringify(actual);
-  const e = JSON.stringify(expected);
-  if (a !== e) throw new Error(`${message}\nexpected: ${e}\nactual:   ${a}`);
-}
+export { assert, assertEquals, run, withTempDir } from "../_util/host.ts";
+export type { HostRun as RunResult } from "../_util/host.ts";
 
 /** Asserts that `text` contains every one of `parts`. */
 export function assertIncludes(text: string, parts: string[], message = ""): void {
@@ -55,44 +46,6 @@ export async function assertRejects<E extends Error>(
     );
   }
   return error;
-}
-
-/** Runs `fn` with a fresh temporary directory and removes it afterwards. */
-export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await Deno.makeTempDir({ prefix: "rpcplugin-cert-test-" });
-  try {
-    return await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** Output of {@linkcode run}. */
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion and returns its exit code and text output. */
-export async function run(
-  command: string,
-  args: string[],
-  options: { cwd?: string } = {},
-): Promise<RunResult> {
-  const output = await new Deno.Command(command, {
-    args,
-    cwd: options.cwd,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
 }
 
 /** Whether `command` can be started (checked once, synchronously). */

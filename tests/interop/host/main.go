@@ -405,7 +405,7 @@ func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, re
 	case "soak":
 		n, _ := strconv.Atoi(opts.args[0])
 		concurrency, _ := strconv.Atoi(opts.args[1])
-		return runSoak(kv, n, concurrency, opts.args[2], res)
+		return runCalls(kv, n, concurrency, opts.args[2], res, true)
 
 	case "roundtrip":
 		size, _ := strconv.Atoi(opts.args[1])
@@ -449,7 +449,7 @@ func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, re
 	case "calls":
 		n, _ := strconv.Atoi(opts.args[0])           // validated by parseArgs
 		concurrency, _ := strconv.Atoi(opts.args[1]) // validated by parseArgs
-		return runCalls(kv, n, concurrency, opts.args[2], res)
+		return runCalls(kv, n, concurrency, opts.args[2], res, false)
 	}
 
 	return fmt.Errorf("unknown op %q", opts.op)
@@ -466,41 +466,6 @@ func dispenseKV(rpcClient plugin.ClientProtocol) (shared.KV, error) {
 		return nil, fmt.Errorf("dispensed plugin has type %T, not shared.KV", raw)
 	}
 	return kv, nil
-}
-
-// runCalls makes n KV.Get(key) calls spread over concurrency goroutines and
-// records the number of calls, the number of failures and the first failure
-// in res. It fails if any call failed.
-func runCalls(kv shared.KV, n, concurrency int, key string, res *result) error {
-	var (
-		next     atomic.Int64 // index of the next call to make
-		failures atomic.Int64
-		firstErr error
-		errOnce  sync.Once
-		wg       sync.WaitGroup
-	)
-
-	for i := 0; i < concurrency; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				if _, err := kv.Get(key); err != nil {
-					failures.Add(1)
-					errOnce.Do(func() { firstErr = err })
-				}
-			}
-		}()
-	}
-	wg.Wait()
-
-	res.Calls = n
-	res.Errors = int(failures.Load())
-	if firstErr != nil {
-		res.FirstError = firstErr.Error()
-		return fmt.Errorf("%d of %d calls failed", res.Errors, n)
-	}
-	return nil
 }
 
 // parseArgs parses the flags and the operation with its arguments. The
@@ -595,12 +560,6 @@ func checkOpArgs(op string, args []string) error {
 		if d, err := time.ParseDuration(args[1]); err != nil || d < 0 {
 			return fmt.Errorf("invalid DELAY %q", args[1])
 		}
-	case "soak":
-		for _, a := range args[:2] {
-			if v, err := strconv.Atoi(a); err != nil || v < 1 {
-				return fmt.Errorf("invalid count %q: must be a positive integer", a)
-			}
-		}
 	case "roundtrip":
 		if v, err := strconv.Atoi(args[1]); err != nil || v < 0 {
 			return fmt.Errorf("invalid SIZE %q: must be a non-negative integer", args[1])
@@ -609,7 +568,7 @@ func checkOpArgs(op string, args []string) error {
 		if d, err := time.ParseDuration(args[0]); err != nil || d < 0 {
 			return fmt.Errorf("invalid DURATION %q", args[0])
 		}
-	case "calls":
+	case "calls", "soak":
 		for _, a := range args[:2] {
 			if v, err := strconv.Atoi(a); err != nil || v < 1 {
 				return fmt.Errorf("invalid count %q: must be a positive integer", a)
@@ -652,15 +611,15 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// runSoak makes n Get calls over concurrency goroutines and records the
-// plugin's resident memory after the first tenth of them and at the end.
-func runSoak(kv shared.KV, n, concurrency int, key string, res *result) error {
+// runCalls makes n Get calls over concurrency goroutines, counting errors.
+// With sampleRSS ("soak") it also records the plugin's resident memory after
+// the first tenth of the calls and at the end.
+func runCalls(kv shared.KV, n, concurrency int, key string, res *result, sampleRSS bool) error {
 	var (
 		next, done atomic.Int64
 		failures   atomic.Int64
 		firstErr   atomic.Value
 		wg         sync.WaitGroup
-		sampleOnce sync.Once
 	)
 	tenth := int64(max(n/10, 1))
 	start := time.Now()
@@ -673,15 +632,17 @@ func runSoak(kv shared.KV, n, concurrency int, key string, res *result) error {
 					failures.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
 				}
-				if done.Add(1) == tenth {
-					sampleOnce.Do(func() { res.RSSFirstKB = rssKB(res.Pid) })
+				if done.Add(1) == tenth && sampleRSS { // exactly one call is the tenth
+					res.RSSFirstKB = rssKB(res.Pid)
 				}
 			}
 		}()
 	}
 	wg.Wait()
 	res.ElapsedMS = time.Since(start).Milliseconds()
-	res.RSSEndKB = rssKB(res.Pid)
+	if sampleRSS {
+		res.RSSEndKB = rssKB(res.Pid)
+	}
 	res.Calls = n
 	res.Errors = int(failures.Load())
 	if e, ok := firstErr.Load().(string); ok {

@@ -27,6 +27,11 @@
 export { serve } from "./server/serve.ts";
 export type { PluginServer, ServeOptions, TlsOptions } from "./server/serve.ts";
 
+// gRPC engines: the native one is the default; grpc-js is the entry point
+// `@rpcplugin/rpcplugin/grpc-js`, so that only plugins choosing it load it.
+export { createNativeEngine } from "./server/engines/native.ts";
+export type { Engine, EngineFactory, EngineOptions, ServerTls } from "./server/engine.ts";
+
 // Describing services.
 export { fromTsProto, implement } from "./server/service.ts";
 export type {

@@ -121,14 +121,15 @@ export async function preparePython(python: string): Promise<PythonPlugin> {
 }
 
 /**
- * Bundles the Deno KV plugin into one file with `deno bundle`, the stand-in
+ * Bundles a Deno KV plugin into one file with `deno bundle`, the stand-in
  * for `deno compile`.
  *
+ * @param script The plugin, relative to the repository root.
  * @param outDir Where to write kv-plugin.js.
  * @returns The path of the bundle.
  */
-export async function bundlePlugin(outDir: string): Promise<string> {
+export async function bundlePlugin(script: string, outDir: string): Promise<string> {
   const out = `${outDir}/kv-plugin.js`;
-  await sh(DENO, ["bundle", "--quiet", `${ROOT}examples/kv/plugin.ts`, "-o", out], { cwd: ROOT });
+  await sh(DENO, ["bundle", "--quiet", `${ROOT}${script}`, "-o", out], { cwd: ROOT });
   return out;
 }

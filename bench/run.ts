@@ -34,11 +34,11 @@ import {
 } from "./_setup.ts";
 import { type DriverOutput, type DriverResult, renderTable, type TargetInfo } from "./_table.ts";
 
-/**
- * The gRPC engines our library has. serve() picks the engine itself today
- * (grpc-js); when it offers a choice, pass it to the plugin per engine here.
- */
-const DENO_ENGINES = ["grpc-js"] as const;
+/** The gRPC engines our library has, each with its KV plugin script. */
+const DENO_ENGINES = {
+  native: "examples/kv/plugin.ts",
+  "grpc-js": "examples/kv/plugin_grpcjs.ts",
+} as const;
 
 /** Counts of one run. */
 interface Counts {
@@ -131,11 +131,14 @@ async function main(): Promise<number> {
     };
 
     status(`== building (${smoke ? "smoke" : "full"} run)`);
-    const [driver, goPlugin, py, bundle] = await Promise.allSettled([
+    const engines = Object.entries(DENO_ENGINES);
+    const [driver, goPlugin, py, ...bundles] = await Promise.allSettled([
       buildDriver(),
       buildGoPlugin(),
       preparePython(python),
-      bundlePlugin(await dirOf("bundle")),
+      ...engines.map(async ([engine, script]) =>
+        bundlePlugin(script, await dirOf(`bundle-${engine}`))
+      ),
     ]);
     if (driver.status === "rejected") {
       console.error(`The benchmark host did not build: ${errorText(driver.reason)}`);
@@ -183,12 +186,16 @@ async function main(): Promise<number> {
           : [pyPlugin.python, `${ROOT}bench/python/kv_plugin.py`],
       pyInfo ? { PYTHONPATH: pyInfo.pythonPath } : {},
     );
-    const bundled = built(bundle, "the Deno bundle");
-    for (const engine of DENO_ENGINES) {
+    for (const [i, [engine, script]] of engines.entries()) {
+      const bundled = built(bundles[i] as PromiseSettledResult<string>, "the Deno bundle");
       await add(
         `deno-run-${engine}`,
-        { label: "Deno: deno run plugin.ts", engine, role: "deno" },
-        (dir) => [DENO, "run", ...pluginFlags([sock, dir]), `${ROOT}examples/kv/plugin.ts`],
+        {
+          label: `Deno: deno run ${script.slice(script.lastIndexOf("/") + 1)}`,
+          engine,
+          role: "deno",
+        },
+        (dir) => [DENO, "run", ...pluginFlags([sock, dir]), `${ROOT}${script}`],
       );
       await add(
         `deno-bundle-${engine}`,

@@ -11,25 +11,118 @@
  * @module
  */
 
-import { Console } from "node:console";
-import { Writable } from "node:stream";
 import { ENV } from "../constants.ts";
 import { type StdioChannel, StdioQueue } from "./stdio.ts";
 
 let active: { queue: StdioQueue; restore: () => void } | null = null;
 
+const INSPECT: Deno.InspectOptions = { colors: false, depth: 4 };
+
+/** Formats console arguments the way `console.log` does (`%s`, `%d`, `%o`, ...). */
+export function formatArgs(args: readonly unknown[]): string {
+  const show = (v: unknown) => (typeof v === "string" ? v : Deno.inspect(v, INSPECT));
+  if (typeof args[0] !== "string" || !args[0].includes("%")) return args.map(show).join(" ");
+  let next = 1;
+  const head = args[0].replace(/%([sdifjoOc%])/g, (whole, spec: string) => {
+    if (spec === "%") return "%";
+    if (next >= args.length) return whole;
+    const v = args[next++];
+    switch (spec) {
+      case "s":
+        return typeof v === "string" ? v : Deno.inspect(v, { ...INSPECT, depth: 1 });
+      case "d":
+      case "i":
+        return typeof v === "bigint"
+          ? `${v}n`
+          : String(spec === "i" ? Math.trunc(Number(v)) : Number(v));
+      case "f":
+        return String(Number(v));
+      case "j":
+        try {
+          return JSON.stringify(v);
+        } catch {
+          return "[Circular]";
+        }
+      case "c":
+        return "";
+      default:
+        return Deno.inspect(v, INSPECT);
+    }
+  });
+  return [head, ...args.slice(next).map(show)].join(" ");
+}
+
+/**
+ * A console whose output goes to the stdio queue: stdout for log, info,
+ * debug, dir and table; stderr for warn, error, trace and failed asserts.
+ */
+function queueConsole(queue: StdioQueue): Console {
+  const encoder = new TextEncoder();
+  let indent = "";
+  const counts = new Map<string, number>();
+  const timers = new Map<string, number>();
+  const out = (channel: StdioChannel) => (...args: unknown[]) => {
+    const text = formatArgs(args);
+    const lines = indent ? text.replace(/^/gm, indent) : text;
+    queue.write(channel, encoder.encode(lines + "\n"));
+  };
+  const log = out("stdout");
+  const err = out("stderr");
+  const elapsed = (label: string) =>
+    `${label}: ${(performance.now() - timers.get(label)!).toFixed(3)}ms`;
+  const replacement = {
+    log,
+    info: log,
+    debug: log,
+    dir: (v: unknown) => log(Deno.inspect(v, INSPECT)),
+    dirxml: log,
+    table: (v: unknown) => log(Deno.inspect(v, INSPECT)),
+    warn: err,
+    error: err,
+    trace: (...args: unknown[]) => {
+      const stack = (new Error().stack ?? "").split("\n").slice(2).join("\n");
+      err(`Trace: ${formatArgs(args)}\n${stack}`);
+    },
+    assert: (condition?: unknown, ...args: unknown[]) => {
+      if (!condition) {
+        err(args.length ? `Assertion failed: ${formatArgs(args)}` : "Assertion failed");
+      }
+    },
+    count: (label = "default") => {
+      const n = (counts.get(label) ?? 0) + 1;
+      counts.set(label, n);
+      log(`${label}: ${n}`);
+    },
+    countReset: (label = "default") => void counts.delete(label),
+    time: (label = "default") => void timers.set(label, performance.now()),
+    timeLog: (label = "default", ...args: unknown[]) => {
+      if (timers.has(label)) log(elapsed(label), ...args);
+    },
+    timeEnd: (label = "default") => {
+      if (!timers.has(label)) return;
+      log(elapsed(label));
+      timers.delete(label);
+    },
+    group: (...args: unknown[]) => {
+      if (args.length) log(...args);
+      indent += "  ";
+    },
+    groupCollapsed: (...args: unknown[]) => {
+      if (args.length) log(...args);
+      indent += "  ";
+    },
+    groupEnd: () => void (indent = indent.slice(2)),
+    clear: () => {},
+    profile: () => {},
+    profileEnd: () => {},
+    timeStamp: () => {},
+  };
+  return replacement as unknown as Console;
+}
+
 function redirect(queue: StdioQueue): () => void {
   const original = globalThis.console;
-  const encoder = new TextEncoder();
-  const stream = (channel: StdioChannel) =>
-    new Writable({
-      write(chunk: Uint8Array | string, _enc, done) {
-        queue.write(channel, typeof chunk === "string" ? encoder.encode(chunk) : chunk);
-        done();
-      },
-    });
-  const replacement = new Console({ stdout: stream("stdout"), stderr: stream("stderr") });
-  globalThis.console = replacement as unknown as typeof globalThis.console;
+  globalThis.console = queueConsole(queue);
   return () => {
     globalThis.console = original;
   };

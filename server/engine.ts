@@ -1,6 +1,7 @@
 /**
- * The seam between `serve()` and a gRPC engine. grpc-js is the first engine;
- * a native one can implement the same interface.
+ * The seam between `serve()` and a gRPC engine: the native engine (the
+ * default) and grpc-js implement the same interface, and plugin code never
+ * sees which one runs it.
  *
  * @module
  */
@@ -28,6 +29,18 @@ export interface EngineOptions {
   /** Where the engine logs. */
   logger: Logger;
 }
+
+/**
+ * Makes an engine; what `serve()`'s `engine` option takes.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@rpcplugin/rpcplugin";
+ * import { grpcJsEngine } from "@rpcplugin/rpcplugin/grpc-js";
+ * await serve({ handshake: { magicCookieKey: "K", magicCookieValue: "V" }, engine: grpcJsEngine });
+ * ```
+ */
+export type EngineFactory = (options: EngineOptions) => Engine;
 
 /** A gRPC server engine. */
 export interface Engine {

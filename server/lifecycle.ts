@@ -21,12 +21,17 @@ export interface LifecycleWatch {
 
 const NEWLINE = new Uint8Array([10]);
 
-/** A timer id, whichever timer typings are in scope (web or Node). */
-type Timer = ReturnType<typeof setTimeout>;
-
-function unref(timer: Timer): Timer {
-  Deno.unrefTimer(timer as unknown as number);
-  return timer;
+/**
+ * Calls `fn` every `ms` until `fn` returns false. Built on
+ * `AbortSignal.timeout` because Deno 2.9's `setTimeout`/`setInterval` load
+ * Node's timers module on first use, which costs about 10 ms of start-up.
+ * A pending tick keeps the event loop alive for at most `ms` after `fn`
+ * has said stop.
+ */
+function every(ms: number, fn: () => boolean): void {
+  AbortSignal.timeout(ms).addEventListener("abort", () => {
+    if (fn()) every(ms, fn);
+  }, { once: true });
 }
 
 /**
@@ -77,14 +82,15 @@ export function watchLifecycle(
   Deno.addSignalListener("SIGINT", onInt);
   if (!windows) Deno.addSignalListener("SIGTERM", onTerm);
   const parent = Deno.ppid;
-  const timer = unref(setInterval(() => {
-    if (Deno.ppid !== parent) {
-      logger.debug("host process is gone; stopping", { parent_pid: parent });
-      onStop("parent-gone");
-    }
-  }, pollMs));
-  let probeTimer: Timer | undefined;
   let stopped = false;
+  every(pollMs, () => {
+    if (stopped) return false;
+    if (Deno.ppid === parent) return true;
+    logger.debug("host process is gone; stopping", { parent_pid: parent });
+    onStop("parent-gone");
+    return false;
+  });
+  let probing = false;
   const probe = async () => {
     if (stopped || await hostReadsStdout() || stopped) return;
     logger.debug("host closed our stdout; stopping");
@@ -92,13 +98,15 @@ export function watchLifecycle(
   };
   return {
     startHostProbe() {
-      if (Deno.stdout.isTerminal() || probeTimer !== undefined) return;
-      probeTimer = unref(setInterval(() => void probe(), HOST_PROBE_MS));
+      if (Deno.stdout.isTerminal() || probing) return;
+      probing = true;
+      every(HOST_PROBE_MS, () => {
+        if (!stopped) void probe();
+        return !stopped;
+      });
     },
     stop() {
       stopped = true;
-      clearInterval(probeTimer);
-      clearInterval(timer);
       Deno.removeSignalListener("SIGINT", onInt);
       if (!windows) Deno.removeSignalListener("SIGTERM", onTerm);
     },

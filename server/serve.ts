@@ -31,8 +31,8 @@ import {
 } from "../transport/unix.ts";
 import { captureConsole, releaseConsole } from "./console.ts";
 import { controllerService } from "./controller.ts";
-import type { Engine, ServerTls } from "./engine.ts";
-import { createGrpcJsEngine } from "./engines/grpcjs.ts";
+import type { Engine, EngineFactory, ServerTls } from "./engine.ts";
+import { createNativeEngine } from "./engines/native.ts";
 import { healthService } from "./health.ts";
 import { InFlight } from "./inflight.ts";
 import { type RateLimit, TokenBucket } from "./ratelimit.ts";
@@ -76,6 +76,13 @@ export interface ServeOptions {
    * built-in services are never limited. Off by default.
    */
   rateLimit?: RateLimit;
+  /**
+   * The gRPC engine. The default is the native engine (our own HTTP/2 and
+   * gRPC on Deno sockets: fast start, no npm package). Pass `grpcJsEngine`
+   * from `@rpcplugin/rpcplugin/grpc-js` to run on `@grpc/grpc-js` instead.
+   * @default {createNativeEngine}
+   */
+  engine?: EngineFactory;
   /**
    * Largest gRPC message accepted or sent, in bytes.
    * @default {268435456}
@@ -255,7 +262,7 @@ async function start(
   let stopPromise: Promise<void> | null = null;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
-  const engine: Engine = createGrpcJsEngine({
+  const engine: Engine = (options.engine ?? createNativeEngine)({
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     logger,
   });

@@ -1,5 +1,15 @@
 /**
- * The grpc-js engine: runs our service definitions on `npm:@grpc/grpc-js`.
+ * The grpc-js engine: runs our service definitions on `npm:@grpc/grpc-js`,
+ * the reference gRPC implementation for JavaScript. `serve()` uses the
+ * native engine unless given this one; importing this entry point is what
+ * loads grpc-js.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@rpcplugin/rpcplugin";
+ * import { grpcJsEngine } from "@rpcplugin/rpcplugin/grpc-js";
+ * await serve({ handshake: { magicCookieKey: "K", magicCookieValue: "V" }, engine: grpcJsEngine });
+ * ```
  *
  * @module
  */
@@ -11,10 +21,9 @@ import { format } from "node:util";
 import type { Network } from "../../constants.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
-import type { CallContext, MethodDefinition, ServiceImplementation } from "../service.ts";
-import { RpcError, Status, type StatusCode } from "../status.ts";
-
-type AnyMethod = MethodDefinition<unknown, unknown>;
+import type { CallContext, ServiceImplementation } from "../service.ts";
+import { RpcError, Status } from "../status.ts";
+import { type AnyMethod, decodeRequest, encodeResponse, statusOf } from "./_calls.ts";
 /** The parts of a grpc-js call the adapters use. */
 interface Call {
   on(event: "cancelled", listener: () => void): unknown;
@@ -49,40 +58,16 @@ function contextOf(call: Call, path: string): { ctx: CallContext; abort: AbortCo
 }
 
 function toStatus(err: unknown, path: string, log: Logger): grpc.ServiceError {
-  let code: StatusCode = Status.UNKNOWN;
-  let details: string;
-  if (err instanceof RpcError) {
-    code = err.code;
-    details = err.message;
-  } else {
-    details = err instanceof Error ? err.message : String(err);
-    log.warn("handler failed", { method: path, error: details });
-  }
+  const { code, details } = statusOf(err, path, log);
   return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
 }
 
 function encodeOrThrow(m: AnyMethod, value: unknown): Buffer {
-  try {
-    return toBuffer(m.response.encode(value));
-  } catch (err) {
-    throw new RpcError(
-      Status.INTERNAL,
-      `The handler of ${m.path} returned a value that is not a valid response message: ${
-        (err as Error).message
-      }`,
-    );
-  }
+  return toBuffer(encodeResponse(m, value));
 }
 
 function decodeOrThrow(m: AnyMethod, bytes: Buffer): unknown {
-  try {
-    return m.request.decode(bytes);
-  } catch (err) {
-    throw new RpcError(
-      Status.INVALID_ARGUMENT,
-      `The request to ${m.path} is not a valid message: ${(err as Error).message}`,
-    );
-  }
+  return decodeRequest(m, bytes);
 }
 
 async function* decodeAll(m: AnyMethod, call: AsyncIterable<Buffer>): AsyncGenerator<unknown> {
@@ -166,12 +151,19 @@ function handlerFor(
 }
 
 /**
- * Creates the grpc-js engine.
+ * Creates the grpc-js engine; pass it as `serve()`'s `engine`.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@rpcplugin/rpcplugin";
+ * import { grpcJsEngine } from "@rpcplugin/rpcplugin/grpc-js";
+ * await serve({ handshake: { magicCookieKey: "K", magicCookieValue: "V" }, engine: grpcJsEngine });
+ * ```
  *
  * @param options Message limits and logger.
  * @returns The engine.
  */
-export function createGrpcJsEngine(options: EngineOptions): Engine {
+export function grpcJsEngine(options: EngineOptions): Engine {
   routeGrpcLogs(options.logger);
   const log = options.logger;
   const server = new grpc.Server({

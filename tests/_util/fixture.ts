@@ -16,8 +16,28 @@ import {
 } from "./host.ts";
 import { denoRunLine } from "./plugin.ts";
 
-/** The test plugin, relative to the repository root. */
-export const FIXTURE = "tests/fixtures/plugin.ts";
+/** The gRPC engines the test plugin can run on. */
+const FIXTURES = {
+  native: "tests/fixtures/plugin.ts",
+  "grpc-js": "tests/fixtures/plugin_grpcjs.ts",
+} as const;
+
+/**
+ * The engine the interop tests run the plugin on: `RPCPLUGIN_TEST_ENGINE`
+ * (`native`, the default, or `grpc-js`). `deno task test` runs them on both.
+ */
+export const TEST_ENGINE: keyof typeof FIXTURES = (() => {
+  const name = Deno.env.get("RPCPLUGIN_TEST_ENGINE") ?? "native";
+  if (!(name in FIXTURES)) {
+    throw new Error(
+      `RPCPLUGIN_TEST_ENGINE="${name}" is no engine: use ${Object.keys(FIXTURES).join(" or ")}`,
+    );
+  }
+  return name as keyof typeof FIXTURES;
+})();
+
+/** The test plugin on {@linkcode TEST_ENGINE}, relative to the repository root. */
+export const FIXTURE: string = FIXTURES[TEST_ENGINE];
 
 /**
  * Runs a Go host (`host` by default) against the test plugin, in `dir`, with

@@ -11,6 +11,7 @@
  */
 
 import { generateCertificate } from "../../tls/mod.ts";
+import { FIXTURE } from "../_util/fixture.ts";
 import { buildGo } from "../_util/go.ts";
 import { denoRunLine } from "../_util/plugin.ts";
 import {
@@ -21,8 +22,6 @@ import {
   waitNoProcesses,
   withTempDir,
 } from "../_util/host.ts";
-
-const FIXTURE = "tests/fixtures/plugin.ts";
 
 /** The JSON object tlsprobe prints. */
 interface ProbeResult {

@@ -1,0 +1,5 @@
+module github.com/rpcplugin/rpcplugin/scripts/huffman
+
+go 1.24
+
+require golang.org/x/net v0.38.0

@@ -1,0 +1,58 @@
+/**
+ * What every engine does the same way around a handler: decoding requests,
+ * encoding responses, and turning a thrown error into a gRPC status.
+ *
+ * @module
+ */
+
+import type { Logger } from "../../log/logger.ts";
+import type { MethodDefinition } from "../service.ts";
+import { RpcError, Status, type StatusCode } from "../status.ts";
+
+/** A method with its message types erased. */
+export type AnyMethod = MethodDefinition<unknown, unknown>;
+
+/** A gRPC status: code and message. */
+export interface CallStatus {
+  /** The status code. */
+  code: StatusCode;
+  /** The status message. */
+  details: string;
+}
+
+/**
+ * The status a thrown error answers with: an {@linkcode RpcError}'s own, else
+ * UNKNOWN with the error's message (logged, as it is a handler bug).
+ */
+export function statusOf(err: unknown, path: string, log: Logger): CallStatus {
+  if (err instanceof RpcError) return { code: err.code, details: err.message };
+  const details = err instanceof Error ? err.message : String(err);
+  log.warn("handler failed", { method: path, error: details });
+  return { code: Status.UNKNOWN, details };
+}
+
+/** Encodes a handler's response; a wrong shape answers INTERNAL. */
+export function encodeResponse(m: AnyMethod, value: unknown): Uint8Array {
+  try {
+    return m.response.encode(value);
+  } catch (err) {
+    throw new RpcError(
+      Status.INTERNAL,
+      `The handler of ${m.path} returned a value that is not a valid response message: ${
+        (err as Error).message
+      }`,
+    );
+  }
+}
+
+/** Decodes a request; bytes that are no valid message answer INVALID_ARGUMENT. */
+export function decodeRequest(m: AnyMethod, bytes: Uint8Array): unknown {
+  try {
+    return m.request.decode(bytes);
+  } catch (err) {
+    throw new RpcError(
+      Status.INVALID_ARGUMENT,
+      `The request to ${m.path} is not a valid message: ${(err as Error).message}`,
+    );
+  }
+}

@@ -1,0 +1,483 @@
+/**
+ * gRPC over one HTTP/2 stream (the gRPC "PROTOCOL-HTTP2" spec): request
+ * headers, length-prefixed messages, deadlines, and the response with its
+ * status trailers, for each of the four call kinds.
+ *
+ * @module
+ */
+
+import type { Logger } from "../../../log/logger.ts";
+import type { CallContext } from "../../service.ts";
+import { RpcError, Status, type StatusCode } from "../../status.ts";
+import { type AnyMethod, decodeRequest, encodeResponse, statusOf } from "../_calls.ts";
+import type { H2Stream, StreamHandler } from "./connection.ts";
+import { encodeHeaders } from "./hpack.ts";
+
+/** A method and its handler. */
+export interface Route {
+  /** The method. */
+  method: AnyMethod;
+  /** Its handler. */
+  handler: (...args: unknown[]) => unknown;
+}
+
+/** What every call of one server shares. */
+export interface CallOptions {
+  /** Methods by path. */
+  routes: ReadonlyMap<string, Route>;
+  /** Largest message accepted or sent. */
+  maxMessageBytes: number;
+  /** Where handler failures are logged. */
+  logger: Logger;
+}
+
+const PREFIX_BYTES = 5;
+/** Queued request messages beyond which the client's window is held back. */
+const QUEUE_HIGH_WATER = 16;
+/** Headers the handler's metadata leaves out. */
+const TRANSPORT_HEADERS = new Set([
+  "te",
+  "content-type",
+  "grpc-timeout",
+  "grpc-encoding",
+  "grpc-accept-encoding",
+]);
+const TIMEOUT_UNIT_MS: Record<string, number> = {
+  H: 3_600_000,
+  M: 60_000,
+  S: 1000,
+  m: 1,
+  u: 1e-3,
+  n: 1e-6,
+};
+
+let responseHeaders: Uint8Array | undefined;
+let okTrailers: Uint8Array | undefined;
+
+function encodeMessage(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(PREFIX_BYTES + bytes.length);
+  const n = bytes.length;
+  out[1] = n >>> 24;
+  out[2] = (n >>> 16) & 0xff;
+  out[3] = (n >>> 8) & 0xff;
+  out[4] = n & 0xff;
+  out.set(bytes, PREFIX_BYTES);
+  return out;
+}
+
+/** grpc-message: percent-encoded UTF-8 (spec: "Percent-Encoded"). */
+function percentEncode(text: string): string {
+  const bytes = new TextEncoder().encode(text.length > 4096 ? text.slice(0, 4096) : text);
+  let out = "";
+  for (const b of bytes) {
+    out += b >= 0x20 && b <= 0x7e && b !== 0x25
+      ? String.fromCharCode(b)
+      : "%" + b.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return out;
+}
+
+function statusBlock(code: StatusCode, message: string, trailersOnly: boolean): Uint8Array {
+  const fields: [string, string][] = trailersOnly
+    ? [[":status", "200"], ["content-type", "application/grpc"]]
+    : [];
+  fields.push(["grpc-status", String(code)]);
+  if (message) fields.push(["grpc-message", percentEncode(message)]);
+  return encodeHeaders(fields);
+}
+
+/** Parses a grpc-timeout value into milliseconds, or undefined. */
+export function parseTimeout(value: string | undefined): number | undefined {
+  // The spec: 1 to 8 ASCII digits, then the unit.
+  if (!value || !/^\d{1,8}[HMSmun]$/.test(value)) return undefined;
+  return Number(value.slice(0, -1)) * TIMEOUT_UNIT_MS[value[value.length - 1]];
+}
+
+/**
+ * Answers a stream whose request headers were just decoded: a gRPC call on
+ * a known route, or an error response.
+ */
+export function startCall(
+  stream: H2Stream,
+  headers: readonly [string, string][],
+  options: CallOptions,
+): void {
+  let method = "", path = "", contentType = "", encoding = "", timeout = "";
+  for (const [name, value] of headers) {
+    switch (name) {
+      case ":method":
+        method = value;
+        break;
+      case ":path":
+        path = value;
+        break;
+      case "content-type":
+        contentType = value;
+        break;
+      case "grpc-encoding":
+        encoding = value;
+        break;
+      case "grpc-timeout":
+        timeout = value;
+        break;
+    }
+  }
+  if (method !== "POST") return refuse(stream, "405");
+  if (!contentType.startsWith("application/grpc")) return refuse(stream, "415");
+  const route = options.routes.get(path);
+  if (!route) {
+    return stream.end(
+      statusBlock(
+        Status.UNIMPLEMENTED,
+        `unknown method ${path}: this plugin does not serve it`,
+        true,
+      ),
+    );
+  }
+  if (encoding && encoding !== "identity") {
+    return stream.end(encodeHeaders([
+      [":status", "200"],
+      ["content-type", "application/grpc"],
+      ["grpc-status", String(Status.UNIMPLEMENTED)],
+      ["grpc-message", percentEncode(`message encoding "${encoding}" is not supported`)],
+      ["grpc-accept-encoding", "identity"],
+    ]));
+  }
+  const call = new Call(stream, route, headers, options);
+  stream.handler = call;
+  const ms = parseTimeout(timeout);
+  if (ms !== undefined) call.setDeadline(ms);
+  if (route.method.kind === "clientStream" || route.method.kind === "bidiStream") {
+    call.runStreaming();
+  }
+}
+
+function refuse(stream: H2Stream, status: string): void {
+  stream.end(encodeHeaders([[":status", status]]));
+}
+
+class Call implements StreamHandler, CallContext {
+  readonly method: string;
+  #stream: H2Stream;
+  #route: Route;
+  #headers: readonly [string, string][];
+  #opts: CallOptions;
+  #metadata: Record<string, string[]> | null = null;
+  #abort: AbortController | null = null;
+  #cancelReason: RpcError | null = null;
+  #done = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  // message parsing
+  #prefix = new Uint8Array(PREFIX_BYTES);
+  #prefixFill = 0;
+  #msg: Uint8Array | null = null;
+  #msgFill = 0;
+  // requests
+  #streaming: boolean;
+  #single: Uint8Array | null = null;
+  #count = 0;
+  #queue: Uint8Array[] = [];
+  #held = 0;
+  #ended = false;
+  #wake: (() => void) | null = null;
+
+  constructor(
+    stream: H2Stream,
+    route: Route,
+    headers: readonly [string, string][],
+    opts: CallOptions,
+  ) {
+    this.#stream = stream;
+    this.#route = route;
+    this.#headers = headers;
+    this.#opts = opts;
+    this.method = route.method.path;
+    this.#streaming = route.method.kind === "clientStream" || route.method.kind === "bidiStream";
+  }
+
+  get metadata(): Record<string, string[]> {
+    if (!this.#metadata) {
+      const md: Record<string, string[]> = {};
+      for (const [name, value] of this.#headers) {
+        if (name[0] === ":" || TRANSPORT_HEADERS.has(name)) continue;
+        (md[name] ??= []).push(value);
+      }
+      this.#metadata = md;
+    }
+    return this.#metadata;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      if (this.#cancelReason) this.#abort.abort(this.#cancelReason);
+    }
+    return this.#abort.signal;
+  }
+
+  setDeadline(ms: number): void {
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      const err = new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded");
+      this.#finish(err.code, err.message);
+      this.#cancel(err);
+    }, Math.max(0, Math.min(ms, 0x7fff_ffff)));
+  }
+
+  // --- StreamHandler
+
+  data(bytes: Uint8Array, endStream: boolean): void {
+    if (this.#done) return;
+    if (bytes.length) {
+      try {
+        this.#parse(bytes);
+      } catch (err) {
+        this.#fail(err);
+        return;
+      }
+      if (!this.#streaming || this.#queue.length < QUEUE_HIGH_WATER) {
+        this.#stream.consumed(bytes.length);
+      } else {
+        this.#held += bytes.length;
+      }
+    }
+    if (endStream) this.#endOfRequests();
+  }
+
+  reset(_code: number): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#clearTimer();
+    this.#cancel(new RpcError(Status.CANCELLED, "call cancelled by the client"));
+  }
+
+  // --- messages in
+
+  #parse(bytes: Uint8Array): void {
+    let pos = 0;
+    const len = bytes.length;
+    while (pos < len) {
+      if (this.#msg === null) {
+        let flag: number, size: number;
+        if (this.#prefixFill === 0 && len - pos >= PREFIX_BYTES) {
+          flag = bytes[pos];
+          size = ((bytes[pos + 1] << 24) | (bytes[pos + 2] << 16) | (bytes[pos + 3] << 8) |
+            bytes[pos + 4]) >>> 0;
+          pos += PREFIX_BYTES;
+        } else {
+          const n = Math.min(PREFIX_BYTES - this.#prefixFill, len - pos);
+          this.#prefix.set(bytes.subarray(pos, pos + n), this.#prefixFill);
+          this.#prefixFill += n;
+          pos += n;
+          if (this.#prefixFill < PREFIX_BYTES) return;
+          this.#prefixFill = 0;
+          const p = this.#prefix;
+          flag = p[0];
+          size = ((p[1] << 24) | (p[2] << 16) | (p[3] << 8) | p[4]) >>> 0;
+        }
+        if (flag !== 0) {
+          throw new RpcError(
+            Status.INTERNAL,
+            "a compressed message arrived without a grpc-encoding this server offered",
+          );
+        }
+        if (size > this.#opts.maxMessageBytes) {
+          throw new RpcError(
+            Status.RESOURCE_EXHAUSTED,
+            `received message larger than max (${size} vs. ${this.#opts.maxMessageBytes})`,
+          );
+        }
+        if (len - pos >= size) {
+          this.#message(bytes.slice(pos, pos + size));
+          pos += size;
+          continue;
+        }
+        this.#msg = new Uint8Array(size);
+        this.#msgFill = 0;
+      }
+      const msg = this.#msg;
+      const n = Math.min(msg.length - this.#msgFill, len - pos);
+      msg.set(bytes.subarray(pos, pos + n), this.#msgFill);
+      this.#msgFill += n;
+      pos += n;
+      if (this.#msgFill === msg.length) {
+        this.#msg = null;
+        this.#message(msg);
+      }
+    }
+  }
+
+  #message(msg: Uint8Array): void {
+    this.#count++;
+    if (this.#streaming) {
+      this.#queue.push(msg);
+      this.#wake?.();
+    } else if (this.#count === 1) {
+      this.#single = msg;
+    } else {
+      throw new RpcError(
+        Status.UNIMPLEMENTED,
+        `${this.method} takes one request message, but the client sent more`,
+      );
+    }
+  }
+
+  #endOfRequests(): void {
+    if (this.#msg !== null || this.#prefixFill !== 0) {
+      return this.#fail(new RpcError(Status.INTERNAL, "the request ended inside a message"));
+    }
+    if (this.#streaming) {
+      this.#ended = true;
+      this.#wake?.();
+      return;
+    }
+    if (this.#count !== 1 || !this.#single) {
+      return this.#fail(
+        new RpcError(Status.UNIMPLEMENTED, `${this.method} takes one request message, got none`),
+      );
+    }
+    const req = this.#single;
+    this.#single = null;
+    this.#runSingle(req);
+  }
+
+  async *#requests(): AsyncGenerator<unknown> {
+    while (true) {
+      const next = this.#queue.shift();
+      if (next) {
+        if (this.#held && this.#queue.length < QUEUE_HIGH_WATER) {
+          this.#stream.consumed(this.#held);
+          this.#held = 0;
+        }
+        yield decodeRequest(this.#route.method, next);
+        continue;
+      }
+      if (this.#cancelReason) throw this.#cancelReason;
+      if (this.#ended || this.#done) return;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+      this.#wake = null;
+    }
+  }
+
+  // --- running the handler
+
+  #runSingle(bytes: Uint8Array): void {
+    const m = this.#route.method;
+    let result: unknown;
+    try {
+      result = this.#route.handler(decodeRequest(m, bytes), this);
+    } catch (err) {
+      return this.#fail(err);
+    }
+    if (m.kind === "unary") {
+      if (result instanceof Promise) {
+        result.then((v) => this.#reply(v), (err) => this.#fail(err));
+      } else {
+        this.#reply(result);
+      }
+    } else {
+      void this.#writeAll(result);
+    }
+  }
+
+  runStreaming(): void {
+    const m = this.#route.method;
+    let result: unknown;
+    try {
+      result = this.#route.handler(this.#requests(), this);
+    } catch (err) {
+      return this.#fail(err);
+    }
+    if (m.kind === "clientStream") {
+      Promise.resolve(result).then((v) => this.#reply(v), (err) => this.#fail(err));
+    } else {
+      void this.#writeAll(result);
+    }
+  }
+
+  #reply(value: unknown): void {
+    if (this.#done) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#encode(value);
+    } catch (err) {
+      return this.#fail(err);
+    }
+    this.#stream.sendHeaders(
+      responseHeaders ??= encodeHeaders([
+        [":status", "200"],
+        ["content-type", "application/grpc"],
+      ]),
+    );
+    this.#stream.sendData(bytes);
+    this.#finish(Status.OK, "");
+  }
+
+  async #writeAll(out: unknown): Promise<void> {
+    try {
+      for await (const item of out as AsyncIterable<unknown>) {
+        if (this.#done) break;
+        const bytes = this.#encode(item);
+        if (!this.#stream.headersSent) {
+          this.#stream.sendHeaders(
+            responseHeaders ??= encodeHeaders([
+              [":status", "200"],
+              ["content-type", "application/grpc"],
+            ]),
+          );
+        }
+        this.#stream.sendData(bytes);
+        await this.#stream.writable();
+      }
+      this.#finish(Status.OK, "");
+    } catch (err) {
+      this.#fail(err);
+    }
+  }
+
+  #encode(value: unknown): Uint8Array {
+    const bytes = encodeResponse(this.#route.method, value);
+    if (bytes.length > this.#opts.maxMessageBytes) {
+      throw new RpcError(
+        Status.RESOURCE_EXHAUSTED,
+        `response message larger than max (${bytes.length} vs. ${this.#opts.maxMessageBytes})`,
+      );
+    }
+    return encodeMessage(bytes);
+  }
+
+  // --- ending
+
+  #fail(err: unknown): void {
+    if (this.#done) return;
+    const { code, details } = statusOf(err, this.method, this.#opts.logger);
+    this.#finish(code, details);
+    this.#cancel(new RpcError(Status.CANCELLED, "call ended"));
+  }
+
+  #finish(code: StatusCode, details: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#clearTimer();
+    const trailersOnly = !this.#stream.headersSent;
+    this.#stream.end(
+      code === Status.OK && !trailersOnly
+        ? (okTrailers ??= encodeHeaders([["grpc-status", "0"]]))
+        : statusBlock(code, details, trailersOnly),
+    );
+    this.#wake?.();
+  }
+
+  #cancel(reason: RpcError): void {
+    if (this.#cancelReason) return;
+    this.#cancelReason = reason;
+    this.#clearTimer();
+    this.#abort?.abort(reason);
+    this.#wake?.();
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}

@@ -1,0 +1,652 @@
+/**
+ * One HTTP/2 server connection (RFC 9113): the preface, SETTINGS, PING,
+ * GOAWAY, stream state, HPACK and flow control in both directions. It knows
+ * nothing of gRPC: each new stream goes to `onStream`, which attaches a
+ * {@linkcode StreamHandler}.
+ *
+ * Bytes come in through {@linkcode H2Connection.receive} and go out through
+ * the connection's {@linkcode Transport}; frames produced in the same turn of
+ * the event loop leave in one write.
+ *
+ * @module
+ */
+
+import {
+  CLIENT_PREFACE,
+  DEFAULT_MAX_FRAME,
+  DEFAULT_WINDOW,
+  Flag,
+  frame,
+  FRAME_HEADER_BYTES,
+  FrameType,
+  goawayFrame,
+  H2ConnectionError,
+  H2Error,
+  MAX_WINDOW,
+  putFrameHeader,
+  rstStreamFrame,
+  Setting,
+  settingsFrame,
+  windowUpdateFrame,
+} from "./frame.ts";
+import { HpackDecoder, HpackError } from "./hpack.ts";
+
+/** Where a connection's bytes go. */
+export interface Transport {
+  /** Writes all of `data`; rejects when the connection is gone. */
+  write(data: Uint8Array): Promise<void>;
+  /** Closes the connection. */
+  close(): void;
+}
+
+/** What the layer above does with one stream's events. */
+export interface StreamHandler {
+  /** Request body bytes (a view valid only during the call). */
+  data(bytes: Uint8Array, endStream: boolean): void;
+  /** The client reset the stream, or the connection is gone. */
+  reset(code: number): void;
+  /** Trailers from the client (ends its side). */
+  trailers?(): void;
+}
+
+/** Receive window we grant each stream. */
+const STREAM_WINDOW = 4 << 20;
+/** Receive window we grant the connection. */
+const CONNECTION_WINDOW = 16 << 20;
+/** Largest header list we accept. */
+const MAX_HEADER_LIST = 16 << 20;
+/** Largest frame we accept (we never raise SETTINGS_MAX_FRAME_SIZE). */
+const MAX_RECV_FRAME = DEFAULT_MAX_FRAME;
+/** Queued output per stream beyond which writers wait. */
+const STREAM_HIGH_WATER = 256 << 10;
+
+const EMPTY = new Uint8Array(0);
+
+/** One HTTP/2 stream, from the server's side. */
+export class H2Stream {
+  /** What the layer above does with this stream's events. */
+  handler: StreamHandler | null = null;
+  /** Our send window. */
+  sendWindow: number;
+  /** Bytes the peer may still send before we grant more. */
+  recvWindow: number = STREAM_WINDOW;
+  /** Consumed bytes not yet granted back. */
+  recvUnacked = 0;
+  /** We sent END_STREAM or RST_STREAM. */
+  localClosed = false;
+  /** The client sent END_STREAM. */
+  remoteClosed = false;
+  /** Response headers went out. */
+  headersSent = false;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #trailers: Uint8Array | null = null;
+  #waiters: (() => void)[] = [];
+
+  /** @internal */
+  constructor(readonly id: number, readonly conn: H2Connection, sendWindow: number) {
+    this.sendWindow = sendWindow;
+  }
+
+  /** Whether the stream is gone for writing. */
+  get closed(): boolean {
+    return this.localClosed;
+  }
+
+  /** Queued output bytes waiting for flow-control window. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Sends a HEADERS frame with an HPACK block (no END_STREAM). */
+  sendHeaders(block: Uint8Array): void {
+    if (this.localClosed) return;
+    this.headersSent = true;
+    this.conn.enqueueHeaders(this.id, block, false);
+  }
+
+  /** Queues body bytes; sent as flow control allows. */
+  sendData(bytes: Uint8Array): void {
+    if (this.localClosed || bytes.length === 0) return;
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    this.pump();
+  }
+
+  /** Sends trailers with END_STREAM once the queued body is out. */
+  end(trailers: Uint8Array): void {
+    if (this.localClosed || this.#trailers) return;
+    this.#trailers = trailers;
+    this.pump();
+  }
+
+  /** Resolves when the queued output is small enough to write more. */
+  writable(): Promise<void> {
+    if (this.#queuedBytes < STREAM_HIGH_WATER || this.localClosed) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Resets the stream with an error code. */
+  reset(code: number): void {
+    if (this.localClosed) return;
+    this.conn.enqueue(rstStreamFrame(this.id, code));
+    this.#closeLocal();
+    this.conn.forget(this, true);
+  }
+
+  /** Grants the peer `n` more bytes on this stream once it has been consumed. */
+  consumed(n: number): void {
+    if (this.remoteClosed || n === 0) return;
+    this.recvUnacked += n;
+    if (this.recvUnacked >= STREAM_WINDOW >>> 2) {
+      this.conn.enqueue(windowUpdateFrame(this.id, this.recvUnacked));
+      this.recvWindow += this.recvUnacked;
+      this.recvUnacked = 0;
+    }
+  }
+
+  /** Sends as much queued output as the windows allow. @internal */
+  pump(): void {
+    if (this.localClosed) return;
+    const conn = this.conn;
+    let avail = Math.min(this.sendWindow, conn.sendWindow, this.#queuedBytes);
+    if (avail > 0) {
+      const maxFrame = conn.peerMaxFrame;
+      const frames = Math.ceil(avail / maxFrame);
+      const out = new Uint8Array(avail + frames * FRAME_HEADER_BYTES);
+      let at = 0;
+      this.sendWindow -= avail;
+      conn.sendWindow -= avail;
+      this.#queuedBytes -= avail;
+      let room = 0;
+      while (avail > 0) {
+        if (room === 0) {
+          room = Math.min(maxFrame, avail);
+          putFrameHeader(out, at, room, FrameType.DATA, 0, this.id);
+          at += FRAME_HEADER_BYTES;
+        }
+        const head = this.#queue[0];
+        const n = Math.min(head.length, room);
+        out.set(n === head.length ? head : head.subarray(0, n), at);
+        at += n;
+        room -= n;
+        avail -= n;
+        if (n === head.length) this.#queue.shift();
+        else this.#queue[0] = head.subarray(n);
+      }
+      conn.enqueue(out);
+      if (this.#queuedBytes < STREAM_HIGH_WATER) this.#wake();
+    }
+    if (this.#queuedBytes > 0) {
+      if (this.sendWindow > 0) conn.blocked.add(this);
+      return;
+    }
+    if (this.#trailers) {
+      conn.enqueueHeaders(this.id, this.#trailers, true);
+      this.#trailers = null;
+      this.#closeLocal();
+      if (!this.remoteClosed) {
+        // gRPC: the server is done before the client; tell it to stop sending.
+        conn.enqueue(rstStreamFrame(this.id, H2Error.NO_ERROR));
+      }
+      conn.forget(this, !this.remoteClosed);
+    }
+  }
+
+  #closeLocal(): void {
+    this.localClosed = true;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#wake();
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) w();
+  }
+}
+
+/** Settings and callbacks of a connection. */
+export interface ConnectionOptions {
+  /** Called for each new stream with its decoded request headers. */
+  onStream(stream: H2Stream, headers: [string, string][]): void;
+  /** Called once when the connection has closed. */
+  onClose(conn: H2Connection, reason: string): void;
+}
+
+/** An HTTP/2 server connection. */
+export class H2Connection {
+  /** Our connection-level send window. */
+  sendWindow: number = DEFAULT_WINDOW;
+  /** Largest frame the peer accepts. */
+  peerMaxFrame: number = DEFAULT_MAX_FRAME;
+  /** Streams waiting for connection-level window. */
+  readonly blocked: Set<H2Stream> = new Set();
+  #peerInitialWindow = DEFAULT_WINDOW;
+  #recvWindow = CONNECTION_WINDOW;
+  #recvUnacked = 0;
+  #streams = new Map<number, H2Stream>();
+  #lastStreamId = 0;
+  #prefaceSeen = 0;
+  #pending: Uint8Array | null = null;
+  #hpack = new HpackDecoder();
+  #headerBlock: { id: number; flags: number; parts: Uint8Array[] } | null = null;
+  #out: Uint8Array[] = [];
+  #outBytes = 0;
+  #flushing = false;
+  #closed = false;
+  #failed: string | null = null;
+  #goingAway = false;
+  #idleWaiters: (() => void)[] = [];
+
+  /**
+   * @param transport Where bytes go.
+   * @param options Stream and close callbacks.
+   */
+  constructor(readonly transport: Transport, readonly options: ConnectionOptions) {
+    this.enqueue(settingsFrame([
+      [Setting.ENABLE_PUSH, 0],
+      [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
+      [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST],
+    ]));
+    this.enqueue(windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW));
+  }
+
+  /** Number of open streams. */
+  get streamCount(): number {
+    return this.#streams.size;
+  }
+
+  /** Whether the connection has closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Feeds bytes read from the transport (a view valid only during the call). */
+  receive(chunk: Uint8Array): void {
+    if (this.#closed || this.#failed) return;
+    try {
+      this.#receive(chunk);
+    } catch (err) {
+      if (err instanceof H2ConnectionError) this.fail(err.code, err.message);
+      else if (err instanceof HpackError) this.fail(H2Error.COMPRESSION_ERROR, err.message);
+      else throw err;
+    }
+  }
+
+  #receive(chunk: Uint8Array): void {
+    let buf = chunk;
+    if (this.#pending) {
+      buf = new Uint8Array(this.#pending.length + chunk.length);
+      buf.set(this.#pending);
+      buf.set(chunk, this.#pending.length);
+      this.#pending = null;
+    }
+    let pos = 0;
+    while (this.#prefaceSeen < CLIENT_PREFACE.length && pos < buf.length) {
+      if (buf[pos++] !== CLIENT_PREFACE[this.#prefaceSeen++]) {
+        // Not HTTP/2 (an HTTP/1 request, a probe, garbage): just hang up.
+        this.close("not an HTTP/2 client");
+        return;
+      }
+    }
+    while (buf.length - pos >= FRAME_HEADER_BYTES && !this.#closed) {
+      const length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2];
+      if (length > MAX_RECV_FRAME) {
+        throw new H2ConnectionError(
+          H2Error.FRAME_SIZE_ERROR,
+          `frame of ${length} bytes exceeds ${MAX_RECV_FRAME}`,
+        );
+      }
+      if (buf.length - pos - FRAME_HEADER_BYTES < length) break;
+      const type = buf[pos + 3];
+      const flags = buf[pos + 4];
+      const id = ((buf[pos + 5] & 0x7f) << 24 | (buf[pos + 6] << 16) | (buf[pos + 7] << 8) |
+        buf[pos + 8]) >>> 0;
+      const start = pos + FRAME_HEADER_BYTES;
+      pos = start + length;
+      this.#frame(type, flags, id, buf.subarray(start, pos));
+    }
+    if (pos < buf.length && !this.#closed) this.#pending = buf.slice(pos);
+  }
+
+  #frame(type: number, flags: number, id: number, payload: Uint8Array): void {
+    if (this.#headerBlock && type !== FrameType.CONTINUATION) {
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "expected CONTINUATION");
+    }
+    switch (type) {
+      case FrameType.DATA:
+        return this.#data(flags, id, payload);
+      case FrameType.HEADERS:
+        return this.#headers(flags, id, payload);
+      case FrameType.CONTINUATION:
+        return this.#continuation(flags, id, payload);
+      case FrameType.RST_STREAM:
+        return this.#rstStream(id, payload);
+      case FrameType.SETTINGS:
+        return this.#settings(flags, id, payload);
+      case FrameType.PING:
+        if (id !== 0 || payload.length !== 8) {
+          throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "bad PING frame");
+        }
+        if (!(flags & Flag.ACK)) this.enqueue(frame(FrameType.PING, Flag.ACK, 0, payload));
+        return;
+      case FrameType.GOAWAY:
+        this.#goingAway = true;
+        this.#maybeIdle();
+        return;
+      case FrameType.WINDOW_UPDATE:
+        return this.#windowUpdate(id, payload);
+      case FrameType.PUSH_PROMISE:
+        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "clients must not push");
+      default:
+        return; // PRIORITY and unknown types are ignored
+    }
+  }
+
+  #stripPadding(flags: number, payload: Uint8Array): Uint8Array {
+    if (!(flags & Flag.PADDED)) return payload;
+    const pad = payload[0];
+    if (payload.length === 0 || pad >= payload.length) {
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "padding exceeds the frame");
+    }
+    return payload.subarray(1, payload.length - pad);
+  }
+
+  #data(flags: number, id: number, payload: Uint8Array): void {
+    if (id === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on stream 0");
+    this.#recvWindow -= payload.length;
+    if (this.#recvWindow < 0) {
+      throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "connection window exceeded");
+    }
+    this.#recvUnacked += payload.length;
+    if (this.#recvUnacked >= CONNECTION_WINDOW >>> 2) {
+      this.enqueue(windowUpdateFrame(0, this.#recvUnacked));
+      this.#recvWindow += this.#recvUnacked;
+      this.#recvUnacked = 0;
+    }
+    const stream = this.#streams.get(id);
+    if (!stream || stream.remoteClosed) {
+      if (id > this.#lastStreamId) {
+        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on an idle stream");
+      }
+      return; // late data for a stream we finished
+    }
+    stream.recvWindow -= payload.length;
+    if (stream.recvWindow < 0) {
+      stream.reset(H2Error.FLOW_CONTROL_ERROR);
+      stream.handler?.reset(H2Error.FLOW_CONTROL_ERROR);
+      return;
+    }
+    const body = this.#stripPadding(flags, payload);
+    // Padding counts against the window but is consumed right away.
+    stream.consumed(payload.length - body.length);
+    const end = (flags & Flag.END_STREAM) !== 0;
+    if (end) stream.remoteClosed = true;
+    stream.handler?.data(body, end);
+    if (end) this.forget(stream, false);
+  }
+
+  #headers(flags: number, id: number, payload: Uint8Array): void {
+    if (id === 0 || (id & 1) === 0) {
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${id}`);
+    }
+    let block = this.#stripPadding(flags, payload);
+    if (flags & Flag.PRIORITY) block = block.subarray(5);
+    if (flags & Flag.END_HEADERS) return this.#headerBlockDone(id, flags, block);
+    this.#headerBlock = { id, flags, parts: [block.slice()] };
+  }
+
+  #continuation(flags: number, id: number, payload: Uint8Array): void {
+    const hb = this.#headerBlock;
+    if (!hb || hb.id !== id) {
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "unexpected CONTINUATION");
+    }
+    hb.parts.push(payload.slice());
+    const size = hb.parts.reduce((n, p) => n + p.length, 0);
+    if (size > MAX_HEADER_LIST) {
+      throw new H2ConnectionError(H2Error.ENHANCE_YOUR_CALM, "header block too large");
+    }
+    if (!(flags & Flag.END_HEADERS)) return;
+    this.#headerBlock = null;
+    const block = new Uint8Array(size);
+    let at = 0;
+    for (const p of hb.parts) {
+      block.set(p, at);
+      at += p.length;
+    }
+    this.#headerBlockDone(id, hb.flags, block);
+  }
+
+  #headerBlockDone(id: number, flags: number, block: Uint8Array): void {
+    const headers = this.#hpack.decode(block, MAX_HEADER_LIST);
+    const end = (flags & Flag.END_STREAM) !== 0;
+    const existing = this.#streams.get(id);
+    if (existing) {
+      // Trailers from the client end its side.
+      if (!end) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "trailers without END_STREAM");
+      existing.remoteClosed = true;
+      existing.handler?.data(EMPTY, true);
+      this.forget(existing, false);
+      return;
+    }
+    if (id <= this.#lastStreamId) {
+      if (end) return; // trailers of a stream we already finished
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `stream ${id} reused`);
+    }
+    this.#lastStreamId = id;
+    if (this.#goingAway) {
+      this.enqueue(rstStreamFrame(id, H2Error.REFUSED_STREAM));
+      return;
+    }
+    const stream = new H2Stream(id, this, this.#peerInitialWindow);
+    this.#streams.set(id, stream);
+    // Known before onStream, so an immediate answer does not reset a stream
+    // the client has already ended.
+    if (end) stream.remoteClosed = true;
+    this.options.onStream(stream, headers);
+    if (end) {
+      stream.handler?.data(EMPTY, true);
+      this.forget(stream, false);
+    }
+  }
+
+  #rstStream(id: number, payload: Uint8Array): void {
+    if (payload.length !== 4 || id === 0) {
+      throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "bad RST_STREAM frame");
+    }
+    const stream = this.#streams.get(id);
+    if (!stream) return;
+    const code = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0);
+    stream.remoteClosed = true;
+    stream.localClosed = true;
+    this.#streams.delete(id);
+    this.blocked.delete(stream);
+    stream.handler?.reset(code);
+    this.#maybeIdle();
+  }
+
+  #settings(flags: number, id: number, payload: Uint8Array): void {
+    if (id !== 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "SETTINGS on a stream");
+    if (flags & Flag.ACK) return;
+    if (payload.length % 6 !== 0) {
+      throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "bad SETTINGS length");
+    }
+    const view = new DataView(payload.buffer, payload.byteOffset, payload.length);
+    for (let i = 0; i < payload.length; i += 6) {
+      const key = view.getUint16(i);
+      const value = view.getUint32(i + 2);
+      if (key === Setting.INITIAL_WINDOW_SIZE) {
+        if (value > MAX_WINDOW) {
+          throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "initial window too large");
+        }
+        const delta = value - this.#peerInitialWindow;
+        this.#peerInitialWindow = value;
+        for (const s of this.#streams.values()) s.sendWindow += delta;
+        if (delta > 0) { for (const s of this.#streams.values()) s.pump(); }
+      } else if (key === Setting.MAX_FRAME_SIZE) {
+        if (value < DEFAULT_MAX_FRAME || value > 0xff_ffff) {
+          throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "bad SETTINGS_MAX_FRAME_SIZE");
+        }
+        this.peerMaxFrame = value;
+      }
+      // HEADER_TABLE_SIZE: our encoder never indexes. Others need nothing.
+    }
+    this.enqueue(frame(FrameType.SETTINGS, Flag.ACK, 0));
+  }
+
+  #windowUpdate(id: number, payload: Uint8Array): void {
+    if (payload.length !== 4) {
+      throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "bad WINDOW_UPDATE frame");
+    }
+    const inc = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0) & MAX_WINDOW;
+    if (id === 0) {
+      if (inc === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "zero window update");
+      this.sendWindow += inc;
+      if (this.sendWindow > MAX_WINDOW) {
+        throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "connection window overflow");
+      }
+      const waiting = [...this.blocked];
+      this.blocked.clear();
+      for (const s of waiting) s.pump();
+      return;
+    }
+    const stream = this.#streams.get(id);
+    if (!stream) return;
+    if (inc === 0) return stream.reset(H2Error.PROTOCOL_ERROR);
+    stream.sendWindow += inc;
+    if (stream.sendWindow > MAX_WINDOW) return stream.reset(H2Error.FLOW_CONTROL_ERROR);
+    stream.pump();
+  }
+
+  /** Queues a HEADERS frame (split into CONTINUATION frames if needed). @internal */
+  enqueueHeaders(id: number, block: Uint8Array, endStream: boolean): void {
+    const max = this.peerMaxFrame;
+    const endFlag = endStream ? Flag.END_STREAM : 0;
+    if (block.length <= max) {
+      return this.enqueue(frame(FrameType.HEADERS, Flag.END_HEADERS | endFlag, id, block));
+    }
+    for (let at = 0; at < block.length; at += max) {
+      const last = at + max >= block.length;
+      const part = block.subarray(at, at + max);
+      const type = at === 0 ? FrameType.HEADERS : FrameType.CONTINUATION;
+      const flags = (at === 0 ? endFlag : 0) | (last ? Flag.END_HEADERS : 0);
+      this.enqueue(frame(type, flags, id, part));
+    }
+  }
+
+  /** Drops a stream once both sides are done. @internal */
+  forget(stream: H2Stream, force: boolean): void {
+    if (!force && !(stream.localClosed && stream.remoteClosed)) return;
+    this.#streams.delete(stream.id);
+    this.blocked.delete(stream);
+    this.#maybeIdle();
+  }
+
+  /** Queues bytes for the transport; they leave at the end of this turn. */
+  enqueue(bytes: Uint8Array): void {
+    if (this.#closed || this.#failed) return;
+    this.#out.push(bytes);
+    this.#outBytes += bytes.length;
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  async #flush(): Promise<void> {
+    while (this.#out.length && !this.#closed) {
+      const parts = this.#out;
+      const size = this.#outBytes;
+      this.#out = [];
+      this.#outBytes = 0;
+      let data = parts[0];
+      if (parts.length > 1) {
+        data = new Uint8Array(size);
+        let at = 0;
+        for (const p of parts) {
+          data.set(p, at);
+          at += p.length;
+        }
+      }
+      try {
+        await this.transport.write(data);
+      } catch {
+        this.close("write failed");
+        return;
+      }
+    }
+    this.#flushing = false;
+    if (this.#failed) this.close(this.#failed);
+  }
+
+  /**
+   * Starts a graceful close: GOAWAY, no new streams; resolves when every
+   * open stream has finished or `signal` aborts.
+   */
+  drain(signal: AbortSignal): Promise<void> {
+    if (!this.#closed && !this.#goingAway) {
+      this.#goingAway = true;
+      this.enqueue(goawayFrame(this.#lastStreamId, H2Error.NO_ERROR));
+      this.#maybeIdle();
+    }
+    if (this.#streams.size === 0 || this.#closed || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        signal.removeEventListener("abort", done);
+        resolve();
+      };
+      signal.addEventListener("abort", done);
+      this.#idleWaiters.push(done);
+    });
+  }
+
+  #maybeIdle(): void {
+    if (this.#streams.size > 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const w of waiters) w();
+    if (this.#goingAway) {
+      // Let the last frames leave, then hang up.
+      queueMicrotask(() => void this.#closeWhenFlushed());
+    }
+  }
+
+  async #closeWhenFlushed(): Promise<void> {
+    while (this.#flushing && !this.#closed) await new Promise((r) => setTimeout(r, 1));
+    this.close("finished");
+  }
+
+  /** Ends the connection with a GOAWAY carrying `code`, after what is queued. */
+  fail(code: number, message: string): void {
+    if (this.#closed || this.#failed) return;
+    this.enqueue(goawayFrame(this.#lastStreamId, code, message));
+    this.#failed = message; // nothing else may be queued; close once written
+  }
+
+  /** Closes the connection at once; open streams are reset. */
+  close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#teardown(reason);
+  }
+
+  #teardown(reason: string): void {
+    this.#out = [];
+    try {
+      this.transport.close();
+    } catch {
+      // already closed
+    }
+    const streams = [...this.#streams.values()];
+    this.#streams.clear();
+    this.blocked.clear();
+    for (const s of streams) {
+      s.localClosed = s.remoteClosed = true;
+      s.handler?.reset(H2Error.CANCEL);
+    }
+    for (const w of this.#idleWaiters.splice(0)) w();
+    this.options.onClose(this, reason);
+  }
+}

@@ -1,0 +1,700 @@
+/**
+ * Tests of the native engine's gRPC layer (`startCall`) over an in-memory
+ * HTTP/2 connection, `parseTimeout`, and one end-to-end call through
+ * `createNativeEngine` on a unix socket.
+ *
+ * @module
+ */
+
+import { createLogger, type Logger } from "../../../../log/logger.ts";
+import { fromTsProto, implement } from "../../../../server/service.ts";
+import type {
+  BidiStreamHandler,
+  CallContext,
+  CallKind,
+  ClientStreamHandler,
+  Codec,
+  HandlerFor,
+  MethodDefinition,
+  ServerStreamHandler,
+  ServiceHandlers,
+  ServiceImplementation,
+  UnaryHandler,
+} from "../../../../server/service.ts";
+import { RpcError, Status } from "../../../../server/status.ts";
+import type { AnyMethod } from "../../../../server/engines/_calls.ts";
+import { parseTimeout, type Route, startCall } from "../../../../server/engines/native/call.ts";
+import {
+  CLIENT_PREFACE,
+  FrameType,
+  H2Error,
+  rstStreamFrame,
+  settingsFrame,
+} from "../../../../server/engines/native/frame.ts";
+import { createNativeEngine } from "../../../../server/engines/native.ts";
+import { kvService } from "../../../../examples/kv/kv.ts";
+import { KVDefinition } from "../../../../examples/kv/gen/kv_pb.ts";
+import { assert, assertEquals } from "../../../_util/assert.ts";
+import {
+  concat,
+  dataFrame,
+  decodeHeaderBlocks,
+  type Frame,
+  grpcMessage,
+  H2TestClient,
+  header,
+  headersFrame,
+  parseFrames,
+  parseMessages,
+  requestHeaders,
+  type StreamResponse,
+  tick,
+  until,
+} from "./_h2client.ts";
+import { HpackDecoder } from "../../../../server/engines/native/hpack.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Messages are UTF-8 text. */
+const text: Codec<string> = { encode: (s) => enc.encode(s), decode: (b) => dec.decode(b) };
+
+function method<K extends CallKind>(name: string, kind: K): MethodDefinition<string, string, K> {
+  return { path: `/test.T/${name}`, kind, request: text, response: text };
+}
+
+/** A one-method service `test.T` whose method has the given kind. */
+function service<K extends CallKind>(
+  name: string,
+  kind: K,
+  handler: HandlerFor<MethodDefinition<string, string, K>>,
+): ServiceImplementation {
+  const definition = { name: "test.T", methods: { m: method(name, kind) } };
+  return implement(definition, { m: handler } as ServiceHandlers<typeof definition>);
+}
+
+const unary = (name: string, handler: UnaryHandler<string, string>) =>
+  service(name, "unary", handler);
+const serverStream = (name: string, handler: ServerStreamHandler<string, string>) =>
+  service(name, "serverStream", handler);
+const clientStream = (name: string, handler: ClientStreamHandler<string, string>) =>
+  service(name, "clientStream", handler);
+const bidiStream = (name: string, handler: BidiStreamHandler<string, string>) =>
+  service(name, "bidiStream", handler);
+
+/** Routes as the engine's addService() builds them. */
+function routesOf(services: ServiceImplementation[]): Map<string, Route> {
+  const routes = new Map<string, Route>();
+  for (const service of services) {
+    for (const [name, m] of Object.entries(service.definition.methods)) {
+      routes.set(m.path, { method: m as AnyMethod, handler: service.handlers[name] });
+    }
+  }
+  return routes;
+}
+
+interface Setup {
+  client: H2TestClient;
+  logLines: string[];
+  /** Sends a whole request on stream `id`: headers, one message per DATA frame, END_STREAM. */
+  call(id: number, path: string, messages: string[], extra?: [string, string][]): void;
+}
+
+/** A connection whose streams go to startCall() with `services`. */
+function setup(services: ServiceImplementation[], maxMessageBytes = 4 << 20): Setup {
+  const logLines: string[] = [];
+  const logger: Logger = createLogger({ level: "warn", write: (l) => logLines.push(l) });
+  const options = { routes: routesOf(services), maxMessageBytes, logger };
+  const client = new H2TestClient((stream, headers) => startCall(stream, headers, options));
+  client.start();
+  return {
+    client,
+    logLines,
+    call(id, path, messages, extra = []) {
+      client.send(headersFrame(id, requestHeaders(path, extra)));
+      if (messages.length === 0) client.send(dataFrame(id, new Uint8Array(0), true));
+      messages.forEach((m, i) =>
+        client.send(dataFrame(id, grpcMessage(m), i === messages.length - 1))
+      );
+    },
+  };
+}
+
+/** Waits until the server has ended stream `id`, then returns its response. */
+async function responseOf(client: H2TestClient, id: number): Promise<StreamResponse> {
+  await until(() => client.response(id).ended, `stream ${id} to end`);
+  return client.response(id);
+}
+
+async function finish(client: H2TestClient): Promise<void> {
+  client.conn.close("test over");
+  await tick();
+}
+
+function texts(res: StreamResponse): string[] {
+  return parseMessages(res.body).map((b) => dec.decode(b));
+}
+
+function statusOf(res: StreamResponse): [number, string | undefined] {
+  return [Number(header(res.trailers, "grpc-status")), header(res.trailers, "grpc-message")];
+}
+
+/** Asserts a trailers-only response with `code`; returns its grpc-message. */
+function assertTrailersOnly(res: StreamResponse, code: number): string | undefined {
+  assertEquals(res.headers, undefined, "trailers-only: no separate headers");
+  assertEquals(res.body.length, 0);
+  assertEquals(header(res.trailers, ":status"), "200");
+  assertEquals(header(res.trailers, "content-type"), "application/grpc");
+  assertEquals(header(res.trailers, "grpc-status"), String(code));
+  return header(res.trailers, "grpc-message");
+}
+
+Deno.test("call: unary success", async () => {
+  let seen: CallContext | undefined;
+  const { client, call } = setup([unary("Echo", (req, ctx) => {
+    seen = ctx;
+    return `echo: ${req}`;
+  })]);
+  call(1, "/test.T/Echo", ["hi"]);
+  const res = await responseOf(client, 1);
+  assertEquals(res.headers, [[":status", "200"], ["content-type", "application/grpc"]]);
+  assertEquals(res.dataFrames.length, 1);
+  // One message: 5-byte prefix + body.
+  assertEquals([...res.body.subarray(0, 5)], [0, 0, 0, 0, 8]);
+  assertEquals(texts(res), ["echo: hi"]);
+  assertEquals(res.trailers, [["grpc-status", "0"]]);
+  assertEquals(res.rst, undefined);
+  // Trailers are the last frame of the stream and carry END_STREAM.
+  const own = client.sync().filter((f) => f.streamId === 1);
+  assertEquals(own.map((f) => f.type), [FrameType.HEADERS, FrameType.DATA, FrameType.HEADERS]);
+  assertEquals(seen?.method, "/test.T/Echo");
+  assertEquals(client.conn.streamCount, 0);
+  await finish(client);
+});
+
+Deno.test("call: unary success on the real KV service, and its NOT_FOUND", async () => {
+  const kv = fromTsProto(KVDefinition);
+  const { client } = setup([kvService()]);
+  const key = `missing-${crypto.randomUUID()}`;
+  client.send(headersFrame(1, requestHeaders("/proto.KV/Get")));
+  client.send(dataFrame(1, grpcMessage(kv.methods.get.request.encode({ key })), true));
+  const res = await responseOf(client, 1);
+  const message = assertTrailersOnly(res, Status.NOT_FOUND);
+  assertEquals(message, `no value stored for key "${key}"`);
+  await finish(client);
+});
+
+Deno.test("call: an unknown path is a trailers-only UNIMPLEMENTED", async () => {
+  const { client, call } = setup([unary("Echo", (r) => r)]);
+  call(1, "/test.T/Nope", ["x"]);
+  const res = await responseOf(client, 1);
+  const message = assertTrailersOnly(res, Status.UNIMPLEMENTED);
+  assert(message?.includes("/test.T/Nope"), `message: ${message}`);
+  await finish(client);
+});
+
+Deno.test("call: a method other than POST is answered 405", async () => {
+  const { client } = setup([unary("Echo", (r) => r)]);
+  client.send(headersFrame(1, requestHeaders("/test.T/Echo", [], { method: "GET" })));
+  const res = await responseOf(client, 1);
+  assertEquals(res.trailers, [[":status", "405"]]);
+  assertEquals(res.body.length, 0);
+  await finish(client);
+});
+
+Deno.test("call: a content-type other than application/grpc is answered 415", async () => {
+  const { client } = setup([unary("Echo", (r) => r)]);
+  client.send(
+    headersFrame(1, requestHeaders("/test.T/Echo", [], { contentType: "application/json" })),
+  );
+  const res = await responseOf(client, 1);
+  assertEquals(res.trailers, [[":status", "415"]]);
+  // application/grpc+proto is still gRPC.
+  client.send(
+    headersFrame(3, requestHeaders("/test.T/Echo", [], { contentType: "application/grpc+proto" })),
+  );
+  client.send(dataFrame(3, grpcMessage("p"), true));
+  assertEquals(texts(await responseOf(client, 3)), ["p"]);
+  await finish(client);
+});
+
+Deno.test("call: grpc-encoding gzip is UNIMPLEMENTED with grpc-accept-encoding identity", async () => {
+  let called = false;
+  const { client, call } = setup([unary("Echo", (r) => (called = true, r))]);
+  call(1, "/test.T/Echo", ["x"], [["grpc-encoding", "gzip"]]);
+  const res = await responseOf(client, 1);
+  const message = assertTrailersOnly(res, Status.UNIMPLEMENTED);
+  assert(message?.includes("gzip"), `message: ${message}`);
+  assertEquals(header(res.trailers, "grpc-accept-encoding"), "identity");
+  assert(!called);
+  // identity is fine.
+  call(3, "/test.T/Echo", ["y"], [["grpc-encoding", "identity"]]);
+  assertEquals(texts(await responseOf(client, 3)), ["y"]);
+  await finish(client);
+});
+
+Deno.test("call: a message with the compressed flag is INTERNAL", async () => {
+  let called = false;
+  const { client } = setup([unary("Echo", (r) => (called = true, r))]);
+  client.send(headersFrame(1, requestHeaders("/test.T/Echo")));
+  client.send(dataFrame(1, grpcMessage("x", true)));
+  const res = await responseOf(client, 1);
+  assertEquals(assertTrailersOnly(res, Status.INTERNAL)?.includes("compressed"), true);
+  // The client had not finished: the server tells it to stop.
+  assertEquals(res.rst, H2Error.NO_ERROR);
+  assert(!called);
+  await finish(client);
+});
+
+Deno.test("call: a message over maxMessageBytes is RESOURCE_EXHAUSTED", async () => {
+  const { client, call } = setup([unary("Echo", (r) => r)], 10);
+  call(1, "/test.T/Echo", ["0123456789"]);
+  assertEquals(texts(await responseOf(client, 1)), ["0123456789"]);
+  // Refused on the prefix alone, before the body arrives.
+  client.send(headersFrame(3, requestHeaders("/test.T/Echo")));
+  client.send(dataFrame(3, grpcMessage("0123456789A").subarray(0, 5)));
+  const res = await responseOf(client, 3);
+  const message = assertTrailersOnly(res, Status.RESOURCE_EXHAUSTED);
+  assert(message?.includes("11 vs. 10"), `message: ${message}`);
+  // A response over the limit too.
+  const big = setup([unary("Big", () => "x".repeat(11))], 10);
+  big.call(1, "/test.T/Big", ["a"]);
+  assertTrailersOnly(await responseOf(big.client, 1), Status.RESOURCE_EXHAUSTED);
+  await finish(client);
+  await finish(big.client);
+});
+
+Deno.test("call: a request message split over several DATA frames", async () => {
+  const { client } = setup([unary("Echo", (r) => r.toUpperCase())]);
+  const msg = grpcMessage("abcdefghij");
+  client.send(headersFrame(1, requestHeaders("/test.T/Echo")));
+  // Split inside the prefix, then inside the body, then an empty END_STREAM frame.
+  client.send(dataFrame(1, msg.subarray(0, 2)));
+  client.send(dataFrame(1, msg.subarray(2, 7)));
+  client.send(dataFrame(1, msg.subarray(7, 12)));
+  client.send(dataFrame(1, msg.subarray(12)));
+  client.send(dataFrame(1, new Uint8Array(0), true));
+  const res = await responseOf(client, 1);
+  assertEquals(texts(res), ["ABCDEFGHIJ"]);
+  assertEquals(statusOf(res), [Status.OK, undefined]);
+  await finish(client);
+});
+
+Deno.test("call: a unary request with no message, or two, fails", async () => {
+  const { client, call } = setup([unary("Echo", (r) => r)]);
+  call(1, "/test.T/Echo", []);
+  assertTrailersOnly(await responseOf(client, 1), Status.UNIMPLEMENTED);
+  call(3, "/test.T/Echo", ["a", "b"]);
+  assertTrailersOnly(await responseOf(client, 3), Status.UNIMPLEMENTED);
+  // The request ends inside a message.
+  client.send(headersFrame(5, requestHeaders("/test.T/Echo")));
+  client.send(dataFrame(5, grpcMessage("abc").subarray(0, 6), true));
+  assertTrailersOnly(await responseOf(client, 5), Status.INTERNAL);
+  await finish(client);
+});
+
+Deno.test("call: a handler that throws answers UNKNOWN with its message", async () => {
+  const { client, call, logLines } = setup([
+    unary("Sync", () => {
+      throw new Error("sync boom");
+    }),
+    unary("Async", () => Promise.reject(new Error("async boom"))),
+  ]);
+  call(1, "/test.T/Sync", ["x"]);
+  call(3, "/test.T/Async", ["x"]);
+  const sync = await responseOf(client, 1);
+  const asy = await responseOf(client, 3);
+  assertEquals(assertTrailersOnly(sync, Status.UNKNOWN), "sync boom");
+  assertEquals(assertTrailersOnly(asy, Status.UNKNOWN), "async boom");
+  assertEquals(logLines.length, 2, "handler failures are logged");
+  assert(logLines[0].includes("handler failed"));
+  await finish(client);
+});
+
+Deno.test("call: an RpcError's code, grpc-message percent-encoded", async () => {
+  const { client, call, logLines } = setup([unary("Fail", () => {
+    throw new RpcError(Status.FAILED_PRECONDITION, "héllo 100% ✓\n");
+  })]);
+  call(1, "/test.T/Fail", ["x"]);
+  const res = await responseOf(client, 1);
+  const message = assertTrailersOnly(res, Status.FAILED_PRECONDITION);
+  assertEquals(message, "h%C3%A9llo 100%25 %E2%9C%93%0A");
+  assertEquals(decodeURIComponent(message!), "héllo 100% ✓\n");
+  assertEquals(logLines.length, 0, "an RpcError is no handler bug");
+  await finish(client);
+});
+
+Deno.test("call: an error after streamed messages goes in the trailers", async () => {
+  const { client, call } = setup([serverStream("Some", async function* () {
+    yield "one";
+    throw new RpcError(Status.ABORTED, "stopped");
+  })]);
+  call(1, "/test.T/Some", ["x"]);
+  const res = await responseOf(client, 1);
+  assertEquals(header(res.headers, ":status"), "200");
+  assertEquals(texts(res), ["one"]);
+  assertEquals(res.trailers, [["grpc-status", String(Status.ABORTED)], [
+    "grpc-message",
+    "stopped",
+  ]]);
+  await finish(client);
+});
+
+Deno.test("call: grpc-timeout ends a slow call with DEADLINE_EXCEEDED and aborts its signal", async () => {
+  let signal: AbortSignal | undefined;
+  const { client, call } = setup([unary("Slow", (_req, ctx) => {
+    signal = ctx.signal;
+    return new Promise<string>((_resolve, reject) => {
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+    });
+  })]);
+  const started = Date.now();
+  call(1, "/test.T/Slow", ["x"], [["grpc-timeout", "50m"]]);
+  const res = await responseOf(client, 1);
+  const elapsed = Date.now() - started;
+  assertEquals(assertTrailersOnly(res, Status.DEADLINE_EXCEEDED), "deadline exceeded");
+  assert(elapsed >= 45, `ended after ${elapsed} ms`);
+  assert(signal?.aborted);
+  assert(signal.reason instanceof RpcError);
+  assertEquals((signal.reason as RpcError).code, Status.DEADLINE_EXCEEDED);
+  await finish(client);
+});
+
+Deno.test("call: a call that beats its grpc-timeout leaves no timer behind", async () => {
+  const { client, call } = setup([unary("Fast", (r) => r)]);
+  call(1, "/test.T/Fast", ["x"], [["grpc-timeout", "10S"]]);
+  assertEquals(statusOf(await responseOf(client, 1)), [Status.OK, undefined]);
+  // The op sanitizer fails this test if the 10 s timer is still pending.
+  await finish(client);
+});
+
+Deno.test("call: client RST_STREAM aborts the handler's signal", async () => {
+  let signal: AbortSignal | undefined;
+  let settled = false;
+  const { client, call } = setup([unary("Slow", (_req, ctx) => {
+    signal = ctx.signal;
+    return new Promise<string>((_resolve, reject) => {
+      ctx.signal.addEventListener("abort", () => {
+        settled = true;
+        reject(ctx.signal.reason);
+      });
+    });
+  })]);
+  call(1, "/test.T/Slow", ["x"]);
+  await until(() => signal !== undefined, "the handler to run");
+  assert(!signal!.aborted);
+  client.send(rstStreamFrame(1, H2Error.CANCEL));
+  assert(signal!.aborted);
+  assertEquals((signal!.reason as RpcError).code, Status.CANCELLED);
+  await tick();
+  assert(settled);
+  // Nothing is sent on the reset stream.
+  const res = client.response(1);
+  assertEquals([res.ended, res.headers, res.trailers], [false, undefined, undefined]);
+  await finish(client);
+});
+
+Deno.test("call: a signal read after the cancel is already aborted", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  let aborted: boolean | undefined;
+  const { client, call } = setup([unary("Late", async (_req, ctx) => {
+    await gate;
+    aborted = ctx.signal.aborted; // first read of ctx.signal, after the reset
+    return "late";
+  })]);
+  call(1, "/test.T/Late", ["x"]);
+  await tick();
+  client.send(rstStreamFrame(1, H2Error.CANCEL));
+  release();
+  await until(() => aborted !== undefined, "the handler to finish");
+  assert(aborted);
+  await tick();
+  assertEquals(client.response(1).ended, false);
+  await finish(client);
+});
+
+Deno.test("call: server-streaming handler yields three messages then OK", async () => {
+  const { client, call } = setup([serverStream("Three", async function* (req) {
+    for (let i = 1; i <= 3; i++) {
+      await tick();
+      yield `${req}-${i}`;
+    }
+  })]);
+  call(1, "/test.T/Three", ["m"]);
+  const res = await responseOf(client, 1);
+  assertEquals(res.headers, [[":status", "200"], ["content-type", "application/grpc"]]);
+  assertEquals(texts(res), ["m-1", "m-2", "m-3"]);
+  assertEquals(res.trailers, [["grpc-status", "0"]]);
+  // A plain iterable works too, and an empty stream is trailers-only OK.
+  const more = setup([
+    serverStream("Sync", () => ["a", "b"]),
+    serverStream("Empty", () => []),
+  ]);
+  more.call(1, "/test.T/Sync", ["x"]);
+  assertEquals(texts(await responseOf(more.client, 1)), ["a", "b"]);
+  more.call(3, "/test.T/Empty", ["x"]);
+  assertTrailersOnly(await responseOf(more.client, 3), Status.OK);
+  await finish(client);
+  await finish(more.client);
+});
+
+Deno.test("call: client-streaming handler reads requests until END_STREAM", async () => {
+  const got: string[] = [];
+  const { client } = setup([clientStream("Join", async (requests) => {
+    for await (const r of requests) got.push(r);
+    return got.join("+");
+  })]);
+  client.send(headersFrame(1, requestHeaders("/test.T/Join")));
+  client.send(dataFrame(1, grpcMessage("a")));
+  await tick();
+  assertEquals(got, ["a"]);
+  // Two messages in one frame, and one split across frames.
+  const b = grpcMessage("b"), c = grpcMessage("cc");
+  client.send(dataFrame(1, concat(b, c.subarray(0, 3))));
+  client.send(dataFrame(1, c.subarray(3)));
+  await tick();
+  assertEquals(got, ["a", "b", "cc"]);
+  assertEquals(client.response(1).ended, false);
+  client.send(dataFrame(1, new Uint8Array(0), true));
+  const res = await responseOf(client, 1);
+  assertEquals(texts(res), ["a+b+cc"]);
+  assertEquals(statusOf(res), [Status.OK, undefined]);
+  await finish(client);
+});
+
+Deno.test("call: bidi handler answers each request as it comes", async () => {
+  const { client } = setup([bidiStream("Echo", async function* (requests) {
+    for await (const r of requests) yield `re: ${r}`;
+  })]);
+  client.send(headersFrame(1, requestHeaders("/test.T/Echo")));
+  client.send(dataFrame(1, grpcMessage("one")));
+  await until(() => client.response(1).body.length > 0, "the first answer");
+  assertEquals(texts(client.response(1)), ["re: one"]);
+  client.send(dataFrame(1, grpcMessage("two")));
+  await until(() => texts(client.response(1)).length === 2, "the second answer");
+  assertEquals(client.response(1).ended, false);
+  client.send(dataFrame(1, grpcMessage("three"), true));
+  const res = await responseOf(client, 1);
+  assertEquals(texts(res), ["re: one", "re: two", "re: three"]);
+  assertEquals(res.trailers, [["grpc-status", "0"]]);
+  await finish(client);
+});
+
+Deno.test("call: a bidi handler may finish before the client does", async () => {
+  const { client } = setup([bidiStream("First", async function* (requests) {
+    for await (const r of requests) {
+      yield r;
+      return;
+    }
+  })]);
+  client.send(headersFrame(1, requestHeaders("/test.T/First")));
+  client.send(dataFrame(1, grpcMessage("only")));
+  const res = await responseOf(client, 1);
+  assertEquals(texts(res), ["only"]);
+  assertEquals(statusOf(res), [Status.OK, undefined]);
+  assertEquals(res.rst, H2Error.NO_ERROR); // the client may stop sending
+  await finish(client);
+});
+
+Deno.test("call: client RST_STREAM ends a streaming handler's requests", async () => {
+  let error: unknown;
+  let signal: AbortSignal | undefined;
+  const { client } = setup([clientStream("Wait", async (requests, ctx) => {
+    signal = ctx.signal;
+    try {
+      for await (const _ of requests) { /* drain */ }
+    } catch (err) {
+      error = err;
+      throw err;
+    }
+    return "done";
+  })]);
+  client.send(headersFrame(1, requestHeaders("/test.T/Wait")));
+  client.send(dataFrame(1, grpcMessage("a")));
+  await tick();
+  client.send(rstStreamFrame(1, H2Error.CANCEL));
+  await until(() => error !== undefined, "the request iterator to throw");
+  assert(error instanceof RpcError);
+  assertEquals(error.code, Status.CANCELLED);
+  assert(signal?.aborted);
+  await finish(client);
+});
+
+Deno.test("call: metadata leaves out pseudo-headers and transport headers", async () => {
+  let metadata: CallContext["metadata"] | undefined;
+  const { client, call } = setup([unary("Md", (r, ctx) => {
+    metadata = ctx.metadata;
+    return r;
+  })]);
+  call(1, "/test.T/Md", ["x"], [
+    ["grpc-timeout", "10S"],
+    ["grpc-accept-encoding", "identity"],
+    ["user-agent", "grpc-go/1.0"],
+    ["x-custom", "a"],
+    ["x-custom", "b"],
+    ["authorization", "Bearer t"],
+  ]);
+  await responseOf(client, 1);
+  assertEquals(metadata, {
+    "user-agent": ["grpc-go/1.0"],
+    "x-custom": ["a", "b"],
+    "authorization": ["Bearer t"],
+  });
+  await finish(client);
+});
+
+Deno.test("parseTimeout: every unit, and bad values", () => {
+  assertEquals(parseTimeout("2H"), 7_200_000);
+  assertEquals(parseTimeout("3M"), 180_000);
+  assertEquals(parseTimeout("5S"), 5000);
+  assertEquals(parseTimeout("50m"), 50);
+  assertEquals(parseTimeout("1500u"), 1.5);
+  assertEquals(parseTimeout("2000000n"), 2);
+  assertEquals(parseTimeout("0m"), 0);
+  assertEquals(parseTimeout("99999999S"), 99_999_999_000); // eight digits is the most
+  for (
+    const bad of [
+      undefined,
+      "",
+      "m",
+      "5",
+      "5x",
+      "5s",
+      "-5m",
+      "1.5S",
+      "S5",
+      "123456789S", // nine digits
+    ]
+  ) {
+    assertEquals(parseTimeout(bad), undefined, `parseTimeout(${JSON.stringify(bad)})`);
+  }
+});
+
+Deno.test("createNativeEngine: a unary call over a unix socket, then shutdown", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rpcplugin-native-" });
+  const path = `${dir}/plugin.sock`;
+  const engine = createNativeEngine({
+    maxMessageBytes: 4 << 20,
+    logger: createLogger({ level: "off" }),
+  });
+  engine.addService(unary("Echo", (r) => `echo: ${r}`));
+  assertEquals(await engine.bind("unix", path), 0);
+  const sock = await Deno.connect({ transport: "unix", path });
+  try {
+    await writeAll(
+      sock,
+      concat(
+        CLIENT_PREFACE,
+        settingsFrame([]),
+        headersFrame(1, requestHeaders("/test.T/Echo")),
+        dataFrame(1, grpcMessage("over the socket"), true),
+      ),
+    );
+    const decoder = new HpackDecoder();
+    const frames: Frame[] = [];
+    let buffered: Uint8Array = new Uint8Array(0);
+    const buf = new Uint8Array(64 << 10);
+    const ended = () =>
+      frames.some((f) => f.streamId === 1 && f.type === FrameType.HEADERS && (f.flags & 1));
+    while (!ended()) {
+      const n = await sock.read(buf);
+      if (n === null) throw new Error("server closed before answering");
+      const { frames: got, rest } = parseFrames(concat(buffered, buf.subarray(0, n)));
+      buffered = rest;
+      frames.push(...decodeHeaderBlocks(got, decoder));
+    }
+    const ofStream = frames.filter((f) => f.streamId === 1);
+    assertEquals(ofStream.map((f) => f.type), [
+      FrameType.HEADERS,
+      FrameType.DATA,
+      FrameType.HEADERS,
+    ]);
+    assertEquals(header(ofStream[0].headers, ":status"), "200");
+    assertEquals(
+      parseMessages(ofStream[1].payload).map((b) => dec.decode(b)),
+      ["echo: over the socket"],
+    );
+    assertEquals(ofStream[2].headers, [["grpc-status", "0"]]);
+
+    await engine.shutdown(100);
+    // The server says GOAWAY, then hangs up.
+    const tail: Uint8Array[] = [buffered];
+    while (true) {
+      const n = await sock.read(buf);
+      if (n === null) break;
+      tail.push(buf.slice(0, n));
+    }
+    const goaway = parseFrames(concat(...tail)).frames.filter((f) => f.type === FrameType.GOAWAY);
+    assertEquals(goaway.length, 1);
+    assertEquals([...goaway[0].payload.subarray(0, 8)], [0, 0, 0, 1, 0, 0, 0, 0]);
+    // The listener is gone.
+    let refused = false;
+    try {
+      (await Deno.connect({ transport: "unix", path })).close();
+    } catch {
+      refused = true;
+    }
+    assert(refused, "the listener still accepts after shutdown");
+  } finally {
+    sock.close();
+    await tick(5); // let the server's read loop see its socket closed
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < data.length) at += await conn.write(data.subarray(at));
+}
+
+Deno.test("createNativeEngine: shutdown cancels a call that outlives the grace period", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rpcplugin-native-" });
+  const path = `${dir}/plugin.sock`;
+  const engine = createNativeEngine({
+    maxMessageBytes: 4 << 20,
+    logger: createLogger({ level: "off" }),
+  });
+  let signal: AbortSignal | undefined;
+  engine.addService(unary("Hang", (_req, ctx) => {
+    signal = ctx.signal;
+    return new Promise<string>((_resolve, reject) => {
+      ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
+    });
+  }));
+  await engine.bind("unix", path);
+  const sock = await Deno.connect({ transport: "unix", path });
+  try {
+    await writeAll(
+      sock,
+      concat(
+        CLIENT_PREFACE,
+        settingsFrame([]),
+        headersFrame(1, requestHeaders("/test.T/Hang")),
+        dataFrame(1, grpcMessage("x"), true),
+      ),
+    );
+    await until(() => signal !== undefined, "the handler to run");
+    const started = Date.now();
+    await engine.shutdown(50);
+    const elapsed = Date.now() - started;
+    assert(elapsed >= 45, `shutdown returned after ${elapsed} ms, before the grace period`);
+    assert(signal!.aborted, "the in-flight call was not cancelled");
+    assertEquals((signal!.reason as RpcError).code, Status.CANCELLED);
+    // The client sees GOAWAY and then the end of the connection, no response.
+    const got: Uint8Array[] = [];
+    const buf = new Uint8Array(64 << 10);
+    while (true) {
+      const n = await sock.read(buf);
+      if (n === null) break;
+      got.push(buf.slice(0, n));
+    }
+    const frames = parseFrames(concat(...got)).frames;
+    assertEquals(frames.filter((f) => f.type === FrameType.GOAWAY).length, 1);
+    assertEquals(frames.filter((f) => f.streamId === 1).length, 0);
+  } finally {
+    sock.close();
+    await tick(5);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { after } from "../_timer.ts";
 import { GRPCControllerDefinition } from "../gen/plugin/grpc_controller_pb.ts";
 import { fromTsProto, implement, type ServiceImplementation } from "./service.ts";
 
@@ -24,7 +25,7 @@ export function controllerService(
   return implement(fromTsProto(GRPCControllerDefinition), {
     shutdown: async () => {
       await beforeReply();
-      setTimeout(onShutdown, 0);
+      after(1, onShutdown);
       return {};
     },
   });

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { after } from "../_timer.ts";
 import { mapHandlers, type ServiceImplementation } from "./service.ts";
 
 /** A counter of calls in flight that can be waited on. */
@@ -38,13 +39,13 @@ export class InFlight {
     if (this.#count === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const waiter = () => {
-        clearTimeout(timer);
+        cancel();
         resolve(true);
       };
-      const timer = setTimeout(() => {
+      const cancel = after(ms, () => {
         this.#waiters = this.#waiters.filter((w) => w !== waiter);
         resolve(false);
-      }, ms);
+      });
       this.#waiters.push(waiter);
     });
   }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { after } from "../_timer.ts";
 import type { Logger } from "../log/logger.ts";
 
 /** Handles for undoing {@linkcode watchLifecycle}. */
@@ -21,17 +22,11 @@ export interface LifecycleWatch {
 
 const NEWLINE = new Uint8Array([10]);
 
-/**
- * Calls `fn` every `ms` until `fn` returns false. Built on
- * `AbortSignal.timeout` because Deno 2.9's `setTimeout`/`setInterval` load
- * Node's timers module on first use, which costs about 10 ms of start-up.
- * A pending tick keeps the event loop alive for at most `ms` after `fn`
- * has said stop.
- */
+/** Calls `fn` every `ms` until `fn` returns false; never keeps the process alive. */
 function every(ms: number, fn: () => boolean): void {
-  AbortSignal.timeout(ms).addEventListener("abort", () => {
+  after(ms, () => {
     if (fn()) every(ms, fn);
-  }, { once: true });
+  });
 }
 
 /**

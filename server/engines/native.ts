@@ -8,6 +8,7 @@
  */
 
 import type * as NodeTls from "node:tls";
+import { after } from "../../_timer.ts";
 import type { Network } from "../../constants.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
 import type { ServiceImplementation } from "../service.ts";
@@ -181,9 +182,9 @@ export function createNativeEngine(options: EngineOptions): Engine {
         }
       }
       const grace = new AbortController();
-      const timer = setTimeout(() => grace.abort(), graceMs);
+      const cancel = after(graceMs, () => grace.abort());
       await Promise.all([...connections].map((c) => c.drain(grace.signal)));
-      clearTimeout(timer);
+      cancel();
       if (connections.size) {
         log.warn("graceful stop timed out; cancelling remaining calls", { grace_ms: graceMs });
         for (const c of [...connections]) c.close("server stopped");

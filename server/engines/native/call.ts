@@ -6,6 +6,7 @@
  * @module
  */
 
+import { after } from "../../../_timer.ts";
 import type { Logger } from "../../../log/logger.ts";
 import type { CallContext } from "../../service.ts";
 import { RpcError, Status, type StatusCode } from "../../status.ts";
@@ -166,7 +167,7 @@ class Call implements StreamHandler, CallContext {
   #abort: AbortController | null = null;
   #cancelReason: RpcError | null = null;
   #done = false;
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  #cancelTimer: (() => void) | null = null;
   // message parsing
   #prefix = new Uint8Array(PREFIX_BYTES);
   #prefixFill = 0;
@@ -216,12 +217,12 @@ class Call implements StreamHandler, CallContext {
   }
 
   setDeadline(ms: number): void {
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+    this.#cancelTimer = after(ms, () => {
+      this.#cancelTimer = null;
       const err = new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded");
       this.#finish(err.code, err.message);
       this.#cancel(err);
-    }, Math.max(0, Math.min(ms, 0x7fff_ffff)));
+    });
   }
 
   // --- StreamHandler
@@ -477,7 +478,7 @@ class Call implements StreamHandler, CallContext {
   }
 
   #clearTimer(): void {
-    if (this.#timer !== undefined) clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#cancelTimer?.();
+    this.#cancelTimer = null;
   }
 }

@@ -237,6 +237,7 @@ export class H2Connection {
   #flushing = false;
   #closed = false;
   #failed: string | null = null;
+  #closeAfterFlush: string | null = null;
   #goingAway = false;
   #idleWaiters: (() => void)[] = [];
 
@@ -578,7 +579,8 @@ export class H2Connection {
       }
     }
     this.#flushing = false;
-    if (this.#failed) this.close(this.#failed);
+    const reason = this.#failed ?? this.#closeAfterFlush;
+    if (reason) this.close(reason);
   }
 
   /**
@@ -609,13 +611,13 @@ export class H2Connection {
     for (const w of waiters) w();
     if (this.#goingAway) {
       // Let the last frames leave, then hang up.
-      queueMicrotask(() => void this.#closeWhenFlushed());
+      queueMicrotask(() => this.#closeWhenFlushed());
     }
   }
 
-  async #closeWhenFlushed(): Promise<void> {
-    while (this.#flushing && !this.#closed) await new Promise((r) => setTimeout(r, 1));
-    this.close("finished");
+  #closeWhenFlushed(): void {
+    if (this.#flushing) this.#closeAfterFlush = "finished";
+    else this.close("finished");
   }
 
   /** Ends the connection with a GOAWAY carrying `code`, after what is queued. */

@@ -55,14 +55,13 @@ const TIMEOUT_UNIT_MS: Record<string, number> = {
 let responseHeaders: Uint8Array | undefined;
 let okTrailers: Uint8Array | undefined;
 
-function encodeMessage(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(PREFIX_BYTES + bytes.length);
-  const n = bytes.length;
+/** The 5-byte prefix of an uncompressed message of `n` bytes. */
+function messagePrefix(n: number): Uint8Array {
+  const out = new Uint8Array(PREFIX_BYTES);
   out[1] = n >>> 24;
   out[2] = (n >>> 16) & 0xff;
   out[3] = (n >>> 8) & 0xff;
   out[4] = n & 0xff;
-  out.set(bytes, PREFIX_BYTES);
   return out;
 }
 
@@ -410,7 +409,7 @@ class Call implements StreamHandler, CallContext {
         ["content-type", "application/grpc"],
       ]),
     );
-    this.#stream.sendData(bytes);
+    this.#stream.sendData(messagePrefix(bytes.length), bytes);
     this.#finish(Status.OK, "");
   }
 
@@ -427,7 +426,7 @@ class Call implements StreamHandler, CallContext {
             ]),
           );
         }
-        this.#stream.sendData(bytes);
+        this.#stream.sendData(messagePrefix(bytes.length), bytes);
         await this.#stream.writable();
       }
       this.#finish(Status.OK, "");
@@ -444,7 +443,7 @@ class Call implements StreamHandler, CallContext {
         `response message larger than max (${bytes.length} vs. ${this.#opts.maxMessageBytes})`,
       );
     }
-    return encodeMessage(bytes);
+    return bytes;
   }
 
   // --- ending

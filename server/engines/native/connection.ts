@@ -61,6 +61,17 @@ const MAX_RECV_FRAME = DEFAULT_MAX_FRAME;
 const STREAM_HIGH_WATER = 256 << 10;
 
 const EMPTY = new Uint8Array(0);
+/** Output pieces at least this large are written without coalescing. */
+const LARGE_WRITE = 64 << 10;
+
+function concat(parts: readonly Uint8Array[], from: number, to: number): Uint8Array {
+  if (to - from === 1) return parts[from];
+  let size = 0;
+  for (let i = from; i < to; i++) size += parts[i].length;
+  const out = new Uint8Array(size);
+  for (let i = from, at = 0; i < to; at += parts[i].length, i++) out.set(parts[i], at);
+  return out;
+}
 
 /** One HTTP/2 stream, from the server's side. */
 export class H2Stream {
@@ -105,11 +116,14 @@ export class H2Stream {
     this.conn.enqueueHeaders(this.id, block, false);
   }
 
-  /** Queues body bytes; sent as flow control allows. */
-  sendData(bytes: Uint8Array): void {
-    if (this.localClosed || bytes.length === 0) return;
-    this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
+  /** Queues body bytes (one or more pieces, sent in order) as flow control allows. */
+  sendData(...pieces: Uint8Array[]): void {
+    if (this.localClosed) return;
+    for (const bytes of pieces) {
+      if (bytes.length === 0) continue;
+      this.#queue.push(bytes);
+      this.#queuedBytes += bytes.length;
+    }
     this.pump();
   }
 
@@ -233,7 +247,6 @@ export class H2Connection {
   #hpack = new HpackDecoder();
   #headerBlock: { id: number; flags: number; parts: Uint8Array[] } | null = null;
   #out: Uint8Array[] = [];
-  #outBytes = 0;
   #flushing = false;
   #closed = false;
   #failed: string | null = null;
@@ -549,7 +562,6 @@ export class H2Connection {
   enqueue(bytes: Uint8Array): void {
     if (this.#closed || this.#failed) return;
     this.#out.push(bytes);
-    this.#outBytes += bytes.length;
     if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(() => this.#flush());
@@ -559,20 +571,17 @@ export class H2Connection {
   async #flush(): Promise<void> {
     while (this.#out.length && !this.#closed) {
       const parts = this.#out;
-      const size = this.#outBytes;
       this.#out = [];
-      this.#outBytes = 0;
-      let data = parts[0];
-      if (parts.length > 1) {
-        data = new Uint8Array(size);
-        let at = 0;
-        for (const p of parts) {
-          data.set(p, at);
-          at += p.length;
-        }
-      }
       try {
-        await this.transport.write(data);
+        // Small frames leave together in one write; a large one (bulk DATA)
+        // is written as it is rather than copied once more.
+        let from = 0;
+        for (let i = 0; i <= parts.length; i++) {
+          if (i < parts.length && parts[i].length < LARGE_WRITE) continue;
+          if (i > from) await this.transport.write(concat(parts, from, i));
+          if (i < parts.length) await this.transport.write(parts[i]);
+          from = i + 1;
+        }
       } catch {
         this.close("write failed");
         return;

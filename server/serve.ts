@@ -66,8 +66,8 @@ export interface ServeOptions {
    */
   tls?: TlsOptions;
   /**
-   * Key type of the certificate made for AutoMTLS. By default the host's own
-   * ECDSA curve (P-521 for go-plugin hosts), else P-256.
+   * Key type of the certificate made for AutoMTLS.
+   * @default {"ecdsa-p256"}
    */
   autoMtlsKeyType?: KeyType;
   /**

@@ -147,7 +147,7 @@ Deno.test("TLS refusal: AutoMTLS over a unix socket refuses plaintext, no cert, 
     const [head, field6] = splitHandshake(p.result.handshake);
     p.check(head.startsWith(`1|1|unix|${dir}/plugin`) && head.endsWith("|grpc"), "handshake");
     p.check(field6.length > 50 && !field6.includes("="), "field 6: unpadded base64 DER");
-    p.check(p.result.cert_key === "ECDSA P-521", "the default key follows the host's curve");
+    p.check(p.result.cert_key === "ECDSA P-256", "the default key is P-256");
   });
 });
 

@@ -26,9 +26,10 @@ export interface AutoMtls {
 
 /**
  * The key type of our certificate when the author chose none: P-256, which
- * every TLS stack handles. It is also the cheapest for the runtime's TLS
- * server: setting up a server with a P-521 or RSA key costs about 60 ms of
- * CPU in Deno 2.9's `node:tls` (`initServerTls`), P-256 next to nothing.
+ * every TLS stack handles (pyvider's Python host cannot use P-521). Speed
+ * does not decide it: Deno 2.9 pays about 60 ms once for its crypto stack,
+ * in WebCrypto's first P-256 key generation or else in the first TLS
+ * server set-up (`initServerTls`), whichever comes first.
  */
 const DEFAULT_KEY_TYPE: KeyType = "ecdsa-p256";
 

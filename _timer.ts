@@ -24,13 +24,19 @@ export function after(ms: number, fn: () => void): () => void {
     return () => (live = false);
   }
   const cell = new Int32Array(new SharedArrayBuffer(4));
-  const wait = Atomics.waitAsync(cell, 0, 0, Math.min(ms, 0x7fff_ffff));
-  Promise.resolve(wait.value).then((outcome) => {
-    if (live && outcome === "timed-out") {
+  const due = performance.now() + ms;
+  const arm = (left: number) => {
+    // Longer waits than 2^31-1 ms (24.8 days) go in steps.
+    const wait = Atomics.waitAsync(cell, 0, 0, Math.min(left, 0x7fff_ffff));
+    Promise.resolve(wait.value).then((outcome) => {
+      if (!live || outcome !== "timed-out") return;
+      const rest = due - performance.now();
+      if (rest > 1) return arm(rest);
       live = false;
       fn();
-    }
-  });
+    });
+  };
+  arm(ms);
   return () => {
     if (!live) return;
     live = false;

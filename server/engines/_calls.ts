@@ -26,7 +26,12 @@ export interface CallStatus {
  */
 export function statusOf(err: unknown, path: string, log: Logger): CallStatus {
   if (err instanceof RpcError) return { code: err.code, details: err.message };
-  const details = err instanceof Error ? err.message : String(err);
+  let details: string;
+  try {
+    details = err instanceof Error ? String(err.message) : String(err);
+  } catch {
+    details = "the handler failed with a value that has no text";
+  }
   log.warn("handler failed", { method: path, error: details });
   return { code: Status.UNKNOWN, details };
 }

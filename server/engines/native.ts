@@ -52,6 +52,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const callOptions = { routes, maxMessageBytes: options.maxMessageBytes, logger: options.logger };
   const connections = new Set<H2Connection>();
   const closers: (() => void)[] = [];
+  const rawSockets = new Set<{ destroy(): void }>();
   let stopping = false;
 
   const open = (transport: Transport): H2Connection => {
@@ -88,8 +89,14 @@ export function createNativeEngine(options: EngineOptions): Engine {
         if (n === null) break;
         conn.receive(buf.subarray(0, n));
       }
-    } catch {
-      // reset by the peer, or closed by us
+    } catch (err) {
+      // Reset by the peer or closed by us, unless a bug threw: say so.
+      if (
+        !(err instanceof Deno.errors.BadResource || err instanceof Deno.errors.ConnectionReset ||
+          err instanceof Deno.errors.Interrupted)
+      ) {
+        log.error("connection failed", { error: (err as Error)?.message });
+      }
     }
     conn.close("peer closed the connection");
   };
@@ -134,9 +141,22 @@ export function createNativeEngine(options: EngineOptions): Engine {
         close: () => sock.destroy(),
       });
       if (stopping) conn.drain(AbortSignal.abort());
-      sock.on("data", (chunk: Uint8Array) => conn.receive(chunk));
+      sock.on("data", (chunk: Uint8Array) => {
+        try {
+          conn.receive(chunk);
+        } catch (err) {
+          log.error("connection failed", { error: (err as Error)?.message });
+          conn.close("internal error");
+        }
+      });
       sock.on("error", () => conn.close("TLS connection error"));
       sock.on("close", () => conn.close("peer closed the connection"));
+    });
+    // Sockets still in the TLS handshake are not connections yet: keep them
+    // so that shutdown can close them.
+    server.on("connection", (raw: { destroy(): void; once(e: "close", f: () => void): void }) => {
+      rawSockets.add(raw);
+      raw.once("close", () => rawSockets.delete(raw));
     });
     server.on("tlsClientError", (err: Error) => {
       log.debug("TLS handshake refused", { error: err.message });
@@ -189,6 +209,8 @@ export function createNativeEngine(options: EngineOptions): Engine {
         log.warn("graceful stop timed out; cancelling remaining calls", { grace_ms: graceMs });
         for (const c of [...connections]) c.close("server stopped");
       }
+      for (const raw of rawSockets) raw.destroy();
+      rawSockets.clear();
     },
   };
 }

@@ -59,6 +59,8 @@ const MAX_HEADER_LIST = 16 << 20;
 const MAX_RECV_FRAME = DEFAULT_MAX_FRAME;
 /** Queued output per stream beyond which writers wait. */
 const STREAM_HIGH_WATER = 256 << 10;
+/** Output not yet written to the socket beyond which stream writers wait. */
+const CONNECTION_HIGH_WATER = 4 << 20;
 
 const EMPTY = new Uint8Array(0);
 /** Output pieces at least this large are written without coalescing. */
@@ -134,18 +136,32 @@ export class H2Stream {
     this.pump();
   }
 
-  /** Resolves when the queued output is small enough to write more. */
-  writable(): Promise<void> {
-    if (this.#queuedBytes < STREAM_HIGH_WATER || this.localClosed) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  /**
+   * Resolves when this stream's queued output, and the connection's output
+   * not yet written to the socket, are small enough to write more.
+   */
+  async writable(): Promise<void> {
+    if (this.#queuedBytes >= STREAM_HIGH_WATER && !this.localClosed) {
+      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    }
+    if (!this.localClosed) await this.conn.backlogBelow(CONNECTION_HIGH_WATER);
   }
 
-  /** Resets the stream with an error code. */
+  /** Resets the stream with an error code; the handler learns it too. */
   reset(code: number): void {
     if (this.localClosed) return;
     this.conn.enqueue(rstStreamFrame(this.id, code));
     this.#closeLocal();
     this.conn.forget(this, true);
+    this.handler?.reset(code);
+  }
+
+  /** The peer reset the stream or the connection is gone: nothing more goes out. @internal */
+  abandon(code: number): void {
+    this.remoteClosed = true;
+    if (!this.localClosed) this.#closeLocal();
+    this.#trailers = null;
+    this.handler?.reset(code);
   }
 
   /** Grants the peer `n` more bytes on this stream once it has been consumed. */
@@ -252,7 +268,9 @@ export class H2Connection {
   #failed: string | null = null;
   #closeAfterFlush: string | null = null;
   #goingAway = false;
-  #idleWaiters: (() => void)[] = [];
+  #closeWaiters: (() => void)[] = [];
+  #backlog = 0;
+  #backlogWaiters: (() => void)[] = [];
 
   /**
    * @param transport Where bytes go.
@@ -390,7 +408,6 @@ export class H2Connection {
     stream.recvWindow -= payload.length;
     if (stream.recvWindow < 0) {
       stream.reset(H2Error.FLOW_CONTROL_ERROR);
-      stream.handler?.reset(H2Error.FLOW_CONTROL_ERROR);
       return;
     }
     const body = this.#stripPadding(flags, payload);
@@ -438,6 +455,7 @@ export class H2Connection {
     const end = (flags & Flag.END_STREAM) !== 0;
     const existing = this.#streams.get(id);
     if (existing) {
+      if (existing.remoteClosed) return existing.reset(H2Error.STREAM_CLOSED);
       // Trailers from the client end its side.
       if (!end) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "trailers without END_STREAM");
       existing.remoteClosed = true;
@@ -473,11 +491,9 @@ export class H2Connection {
     const stream = this.#streams.get(id);
     if (!stream) return;
     const code = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0);
-    stream.remoteClosed = true;
-    stream.localClosed = true;
     this.#streams.delete(id);
     this.blocked.delete(stream);
-    stream.handler?.reset(code);
+    stream.abandon(code);
     this.#maybeIdle();
   }
 
@@ -562,6 +578,7 @@ export class H2Connection {
   enqueue(bytes: Uint8Array): void {
     if (this.#closed || this.#failed) return;
     this.#out.push(bytes);
+    this.#backlog += bytes.length;
     if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(() => this.#flush());
@@ -578,8 +595,8 @@ export class H2Connection {
         let from = 0;
         for (let i = 0; i <= parts.length; i++) {
           if (i < parts.length && parts[i].length < LARGE_WRITE) continue;
-          if (i > from) await this.transport.write(concat(parts, from, i));
-          if (i < parts.length) await this.transport.write(parts[i]);
+          if (i > from) await this.#write(concat(parts, from, i));
+          if (i < parts.length) await this.#write(parts[i]);
           from = i + 1;
         }
       } catch {
@@ -592,9 +609,26 @@ export class H2Connection {
     if (reason) this.close(reason);
   }
 
+  async #write(data: Uint8Array): Promise<void> {
+    await this.transport.write(data);
+    this.#backlog -= data.length;
+    if (this.#backlog < CONNECTION_HIGH_WATER) this.#wakeBacklog();
+  }
+
+  #wakeBacklog(): void {
+    for (const w of this.#backlogWaiters.splice(0)) w();
+  }
+
+  /** Resolves once less than `limit` bytes wait to be written (or the connection closed). @internal */
+  backlogBelow(limit: number): Promise<void> {
+    if (this.#backlog < limit || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#backlogWaiters.push(resolve));
+  }
+
   /**
-   * Starts a graceful close: GOAWAY, no new streams; resolves when every
-   * open stream has finished or `signal` aborts.
+   * Starts a graceful close: GOAWAY, no new streams, and the connection
+   * closes itself once every open stream has finished and the last frames
+   * are written. Resolves then, or when `signal` aborts.
    */
   drain(signal: AbortSignal): Promise<void> {
     if (!this.#closed && !this.#goingAway) {
@@ -602,22 +636,19 @@ export class H2Connection {
       this.enqueue(goawayFrame(this.#lastStreamId, H2Error.NO_ERROR));
       this.#maybeIdle();
     }
-    if (this.#streams.size === 0 || this.#closed || signal.aborted) return Promise.resolve();
+    if (this.#closed || signal.aborted) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
         signal.removeEventListener("abort", done);
         resolve();
       };
       signal.addEventListener("abort", done);
-      this.#idleWaiters.push(done);
+      this.#closeWaiters.push(done);
     });
   }
 
   #maybeIdle(): void {
     if (this.#streams.size > 0) return;
-    const waiters = this.#idleWaiters;
-    this.#idleWaiters = [];
-    for (const w of waiters) w();
     if (this.#goingAway) {
       // Let the last frames leave, then hang up.
       queueMicrotask(() => this.#closeWhenFlushed());
@@ -653,11 +684,9 @@ export class H2Connection {
     const streams = [...this.#streams.values()];
     this.#streams.clear();
     this.blocked.clear();
-    for (const s of streams) {
-      s.localClosed = s.remoteClosed = true;
-      s.handler?.reset(H2Error.CANCEL);
-    }
-    for (const w of this.#idleWaiters.splice(0)) w();
+    for (const s of streams) s.abandon(H2Error.CANCEL);
+    this.#wakeBacklog();
+    for (const w of this.#closeWaiters.splice(0)) w();
     this.options.onClose(this, reason);
   }
 }

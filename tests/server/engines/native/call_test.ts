@@ -29,7 +29,9 @@ import {
   FrameType,
   H2Error,
   rstStreamFrame,
+  Setting,
   settingsFrame,
+  windowUpdateFrame,
 } from "../../../../server/engines/native/frame.ts";
 import { createNativeEngine } from "../../../../server/engines/native.ts";
 import { kvService } from "../../../../examples/kv/kv.ts";
@@ -692,6 +694,119 @@ Deno.test("createNativeEngine: shutdown cancels a call that outlives the grace p
     const frames = parseFrames(concat(...got)).frames;
     assertEquals(frames.filter((f) => f.type === FrameType.GOAWAY).length, 1);
     assertEquals(frames.filter((f) => f.streamId === 1).length, 0);
+  } finally {
+    sock.close();
+    await tick(5);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// Regressions found in review: each of these once hung, leaked or crashed.
+
+Deno.test("call: a streaming handler waiting for window is released by the client's RST_STREAM", async () => {
+  let finallyRan = false;
+  const { client, call } = setup([serverStream("Flood", async function* () {
+    try {
+      for (let i = 0;; i++) yield "x".repeat(64 << 10);
+    } finally {
+      finallyRan = true;
+    }
+  })]);
+  // A tiny stream window: the handler soon waits for WINDOW_UPDATE.
+  client.send(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 16]]));
+  call(1, "/test.T/Flood", ["go"]);
+  await tick(20);
+  assert(!finallyRan);
+  client.send(rstStreamFrame(1, H2Error.CANCEL));
+  await until(() => finallyRan, "the handler's finally block");
+  assertEquals(client.conn.streamCount, 0);
+  await finish(client);
+});
+
+Deno.test("call: a stream reset by a bad WINDOW_UPDATE aborts its handler", async () => {
+  let signal: AbortSignal | undefined;
+  const { client, call } = setup([serverStream("Wait", (_req, ctx) => {
+    signal = ctx.signal;
+    return (async function* () {
+      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+    })();
+  })]);
+  call(1, "/test.T/Wait", ["go"]);
+  await until(() => signal !== undefined, "the handler to run");
+  client.send(windowUpdateFrame(1, 0));
+  assert(signal!.aborted, "the handler's signal was not aborted");
+  await tick();
+  assertEquals(client.response(1).rst, H2Error.PROTOCOL_ERROR);
+  await finish(client);
+});
+
+Deno.test("call: a handler rejecting with a value that has no text answers UNKNOWN", async () => {
+  const { client, call } = setup([unary("Odd", () => Promise.reject(Object.create(null)))]);
+  call(1, "/test.T/Odd", ["x"]);
+  const res = await responseOf(client, 1);
+  assertEquals(statusOf(res)[0], Status.UNKNOWN);
+  await finish(client);
+});
+
+Deno.test("call: HEADERS after the client ended its side resets the stream (STREAM_CLOSED)", async () => {
+  let signal: AbortSignal | undefined;
+  const { client, call } = setup([unary("Slow", async (_req, ctx) => {
+    signal = ctx.signal;
+    await tick(50);
+    return "late";
+  })]);
+  call(1, "/test.T/Slow", ["x"]);
+  client.send(headersFrame(1, [["x-late", "1"]], true));
+  await tick();
+  assertEquals(client.response(1).rst, H2Error.STREAM_CLOSED);
+  assert(signal?.aborted, "the handler's signal was not aborted");
+  await tick(60);
+  await finish(client);
+});
+
+Deno.test("createNativeEngine: shutdown lets a large response that ends within the grace reach the client", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "rpcplugin-native-" });
+  const path = `${dir}/plugin.sock`;
+  const lines: string[] = [];
+  const engine = createNativeEngine({
+    maxMessageBytes: 16 << 20,
+    logger: createLogger({ level: "warn", write: (l) => lines.push(l) }),
+  });
+  const size = 2_000_000;
+  engine.addService(unary("Big", async () => {
+    await tick(30);
+    return "b".repeat(size);
+  }));
+  await engine.bind("unix", path);
+  const sock = await Deno.connect({ transport: "unix", path });
+  try {
+    await writeAll(
+      sock,
+      concat(
+        CLIENT_PREFACE,
+        settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 0x7fff_ffff]]),
+        windowUpdateFrame(0, 0x7fff_ffff - 65_535),
+        headersFrame(1, requestHeaders("/test.T/Big")),
+        dataFrame(1, grpcMessage("x"), true),
+      ),
+    );
+    await tick(5);
+    const stopped = engine.shutdown(5000);
+    const got: Uint8Array[] = [];
+    const buf = new Uint8Array(64 << 10);
+    while (true) {
+      const n = await sock.read(buf);
+      if (n === null) break;
+      got.push(buf.slice(0, n));
+    }
+    await stopped;
+    const frames = parseFrames(concat(...got)).frames.filter((f) => f.streamId === 1);
+    const body = frames.filter((f) => f.type === FrameType.DATA)
+      .reduce((n, f) => n + f.payload.length, 0);
+    assertEquals(body, size + 5, "the whole message");
+    const last = frames[frames.length - 1];
+    assert(last.type === FrameType.HEADERS && (last.flags & 1) === 1, "trailers last");
+    assertEquals(lines.filter((l) => l.includes("timed out")), [], "no grace-period warning");
   } finally {
     sock.close();
     await tick(5);

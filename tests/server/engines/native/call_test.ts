@@ -34,6 +34,7 @@ import {
   windowUpdateFrame,
 } from "../../../../server/engines/native/frame.ts";
 import { createNativeEngine } from "../../../../server/engines/native.ts";
+import type { Engine } from "../../../../server/engine.ts";
 import { kvService } from "../../../../examples/kv/kv.ts";
 import { KVDefinition } from "../../../../examples/kv/gen/kv_pb.ts";
 import { assert, assertEquals } from "../../../_util/assert.ts";
@@ -573,40 +574,77 @@ Deno.test("parseTimeout: every unit, and bad values", () => {
   }
 });
 
-Deno.test("createNativeEngine: a unary call over a unix socket, then shutdown", async () => {
+/** An engine serving `services` on a unix socket, and a client socket connected to it. */
+async function withEngine(
+  services: ServiceImplementation[],
+  fn: (sock: Deno.Conn, engine: Engine, logLines: string[]) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "rpcplugin-native-" });
   const path = `${dir}/plugin.sock`;
+  const logLines: string[] = [];
   const engine = createNativeEngine({
-    maxMessageBytes: 4 << 20,
-    logger: createLogger({ level: "off" }),
+    maxMessageBytes: 16 << 20,
+    logger: createLogger({ level: "warn", write: (l) => logLines.push(l) }),
   });
-  engine.addService(unary("Echo", (r) => `echo: ${r}`));
+  for (const s of services) engine.addService(s);
   assertEquals(await engine.bind("unix", path), 0);
   const sock = await Deno.connect({ transport: "unix", path });
   try {
-    await writeAll(
-      sock,
-      concat(
-        CLIENT_PREFACE,
-        settingsFrame([]),
-        headersFrame(1, requestHeaders("/test.T/Echo")),
-        dataFrame(1, grpcMessage("over the socket"), true),
-      ),
-    );
-    const decoder = new HpackDecoder();
-    const frames: Frame[] = [];
-    let buffered: Uint8Array = new Uint8Array(0);
-    const buf = new Uint8Array(64 << 10);
-    const ended = () =>
-      frames.some((f) => f.streamId === 1 && f.type === FrameType.HEADERS && (f.flags & 1));
-    while (!ended()) {
-      const n = await sock.read(buf);
-      if (n === null) throw new Error("server closed before answering");
-      const { frames: got, rest } = parseFrames(concat(buffered, buf.subarray(0, n)));
-      buffered = rest;
-      frames.push(...decodeHeaderBlocks(got, decoder));
+    await fn(sock, engine, logLines);
+    // The listener is gone after shutdown.
+    let refused = false;
+    try {
+      (await Deno.connect({ transport: "unix", path })).close();
+    } catch {
+      refused = true;
     }
-    const ofStream = frames.filter((f) => f.streamId === 1);
+    assert(refused, "the listener still accepts after shutdown");
+  } finally {
+    sock.close();
+    await tick(5); // let the server's read loop see its socket closed
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let at = 0;
+  while (at < data.length) at += await conn.write(data.subarray(at));
+}
+
+/** Reads frames until `done` says stop, or until the server hangs up when `done` is omitted. */
+async function readFrames(sock: Deno.Conn, done?: (frames: Frame[]) => boolean): Promise<Frame[]> {
+  const decoder = new HpackDecoder();
+  const frames: Frame[] = [];
+  let buffered: Uint8Array = new Uint8Array(0);
+  const buf = new Uint8Array(64 << 10);
+  while (!done?.(frames)) {
+    const n = await sock.read(buf);
+    if (n === null) break;
+    const { frames: got, rest } = parseFrames(concat(buffered, buf.subarray(0, n)));
+    buffered = rest;
+    frames.push(...decodeHeaderBlocks(got, decoder));
+  }
+  return frames;
+}
+
+/** The client's side of one call on stream 1: preface, settings, headers, one message. */
+function request(path: string, settings: [number, number][] = [], extra: Uint8Array[] = []) {
+  return concat(
+    CLIENT_PREFACE,
+    settingsFrame(settings),
+    ...extra,
+    headersFrame(1, requestHeaders(path)),
+    dataFrame(1, grpcMessage("over the socket"), true),
+  );
+}
+
+const endsStream1 = (frames: Frame[]) =>
+  frames.some((f) => f.streamId === 1 && f.type === FrameType.HEADERS && (f.flags & 1));
+
+Deno.test("createNativeEngine: a unary call over a unix socket, then shutdown", () =>
+  withEngine([unary("Echo", (r) => `echo: ${r}`)], async (sock, engine) => {
+    await writeAll(sock, request("/test.T/Echo"));
+    const ofStream = (await readFrames(sock, endsStream1)).filter((f) => f.streamId === 1);
     assertEquals(ofStream.map((f) => f.type), [
       FrameType.HEADERS,
       FrameType.DATA,
@@ -620,62 +658,22 @@ Deno.test("createNativeEngine: a unary call over a unix socket, then shutdown", 
     assertEquals(ofStream[2].headers, [["grpc-status", "0"]]);
 
     await engine.shutdown(100);
-    // The server says GOAWAY, then hangs up.
-    const tail: Uint8Array[] = [buffered];
-    while (true) {
-      const n = await sock.read(buf);
-      if (n === null) break;
-      tail.push(buf.slice(0, n));
-    }
-    const goaway = parseFrames(concat(...tail)).frames.filter((f) => f.type === FrameType.GOAWAY);
+    // The server says GOAWAY (last stream 1, NO_ERROR), then hangs up.
+    const goaway = (await readFrames(sock)).filter((f) => f.type === FrameType.GOAWAY);
     assertEquals(goaway.length, 1);
     assertEquals([...goaway[0].payload.subarray(0, 8)], [0, 0, 0, 1, 0, 0, 0, 0]);
-    // The listener is gone.
-    let refused = false;
-    try {
-      (await Deno.connect({ transport: "unix", path })).close();
-    } catch {
-      refused = true;
-    }
-    assert(refused, "the listener still accepts after shutdown");
-  } finally {
-    sock.close();
-    await tick(5); // let the server's read loop see its socket closed
-    await Deno.remove(dir, { recursive: true });
-  }
-});
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < data.length) at += await conn.write(data.subarray(at));
-}
+  }));
 
 Deno.test("createNativeEngine: shutdown cancels a call that outlives the grace period", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rpcplugin-native-" });
-  const path = `${dir}/plugin.sock`;
-  const engine = createNativeEngine({
-    maxMessageBytes: 4 << 20,
-    logger: createLogger({ level: "off" }),
-  });
   let signal: AbortSignal | undefined;
-  engine.addService(unary("Hang", (_req, ctx) => {
+  const hang = unary("Hang", (_req, ctx) => {
     signal = ctx.signal;
     return new Promise<string>((_resolve, reject) => {
       ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason));
     });
-  }));
-  await engine.bind("unix", path);
-  const sock = await Deno.connect({ transport: "unix", path });
-  try {
-    await writeAll(
-      sock,
-      concat(
-        CLIENT_PREFACE,
-        settingsFrame([]),
-        headersFrame(1, requestHeaders("/test.T/Hang")),
-        dataFrame(1, grpcMessage("x"), true),
-      ),
-    );
+  });
+  await withEngine([hang], async (sock, engine) => {
+    await writeAll(sock, request("/test.T/Hang"));
     await until(() => signal !== undefined, "the handler to run");
     const started = Date.now();
     await engine.shutdown(50);
@@ -684,21 +682,10 @@ Deno.test("createNativeEngine: shutdown cancels a call that outlives the grace p
     assert(signal!.aborted, "the in-flight call was not cancelled");
     assertEquals((signal!.reason as RpcError).code, Status.CANCELLED);
     // The client sees GOAWAY and then the end of the connection, no response.
-    const got: Uint8Array[] = [];
-    const buf = new Uint8Array(64 << 10);
-    while (true) {
-      const n = await sock.read(buf);
-      if (n === null) break;
-      got.push(buf.slice(0, n));
-    }
-    const frames = parseFrames(concat(...got)).frames;
+    const frames = await readFrames(sock);
     assertEquals(frames.filter((f) => f.type === FrameType.GOAWAY).length, 1);
     assertEquals(frames.filter((f) => f.streamId === 1).length, 0);
-  } finally {
-    sock.close();
-    await tick(5);
-    await Deno.remove(dir, { recursive: true });
-  }
+  });
 });
 
 // Regressions found in review: each of these once hung, leaked or crashed.
@@ -765,51 +752,26 @@ Deno.test("call: HEADERS after the client ended its side resets the stream (STRE
 });
 
 Deno.test("createNativeEngine: shutdown lets a large response that ends within the grace reach the client", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rpcplugin-native-" });
-  const path = `${dir}/plugin.sock`;
-  const lines: string[] = [];
-  const engine = createNativeEngine({
-    maxMessageBytes: 16 << 20,
-    logger: createLogger({ level: "warn", write: (l) => lines.push(l) }),
-  });
   const size = 2_000_000;
-  engine.addService(unary("Big", async () => {
+  const big = unary("Big", async () => {
     await tick(30);
     return "b".repeat(size);
-  }));
-  await engine.bind("unix", path);
-  const sock = await Deno.connect({ transport: "unix", path });
-  try {
+  });
+  await withEngine([big], async (sock, engine, logLines) => {
+    const window = [Setting.INITIAL_WINDOW_SIZE, 0x7fff_ffff] as [number, number];
     await writeAll(
       sock,
-      concat(
-        CLIENT_PREFACE,
-        settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 0x7fff_ffff]]),
-        windowUpdateFrame(0, 0x7fff_ffff - 65_535),
-        headersFrame(1, requestHeaders("/test.T/Big")),
-        dataFrame(1, grpcMessage("x"), true),
-      ),
+      request("/test.T/Big", [window], [windowUpdateFrame(0, 0x7fff_ffff - 65_535)]),
     );
     await tick(5);
     const stopped = engine.shutdown(5000);
-    const got: Uint8Array[] = [];
-    const buf = new Uint8Array(64 << 10);
-    while (true) {
-      const n = await sock.read(buf);
-      if (n === null) break;
-      got.push(buf.slice(0, n));
-    }
+    const frames = (await readFrames(sock)).filter((f) => f.streamId === 1);
     await stopped;
-    const frames = parseFrames(concat(...got)).frames.filter((f) => f.streamId === 1);
     const body = frames.filter((f) => f.type === FrameType.DATA)
       .reduce((n, f) => n + f.payload.length, 0);
     assertEquals(body, size + 5, "the whole message");
     const last = frames[frames.length - 1];
     assert(last.type === FrameType.HEADERS && (last.flags & 1) === 1, "trailers last");
-    assertEquals(lines.filter((l) => l.includes("timed out")), [], "no grace-period warning");
-  } finally {
-    sock.close();
-    await tick(5);
-    await Deno.remove(dir, { recursive: true });
-  }
+    assertEquals(logLines.filter((l) => l.includes("timed out")), [], "no grace-period warning");
+  });
 });

@@ -355,7 +355,8 @@ function targetsVsFloor(out: DriverOutput, info: Record<string, TargetInfo>): st
   for (const r of out.results ?? []) {
     if (info[r.target]?.role !== "deno" || !r.startMs || !r.handshakeMs) continue;
     const over = (v: number) => `${v >= 0 ? "+" : ""}${v.toFixed(1)}`;
-    let line = `Floor: ${info[r.target].label} (AutoMTLS ${onOff(r)}) over the idle deno run: ` +
+    let line = `Floor: ${info[r.target].label}, ${info[r.target].engine} (AutoMTLS ${onOff(r)}) ` +
+      "over the idle deno run: " +
       `handshake ${over(r.handshakeMs.median - idle.ms.median)} ms, first call ` +
       `${over(r.startMs.median - idle.ms.median)} ms (issue target: ≤ 15 ms)`;
     if (empty?.ms) {

@@ -716,6 +716,7 @@ Deno.test("call: a stream reset by a bad WINDOW_UPDATE aborts its handler", asyn
     signal = ctx.signal;
     return (async function* () {
       await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve));
+      yield* [];
     })();
   })]);
   call(1, "/test.T/Wait", ["go"]);

@@ -85,7 +85,7 @@ export function watchLifecycle(
     onStop("parent-gone");
     return false;
   });
-  let probing = false;
+  let probeStarted = false;
   const probe = async () => {
     if (stopped || await hostReadsStdout() || stopped) return;
     logger.debug("host closed our stdout; stopping");
@@ -93,8 +93,8 @@ export function watchLifecycle(
   };
   return {
     startHostProbe() {
-      if (Deno.stdout.isTerminal() || probing) return;
-      probing = true;
+      if (Deno.stdout.isTerminal() || probeStarted) return;
+      probeStarted = true;
       every(HOST_PROBE_MS, () => {
         if (!stopped) void probe();
         return !stopped;

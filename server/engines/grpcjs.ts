@@ -66,12 +66,8 @@ function encodeOrThrow(m: AnyMethod, value: unknown): Buffer {
   return toBuffer(encodeResponse(m, value));
 }
 
-function decodeOrThrow(m: AnyMethod, bytes: Buffer): unknown {
-  return decodeRequest(m, bytes);
-}
-
 async function* decodeAll(m: AnyMethod, call: AsyncIterable<Buffer>): AsyncGenerator<unknown> {
-  for await (const chunk of call) yield decodeOrThrow(m, chunk);
+  for await (const chunk of call) yield decodeRequest(m, chunk);
 }
 
 async function writeAll(
@@ -106,7 +102,7 @@ function handlerFor(
       return async (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         const { ctx } = contextOf(call, m.path);
         try {
-          const res = await fn(decodeOrThrow(m, call.request), ctx);
+          const res = await fn(decodeRequest(m, call.request), ctx);
           cb(null, encodeOrThrow(m, res));
         } catch (err) {
           cb(toStatus(err, m.path, log));
@@ -129,7 +125,7 @@ function handlerFor(
       return async (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
         const { ctx } = contextOf(call, m.path);
         try {
-          const out = fn(decodeOrThrow(m, call.request), ctx) as AsyncIterable<unknown>;
+          const out = fn(decodeRequest(m, call.request), ctx) as AsyncIterable<unknown>;
           await writeAll(m, call, out, ctx.signal);
           if (!ctx.signal.aborted) call.end();
         } catch (err) {

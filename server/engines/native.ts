@@ -26,6 +26,12 @@ function nodeTls(): typeof NodeTls {
   return process.getBuiltinModule("node:tls");
 }
 
+/** `127.0.0.1:PORT` split into its parts. */
+function hostPort(address: string): { hostname: string; port: number } {
+  const i = address.lastIndexOf(":");
+  return { hostname: address.slice(0, i), port: Number(address.slice(i + 1)) };
+}
+
 function isAddrInUse(err: unknown): boolean {
   return err instanceof Deno.errors.AddrInUse ||
     (err as { code?: string } | null)?.code === "EADDRINUSE";
@@ -106,11 +112,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
     if (network === "unix") {
       listener = Deno.listen({ transport: "unix", path: address });
     } else {
-      const i = address.lastIndexOf(":");
-      listener = Deno.listen({
-        hostname: address.slice(0, i),
-        port: Number(address.slice(i + 1)),
-      });
+      listener = Deno.listen(hostPort(address));
     }
     closers.push(() => listener.close());
     void (async () => {
@@ -172,8 +174,8 @@ export function createNativeEngine(options: EngineOptions): Engine {
       };
       if (network === "unix") server.listen(address, listening);
       else {
-        const i = address.lastIndexOf(":");
-        server.listen(Number(address.slice(i + 1)), address.slice(0, i), listening);
+        const { hostname, port } = hostPort(address);
+        server.listen(port, hostname, listening);
       }
     });
   };

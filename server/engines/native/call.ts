@@ -52,6 +52,12 @@ const TIMEOUT_UNIT_MS: Record<string, number> = {
   n: 1e-6,
 };
 
+const GRPC_CONTENT_TYPE = "application/grpc";
+/** The fields that open every gRPC response (and a trailers-only one). */
+const RESPONSE_FIELDS: readonly [string, string][] = [
+  [":status", "200"],
+  ["content-type", GRPC_CONTENT_TYPE],
+];
 let responseHeaders: Uint8Array | undefined;
 let okTrailers: Uint8Array | undefined;
 
@@ -77,13 +83,16 @@ function percentEncode(text: string): string {
   return out;
 }
 
-function statusBlock(code: StatusCode, message: string, trailersOnly: boolean): Uint8Array {
-  const fields: [string, string][] = trailersOnly
-    ? [[":status", "200"], ["content-type", "application/grpc"]]
-    : [];
+function statusBlock(
+  code: StatusCode,
+  message: string,
+  trailersOnly: boolean,
+  extra: readonly [string, string][] = [],
+): Uint8Array {
+  const fields: [string, string][] = trailersOnly ? [...RESPONSE_FIELDS] : [];
   fields.push(["grpc-status", String(code)]);
   if (message) fields.push(["grpc-message", percentEncode(message)]);
-  return encodeHeaders(fields);
+  return encodeHeaders([...fields, ...extra]);
 }
 
 /** Parses a grpc-timeout value into milliseconds, or undefined. */
@@ -123,7 +132,7 @@ export function startCall(
     }
   }
   if (method !== "POST") return refuse(stream, "405");
-  if (!contentType.startsWith("application/grpc")) return refuse(stream, "415");
+  if (!contentType.startsWith(GRPC_CONTENT_TYPE)) return refuse(stream, "415");
   const route = options.routes.get(path);
   if (!route) {
     return stream.end(
@@ -135,13 +144,14 @@ export function startCall(
     );
   }
   if (encoding && encoding !== "identity") {
-    return stream.end(encodeHeaders([
-      [":status", "200"],
-      ["content-type", "application/grpc"],
-      ["grpc-status", String(Status.UNIMPLEMENTED)],
-      ["grpc-message", percentEncode(`message encoding "${encoding}" is not supported`)],
-      ["grpc-accept-encoding", "identity"],
-    ]));
+    return stream.end(
+      statusBlock(
+        Status.UNIMPLEMENTED,
+        `message encoding "${encoding}" is not supported`,
+        true,
+        [["grpc-accept-encoding", "identity"]],
+      ),
+    );
   }
   const call = new Call(stream, route, headers, options);
   stream.handler = call;
@@ -403,13 +413,7 @@ class Call implements StreamHandler, CallContext {
     } catch (err) {
       return this.#fail(err);
     }
-    this.#stream.sendHeaders(
-      responseHeaders ??= encodeHeaders([
-        [":status", "200"],
-        ["content-type", "application/grpc"],
-      ]),
-    );
-    this.#stream.sendData(messagePrefix(bytes.length), bytes);
+    this.#send(bytes);
     this.#finish(Status.OK, "");
   }
 
@@ -417,22 +421,21 @@ class Call implements StreamHandler, CallContext {
     try {
       for await (const item of out as AsyncIterable<unknown>) {
         if (this.#done) break;
-        const bytes = this.#encode(item);
-        if (!this.#stream.headersSent) {
-          this.#stream.sendHeaders(
-            responseHeaders ??= encodeHeaders([
-              [":status", "200"],
-              ["content-type", "application/grpc"],
-            ]),
-          );
-        }
-        this.#stream.sendData(messagePrefix(bytes.length), bytes);
+        this.#send(this.#encode(item));
         await this.#stream.writable();
       }
       this.#finish(Status.OK, "");
     } catch (err) {
       this.#fail(err);
     }
+  }
+
+  /** Sends one response message, after the response headers if they are not out yet. */
+  #send(bytes: Uint8Array): void {
+    if (!this.#stream.headersSent) {
+      this.#stream.sendHeaders(responseHeaders ??= encodeHeaders(RESPONSE_FIELDS));
+    }
+    this.#stream.sendData(messagePrefix(bytes.length), bytes);
   }
 
   #encode(value: unknown): Uint8Array {

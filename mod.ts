@@ -33,7 +33,7 @@ export { createNativeEngine } from "./server/engines/native.ts";
 export type { Engine, EngineFactory, EngineOptions, ServerTls } from "./server/engine.ts";
 
 // Describing services.
-export { fromTsProto, implement } from "./server/service.ts";
+export { fromTsProto, implement } from "./rpc/service.ts";
 export type {
   BidiStreamHandler,
   CallContext,
@@ -52,10 +52,10 @@ export type {
   TsProtoMethod,
   TsProtoService,
   UnaryHandler,
-} from "./server/service.ts";
-export { RpcError, Status } from "./server/status.ts";
+} from "./rpc/service.ts";
+export { RpcError, Status } from "./rpc/status.ts";
 export type { RateLimit } from "./server/ratelimit.ts";
-export type { StatusCode } from "./server/status.ts";
+export type { StatusCode } from "./rpc/status.ts";
 
 // The handshake.
 export { checkCookie } from "./handshake/cookie.ts";

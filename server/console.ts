@@ -12,7 +12,7 @@
  */
 
 import { ENV } from "../constants.ts";
-import { type StdioChannel, StdioQueue } from "./stdio.ts";
+import { type StdioChannel, StdioQueue } from "../services/stdio.ts";
 
 let active: { queue: StdioQueue; restore: () => void } | null = null;
 

@@ -8,7 +8,7 @@
 
 import type { Network } from "../constants.ts";
 import type { Logger } from "../log/logger.ts";
-import type { ServiceImplementation } from "./service.ts";
+import type { ServiceImplementation } from "../rpc/service.ts";
 
 /** TLS settings of a server. */
 export interface ServerTls {

@@ -7,7 +7,7 @@
  */
 
 import { after } from "../_timer.ts";
-import { mapHandlers, type ServiceImplementation } from "./service.ts";
+import { mapHandlers, type ServiceImplementation } from "../rpc/service.ts";
 
 /** A counter of calls in flight that can be waited on. */
 export class InFlight {

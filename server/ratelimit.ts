@@ -7,8 +7,8 @@
  * @module
  */
 
-import { mapHandlers, type ServiceImplementation } from "./service.ts";
-import { RpcError, Status } from "./status.ts";
+import { mapHandlers, type ServiceImplementation } from "../rpc/service.ts";
+import { RpcError, Status } from "../rpc/status.ts";
 
 /** Settings of {@linkcode TokenBucket}. */
 export interface RateLimit {

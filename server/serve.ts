@@ -30,15 +30,15 @@ import {
   resolveGroup,
 } from "../transport/unix.ts";
 import { captureConsole, releaseConsole } from "./console.ts";
-import { controllerService } from "./controller.ts";
+import { controllerService } from "../services/controller.ts";
 import type { Engine, EngineFactory, ServerTls } from "./engine.ts";
 import { createNativeEngine } from "./engines/native.ts";
-import { healthService } from "./health.ts";
+import { healthService } from "../services/health.ts";
 import { InFlight } from "./inflight.ts";
 import { type RateLimit, TokenBucket } from "./ratelimit.ts";
 import { watchLifecycle } from "./lifecycle.ts";
-import type { ServiceImplementation } from "./service.ts";
-import { stdioService } from "./stdio.ts";
+import type { ServiceImplementation } from "../rpc/service.ts";
+import { stdioService } from "../services/stdio.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {

@@ -1,4 +1,4 @@
-// Command huffman prints server/engines/native/_huffman_table.ts: the HPACK
+// Command huffman prints h2/_huffman_table.ts: the HPACK
 // Huffman code (RFC 7541 Appendix B) as two TypeScript arrays. It reads the
 // code out of golang.org/x/net/http2/hpack's public API: eight copies of byte
 // b encode to 8*len(code(b)) bits, i.e. exactly len(code(b)) bytes, the first
@@ -6,7 +6,7 @@
 //
 // Run from the repository root:
 //
-//	go -C scripts/huffman run . > server/engines/native/_huffman_table.ts
+//	go -C scripts/huffman run . > h2/_huffman_table.ts
 package main
 
 import (
@@ -49,7 +49,7 @@ func main() {
  *
  * Generated, do not edit. Regenerate from the repository root with
  *
- *     go -C scripts/huffman run . > server/engines/native/_huffman_table.ts
+ *     go -C scripts/huffman run . > h2/_huffman_table.ts
  *
  * @module
  */

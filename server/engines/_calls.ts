@@ -6,8 +6,8 @@
  */
 
 import type { Logger } from "../../log/logger.ts";
-import type { MethodDefinition } from "../service.ts";
-import { RpcError, Status, type StatusCode } from "../status.ts";
+import type { MethodDefinition } from "../../rpc/service.ts";
+import { RpcError, Status, type StatusCode } from "../../rpc/status.ts";
 
 /** A method with its message types erased. */
 export type AnyMethod = MethodDefinition<unknown, unknown>;

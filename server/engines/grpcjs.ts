@@ -21,8 +21,8 @@ import { format } from "node:util";
 import type { Network } from "../../constants.ts";
 import type { Logger } from "../../log/logger.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
-import type { CallContext, ServiceImplementation } from "../service.ts";
-import { RpcError, Status } from "../status.ts";
+import type { CallContext, ServiceImplementation } from "../../rpc/service.ts";
+import { RpcError, Status } from "../../rpc/status.ts";
 import { type AnyMethod, decodeRequest, encodeResponse, statusOf } from "./_calls.ts";
 /** The parts of a grpc-js call the adapters use. */
 interface Call {

@@ -11,10 +11,10 @@ import type * as NodeTls from "node:tls";
 import { after } from "../../_timer.ts";
 import type { Network } from "../../constants.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
-import type { ServiceImplementation } from "../service.ts";
+import type { ServiceImplementation } from "../../rpc/service.ts";
 import type { AnyMethod } from "./_calls.ts";
-import { type Route, startCall } from "./native/call.ts";
-import { H2Connection, type Transport } from "./native/connection.ts";
+import { type Route, startCall } from "../../rpc/server_call.ts";
+import { H2Connection, type Transport } from "../../h2/connection.ts";
 
 const READ_BUFFER_BYTES = 64 << 10;
 

@@ -1,6 +1,6 @@
 import { TokenBucket } from "../../server/ratelimit.ts";
-import { fromTsProto, implement } from "../../server/service.ts";
-import { RpcError, Status } from "../../server/status.ts";
+import { fromTsProto, implement } from "../../rpc/service.ts";
+import { RpcError, Status } from "../../rpc/status.ts";
 import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
 

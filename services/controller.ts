@@ -7,7 +7,7 @@
 
 import { after } from "../_timer.ts";
 import { GRPCControllerDefinition } from "../gen/plugin/grpc_controller_pb.ts";
-import { fromTsProto, implement, type ServiceImplementation } from "./service.ts";
+import { fromTsProto, implement, type ServiceImplementation } from "../rpc/service.ts";
 
 /**
  * Builds the controller service.

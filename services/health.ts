@@ -10,8 +10,8 @@ import {
   HealthCheckResponse_ServingStatus as ServingStatus,
   HealthDefinition,
 } from "../gen/grpc/health/v1/health_pb.ts";
-import { fromTsProto, implement, type ServiceImplementation } from "./service.ts";
-import { RpcError, Status } from "./status.ts";
+import { fromTsProto, implement, type ServiceImplementation } from "../rpc/service.ts";
+import { RpcError, Status } from "../rpc/status.ts";
 
 /**
  * Builds the health service.

@@ -1,4 +1,4 @@
-import { StdioQueue } from "../../server/stdio.ts";
+import { StdioQueue } from "../../services/stdio.ts";
 import { StdioData_Channel } from "../../gen/plugin/grpc_stdio_pb.ts";
 import { assertEquals } from "../_util/assert.ts";
 

@@ -8,7 +8,7 @@
 
 import { STDIO_CHUNK_BYTES } from "../constants.ts";
 import { GRPCStdioDefinition, StdioData_Channel } from "../gen/plugin/grpc_stdio_pb.ts";
-import { fromTsProto, implement, type ServiceImplementation } from "./service.ts";
+import { fromTsProto, implement, type ServiceImplementation } from "../rpc/service.ts";
 
 /** The two channels of the stdio stream. */
 export type StdioChannel = "stdout" | "stderr";

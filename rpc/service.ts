@@ -97,7 +97,7 @@ export interface ServiceImplementation {
  * @example
  * ```ts
  * import { implement, fromTsProto } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "./examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "../server/examples/kv/gen/kv_pb.ts";
  * const kv = implement(fromTsProto(KVDefinition), {
  *   get: (req) => ({ value: new TextEncoder().encode(req.key) }),
  *   put: () => ({}),
@@ -202,7 +202,7 @@ function kindOf(m: { requestStream: boolean; responseStream: boolean }): CallKin
  * @example
  * ```ts
  * import { fromTsProto } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "./examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "../server/examples/kv/gen/kv_pb.ts";
  * const kv = fromTsProto(KVDefinition);
  * console.assert(kv.methods.get.path === "/proto.KV/Get");
  * ```

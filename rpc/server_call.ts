@@ -6,13 +6,18 @@
  * @module
  */
 
-import { after } from "../../../_timer.ts";
-import type { Logger } from "../../../log/logger.ts";
-import type { CallContext } from "../../service.ts";
-import { RpcError, Status, type StatusCode } from "../../status.ts";
-import { type AnyMethod, decodeRequest, encodeResponse, statusOf } from "../_calls.ts";
-import type { H2Stream, StreamHandler } from "./connection.ts";
-import { encodeHeaders } from "./hpack.ts";
+import { after } from "../_timer.ts";
+import type { Logger } from "../log/logger.ts";
+import type { CallContext } from "./service.ts";
+import { RpcError, Status, type StatusCode } from "./status.ts";
+import {
+  type AnyMethod,
+  decodeRequest,
+  encodeResponse,
+  statusOf,
+} from "../server/engines/_calls.ts";
+import type { H2Stream, StreamHandler } from "../h2/connection.ts";
+import { encodeHeaders } from "../h2/hpack.ts";
 
 /** A method and its handler. */
 export interface Route {

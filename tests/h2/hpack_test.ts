@@ -6,18 +6,11 @@
  * @module
  */
 
-import {
-  encodeHeaders,
-  HpackDecoder,
-  HpackError,
-} from "../../../../server/engines/native/hpack.ts";
-import { huffmanDecode } from "../../../../server/engines/native/huffman.ts";
-import {
-  HUFFMAN_CODES,
-  HUFFMAN_LENGTHS,
-} from "../../../../server/engines/native/_huffman_table.ts";
-import { assert, assertEquals, assertThrows } from "../../../_util/assert.ts";
-import { hasCommand } from "../../../tls/_util.ts";
+import { encodeHeaders, HpackDecoder, HpackError } from "../../h2/hpack.ts";
+import { huffmanDecode } from "../../h2/huffman.ts";
+import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from "../../h2/_huffman_table.ts";
+import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
+import { hasCommand } from "../tls/_util.ts";
 
 type Headers = [string, string][];
 
@@ -388,7 +381,7 @@ Deno.test("encodeHeaders results stay intact while later calls share the pool", 
 // Interoperability with golang.org/x/net/http2/hpack's encoder.
 
 const HPACKGEN_DIR = new URL("./testdata/hpackgen/", import.meta.url).pathname;
-const BIN_DIR = new URL("../../../../.cache/bin/", import.meta.url).pathname;
+const BIN_DIR = new URL("../../.cache/bin/", import.meta.url).pathname;
 const HPACKGEN_BIN = `${BIN_DIR}hpackgen`;
 
 Deno.test({

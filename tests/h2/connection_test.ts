@@ -17,9 +17,9 @@ import {
   Setting,
   settingsFrame,
   windowUpdateFrame,
-} from "../../../../server/engines/native/frame.ts";
-import { encodeHeaders } from "../../../../server/engines/native/hpack.ts";
-import { assert, assertEquals } from "../../../_util/assert.ts";
+} from "../../h2/frame.ts";
+import { encodeHeaders } from "../../h2/hpack.ts";
+import { assert, assertEquals } from "../_util/assert.ts";
 import {
   concat,
   dataFrame,

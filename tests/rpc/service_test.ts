@@ -1,4 +1,4 @@
-import { fromTsProto, implement } from "../../server/service.ts";
+import { fromTsProto, implement } from "../../rpc/service.ts";
 import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { GRPCStdioDefinition } from "../../gen/plugin/grpc_stdio_pb.ts";
 import { GRPCBrokerDefinition } from "../../gen/plugin/grpc_broker_pb.ts";

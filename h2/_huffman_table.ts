@@ -5,7 +5,7 @@
  *
  * Generated, do not edit. Regenerate from the repository root with
  *
- *     go -C scripts/huffman run . > server/engines/native/_huffman_table.ts
+ *     go -C scripts/huffman run . > h2/_huffman_table.ts
  *
  * @module
  */

@@ -14,14 +14,14 @@ import {
   FRAME_HEADER_BYTES,
   FrameType,
   settingsFrame,
-} from "../../../../server/engines/native/frame.ts";
+} from "../../h2/frame.ts";
 import {
   type ConnectionOptions,
   H2Connection,
   type H2Stream,
   type Transport,
-} from "../../../../server/engines/native/connection.ts";
-import { encodeHeaders, HpackDecoder } from "../../../../server/engines/native/hpack.ts";
+} from "../../h2/connection.ts";
+import { encodeHeaders, HpackDecoder } from "../../h2/hpack.ts";
 
 /** One HTTP/2 frame as written by the server. */
 export interface Frame {

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { createLogger, type Logger } from "../../../../log/logger.ts";
-import { fromTsProto, implement } from "../../../../server/service.ts";
+import { createLogger, type Logger } from "../../log/logger.ts";
+import { fromTsProto, implement } from "../../rpc/service.ts";
 import type {
   BidiStreamHandler,
   CallContext,
@@ -20,10 +20,10 @@ import type {
   ServiceHandlers,
   ServiceImplementation,
   UnaryHandler,
-} from "../../../../server/service.ts";
-import { RpcError, Status } from "../../../../server/status.ts";
-import type { AnyMethod } from "../../../../server/engines/_calls.ts";
-import { parseTimeout, type Route, startCall } from "../../../../server/engines/native/call.ts";
+} from "../../rpc/service.ts";
+import { RpcError, Status } from "../../rpc/status.ts";
+import type { AnyMethod } from "../../server/engines/_calls.ts";
+import { parseTimeout, type Route, startCall } from "../../rpc/server_call.ts";
 import {
   CLIENT_PREFACE,
   FrameType,
@@ -32,12 +32,12 @@ import {
   Setting,
   settingsFrame,
   windowUpdateFrame,
-} from "../../../../server/engines/native/frame.ts";
-import { createNativeEngine } from "../../../../server/engines/native.ts";
-import type { Engine } from "../../../../server/engine.ts";
-import { kvService } from "../../../../examples/kv/kv.ts";
-import { KVDefinition } from "../../../../examples/kv/gen/kv_pb.ts";
-import { assert, assertEquals } from "../../../_util/assert.ts";
+} from "../../h2/frame.ts";
+import { createNativeEngine } from "../../server/engines/native.ts";
+import type { Engine } from "../../server/engine.ts";
+import { kvService } from "../../examples/kv/kv.ts";
+import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
+import { assert, assertEquals } from "../_util/assert.ts";
 import {
   concat,
   dataFrame,
@@ -53,8 +53,8 @@ import {
   type StreamResponse,
   tick,
   until,
-} from "./_h2client.ts";
-import { HpackDecoder } from "../../../../server/engines/native/hpack.ts";
+} from "../h2/_h2client.ts";
+import { HpackDecoder } from "../../h2/hpack.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();

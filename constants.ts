@@ -50,3 +50,33 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 /** How long the host waits after Shutdown before it SIGKILLs (ms). */
 export const HOST_KILL_TIMEOUT_MS = 2000;
+
+/** Prefix of go-plugin's own environment variables; the host scrubs inherited ones. */
+export const ENV_PREFIX = "PLUGIN_";
+
+/** Lowest TCP port a host offers by default (go-plugin's `ClientConfig.MinPort`). */
+export const DEFAULT_MIN_PORT = 10000;
+
+/** Highest TCP port a host offers by default (go-plugin's `ClientConfig.MaxPort`). */
+export const DEFAULT_MAX_PORT = 25000;
+
+/** How long the host waits for the handshake line by default (ms), as go-plugin. */
+export const DEFAULT_START_TIMEOUT_MS = 60_000;
+
+/**
+ * Most bytes the host reads for the handshake line without finding a newline:
+ * the 64 KiB line limit of go-plugin's `bufio.Scanner`.
+ */
+export const MAX_HANDSHAKE_LINE_BYTES = 64 * 1024;
+
+/**
+ * Longest plugin stderr line relayed in one piece; longer ones arrive in
+ * pieces of this size (go-plugin's `PluginLogBufferSize` default).
+ */
+export const STDERR_LINE_BYTES = 64 * 1024;
+
+/**
+ * The environment variable that tells a host (Terraform, or `attach()`) where
+ * already running plugins listen: a plugin in debug mode prints it.
+ */
+export const REATTACH_ENV = "TF_REATTACH_PROVIDERS";

@@ -73,12 +73,13 @@ export class PermissionError extends StartupError {
    * Creates the error from the flag and the refused action.
    *
    * @param flag The Deno flag to add, e.g. `--allow-net`.
-   * @param what What the plugin was doing when it was refused.
+   * @param what What the program was doing when it was refused.
    * @param options Standard error options (`cause`).
+   * @param program Who needs the flag: "the plugin" or "the host".
    */
-  constructor(flag: string, what: string, options?: ErrorOptions) {
+  constructor(flag: string, what: string, options?: ErrorOptions, program = "the plugin") {
     super(
-      `Deno refused ${what}: run the plugin with ${flag} (see the README's "Permissions" section)`,
+      `Deno refused ${what}: run ${program} with ${flag} (see the README's "Permissions" section)`,
       options,
     );
     this.flag = flag;
@@ -118,11 +119,12 @@ export class HandshakeError extends RpcPluginError {
  *
  * @param err The caught error.
  * @param what What was being done, for the message.
+ * @param program Who needs the flag: "the plugin" (default) or "the host".
  * @returns The error to throw.
  */
-export function explainPermission(err: unknown, what: string): unknown {
+export function explainPermission(err: unknown, what: string, program = "the plugin"): unknown {
   if (!(err instanceof Deno.errors.NotCapable)) return err;
   const kind = /Requires (\w+) access/.exec(err.message)?.[1] ?? "";
   const flag = kind ? `--allow-${kind}` : "the --allow-* flag Deno names";
-  return new PermissionError(flag, `${what} (${err.message})`, { cause: err });
+  return new PermissionError(flag, `${what} (${err.message})`, { cause: err }, program);
 }

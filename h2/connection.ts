@@ -1,8 +1,9 @@
 /**
- * One HTTP/2 server connection (RFC 9113): the preface, SETTINGS, PING,
- * GOAWAY, stream state, HPACK and flow control in both directions. It knows
- * nothing of gRPC: each new stream goes to `onStream`, which attaches a
- * {@linkcode StreamHandler}.
+ * One HTTP/2 connection (RFC 9113), in either role: the preface, SETTINGS,
+ * PING, GOAWAY, stream state, HPACK and flow control in both directions. It
+ * knows nothing of gRPC. As a server, each stream the peer opens goes to
+ * `onStream`, which attaches a {@linkcode StreamHandler}; as a client,
+ * {@linkcode H2Connection.openStream} opens one with its handler.
  *
  * Bytes come in through {@linkcode H2Connection.receive} and go out through
  * the connection's {@linkcode Transport}; frames produced in the same turn of
@@ -41,13 +42,20 @@ export interface Transport {
 
 /** What the layer above does with one stream's events. */
 export interface StreamHandler {
-  /** Request body bytes (a view valid only during the call). */
+  /** Body bytes from the peer (a view valid only during the call). */
   data(bytes: Uint8Array, endStream: boolean): void;
-  /** The client reset the stream, or the connection is gone. */
+  /** The peer reset the stream, or the connection is gone. */
   reset(code: number): void;
-  /** Trailers from the client (ends its side). */
-  trailers?(): void;
+  /**
+   * Client role: a header block from the server (response headers, or
+   * trailers when `endStream` is set). The server role gets request headers
+   * through `onStream`, and the client's trailers as the end of its data.
+   */
+  headers?(fields: [string, string][], endStream: boolean): void;
 }
+
+/** Which end of the connection we are. */
+export type Role = "server" | "client";
 
 /** Receive window we grant each stream. */
 const STREAM_WINDOW = 4 << 20;
@@ -75,7 +83,7 @@ function concat(parts: readonly Uint8Array[], from: number, to: number): Uint8Ar
   return out;
 }
 
-/** One HTTP/2 stream, from the server's side. */
+/** One HTTP/2 stream. */
 export class H2Stream {
   /** What the layer above does with this stream's events. */
   handler: StreamHandler | null = null;
@@ -87,12 +95,13 @@ export class H2Stream {
   recvUnacked = 0;
   /** We sent END_STREAM or RST_STREAM. */
   localClosed = false;
-  /** The client sent END_STREAM. */
+  /** The peer sent END_STREAM. */
   remoteClosed = false;
-  /** Response headers went out. */
+  /** Our headers went out. */
   headersSent = false;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
+  /** What ends our side once the queue is out: trailers, or an empty END_STREAM DATA frame. */
   #trailers: Uint8Array | null = null;
   #waiters: (() => void)[] = [];
 
@@ -129,8 +138,11 @@ export class H2Stream {
     this.pump();
   }
 
-  /** Sends trailers with END_STREAM once the queued body is out. */
-  end(trailers: Uint8Array): void {
+  /**
+   * Ends our side once the queued body is out: with trailers (a HEADERS
+   * frame), or without (`EMPTY`: an empty DATA frame), both with END_STREAM.
+   */
+  end(trailers: Uint8Array = EMPTY): void {
     if (this.localClosed || this.#trailers) return;
     this.#trailers = trailers;
     this.pump();
@@ -212,14 +224,16 @@ export class H2Stream {
       return;
     }
     if (this.#trailers) {
-      conn.enqueueHeaders(this.id, this.#trailers, true);
+      if (this.#trailers.length) conn.enqueueHeaders(this.id, this.#trailers, true);
+      else conn.enqueue(frame(FrameType.DATA, Flag.END_STREAM, this.id));
       this.#trailers = null;
       this.#closeLocal();
-      if (!this.remoteClosed) {
+      const serverFirst = conn.role === "server" && !this.remoteClosed;
+      if (serverFirst) {
         // gRPC: the server is done before the client; tell it to stop sending.
         conn.enqueue(rstStreamFrame(this.id, H2Error.NO_ERROR));
       }
-      conn.forget(this, !this.remoteClosed);
+      conn.forget(this, serverFirst);
     }
   }
 
@@ -239,14 +253,34 @@ export class H2Stream {
 
 /** Settings and callbacks of a connection. */
 export interface ConnectionOptions {
-  /** Called for each new stream with its decoded request headers. */
-  onStream(stream: H2Stream, headers: [string, string][]): void;
+  /**
+   * Which end we are: a server waits for the client preface and gets new
+   * streams through `onStream`; a client sends the preface and opens streams.
+   * @default {"server"}
+   */
+  role?: Role;
+  /** Server role: called for each new stream with its decoded request headers. */
+  onStream?(stream: H2Stream, headers: [string, string][]): void;
   /** Called once when the connection has closed. */
   onClose(conn: H2Connection, reason: string): void;
 }
 
-/** An HTTP/2 server connection. */
+/** The GOAWAY a peer sent. */
+export interface GoAway {
+  /** Highest stream id the peer may still process. */
+  lastStreamId: number;
+  /** The error code. */
+  code: number;
+  /** The debug text. */
+  debug: string;
+}
+
+/** An HTTP/2 connection, server or client. */
 export class H2Connection {
+  /** Which end we are. */
+  readonly role: Role;
+  /** The GOAWAY the peer sent, if any. */
+  peerGoAway: GoAway | null = null;
   /** Our connection-level send window. */
   sendWindow: number = DEFAULT_WINDOW;
   /** Largest frame the peer accepts. */
@@ -271,12 +305,21 @@ export class H2Connection {
   #closeWaiters: (() => void)[] = [];
   #backlog = 0;
   #backlogWaiters: (() => void)[] = [];
+  #nextStreamId = 1;
+  #peerMaxStreams = Infinity;
+  #slotWaiters: (() => void)[] = [];
+  #closeReason = "";
 
   /**
    * @param transport Where bytes go.
-   * @param options Stream and close callbacks.
+   * @param options Role, stream and close callbacks.
    */
   constructor(readonly transport: Transport, readonly options: ConnectionOptions) {
+    this.role = options.role ?? "server";
+    if (this.role === "client") {
+      this.#prefaceSeen = CLIENT_PREFACE.length; // a server sends none
+      this.enqueue(CLIENT_PREFACE);
+    }
     this.enqueue(settingsFrame([
       [Setting.ENABLE_PUSH, 0],
       [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
@@ -293,6 +336,49 @@ export class H2Connection {
   /** Whether the connection has closed. */
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Why the connection closed ("" while open). */
+  get closeReason(): string {
+    return this.#closeReason;
+  }
+
+  /** Client role: whether new streams can still be opened. */
+  get canOpen(): boolean {
+    return !this.#closed && !this.#failed && !this.#goingAway;
+  }
+
+  /**
+   * Client role: resolves when the peer's SETTINGS_MAX_CONCURRENT_STREAMS
+   * leaves room for one more stream (at once, usually), or the connection
+   * can open no more.
+   */
+  streamSlot(): Promise<void> {
+    if (this.#streams.size < this.#peerMaxStreams || !this.canOpen) return Promise.resolve();
+    return new Promise((resolve) => this.#slotWaiters.push(resolve));
+  }
+
+  /**
+   * Client role: opens a stream by sending its request headers.
+   *
+   * @param block The HPACK-encoded request headers.
+   * @param endStream Whether the request has no body.
+   * @param handler What to do with the stream's events.
+   * @returns The stream, or `null` if the connection takes no new streams.
+   */
+  openStream(block: Uint8Array, endStream: boolean, handler: StreamHandler): H2Stream | null {
+    if (this.role !== "client") throw new Error("only a client opens streams");
+    if (!this.canOpen || this.#nextStreamId > MAX_WINDOW) return null;
+    const id = this.#nextStreamId;
+    this.#nextStreamId += 2;
+    this.#lastStreamId = id;
+    const stream = new H2Stream(id, this, this.#peerInitialWindow);
+    stream.handler = handler;
+    this.#streams.set(id, stream);
+    stream.headersSent = true;
+    this.enqueueHeaders(id, block, endStream);
+    if (endStream) stream.localClosed = true;
+    return stream;
   }
 
   /** Feeds bytes read from the transport (a view valid only during the call). */
@@ -365,16 +451,38 @@ export class H2Connection {
         if (!(flags & Flag.ACK)) this.enqueue(frame(FrameType.PING, Flag.ACK, 0, payload));
         return;
       case FrameType.GOAWAY:
-        this.#goingAway = true;
-        this.#maybeIdle();
-        return;
+        return this.#goaway(id, payload);
       case FrameType.WINDOW_UPDATE:
         return this.#windowUpdate(id, payload);
       case FrameType.PUSH_PROMISE:
-        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "clients must not push");
+        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "PUSH_PROMISE, but push is disabled");
       default:
         return; // PRIORITY and unknown types are ignored
     }
+  }
+
+  #goaway(id: number, payload: Uint8Array): void {
+    if (id !== 0 || payload.length < 8) {
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "bad GOAWAY frame");
+    }
+    const view = new DataView(payload.buffer, payload.byteOffset, 8);
+    const lastStreamId = view.getUint32(0) & MAX_WINDOW;
+    const code = view.getUint32(4);
+    const debug = new TextDecoder().decode(payload.subarray(8));
+    this.peerGoAway = { lastStreamId, code, debug };
+    this.#goingAway = true;
+    if (this.role === "client") {
+      // Streams the server never saw may be retried elsewhere: REFUSED_STREAM.
+      for (const s of [...this.#streams.values()]) {
+        if (s.id > lastStreamId) {
+          this.#streams.delete(s.id);
+          this.blocked.delete(s);
+          s.abandon(H2Error.REFUSED_STREAM);
+        }
+      }
+      this.#wakeSlots();
+    }
+    this.#maybeIdle();
   }
 
   #stripPadding(flags: number, payload: Uint8Array): Uint8Array {
@@ -420,7 +528,7 @@ export class H2Connection {
   }
 
   #headers(flags: number, id: number, payload: Uint8Array): void {
-    if (id === 0 || (id & 1) === 0) {
+    if (id === 0 || (this.role === "server" && (id & 1) === 0)) {
       throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${id}`);
     }
     let block = this.#stripPadding(flags, payload);
@@ -453,6 +561,7 @@ export class H2Connection {
   #headerBlockDone(id: number, flags: number, block: Uint8Array): void {
     const headers = this.#hpack.decode(block, MAX_HEADER_LIST);
     const end = (flags & Flag.END_STREAM) !== 0;
+    if (this.role === "client") return this.#responseHeaders(id, headers, end);
     const existing = this.#streams.get(id);
     if (existing) {
       if (existing.remoteClosed) return existing.reset(H2Error.STREAM_CLOSED);
@@ -477,11 +586,27 @@ export class H2Connection {
     // Known before onStream, so an immediate answer does not reset a stream
     // the client has already ended.
     if (end) stream.remoteClosed = true;
-    this.options.onStream(stream, headers);
+    this.options.onStream?.(stream, headers);
     if (end) {
       stream.handler?.data(EMPTY, true);
       this.forget(stream, false);
     }
+  }
+
+  /** Client role: response headers or trailers of one of our streams. */
+  #responseHeaders(id: number, headers: [string, string][], end: boolean): void {
+    const stream = this.#streams.get(id);
+    if (!stream) {
+      if ((id & 1) === 1 && id <= this.#lastStreamId) return; // a stream we already dropped
+      throw new H2ConnectionError(
+        H2Error.PROTOCOL_ERROR,
+        `HEADERS on stream ${id}, which we never opened`,
+      );
+    }
+    if (stream.remoteClosed) return stream.reset(H2Error.STREAM_CLOSED);
+    if (end) stream.remoteClosed = true;
+    stream.handler?.headers?.(headers, end);
+    if (end) this.forget(stream, false);
   }
 
   #rstStream(id: number, payload: Uint8Array): void {
@@ -494,6 +619,7 @@ export class H2Connection {
     this.#streams.delete(id);
     this.blocked.delete(stream);
     stream.abandon(code);
+    this.#wakeSlots();
     this.#maybeIdle();
   }
 
@@ -515,6 +641,9 @@ export class H2Connection {
         this.#peerInitialWindow = value;
         for (const s of this.#streams.values()) s.sendWindow += delta;
         if (delta > 0) { for (const s of this.#streams.values()) s.pump(); }
+      } else if (key === Setting.MAX_CONCURRENT_STREAMS) {
+        this.#peerMaxStreams = value;
+        this.#wakeSlots();
       } else if (key === Setting.MAX_FRAME_SIZE) {
         if (value < DEFAULT_MAX_FRAME || value > 0xff_ffff) {
           throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "bad SETTINGS_MAX_FRAME_SIZE");
@@ -569,9 +698,16 @@ export class H2Connection {
   /** Drops a stream once both sides are done. @internal */
   forget(stream: H2Stream, force: boolean): void {
     if (!force && !(stream.localClosed && stream.remoteClosed)) return;
-    this.#streams.delete(stream.id);
+    if (!this.#streams.delete(stream.id)) return;
     this.blocked.delete(stream);
+    this.#wakeSlots();
     this.#maybeIdle();
+  }
+
+  #wakeSlots(): void {
+    while (
+      this.#slotWaiters.length && (this.#streams.size < this.#peerMaxStreams || !this.canOpen)
+    ) this.#slotWaiters.shift()!();
   }
 
   /** Queues bytes for the transport; they leave at the end of this turn. */
@@ -675,6 +811,7 @@ export class H2Connection {
   }
 
   #teardown(reason: string): void {
+    this.#closeReason = reason;
     this.#out = [];
     try {
       this.transport.close();
@@ -686,6 +823,7 @@ export class H2Connection {
     this.blocked.clear();
     for (const s of streams) s.abandon(H2Error.CANCEL);
     this.#wakeBacklog();
+    this.#wakeSlots();
     for (const w of this.#closeWaiters.splice(0)) w();
     this.options.onClose(this, reason);
   }

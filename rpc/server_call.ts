@@ -8,16 +8,20 @@
 
 import { after } from "../_timer.ts";
 import type { Logger } from "../log/logger.ts";
-import type { CallContext } from "./service.ts";
+import type { CallContext, ServiceImplementation } from "./service.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
-import {
-  type AnyMethod,
-  decodeRequest,
-  encodeResponse,
-  statusOf,
-} from "../server/engines/_calls.ts";
+import { type AnyMethod, decodeRequest, encodeResponse, statusOf } from "./handler.ts";
 import type { H2Stream, StreamHandler } from "../h2/connection.ts";
 import { encodeHeaders } from "../h2/hpack.ts";
+import {
+  GRPC_CONTENT_TYPE,
+  messagePrefix,
+  MessageReader,
+  metadataOf,
+  parseTimeout,
+  RESPONSE_FIELDS,
+  statusBlock,
+} from "./wire.ts";
 
 /** A method and its handler. */
 export interface Route {
@@ -25,6 +29,13 @@ export interface Route {
   method: AnyMethod;
   /** Its handler. */
   handler: (...args: unknown[]) => unknown;
+}
+
+/** Adds a service's methods to a route table, by wire path. */
+export function addRoutes(routes: Map<string, Route>, service: ServiceImplementation): void {
+  for (const [name, method] of Object.entries(service.definition.methods)) {
+    routes.set(method.path, { method: method as AnyMethod, handler: service.handlers[name] });
+  }
 }
 
 /** What every call of one server shares. */
@@ -37,75 +48,11 @@ export interface CallOptions {
   logger: Logger;
 }
 
-const PREFIX_BYTES = 5;
 /** Queued request messages beyond which the client's window is held back. */
 const QUEUE_HIGH_WATER = 16;
-/** Headers the handler's metadata leaves out. */
-const TRANSPORT_HEADERS = new Set([
-  "te",
-  "content-type",
-  "grpc-timeout",
-  "grpc-encoding",
-  "grpc-accept-encoding",
-]);
-const TIMEOUT_UNIT_MS: Record<string, number> = {
-  H: 3_600_000,
-  M: 60_000,
-  S: 1000,
-  m: 1,
-  u: 1e-3,
-  n: 1e-6,
-};
 
-const GRPC_CONTENT_TYPE = "application/grpc";
-/** The fields that open every gRPC response (and a trailers-only one). */
-const RESPONSE_FIELDS: readonly [string, string][] = [
-  [":status", "200"],
-  ["content-type", GRPC_CONTENT_TYPE],
-];
 let responseHeaders: Uint8Array | undefined;
 let okTrailers: Uint8Array | undefined;
-
-/** The 5-byte prefix of an uncompressed message of `n` bytes. */
-function messagePrefix(n: number): Uint8Array {
-  const out = new Uint8Array(PREFIX_BYTES);
-  out[1] = n >>> 24;
-  out[2] = (n >>> 16) & 0xff;
-  out[3] = (n >>> 8) & 0xff;
-  out[4] = n & 0xff;
-  return out;
-}
-
-/** grpc-message: percent-encoded UTF-8 (spec: "Percent-Encoded"). */
-function percentEncode(text: string): string {
-  const bytes = new TextEncoder().encode(text.length > 4096 ? text.slice(0, 4096) : text);
-  let out = "";
-  for (const b of bytes) {
-    out += b >= 0x20 && b <= 0x7e && b !== 0x25
-      ? String.fromCharCode(b)
-      : "%" + b.toString(16).toUpperCase().padStart(2, "0");
-  }
-  return out;
-}
-
-function statusBlock(
-  code: StatusCode,
-  message: string,
-  trailersOnly: boolean,
-  extra: readonly [string, string][] = [],
-): Uint8Array {
-  const fields: [string, string][] = trailersOnly ? [...RESPONSE_FIELDS] : [];
-  fields.push(["grpc-status", String(code)]);
-  if (message) fields.push(["grpc-message", percentEncode(message)]);
-  return encodeHeaders([...fields, ...extra]);
-}
-
-/** Parses a grpc-timeout value into milliseconds, or undefined. */
-export function parseTimeout(value: string | undefined): number | undefined {
-  // The spec: 1 to 8 ASCII digits, then the unit.
-  if (!value || !/^\d{1,8}[HMSmun]$/.test(value)) return undefined;
-  return Number(value.slice(0, -1)) * TIMEOUT_UNIT_MS[value[value.length - 1]];
-}
 
 /**
  * Answers a stream whose request headers were just decoded: a gRPC call on
@@ -177,16 +124,12 @@ class Call implements StreamHandler, CallContext {
   #route: Route;
   #headers: readonly [string, string][];
   #opts: CallOptions;
-  #metadata: Record<string, string[]> | null = null;
+  #metadata: Record<string, (string | Uint8Array)[]> | null = null;
   #abort: AbortController | null = null;
   #cancelReason: RpcError | null = null;
   #done = false;
   #cancelTimer: (() => void) | null = null;
-  // message parsing
-  #prefix = new Uint8Array(PREFIX_BYTES);
-  #prefixFill = 0;
-  #msg: Uint8Array | null = null;
-  #msgFill = 0;
+  #reader: MessageReader;
   // requests
   #streaming: boolean;
   #single: Uint8Array | null = null;
@@ -208,18 +151,11 @@ class Call implements StreamHandler, CallContext {
     this.#opts = opts;
     this.method = route.method.path;
     this.#streaming = route.method.kind === "clientStream" || route.method.kind === "bidiStream";
+    this.#reader = new MessageReader(opts.maxMessageBytes, (msg) => this.#message(msg));
   }
 
-  get metadata(): Record<string, string[]> {
-    if (!this.#metadata) {
-      const md: Record<string, string[]> = {};
-      for (const [name, value] of this.#headers) {
-        if (name[0] === ":" || TRANSPORT_HEADERS.has(name)) continue;
-        (md[name] ??= []).push(value);
-      }
-      this.#metadata = md;
-    }
-    return this.#metadata;
+  get metadata(): Record<string, (string | Uint8Array)[]> {
+    return this.#metadata ??= metadataOf(this.#headers);
   }
 
   get signal(): AbortSignal {
@@ -245,7 +181,7 @@ class Call implements StreamHandler, CallContext {
     if (this.#done) return;
     if (bytes.length) {
       try {
-        this.#parse(bytes);
+        this.#reader.push(bytes);
       } catch (err) {
         this.#fail(err);
         return;
@@ -268,60 +204,6 @@ class Call implements StreamHandler, CallContext {
 
   // --- messages in
 
-  #parse(bytes: Uint8Array): void {
-    let pos = 0;
-    const len = bytes.length;
-    while (pos < len) {
-      if (this.#msg === null) {
-        let flag: number, size: number;
-        if (this.#prefixFill === 0 && len - pos >= PREFIX_BYTES) {
-          flag = bytes[pos];
-          size = ((bytes[pos + 1] << 24) | (bytes[pos + 2] << 16) | (bytes[pos + 3] << 8) |
-            bytes[pos + 4]) >>> 0;
-          pos += PREFIX_BYTES;
-        } else {
-          const n = Math.min(PREFIX_BYTES - this.#prefixFill, len - pos);
-          this.#prefix.set(bytes.subarray(pos, pos + n), this.#prefixFill);
-          this.#prefixFill += n;
-          pos += n;
-          if (this.#prefixFill < PREFIX_BYTES) return;
-          this.#prefixFill = 0;
-          const p = this.#prefix;
-          flag = p[0];
-          size = ((p[1] << 24) | (p[2] << 16) | (p[3] << 8) | p[4]) >>> 0;
-        }
-        if (flag !== 0) {
-          throw new RpcError(
-            Status.INTERNAL,
-            "a compressed message arrived without a grpc-encoding this server offered",
-          );
-        }
-        if (size > this.#opts.maxMessageBytes) {
-          throw new RpcError(
-            Status.RESOURCE_EXHAUSTED,
-            `received message larger than max (${size} vs. ${this.#opts.maxMessageBytes})`,
-          );
-        }
-        if (len - pos >= size) {
-          this.#message(bytes.slice(pos, pos + size));
-          pos += size;
-          continue;
-        }
-        this.#msg = new Uint8Array(size);
-        this.#msgFill = 0;
-      }
-      const msg = this.#msg;
-      const n = Math.min(msg.length - this.#msgFill, len - pos);
-      msg.set(bytes.subarray(pos, pos + n), this.#msgFill);
-      this.#msgFill += n;
-      pos += n;
-      if (this.#msgFill === msg.length) {
-        this.#msg = null;
-        this.#message(msg);
-      }
-    }
-  }
-
   #message(msg: Uint8Array): void {
     this.#count++;
     if (this.#streaming) {
@@ -338,7 +220,7 @@ class Call implements StreamHandler, CallContext {
   }
 
   #endOfRequests(): void {
-    if (this.#msg !== null || this.#prefixFill !== 0) {
+    if (!this.#reader.atBoundary) {
       return this.#fail(new RpcError(Status.INTERNAL, "the request ended inside a message"));
     }
     if (this.#streaming) {

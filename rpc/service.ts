@@ -44,8 +44,8 @@ export interface ServiceDefinition<
 export interface CallContext {
   /** Full method path, e.g. `/proto.KV/Get`. */
   readonly method: string;
-  /** Request metadata (header names lower-case). */
-  readonly metadata: Readonly<Record<string, readonly string[]>>;
+  /** Request metadata: lower-case names; values of `-bin` names are bytes. */
+  readonly metadata: Readonly<Record<string, readonly (string | Uint8Array)[]>>;
   /** Aborted when the client cancels or the deadline passes. */
   readonly signal: AbortSignal;
 }

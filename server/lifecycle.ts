@@ -1,6 +1,7 @@
 /**
  * Process lifecycle: SIGINT ignored (the host decides when we stop), SIGTERM
- * stops gracefully, and the host's death is noticed.
+ * stops gracefully, and the host's death is noticed. In debug mode nobody
+ * launched us: SIGINT stops too, and no death is watched.
  *
  * @module
  */
@@ -53,22 +54,42 @@ let probing: Promise<boolean> | null = null;
 /** How often the host probe runs once the handshake is out (ms). */
 const HOST_PROBE_MS = 500;
 
+/** Why {@linkcode watchLifecycle} asks the plugin to stop. */
+export type StopReason = "sigint" | "sigterm" | "parent-gone" | "host-gone";
+
+/** Options of {@linkcode watchLifecycle}. */
+export interface LifecycleOptions {
+  /**
+   * Debug mode: SIGINT stops the plugin as SIGTERM does, and neither the
+   * parent nor stdout's reader is watched (no host launched the plugin).
+   * @default {false}
+   */
+  debug?: boolean;
+  /**
+   * How often to check the parent (ms).
+   * @default {250}
+   */
+  pollMs?: number;
+}
+
 /**
  * Ignores SIGINT (logged at trace, with a count, as go-plugin does), calls
  * `onStop` on SIGTERM, and calls `onStop` when the parent process is gone.
+ * With `debug`, SIGINT calls `onStop` too and nothing else is watched.
  *
  * @param logger Where to log.
- * @param onStop Called once with the reason.
- * @param pollMs How often to check the parent.
+ * @param onStop Called with the reason.
+ * @param options Debug mode and the parent poll interval.
  * @returns A handle to undo the watches.
  */
 export function watchLifecycle(
   logger: Logger,
-  onStop: (reason: "sigterm" | "parent-gone" | "host-gone") => void,
-  pollMs = 250,
+  onStop: (reason: StopReason) => void,
+  options: LifecycleOptions = {},
 ): LifecycleWatch {
+  const debug = options.debug ?? false;
   let interrupts = 0;
-  const onInt = () => {
+  const onInt = debug ? () => onStop("sigint") : () => {
     interrupts++;
     logger.trace("plugin received interrupt signal, ignoring", { count: interrupts });
   };
@@ -78,13 +99,15 @@ export function watchLifecycle(
   if (!windows) Deno.addSignalListener("SIGTERM", onTerm);
   const parent = Deno.ppid;
   let stopped = false;
-  every(pollMs, () => {
-    if (stopped) return false;
-    if (Deno.ppid === parent) return true;
-    logger.debug("host process is gone; stopping", { parent_pid: parent });
-    onStop("parent-gone");
-    return false;
-  });
+  if (!debug) {
+    every(options.pollMs ?? 250, () => {
+      if (stopped) return false;
+      if (Deno.ppid === parent) return true;
+      logger.debug("host process is gone; stopping", { parent_pid: parent });
+      onStop("parent-gone");
+      return false;
+    });
+  }
   let probeStarted = false;
   const probe = async () => {
     if (stopped || await hostReadsStdout() || stopped) return;
@@ -93,7 +116,7 @@ export function watchLifecycle(
   };
   return {
     startHostProbe() {
-      if (Deno.stdout.isTerminal() || probeStarted) return;
+      if (debug || Deno.stdout.isTerminal() || probeStarted) return;
       probeStarted = true;
       every(HOST_PROBE_MS, () => {
         if (!stopped) void probe();

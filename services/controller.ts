@@ -8,6 +8,8 @@
 import { after } from "../_timer.ts";
 import { GRPCControllerDefinition } from "../gen/plugin/grpc_controller_pb.ts";
 import { fromTsProto, implement, type ServiceImplementation } from "../rpc/service.ts";
+import type { Channel } from "../rpc/client_call.ts";
+import { type RpcError, Status } from "../rpc/status.ts";
 
 /**
  * Builds the controller service.
@@ -29,4 +31,24 @@ export function controllerService(
       return {};
     },
   });
+}
+
+/**
+ * The host's half: asks the plugin to shut down. A Go plugin stops its
+ * server before it answers, so the connection closing (UNAVAILABLE or
+ * CANCELLED) counts as success too.
+ *
+ * @param channel The connection to the plugin.
+ * @param timeoutMs How long to wait for the answer.
+ * @returns Whether the plugin accepted (answered, or hung up).
+ */
+export async function requestShutdown(channel: Channel, timeoutMs: number): Promise<boolean> {
+  const shutdown = fromTsProto(GRPCControllerDefinition).methods.shutdown;
+  try {
+    await channel.unary(shutdown, {}, { timeoutMs });
+    return true;
+  } catch (err) {
+    const code = (err as RpcError).code;
+    return code === Status.UNAVAILABLE || code === Status.CANCELLED;
+  }
 }

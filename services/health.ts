@@ -12,6 +12,7 @@ import {
 } from "../gen/grpc/health/v1/health_pb.ts";
 import { fromTsProto, implement, type ServiceImplementation } from "../rpc/service.ts";
 import { RpcError, Status } from "../rpc/status.ts";
+import type { CallOptions, Channel } from "../rpc/client_call.ts";
 
 /**
  * Builds the health service.
@@ -42,4 +43,27 @@ export function healthService(
       });
     },
   });
+}
+
+/**
+ * The host's half: asks the plugin's health service about `plugin`, as
+ * go-plugin's `Client.Ping()` does.
+ *
+ * @param channel The connection to the plugin.
+ * @param options Deadline and cancellation of the call.
+ * @throws {RpcError} When the call fails, or NOT_SERVING/UNKNOWN is answered (as UNAVAILABLE).
+ */
+export async function checkHealth(channel: Channel, options: CallOptions = {}): Promise<void> {
+  const check = fromTsProto(HealthDefinition).methods.check;
+  const res = await channel.unary(check, { service: HEALTH_SERVICE_NAME }, options) as {
+    status: ServingStatus;
+  };
+  if (res.status !== ServingStatus.SERVING) {
+    throw new RpcError(
+      Status.UNAVAILABLE,
+      `the plugin's health service answers ${
+        ServingStatus[res.status] ?? res.status
+      } for "${HEALTH_SERVICE_NAME}"`,
+    );
+  }
 }

@@ -9,6 +9,9 @@
 import { STDIO_CHUNK_BYTES } from "../constants.ts";
 import { GRPCStdioDefinition, StdioData_Channel } from "../gen/plugin/grpc_stdio_pb.ts";
 import { fromTsProto, implement, type ServiceImplementation } from "../rpc/service.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Channel } from "../rpc/client_call.ts";
+import { type RpcError, Status } from "../rpc/status.ts";
 
 /** The two channels of the stdio stream. */
 export type StdioChannel = "stdout" | "stderr";
@@ -87,4 +90,47 @@ export function stdioService(queue: StdioQueue): ServiceImplementation {
   return implement(fromTsProto(GRPCStdioDefinition), {
     streamStdio: (_req, call) => queue.drain(call.signal),
   });
+}
+
+/** Where the host writes what a plugin sends on its stdio stream. */
+export type StdioSink = (data: Uint8Array) => void | Promise<unknown>;
+
+/**
+ * The host's half: reads the plugin's stdio stream until it ends or `signal`
+ * aborts, handing each chunk to `stdout` or `stderr` (in order). A plugin
+ * without the service gets one warning, then nothing more.
+ *
+ * @param channel The connection to the plugin.
+ * @param sinks Where each channel's data goes (absent: discarded).
+ * @param logger Where the warning goes.
+ * @param signal Ends the stream.
+ */
+export async function relayStdio(
+  channel: Channel,
+  sinks: { stdout?: StdioSink; stderr?: StdioSink },
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<void> {
+  const streamStdio = fromTsProto(GRPCStdioDefinition).methods.streamStdio;
+  try {
+    for await (const item of channel.serverStream(streamStdio, {}, { signal })) {
+      const chunk = item as Chunk;
+      const sink = chunk.channel === StdioData_Channel.STDOUT
+        ? sinks.stdout
+        : chunk.channel === StdioData_Channel.STDERR
+        ? sinks.stderr
+        : undefined;
+      await sink?.(chunk.data);
+    }
+  } catch (err) {
+    if (signal.aborted || channel.closed) return;
+    const code = (err as RpcError).code;
+    if (code === Status.UNIMPLEMENTED || code === Status.UNAVAILABLE) {
+      logger.warn("plugin stdio service not available; its stdout and stderr output is lost", {
+        error: (err as Error).message,
+      });
+    } else {
+      logger.debug("plugin stdio stream ended", { error: (err as Error).message });
+    }
+  }
 }

@@ -23,7 +23,7 @@ import type { Logger } from "../../log/logger.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
 import type { CallContext, ServiceImplementation } from "../../rpc/service.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
-import { type AnyMethod, decodeRequest, encodeResponse, statusOf } from "./_calls.ts";
+import { type AnyMethod, decodeRequest, encodeResponse, statusOf } from "../../rpc/handler.ts";
 /** The parts of a grpc-js call the adapters use. */
 interface Call {
   on(event: "cancelled", listener: () => void): unknown;

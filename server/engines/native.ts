@@ -7,24 +7,19 @@
  * @module
  */
 
-import type * as NodeTls from "node:tls";
 import { after } from "../../_timer.ts";
 import type { Network } from "../../constants.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
 import type { ServiceImplementation } from "../../rpc/service.ts";
-import type { AnyMethod } from "./_calls.ts";
-import { type Route, startCall } from "../../rpc/server_call.ts";
+import { addRoutes, type Route, startCall } from "../../rpc/server_call.ts";
 import { H2Connection, type Transport } from "../../h2/connection.ts";
-
-const READ_BUFFER_BYTES = 64 << 10;
-
-/** Loads `node:tls` on first use, without an import statement. */
-function nodeTls(): typeof NodeTls {
-  const process = (globalThis as unknown as {
-    process: { getBuiltinModule(id: "node:tls"): typeof NodeTls };
-  }).process;
-  return process.getBuiltinModule("node:tls");
-}
+import {
+  denoTransport,
+  nodeTls,
+  nodeTransport,
+  pumpDenoSocket,
+  pumpNodeSocket,
+} from "../../h2/socket.ts";
 
 /** `127.0.0.1:PORT` split into its parts. */
 function hostPort(address: string): { hostname: string; port: number } {
@@ -73,38 +68,13 @@ export function createNativeEngine(options: EngineOptions): Engine {
     return conn;
   };
 
-  const serveDenoConn = async (sock: Deno.Conn): Promise<void> => {
-    const conn = open({
-      async write(data) {
-        let at = 0;
-        while (at < data.length) at += await sock.write(at ? data.subarray(at) : data);
-      },
-      close() {
-        try {
-          sock.close();
-        } catch {
-          // already closed
-        }
-      },
-    });
+  const logFailure = (err: unknown) =>
+    log.error("connection failed", { error: (err as Error)?.message });
+
+  const serveDenoConn = (sock: Deno.Conn): Promise<void> => {
+    const conn = open(denoTransport(sock));
     if (stopping) conn.drain(AbortSignal.abort());
-    const buf = new Uint8Array(READ_BUFFER_BYTES);
-    try {
-      while (!conn.closed) {
-        const n = await sock.read(buf);
-        if (n === null) break;
-        conn.receive(buf.subarray(0, n));
-      }
-    } catch (err) {
-      // Reset by the peer or closed by us, unless a bug threw: say so.
-      if (
-        !(err instanceof Deno.errors.BadResource || err instanceof Deno.errors.ConnectionReset ||
-          err instanceof Deno.errors.Interrupted)
-      ) {
-        log.error("connection failed", { error: (err as Error)?.message });
-      }
-    }
-    conn.close("peer closed the connection");
+    return pumpDenoSocket(sock, conn, logFailure);
   };
 
   const bindPlain = (network: Network, address: string): number => {
@@ -135,24 +105,9 @@ export function createNativeEngine(options: EngineOptions): Engine {
       minVersion: "TLSv1.2",
       ALPNProtocols: ["h2"],
     }, (sock) => {
-      const conn = open({
-        write: (data) =>
-          new Promise((resolve, reject) =>
-            sock.write(data, (err) => (err ? reject(err) : resolve()))
-          ),
-        close: () => sock.destroy(),
-      });
+      const conn = open(nodeTransport(sock));
       if (stopping) conn.drain(AbortSignal.abort());
-      sock.on("data", (chunk: Uint8Array) => {
-        try {
-          conn.receive(chunk);
-        } catch (err) {
-          log.error("connection failed", { error: (err as Error)?.message });
-          conn.close("internal error");
-        }
-      });
-      sock.on("error", () => conn.close("TLS connection error"));
-      sock.on("close", () => conn.close("peer closed the connection"));
+      pumpNodeSocket(sock, conn, logFailure);
     });
     // Sockets still in the TLS handshake are not connections yet: keep them
     // so that shutdown can close them.
@@ -182,9 +137,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
 
   return {
     addService(service: ServiceImplementation): void {
-      for (const [name, method] of Object.entries(service.definition.methods)) {
-        routes.set(method.path, { method: method as AnyMethod, handler: service.handlers[name] });
-      }
+      addRoutes(routes, service);
     },
     async bind(network: Network, address: string, tls?: ServerTls): Promise<number | null> {
       try {

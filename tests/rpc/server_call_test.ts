@@ -22,8 +22,9 @@ import type {
   UnaryHandler,
 } from "../../rpc/service.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
-import type { AnyMethod } from "../../server/engines/_calls.ts";
-import { parseTimeout, type Route, startCall } from "../../rpc/server_call.ts";
+import type { AnyMethod } from "../../rpc/handler.ts";
+import { type Route, startCall } from "../../rpc/server_call.ts";
+import { parseTimeout } from "../../rpc/wire.ts";
 import {
   CLIENT_PREFACE,
   FrameType,

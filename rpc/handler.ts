@@ -5,9 +5,9 @@
  * @module
  */
 
-import type { Logger } from "../../log/logger.ts";
-import type { MethodDefinition } from "../../rpc/service.ts";
-import { RpcError, Status, type StatusCode } from "../../rpc/status.ts";
+import type { Logger } from "../log/logger.ts";
+import type { MethodDefinition } from "./service.ts";
+import { RpcError, Status, type StatusCode } from "./status.ts";
 
 /** A method with its message types erased. */
 export type AnyMethod = MethodDefinition<unknown, unknown>;

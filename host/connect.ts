@@ -1,0 +1,174 @@
+/**
+ * Connecting to a plugin's address, as the host: a Deno socket for
+ * plaintext, `node:tls` for TLS. `Deno.connectTls` cannot be used: it
+ * rejects go-plugin's CA:TRUE leaf certificates (CaUsedAsEndEntity), and
+ * `Deno.startTls` refuses unix sockets.
+ *
+ * @module
+ */
+
+import type * as NodeTls from "node:tls";
+import { after } from "../_timer.ts";
+import type { Network } from "../constants.ts";
+import { explainPermission } from "../errors.ts";
+import {
+  denoTransport,
+  nodeTls,
+  nodeTransport,
+  pumpDenoSocket,
+  pumpNodeSocket,
+} from "../h2/socket.ts";
+import { Channel } from "../rpc/client_call.ts";
+import { derToPem } from "../tls/pem.ts";
+import { ConnectError } from "./errors.ts";
+
+/** The TLS side of a connection to a plugin. */
+export interface ClientTls {
+  /** Our certificate, PEM (presented to the plugin). */
+  certPem: string;
+  /** Our private key, PEM. */
+  keyPem: string;
+  /**
+   * The plugin's certificate, DER (AutoMTLS: from the handshake line). It is
+   * the only certificate trusted, and the one presented must equal it.
+   */
+  serverCertDer?: Uint8Array;
+  /** CA certificates (PEM) trusted for the plugin's certificate, when it is not pinned. */
+  caPem?: string;
+  /** Name checked in the plugin's certificate. @default {"localhost"} */
+  serverName?: string;
+}
+
+/** Where and how to connect. */
+export interface ConnectOptions {
+  /** `unix` or `tcp`. */
+  network: Network;
+  /** Socket path or `host:port`. */
+  address: string;
+  /** TLS, or plaintext when absent. */
+  tls?: ClientTls;
+  /** Largest message sent or received. */
+  maxMessageBytes: number;
+  /** Gives up connecting after this long (ms). */
+  timeoutMs: number;
+  /** Called once when the connection has closed. */
+  onClose?: (reason: string) => void;
+  /** Hears of failures inside the connection's read loop (bugs). */
+  onError?: (err: unknown) => void;
+}
+
+function hostPort(address: string): { hostname: string; port: number } {
+  const i = address.lastIndexOf(":");
+  const host = address.slice(0, i).replace(/^\[(.*)\]$/, "$1");
+  return { hostname: host, port: Number(address.slice(i + 1)) };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/**
+ * Connects to a plugin and returns the gRPC channel on that connection.
+ *
+ * @throws {ConnectError} When the address refuses, TLS fails or the certificate is not the one announced.
+ */
+export async function connect(options: ConnectOptions): Promise<Channel> {
+  return options.tls ? await connectTls(options, options.tls) : await connectPlain(options);
+}
+
+async function connectPlain(options: ConnectOptions): Promise<Channel> {
+  let sock: Deno.Conn;
+  try {
+    sock = options.network === "unix"
+      ? await Deno.connect({ transport: "unix", path: options.address })
+      : await Deno.connect(hostPort(options.address));
+  } catch (err) {
+    const e = explainPermission(err, `connecting to the plugin at ${options.address}`, "the host");
+    if (e !== err) throw e;
+    throw new ConnectError(
+      `Could not connect to the plugin at ${options.network}:${options.address}: ${
+        (err as Error).message
+      }`,
+      {},
+      { cause: err },
+    );
+  }
+  const onError = options.onError ?? (() => {});
+  const channel = new Channel(denoTransport(sock), {
+    authority: "localhost",
+    scheme: "http",
+    maxMessageBytes: options.maxMessageBytes,
+    onClose: options.onClose,
+  });
+  void pumpDenoSocket(sock, channel.conn, onError);
+  return channel;
+}
+
+function connectTls(options: ConnectOptions, tls: ClientTls): Promise<Channel> {
+  const pinned = tls.serverCertDer;
+  const ca = pinned ? derToPem(pinned, "CERTIFICATE") : tls.caPem;
+  const target = options.network === "unix"
+    ? { path: options.address }
+    : { host: hostPort(options.address).hostname, port: hostPort(options.address).port };
+  return new Promise((resolve, reject) => {
+    let sock: NodeTls.TLSSocket;
+    let settled = false;
+    const fail = (message: string, cause?: unknown) => {
+      if (settled) return;
+      settled = true;
+      cancelTimer();
+      sock?.destroy();
+      reject(new ConnectError(message, {}, { cause }));
+    };
+    const cancelTimer = after(
+      options.timeoutMs,
+      () => fail(`TLS connection to the plugin at ${options.address} timed out`),
+    );
+    try {
+      sock = nodeTls().connect({
+        ...target,
+        servername: tls.serverName ?? "localhost",
+        cert: tls.certPem,
+        key: tls.keyPem,
+        ...(ca ? { ca: [ca] } : {}),
+        ALPNProtocols: ["h2"],
+        minVersion: "TLSv1.2",
+      });
+    } catch (err) {
+      fail(`Could not connect to the plugin at ${options.address}: ${(err as Error).message}`, err);
+      return;
+    }
+    sock.on("error", (err: Error) => {
+      fail(`TLS connection to the plugin at ${options.address} failed: ${err.message}`, err);
+    });
+    sock.once("secureConnect", () => {
+      if (settled) return;
+      if (pinned) {
+        const raw = sock.getPeerCertificate()?.raw;
+        if (!raw || !sameBytes(new Uint8Array(raw), pinned)) {
+          return fail(
+            "The plugin presented a different certificate from the one in its handshake line: refusing the connection",
+          );
+        }
+      }
+      if (sock.alpnProtocol !== "h2") {
+        return fail(
+          `The plugin's TLS server did not negotiate ALPN "h2" (got ${sock.alpnProtocol})`,
+        );
+      }
+      settled = true;
+      cancelTimer();
+      const channel = new Channel(nodeTransport(sock), {
+        authority: "localhost",
+        scheme: "https",
+        maxMessageBytes: options.maxMessageBytes,
+        onClose: options.onClose,
+      });
+      pumpNodeSocket(sock, channel.conn, options.onError ?? (() => {}));
+      resolve(channel);
+    });
+  });
+}

@@ -1,0 +1,472 @@
+/**
+ * gRPC calls from the client's side, over the client role of our HTTP/2
+ * connection: request headers with deadline and metadata, length-prefixed
+ * messages out and in, response headers, trailers and trailers-only answers,
+ * cancellation by RST_STREAM, for each of the four call kinds.
+ *
+ * A {@linkcode Channel} is one connection to one server; the host's
+ * `PluginClient` makes its typed service clients on it.
+ *
+ * @module
+ */
+
+import { after } from "../_timer.ts";
+import {
+  H2Connection,
+  type H2Stream,
+  type StreamHandler,
+  type Transport,
+} from "../h2/connection.ts";
+import { H2Error } from "../h2/frame.ts";
+import { encodeHeaders } from "../h2/hpack.ts";
+import type { CallKind, MethodDefinition } from "./service.ts";
+import { RpcError, Status, type StatusCode } from "./status.ts";
+import {
+  formatTimeout,
+  GRPC_CONTENT_TYPE,
+  messagePrefix,
+  MessageReader,
+  type Metadata,
+  metadataFields,
+  type MetadataInit,
+  metadataOf,
+  percentDecode,
+  statusOfHttp,
+} from "./wire.ts";
+
+/** Options of one client call. */
+export interface CallOptions {
+  /** Deadline, from now, in milliseconds: sent as `grpc-timeout`, and the call fails with DEADLINE_EXCEEDED after it. */
+  timeoutMs?: number;
+  /** Cancels the call (RST_STREAM CANCEL); it then fails with CANCELLED. */
+  signal?: AbortSignal;
+  /** Request metadata. Names are lower-cased; `-bin` names take bytes. */
+  metadata?: MetadataInit;
+  /** Called with the response headers' metadata, when they arrive. */
+  onHeaders?: (metadata: Metadata) => void;
+  /** Called with the trailers' metadata, when the call ends with trailers. */
+  onTrailers?: (metadata: Metadata) => void;
+}
+
+/** Settings of a {@linkcode Channel}. */
+export interface ChannelOptions {
+  /** `:authority` of every request (go-plugin's Go host sends `localhost` under TLS). */
+  authority: string;
+  /** `:scheme`: `https` under TLS. */
+  scheme: "http" | "https";
+  /** Largest message sent or received, in bytes. */
+  maxMessageBytes: number;
+  /** Called once when the connection has closed. */
+  onClose?: (reason: string) => void;
+}
+
+/** A method with its message types erased. */
+type AnyMethod = MethodDefinition<unknown, unknown>;
+
+/** Response messages queued beyond which the server's window is held back. */
+const QUEUE_HIGH_WATER = 16;
+const USER_AGENT = "rpcplugin-deno/0.1";
+
+function isStreamingRequest(kind: CallKind): boolean {
+  return kind === "clientStream" || kind === "bidiStream";
+}
+
+/** The status an HTTP/2 reset code means for a call (the gRPC spec's mapping). */
+function statusOfReset(code: number): StatusCode {
+  switch (code) {
+    case H2Error.REFUSED_STREAM:
+      return Status.UNAVAILABLE;
+    case H2Error.CANCEL:
+      return Status.CANCELLED;
+    case H2Error.ENHANCE_YOUR_CALM:
+      return Status.RESOURCE_EXHAUSTED;
+    default:
+      return Status.INTERNAL;
+  }
+}
+
+/** One gRPC client connection: calls become streams of its HTTP/2 client connection. */
+export class Channel {
+  /** The HTTP/2 connection. */
+  readonly conn: H2Connection;
+  readonly #options: ChannelOptions;
+
+  /**
+   * @param transport Where the connection's bytes go; feed what it reads to {@linkcode receive}.
+   * @param options Authority, scheme, limits.
+   */
+  constructor(transport: Transport, options: ChannelOptions) {
+    this.#options = options;
+    this.conn = new H2Connection(transport, {
+      role: "client",
+      onClose: (_c, reason) => options.onClose?.(reason),
+    });
+  }
+
+  /** Feeds bytes read from the transport (a view valid only during the call). */
+  receive(chunk: Uint8Array): void {
+    this.conn.receive(chunk);
+  }
+
+  /** Whether the connection has closed. */
+  get closed(): boolean {
+    return this.conn.closed;
+  }
+
+  /** Closes the connection at once; pending calls fail with UNAVAILABLE. */
+  close(reason = "the client closed the connection"): void {
+    this.conn.close(reason);
+  }
+
+  /** A unary call. */
+  unary(method: AnyMethod, request: unknown, options: CallOptions = {}): Promise<unknown> {
+    return new ClientCall(this, method, [request], options).single();
+  }
+
+  /** A server-streaming call: the responses as they arrive. */
+  serverStream(
+    method: AnyMethod,
+    request: unknown,
+    options: CallOptions = {},
+  ): AsyncIterable<unknown> {
+    return new ClientCall(this, method, [request], options).responses();
+  }
+
+  /** A client-streaming call: sends `requests`, then resolves with the one response. */
+  clientStream(
+    method: AnyMethod,
+    requests: AsyncIterable<unknown> | Iterable<unknown>,
+    options: CallOptions = {},
+  ): Promise<unknown> {
+    return new ClientCall(this, method, requests, options).single();
+  }
+
+  /** A bidirectional call: sends `requests` while the responses arrive. */
+  bidiStream(
+    method: AnyMethod,
+    requests: AsyncIterable<unknown> | Iterable<unknown>,
+    options: CallOptions = {},
+  ): AsyncIterable<unknown> {
+    return new ClientCall(this, method, requests, options).responses();
+  }
+
+  /** The request header block of a call. @internal */
+  requestHeaders(path: string, options: CallOptions): Uint8Array {
+    const fields: [string, string][] = [
+      [":method", "POST"],
+      [":scheme", this.#options.scheme],
+      [":path", path],
+      [":authority", this.#options.authority],
+      ["content-type", GRPC_CONTENT_TYPE],
+      ["te", "trailers"],
+      ["user-agent", USER_AGENT],
+    ];
+    if (options.timeoutMs !== undefined) {
+      fields.push(["grpc-timeout", formatTimeout(options.timeoutMs)]);
+    }
+    fields.push(...metadataFields(options.metadata));
+    return encodeHeaders(fields);
+  }
+
+  /** @internal */
+  get maxMessageBytes(): number {
+    return this.#options.maxMessageBytes;
+  }
+}
+
+/** The state of one call. */
+class ClientCall implements StreamHandler {
+  #channel: Channel;
+  #method: AnyMethod;
+  #options: CallOptions;
+  #stream: H2Stream | null = null;
+  #reader: MessageReader;
+  #queue: Uint8Array[] = [];
+  #held = 0;
+  #count = 0;
+  #gotHeaders = false;
+  /** The final status, once known. */
+  #status: RpcError | null = null;
+  #ok = false;
+  #wake: (() => void) | null = null;
+  #cancelTimer: (() => void) | null = null;
+  #onAbort: (() => void) | null = null;
+  #streamingResponses: boolean;
+
+  constructor(
+    channel: Channel,
+    method: AnyMethod,
+    requests: AsyncIterable<unknown> | Iterable<unknown>,
+    options: CallOptions,
+  ) {
+    this.#channel = channel;
+    this.#method = method;
+    this.#options = options;
+    this.#streamingResponses = method.kind === "serverStream" || method.kind === "bidiStream";
+    this.#reader = new MessageReader(channel.maxMessageBytes, (msg) => this.#message(msg));
+    void this.#start(requests);
+  }
+
+  async #start(requests: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
+    const { signal, timeoutMs } = this.#options;
+    if (signal?.aborted) return this.#cancelled(signal.reason);
+    if (signal) {
+      this.#onAbort = () => this.#cancelled(signal.reason);
+      signal.addEventListener("abort", this.#onAbort, { once: true });
+    }
+    if (timeoutMs !== undefined) {
+      this.#cancelTimer = after(Math.max(0, timeoutMs), () => {
+        this.#cancelTimer = null;
+        this.#end(Status.DEADLINE_EXCEEDED, "deadline exceeded", true);
+      });
+    }
+    const conn = this.#channel.conn;
+    await conn.streamSlot();
+    if (this.#status) return;
+    let block: Uint8Array;
+    let first: Uint8Array | null = null;
+    try {
+      block = this.#channel.requestHeaders(this.#method.path, this.#options);
+      if (!isStreamingRequest(this.#method.kind)) {
+        first = this.#encode((requests as unknown[])[0]);
+      }
+    } catch (err) {
+      return this.#fail(err);
+    }
+    this.#stream = conn.openStream(block, false, this);
+    if (!this.#stream) {
+      const why = conn.closeReason || "the server is going away";
+      return this.#end(Status.UNAVAILABLE, `connection closed: ${why}`, false);
+    }
+    if (first) {
+      this.#stream.sendData(messagePrefix(first.length), first);
+      this.#stream.end();
+      return;
+    }
+    await this.#writeAll(requests);
+  }
+
+  async #writeAll(requests: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
+    const stream = this.#stream!;
+    try {
+      for await (const req of requests) {
+        if (this.#status || stream.closed) return;
+        const bytes = this.#encode(req);
+        stream.sendData(messagePrefix(bytes.length), bytes);
+        await stream.writable();
+      }
+    } catch (err) {
+      if (this.#status) return;
+      const text = err instanceof Error ? err.message : String(err);
+      return this.#end(Status.CANCELLED, `the request stream failed: ${text}`, true);
+    }
+    if (!this.#status) stream.end();
+  }
+
+  #encode(value: unknown): Uint8Array {
+    let bytes: Uint8Array;
+    try {
+      bytes = this.#method.request.encode(value);
+    } catch (err) {
+      throw new RpcError(
+        Status.INTERNAL,
+        `The request to ${this.#method.path} is not a valid message: ${(err as Error).message}`,
+      );
+    }
+    const max = this.#channel.maxMessageBytes;
+    if (bytes.length > max) {
+      throw new RpcError(
+        Status.RESOURCE_EXHAUSTED,
+        `trying to send message larger than max (${bytes.length} vs. ${max})`,
+      );
+    }
+    return bytes;
+  }
+
+  // --- StreamHandler
+
+  headers(fields: [string, string][], endStream: boolean): void {
+    if (this.#status) return;
+    if (!this.#gotHeaders) {
+      this.#gotHeaders = true;
+      let httpStatus = "", contentType = "", hasGrpcStatus = false;
+      for (const [name, value] of fields) {
+        if (name === ":status") httpStatus = value;
+        else if (name === "content-type") contentType = value;
+        else if (name === "grpc-status") hasGrpcStatus = true;
+      }
+      if (httpStatus !== "200" && !(endStream && hasGrpcStatus)) {
+        return this.#end(
+          statusOfHttp(httpStatus),
+          `unexpected HTTP status ${httpStatus || "(none)"} from the server`,
+          true,
+        );
+      }
+      if (!contentType.startsWith(GRPC_CONTENT_TYPE)) {
+        return this.#end(
+          Status.UNKNOWN,
+          `the server answered with content type "${contentType}", not ${GRPC_CONTENT_TYPE}`,
+          true,
+        );
+      }
+      if (!endStream) {
+        this.#options.onHeaders?.(metadataOf(fields));
+        return;
+      }
+    }
+    // Trailers (or a trailers-only answer).
+    this.#options.onTrailers?.(metadataOf(fields));
+    let code = "", message = "";
+    for (const [name, value] of fields) {
+      if (name === "grpc-status") code = value;
+      else if (name === "grpc-message") message = percentDecode(value);
+    }
+    if (!/^\d+$/.test(code)) {
+      return this.#end(Status.INTERNAL, "the server ended the call without a grpc-status", true);
+    }
+    if (!this.#reader.atBoundary) {
+      return this.#end(Status.INTERNAL, "the response ended inside a message", true);
+    }
+    const status = Number(code) as StatusCode;
+    if (status === Status.OK) this.#checkCount();
+    if (!this.#status) this.#end(status, message, true);
+  }
+
+  data(bytes: Uint8Array, endStream: boolean): void {
+    if (this.#status) return;
+    if (bytes.length) {
+      try {
+        this.#reader.push(bytes);
+      } catch (err) {
+        return this.#fail(err);
+      }
+      if (!this.#streamingResponses || this.#queue.length < QUEUE_HIGH_WATER) {
+        this.#stream?.consumed(bytes.length);
+      } else {
+        this.#held += bytes.length;
+      }
+    }
+    if (endStream) {
+      this.#end(Status.INTERNAL, "the server ended the stream without sending trailers", false);
+    }
+  }
+
+  reset(code: number): void {
+    if (this.#status) return;
+    const conn = this.#channel.conn;
+    if (conn.closed) {
+      return this.#end(Status.UNAVAILABLE, `connection closed: ${conn.closeReason}`, false);
+    }
+    if (code === H2Error.REFUSED_STREAM && conn.peerGoAway) {
+      return this.#end(Status.UNAVAILABLE, "the server is going away and refused the call", false);
+    }
+    this.#end(statusOfReset(code), `stream reset by the server (HTTP/2 error code ${code})`, false);
+  }
+
+  // --- messages in
+
+  #message(msg: Uint8Array): void {
+    this.#count++;
+    if (!this.#streamingResponses && this.#count > 1) {
+      throw new RpcError(
+        Status.INTERNAL,
+        `${this.#method.path} returns one response message, but the server sent more`,
+      );
+    }
+    this.#queue.push(msg);
+    this.#wake?.();
+  }
+
+  #checkCount(): void {
+    if (!this.#streamingResponses && this.#count === 0) {
+      this.#end(
+        Status.INTERNAL,
+        `${this.#method.path} returns one response message, but the server sent none`,
+        true,
+      );
+    }
+  }
+
+  #decode(bytes: Uint8Array): unknown {
+    try {
+      return this.#method.response.decode(bytes);
+    } catch (err) {
+      throw new RpcError(
+        Status.INTERNAL,
+        `The response of ${this.#method.path} is not a valid message: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  /** Waits for the status, then the one response. */
+  async single(): Promise<unknown> {
+    while (!this.#status) await new Promise<void>((resolve) => (this.#wake = resolve));
+    if (!this.#ok) throw this.#status;
+    return this.#decode(this.#queue[0]);
+  }
+
+  /** The responses as they arrive; breaking out of the loop cancels the call. */
+  responses(): AsyncIterable<unknown> {
+    // deno-lint-ignore no-this-alias
+    const call = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        let finished = false;
+        try {
+          while (true) {
+            const next = call.#queue.shift();
+            if (next) {
+              if (call.#held && call.#queue.length < QUEUE_HIGH_WATER) {
+                call.#stream?.consumed(call.#held);
+                call.#held = 0;
+              }
+              yield call.#decode(next);
+              continue;
+            }
+            if (call.#status) {
+              finished = true;
+              if (!call.#ok) throw call.#status;
+              return;
+            }
+            await new Promise<void>((resolve) => (call.#wake = resolve));
+            call.#wake = null;
+          }
+        } finally {
+          if (!finished) call.#cancelled(new Error("the caller stopped reading the responses"));
+        }
+      },
+    };
+  }
+
+  // --- ending
+
+  #cancelled(reason: unknown): void {
+    const text = reason instanceof Error ? reason.message : String(reason ?? "aborted");
+    this.#end(Status.CANCELLED, `call cancelled: ${text}`, true);
+  }
+
+  #fail(err: unknown): void {
+    if (err instanceof RpcError) return this.#end(err.code, err.message, true);
+    this.#end(Status.INTERNAL, err instanceof Error ? err.message : String(err), true);
+  }
+
+  /** Settles the call; `resetStream` tells the server to stop if our stream is still open. */
+  #end(code: StatusCode, message: string, resetStream: boolean): void {
+    if (this.#status) return;
+    this.#ok = code === Status.OK;
+    this.#status = new RpcError(code, message);
+    this.#cancelTimer?.();
+    this.#cancelTimer = null;
+    if (this.#onAbort) this.#options.signal?.removeEventListener("abort", this.#onAbort);
+    this.#onAbort = null;
+    const stream = this.#stream;
+    if (stream && !stream.closed) {
+      if (resetStream || this.#ok) {
+        stream.handler = null;
+        stream.reset(this.#ok ? H2Error.NO_ERROR : H2Error.CANCEL);
+      }
+    }
+    if (!this.#ok) this.#queue = [];
+    this.#wake?.();
+  }
+}

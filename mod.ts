@@ -25,7 +25,13 @@
 
 // The plugin server.
 export { serve } from "./server/serve.ts";
-export type { PluginServer, ServeOptions, TlsOptions } from "./server/serve.ts";
+export type {
+  DebugOptions,
+  PluginServer,
+  ReattachConfig,
+  ServeOptions,
+  TlsOptions,
+} from "./server/serve.ts";
 
 // gRPC engines: the native one is the default; grpc-js is the entry point
 // `@rpcplugin/rpcplugin/grpc-js`, so that only plugins choosing it load it.

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type Network, PROTOCOL_GRPC } from "../constants.ts";
+import { type Network, PROTOCOL_GRPC, REATTACH_ENV } from "../constants.ts";
 import { RpcPluginError } from "../errors.ts";
 
 /** Where a running plugin listens, and what it speaks (go-plugin's `ReattachConfig`). */
@@ -35,6 +35,17 @@ interface TfReattach {
   Pid?: number;
   Test?: boolean;
   Addr?: { Network?: string; String?: string };
+}
+
+/**
+ * The JSON of a pasted `TF_REATTACH_PROVIDERS='...'` line: the name and the
+ * shell's single quotes (with `'\''` escapes) taken off.
+ */
+function unquote(text: string): string {
+  let t = text.trim();
+  if (t.startsWith(`${REATTACH_ENV}=`)) t = t.slice(REATTACH_ENV.length + 1);
+  if (t.startsWith("'") && t.endsWith("'")) t = t.slice(1, -1).replaceAll(`'\\''`, "'");
+  return t;
 }
 
 /** A reattach configuration that cannot be used. */
@@ -86,7 +97,7 @@ export function parseReattach(
   let value: unknown = input;
   if (typeof input === "string") {
     try {
-      value = JSON.parse(input.trim().replace(/^TF_REATTACH_PROVIDERS=/, "").replace(/^'|'$/g, ""));
+      value = JSON.parse(unquote(input));
     } catch (cause) {
       throw new ReattachError(
         "The reattach configuration is not JSON: paste the TF_REATTACH_PROVIDERS value the plugin printed",

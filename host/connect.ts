@@ -138,6 +138,16 @@ function connectTls(options: ConnectOptions, tls: ClientTls): Promise<Channel> {
         minVersion: "TLSv1.2",
       });
     } catch (err) {
+      const e = explainPermission(
+        err,
+        `connecting to the plugin at ${options.address}`,
+        "the host",
+      );
+      if (e !== err) {
+        settled = true;
+        cancelTimer();
+        return reject(e);
+      }
       fail(`Could not connect to the plugin at ${options.address}: ${(err as Error).message}`, err);
       return;
     }

@@ -12,6 +12,7 @@ import {
   DEFAULT_START_TIMEOUT_MS,
   PROTOCOL_GRPC,
 } from "../constants.ts";
+import { explainPermission } from "../errors.ts";
 import type { HandshakeConfig } from "../handshake/cookie.ts";
 import { type HandshakeInfo, parseHandshakeLine } from "../handshake/line.ts";
 import { parseReattach, type ReattachConfig } from "../handshake/reattach.ts";
@@ -135,6 +136,9 @@ export interface AttachOptions {
   timeoutMs?: number;
 }
 
+/** Who needs the flags a permission error names. */
+const HOST = "the host";
+
 const managed = new Set<PluginClient>();
 /** Every live launched plugin, killed at the host's exit. */
 const live = new Map<PluginClient, () => void>();
@@ -164,7 +168,7 @@ export async function cleanupPlugins(): Promise<void> {
 }
 
 function defaultLogger(name: string): Logger {
-  return createLogger({ level: "info" }).named(name);
+  return createLogger({ level: "info", module: name });
 }
 
 function executableName(cmd: readonly string[]): string {
@@ -268,9 +272,14 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
 
   const hostCert = autoMtls ? await makeAutoCertificate("ecdsa-p256") : undefined;
   // Our own socket directory, unless one was given: removed with the plugin.
-  const ownDir = options.unixSocket?.dir === undefined
-    ? await Deno.makeTempDir({ prefix: "rpcplugin-" })
-    : undefined;
+  let ownDir: string | undefined;
+  if (options.unixSocket?.dir === undefined) {
+    try {
+      ownDir = await Deno.makeTempDir({ prefix: "rpcplugin-" });
+    } catch (err) {
+      throw explainPermission(err, "making the plugin's socket directory in the temp dir", HOST);
+    }
+  }
   const removeDir = () => {
     if (!ownDir) return;
     try {
@@ -365,7 +374,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
       await proc.exited;
     }
     removeDir();
-    throw err;
+    throw explainPermission(err, "launching the plugin", HOST);
   }
 }
 

@@ -17,6 +17,7 @@ import {
 import { CookieError, explainPermission, StartupError } from "../errors.ts";
 import { checkCookie, type HandshakeConfig } from "../handshake/cookie.ts";
 import { buildHandshakeLine } from "../handshake/line.ts";
+import type { ReattachConfig } from "../handshake/reattach.ts";
 import { chooseVersion } from "../handshake/version.ts";
 import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
 import { chooseServerTls, type TlsOptions } from "../tls/automtls.ts";
@@ -30,13 +31,23 @@ import {
   resolveGroup,
 } from "../transport/unix.ts";
 import { captureConsole, releaseConsole } from "./console.ts";
+import {
+  type DebugMode,
+  debugMode,
+  type DebugOptions,
+  debugVersion,
+  keepConsole,
+  printReattach,
+  reattachConfigOf,
+  warnIgnoredTls,
+} from "./debug.ts";
 import { controllerService } from "../services/controller.ts";
 import type { Engine, EngineFactory, ServerTls } from "./engine.ts";
 import { createNativeEngine } from "./engines/native.ts";
 import { healthService } from "../services/health.ts";
 import { InFlight } from "./inflight.ts";
 import { type RateLimit, TokenBucket } from "./ratelimit.ts";
-import { watchLifecycle } from "./lifecycle.ts";
+import { type StopReason, watchLifecycle } from "./lifecycle.ts";
 import type { ServiceImplementation } from "../rpc/service.ts";
 import { stdioService } from "../services/stdio.ts";
 
@@ -107,9 +118,24 @@ export interface ServeOptions {
    * @default {true}
    */
   exit?: boolean;
+  /**
+   * Debug mode, like Terraform providers' `-debug`: start the plugin by hand
+   * (under a debugger, say) and attach a host to it later. serve() then skips
+   * the magic cookie, serves plaintext (it ignores `PLUGIN_CLIENT_CERT` and
+   * `tls`, with a warning), serves the highest of its versions, leaves
+   * `console.*` on the real stdout and stderr, prints the
+   * `TF_REATTACH_PROVIDERS='...'` line hosts attach with (with `Test: true`)
+   * instead of the handshake line, stops gracefully on SIGINT and SIGTERM as
+   * well as on the host's Shutdown, and does not watch for a host's death.
+   * `{ name }` chooses the key of the printed map: Terraform wants the
+   * provider address, e.g. `registry.terraform.io/rpcplugin/example`.
+   * Only this option turns it on; no environment variable does.
+   * @default {false}
+   */
+  debug?: boolean | DebugOptions;
 }
 
-export type { TlsOptions };
+export type { DebugOptions, ReattachConfig, TlsOptions };
 
 /** A running plugin server, returned by {@linkcode serve}. */
 export interface PluginServer {
@@ -119,6 +145,12 @@ export interface PluginServer {
   readonly address: string;
   /** The negotiated app protocol version. */
   readonly protocolVersion: number;
+  /**
+   * How a host attaches to this server (`attach({ reattach })`), as printed
+   * in debug mode. `test` is true in debug mode only; outside it, the host
+   * must also speak the TLS the server uses, if any.
+   */
+  readonly reattachConfig: ReattachConfig;
   /** The plugin's logger (hclog JSON on stderr). */
   readonly logger: Logger;
   /** Stops gracefully, as SIGTERM does. */
@@ -171,6 +203,8 @@ function reportStartupFailure(err: unknown): void {
  * PLUGIN_* variables), registers the health, controller and stdio services
  * with yours, prints the handshake line, and stops cleanly when the host
  * asks (GRPCController/Shutdown), on SIGTERM, or when the host dies.
+ * With `debug`, it runs without a host instead and prints how to attach one
+ * (see {@linkcode ServeOptions.debug}).
  *
  * Requires `--allow-env`, `--allow-net` and read/write access to the socket
  * directory (see the README's "Permissions").
@@ -221,40 +255,27 @@ async function start(
   cleanup: () => void,
   ownsProcess: boolean,
 ): Promise<PluginServer> {
-  // 1. Signals first: Ctrl-C during start-up must not kill the plugin.
+  const debug = debugMode(options.debug, options.handshake);
+
+  // 1. Signals first: Ctrl-C during start-up must not kill the plugin (debug mode: it does).
   const gracefulStopMs = options.gracefulStopMs ?? 10_000;
-  let onStop = (_reason: string): void => {
+  let onStop = (_reason: StopReason): void => {
     cleanup();
     if (ownsProcess) Deno.exit(0);
   };
-  const watch = watchLifecycle(logger, (reason) => onStop(reason));
+  const watch = watchLifecycle(logger, (reason) => onStop(reason), { debug: debug !== null });
   cleanups.push(() => watch.stop());
 
-  // 2. Cookie and version.
-  checkCookie(options.handshake, readEnv);
-  const versions = servicesByVersion(options);
-  const negotiated = chooseVersion(readEnv(ENV.protocolVersions), [...versions.keys()]);
-  if (negotiated.ignored.length) {
-    logger.warn(`ignoring non-numeric entries of ${ENV.protocolVersions}`, {
-      entries: negotiated.ignored.join(","),
-    });
-  }
-  if (readEnv(ENV.multiplexGrpc)) {
-    logger.debug("host asked for broker multiplexing, which this plugin does not offer");
-  }
-  const services = versions.get(negotiated.version)!;
+  // 2. Cookie and version (debug mode: no cookie, our highest version).
+  const { version, services } = debug ? debugServices(options) : negotiate(options, logger);
 
   // 3. TLS: AutoMTLS when the host asks for it, else the author's own, else none.
-  const hostCert = readEnv(ENV.clientCert);
-  if (hostCert) logger.debug("configuring server automatic mTLS");
-  const { tls, certDer: serverCertDer } = await chooseServerTls(
-    hostCert,
-    options.tls,
-    options.autoMtlsKeyType,
-  );
+  const { tls, certDer: serverCertDer } = debug
+    ? (warnIgnoredTls(logger, readEnv(ENV.clientCert), options.tls), {})
+    : await serverTls(options, logger);
 
-  // 4. Keep stdout for the handshake from here on.
-  const stdio = captureConsole();
+  // 4. Keep stdout for the handshake from here on (debug mode: the console stays).
+  const stdio = debug ? keepConsole() : captureConsole();
   cleanups.push(releaseConsole);
 
   // 5. The gRPC server with the built-in services and the plugin's own.
@@ -297,35 +318,85 @@ async function start(
     ? await listenUnix(engine, cleanups, tls)
     : await listenTcp(engine, tls);
   logger.debug("plugin address", { network, address });
+  const reattachConfig = reattachConfigOf(network, address, version, debug !== null);
 
-  // 7. From now on SIGTERM and host death stop the server gracefully.
+  // 7. From now on signals and host death stop the server gracefully.
   onStop = (reason) => {
-    void stop(reason, reason === "sigterm" ? gracefulStopMs : HOST_STOP_GRACE_MS);
+    const graceful = reason === "sigterm" || reason === "sigint";
+    void stop(reason, graceful ? gracefulStopMs : HOST_STOP_GRACE_MS);
   };
 
-  // 8. The handshake line, once, after the listener accepts.
-  writeAllSync(
-    Deno.stdout,
-    buildHandshakeLine({
-      coreVersion: CORE_PROTOCOL_VERSION,
-      appVersion: negotiated.version,
-      network,
-      address,
-      protocol: PROTOCOL_GRPC,
-      serverCertDer,
-    }),
-  );
-
-  watch.startHostProbe();
+  // 8. Once, after the listener accepts: the handshake line, or the reattach text.
+  announce(debug, reattachConfig, serverCertDer);
+  if (!debug) watch.startHostProbe();
 
   return {
     network,
     address,
-    protocolVersion: negotiated.version,
+    protocolVersion: version,
+    reattachConfig,
     logger,
     stop: () => stop("stop()", gracefulStopMs),
     finished,
   };
+}
+
+/** Step 2: the cookie check and version negotiation with the host. */
+function negotiate(
+  options: ServeOptions,
+  logger: Logger,
+): { version: number; services: readonly ServiceImplementation[] } {
+  checkCookie(options.handshake, readEnv);
+  const versions = servicesByVersion(options);
+  const negotiated = chooseVersion(readEnv(ENV.protocolVersions), [...versions.keys()]);
+  if (negotiated.ignored.length) {
+    logger.warn(`ignoring non-numeric entries of ${ENV.protocolVersions}`, {
+      entries: negotiated.ignored.join(","),
+    });
+  }
+  if (readEnv(ENV.multiplexGrpc)) {
+    logger.debug("host asked for broker multiplexing, which this plugin does not offer");
+  }
+  return { version: negotiated.version, services: versions.get(negotiated.version)! };
+}
+
+/** Step 2 in debug mode: no host to check or negotiate with. */
+function debugServices(
+  options: ServeOptions,
+): { version: number; services: readonly ServiceImplementation[] } {
+  const versions = servicesByVersion(options);
+  const version = debugVersion([...versions.keys()]);
+  return { version, services: versions.get(version)! };
+}
+
+/** Step 3: AutoMTLS when the host asks for it, else the author's own TLS, else none. */
+function serverTls(
+  options: ServeOptions,
+  logger: Logger,
+): Promise<{ tls?: ServerTls; certDer?: Uint8Array }> {
+  const hostCert = readEnv(ENV.clientCert);
+  if (hostCert) logger.debug("configuring server automatic mTLS");
+  return chooseServerTls(hostCert, options.tls, options.autoMtlsKeyType);
+}
+
+/** Step 8: tells whoever started us where we listen. */
+function announce(
+  debug: DebugMode | null,
+  config: ReattachConfig,
+  serverCertDer: Uint8Array | undefined,
+): void {
+  if (debug) return printReattach(debug.name, config);
+  writeAllSync(
+    Deno.stdout,
+    buildHandshakeLine({
+      coreVersion: CORE_PROTOCOL_VERSION,
+      appVersion: config.protocolVersion,
+      network: config.addr.network,
+      address: config.addr.string,
+      protocol: PROTOCOL_GRPC,
+      serverCertDer,
+    }),
+  );
 }
 
 async function listenUnix(

@@ -115,14 +115,13 @@ export function serveInProcess(options: InProcessOptions): PluginClient {
     ]
   ) addRoutes(routes, s);
 
-  let server!: H2Connection;
   let closed!: () => void;
   const exited = new Promise<void>((resolve) => (closed = resolve));
   const channel = new Channel(
     pipeTo(() => (chunk) => server.receive(chunk), () => server.close("the client closed")),
     { authority: "localhost", scheme: "http", maxMessageBytes, onClose: () => closed() },
   );
-  server = new H2Connection(
+  const server: H2Connection = new H2Connection(
     pipeTo(() => (chunk) => channel.receive(chunk), () => channel.close("the plugin closed")),
     {
       onStream: (stream, headers) =>

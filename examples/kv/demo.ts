@@ -1,46 +1,58 @@
 /**
- * The demo: go-plugin's own example host (built from the Go module proxy)
- * launches our Deno KV plugin, stores a value and reads it back.
+ * The demo, pure Deno: our host launches the Deno KV plugin
+ * (`examples/kv/plugin.ts`) as go-plugin's host would (cookie, versions,
+ * AutoMTLS, handshake line), stores a value, reads it back, checks its
+ * health and stops it with GRPCController/Shutdown.
  *
  * ```sh
  * deno task demo
  * ```
  *
- * (`deno run --allow-run --allow-read --allow-write --allow-env examples/kv/demo.ts`)
+ * (`deno run --allow-run=deno --allow-env --allow-net --allow-read --allow-write examples/kv/demo.ts`)
  *
  * @module
  */
 
-import { buildGo } from "../../tests/_util/go.ts";
-import { denoRunLine } from "../../tests/_util/plugin.ts";
+import { fromTsProto } from "../../mod.ts";
+import { launch } from "../../host/mod.ts";
+import { KVDefinition } from "./gen/kv_pb.ts";
 
-const decoder = new TextDecoder();
-console.log("Building go-plugin's example host (examples/grpc) ...");
-const kv = await buildGo("kv");
+const here = new URL(".", import.meta.url).pathname;
 const work = await Deno.makeTempDir({ prefix: "rpcplugin-demo-" });
-const plugin = denoRunLine("examples/kv/plugin.ts", [work]);
-const env = { KV_PROTO: "grpc", KV_PLUGIN: plugin, PLUGIN_UNIX_SOCKET_DIR: work };
+const plugin = [
+  "deno",
+  "run",
+  "--no-prompt",
+  "--allow-env",
+  "--allow-net",
+  `--allow-read=${work},${Deno.env.get("TMPDIR") ?? "/tmp"}`,
+  `--allow-write=${work},${Deno.env.get("TMPDIR") ?? "/tmp"}`,
+  `${here}plugin.ts`,
+];
+console.log(`Plugin command: ${plugin.join(" ")}`);
 
-async function host(...args: string[]): Promise<string> {
-  console.log(`\n$ kv ${args.join(" ")}`);
-  const started = performance.now();
-  const res = await new Deno.Command(kv, { args, cwd: work, env }).output();
-  const ms = (performance.now() - started).toFixed(0);
-  const log = decoder.decode(res.stderr).split("\n").filter((l) =>
-    /plugin\.|using plugin|exited/.test(l)
-  );
-  for (const line of log) console.log(`  host log | ${line.replace(/^\S+ /, "")}`);
-  const out = decoder.decode(res.stdout);
-  console.log(`  exit code ${res.code} after ${ms} ms; stdout: ${JSON.stringify(out)}`);
-  if (!res.success) throw new Error(`the host failed: ${out}`);
-  return out;
-}
-
+const started = performance.now();
+const ms = () => `${(performance.now() - started).toFixed(0)} ms`;
 try {
-  console.log(`Plugin command: ${plugin}`);
-  await host("put", "hello", "world");
-  const value = await host("get", "hello");
-  console.log(`\nThe Go host read back ${JSON.stringify(value.trim())} from the Deno plugin.`);
+  await using kvPlugin = await launch({
+    cmd: plugin,
+    cwd: work,
+    handshake: { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello", protocolVersion: 1 },
+  });
+  console.log(
+    `launched: pid ${kvPlugin.pid}, ${kvPlugin.network} ${kvPlugin.address}, ` +
+      `protocol version ${kvPlugin.protocolVersion}, AutoMTLS (${ms()})`,
+  );
+  const kv = kvPlugin.client(fromTsProto(KVDefinition));
+  await kv.put({ key: "hello", value: new TextEncoder().encode("world") }, { timeoutMs: 5000 });
+  console.log(`put hello=world (${ms()})`);
+  const { value } = await kv.get({ key: "hello" }, { timeoutMs: 5000 });
+  console.log(`get hello -> ${JSON.stringify(new TextDecoder().decode(value))} (${ms()})`);
+  await kvPlugin.ping();
+  console.log(`ping: SERVING (${ms()})`);
+  await kvPlugin.kill();
+  const exit = await kvPlugin.exited;
+  console.log(`stopped with Shutdown: exit code ${exit.code}, forced: ${exit.forced} (${ms()})`);
 } finally {
   await Deno.remove(work, { recursive: true });
 }

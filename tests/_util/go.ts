@@ -1,7 +1,9 @@
 /**
  * Builds the Go programs the interop tests, the demo and the benchmarks run:
  * go-plugin's own example host and plugin (from the Go module proxy, at the
- * version tests/interop/go.mod pins) and our host in tests/interop/host.
+ * version tests/interop/go.mod pins) and our host in tests/interop/host; and
+ * installs third-party Go programs at a pinned version (`go install pkg@v`,
+ * see peers.ts).
  *
  * @module
  */
@@ -42,26 +44,63 @@ export function buildGo(name: keyof typeof GO_PROGRAMS): Promise<string> {
     p = (async () => {
       const out = `${BIN_DIR}${name}`;
       await Deno.mkdir(BIN_DIR, { recursive: true });
-      const res = await new Deno.Command("go", {
-        args: [
-          "build",
-          ...(MODFILES[name] ? [`-modfile=${MODFILES[name]}`] : []),
-          "-o",
-          out,
-          GO_PROGRAMS[name],
-        ],
-        cwd: INTEROP_DIR,
-        stdout: "inherit",
-        stderr: "piped",
-      }).output();
-      if (!res.success) {
-        throw new Error(
-          `go build ${GO_PROGRAMS[name]} failed:\n${new TextDecoder().decode(res.stderr)}`,
-        );
-      }
+      await runGo([
+        "build",
+        ...(MODFILES[name] ? [`-modfile=${MODFILES[name]}`] : []),
+        "-o",
+        out,
+        GO_PROGRAMS[name],
+      ], INTEROP_DIR);
       return out;
     })();
     built.set(name, p);
+  }
+  return p;
+}
+
+/** Runs `go ARGS...` in `cwd`; throws with its stderr if it fails. */
+async function runGo(args: string[], cwd: string, env?: Record<string, string>): Promise<void> {
+  const res = await new Deno.Command("go", {
+    args,
+    cwd,
+    env,
+    stdout: "inherit",
+    stderr: "piped",
+  }).output();
+  if (!res.success) {
+    throw new Error(`go ${args.join(" ")} failed:\n${new TextDecoder().decode(res.stderr)}`);
+  }
+}
+
+/**
+ * Installs a third-party Go program at a pinned version from the module proxy
+ * (`go install PKG@VERSION`, run outside any module, so nothing of ours pins
+ * its dependencies), once per process, into its own directory
+ * `.cache/bin/<name>@<version>/`: programs that share a binary name (grpc's
+ * interop `server` and `client`) stay apart, and a new version installs afresh.
+ * A binary already there is reused without running go.
+ *
+ * @param name The directory name under .cache/bin/ (before `@version`).
+ * @param pkg The package path, e.g. `google.golang.org/grpc/interop/server`.
+ * @param version The module version, e.g. `v1.85.0`.
+ * @returns The path of the binary (named after the package's last element).
+ */
+export function goInstall(name: string, pkg: string, version: string): Promise<string> {
+  const dir = `${BIN_DIR}${name}@${version}/`;
+  const out = `${dir}${pkg.slice(pkg.lastIndexOf("/") + 1)}`;
+  let p = built.get(out);
+  if (!p) {
+    p = (async () => {
+      try {
+        if ((await Deno.stat(out)).isFile) return out;
+      } catch {
+        // Not installed yet.
+      }
+      await Deno.mkdir(dir, { recursive: true });
+      await runGo(["install", `${pkg}@${version}`], dir, { GOBIN: dir, GOWORK: "off" });
+      return out;
+    })();
+    built.set(out, p);
   }
   return p;
 }

@@ -96,6 +96,8 @@ async function connectPlain(options: ConnectOptions): Promise<Channel> {
       { cause: err },
     );
   }
+  // Small frames (stream messages, WINDOW_UPDATEs) must not wait for Nagle's 40 ms.
+  if (options.network === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
   const onError = options.onError ?? (() => {});
   const channel = new Channel(denoTransport(sock), {
     authority: "localhost",
@@ -137,6 +139,7 @@ function connectTls(options: ConnectOptions, tls: ClientTls): Promise<Channel> {
         ALPNProtocols: ["h2"],
         minVersion: "TLSv1.2",
       });
+      if (options.network === "tcp") sock.setNoDelay(true);
     } catch (err) {
       const e = explainPermission(
         err,

@@ -136,6 +136,11 @@ export interface AttachOptions {
   timeoutMs?: number;
 }
 
+/** A refused handshake or connection: its error is made after the plugin is reaped. */
+class Refusal {
+  constructor(readonly error: () => LaunchError) {}
+}
+
 /** Who needs the flags a permission error names. */
 const HOST = "the host";
 
@@ -314,8 +319,11 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
       stderr: options.stderr,
     });
     const line = await proc.handshakeLine;
+    // Made once the process is gone, so that the stderr tail is complete.
     const fail = (message: string, cause?: unknown, Kind = LaunchError): never => {
-      throw new Kind(message, { line, stderrTail: proc!.stderrTail() }, { cause });
+      throw new Refusal(() =>
+        new Kind(message, { line, stderrTail: proc!.stderrTail() }, { cause })
+      );
     };
     let info: HandshakeInfo;
     try {
@@ -374,6 +382,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
       await proc.exited;
     }
     removeDir();
+    if (err instanceof Refusal) throw err.error();
     throw explainPermission(err, "launching the plugin", HOST);
   }
 }

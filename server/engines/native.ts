@@ -72,6 +72,8 @@ export function createNativeEngine(options: EngineOptions): Engine {
     log.error("connection failed", { error: (err as Error)?.message });
 
   const serveDenoConn = (sock: Deno.Conn): Promise<void> => {
+    // Small frames must not wait for Nagle's 40 ms.
+    if (sock.remoteAddr.transport === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
     const conn = open(denoTransport(sock));
     if (stopping) conn.drain(AbortSignal.abort());
     return pumpDenoSocket(sock, conn, logFailure);
@@ -111,7 +113,12 @@ export function createNativeEngine(options: EngineOptions): Engine {
     });
     // Sockets still in the TLS handshake are not connections yet: keep them
     // so that shutdown can close them.
-    server.on("connection", (raw: { destroy(): void; once(e: "close", f: () => void): void }) => {
+    server.on("connection", (raw: {
+      destroy(): void;
+      once(e: "close", f: () => void): void;
+      setNoDelay?(on: boolean): void;
+    }) => {
+      if (network === "tcp") raw.setNoDelay?.(true);
       rawSockets.add(raw);
       raw.once("close", () => rawSockets.delete(raw));
     });

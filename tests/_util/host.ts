@@ -113,6 +113,21 @@ export async function waitNoProcesses(marker: string, ms = 3000): Promise<string
 }
 
 /**
+ * Whether a process exists (Linux: its /proc entry; a reaped process has none).
+ *
+ * @param pid The process id.
+ * @returns Whether it is there.
+ */
+export function pidAlive(pid: number): boolean {
+  try {
+    Deno.statSync(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Lists the socket files (`plugin*`) in a directory.
  *
  * @param dir The directory.

@@ -51,3 +51,35 @@ export function denoRunLine(
   const path = script.startsWith("/") ? script : ROOT + script;
   return [DENO, "run", ...pluginFlags(dirs), path, ...args].map(shQuote).join(" ");
 }
+
+/**
+ * Bundles `examples/kv/plugin.ts` into one file and makes it an executable
+ * with a shebang line carrying the plugin's flags: the stand-in for
+ * `deno compile` (which needs a runtime download our machines cannot make).
+ *
+ * @param dir Where the bundle and the executable go.
+ * @param dirs The directories the plugin may read and write (its socket directory among them).
+ * @returns The executable's path and the bundle's text.
+ */
+export async function bundleKvPlugin(
+  dir: string,
+  dirs: readonly string[],
+): Promise<{ exe: string; js: string }> {
+  const bundle = `${dir}/kv-bundle.js`;
+  const res = await new Deno.Command(DENO, {
+    args: ["bundle", "--platform=deno", "-o", bundle, ROOT + "examples/kv/plugin.ts"],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!res.success) {
+    throw new Error(`deno bundle failed:\n${new TextDecoder().decode(res.stderr)}`);
+  }
+  const js = await Deno.readTextFile(bundle);
+  const exe = `${dir}/kv-plugin`;
+  await Deno.writeTextFile(
+    exe,
+    `#!/usr/bin/env -S ${DENO} run ${pluginFlags(dirs).join(" ")}\n${js}`,
+  );
+  await Deno.chmod(exe, 0o755);
+  return { exe, js };
+}

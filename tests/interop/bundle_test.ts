@@ -7,7 +7,7 @@
  */
 
 import { buildGo } from "../_util/go.ts";
-import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
+import { bundleKvPlugin } from "../_util/plugin.ts";
 import {
   assert,
   assertEquals,
@@ -19,25 +19,10 @@ import {
 
 Deno.test("bundled plugin (one file, shebang line) under go-plugin's example host", async () => {
   await withTempDir(async (dir) => {
-    const bundle = `${dir}/kv-bundle.js`;
-    const b = await run(DENO, [
-      "bundle",
-      "--platform=deno",
-      "-o",
-      bundle,
-      ROOT + "examples/kv/plugin.ts",
-    ]);
-    assertEquals(b.code, 0, b.stderr);
-    const js = await Deno.readTextFile(bundle);
+    const { exe, js } = await bundleKvPlugin(dir, [dir]);
     assert(!/\bimport\(/.test(js), "the bundle has a dynamic import");
     const work = `${dir}/work`;
     await Deno.mkdir(work);
-    const exe = `${dir}/kv-plugin`;
-    await Deno.writeTextFile(
-      exe,
-      `#!/usr/bin/env -S ${DENO} run ${pluginFlags([dir]).join(" ")}\n${js}`,
-    );
-    await Deno.chmod(exe, 0o755);
     const kv = await buildGo("kv");
     const env = { KV_PROTO: "grpc", KV_PLUGIN: exe, TMPDIR: dir };
     const put = await run(kv, ["put", "b", "bundled"], { cwd: work, env });

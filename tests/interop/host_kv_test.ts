@@ -13,8 +13,8 @@ import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { GRPCControllerDefinition } from "../../gen/plugin/grpc_controller_pb.ts";
 import { createLogger } from "../../log/logger.ts";
 import { kvGoPlugin } from "../_util/peers.ts";
-import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
-import { assert, assertEquals, run, waitNoProcesses, withTempDir } from "../_util/host.ts";
+import { bundleKvPlugin, DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
+import { assert, assertEquals, pidAlive, withTempDir } from "../_util/host.ts";
 
 const KV_HANDSHAKE = {
   magicCookieKey: "BASIC_PLUGIN",
@@ -53,7 +53,7 @@ async function roundTrip(
   const exit = await plugin.exited;
   assertEquals(exit, { code: 0, signal: null, forced: false }, lines.join("\n"));
   assert(!lines.some((l) => l.includes("plugin failed to exit gracefully")), lines.join("\n"));
-  assertEquals(await waitNoProcesses(options.cmd.join(" ").slice(0, 60)), []);
+  assert(!pidAlive(plugin.pid!), `the plugin process ${plugin.pid} is still there`);
   let dirLeft = true;
   try {
     Deno.statSync(socketDir);
@@ -133,23 +133,7 @@ for (const [engine, script] of Object.entries(FIXTURES)) {
 
 Deno.test("launch(): our Deno KV plugin bundled into one file, plain and AutoMTLS", async () => {
   await withTempDir(async (dir) => {
-    const bundle = `${dir}/kv-bundle.js`;
-    const b = await run(DENO, [
-      "bundle",
-      "--platform=deno",
-      "-o",
-      bundle,
-      ROOT + "examples/kv/plugin.ts",
-    ]);
-    assertEquals(b.code, 0, b.stderr);
-    const exe = `${dir}/kv-plugin`;
-    const tmp = Deno.env.get("TMPDIR") ?? "/tmp";
-    await Deno.writeTextFile(
-      exe,
-      `#!/usr/bin/env -S ${DENO} run ${pluginFlags([dir, tmp]).join(" ")}\n${await Deno
-        .readTextFile(bundle)}`,
-    );
-    await Deno.chmod(exe, 0o755);
+    const { exe } = await bundleKvPlugin(dir, [dir, Deno.env.get("TMPDIR") ?? "/tmp"]);
     for (const autoMtls of [false, true]) {
       await roundTrip({ cmd: [exe], cwd: dir, handshake: KV_HANDSHAKE, autoMtls }, "plugin-deno");
     }

@@ -21,6 +21,14 @@ function hostFlags(exe: string, tmp: string): string[] {
   ];
 }
 
+/** go-plugin's Go KV plugin, copied into `tmp` so that its path marks this test's processes. */
+async function pluginIn(tmp: string): Promise<string> {
+  const exe = `${tmp}/kvgo`;
+  await Deno.copyFile(await kvGoPlugin(), exe);
+  await Deno.chmod(exe, 0o755);
+  return exe;
+}
+
 function rpcpluginDirs(tmp: string): string[] {
   return [...Deno.readDirSync(tmp)].filter((e) => e.name.startsWith("rpcplugin-")).map((e) =>
     e.name
@@ -41,8 +49,8 @@ async function runHost(flags: string[], tmp: string, exe: string, plain: boolean
 for (const plain of [true, false]) {
   const mode = plain ? "plain" : "AutoMTLS";
   Deno.test(`host permissions (${mode}): the documented flags are enough`, async () => {
-    const exe = await kvGoPlugin();
     await withTempDir(async (tmp) => {
+      const exe = await pluginIn(tmp);
       const r = await runHost(hostFlags(exe, tmp), tmp, exe, plain);
       assertEquals(r.code, 0, r.stderr);
       assertEquals(r.stdout.trim(), "perm");
@@ -51,8 +59,8 @@ for (const plain of [true, false]) {
   });
 
   Deno.test(`host permissions (${mode}): each missing flag is named`, async () => {
-    const exe = await kvGoPlugin();
     await withTempDir(async (tmp) => {
+      const exe = await pluginIn(tmp);
       const all = hostFlags(exe, tmp);
       for (const flag of all.slice(1)) {
         const name = flag.split("=")[0];
@@ -68,3 +76,22 @@ for (const plain of [true, false]) {
     });
   });
 }
+
+Deno.test("host exit without kill(): the exit hook kills the plugin and removes its socket directory", async () => {
+  await withTempDir(async (tmp) => {
+    const exe = await pluginIn(tmp);
+    const r = await run(DENO, [
+      "run",
+      ...hostFlags(exe, tmp),
+      ROOT + "tests/fixtures/host.ts",
+      "--exit-without-kill",
+      "--",
+      exe,
+    ], { cwd: tmp, env: { TMPDIR: tmp } });
+    assertEquals(r.code, 0, r.stderr);
+    const [, pid, dir] = /pid (\d+) dir (\S+)/.exec(r.stdout) ?? [];
+    assert(pid && dir, r.stdout);
+    assertEquals(await waitNoProcesses(exe), [], `the plugin ${pid} outlived its host`);
+    assertEquals(rpcpluginDirs(tmp), [], `${dir} was left behind`);
+  });
+});

@@ -8,7 +8,7 @@
  */
 
 import { fromTsProto } from "../../mod.ts";
-import { launch, type LaunchOptions, type PluginClient } from "../../host/mod.ts";
+import { cleanupPlugins, launch, type LaunchOptions, type PluginClient } from "../../host/mod.ts";
 import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { GRPCControllerDefinition } from "../../gen/plugin/grpc_controller_pb.ts";
 import { createLogger } from "../../log/logger.ts";
@@ -137,5 +137,63 @@ Deno.test("launch(): our Deno KV plugin bundled into one file, plain and AutoMTL
     for (const autoMtls of [false, true]) {
       await roundTrip({ cmd: [exe], cwd: dir, handshake: KV_HANDSHAKE, autoMtls }, "plugin-deno");
     }
+  });
+});
+
+Deno.test("launch(): the plugin's console output reaches syncStdout/syncStderr, its logs are re-logged at their levels", async () => {
+  await withTempDir(async (dir) => {
+    const { lines, logger } = capture();
+    const out: string[] = [];
+    const err: string[] = [];
+    const gotBoth = Promise.withResolvers<void>();
+    const check = () => {
+      if (out.join("").includes("after the handshake") && err.join("").includes("console.error")) {
+        gotBoth.resolve();
+      }
+    };
+    const plugin = await launch({
+      cmd: [
+        DENO,
+        "run",
+        ...pluginFlags([dir, Deno.env.get("TMPDIR") ?? "/tmp"]),
+        ROOT + FIXTURES.native,
+        "--chatty",
+      ],
+      cwd: dir,
+      handshake: KV_HANDSHAKE,
+      logger,
+      syncStdout: (d) => (out.push(dec.decode(d)), check()),
+      syncStderr: (d) => (err.push(dec.decode(d)), check()),
+    });
+    try {
+      await gotBoth.promise;
+    } finally {
+      await plugin.kill();
+    }
+    assert(out.join("").includes("chatty: console.log before serve()"), out.join(""));
+    assert(out.join("").includes("chatty: console.log after the handshake"), out.join(""));
+    assert(err.join("").includes("chatty: console.error after the handshake"), err.join(""));
+    for (const level of ["trace", "debug", "info", "warn", "error"]) {
+      const line = lines.find((l) => l.includes(`chatty: a ${level} line`));
+      assert(line?.includes(`"@level":"${level}"`), `${level}: ${line}`);
+      assert(line?.includes('"answer":42'), `${level}: ${line}`);
+    }
+  });
+});
+
+Deno.test("cleanupPlugins(): kills every managed plugin, gracefully, and only those", async () => {
+  const bin = await kvGoPlugin();
+  await withTempDir(async (dir) => {
+    const { logger } = capture();
+    const opts = { cmd: [bin], cwd: dir, handshake: KV_HANDSHAKE, logger };
+    const a = await launch({ ...opts, managed: true });
+    const b = await launch({ ...opts, managed: true });
+    const c = await launch(opts);
+    await cleanupPlugins();
+    assertEquals(await a.exited, { code: 0, signal: null, forced: false });
+    assertEquals(await b.exited, { code: 0, signal: null, forced: false });
+    await c.ping();
+    await c.kill();
+    for (const p of [a, b, c]) assert(!pidAlive(p.pid!), `${p.pid} is still running`);
   });
 });

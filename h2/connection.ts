@@ -104,6 +104,8 @@ export class H2Stream {
   /** What ends our side once the queue is out: trailers, or an empty END_STREAM DATA frame. */
   #trailers: Uint8Array | null = null;
   #waiters: (() => void)[] = [];
+  /** We sent RST_STREAM. */
+  #rstSent = false;
 
   /** @internal */
   constructor(readonly id: number, readonly conn: H2Connection, sendWindow: number) {
@@ -159,11 +161,16 @@ export class H2Stream {
     if (!this.localClosed) await this.conn.backlogBelow(CONNECTION_HIGH_WATER);
   }
 
-  /** Resets the stream with an error code; the handler learns it too. */
+  /**
+   * Resets the stream with an error code; the handler learns it too. A
+   * stream we have ended but the peer has not (a client's request sent, its
+   * response still coming) can be reset too; a finished one cannot.
+   */
   reset(code: number): void {
-    if (this.localClosed) return;
+    if (this.#rstSent || (this.localClosed && this.remoteClosed)) return;
+    this.#rstSent = true;
     this.conn.enqueue(rstStreamFrame(this.id, code));
-    this.#closeLocal();
+    if (!this.localClosed) this.#closeLocal();
     this.conn.forget(this, true);
     this.handler?.reset(code);
   }
@@ -232,6 +239,7 @@ export class H2Stream {
       if (serverFirst) {
         // gRPC: the server is done before the client; tell it to stop sending.
         conn.enqueue(rstStreamFrame(this.id, H2Error.NO_ERROR));
+        this.#rstSent = true;
       }
       conn.forget(this, serverFirst);
     }
@@ -349,12 +357,23 @@ export class H2Connection {
   }
 
   /**
+   * Client role: whether a stream may be opened now without going over the
+   * peer's SETTINGS_MAX_CONCURRENT_STREAMS (also true when the connection
+   * can open no more: `openStream` then returns `null`).
+   */
+  get streamSlotFree(): boolean {
+    return this.#streams.size < this.#peerMaxStreams || !this.canOpen;
+  }
+
+  /**
    * Client role: resolves when the peer's SETTINGS_MAX_CONCURRENT_STREAMS
    * leaves room for one more stream (at once, usually), or the connection
-   * can open no more.
+   * can open no more. Every waiter wakes when a slot frees, so check
+   * {@linkcode H2Connection.streamSlotFree} again, and open the stream in
+   * the same turn, before taking the slot.
    */
   streamSlot(): Promise<void> {
-    if (this.#streams.size < this.#peerMaxStreams || !this.canOpen) return Promise.resolve();
+    if (this.streamSlotFree) return Promise.resolve();
     return new Promise((resolve) => this.#slotWaiters.push(resolve));
   }
 
@@ -769,7 +788,7 @@ export class H2Connection {
   drain(signal: AbortSignal): Promise<void> {
     if (!this.#closed && !this.#goingAway) {
       this.#goingAway = true;
-      this.enqueue(goawayFrame(this.#lastStreamId, H2Error.NO_ERROR));
+      this.enqueue(goawayFrame(this.#peerLastStreamId(), H2Error.NO_ERROR));
       this.#maybeIdle();
     }
     if (this.#closed || signal.aborted) return Promise.resolve();
@@ -796,10 +815,18 @@ export class H2Connection {
     else this.close("finished");
   }
 
+  /**
+   * The last stream id of our GOAWAY: the highest the peer opened. A client's
+   * own stream ids do not count (the server never pushes): 0.
+   */
+  #peerLastStreamId(): number {
+    return this.role === "client" ? 0 : this.#lastStreamId;
+  }
+
   /** Ends the connection with a GOAWAY carrying `code`, after what is queued. */
   fail(code: number, message: string): void {
     if (this.#closed || this.#failed) return;
-    this.enqueue(goawayFrame(this.#lastStreamId, code, message));
+    this.enqueue(goawayFrame(this.#peerLastStreamId(), code, message));
     this.#failed = message; // nothing else may be queued; close once written
   }
 

@@ -151,7 +151,7 @@ export class Channel {
   }
 
   /** The request header block of a call. @internal */
-  requestHeaders(path: string, options: CallOptions): Uint8Array {
+  requestHeaders(path: string, options: CallOptions, timeLeftMs?: number): Uint8Array {
     const fields: [string, string][] = [
       [":method", "POST"],
       [":scheme", this.#options.scheme],
@@ -161,9 +161,7 @@ export class Channel {
       ["te", "trailers"],
       ["user-agent", USER_AGENT],
     ];
-    if (options.timeoutMs !== undefined) {
-      fields.push(["grpc-timeout", formatTimeout(options.timeoutMs)]);
-    }
+    if (timeLeftMs !== undefined) fields.push(["grpc-timeout", formatTimeout(timeLeftMs)]);
     fields.push(...metadataFields(options.metadata));
     return encodeHeaders(fields);
   }
@@ -190,6 +188,8 @@ class ClientCall implements StreamHandler {
   #ok = false;
   #wake: (() => void) | null = null;
   #cancelTimer: (() => void) | null = null;
+  /** When the deadline passes (`performance.now()` time), if the call has one. */
+  #deadline = Infinity;
   #onAbort: (() => void) | null = null;
   #streamingResponses: boolean;
 
@@ -215,18 +215,25 @@ class ClientCall implements StreamHandler {
       signal.addEventListener("abort", this.#onAbort, { once: true });
     }
     if (timeoutMs !== undefined) {
+      this.#deadline = performance.now() + timeoutMs;
       this.#cancelTimer = after(Math.max(0, timeoutMs), () => {
         this.#cancelTimer = null;
         this.#end(Status.DEADLINE_EXCEEDED, "deadline exceeded", true);
       });
     }
     const conn = this.#channel.conn;
-    await conn.streamSlot();
-    if (this.#status) return;
+    // Every waiter wakes when a slot frees: check again, and open the stream
+    // in the same turn as the check, or calls go over the server's limit.
+    while (!conn.streamSlotFree) {
+      await conn.streamSlot();
+      if (this.#status) return;
+    }
     let block: Uint8Array;
     let first: Uint8Array | null = null;
     try {
-      block = this.#channel.requestHeaders(this.#method.path, this.#options);
+      // What is left of the deadline after waiting for a stream slot.
+      const left = this.#deadline === Infinity ? undefined : this.#deadline - performance.now();
+      block = this.#channel.requestHeaders(this.#method.path, this.#options, left);
       if (!isStreamingRequest(this.#method.kind)) {
         first = this.#encode((requests as unknown[])[0]);
       }
@@ -251,7 +258,13 @@ class ClientCall implements StreamHandler {
     try {
       for await (const req of requests) {
         if (this.#status || stream.closed) return;
-        const bytes = this.#encode(req);
+        let bytes: Uint8Array;
+        try {
+          bytes = this.#encode(req);
+        } catch (err) {
+          // Not the request stream's failure: the message's (too large, not valid).
+          return this.#fail(err);
+        }
         stream.sendData(messagePrefix(bytes.length), bytes);
         await stream.writable();
       }
@@ -329,7 +342,7 @@ class ClientCall implements StreamHandler {
     }
     const status = Number(code) as StatusCode;
     if (status === Status.OK) this.#checkCount();
-    if (!this.#status) this.#end(status, message, true);
+    if (!this.#status) this.#end(status, message, false);
   }
 
   data(bytes: Uint8Array, endStream: boolean): void {
@@ -359,6 +372,11 @@ class ClientCall implements StreamHandler {
     }
     if (code === H2Error.REFUSED_STREAM && conn.peerGoAway) {
       return this.#end(Status.UNAVAILABLE, "the server is going away and refused the call", false);
+    }
+    // A server whose own timer for our grpc-timeout fires first resets with
+    // CANCEL (grpc-go does): past our deadline, that is DEADLINE_EXCEEDED.
+    if (code === H2Error.CANCEL && performance.now() >= this.#deadline) {
+      return this.#end(Status.DEADLINE_EXCEEDED, "deadline exceeded", false);
     }
     this.#end(statusOfReset(code), `stream reset by the server (HTTP/2 error code ${code})`, false);
   }
@@ -450,8 +468,14 @@ class ClientCall implements StreamHandler {
     this.#end(Status.INTERNAL, err instanceof Error ? err.message : String(err), true);
   }
 
-  /** Settles the call; `resetStream` tells the server to stop if our stream is still open. */
-  #end(code: StatusCode, message: string, resetStream: boolean): void {
+  /**
+   * Settles the call, and resets the stream unless both sides have ended it
+   * (the server must hear that we gave up, even after our END_STREAM).
+   * `local`: we end the call (cancelled, deadline, a bad response), so
+   * responses not yet read are dropped; when the server ends it (status,
+   * reset, connection lost), they are still delivered before the error.
+   */
+  #end(code: StatusCode, message: string, local: boolean): void {
     if (this.#status) return;
     this.#ok = code === Status.OK;
     this.#status = new RpcError(code, message);
@@ -460,13 +484,11 @@ class ClientCall implements StreamHandler {
     if (this.#onAbort) this.#options.signal?.removeEventListener("abort", this.#onAbort);
     this.#onAbort = null;
     const stream = this.#stream;
-    if (stream && !stream.closed) {
-      if (resetStream || this.#ok) {
-        stream.handler = null;
-        stream.reset(this.#ok ? H2Error.NO_ERROR : H2Error.CANCEL);
-      }
+    if (stream) {
+      stream.handler = null;
+      stream.reset(this.#ok ? H2Error.NO_ERROR : H2Error.CANCEL);
     }
-    if (!this.#ok) this.#queue = [];
+    if (!this.#ok && local) this.#queue = [];
     this.#wake?.();
   }
 }

@@ -66,17 +66,28 @@ export function percentEncode(text: string): string {
   return out;
 }
 
-/** Decodes a percent-encoded grpc-message; a malformed escape is kept as it is, as the spec asks. */
+/**
+ * Decodes a percent-encoded grpc-message; a malformed escape is kept as it
+ * is, as the spec asks. The text is a header value as HPACK decodes it, one
+ * character per octet: unescaped octets above 0x7F (a server that sent raw
+ * UTF-8) are UTF-8 too.
+ */
 export function percentDecode(text: string): string {
-  if (!text.includes("%")) return text;
+  // deno-lint-ignore no-control-regex
+  if (/^[\x00-\x7f]*$/.test(text) && !text.includes("%")) return text;
   const bytes: number[] = [];
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x25 && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
       bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
       i += 2;
+    } else if (c <= 0xff) {
+      bytes.push(c);
     } else {
-      bytes.push(...new TextEncoder().encode(text[i]));
+      // Not from the wire (a string made in JS): its UTF-8, whole code point.
+      const cp = text.codePointAt(i)!;
+      bytes.push(...new TextEncoder().encode(String.fromCodePoint(cp)));
+      if (cp > 0xffff) i++;
     }
   }
   return new TextDecoder().decode(new Uint8Array(bytes));
@@ -91,11 +102,13 @@ export function parseTimeout(value: string | undefined): number | undefined {
 
 /** Formats a timeout in milliseconds as a grpc-timeout value (at most 8 digits). */
 export function formatTimeout(ms: number): string {
-  const t = Math.max(0, Math.ceil(ms));
-  if (t < 1e8) return `${t}m`;
-  if (t / 1000 < 1e8) return `${Math.ceil(t / 1000)}S`;
-  if (t / 60_000 < 1e8) return `${Math.ceil(t / 60_000)}M`;
-  return `${Math.min(99_999_999, Math.ceil(t / 3_600_000))}H`;
+  if (!(ms > 0)) return "0m"; // also NaN
+  // The smallest unit whose rounded-up count fits in 8 digits.
+  for (const [unit, size] of [["m", 1], ["S", 1000], ["M", 60_000]] as const) {
+    const n = Math.ceil(ms / size);
+    if (n < 1e8) return `${n}${unit}`;
+  }
+  return `${Math.min(99_999_999, Math.ceil(ms / 3_600_000))}H`;
 }
 
 /** The header block that ends a call: `grpc-status`, `grpc-message` and `extra` fields. */

@@ -1,8 +1,8 @@
 /**
- * Test-side HTTP/2 client pieces for the native engine's tests: an in-memory
- * transport that records what the server writes, a frame parser, request
- * frame builders, and a client that decodes the server's header blocks and
- * gathers each stream's response.
+ * Test-side HTTP/2 pieces: an in-memory transport that records what a
+ * connection writes, a frame parser, frame builders, a scripted peer for a
+ * connection in either role (it decodes the connection's header blocks and
+ * gathers each stream), and an in-memory pipe joining two connections.
  *
  * @module
  */
@@ -69,6 +69,21 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 /** Big-endian 32-bit value at `at`. */
 export function u32At(bytes: Uint8Array, at = 0): number {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(at);
+}
+
+/** The (identifier, value) pairs of a SETTINGS frame. */
+export function settingsOf(f: Frame): [number, number][] {
+  const out: [number, number][] = [];
+  const view = new DataView(f.payload.buffer, f.payload.byteOffset, f.payload.length);
+  for (let i = 0; i < f.payload.length; i += 6) {
+    out.push([view.getUint16(i), view.getUint32(i + 2)]);
+  }
+  return out;
+}
+
+/** The type of each frame. */
+export function types(frames: Frame[]): number[] {
+  return frames.map((f) => f.type);
 }
 
 /** A transport that keeps every write. */
@@ -236,34 +251,46 @@ export interface StreamResponse {
 }
 
 /**
- * An in-memory client of one {@linkcode H2Connection}: writes go into a
- * {@linkcode MemoryTransport}, frames come out decoded.
+ * The test's side of one {@linkcode H2Connection}: what the connection writes
+ * goes into a {@linkcode MemoryTransport} and comes out as decoded frames;
+ * what the test sends goes to its `receive()`. The connection may be in
+ * either role; a client's preface is checked and skipped.
  */
-export class H2TestClient {
-  /** The server's transport. */
+export class H2TestPeer {
+  /** The connection's transport. */
   readonly transport: MemoryTransport = new MemoryTransport();
-  /** The server connection. */
+  /** The connection under test. */
   readonly conn: H2Connection;
   /** Reasons passed to onClose, in order. */
   readonly closeReasons: string[] = [];
-  /** Every frame the server wrote, parsed so far. */
+  /** Every frame the connection wrote, parsed so far. */
   readonly frames: Frame[] = [];
   #decoder = new HpackDecoder();
   #parsedBytes = 0;
   #rawPending: Frame[] = [];
   #taken = 0;
 
-  /** @param onStream The server's onStream callback. */
-  constructor(onStream: ConnectionOptions["onStream"] = () => {}) {
-    this.conn = new H2Connection(this.transport, {
-      onStream,
-      onClose: (_conn, reason) => this.closeReasons.push(reason),
-    });
+  /**
+   * @param open Makes the connection on the given transport; it must call
+   * `onClose` when the connection closes.
+   */
+  constructor(
+    open: (transport: MemoryTransport, onClose: (reason: string) => void) => H2Connection,
+  ) {
+    this.conn = open(this.transport, (reason) => this.closeReasons.push(reason));
   }
 
-  /** Parses whatever the server wrote since the last call; returns all frames. */
+  /** Parses whatever the connection wrote since the last call; returns all frames. */
   sync(): Frame[] {
     const all = this.transport.bytes;
+    if (this.conn.role === "client" && this.#parsedBytes === 0) {
+      if (all.length < CLIENT_PREFACE.length) return this.frames;
+      const preface = all.subarray(0, CLIENT_PREFACE.length);
+      if (!preface.every((b, i) => b === CLIENT_PREFACE[i])) {
+        throw new Error("the client did not start with the connection preface");
+      }
+      this.#parsedBytes = CLIENT_PREFACE.length;
+    }
     const { frames, rest } = parseFrames(all.subarray(this.#parsedBytes));
     this.#parsedBytes = all.length - rest.length;
     this.#rawPending.push(...frames);
@@ -297,17 +324,16 @@ export class H2TestClient {
     return out;
   }
 
-  /** Feeds bytes to the server in one receive() call. */
+  /** Feeds bytes to the connection in one receive() call. */
   send(...parts: Uint8Array[]): void {
     this.conn.receive(concat(...parts));
   }
 
-  /** Sends the preface and a SETTINGS frame. */
-  start(settings: [number, number][] = []): void {
-    this.send(CLIENT_PREFACE, settingsFrame(settings));
-  }
-
-  /** Gathers what the server sent on stream `id`. */
+  /**
+   * Gathers what the connection sent on stream `id`: a server's response,
+   * or a client's request (whose `headers` are the request headers and
+   * whose end is an END_STREAM DATA frame).
+   */
   response(id: number): StreamResponse {
     const res: StreamResponse = { body: new Uint8Array(0), dataFrames: [], ended: false };
     const chunks: Uint8Array[] = [];
@@ -339,6 +365,93 @@ export class H2TestClient {
       debug: new TextDecoder().decode(f.payload.subarray(8)),
     }));
   }
+}
+
+/** An in-memory client of one server-role {@linkcode H2Connection}. */
+export class H2TestClient extends H2TestPeer {
+  /** @param onStream The server's onStream callback. */
+  constructor(onStream: ConnectionOptions["onStream"] = () => {}) {
+    super((transport, onClose) =>
+      new H2Connection(transport, { onStream, onClose: (_conn, reason) => onClose(reason) })
+    );
+  }
+
+  /** Sends the preface and a SETTINGS frame. */
+  start(settings: [number, number][] = []): void {
+    this.send(CLIENT_PREFACE, settingsFrame(settings));
+  }
+}
+
+/**
+ * A scripted server in front of a client-role {@linkcode H2Connection}
+ * (made by `open`, by default a bare one): the test writes the server's
+ * frames by hand.
+ */
+export class H2TestServer extends H2TestPeer {
+  /** @param open Makes the client connection; a bare `H2Connection` by default. */
+  constructor(
+    open: (transport: MemoryTransport, onClose: (reason: string) => void) => H2Connection = (
+      transport,
+      onClose,
+    ) => new H2Connection(transport, { role: "client", onClose: (_c, reason) => onClose(reason) }),
+  ) {
+    super(open);
+  }
+
+  /** Sends the server's SETTINGS frame (a server sends no preface). */
+  start(settings: [number, number][] = []): void {
+    this.send(settingsFrame(settings));
+  }
+}
+
+/**
+ * One end of an in-memory connection between two {@linkcode H2Connection}s
+ * (see {@linkcode connectPair}): a write reaches the other end's `receive()`
+ * on a later microtask, in order; a close reaches it after the bytes written
+ * before it, as a closed socket would.
+ */
+export class PipeTransport implements Transport {
+  /** The connection on this end. */
+  conn: H2Connection | null = null;
+  /** The other end. */
+  peer: PipeTransport | null = null;
+  /** Bytes written so far. */
+  written = 0;
+  #closed = false;
+
+  /** Whether this end was closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  write(data: Uint8Array): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("transport closed"));
+    const copy = data.slice();
+    this.written += copy.length;
+    const peer = this.peer!;
+    queueMicrotask(() => {
+      if (!peer.#closed) peer.conn?.receive(copy);
+    });
+    return Promise.resolve();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const peer = this.peer!;
+    queueMicrotask(() => peer.conn?.close("peer closed the connection"));
+  }
+}
+
+/**
+ * Two connected transports; attach each end's connection with
+ * `end.conn = ...` before the first write is delivered.
+ */
+export function connectPair(): [PipeTransport, PipeTransport] {
+  const a = new PipeTransport(), b = new PipeTransport();
+  a.peer = b;
+  b.peer = a;
+  return [a, b];
 }
 
 /** A stream handler that records events, attached by {@linkcode recordingOnStream}. */

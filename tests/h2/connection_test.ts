@@ -23,13 +23,14 @@ import { assert, assertEquals } from "../_util/assert.ts";
 import {
   concat,
   dataFrame,
-  type Frame,
   H2TestClient,
   headersFrame,
   type RecordedStream,
   recordingOnStream,
   requestHeaders,
+  settingsOf,
   tick,
+  types,
   u32At,
   until,
 } from "./_h2client.ts";
@@ -37,19 +38,6 @@ import {
 const REQUEST = requestHeaders("/test.T/M");
 const RESPONSE_HEADERS = encodeHeaders([[":status", "200"], ["content-type", "application/grpc"]]);
 const TRAILERS = encodeHeaders([["grpc-status", "0"]]);
-
-function settingsOf(f: Frame): [number, number][] {
-  const out: [number, number][] = [];
-  const view = new DataView(f.payload.buffer, f.payload.byteOffset, f.payload.length);
-  for (let i = 0; i < f.payload.length; i += 6) {
-    out.push([view.getUint16(i), view.getUint32(i + 2)]);
-  }
-  return out;
-}
-
-function types(frames: Frame[]): number[] {
-  return frames.map((f) => f.type);
-}
 
 /** A client whose streams are recorded; preface and SETTINGS already sent. */
 async function started(

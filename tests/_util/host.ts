@@ -113,18 +113,20 @@ export async function waitNoProcesses(marker: string, ms = 3000): Promise<string
 }
 
 /**
- * Whether a process exists (Linux: its /proc entry; a reaped process has none).
+ * Whether a process exists (a reaped one does not), asked of `ps`: Deno
+ * wants --allow-all for reading /proc/<pid>.
  *
  * @param pid The process id.
  * @returns Whether it is there.
  */
-export function pidAlive(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
+export async function pidAlive(pid: number): Promise<boolean> {
+  const res = await new Deno.Command("ps", {
+    args: ["-p", String(pid)],
+    stdout: "null",
+    stderr: "null",
+  })
+    .output();
+  return res.success;
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   StartTimeoutError,
 } from "../../host/errors.ts";
 import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
-import { withTempDir } from "../_util/host.ts";
+import { pidAlive, withTempDir } from "../_util/host.ts";
 import { DENO, ROOT } from "../_util/plugin.ts";
 
 const PATH = Deno.env.get("PATH") ?? "/usr/bin:/bin";
@@ -36,17 +36,6 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
     return err;
   }
   throw new Error("expected a rejection");
-}
-
-/** Whether no process with this pid exists any more (it was reaped). */
-function reaped(pid: number): boolean {
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return false;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return true;
-    throw err;
-  }
 }
 
 Deno.test({
@@ -161,7 +150,7 @@ Deno.test({
     assert(err.message.includes("raise startTimeoutMs"), err.message);
     const status = await p.exited;
     assertEquals(status.signal, "SIGKILL");
-    assert(reaped(p.pid), `process ${p.pid} is still there`);
+    assert(!(await pidAlive(p.pid)), `process ${p.pid} is still there`);
   },
 });
 
@@ -176,7 +165,7 @@ Deno.test({
     assert(err.line?.startsWith("xxxx"));
     assert(err.message.includes(`"${"x".repeat(200)}"… (65536 characters)`), err.message);
     assertEquals((await p.exited).signal, "SIGKILL");
-    assert(reaped(p.pid), `process ${p.pid} is still there`);
+    assert(!(await pidAlive(p.pid)), `process ${p.pid} is still there`);
   },
 });
 

@@ -53,7 +53,7 @@ async function roundTrip(
   const exit = await plugin.exited;
   assertEquals(exit, { code: 0, signal: null, forced: false }, lines.join("\n"));
   assert(!lines.some((l) => l.includes("plugin failed to exit gracefully")), lines.join("\n"));
-  assert(!pidAlive(plugin.pid!), `the plugin process ${plugin.pid} is still there`);
+  assert(!(await pidAlive(plugin.pid!)), `the plugin process ${plugin.pid} is still there`);
   let dirLeft = true;
   try {
     Deno.statSync(socketDir);
@@ -194,6 +194,6 @@ Deno.test("cleanupPlugins(): kills every managed plugin, gracefully, and only th
     assertEquals(await b.exited, { code: 0, signal: null, forced: false });
     await c.ping();
     await c.kill();
-    for (const p of [a, b, c]) assert(!pidAlive(p.pid!), `${p.pid} is still running`);
+    for (const p of [a, b, c]) assert(!(await pidAlive(p.pid!)), `${p.pid} is still running`);
   });
 });

@@ -78,6 +78,8 @@ export interface DriverOutput {
     goVersion: string;
     goPlugin: string;
     grpcGo: string;
+    /** Deno's version, when bench/host_driver.ts (our host) measured. */
+    deno?: string;
     cpus: number;
     cpuModel: string;
     memTotalKB: number;
@@ -266,20 +268,31 @@ export interface Rendered {
   notes: string[];
 }
 
+/** Options of {@linkcode renderTable}. */
+export interface TableOptions {
+  /** Header of the first column. @default {"plugin"} */
+  subject?: string;
+  /** Which figure columns to keep, by header (`start p50`, `Get/s c=64`, ...). @default all */
+  columns?: (header: string) => boolean;
+}
+
 /**
  * Renders the table.
  *
  * @param out The driver's output.
  * @param targets What each target id is.
  * @param refLabels Labels of the reference rows, by id.
+ * @param options First column's header, columns kept.
  * @returns The markdown table and the numbered n/a reasons.
  */
 export function renderTable(
   out: DriverOutput,
   targets: Record<string, TargetInfo>,
   refLabels: Record<string, string>,
+  options: TableOptions = {},
 ): Rendered {
-  const ms = metrics(out);
+  const keep = options.columns ?? (() => true);
+  const ms = metrics(out).filter((m) => keep(m.header));
   const results = out.results ?? [];
   const reasons: string[] = [];
   const note = (reason: string): string => {
@@ -302,7 +315,7 @@ export function renderTable(
     return parts.length ? `${unit(cell)} (${parts.join(", ")})` : unit(cell);
   };
 
-  const header = ["plugin", "engine", "AutoMTLS", ...ms.map((m) => m.header)];
+  const header = [options.subject ?? "plugin", "engine", "AutoMTLS", ...ms.map((m) => m.header)];
   const rows: string[][] = [];
   for (const r of results) {
     const info = targets[r.target] ?? { label: r.target, engine: "?", role: "deno" };

@@ -17,6 +17,7 @@
  */
 
 import type { KeyType } from "../tls/cert.ts";
+import { percentile, sorted } from "./_stats.ts";
 
 const CHILD_FLAG = "--measure-first";
 
@@ -62,11 +63,6 @@ interface Row {
   what: string;
   first?: number;
   samples: number[];
-}
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)];
 }
 
 function ms(value: number | undefined): string {
@@ -134,8 +130,8 @@ console.log("| what | first (ms) | median (ms) | p90 (ms) | runs |");
 console.log("| --- | ---: | ---: | ---: | ---: |");
 for (const row of rows) {
   console.log(
-    `| ${row.what} | ${ms(row.first)} | ${ms(percentile(row.samples, 0.5))} | ${
-      ms(percentile(row.samples, 0.9))
+    `| ${row.what} | ${ms(row.first)} | ${ms(percentile(sorted(row.samples), 50))} | ${
+      ms(percentile(sorted(row.samples), 90))
     } | ${row.samples.length} |`,
   );
 }

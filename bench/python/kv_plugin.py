@@ -2,7 +2,9 @@
 
 Wire-compatible with go-plugin's KV example (cookie BASIC_PLUGIN=hello,
 protocol version 1, service proto.KV): Put writes the file kv_<key> in the
-current directory, Get returns that file's bytes. The benchmarks
+current directory, Get returns that file's bytes. It listens on a unix socket
+unless PLUGIN_SERVER_TRANSPORTS (pyvider's own variable, comma-separated:
+unix, tcp) is set; pyvider prefers unix when both are listed. The benchmarks
 (bench/run.ts) launch it from a venv they create under .cache/ with
 pyvider-rpcplugin pinned (bench/python/requirements.txt).
 
@@ -12,6 +14,7 @@ must be on PYTHONPATH.
 """
 
 import asyncio
+import os
 from pathlib import Path
 
 import grpc
@@ -52,15 +55,15 @@ class KVProtocol(RPCPluginProtocol):
 
 
 async def main() -> None:
-    server = RPCPluginServer(
-        protocol=KVProtocol(),
-        handler=KV(),
-        config={
-            "PLUGIN_MAGIC_COOKIE_KEY": "BASIC_PLUGIN",
-            "PLUGIN_MAGIC_COOKIE_VALUE": "hello",
-            "PLUGIN_SERVER_TRANSPORTS": ["unix"],
-        },
-    )
+    config = {
+        "PLUGIN_MAGIC_COOKIE_KEY": "BASIC_PLUGIN",
+        "PLUGIN_MAGIC_COOKIE_VALUE": "hello",
+    }
+    # An instance setting wins over the environment: set it only when the
+    # environment does not choose.
+    if not os.environ.get("PLUGIN_SERVER_TRANSPORTS"):
+        config["PLUGIN_SERVER_TRANSPORTS"] = ["unix"]
+    server = RPCPluginServer(protocol=KVProtocol(), handler=KV(), config=config)
     await server.serve()
 
 

@@ -140,6 +140,18 @@ export class H2Stream {
     this.pump();
   }
 
+  /** Queues the last body bytes and ends our side with them (END_STREAM on the last DATA frame). */
+  sendLast(...pieces: Uint8Array[]): void {
+    if (this.localClosed || this.#trailers) return;
+    for (const bytes of pieces) {
+      if (bytes.length === 0) continue;
+      this.#queue.push(bytes);
+      this.#queuedBytes += bytes.length;
+    }
+    this.#trailers = EMPTY;
+    this.pump();
+  }
+
   /**
    * Ends our side once the queued body is out: with trailers (a HEADERS
    * frame), or without (`EMPTY`: an empty DATA frame), both with END_STREAM.
@@ -199,6 +211,8 @@ export class H2Stream {
     if (this.localClosed) return;
     const conn = this.conn;
     let avail = Math.min(this.sendWindow, conn.sendWindow, this.#queuedBytes);
+    /** The last DATA frame carries END_STREAM when nothing (no trailers) follows it. */
+    let endedInData = false;
     if (avail > 0) {
       const maxFrame = conn.peerMaxFrame;
       const frames = Math.ceil(avail / maxFrame);
@@ -208,9 +222,11 @@ export class H2Stream {
       conn.sendWindow -= avail;
       this.#queuedBytes -= avail;
       let room = 0;
+      let lastHeader = 0;
       while (avail > 0) {
         if (room === 0) {
           room = Math.min(maxFrame, avail);
+          lastHeader = at;
           putFrameHeader(out, at, room, FrameType.DATA, 0, this.id);
           at += FRAME_HEADER_BYTES;
         }
@@ -223,6 +239,10 @@ export class H2Stream {
         if (n === head.length) this.#queue.shift();
         else this.#queue[0] = head.subarray(n);
       }
+      if (this.#queuedBytes === 0 && this.#trailers?.length === 0) {
+        out[lastHeader + 4] |= Flag.END_STREAM;
+        endedInData = true;
+      }
       conn.enqueue(out);
       if (this.#queuedBytes < STREAM_HIGH_WATER) this.#wake();
     }
@@ -232,7 +252,7 @@ export class H2Stream {
     }
     if (this.#trailers) {
       if (this.#trailers.length) conn.enqueueHeaders(this.id, this.#trailers, true);
-      else conn.enqueue(frame(FrameType.DATA, Flag.END_STREAM, this.id));
+      else if (!endedInData) conn.enqueue(frame(FrameType.DATA, Flag.END_STREAM, this.id));
       this.#trailers = null;
       this.#closeLocal();
       const serverFirst = conn.role === "server" && !this.remoteClosed;

@@ -66,6 +66,8 @@ type AnyMethod = MethodDefinition<unknown, unknown>;
 /** Response messages queued beyond which the server's window is held back. */
 const QUEUE_HIGH_WATER = 16;
 const USER_AGENT = "rpcplugin-deno/0.1";
+/** Methods whose request header prefix a channel keeps. */
+const MAX_CACHED_PATHS = 1024;
 
 function isStreamingRequest(kind: CallKind): boolean {
   return kind === "clientStream" || kind === "bidiStream";
@@ -90,6 +92,7 @@ export class Channel {
   /** The HTTP/2 connection. */
   readonly conn: H2Connection;
   readonly #options: ChannelOptions;
+  readonly #prefixes = new Map<string, Uint8Array>();
 
   /**
    * @param transport Where the connection's bytes go; feed what it reads to {@linkcode receive}.
@@ -152,18 +155,31 @@ export class Channel {
 
   /** The request header block of a call. @internal */
   requestHeaders(path: string, options: CallOptions, timeLeftMs?: number): Uint8Array {
-    const fields: [string, string][] = [
-      [":method", "POST"],
-      [":scheme", this.#options.scheme],
-      [":path", path],
-      [":authority", this.#options.authority],
-      ["content-type", GRPC_CONTENT_TYPE],
-      ["te", "trailers"],
-      ["user-agent", USER_AGENT],
-    ];
-    if (timeLeftMs !== undefined) fields.push(["grpc-timeout", formatTimeout(timeLeftMs)]);
+    // The fields every call of a method sends are encoded once (our HPACK
+    // encoder indexes nothing, so blocks can be joined).
+    let prefix = this.#prefixes.get(path);
+    if (!prefix) {
+      prefix = encodeHeaders([
+        [":method", "POST"],
+        [":scheme", this.#options.scheme],
+        [":path", path],
+        [":authority", this.#options.authority],
+        ["content-type", GRPC_CONTENT_TYPE],
+        ["te", "trailers"],
+        ["user-agent", USER_AGENT],
+      ]);
+      if (this.#prefixes.size < MAX_CACHED_PATHS) this.#prefixes.set(path, prefix);
+    }
+    const fields: [string, string][] = timeLeftMs === undefined
+      ? []
+      : [["grpc-timeout", formatTimeout(timeLeftMs)]];
     fields.push(...metadataFields(options.metadata));
-    return encodeHeaders(fields);
+    if (!fields.length) return prefix;
+    const rest = encodeHeaders(fields);
+    const block = new Uint8Array(prefix.length + rest.length);
+    block.set(prefix);
+    block.set(rest, prefix.length);
+    return block;
   }
 
   /** @internal */
@@ -184,8 +200,11 @@ class ClientCall implements StreamHandler {
   #count = 0;
   #gotHeaders = false;
   /** The final status, once known. */
-  #status: RpcError | null = null;
+  /** Whether the call has ended. */
+  #done = false;
   #ok = false;
+  /** The error a failed call throws (made only for failures: an Error captures a stack). */
+  #status: RpcError | null = null;
   #wake: (() => void) | null = null;
   #cancelTimer: (() => void) | null = null;
   /** When the deadline passes (`performance.now()` time), if the call has one. */
@@ -226,7 +245,7 @@ class ClientCall implements StreamHandler {
     // in the same turn as the check, or calls go over the server's limit.
     while (!conn.streamSlotFree) {
       await conn.streamSlot();
-      if (this.#status) return;
+      if (this.#done) return;
     }
     let block: Uint8Array;
     let first: Uint8Array | null = null;
@@ -246,8 +265,7 @@ class ClientCall implements StreamHandler {
       return this.#end(Status.UNAVAILABLE, `connection closed: ${why}`, false);
     }
     if (first) {
-      this.#stream.sendData(messagePrefix(first.length), first);
-      this.#stream.end();
+      this.#stream.sendLast(messagePrefix(first.length), first);
       return;
     }
     await this.#writeAll(requests);
@@ -257,7 +275,7 @@ class ClientCall implements StreamHandler {
     const stream = this.#stream!;
     try {
       for await (const req of requests) {
-        if (this.#status || stream.closed) return;
+        if (this.#done || stream.closed) return;
         let bytes: Uint8Array;
         try {
           bytes = this.#encode(req);
@@ -269,11 +287,11 @@ class ClientCall implements StreamHandler {
         await stream.writable();
       }
     } catch (err) {
-      if (this.#status) return;
+      if (this.#done) return;
       const text = err instanceof Error ? err.message : String(err);
       return this.#end(Status.CANCELLED, `the request stream failed: ${text}`, true);
     }
-    if (!this.#status) stream.end();
+    if (!this.#done) stream.end();
   }
 
   #encode(value: unknown): Uint8Array {
@@ -299,7 +317,7 @@ class ClientCall implements StreamHandler {
   // --- StreamHandler
 
   headers(fields: [string, string][], endStream: boolean): void {
-    if (this.#status) return;
+    if (this.#done) return;
     if (!this.#gotHeaders) {
       this.#gotHeaders = true;
       let httpStatus = "", contentType = "", hasGrpcStatus = false;
@@ -342,11 +360,11 @@ class ClientCall implements StreamHandler {
     }
     const status = Number(code) as StatusCode;
     if (status === Status.OK) this.#checkCount();
-    if (!this.#status) this.#end(status, message, false);
+    if (!this.#done) this.#end(status, message, false);
   }
 
   data(bytes: Uint8Array, endStream: boolean): void {
-    if (this.#status) return;
+    if (this.#done) return;
     if (bytes.length) {
       try {
         this.#reader.push(bytes);
@@ -365,7 +383,7 @@ class ClientCall implements StreamHandler {
   }
 
   reset(code: number): void {
-    if (this.#status) return;
+    if (this.#done) return;
     const conn = this.#channel.conn;
     if (conn.closed) {
       return this.#end(Status.UNAVAILABLE, `connection closed: ${conn.closeReason}`, false);
@@ -418,7 +436,7 @@ class ClientCall implements StreamHandler {
 
   /** Waits for the status, then the one response. */
   async single(): Promise<unknown> {
-    while (!this.#status) await new Promise<void>((resolve) => (this.#wake = resolve));
+    while (!this.#done) await new Promise<void>((resolve) => (this.#wake = resolve));
     if (!this.#ok) throw this.#status;
     return this.#decode(this.#queue[0]);
   }
@@ -441,7 +459,7 @@ class ClientCall implements StreamHandler {
               yield call.#decode(next);
               continue;
             }
-            if (call.#status) {
+            if (call.#done) {
               finished = true;
               if (!call.#ok) throw call.#status;
               return;
@@ -476,9 +494,10 @@ class ClientCall implements StreamHandler {
    * reset, connection lost), they are still delivered before the error.
    */
   #end(code: StatusCode, message: string, local: boolean): void {
-    if (this.#status) return;
+    if (this.#done) return;
+    this.#done = true;
     this.#ok = code === Status.OK;
-    this.#status = new RpcError(code, message);
+    if (!this.#ok) this.#status = new RpcError(code, message);
     this.#cancelTimer?.();
     this.#cancelTimer = null;
     if (this.#onAbort) this.#options.signal?.removeEventListener("abort", this.#onAbort);

@@ -18,11 +18,13 @@ import { type HandshakeInfo, parseHandshakeLine } from "../handshake/line.ts";
 import { parseReattach, type ReattachConfig } from "../handshake/reattach.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { Channel } from "../rpc/client_call.ts";
-import { openBrokerStream } from "../services/broker.ts";
+import { Broker, openBrokerStream } from "../services/broker.ts";
+import { hostBrokerListen } from "./broker_listener.ts";
+import { derToPem } from "../tls/pem.ts";
 import { relayStdio, type StdioSink } from "../services/stdio.ts";
 import { makeAutoCertificate } from "../tls/autocert.ts";
 import { verifyChecksum } from "./checksum.ts";
-import { type ClientTls, connect } from "./connect.ts";
+import { type ClientTls, connect, DialError } from "../rpc/connect.ts";
 import { buildPluginEnv } from "./env.ts";
 import { ConnectError, LaunchError } from "./errors.ts";
 import { createLogRelay } from "./log_relay.ts";
@@ -355,9 +357,28 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
         onError: (err) => logger.error("connection to the plugin failed", { error: String(err) }),
       });
     } catch (err) {
-      if (!(err instanceof ConnectError)) throw err;
+      if (!(err instanceof DialError)) throw err;
       return fail(err.message, err, ConnectError);
     }
+    const broker = new Broker({
+      listen: hostBrokerListen({
+        dir: (ownDir ?? options.unixSocket?.dir)!,
+        tls: hostCert && info.serverCertDer
+          ? {
+            certPem: hostCert.certPem,
+            keyPem: hostCert.keyPem,
+            clientCaPem: derToPem(info.serverCertDer, "CERTIFICATE"),
+            requireClientCert: true,
+          }
+          : undefined,
+        maxMessageBytes,
+        logger,
+      }),
+      dialTls: tls,
+      maxMessageBytes,
+      logger,
+      program: HOST,
+    });
     const started = proc;
     const processExited = started.exited.then((s) => {
       logger.info("plugin process exited", { id: started.pid, code: s.code });
@@ -375,6 +396,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
       removeDir,
       connectionOnly: false,
       owned: true,
+      broker,
     });
   } catch (err) {
     if (proc) {
@@ -404,6 +426,8 @@ interface Connected {
   connectionOnly: boolean;
   /** Whether we started the process (then it is killed when the host exits). */
   owned: boolean;
+  /** The host's broker. */
+  broker: Broker;
 }
 
 /** Opens the stdio and broker streams and makes the client. */
@@ -415,7 +439,7 @@ function finishConnect(c: Connected): PluginClient {
     c.logger,
     streams.signal,
   );
-  void openBrokerStream(c.channel, c.logger, streams.signal);
+  void openBrokerStream(c.channel, c.broker, c.logger, streams.signal);
   const forget = () => {
     managed.delete(client);
     live.delete(client);
@@ -432,6 +456,7 @@ function finishConnect(c: Connected): PluginClient {
     signal: c.signal,
     processExited: c.processExited,
     processReaped: c.processReaped,
+    broker: c.broker,
     cleanup: () => {
       forget();
       c.removeDir();
@@ -483,6 +508,10 @@ export async function attach(options: AttachOptions): Promise<PluginClient> {
     );
   }
   const logger = options.logger ?? defaultLogger("plugin");
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  // The broker's sockets, if it serves any, go in a directory of our own.
+  let madeDir: string | undefined;
+  const brokerDir = async () => (madeDir ??= await Deno.makeTempDir({ prefix: "rpcplugin-" }));
   let closed!: () => void;
   const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
   let channel: Channel;
@@ -490,7 +519,7 @@ export async function attach(options: AttachOptions): Promise<PluginClient> {
     channel = await connect({
       network: config.addr.network,
       address: config.addr.string,
-      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      maxMessageBytes,
       timeoutMs: options.timeoutMs ?? 10_000,
       onClose: () => closed(),
     });
@@ -528,8 +557,21 @@ export async function attach(options: AttachOptions): Promise<PluginClient> {
       code: null,
       signal: null,
     })),
-    removeDir: () => {},
+    removeDir: () => {
+      if (!madeDir) return;
+      try {
+        Deno.removeSync(madeDir, { recursive: true });
+      } catch {
+        // already gone
+      }
+    },
     connectionOnly: config.test ?? false,
     owned: false,
+    broker: new Broker({
+      listen: hostBrokerListen({ dir: brokerDir, maxMessageBytes, logger }),
+      maxMessageBytes,
+      logger,
+      program: HOST,
+    }),
   });
 }

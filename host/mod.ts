@@ -29,6 +29,8 @@ export type { CallOptions } from "../rpc/client_call.ts";
 export type { ClientMethod, ServiceClient } from "../rpc/service_client.ts";
 export type { Metadata, MetadataInit } from "../rpc/wire.ts";
 export type { StdioSink } from "../services/stdio.ts";
+export { Broker, BROKER_TIMEOUT_MS, BrokerError } from "../services/broker.ts";
+export type { BrokerConnection, BrokerListener, BrokerOptions } from "../services/broker.ts";
 export { parseReattach, ReattachError, reattachProvidersJson } from "../handshake/reattach.ts";
 export type { ReattachConfig } from "../handshake/reattach.ts";
 export {

@@ -8,6 +8,7 @@
 
 import { HOST_KILL_TIMEOUT_MS, type Network, PROTOCOL_GRPC } from "../constants.ts";
 import type { ReattachConfig } from "../handshake/reattach.ts";
+import type { Broker } from "../services/broker.ts";
 import type { Logger } from "../log/logger.ts";
 import type { CallOptions, Channel } from "../rpc/client_call.ts";
 import type { ServiceDefinition } from "../rpc/service.ts";
@@ -58,6 +59,8 @@ export interface PluginParts {
   processExited: Promise<{ code: number | null; signal: Deno.Signal | null }>;
   /** Resolves as soon as the process was reaped, even if a child of it holds its pipes. */
   processReaped?: Promise<unknown>;
+  /** The host's broker. */
+  broker: Broker;
   /** Removes what the launch made (socket directory), forgets the client. */
   cleanup: () => void | Promise<void>;
 }
@@ -92,6 +95,12 @@ export class PluginClient implements AsyncDisposable {
   readonly pid: number | undefined;
   /** Resolves once the plugin has exited (for an attached plugin: once its connection closed). */
   readonly exited: Promise<PluginExit>;
+  /**
+   * The host's broker (go-plugin's `GRPCBroker`): serve services the plugin
+   * dials (`acceptAndServe(broker.nextId(), [...])`, passing the id in a
+   * request), or dial what the plugin serves (`dial(id)`).
+   */
+  readonly broker: Broker;
   #parts: PluginParts;
   #killing: Promise<void> | null = null;
   #forced = false;
@@ -103,6 +112,7 @@ export class PluginClient implements AsyncDisposable {
     this.address = parts.address;
     this.protocolVersion = parts.protocolVersion;
     this.pid = parts.pid;
+    this.broker = parts.broker;
     this.exited = parts.processExited.then((s) => ({ ...s, forced: this.#forced }));
   }
 
@@ -151,6 +161,8 @@ export class PluginClient implements AsyncDisposable {
 
   async #kill(): Promise<void> {
     const p = this.#parts;
+    // As go-plugin's host: the broker first (its listeners, dialled connections), then Shutdown.
+    await p.broker.close();
     p.streams.abort();
     if (p.connectionOnly) {
       p.channel.close("the host detached");

@@ -1,53 +1,306 @@
 /**
- * `plugin.GRPCBroker`: the stream on which host and plugin tell each other
- * where extra gRPC servers listen (callbacks). The host opens it right after
- * connecting, as go-plugin's does; brokered connections themselves are a
- * later piece of work, so this side only keeps the stream open and ignores
- * what arrives. Plugins without the service are fine.
+ * `plugin.GRPCBroker`: how host and plugin hand each other extra gRPC
+ * servers (callbacks), as go-plugin's broker does in plain mode. Both sides
+ * run the same {@linkcode Broker}: one side calls `acceptAndServe(id, ...)`,
+ * which serves on a new listener and announces it on the broker stream as
+ * `ConnInfo{service_id, network, address}`; the other side's `dial(id)`
+ * waits (up to 5 s) for that announcement and connects. Ids come from
+ * `nextId()`, a counter per side; the application passes them in its own
+ * messages (e.g. `PutRequest.add_server` of go-plugin's bidirectional
+ * example).
+ *
+ * The plugin half of the stream is the `StartStream` handler
+ * ({@linkcode brokerService}); the host half is {@linkcode openBrokerStream}.
  *
  * @module
  */
 
+import { after } from "../_timer.ts";
+import type { Network } from "../constants.ts";
+import { RpcPluginError } from "../errors.ts";
 import { type ConnInfo, GRPCBrokerDefinition } from "../gen/plugin/grpc_broker_pb.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../rpc/client_call.ts";
-import { fromTsProto } from "../rpc/service.ts";
+import { type ClientTls, connect } from "../rpc/connect.ts";
+import {
+  fromTsProto,
+  implement,
+  type ServiceDefinition,
+  type ServiceImplementation,
+} from "../rpc/service.ts";
+import { type ServiceClient, serviceClient } from "../rpc/service_client.ts";
 
-/** Requests that never come: the host sends no ConnInfo yet, and ends when `signal` aborts. */
-function nothingUntil(signal: AbortSignal): AsyncIterable<ConnInfo> {
-  return {
-    [Symbol.asyncIterator]: () => ({
-      next: () =>
-        new Promise<IteratorResult<ConnInfo>>((resolve) => {
-          const done = () => resolve({ done: true, value: undefined });
-          if (signal.aborted) return done();
-          signal.addEventListener("abort", done, { once: true });
-        }),
-    }),
-  };
+/** How long an announced but unclaimed ConnInfo is kept, and how long `dial()` waits (go-plugin: 5 s). */
+export const BROKER_TIMEOUT_MS = 5000;
+
+/** A broker operation failed: a dial that timed out, a closed broker, a listener that would not bind. */
+export class BrokerError extends RpcPluginError {}
+
+/** A listener a broker serves on, made by its side's rules. */
+export interface BrokerListener {
+  /** `unix` or `tcp`. */
+  network: Network;
+  /** Socket path or `host:port`. */
+  address: string;
+  /** Stops serving and removes the socket. */
+  close(): Promise<void>;
+}
+
+/** What a side gives its broker: how to serve and how to connect. */
+export interface BrokerOptions {
+  /** Serves `services` on a new listener (the side's listener rules and TLS). */
+  listen(services: readonly ServiceImplementation[]): Promise<BrokerListener>;
+  /** The TLS of connections `dial()` makes (the side's certificate, trusting the other side's). */
+  dialTls?: ClientTls;
+  /** Largest gRPC message on brokered connections. */
+  maxMessageBytes: number;
+  /** Where the broker logs. */
+  logger: Logger;
+  /** Who needs a permission flag that is missing, for its error ("the plugin" or "the host"). */
+  program: string;
+}
+
+/** A connection `dial()` made: typed clients of the services served there. */
+export interface BrokerConnection {
+  /** A typed client of one of the services served at this id. */
+  client<S extends ServiceDefinition>(definition: S): ServiceClient<S>;
+  /** Closes the connection. */
+  close(): void;
+}
+
+/** One side's broker. */
+export class Broker {
+  #options: BrokerOptions;
+  #nextId = 0;
+  #closed = false;
+  /** ConnInfos announced by the other side, not claimed yet, by id. */
+  #announced = new Map<number, { info: ConnInfo; expire: () => void }>();
+  /** Dials waiting for an announcement, by id. */
+  #waiting = new Map<number, ((info: ConnInfo | null) => void)[]>();
+  /** What we announce, waiting for the stream to take it. */
+  #outbox: ConnInfo[] = [];
+  #wakeOutbox: (() => void) | null = null;
+  #listeners = new Set<BrokerListener>();
+  #dialled = new Set<Channel>();
+
+  /** @param options How this side serves and connects. */
+  constructor(options: BrokerOptions) {
+    this.#options = options;
+  }
+
+  /** The next broker id of this side (1, 2, ...), as go-plugin's `NextId()`. */
+  nextId(): number {
+    return ++this.#nextId;
+  }
+
+  /**
+   * Serves `services` on a new listener and announces it to the other side
+   * as broker id `id`. Resolves once the listener accepts connections, with
+   * a handle that stops it (so does {@linkcode Broker.close}).
+   */
+  async acceptAndServe(
+    id: number,
+    services: readonly ServiceImplementation[],
+  ): Promise<{ close(): Promise<void> }> {
+    if (this.#closed) throw new BrokerError(`The broker is closed: cannot serve broker id ${id}`);
+    const listener = await this.#options.listen(services);
+    this.#listeners.add(listener);
+    this.#send({
+      serviceId: id,
+      network: listener.network,
+      address: listener.address,
+      knock: undefined,
+    });
+    this.#options.logger.debug("broker serving", {
+      id,
+      network: listener.network,
+      address: listener.address,
+    });
+    return {
+      close: async () => {
+        if (this.#listeners.delete(listener)) await listener.close();
+      },
+    };
+  }
+
+  /**
+   * Connects to what the other side serves as broker id `id`: waits up to
+   * 5 s for its announcement, then connects with this side's TLS.
+   *
+   * @throws {BrokerError} When nothing is announced in time, or the broker closes.
+   */
+  async dial(id: number, timeoutMs: number = BROKER_TIMEOUT_MS): Promise<BrokerConnection> {
+    const info = await this.#waitFor(id, timeoutMs);
+    let channel: Channel;
+    try {
+      channel = await connect({
+        network: info.network as Network,
+        address: info.address,
+        tls: this.#options.dialTls,
+        maxMessageBytes: this.#options.maxMessageBytes,
+        timeoutMs,
+        program: this.#options.program,
+        onClose: () => this.#dialled.delete(channel),
+      });
+    } catch (err) {
+      throw new BrokerError(
+        `Could not connect to broker id ${id} at ${info.network}:${info.address}: ${
+          (err as Error).message
+        }`,
+        { cause: err },
+      );
+    }
+    this.#dialled.add(channel);
+    return {
+      client: <S extends ServiceDefinition>(definition: S) => serviceClient(channel, definition),
+      close: () => channel.close("the broker connection was closed"),
+    };
+  }
+
+  /** Stops every listener (removing its socket), closes dialled connections, fails waiting dials. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const { expire } of this.#announced.values()) expire();
+    this.#announced.clear();
+    for (const waiters of this.#waiting.values()) for (const w of waiters) w(null);
+    this.#waiting.clear();
+    for (const c of this.#dialled) c.close("the broker was closed");
+    this.#dialled.clear();
+    this.#wakeOutbox?.();
+    const listeners = [...this.#listeners];
+    this.#listeners.clear();
+    await Promise.all(listeners.map((l) => l.close()));
+  }
+
+  /** A ConnInfo from the other side's stream. @internal */
+  receive(info: ConnInfo): void {
+    if (this.#closed) return;
+    if (info.knock) {
+      // Multiplexed mode's knocks: answered by the multiplexed broker, not here.
+      this.#options.logger.debug("broker knock ignored: multiplexing is off", {
+        id: info.serviceId,
+      });
+      return;
+    }
+    const waiters = this.#waiting.get(info.serviceId);
+    if (waiters?.length) {
+      const w = waiters.shift()!;
+      if (!waiters.length) this.#waiting.delete(info.serviceId);
+      return w(info);
+    }
+    this.#announced.get(info.serviceId)?.expire();
+    const expire = after(BROKER_TIMEOUT_MS, () => {
+      if (this.#announced.get(info.serviceId)?.info === info) {
+        this.#announced.delete(info.serviceId);
+      }
+    });
+    this.#announced.set(info.serviceId, { info, expire });
+  }
+
+  /** What this side announces, for the stream to send, until `signal` aborts or the broker closes. @internal */
+  async *outgoing(signal: AbortSignal): AsyncGenerator<ConnInfo> {
+    const wake = () => this.#wakeOutbox?.();
+    signal.addEventListener("abort", wake);
+    try {
+      while (!signal.aborted && !this.#closed) {
+        const next = this.#outbox.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        await new Promise<void>((resolve) => (this.#wakeOutbox = resolve));
+        this.#wakeOutbox = null;
+      }
+    } finally {
+      signal.removeEventListener("abort", wake);
+    }
+  }
+
+  #send(info: ConnInfo): void {
+    this.#outbox.push(info);
+    this.#wakeOutbox?.();
+  }
+
+  #waitFor(id: number, timeoutMs: number): Promise<ConnInfo> {
+    if (this.#closed) {
+      return Promise.reject(new BrokerError(`The broker is closed: cannot dial broker id ${id}`));
+    }
+    const known = this.#announced.get(id);
+    if (known) {
+      known.expire();
+      this.#announced.delete(id);
+      return Promise.resolve(known.info);
+    }
+    return new Promise((resolve, reject) => {
+      const waiter = (info: ConnInfo | null) => {
+        cancel();
+        if (info) resolve(info);
+        else reject(new BrokerError(`The broker closed while dialling broker id ${id}`));
+      };
+      const cancel = after(timeoutMs, () => {
+        const list = this.#waiting.get(id);
+        const i = list?.indexOf(waiter) ?? -1;
+        if (i >= 0) list!.splice(i, 1);
+        if (list && !list.length) this.#waiting.delete(id);
+        reject(
+          new BrokerError(
+            `timeout waiting for connection info for broker id ${id}: the other side did not ` +
+              `announce it within ${timeoutMs} ms (it must call acceptAndServe(${id}, ...) first)`,
+          ),
+        );
+      });
+      const list = this.#waiting.get(id) ?? [];
+      list.push(waiter);
+      this.#waiting.set(id, list);
+    });
+  }
+}
+
+const startStream = fromTsProto(GRPCBrokerDefinition).methods.startStream;
+
+/**
+ * The plugin's half: the `GRPCBroker/StartStream` service, feeding what the
+ * host sends into `broker` and sending what the broker announces.
+ *
+ * @param broker The plugin's broker.
+ * @returns The service implementation for `serve()`.
+ */
+export function brokerService(broker: Broker): ServiceImplementation {
+  return implement(fromTsProto(GRPCBrokerDefinition), {
+    startStream: (requests, call) => {
+      void (async () => {
+        try {
+          for await (const info of requests) broker.receive(info);
+        } catch {
+          // the host closed the stream
+        }
+      })();
+      return broker.outgoing(call.signal);
+    },
+  });
 }
 
 /**
- * The host's half: opens `GRPCBroker/StartStream` and keeps it open until
- * `signal` aborts. Errors (a plugin without a broker) are logged at DEBUG,
- * as go-plugin does.
+ * The host's half: opens `GRPCBroker/StartStream` right after connecting, as
+ * go-plugin's host does, and keeps it open until `signal` aborts, feeding
+ * the plugin's announcements into `broker` and sending the host's. A plugin
+ * without the service is fine (logged at DEBUG, as go-plugin does).
  *
  * @param channel The connection to the plugin.
+ * @param broker The host's broker.
  * @param logger Where the stream's end is logged.
  * @param signal Closes the stream.
  */
 export async function openBrokerStream(
   channel: Channel,
+  broker: Broker,
   logger: Logger,
   signal: AbortSignal,
 ): Promise<void> {
-  const startStream = fromTsProto(GRPCBrokerDefinition).methods.startStream;
   try {
-    for await (const item of channel.bidiStream(startStream, nothingUntil(signal), { signal })) {
-      const info = item as ConnInfo;
-      logger.debug("broker connection info ignored: brokered connections are not supported yet", {
-        service_id: info.serviceId,
-      });
+    for await (const item of channel.bidiStream(startStream, broker.outgoing(signal), { signal })) {
+      broker.receive(item as ConnInfo);
     }
   } catch (err) {
     if (!signal.aborted) {

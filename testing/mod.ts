@@ -34,6 +34,7 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { Channel } from "../rpc/client_call.ts";
 import { addRoutes, type Route, startCall } from "../rpc/server_call.ts";
 import type { ServiceImplementation } from "../rpc/service.ts";
+import { Broker, BrokerError } from "../services/broker.ts";
 import { controllerService } from "../services/controller.ts";
 import { healthService } from "../services/health.ts";
 
@@ -139,6 +140,17 @@ export function serveInProcess(options: InProcessOptions): PluginClient {
     streams: new AbortController(),
     connectionOnly: true,
     processExited: exited.then(() => ({ code: 0, signal: null })),
+    broker: new Broker({
+      listen: () =>
+        Promise.reject(
+          new BrokerError(
+            "serveInProcess() has no broker: test brokered services with launch() and a real plugin",
+          ),
+        ),
+      maxMessageBytes,
+      logger,
+      program: "the test",
+    }),
     cleanup: () => {
       server.close("the test is over");
       stopping.abort();

@@ -17,6 +17,10 @@ export const GO_PROGRAMS = {
   kv: "github.com/hashicorp/go-plugin/examples/grpc",
   /** go-plugin's Go KV plugin. */
   kvgo: "github.com/hashicorp/go-plugin/examples/grpc/plugin-go-grpc",
+  /** go-plugin's examples/bidirectional host (`counter put|get`), whose plugin calls back through the broker. */
+  counter: "github.com/hashicorp/go-plugin/examples/bidirectional",
+  /** go-plugin's Go counter plugin: it dials the host's AddHelper through the broker. */
+  countergo: "github.com/hashicorp/go-plugin/examples/bidirectional/plugin-go-grpc",
   /** Our host for what the example host does not cover. */
   host: "./host",
   /** The same host built against the newest grpc-go (ALPN enforcement); see go.grpc-latest.mod. */

@@ -13,7 +13,7 @@
  * to 127.0.0.1 only.
  */
 
-import { connect } from "../../host/connect.ts";
+import { connect } from "../../rpc/connect.ts";
 import type { Channel } from "../../rpc/client_call.ts";
 import { assert } from "../_util/assert.ts";
 import { grpcInteropClient, grpcInteropServer } from "../_util/peers.ts";

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { connect } from "../../host/connect.ts";
+import { connect } from "../../rpc/connect.ts";
 import { H2Connection } from "../../h2/connection.ts";
 import { FrameType, goawayFrame, H2Error, rstStreamFrame, Setting } from "../../h2/frame.ts";
 import { createLogger } from "../../log/logger.ts";

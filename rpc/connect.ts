@@ -1,5 +1,6 @@
 /**
- * Connecting to a plugin's address, as the host: a Deno socket for
+ * Connecting to a gRPC server's address (a plugin, from the host; a brokered
+ * service, from either side): a Deno socket for
  * plaintext, `node:tls` for TLS. `Deno.connectTls` cannot be used: it
  * rejects go-plugin's CA:TRUE leaf certificates (CaUsedAsEndEntity), and
  * `Deno.startTls` refuses unix sockets.
@@ -10,7 +11,7 @@
 import type * as NodeTls from "node:tls";
 import { after } from "../_timer.ts";
 import type { Network } from "../constants.ts";
-import { explainPermission } from "../errors.ts";
+import { explainPermission, RpcPluginError } from "../errors.ts";
 import {
   denoTransport,
   nodeTls,
@@ -18,9 +19,21 @@ import {
   pumpDenoSocket,
   pumpNodeSocket,
 } from "../h2/socket.ts";
-import { Channel } from "../rpc/client_call.ts";
+import { Channel } from "./client_call.ts";
 import { derToPem } from "../tls/pem.ts";
-import { ConnectError } from "./errors.ts";
+
+/**
+ * A connection to a gRPC server (a plugin, or a brokered service) could not
+ * be made: refused, a TLS failure, or a certificate other than the one
+ * announced.
+ *
+ * @example
+ * ```ts
+ * import { DialError } from "./connect.ts";
+ * console.assert(new DialError("refused").name === "DialError");
+ * ```
+ */
+export class DialError extends RpcPluginError {}
 
 /** The TLS side of a connection to a plugin. */
 export interface ClientTls {
@@ -53,6 +66,8 @@ export interface ConnectOptions {
   timeoutMs: number;
   /** Called once when the connection has closed. */
   onClose?: (reason: string) => void;
+  /** Who needs a permission flag that is missing, for its error. @default {"the host"} */
+  program?: string;
   /** Hears of failures inside the connection's read loop (bugs). */
   onError?: (err: unknown) => void;
 }
@@ -73,7 +88,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
 /**
  * Connects to a plugin and returns the gRPC channel on that connection.
  *
- * @throws {ConnectError} When the address refuses, TLS fails or the certificate is not the one announced.
+ * @throws {DialError} When the address refuses, TLS fails or the certificate is not the one announced.
  */
 export async function connect(options: ConnectOptions): Promise<Channel> {
   return options.tls ? await connectTls(options, options.tls) : await connectPlain(options);
@@ -86,13 +101,16 @@ async function connectPlain(options: ConnectOptions): Promise<Channel> {
       ? await Deno.connect({ transport: "unix", path: options.address })
       : await Deno.connect(hostPort(options.address));
   } catch (err) {
-    const e = explainPermission(err, `connecting to the plugin at ${options.address}`, "the host");
+    const e = explainPermission(
+      err,
+      `connecting to ${options.address}`,
+      options.program ?? "the host",
+    );
     if (e !== err) throw e;
-    throw new ConnectError(
+    throw new DialError(
       `Could not connect to the plugin at ${options.network}:${options.address}: ${
         (err as Error).message
       }`,
-      {},
       { cause: err },
     );
   }
@@ -123,7 +141,7 @@ function connectTls(options: ConnectOptions, tls: ClientTls): Promise<Channel> {
       settled = true;
       cancelTimer();
       sock?.destroy();
-      reject(new ConnectError(message, {}, { cause }));
+      reject(new DialError(message, { cause }));
     };
     const cancelTimer = after(
       options.timeoutMs,
@@ -143,8 +161,8 @@ function connectTls(options: ConnectOptions, tls: ClientTls): Promise<Channel> {
     } catch (err) {
       const e = explainPermission(
         err,
-        `connecting to the plugin at ${options.address}`,
-        "the host",
+        `connecting to ${options.address}`,
+        options.program ?? "the host",
       );
       if (e !== err) {
         settled = true;

@@ -27,6 +27,8 @@ export const GO_PROGRAMS = {
   "host-grpc-latest": "./host",
   /** A host-like TLS/gRPC client that checks the plugin refuses bad clients (tls_refusal_test.ts). */
   tlsprobe: "./tlsprobe",
+  /** A go-plugin plugin and host of ours for the broker's other direction (the plugin serves, the host dials). */
+  brokerpeer: "./brokerpeer",
 } as const;
 
 /** Programs built with an alternate go.mod (`go build -modfile`). */

@@ -119,3 +119,37 @@ Deno.test("broker: kill() closes the host's broker listeners and removes their s
     assert(refused instanceof BrokerError, "a closed broker must refuse to serve");
   });
 });
+
+for (const autoMtls of [false, true]) {
+  Deno.test(`broker: a Go plugin serves AddHelper through the broker, our host dials it (${autoMtls ? "AutoMTLS" : "plain"})`, async () => {
+    await withTempDir(async (dir) => {
+      const exe = `${dir}/brokerpeer`;
+      await Deno.copyFile(await buildGo("brokerpeer"), exe);
+      await Deno.chmod(exe, 0o755);
+      const plugin = await launch({
+        cmd: [exe, "plugin"],
+        cwd: dir,
+        handshake: HANDSHAKE,
+        autoMtls,
+        unixSocket: { dir },
+        logger: createLogger({ level: "off" }),
+      });
+      try {
+        const { value: id } = await plugin.client(counterDef).get({ key: "id" }, {
+          timeoutMs: 5000,
+        });
+        const conn = await plugin.broker.dial(Number(id));
+        try {
+          const { r } = await conn.client(addHelperDef).sum({ a: 2n, b: 3n }, { timeoutMs: 5000 });
+          assertEquals(String(r), "5");
+        } finally {
+          conn.close();
+        }
+      } finally {
+        await plugin.kill();
+      }
+      assertEquals((await plugin.exited).forced, false);
+      assertEquals(await waitNoProcesses(dir), []);
+    });
+  });
+}

@@ -1,0 +1,161 @@
+// Command brokerpeer is a go-plugin v1.8 program of ours for the broker's
+// "other direction": the plugin serves a service through the broker and the
+// host dials it. It uses the protocol of go-plugin's examples/bidirectional
+// (package proto: Counter, AddHelper).
+//
+//	brokerpeer plugin
+//	    a plugin whose Counter.Get answers with a broker id on which it
+//	    serves AddHelper (Sum = a+b); Counter.Put dials the id in add_server
+//	    and calls Sum(0, value) there, answering with nothing (the result is
+//	    logged), as the bidirectional example's plugin does.
+//	brokerpeer host -cmd "<plugin command>" [-automtls] [-mux]
+//	    a host that launches the plugin, calls Counter.Get, dials the id it
+//	    got back and calls AddHelper.Sum(2, 3); it prints the sum and exits 0,
+//	    or prints "error: ..." and exits 1. It kills the plugin either way.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"time"
+
+	hclog "github.com/hashicorp/go-hclog"
+	plugin "github.com/hashicorp/go-plugin"
+	"github.com/hashicorp/go-plugin/examples/bidirectional/proto"
+	"google.golang.org/grpc"
+)
+
+var handshake = plugin.HandshakeConfig{
+	ProtocolVersion:  1,
+	MagicCookieKey:   "BASIC_PLUGIN",
+	MagicCookieValue: "hello",
+}
+
+// counterPlugin is the go-plugin glue of the Counter service, for both sides.
+type counterPlugin struct {
+	plugin.Plugin
+}
+
+func (counterPlugin) GRPCServer(broker *plugin.GRPCBroker, s *grpc.Server) error {
+	proto.RegisterCounterServer(s, &counterServer{broker: broker})
+	return nil
+}
+
+func (counterPlugin) GRPCClient(_ context.Context, broker *plugin.GRPCBroker, c *grpc.ClientConn) (interface{}, error) {
+	return &counterClient{broker: broker, client: proto.NewCounterClient(c)}, nil
+}
+
+type adder struct {
+	proto.UnimplementedAddHelperServer
+}
+
+func (adder) Sum(_ context.Context, req *proto.SumRequest) (*proto.SumResponse, error) {
+	return &proto.SumResponse{R: req.A + req.B}, nil
+}
+
+type counterServer struct {
+	proto.UnimplementedCounterServer
+	broker *plugin.GRPCBroker
+}
+
+// Get serves AddHelper on a new broker id and answers with that id.
+func (s *counterServer) Get(_ context.Context, _ *proto.GetRequest) (*proto.GetResponse, error) {
+	id := s.broker.NextId()
+	go s.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+		srv := grpc.NewServer(opts...)
+		proto.RegisterAddHelperServer(srv, adder{})
+		return srv
+	})
+	return &proto.GetResponse{Value: int64(id)}, nil
+}
+
+// Put dials the host's AddHelper at add_server and calls it.
+func (s *counterServer) Put(ctx context.Context, req *proto.PutRequest) (*proto.Empty, error) {
+	conn, err := s.broker.Dial(req.AddServer)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = conn.Close() }()
+	res, err := proto.NewAddHelperClient(conn).Sum(ctx, &proto.SumRequest{A: 0, B: req.Value})
+	if err != nil {
+		return nil, err
+	}
+	hclog.Default().Info("sum from the host", "r", res.R)
+	return &proto.Empty{}, nil
+}
+
+type counterClient struct {
+	broker *plugin.GRPCBroker
+	client proto.CounterClient
+}
+
+func runHost(cmd string, autoMTLS, mux bool) (int64, error) {
+	client := plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:     handshake,
+		Plugins:             map[string]plugin.Plugin{"counter": counterPlugin{}},
+		Cmd:                 exec.Command("sh", "-c", cmd),
+		AllowedProtocols:    []plugin.Protocol{plugin.ProtocolGRPC},
+		AutoMTLS:            autoMTLS,
+		GRPCBrokerMultiplex: mux,
+		Logger:              hclog.New(&hclog.LoggerOptions{Name: "host", Level: hclog.Debug, Output: os.Stderr}),
+	})
+	defer client.Kill()
+	rpc, err := client.Client()
+	if err != nil {
+		return 0, err
+	}
+	raw, err := rpc.Dispense("counter")
+	if err != nil {
+		return 0, err
+	}
+	c := raw.(*counterClient)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	got, err := c.client.Get(ctx, &proto.GetRequest{Key: "id"})
+	if err != nil {
+		return 0, fmt.Errorf("Counter.Get: %w", err)
+	}
+	conn, err := c.broker.Dial(uint32(got.Value))
+	if err != nil {
+		return 0, fmt.Errorf("dial broker id %d: %w", got.Value, err)
+	}
+	defer func() { _ = conn.Close() }()
+	res, err := proto.NewAddHelperClient(conn).Sum(ctx, &proto.SumRequest{A: 2, B: 3})
+	if err != nil {
+		return 0, fmt.Errorf("AddHelper.Sum: %w", err)
+	}
+	return res.R, nil
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: brokerpeer plugin | brokerpeer host -cmd CMD [-automtls] [-mux]")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "plugin":
+		plugin.Serve(&plugin.ServeConfig{
+			HandshakeConfig: handshake,
+			Plugins:         map[string]plugin.Plugin{"counter": counterPlugin{}},
+			GRPCServer:      plugin.DefaultGRPCServer,
+		})
+	case "host":
+		fs := flag.NewFlagSet("host", flag.ExitOnError)
+		cmd := fs.String("cmd", "", "the plugin's command line (run with sh -c)")
+		autoMTLS := fs.Bool("automtls", false, "turn AutoMTLS on")
+		mux := fs.Bool("mux", false, "ask for broker multiplexing")
+		_ = fs.Parse(os.Args[2:])
+		r, err := runHost(*cmd, *autoMTLS, *mux)
+		if err != nil {
+			fmt.Printf("error: %v\n", err)
+			os.Exit(1)
+		}
+		fmt.Println(r)
+	default:
+		fmt.Fprintln(os.Stderr, "unknown mode", os.Args[1])
+		os.Exit(2)
+	}
+}

@@ -37,6 +37,8 @@ export type {
 // `@rpcplugin/rpcplugin/grpc-js`, so that only plugins choosing it load it.
 export { createNativeEngine } from "./server/engines/native.ts";
 export type { Engine, EngineFactory, EngineOptions, ServerTls } from "./server/engine.ts";
+export { DEFAULT_H2_LIMITS } from "./h2/connection.ts";
+export type { H2Limits } from "./h2/connection.ts";
 
 // Describing services.
 export { fromTsProto, implement } from "./rpc/service.ts";
@@ -46,9 +48,11 @@ export type {
   CallKind,
   ClientStreamHandler,
   Codec,
+  Compression,
   FromTsProto,
   HandlerFor,
   KindOf,
+  MetadataInit,
   MethodDefinition,
   ServerStreamHandler,
   ServiceDefinition,

@@ -14,9 +14,10 @@
  * deno task bench            # the full run (several minutes)
  * deno task bench --smoke    # tiny counts, for CI
  * deno task bench --hosts    # only the host rows (under a minute)
+ * deno task bench --terraform  # only the Terraform rows (bench/terraform.ts)
  * ```
  *
- * Options: `--smoke`; `--hosts`; `--python=PATH` (or `BENCH_PYTHON`), the
+ * Options: `--smoke`; `--hosts`; `--terraform`; `--python=PATH` (or `BENCH_PYTHON`), the
  * interpreter the venv is made with (3.11+, default `python3`). The driver's
  * raw JSON is kept in .cache/bench/results[-smoke].json (the hosts' in
  * results-host[-smoke].json), the tables in table[-smoke][-hosts].md.
@@ -45,6 +46,7 @@ import {
   type TargetInfo,
 } from "./_table.ts";
 import { type DriverConfig, hostFlags } from "./host_driver.ts";
+import { terraformSection } from "./terraform.ts";
 
 /** The gRPC engines our library has, each with its KV plugin script. */
 const DENO_ENGINES = {
@@ -129,8 +131,31 @@ function machine(host: DriverOutput["host"]): string {
     `${(host.memTotalKB / 1024 / 1024).toFixed(1)} GiB memory, Linux ${host.kernel || "?"}`;
 }
 
+/** Timed runs of each Terraform command per provider in a full run (`--smoke`: 1). */
+const TERRAFORM_REPS = 5;
+
+/** `--terraform`: only the Terraform rows. */
+async function terraformOnly(smoke: boolean): Promise<number> {
+  const work = await Deno.makeTempDir({ dir: "/tmp", prefix: "rpcplugin-bench-" });
+  try {
+    const tf = await terraformSection(work, smoke ? 1 : TERRAFORM_REPS, status);
+    const text = tf.lines.join("\n");
+    await Deno.mkdir(BENCH_CACHE, { recursive: true });
+    await Deno.writeTextFile(
+      `${BENCH_CACHE}table${smoke ? "-smoke" : ""}-terraform.md`,
+      text + "\n",
+    );
+    console.log(text);
+    for (const f of tf.failures) console.error(`- ${f}`);
+    return tf.failures.length ? 1 : 0;
+  } finally {
+    await Deno.remove(work, { recursive: true }).catch(() => {});
+  }
+}
+
 async function main(): Promise<number> {
   const smoke = Deno.args.includes("--smoke");
+  if (Deno.args.includes("--terraform")) return await terraformOnly(smoke);
   const hostsOnly = Deno.args.includes("--hosts");
   const counts = smoke ? SMOKE : FULL;
   const python = option("python") ?? Deno.env.get("BENCH_PYTHON") ?? "python3";
@@ -356,6 +381,12 @@ async function main(): Promise<number> {
         `host's row / go-plugin's host's row in the same AutoMTLS mode. The whole run took ` +
         `${((performance.now() - began) / 1000).toFixed(0)} s.`,
     );
+    if (!hostsOnly) {
+      // The Terraform rows: a section of their own (bench/terraform.ts).
+      const tf = await terraformSection(work, smoke ? 1 : TERRAFORM_REPS, status);
+      lines.push("", ...tf.lines);
+      failures.push(...tf.failures);
+    }
     const text = lines.join("\n");
     await Deno.writeTextFile(
       `${BENCH_CACHE}table${suffix}${hostsOnly ? "-hosts" : ""}.md`,

@@ -9,9 +9,17 @@
  * the connection's {@linkcode Transport}; frames produced in the same turn of
  * the event loop leave in one write.
  *
+ * Every frame and header block is checked as RFC 9113 and RFC 7541 require
+ * (frame sizes, stream states, settings values, and messages: pseudo-header
+ * fields, connection-specific fields, `content-length`), and answered with
+ * the stream error or connection error the RFC names. What a peer can make
+ * the connection hold or do is bounded ({@linkcode H2Limits}); each bound a
+ * peer runs into is reported once per connection through `onRefusal`.
+ *
  * @module
  */
 
+import { after } from "../_timer.ts";
 import {
   CLIENT_PREFACE,
   DEFAULT_MAX_FRAME,
@@ -20,17 +28,24 @@ import {
   frame,
   FRAME_HEADER_BYTES,
   FrameType,
+  GOAWAY_FIXED_BYTES,
   goawayFrame,
   H2ConnectionError,
   H2Error,
+  MAX_FRAME_SIZE_LIMIT,
   MAX_WINDOW,
+  PING_BYTES,
+  PRIORITY_BYTES,
   putFrameHeader,
   rstStreamFrame,
   Setting,
+  SETTING_BYTES,
   settingsFrame,
+  U32_FRAME_BYTES,
   windowUpdateFrame,
 } from "./frame.ts";
-import { HpackDecoder, HpackError } from "./hpack.ts";
+import { checkFields, type FieldsInfo } from "./fields.ts";
+import { encodeHeaders, HpackDecoder, HpackError, HpackListSizeError } from "./hpack.ts";
 
 /** Where a connection's bytes go. */
 export interface Transport {
@@ -57,22 +72,152 @@ export interface StreamHandler {
 /** Which end of the connection we are. */
 export type Role = "server" | "client";
 
+/**
+ * Bounds on what a peer can make one connection hold or do. The defaults
+ * fit a plugin: its hosts (Terraform, go-plugin) open a few streams at a
+ * time, send small headers, and read what they asked for.
+ */
+export interface H2Limits {
+  /**
+   * SETTINGS_MAX_CONCURRENT_STREAMS we announce as a server: a stream opened
+   * beyond it is refused with RST_STREAM REFUSED_STREAM. nginx's default:
+   * room for a host's long-lived streams (go-plugin's stdio and broker) next
+   * to 100 calls, and a bound on the handlers one connection can keep busy.
+   * @default {128}
+   */
+  maxConcurrentStreams: number;
+  /**
+   * SETTINGS_MAX_HEADER_LIST_SIZE we announce (RFC 9113 6.5.2: names plus
+   * values plus 32 per field). A larger request is answered with
+   * `:status 431` (the connection goes on), a larger response is reset with
+   * ENHANCE_YOUR_CALM. A header block whose encoded size exceeds twice this
+   * plus 16 KiB, or that takes more than `max(64, size / 8 KiB)`
+   * CONTINUATION frames, cannot be decoded for the table's sake and ends
+   * the connection (GOAWAY ENHANCE_YOUR_CALM). gRPC metadata is small
+   * (grpc-java allows 8 KiB); 64 KiB times 128 streams bounds what a peer
+   * can make us hold in headers to 8 MiB.
+   * @default {65536}
+   */
+  maxHeaderListSize: number;
+  /**
+   * Streams the peer may reset, or make us reset or refuse, within
+   * `resetWindowMs` (rapid reset, CVE-2023-44487); one more ends the
+   * connection with GOAWAY ENHANCE_YOUR_CALM.
+   * @default {500}
+   */
+  maxResets: number;
+  /** The window of `maxResets`. @default {10000} */
+  resetWindowMs: number;
+  /**
+   * Replies to the peer's frames (SETTINGS and PING ACKs, RST_STREAM,
+   * WINDOW_UPDATE) waiting to be written beyond which the connection ends
+   * with GOAWAY ENHANCE_YOUR_CALM: a peer that floods without reading.
+   * @default {1000}
+   */
+  maxQueuedControlFrames: number;
+  /**
+   * Output held for the peer (response bytes waiting for its flow-control
+   * window, plus bytes not yet taken by the socket), in bytes, beyond which
+   * the connection ends (GOAWAY ENHANCE_YOUR_CALM) if it does not drop back
+   * within `outputStallMs`; over it, a stream the peer never gave any window
+   * (a zero initial window and no WINDOW_UPDATE) is reset at once with
+   * ENHANCE_YOUR_CALM. Writers past 256 KiB on one stream, or 4 MiB on the
+   * connection, already wait (`H2Stream.writable()`).
+   * @default {67108864}
+   */
+  maxOutputBytes: number;
+  /** How long output may stay above `maxOutputBytes`. @default {10000} */
+  outputStallMs: number;
+  /**
+   * A socket write that has not completed after this long closes the
+   * connection: the peer stopped reading its socket.
+   * @default {30000}
+   */
+  writeTimeoutMs: number;
+  /**
+   * Server role: a connection whose client has not sent the preface and its
+   * SETTINGS within this long is closed. A healthy connection has no idle
+   * timeout (go-plugin hosts keep one open for the plugin's life, without
+   * pings).
+   * @default {10000}
+   */
+  prefaceTimeoutMs: number;
+}
+
+/** The default {@linkcode H2Limits}. */
+export const DEFAULT_H2_LIMITS: Readonly<H2Limits> = Object.freeze({
+  maxConcurrentStreams: 128,
+  maxHeaderListSize: 64 << 10,
+  maxResets: 500,
+  resetWindowMs: 10_000,
+  maxQueuedControlFrames: 1000,
+  maxOutputBytes: 64 << 20,
+  outputStallMs: 10_000,
+  writeTimeoutMs: 30_000,
+  prefaceTimeoutMs: 10_000,
+});
+
+/** Which bound or rule a peer ran into. */
+export type RefusalKind =
+  /** A frame or header block broke RFC 9113 or RFC 7541: GOAWAY with the RFC's code. */
+  | "connection-error"
+  /** A malformed message, or a frame the stream's state does not allow: RST_STREAM. */
+  | "stream-error"
+  /** A stream beyond `maxConcurrentStreams`: RST_STREAM REFUSED_STREAM. */
+  | "concurrent-streams"
+  /** A header list beyond `maxHeaderListSize`: `:status 431`, or RST_STREAM. */
+  | "header-list-size"
+  /** A header block too big or in too many CONTINUATION frames to decode: GOAWAY. */
+  | "header-block-size"
+  /** More than `maxResets` in `resetWindowMs`: GOAWAY ENHANCE_YOUR_CALM. */
+  | "resets"
+  /** More than `maxQueuedControlFrames` replies unwritten: GOAWAY ENHANCE_YOUR_CALM. */
+  | "control-backlog"
+  /** Output above `maxOutputBytes` for `outputStallMs`: GOAWAY ENHANCE_YOUR_CALM (or RST_STREAM). */
+  | "output-backlog"
+  /** A socket write stuck for `writeTimeoutMs`: closed. */
+  | "write-timeout"
+  /** No preface and SETTINGS within `prefaceTimeoutMs`: closed. */
+  | "preface-timeout";
+
+/** What {@linkcode ConnectionOptions.onRefusal} hears. */
+export interface Refusal {
+  /** Which bound or rule. */
+  kind: RefusalKind;
+  /** The HTTP/2 error code we answered with (RST_STREAM or GOAWAY), or NO_ERROR. */
+  code: number;
+  /** What the peer did. */
+  detail: string;
+}
+
 /** Receive window we grant each stream. */
 const STREAM_WINDOW = 4 << 20;
 /** Receive window we grant the connection. */
 const CONNECTION_WINDOW = 16 << 20;
-/** Largest header list we accept. */
-const MAX_HEADER_LIST = 16 << 20;
 /** Largest frame we accept (we never raise SETTINGS_MAX_FRAME_SIZE). */
 const MAX_RECV_FRAME = DEFAULT_MAX_FRAME;
 /** Queued output per stream beyond which writers wait. */
 const STREAM_HIGH_WATER = 256 << 10;
 /** Output not yet written to the socket beyond which stream writers wait. */
 const CONNECTION_HIGH_WATER = 4 << 20;
+/** After a connection error, how long the GOAWAY may take to leave before we hang up anyway. */
+const FAIL_FLUSH_MS = 1000;
+/** A header block buffer larger than this is dropped once the block is decoded. */
+const KEEP_BLOCK_BUFFER = 64 << 10;
+
+// How a stream that is no longer open ended, as bits (RFC 9113 5.1 "closed").
+/** We sent RST_STREAM: frames already in flight must be ignored. */
+const LOCAL_RST = 1;
+/** The peer sent RST_STREAM: anything but PRIORITY afterwards is STREAM_CLOSED. */
+const PEER_RST = 2;
+/** The peer sent END_STREAM: DATA or HEADERS afterwards is a connection error STREAM_CLOSED. */
+const PEER_END = 4;
 
 const EMPTY = new Uint8Array(0);
 /** Output pieces at least this large are written without coalescing. */
 const LARGE_WRITE = 64 << 10;
+/** What a server answers a request whose header list is too large with (RFC 9113 10.5.1). */
+const TOO_LARGE_RESPONSE = encodeHeaders([[":status", "431"]]);
 
 function concat(parts: readonly Uint8Array[], from: number, to: number): Uint8Array {
   if (to - from === 1) return parts[from];
@@ -81,6 +226,10 @@ function concat(parts: readonly Uint8Array[], from: number, to: number): Uint8Ar
   const out = new Uint8Array(size);
   for (let i = from, at = 0; i < to; at += parts[i].length, i++) out.set(parts[i], at);
   return out;
+}
+
+function u32(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
 
 /** One HTTP/2 stream. */
@@ -95,21 +244,34 @@ export class H2Stream {
   recvUnacked = 0;
   /** We sent END_STREAM or RST_STREAM. */
   localClosed = false;
-  /** The peer sent END_STREAM. */
+  /** The peer sent END_STREAM or RST_STREAM, or the connection is gone. */
   remoteClosed = false;
   /** Our headers went out. */
   headersSent = false;
+  /** We sent RST_STREAM. @internal */
+  rstSent = false;
+  /** The peer sent END_STREAM. @internal */
+  peerEnded = false;
+  /** The peer sent RST_STREAM. @internal */
+  peerReset = false;
+  /** Client role: the final response headers arrived (what follows is trailers). @internal */
+  responseStarted = false;
+  /** The peer's `content-length`, or -1. @internal */
+  contentLength = -1;
+  /** Body bytes received, for `content-length`. @internal */
+  received = 0;
+  /** The peer has ever let us send on this stream (a window above 0). @internal */
+  windowGranted: boolean;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   /** What ends our side once the queue is out: trailers, or an empty END_STREAM DATA frame. */
   #trailers: Uint8Array | null = null;
   #waiters: (() => void)[] = [];
-  /** We sent RST_STREAM. */
-  #rstSent = false;
 
   /** @internal */
   constructor(readonly id: number, readonly conn: H2Connection, sendWindow: number) {
     this.sendWindow = sendWindow;
+    this.windowGranted = sendWindow > 0;
   }
 
   /** Whether the stream is gone for writing. */
@@ -132,24 +294,27 @@ export class H2Stream {
   /** Queues body bytes (one or more pieces, sent in order) as flow control allows. */
   sendData(...pieces: Uint8Array[]): void {
     if (this.localClosed) return;
-    for (const bytes of pieces) {
-      if (bytes.length === 0) continue;
-      this.#queue.push(bytes);
-      this.#queuedBytes += bytes.length;
-    }
+    this.#push(pieces);
     this.pump();
   }
 
   /** Queues the last body bytes and ends our side with them (END_STREAM on the last DATA frame). */
   sendLast(...pieces: Uint8Array[]): void {
     if (this.localClosed || this.#trailers) return;
+    this.#push(pieces);
+    this.#trailers = EMPTY;
+    this.pump();
+  }
+
+  #push(pieces: Uint8Array[]): void {
+    let added = 0;
     for (const bytes of pieces) {
       if (bytes.length === 0) continue;
       this.#queue.push(bytes);
-      this.#queuedBytes += bytes.length;
+      added += bytes.length;
     }
-    this.#trailers = EMPTY;
-    this.pump();
+    this.#queuedBytes += added;
+    if (added) this.conn.queued(added, this);
   }
 
   /**
@@ -179,9 +344,9 @@ export class H2Stream {
    * response still coming) can be reset too; a finished one cannot.
    */
   reset(code: number): void {
-    if (this.#rstSent || (this.localClosed && this.remoteClosed)) return;
-    this.#rstSent = true;
-    this.conn.enqueue(rstStreamFrame(this.id, code));
+    if (this.rstSent || (this.localClosed && this.remoteClosed)) return;
+    this.rstSent = true;
+    this.conn.enqueueControl(rstStreamFrame(this.id, code));
     if (!this.localClosed) this.#closeLocal();
     this.conn.forget(this, true);
     this.handler?.reset(code);
@@ -200,7 +365,7 @@ export class H2Stream {
     if (this.remoteClosed || n === 0) return;
     this.recvUnacked += n;
     if (this.recvUnacked >= STREAM_WINDOW >>> 2) {
-      this.conn.enqueue(windowUpdateFrame(this.id, this.recvUnacked));
+      this.conn.enqueueControl(windowUpdateFrame(this.id, this.recvUnacked));
       this.recvWindow += this.recvUnacked;
       this.recvUnacked = 0;
     }
@@ -221,6 +386,7 @@ export class H2Stream {
       this.sendWindow -= avail;
       conn.sendWindow -= avail;
       this.#queuedBytes -= avail;
+      conn.queued(-avail);
       let room = 0;
       let lastHeader = 0;
       while (avail > 0) {
@@ -259,7 +425,7 @@ export class H2Stream {
       if (serverFirst) {
         // gRPC: the server is done before the client; tell it to stop sending.
         conn.enqueue(rstStreamFrame(this.id, H2Error.NO_ERROR));
-        this.#rstSent = true;
+        this.rstSent = true;
       }
       conn.forget(this, serverFirst);
     }
@@ -267,6 +433,7 @@ export class H2Stream {
 
   #closeLocal(): void {
     this.localClosed = true;
+    if (this.#queuedBytes) this.conn.queued(-this.#queuedBytes);
     this.#queue = [];
     this.#queuedBytes = 0;
     this.#wake();
@@ -287,8 +454,16 @@ export interface ConnectionOptions {
    * @default {"server"}
    */
   role?: Role;
+  /** Bounds on what the peer can make us hold; unset ones take {@linkcode DEFAULT_H2_LIMITS}. */
+  limits?: Partial<H2Limits>;
   /** Server role: called for each new stream with its decoded request headers. */
   onStream?(stream: H2Stream, headers: [string, string][]): void;
+  /**
+   * Called the first time, on this connection, that the peer runs into each
+   * kind of bound or rule (later ones of the same kind are answered the
+   * same way, silently): a place to log the peer's behaviour.
+   */
+  onRefusal?(conn: H2Connection, refusal: Refusal): void;
   /** Called once when the connection has closed. */
   onClose(conn: H2Connection, reason: string): void;
 }
@@ -303,6 +478,19 @@ export interface GoAway {
   debug: string;
 }
 
+function resolveLimits(given: Partial<H2Limits> | undefined): H2Limits {
+  const limits = { ...DEFAULT_H2_LIMITS, ...given };
+  for (const [name, value] of Object.entries(limits)) {
+    if (!(Number.isInteger(value) && value > 0)) {
+      throw new RangeError(`HTTP/2 limit ${name} must be a positive integer, got ${value}`);
+    }
+  }
+  if (limits.maxConcurrentStreams > MAX_WINDOW || limits.maxHeaderListSize > MAX_WINDOW) {
+    throw new RangeError("HTTP/2 limits announced in SETTINGS must be below 2^31");
+  }
+  return limits;
+}
+
 /** An HTTP/2 connection, server or client. */
 export class H2Connection {
   /** Which end we are. */
@@ -315,21 +503,46 @@ export class H2Connection {
   peerMaxFrame: number = DEFAULT_MAX_FRAME;
   /** Streams waiting for connection-level window. */
   readonly blocked: Set<H2Stream> = new Set();
+  readonly #limits: H2Limits;
   #peerInitialWindow = DEFAULT_WINDOW;
   #recvWindow = CONNECTION_WINDOW;
   #recvUnacked = 0;
   #streams = new Map<number, H2Stream>();
+  // How recently closed streams ended (LOCAL_RST | PEER_RST | PEER_END): a
+  // ring of the last ones, written once per stream, searched only when a
+  // frame comes for a stream that is not open.
+  #endedIds: Int32Array;
+  #endedBits: Uint8Array;
+  #endedNext = 0;
+  /** Server: the highest stream id the peer opened. Client: the highest we opened. */
   #lastStreamId = 0;
   #prefaceSeen = 0;
-  #pending: Uint8Array | null = null;
+  #settingsSeen = false;
+  /** A frame split across reads, gathered here (never more than one frame). */
+  #partial: Uint8Array | null = null;
+  #partialLen = 0;
   #hpack = new HpackDecoder();
-  #headerBlock: { id: number; flags: number; parts: Uint8Array[] } | null = null;
+  #fields: FieldsInfo = { contentLength: -1, status: 0 };
+  /** What HPACK found wrong with the characters of the block just decoded, or "". */
+  #malformed = "";
+  // The header block being gathered from HEADERS + CONTINUATION frames.
+  #blockId = 0;
+  #blockFlags = 0;
+  /** A stream error found in the HEADERS frame, raised once the block is decoded. */
+  #blockError = "";
+  #blockBuf: Uint8Array = EMPTY;
+  #blockLen = 0;
+  #blockFrames = 0;
+  #blockLimit: number;
+  #maxContinuations: number;
   #out: Uint8Array[] = [];
   #flushing = false;
   #closed = false;
   #failed: string | null = null;
   #closeAfterFlush: string | null = null;
   #goingAway = false;
+  /** The last-stream-id of the GOAWAYs we sent: later ones never go above it (RFC 9113 6.8). */
+  #goawaySent = MAX_WINDOW;
   #closeWaiters: (() => void)[] = [];
   #backlog = 0;
   #backlogWaiters: (() => void)[] = [];
@@ -337,23 +550,71 @@ export class H2Connection {
   #peerMaxStreams = Infinity;
   #slotWaiters: (() => void)[] = [];
   #closeReason = "";
+  #reported = new Set<RefusalKind>();
+  /** The connection error being raised was already reported under its own kind. */
+  #fatalReported = false;
+  #resets = 0;
+  #resetWindowStart = 0;
+  /** Control replies queued, and in the write under way. */
+  #controlQueued = 0;
+  #controlWriting = 0;
+  /** Bytes queued on streams (waiting for window). */
+  #queued = 0;
+  /** When output went above maxOutputBytes (0: it is not). */
+  #overSince = 0;
+  #stallTimer: (() => void) | null = null;
+  #writing = false;
+  /** Writes completed: what the write watchdog looks at (no clock read per write). */
+  #writesDone = 0;
+  #writesSeen = 0;
+  #stuckTicks = 0;
+  #writeTimer: (() => void) | null = null;
+  #prefaceTimer: (() => void) | null = null;
+  #failTimer: (() => void) | null = null;
 
   /**
    * @param transport Where bytes go.
-   * @param options Role, stream and close callbacks.
+   * @param options Role, limits, stream and close callbacks.
    */
   constructor(readonly transport: Transport, readonly options: ConnectionOptions) {
     this.role = options.role ?? "server";
+    const limits = this.#limits = resolveLimits(options.limits);
+    this.#blockLimit = 2 * limits.maxHeaderListSize + (16 << 10);
+    this.#maxContinuations = Math.max(64, Math.ceil(this.#blockLimit / (8 << 10)));
+    const kept = Math.max(256, 2 * limits.maxConcurrentStreams);
+    this.#endedIds = new Int32Array(kept);
+    this.#endedBits = new Uint8Array(kept);
     if (this.role === "client") {
       this.#prefaceSeen = CLIENT_PREFACE.length; // a server sends none
       this.enqueue(CLIENT_PREFACE);
+      this.enqueue(settingsFrame([
+        [Setting.ENABLE_PUSH, 0],
+        [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
+        [Setting.MAX_HEADER_LIST_SIZE, limits.maxHeaderListSize],
+      ]));
+    } else {
+      this.enqueue(settingsFrame([
+        [Setting.ENABLE_PUSH, 0],
+        [Setting.MAX_CONCURRENT_STREAMS, limits.maxConcurrentStreams],
+        [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
+        [Setting.MAX_HEADER_LIST_SIZE, limits.maxHeaderListSize],
+      ]));
+      this.#prefaceTimer = after(limits.prefaceTimeoutMs, () => {
+        this.#prefaceTimer = null;
+        if (this.#settingsSeen || this.#closed) return;
+        const detail = this.#prefaceSeen < CLIENT_PREFACE.length
+          ? `no connection preface within ${limits.prefaceTimeoutMs} ms`
+          : `no SETTINGS frame after the preface within ${limits.prefaceTimeoutMs} ms`;
+        this.#report("preface-timeout", H2Error.SETTINGS_TIMEOUT, detail);
+        this.close(detail);
+      });
     }
-    this.enqueue(settingsFrame([
-      [Setting.ENABLE_PUSH, 0],
-      [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
-      [Setting.MAX_HEADER_LIST_SIZE, MAX_HEADER_LIST],
-    ]));
     this.enqueue(windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW));
+  }
+
+  /** The bounds this connection enforces. */
+  get limits(): Readonly<H2Limits> {
+    return this.#limits;
   }
 
   /** Number of open streams. */
@@ -426,57 +687,113 @@ export class H2Connection {
     try {
       this.#receive(chunk);
     } catch (err) {
-      if (err instanceof H2ConnectionError) this.fail(err.code, err.message);
-      else if (err instanceof HpackError) this.fail(H2Error.COMPRESSION_ERROR, err.message);
+      let code: number;
+      if (err instanceof H2ConnectionError) code = err.code;
+      else if (err instanceof HpackError) code = H2Error.COMPRESSION_ERROR;
       else throw err;
+      const message = (err as Error).message;
+      if (!this.#fatalReported) this.#report("connection-error", code, message);
+      this.fail(code, message);
     }
   }
 
   #receive(chunk: Uint8Array): void {
-    let buf = chunk;
-    if (this.#pending) {
-      buf = new Uint8Array(this.#pending.length + chunk.length);
-      buf.set(this.#pending);
-      buf.set(chunk, this.#pending.length);
-      this.#pending = null;
-    }
     let pos = 0;
-    while (this.#prefaceSeen < CLIENT_PREFACE.length && pos < buf.length) {
-      if (buf[pos++] !== CLIENT_PREFACE[this.#prefaceSeen++]) {
+    while (this.#prefaceSeen < CLIENT_PREFACE.length && pos < chunk.length) {
+      if (chunk[pos++] !== CLIENT_PREFACE[this.#prefaceSeen++]) {
         // Not HTTP/2 (an HTTP/1 request, a probe, garbage): just hang up.
         this.close("not an HTTP/2 client");
         return;
       }
     }
-    while (buf.length - pos >= FRAME_HEADER_BYTES && !this.#closed) {
-      const length = (buf[pos] << 16) | (buf[pos + 1] << 8) | buf[pos + 2];
-      if (length > MAX_RECV_FRAME) {
-        throw new H2ConnectionError(
-          H2Error.FRAME_SIZE_ERROR,
-          `frame of ${length} bytes exceeds ${MAX_RECV_FRAME}`,
-        );
-      }
-      if (buf.length - pos - FRAME_HEADER_BYTES < length) break;
-      const type = buf[pos + 3];
-      const flags = buf[pos + 4];
-      const id = ((buf[pos + 5] & 0x7f) << 24 | (buf[pos + 6] << 16) | (buf[pos + 7] << 8) |
-        buf[pos + 8]) >>> 0;
+    if (this.#partialLen > 0) {
+      pos = this.#fillPartial(chunk, pos);
+      if (this.#partialLen > 0) return;
+    }
+    while (chunk.length - pos >= FRAME_HEADER_BYTES && this.#live()) {
+      const length = (chunk[pos] << 16) | (chunk[pos + 1] << 8) | chunk[pos + 2];
+      if (length > MAX_RECV_FRAME) this.#frameTooLarge(length);
+      if (chunk.length - pos - FRAME_HEADER_BYTES < length) break;
       const start = pos + FRAME_HEADER_BYTES;
       pos = start + length;
-      this.#frame(type, flags, id, buf.subarray(start, pos));
+      this.#frame(
+        chunk[start - 6],
+        chunk[start - 5],
+        u32(chunk, start - 4) & MAX_WINDOW,
+        chunk.subarray(start, pos),
+      );
     }
-    if (pos < buf.length && !this.#closed) this.#pending = buf.slice(pos);
+    if (pos < chunk.length && this.#live()) {
+      // Keep the start of the next frame; at most one frame is ever kept, so
+      // a frame that arrives a byte at a time costs its length, not its square.
+      this.#partial ??= new Uint8Array(FRAME_HEADER_BYTES + MAX_RECV_FRAME);
+      this.#partial.set(chunk.subarray(pos));
+      this.#partialLen = chunk.length - pos;
+    }
+  }
+
+  /** Completes the kept frame from `chunk` at `pos`; returns where the rest starts. */
+  #fillPartial(chunk: Uint8Array, pos: number): number {
+    const partial = this.#partial!;
+    if (this.#partialLen < FRAME_HEADER_BYTES) {
+      const n = Math.min(FRAME_HEADER_BYTES - this.#partialLen, chunk.length - pos);
+      partial.set(chunk.subarray(pos, pos + n), this.#partialLen);
+      this.#partialLen += n;
+      pos += n;
+      if (this.#partialLen < FRAME_HEADER_BYTES) return pos;
+    }
+    const length = (partial[0] << 16) | (partial[1] << 8) | partial[2];
+    if (length > MAX_RECV_FRAME) this.#frameTooLarge(length);
+    const want = FRAME_HEADER_BYTES + length - this.#partialLen;
+    const n = Math.min(want, chunk.length - pos);
+    partial.set(chunk.subarray(pos, pos + n), this.#partialLen);
+    this.#partialLen += n;
+    pos += n;
+    if (n < want) return pos;
+    this.#partialLen = 0;
+    this.#frame(
+      partial[3],
+      partial[4],
+      u32(partial, 5) & MAX_WINDOW,
+      partial.subarray(FRAME_HEADER_BYTES, FRAME_HEADER_BYTES + length),
+    );
+    return pos;
+  }
+
+  #live(): boolean {
+    return !this.#closed && !this.#failed;
+  }
+
+  #frameTooLarge(length: number): never {
+    throw new H2ConnectionError(
+      H2Error.FRAME_SIZE_ERROR,
+      `frame of ${length} bytes exceeds ${MAX_RECV_FRAME}`,
+    );
   }
 
   #frame(type: number, flags: number, id: number, payload: Uint8Array): void {
-    if (this.#headerBlock && type !== FrameType.CONTINUATION) {
+    if (this.#blockId !== 0 && type !== FrameType.CONTINUATION) {
       throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "expected CONTINUATION");
+    }
+    if (!this.#settingsSeen) {
+      // RFC 9113 3.4: the preface ends with the peer's SETTINGS frame.
+      if (type !== FrameType.SETTINGS || (flags & Flag.ACK)) {
+        throw new H2ConnectionError(
+          H2Error.PROTOCOL_ERROR,
+          `the peer's first frame is of type ${type}, not SETTINGS`,
+        );
+      }
+      this.#settingsSeen = true;
+      this.#prefaceTimer?.();
+      this.#prefaceTimer = null;
     }
     switch (type) {
       case FrameType.DATA:
         return this.#data(flags, id, payload);
       case FrameType.HEADERS:
         return this.#headers(flags, id, payload);
+      case FrameType.PRIORITY:
+        return this.#priority(id, payload);
       case FrameType.CONTINUATION:
         return this.#continuation(flags, id, payload);
       case FrameType.RST_STREAM:
@@ -484,30 +801,145 @@ export class H2Connection {
       case FrameType.SETTINGS:
         return this.#settings(flags, id, payload);
       case FrameType.PING:
-        if (id !== 0 || payload.length !== 8) {
-          throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "bad PING frame");
+        if (id !== 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "PING on a stream");
+        if (payload.length !== PING_BYTES) {
+          throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "PING payload is not 8 bytes");
         }
-        if (!(flags & Flag.ACK)) this.enqueue(frame(FrameType.PING, Flag.ACK, 0, payload));
+        if (!(flags & Flag.ACK)) this.enqueueControl(frame(FrameType.PING, Flag.ACK, 0, payload));
         return;
       case FrameType.GOAWAY:
         return this.#goaway(id, payload);
       case FrameType.WINDOW_UPDATE:
         return this.#windowUpdate(id, payload);
       case FrameType.PUSH_PROMISE:
-        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "PUSH_PROMISE, but push is disabled");
+        throw new H2ConnectionError(
+          H2Error.PROTOCOL_ERROR,
+          this.role === "server" ? "PUSH_PROMISE from a client" : "PUSH_PROMISE, but push is off",
+        );
       default:
-        return; // PRIORITY and unknown types are ignored
+        return; // unknown types are ignored (RFC 9113 5.5)
     }
   }
 
-  #goaway(id: number, payload: Uint8Array): void {
-    if (id !== 0 || payload.length < 8) {
-      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "bad GOAWAY frame");
+  /** Whether `id` names a stream the peer (server role) or we (client role) have not opened yet. */
+  #isIdle(id: number): boolean {
+    return (id & 1) === 0 || id > this.#lastStreamId;
+  }
+
+  /** Reports a bound or rule the peer ran into, once per kind. */
+  #report(kind: RefusalKind, code: number, detail: string): void {
+    if (this.#reported.has(kind)) return;
+    this.#reported.add(kind);
+    this.options.onRefusal?.(this, { kind, code, detail });
+  }
+
+  /** A connection error for a bound: reported under its own kind, then raised. */
+  #calm(kind: RefusalKind, detail: string): never {
+    this.#report(kind, H2Error.ENHANCE_YOUR_CALM, detail);
+    this.#fatalReported = true;
+    throw new H2ConnectionError(H2Error.ENHANCE_YOUR_CALM, detail);
+  }
+
+  /** Counts a stream the peer reset, or made us reset or refuse (rapid reset). */
+  #countReset(): void {
+    const now = performance.now();
+    if (now - this.#resetWindowStart > this.#limits.resetWindowMs) {
+      this.#resetWindowStart = now;
+      this.#resets = 0;
     }
-    const view = new DataView(payload.buffer, payload.byteOffset, 8);
-    const lastStreamId = view.getUint32(0) & MAX_WINDOW;
-    const code = view.getUint32(4);
-    const debug = new TextDecoder().decode(payload.subarray(8));
+    if (++this.#resets > this.#limits.maxResets) {
+      this.#calm(
+        "resets",
+        `more than ${this.#limits.maxResets} streams reset or refused within ${this.#limits.resetWindowMs} ms`,
+      );
+    }
+  }
+
+  /** Remembers how a stream that just left the table ended (ids are never reused). */
+  #remember(id: number, bits: number): void {
+    const at = this.#endedNext;
+    this.#endedIds[at] = id;
+    this.#endedBits[at] = bits;
+    this.#endedNext = at + 1 === this.#endedIds.length ? 0 : at + 1;
+  }
+
+  /** Where `id` is in the ring of ended streams, or -1 (never seen, or forgotten). */
+  #endedAt(id: number): number {
+    const ids = this.#endedIds;
+    // Newest first: a late frame is most likely for a stream that just ended.
+    for (let i = this.#endedNext - 1; i >= 0; i--) if (ids[i] === id) return i;
+    for (let i = ids.length - 1; i >= this.#endedNext; i--) if (ids[i] === id) return i;
+    return -1;
+  }
+
+  /** How stream `id` ended, if it is remembered. */
+  #endedOf(id: number): number | undefined {
+    const at = this.#endedAt(id);
+    return at < 0 ? undefined : this.#endedBits[at];
+  }
+
+  /** Adds `bits` to a remembered stream's; with `add`, remembers it if it is not. */
+  #markEnded(id: number, bits: number, add: boolean): void {
+    const at = this.#endedAt(id);
+    if (at >= 0) this.#endedBits[at] |= bits;
+    else if (add) this.#remember(id, bits);
+  }
+
+  /**
+   * A stream error: RST_STREAM with `code`. An open stream is reset (its
+   * handler hears of it); for one that is not, only the frame goes out.
+   */
+  #streamError(id: number, code: number, detail: string, kind: RefusalKind = "stream-error"): void {
+    this.#report(kind, code, `stream ${id}: ${detail}`);
+    const stream = this.#streams.get(id);
+    if (stream) {
+      // Reset first (it sends RST_STREAM and drops the stream), so the frame
+      // count below may end the connection without a stream left behind.
+      stream.reset(code);
+    } else {
+      this.enqueueControl(rstStreamFrame(id, code));
+      if (!this.#isIdle(id)) this.#markEnded(id, LOCAL_RST, true);
+    }
+    this.#countReset();
+  }
+
+  /** DATA or HEADERS on a stream that is not open (RFC 9113 5.1). */
+  #notOpen(id: number, what: "DATA" | "HEADERS"): void {
+    if (this.#isIdle(id)) {
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `${what} on idle stream ${id}`);
+    }
+    const bits = this.#endedOf(id);
+    if (bits === undefined) {
+      // Closed long ago, or never opened and skipped over by a higher id.
+      if (what === "DATA") {
+        return this.#streamError(id, H2Error.STREAM_CLOSED, "DATA on a closed stream");
+      }
+      if (this.role === "client") return; // a response to a stream we dropped long ago
+      throw new H2ConnectionError(
+        H2Error.PROTOCOL_ERROR,
+        `HEADERS on stream ${id}, not above the last stream ${this.#lastStreamId}`,
+      );
+    }
+    if (bits & PEER_RST) {
+      return this.#streamError(id, H2Error.STREAM_CLOSED, `${what} after the peer's RST_STREAM`);
+    }
+    if (bits & LOCAL_RST) return; // sent before our RST_STREAM reached the peer: ignored
+    throw new H2ConnectionError(
+      H2Error.STREAM_CLOSED,
+      `${what} on stream ${id} after its END_STREAM`,
+    );
+  }
+
+  #goaway(id: number, payload: Uint8Array): void {
+    if (id !== 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "GOAWAY on a stream");
+    if (payload.length < GOAWAY_FIXED_BYTES) {
+      throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "GOAWAY shorter than 8 bytes");
+    }
+    const last = u32(payload, 0) & MAX_WINDOW;
+    // A later GOAWAY may only lower it (RFC 9113 6.8).
+    const lastStreamId = Math.min(last, this.peerGoAway?.lastStreamId ?? MAX_WINDOW);
+    const code = u32(payload, 4);
+    const debug = new TextDecoder().decode(payload.subarray(GOAWAY_FIXED_BYTES));
     this.peerGoAway = { lastStreamId, code, debug };
     this.#goingAway = true;
     if (this.role === "client") {
@@ -516,6 +948,7 @@ export class H2Connection {
         if (s.id > lastStreamId) {
           this.#streams.delete(s.id);
           this.blocked.delete(s);
+          this.#remember(s.id, LOCAL_RST);
           s.abandon(H2Error.REFUSED_STREAM);
         }
       }
@@ -524,197 +957,407 @@ export class H2Connection {
     this.#maybeIdle();
   }
 
+  /** The payload without its padding (RFC 9113 6.1, 6.2). */
   #stripPadding(flags: number, payload: Uint8Array): Uint8Array {
     if (!(flags & Flag.PADDED)) return payload;
-    const pad = payload[0];
-    if (payload.length === 0 || pad >= payload.length) {
+    if (payload.length === 0 || payload[0] >= payload.length) {
       throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "padding exceeds the frame");
     }
-    return payload.subarray(1, payload.length - pad);
+    return payload.subarray(1, payload.length - payload[0]);
   }
 
   #data(flags: number, id: number, payload: Uint8Array): void {
     if (id === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on stream 0");
+    const body = this.#stripPadding(flags, payload);
     this.#recvWindow -= payload.length;
     if (this.#recvWindow < 0) {
       throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "connection window exceeded");
     }
     this.#recvUnacked += payload.length;
     if (this.#recvUnacked >= CONNECTION_WINDOW >>> 2) {
-      this.enqueue(windowUpdateFrame(0, this.#recvUnacked));
+      this.enqueueControl(windowUpdateFrame(0, this.#recvUnacked));
       this.#recvWindow += this.#recvUnacked;
       this.#recvUnacked = 0;
     }
     const stream = this.#streams.get(id);
-    if (!stream || stream.remoteClosed) {
-      if (id > this.#lastStreamId) {
-        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "DATA on an idle stream");
-      }
-      return; // late data for a stream we finished
+    if (!stream) return this.#notOpen(id, "DATA");
+    if (stream.remoteClosed) {
+      return this.#streamError(id, H2Error.STREAM_CLOSED, "DATA after END_STREAM");
+    }
+    if (this.role === "client" && !stream.responseStarted) {
+      return this.#streamError(id, H2Error.PROTOCOL_ERROR, "DATA before the response headers");
     }
     stream.recvWindow -= payload.length;
     if (stream.recvWindow < 0) {
-      stream.reset(H2Error.FLOW_CONTROL_ERROR);
-      return;
+      return this.#streamError(id, H2Error.FLOW_CONTROL_ERROR, "stream window exceeded");
     }
-    const body = this.#stripPadding(flags, payload);
     // Padding counts against the window but is consumed right away.
     stream.consumed(payload.length - body.length);
     const end = (flags & Flag.END_STREAM) !== 0;
-    if (end) stream.remoteClosed = true;
+    if (stream.contentLength >= 0) {
+      stream.received += body.length;
+      if (
+        stream.received > stream.contentLength ||
+        (end && stream.received !== stream.contentLength)
+      ) {
+        return this.#streamError(
+          id,
+          H2Error.PROTOCOL_ERROR,
+          `content-length ${stream.contentLength}, but the body has ${
+            end ? "" : "at least "
+          }${stream.received} bytes`,
+        );
+      }
+    }
+    if (end) stream.remoteClosed = stream.peerEnded = true;
     stream.handler?.data(body, end);
     if (end) this.forget(stream, false);
   }
 
   #headers(flags: number, id: number, payload: Uint8Array): void {
-    if (id === 0 || (this.role === "server" && (id & 1) === 0)) {
-      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `HEADERS on stream ${id}`);
+    if (id === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "HEADERS on stream 0");
+    if ((id & 1) === 0) {
+      throw new H2ConnectionError(
+        H2Error.PROTOCOL_ERROR,
+        this.role === "server"
+          ? `HEADERS on even stream ${id} from a client`
+          : `HEADERS on even stream ${id}, but push is off`,
+      );
     }
     let block = this.#stripPadding(flags, payload);
-    if (flags & Flag.PRIORITY) block = block.subarray(5);
+    this.#blockError = "";
+    if (flags & Flag.PRIORITY) {
+      if (block.length < PRIORITY_BYTES) {
+        throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "HEADERS too short for its priority");
+      }
+      if ((u32(block, 0) & MAX_WINDOW) === id) this.#blockError = "the stream depends on itself";
+      block = block.subarray(PRIORITY_BYTES);
+    }
     if (flags & Flag.END_HEADERS) return this.#headerBlockDone(id, flags, block);
-    this.#headerBlock = { id, flags, parts: [block.slice()] };
+    this.#blockId = id;
+    this.#blockFlags = flags;
+    this.#blockLen = 0;
+    this.#blockFrames = 0;
+    this.#appendBlock(block);
+  }
+
+  /** Adds a fragment to the header block being gathered: amortised linear in its size. */
+  #appendBlock(part: Uint8Array): void {
+    const need = this.#blockLen + part.length;
+    if (need > this.#blockLimit) {
+      this.#calm(
+        "header-block-size",
+        `header block of more than ${this.#blockLimit} bytes (SETTINGS_MAX_HEADER_LIST_SIZE ${this.#limits.maxHeaderListSize})`,
+      );
+    }
+    if (need > this.#blockBuf.length) {
+      const grown = new Uint8Array(
+        Math.min(this.#blockLimit, Math.max(need, 2 * this.#blockBuf.length, 4096)),
+      );
+      grown.set(this.#blockBuf.subarray(0, this.#blockLen));
+      this.#blockBuf = grown;
+    }
+    this.#blockBuf.set(part, this.#blockLen);
+    this.#blockLen = need;
   }
 
   #continuation(flags: number, id: number, payload: Uint8Array): void {
-    const hb = this.#headerBlock;
-    if (!hb || hb.id !== id) {
+    if (this.#blockId === 0 || this.#blockId !== id) {
       throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "unexpected CONTINUATION");
     }
-    hb.parts.push(payload.slice());
-    const size = hb.parts.reduce((n, p) => n + p.length, 0);
-    if (size > MAX_HEADER_LIST) {
-      throw new H2ConnectionError(H2Error.ENHANCE_YOUR_CALM, "header block too large");
+    if (++this.#blockFrames > this.#maxContinuations) {
+      this.#calm(
+        "header-block-size",
+        `header block in more than ${this.#maxContinuations} CONTINUATION frames`,
+      );
     }
+    this.#appendBlock(payload);
     if (!(flags & Flag.END_HEADERS)) return;
-    this.#headerBlock = null;
-    const block = new Uint8Array(size);
-    let at = 0;
-    for (const p of hb.parts) {
-      block.set(p, at);
-      at += p.length;
-    }
-    this.#headerBlockDone(id, hb.flags, block);
+    this.#blockId = 0;
+    const block = this.#blockBuf.subarray(0, this.#blockLen);
+    if (this.#blockBuf.length > KEEP_BLOCK_BUFFER) this.#blockBuf = EMPTY;
+    this.#headerBlockDone(id, this.#blockFlags, block);
   }
 
   #headerBlockDone(id: number, flags: number, block: Uint8Array): void {
-    const headers = this.#hpack.decode(block, MAX_HEADER_LIST);
+    let headers: [string, string][] | null;
+    try {
+      headers = this.#hpack.decode(block, this.#limits.maxHeaderListSize);
+    } catch (err) {
+      if (!(err instanceof HpackListSizeError)) throw err;
+      headers = null; // decoded for the table's sake; the message is refused below
+    }
     const end = (flags & Flag.END_STREAM) !== 0;
+    // Characters a field may not have (RFC 9113 8.2.1), found as it was decoded.
+    this.#malformed = headers ? this.#hpack.malformed : "";
     if (this.role === "client") return this.#responseHeaders(id, headers, end);
-    const existing = this.#streams.get(id);
-    if (existing) {
-      if (existing.remoteClosed) return existing.reset(H2Error.STREAM_CLOSED);
-      // Trailers from the client end its side.
-      if (!end) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "trailers without END_STREAM");
-      existing.remoteClosed = true;
-      existing.handler?.data(EMPTY, true);
-      this.forget(existing, false);
-      return;
-    }
-    if (id <= this.#lastStreamId) {
-      if (end) return; // trailers of a stream we already finished
-      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `stream ${id} reused`);
-    }
+    const stream = this.#streams.get(id);
+    if (stream) return this.#requestTrailers(stream, headers, end);
+    if (id <= this.#lastStreamId) return this.#notOpen(id, "HEADERS");
+    // A new stream (RFC 9113 5.1.1: its id is above every earlier one).
     this.#lastStreamId = id;
+    if (this.#blockError) return this.#streamError(id, H2Error.PROTOCOL_ERROR, this.#blockError);
     if (this.#goingAway) {
-      this.enqueue(rstStreamFrame(id, H2Error.REFUSED_STREAM));
+      this.enqueueControl(rstStreamFrame(id, H2Error.REFUSED_STREAM));
+      this.#remember(id, LOCAL_RST);
       return;
     }
-    const stream = new H2Stream(id, this, this.#peerInitialWindow);
-    this.#streams.set(id, stream);
+    if (this.#streams.size >= this.#limits.maxConcurrentStreams) {
+      return this.#streamError(
+        id,
+        H2Error.REFUSED_STREAM,
+        `more than SETTINGS_MAX_CONCURRENT_STREAMS ${this.#limits.maxConcurrentStreams} streams open`,
+        "concurrent-streams",
+      );
+    }
+    const info = this.#fields;
+    if (headers) {
+      const malformed = this.#malformed || checkFields(headers, "request", info);
+      if (malformed) return this.#streamError(id, H2Error.PROTOCOL_ERROR, malformed);
+      if (end && info.contentLength > 0) {
+        return this.#streamError(
+          id,
+          H2Error.PROTOCOL_ERROR,
+          `content-length ${info.contentLength}, but the request has no body`,
+        );
+      }
+    }
+    const created = new H2Stream(id, this, this.#peerInitialWindow);
+    this.#streams.set(id, created);
     // Known before onStream, so an immediate answer does not reset a stream
     // the client has already ended.
-    if (end) stream.remoteClosed = true;
-    this.options.onStream?.(stream, headers);
+    if (end) created.remoteClosed = created.peerEnded = true;
+    if (!headers) {
+      // RFC 9113 10.5.1: a server may answer 431 and go on with the connection.
+      this.#report(
+        "header-list-size",
+        H2Error.NO_ERROR,
+        `stream ${id}: request header list above SETTINGS_MAX_HEADER_LIST_SIZE ${this.#limits.maxHeaderListSize}`,
+      );
+      this.#countReset();
+      created.end(TOO_LARGE_RESPONSE);
+      return;
+    }
+    created.contentLength = info.contentLength;
+    this.options.onStream?.(created, headers);
     if (end) {
-      stream.handler?.data(EMPTY, true);
-      this.forget(stream, false);
+      created.handler?.data(EMPTY, true);
+      this.forget(created, false);
     }
   }
 
-  /** Client role: response headers or trailers of one of our streams. */
-  #responseHeaders(id: number, headers: [string, string][], end: boolean): void {
-    const stream = this.#streams.get(id);
-    if (!stream) {
-      if ((id & 1) === 1 && id <= this.#lastStreamId) return; // a stream we already dropped
-      throw new H2ConnectionError(
-        H2Error.PROTOCOL_ERROR,
-        `HEADERS on stream ${id}, which we never opened`,
+  /** Server role: a second header block on an open stream, which must be the client's trailers. */
+  #requestTrailers(stream: H2Stream, headers: [string, string][] | null, end: boolean): void {
+    const id = stream.id;
+    if (stream.remoteClosed) {
+      return this.#streamError(id, H2Error.STREAM_CLOSED, "HEADERS after END_STREAM");
+    }
+    if (this.#blockError) return this.#streamError(id, H2Error.PROTOCOL_ERROR, this.#blockError);
+    if (!end) return this.#streamError(id, H2Error.PROTOCOL_ERROR, "trailers without END_STREAM");
+    if (!headers) {
+      return this.#streamError(
+        id,
+        H2Error.ENHANCE_YOUR_CALM,
+        `trailers above SETTINGS_MAX_HEADER_LIST_SIZE ${this.#limits.maxHeaderListSize}`,
+        "header-list-size",
       );
     }
-    if (stream.remoteClosed) return stream.reset(H2Error.STREAM_CLOSED);
-    if (end) stream.remoteClosed = true;
+    const malformed = this.#malformed || checkFields(headers, "trailers", this.#fields);
+    if (malformed) return this.#streamError(id, H2Error.PROTOCOL_ERROR, malformed);
+    if (stream.contentLength >= 0 && stream.received !== stream.contentLength) {
+      return this.#streamError(
+        id,
+        H2Error.PROTOCOL_ERROR,
+        `content-length ${stream.contentLength}, but the body has ${stream.received} bytes`,
+      );
+    }
+    stream.remoteClosed = stream.peerEnded = true;
+    stream.handler?.data(EMPTY, true);
+    this.forget(stream, false);
+  }
+
+  /** Client role: response headers, or trailers, of one of our streams. */
+  #responseHeaders(id: number, headers: [string, string][] | null, end: boolean): void {
+    const stream = this.#streams.get(id);
+    if (!stream) return this.#notOpen(id, "HEADERS");
+    if (stream.remoteClosed) {
+      return this.#streamError(id, H2Error.STREAM_CLOSED, "HEADERS after END_STREAM");
+    }
+    if (this.#blockError) return this.#streamError(id, H2Error.PROTOCOL_ERROR, this.#blockError);
+    if (!headers) {
+      return this.#streamError(
+        id,
+        H2Error.ENHANCE_YOUR_CALM,
+        `response header list above SETTINGS_MAX_HEADER_LIST_SIZE ${this.#limits.maxHeaderListSize}`,
+        "header-list-size",
+      );
+    }
+    const info = this.#fields;
+    if (!stream.responseStarted) {
+      const malformed = this.#malformed || checkFields(headers, "response", info);
+      if (malformed) return this.#streamError(id, H2Error.PROTOCOL_ERROR, malformed);
+      if (info.status < 200) {
+        // Informational (1xx): the final response follows; it never ends the stream.
+        if (end) {
+          return this.#streamError(
+            id,
+            H2Error.PROTOCOL_ERROR,
+            "an informational response ends the stream",
+          );
+        }
+        return;
+      }
+      stream.responseStarted = true;
+      // 304 and 204 have no body whatever their content-length says.
+      if (info.status !== 304 && info.status !== 204) stream.contentLength = info.contentLength;
+    } else {
+      if (!end) return this.#streamError(id, H2Error.PROTOCOL_ERROR, "trailers without END_STREAM");
+      const malformed = this.#malformed || checkFields(headers, "trailers", info);
+      if (malformed) return this.#streamError(id, H2Error.PROTOCOL_ERROR, malformed);
+    }
+    if (end && stream.contentLength >= 0 && stream.received !== stream.contentLength) {
+      return this.#streamError(
+        id,
+        H2Error.PROTOCOL_ERROR,
+        `content-length ${stream.contentLength}, but the body has ${stream.received} bytes`,
+      );
+    }
+    if (end) stream.remoteClosed = stream.peerEnded = true;
     stream.handler?.headers?.(headers, end);
     if (end) this.forget(stream, false);
   }
 
+  #priority(id: number, payload: Uint8Array): void {
+    if (id === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "PRIORITY on stream 0");
+    if (payload.length !== PRIORITY_BYTES) {
+      return this.#streamError(id, H2Error.FRAME_SIZE_ERROR, "PRIORITY payload is not 5 bytes");
+    }
+    if ((u32(payload, 0) & MAX_WINDOW) === id) {
+      return this.#streamError(id, H2Error.PROTOCOL_ERROR, "the stream depends on itself");
+    }
+    // Priorities are advisory (RFC 9113 5.3.2) and we do not use them.
+  }
+
   #rstStream(id: number, payload: Uint8Array): void {
-    if (payload.length !== 4 || id === 0) {
-      throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "bad RST_STREAM frame");
+    if (id === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "RST_STREAM on stream 0");
+    if (payload.length !== U32_FRAME_BYTES) {
+      throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "RST_STREAM payload is not 4 bytes");
     }
     const stream = this.#streams.get(id);
-    if (!stream) return;
-    const code = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0);
+    if (!stream) {
+      if (this.#isIdle(id)) {
+        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `RST_STREAM on idle stream ${id}`);
+      }
+      this.#markEnded(id, PEER_RST, false);
+      return;
+    }
+    const code = u32(payload, 0);
     this.#streams.delete(id);
     this.blocked.delete(stream);
+    stream.peerReset = true;
+    this.#remember(id, PEER_RST | (stream.peerEnded ? PEER_END : 0));
     stream.abandon(code);
     this.#wakeSlots();
     this.#maybeIdle();
+    // A server's NO_ERROR after its whole response is the gRPC way to end
+    // early (RFC 9113 8.1), not a cancel.
+    if (!(code === H2Error.NO_ERROR && stream.peerEnded)) this.#countReset();
   }
 
   #settings(flags: number, id: number, payload: Uint8Array): void {
     if (id !== 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "SETTINGS on a stream");
-    if (flags & Flag.ACK) return;
-    if (payload.length % 6 !== 0) {
-      throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "bad SETTINGS length");
-    }
-    const view = new DataView(payload.buffer, payload.byteOffset, payload.length);
-    for (let i = 0; i < payload.length; i += 6) {
-      const key = view.getUint16(i);
-      const value = view.getUint32(i + 2);
-      if (key === Setting.INITIAL_WINDOW_SIZE) {
-        if (value > MAX_WINDOW) {
-          throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "initial window too large");
-        }
-        const delta = value - this.#peerInitialWindow;
-        this.#peerInitialWindow = value;
-        for (const s of this.#streams.values()) s.sendWindow += delta;
-        if (delta > 0) { for (const s of this.#streams.values()) s.pump(); }
-      } else if (key === Setting.MAX_CONCURRENT_STREAMS) {
-        this.#peerMaxStreams = value;
-        this.#wakeSlots();
-      } else if (key === Setting.MAX_FRAME_SIZE) {
-        if (value < DEFAULT_MAX_FRAME || value > 0xff_ffff) {
-          throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "bad SETTINGS_MAX_FRAME_SIZE");
-        }
-        this.peerMaxFrame = value;
+    if (flags & Flag.ACK) {
+      if (payload.length !== 0) {
+        throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "SETTINGS ACK with a payload");
       }
-      // HEADER_TABLE_SIZE: our encoder never indexes. Others need nothing.
+      return;
     }
-    this.enqueue(frame(FrameType.SETTINGS, Flag.ACK, 0));
+    if (payload.length % SETTING_BYTES !== 0) {
+      throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "SETTINGS length not a multiple of 6");
+    }
+    for (let i = 0; i < payload.length; i += SETTING_BYTES) {
+      const key = (payload[i] << 8) | payload[i + 1];
+      const value = u32(payload, i + 2);
+      switch (key) {
+        case Setting.ENABLE_PUSH:
+          if (value > 1 || (value === 1 && this.role === "client")) {
+            throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `SETTINGS_ENABLE_PUSH ${value}`);
+          }
+          break;
+        case Setting.INITIAL_WINDOW_SIZE: {
+          if (value > MAX_WINDOW) {
+            throw new H2ConnectionError(
+              H2Error.FLOW_CONTROL_ERROR,
+              `SETTINGS_INITIAL_WINDOW_SIZE ${value} above 2^31-1`,
+            );
+          }
+          const delta = value - this.#peerInitialWindow;
+          this.#peerInitialWindow = value;
+          for (const s of this.#streams.values()) {
+            s.sendWindow += delta;
+            if (s.sendWindow > 0) s.windowGranted = true;
+            if (s.sendWindow > MAX_WINDOW) {
+              throw new H2ConnectionError(
+                H2Error.FLOW_CONTROL_ERROR,
+                `SETTINGS_INITIAL_WINDOW_SIZE takes stream ${s.id}'s window above 2^31-1`,
+              );
+            }
+          }
+          if (delta > 0) { for (const s of this.#streams.values()) s.pump(); }
+          break;
+        }
+        case Setting.MAX_CONCURRENT_STREAMS:
+          this.#peerMaxStreams = value;
+          this.#wakeSlots();
+          break;
+        case Setting.MAX_FRAME_SIZE:
+          if (value < DEFAULT_MAX_FRAME || value > MAX_FRAME_SIZE_LIMIT) {
+            throw new H2ConnectionError(
+              H2Error.PROTOCOL_ERROR,
+              `SETTINGS_MAX_FRAME_SIZE ${value} outside [16384, 2^24-1]`,
+            );
+          }
+          this.peerMaxFrame = value;
+          break;
+          // HEADER_TABLE_SIZE: our encoder never indexes. MAX_HEADER_LIST_SIZE
+          // is advisory. Unknown settings are ignored (RFC 9113 6.5.2).
+      }
+    }
+    this.enqueueControl(frame(FrameType.SETTINGS, Flag.ACK, 0));
   }
 
   #windowUpdate(id: number, payload: Uint8Array): void {
-    if (payload.length !== 4) {
-      throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "bad WINDOW_UPDATE frame");
+    if (payload.length !== U32_FRAME_BYTES) {
+      throw new H2ConnectionError(H2Error.FRAME_SIZE_ERROR, "WINDOW_UPDATE payload is not 4 bytes");
     }
-    const inc = new DataView(payload.buffer, payload.byteOffset, 4).getUint32(0) & MAX_WINDOW;
+    const inc = u32(payload, 0) & MAX_WINDOW;
     if (id === 0) {
-      if (inc === 0) throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "zero window update");
+      if (inc === 0) {
+        throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, "connection WINDOW_UPDATE of 0");
+      }
       this.sendWindow += inc;
       if (this.sendWindow > MAX_WINDOW) {
-        throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "connection window overflow");
+        throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "connection window above 2^31-1");
       }
       const waiting = [...this.blocked];
       this.blocked.clear();
       for (const s of waiting) s.pump();
       return;
     }
+    if (this.#isIdle(id)) {
+      throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${id}`);
+    }
     const stream = this.#streams.get(id);
-    if (!stream) return;
-    if (inc === 0) return stream.reset(H2Error.PROTOCOL_ERROR);
+    if (inc === 0) {
+      // Malformed whatever the stream's state (RFC 9113 6.9).
+      return this.#streamError(id, H2Error.PROTOCOL_ERROR, "WINDOW_UPDATE of 0");
+    }
+    if (!stream) return; // allowed on closed streams (RFC 9113 5.1)
     stream.sendWindow += inc;
-    if (stream.sendWindow > MAX_WINDOW) return stream.reset(H2Error.FLOW_CONTROL_ERROR);
+    stream.windowGranted = true;
+    if (stream.sendWindow > MAX_WINDOW) {
+      return this.#streamError(id, H2Error.FLOW_CONTROL_ERROR, "stream window above 2^31-1");
+    }
     stream.pump();
   }
 
@@ -738,6 +1381,11 @@ export class H2Connection {
   forget(stream: H2Stream, force: boolean): void {
     if (!force && !(stream.localClosed && stream.remoteClosed)) return;
     if (!this.#streams.delete(stream.id)) return;
+    this.#remember(
+      stream.id,
+      (stream.rstSent ? LOCAL_RST : 0) | (stream.peerReset ? PEER_RST : 0) |
+        (stream.peerEnded ? PEER_END : 0),
+    );
     this.blocked.delete(stream);
     this.#wakeSlots();
     this.#maybeIdle();
@@ -754,16 +1402,76 @@ export class H2Connection {
     if (this.#closed || this.#failed) return;
     this.#out.push(bytes);
     this.#backlog += bytes.length;
+    if (this.#queued + this.#backlog > this.#limits.maxOutputBytes) this.#overOutput();
     if (!this.#flushing) {
       this.#flushing = true;
       queueMicrotask(() => this.#flush());
     }
   }
 
+  /** Queues a reply to the peer's frames (counted: see `maxQueuedControlFrames`). @internal */
+  enqueueControl(bytes: Uint8Array): void {
+    if (this.#closed || this.#failed) return;
+    if (++this.#controlQueued + this.#controlWriting > this.#limits.maxQueuedControlFrames) {
+      const detail =
+        `more than ${this.#limits.maxQueuedControlFrames} replies (PING and SETTINGS ACKs, RST_STREAM, WINDOW_UPDATE) unwritten: the peer sends without reading`;
+      this.#report("control-backlog", H2Error.ENHANCE_YOUR_CALM, detail);
+      this.fail(H2Error.ENHANCE_YOUR_CALM, detail);
+      return;
+    }
+    this.enqueue(bytes);
+  }
+
+  /** Bytes were queued on (`n` > 0, by `stream`) or left (`n` < 0) a stream's queue. @internal */
+  queued(n: number, stream?: H2Stream): void {
+    this.#queued += n;
+    if (n > 0) {
+      if (this.#queued + this.#backlog > this.#limits.maxOutputBytes) {
+        this.#overOutput();
+        // A stream the peer never let send a byte (a zero initial window and
+        // no WINDOW_UPDATE) cannot drain: over the budget, it is not kept.
+        if (stream && !stream.windowGranted && !stream.localClosed) this.#starved(stream);
+      }
+    } else if (this.#overSince && this.#queued + this.#backlog <= this.#limits.maxOutputBytes) {
+      this.#overSince = 0;
+    }
+  }
+
+  #starved(stream: H2Stream): void {
+    const detail =
+      `stream ${stream.id}: more than ${this.#limits.maxOutputBytes} bytes of output held, and the peer never gave this stream any window`;
+    this.#report("output-backlog", H2Error.ENHANCE_YOUR_CALM, detail);
+    stream.reset(H2Error.ENHANCE_YOUR_CALM);
+  }
+
+  /** Output went above maxOutputBytes: it must come back down within outputStallMs. */
+  #overOutput(): void {
+    if (this.#overSince) return;
+    this.#overSince = performance.now();
+    if (!this.#stallTimer) this.#armStall(this.#limits.outputStallMs);
+  }
+
+  #armStall(ms: number): void {
+    this.#stallTimer = after(ms, () => {
+      this.#stallTimer = null;
+      if (!this.#overSince || this.#closed) return;
+      const stall = this.#limits.outputStallMs;
+      const over = performance.now() - this.#overSince;
+      if (over < stall - 1) return this.#armStall(stall - over);
+      const detail =
+        `more than ${this.#limits.maxOutputBytes} bytes of output held for ${stall} ms: the peer does not read`;
+      this.#report("output-backlog", H2Error.ENHANCE_YOUR_CALM, detail);
+      this.fail(H2Error.ENHANCE_YOUR_CALM, detail);
+    });
+  }
+
   async #flush(): Promise<void> {
     while (this.#out.length && !this.#closed) {
       const parts = this.#out;
       this.#out = [];
+      const control = this.#controlQueued;
+      this.#controlQueued = 0;
+      this.#controlWriting += control;
       try {
         // Small frames leave together in one write; a large one (bulk DATA)
         // is written as it is rather than copied once more.
@@ -778,6 +1486,7 @@ export class H2Connection {
         this.close("write failed");
         return;
       }
+      this.#controlWriting -= control;
     }
     this.#flushing = false;
     const reason = this.#failed ?? this.#closeAfterFlush;
@@ -785,9 +1494,42 @@ export class H2Connection {
   }
 
   async #write(data: Uint8Array): Promise<void> {
+    this.#writing = true;
+    if (!this.#writeTimer) this.#armWrite();
     await this.transport.write(data);
+    this.#writing = false;
+    this.#writesDone++;
     this.#backlog -= data.length;
     if (this.#backlog < CONNECTION_HIGH_WATER) this.#wakeBacklog();
+    if (this.#overSince && this.#queued + this.#backlog <= this.#limits.maxOutputBytes) {
+      this.#overSince = 0;
+    }
+  }
+
+  /**
+   * Watches the writes: a timer every half timeout while writing, however
+   * many writes there are. Two ticks in a row with a write pending and none
+   * completed since (so stuck for between one and one and a half timeouts)
+   * close the connection.
+   */
+  #armWrite(): void {
+    this.#writesSeen = this.#writesDone;
+    this.#stuckTicks = 0;
+    this.#writeTimer = after(this.#limits.writeTimeoutMs / 2, () => this.#writeTick());
+  }
+
+  #writeTick(): void {
+    this.#writeTimer = null;
+    if (!this.#writing || this.#closed) return;
+    if (this.#writesDone !== this.#writesSeen) return this.#armWrite();
+    if (++this.#stuckTicks < 2) {
+      this.#writeTimer = after(this.#limits.writeTimeoutMs / 2, () => this.#writeTick());
+      return;
+    }
+    const detail =
+      `a socket write did not complete in ${this.#limits.writeTimeoutMs} ms: the peer does not read`;
+    this.#report("write-timeout", H2Error.NO_ERROR, detail);
+    this.close(detail);
   }
 
   #wakeBacklog(): void {
@@ -808,7 +1550,7 @@ export class H2Connection {
   drain(signal: AbortSignal): Promise<void> {
     if (!this.#closed && !this.#goingAway) {
       this.#goingAway = true;
-      this.enqueue(goawayFrame(this.#peerLastStreamId(), H2Error.NO_ERROR));
+      this.enqueue(goawayFrame(this.#goawayLastId(), H2Error.NO_ERROR));
       this.#maybeIdle();
     }
     if (this.#closed || signal.aborted) return Promise.resolve();
@@ -836,18 +1578,35 @@ export class H2Connection {
   }
 
   /**
-   * The last stream id of our GOAWAY: the highest the peer opened. A client's
-   * own stream ids do not count (the server never pushes): 0.
+   * The last stream id of our next GOAWAY: the highest the peer opened, and
+   * never above one we already sent (RFC 9113 6.8). A client's own stream
+   * ids do not count (the server never pushes): 0.
    */
-  #peerLastStreamId(): number {
-    return this.role === "client" ? 0 : this.#lastStreamId;
+  #goawayLastId(): number {
+    const id = Math.min(this.role === "client" ? 0 : this.#lastStreamId, this.#goawaySent);
+    this.#goawaySent = id;
+    return id;
   }
 
-  /** Ends the connection with a GOAWAY carrying `code`, after what is queued. */
+  /**
+   * Ends the connection with a GOAWAY carrying `code`, after what is queued;
+   * if that cannot be written within a second, it closes anyway.
+   */
   fail(code: number, message: string): void {
     if (this.#closed || this.#failed) return;
-    this.enqueue(goawayFrame(this.#peerLastStreamId(), code, message));
+    this.enqueue(goawayFrame(this.#goawayLastId(), code, message));
     this.#failed = message; // nothing else may be queued; close once written
+    this.#failTimer = after(FAIL_FLUSH_MS, () => this.close(message));
+    // Nothing more can go out: drop the streams now (their handlers are
+    // cancelled and what they queued is freed) rather than at the close.
+    this.#abandonAll(H2Error.CANCEL);
+  }
+
+  #abandonAll(code: number): void {
+    const streams = [...this.#streams.values()];
+    this.#streams.clear();
+    this.blocked.clear();
+    for (const s of streams) s.abandon(code);
   }
 
   /** Closes the connection at once; open streams are reset. */
@@ -860,15 +1619,24 @@ export class H2Connection {
   #teardown(reason: string): void {
     this.#closeReason = reason;
     this.#out = [];
+    for (
+      const cancel of [this.#prefaceTimer, this.#writeTimer, this.#stallTimer, this.#failTimer]
+    ) {
+      cancel?.();
+    }
+    this.#prefaceTimer =
+      this.#writeTimer =
+      this.#stallTimer =
+      this.#failTimer =
+        null;
+    this.#blockBuf = EMPTY;
+    this.#partial = null;
     try {
       this.transport.close();
     } catch {
       // already closed
     }
-    const streams = [...this.#streams.values()];
-    this.#streams.clear();
-    this.blocked.clear();
-    for (const s of streams) s.abandon(H2Error.CANCEL);
+    this.#abandonAll(H2Error.CANCEL);
     this.#wakeBacklog();
     this.#wakeSlots();
     for (const w of this.#closeWaiters.splice(0)) w();

@@ -53,12 +53,16 @@ export const H2Error = {
   PROTOCOL_ERROR: 0x1,
   INTERNAL_ERROR: 0x2,
   FLOW_CONTROL_ERROR: 0x3,
+  SETTINGS_TIMEOUT: 0x4,
   STREAM_CLOSED: 0x5,
   FRAME_SIZE_ERROR: 0x6,
   REFUSED_STREAM: 0x7,
   CANCEL: 0x8,
   COMPRESSION_ERROR: 0x9,
+  CONNECT_ERROR: 0xa,
   ENHANCE_YOUR_CALM: 0xb,
+  INADEQUATE_SECURITY: 0xc,
+  HTTP_1_1_REQUIRED: 0xd,
 } as const;
 
 /** The initial flow-control window of every stream and connection. */
@@ -67,6 +71,20 @@ export const DEFAULT_WINDOW = 65_535;
 export const DEFAULT_MAX_FRAME = 16_384;
 /** The largest flow-control window allowed. */
 export const MAX_WINDOW = 0x7fff_ffff;
+/** The largest SETTINGS_MAX_FRAME_SIZE a peer may announce (2^24 - 1). */
+export const MAX_FRAME_SIZE_LIMIT = 0xff_ffff;
+/** Payload length of a PRIORITY frame, and of the priority fields of HEADERS. */
+export const PRIORITY_BYTES = 5;
+/** Payload length of a PING frame. */
+export const PING_BYTES = 8;
+/** Payload length of RST_STREAM and WINDOW_UPDATE frames. */
+export const U32_FRAME_BYTES = 4;
+/** Fixed part of a GOAWAY payload (last stream id and error code). */
+export const GOAWAY_FIXED_BYTES = 8;
+/** Length of one SETTINGS entry. */
+export const SETTING_BYTES = 6;
+/** Per-field overhead in SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113 6.5.2, RFC 7541 4.1). */
+export const FIELD_OVERHEAD = 32;
 
 /** A connection error: the connection ends with GOAWAY and this code. */
 export class H2ConnectionError extends Error {

@@ -88,39 +88,60 @@ const MAX_INT = 0x7fffffff;
 /** Per-entry overhead in table and header list sizes (RFC 7541 4.1). */
 const ENTRY_OVERHEAD = 32;
 
-// Read position of the block being decoded (decoding is synchronous and
-// never re-entered, so the helpers below share it instead of returning pairs).
-let pos = 0;
+/**
+ * Bytes a field name may not contain (RFC 9113 8.2.1): controls and space,
+ * colon (a pseudo-header field's leading one aside), upper case, and
+ * 0x7f-0xff. 1: forbidden.
+ */
+const BAD_NAME_BYTE = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
+  BAD_NAME_BYTE[c] = c <= 0x20 || c === 0x3a || (c >= 0x41 && c <= 0x5a) || c >= 0x7f ? 1 : 0;
+}
+// What is wrong with a field (RFC 9113 8.2.1), as bits.
+const NAME_BAD = 1;
+const VALUE_BAD = 2;
+
+/** Whether a name (its leading colon aside) has a forbidden character. */
+function badName(s: string): boolean {
+  if (s.length === 0) return true;
+  for (let i = s.charCodeAt(0) === 0x3a ? 1 : 0; i < s.length; i++) {
+    if (BAD_NAME_BYTE[s.charCodeAt(i)]) return true;
+  }
+  return false;
+}
+
+/** Whether a value has NUL, LF or CR. */
+function badValue(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x0e && (c === 0x00 || c === 0x0a || c === 0x0d)) return true;
+  }
+  return false;
+}
+
+/** Most dynamic table size updates at the start of one block (RFC 7541 4.2: at most two). */
+const MAX_SIZE_UPDATES = 2;
 
 function truncated(): never {
   throw new HpackError("header block is truncated");
 }
 
-/** Reads an integer with a `bits`-bit prefix starting at block[pos] (RFC 7541 5.1). */
-function readInt(block: Uint8Array, bits: number): number {
-  const mask = (1 << bits) - 1;
-  let value = block[pos++] & mask;
-  if (value < mask) return value;
-  // 2^31 - 1 needs at most 5 continuation octets; more is an attack or a bug.
-  for (let k = 0, weight = 1; k < 5; k++, weight *= 128) {
-    if (pos >= block.length) truncated();
-    const b = block[pos++];
-    value += (b & 0x7f) * weight;
-    if (value > MAX_INT) throw new HpackError(`integer exceeds ${MAX_INT}`);
-    if (b < 0x80) return value;
+/**
+ * The decoded header list was larger than the limit given to
+ * {@linkcode HpackDecoder.decode}. The whole block was still decoded (the
+ * dynamic table is in step with the peer's), so the connection can go on:
+ * only the message this block belongs to is refused.
+ */
+export class HpackListSizeError extends HpackError {
+  /**
+   * @param size The list's size (name + value + 32 per field) up to the field that went over.
+   * @param limit The limit.
+   * @param field The field (1-based) that went over.
+   */
+  constructor(readonly size: number, readonly limit: number, readonly field: number) {
+    super(`header list size exceeds the limit ${limit} octets at field ${field}`);
+    this.name = "HpackListSizeError";
   }
-  throw new HpackError("integer has more than 5 continuation octets");
-}
-
-/** Reads a string literal starting at block[pos] (RFC 7541 5.2). */
-function readString(block: Uint8Array): string {
-  if (pos >= block.length) truncated();
-  const huffman = block[pos] & 0x80;
-  const len = readInt(block, 7);
-  const start = pos, end = start + len;
-  if (end > block.length) truncated();
-  pos = end;
-  return huffman ? huffmanDecode(block, start, end) : latin1(block, start, end);
 }
 
 /**
@@ -148,8 +169,15 @@ export class HpackDecoder {
   // (#head + i) & (#names.length - 1); the length is a power of two.
   #names: string[] = new Array(16);
   #values: string[] = new Array(16);
+  /** NAME_BAD | VALUE_BAD of each entry, so that an indexed field is never scanned again. */
+  #flags: number[] = new Array(16).fill(0);
   #head = 0;
   #count = 0;
+  /** Read position in the block being decoded (one decoder, one block at a time). */
+  #pos = 0;
+  /** Whether the last string read has a byte a name (`#readName`) or value may not have. */
+  #strBad = false;
+  #malformed = "";
 
   /**
    * Creates a decoder with an empty dynamic table.
@@ -167,6 +195,19 @@ export class HpackDecoder {
   }
 
   /**
+   * After {@linkcode HpackDecoder.decode}: why the list it returned breaks
+   * RFC 9113 8.2.1's character rules (a field name with a character other
+   * than lower-case tokens, a leading colon aside; a value with NUL, CR or
+   * LF), or "" if it does not. HPACK itself allows any octets: such a list
+   * is a malformed HTTP/2 message, answered per stream, and the table is in
+   * step either way. Checked as the octets are decoded, once per dynamic
+   * table entry.
+   */
+  get malformed(): string {
+    return this.#malformed;
+  }
+
+  /**
    * Decodes one complete header block (the fragments of a HEADERS frame and
    * its CONTINUATION frames, joined).
    *
@@ -175,19 +216,30 @@ export class HpackDecoder {
    * fields of name length + value length + 32 (RFC 9113
    * SETTINGS_MAX_HEADER_LIST_SIZE). No limit by default.
    * @returns The fields in order, as [name, value] pairs of Latin-1 strings.
-   * @throws {HpackError} If the block is malformed or the list is too big.
+   * @throws {HpackListSizeError} If the list is larger than
+   * `maxHeaderListSize`: the block was decoded to its end all the same, so
+   * the table is still in step and the decoder can go on.
+   * @throws {HpackError} If the block is malformed: the table may be out of
+   * step with the peer's, and the connection must end (COMPRESSION_ERROR).
    */
   decode(block: Uint8Array, maxHeaderListSize = Infinity): [string, string][] {
     const headers: [string, string][] = [];
     const n = block.length;
     let listSize = 0;
-    pos = 0;
-    while (pos < n) {
-      const b = block[pos];
+    let sizeUpdates = 0;
+    /** Past the limit: the rest is decoded for the table's sake only. */
+    let over = false;
+    let overAt = 0;
+    this.#pos = 0;
+    this.#malformed = "";
+    let malformedAt = 0, malformedBits = 0;
+    while (this.#pos < n) {
+      const b = block[this.#pos];
       let name: string, value: string;
+      let bits = 0;
       if (b >= 0x80) {
         // Indexed header field (6.1).
-        const index = readInt(block, 7);
+        const index = this.#readInt(block, 7);
         if (index === 0) throw new HpackError("indexed header field with index 0");
         if (index <= STATIC_COUNT) {
           name = STATIC_NAMES[index - 1];
@@ -196,19 +248,30 @@ export class HpackDecoder {
           const slot = this.#slot(index);
           name = this.#names[slot];
           value = this.#values[slot];
+          bits = this.#flags[slot];
         }
       } else if (b >= 0x40) {
         // Literal header field with incremental indexing (6.2.1).
-        const index = readInt(block, 6);
-        name = index === 0 ? readString(block) : this.#name(index);
-        value = readString(block);
-        this.#insert(name, value);
+        const index = this.#readInt(block, 6);
+        if (index === 0) {
+          name = this.#readString(block, BAD_NAME_BYTE);
+          if (this.#strBad || name.length === 0) bits = NAME_BAD;
+        } else {
+          name = this.#name(index);
+          if (index > STATIC_COUNT) bits = this.#flags[this.#slot(index)] & NAME_BAD;
+        }
+        value = this.#readString(block, null);
+        if (this.#strBad) bits |= VALUE_BAD;
+        this.#insert(name, value, bits);
       } else if (b >= 0x20) {
         // Dynamic table size update (6.3).
-        if (headers.length > 0) {
+        if (headers.length > 0 || listSize > 0) {
           throw new HpackError("dynamic table size update after the first header field");
         }
-        const size = readInt(block, 5);
+        if (++sizeUpdates > MAX_SIZE_UPDATES) {
+          throw new HpackError(`more than ${MAX_SIZE_UPDATES} dynamic table size updates`);
+        }
+        const size = this.#readInt(block, 5);
         if (size > this.#limit) {
           throw new HpackError(
             `dynamic table size update to ${size} exceeds the limit ${this.#limit}`,
@@ -221,21 +284,111 @@ export class HpackDecoder {
         // Literal header field without indexing (6.2.2, 0000xxxx) or never
         // indexed (6.2.3, 0001xxxx): not added to the dynamic table. (The
         // never-indexed flag only binds intermediaries that re-encode.)
-        const index = readInt(block, 4);
-        name = index === 0 ? readString(block) : this.#name(index);
-        value = readString(block);
+        const index = this.#readInt(block, 4);
+        if (over) {
+          // Not kept and not indexed: only its length matters.
+          if (index === 0) this.#skipString(block);
+          else this.#name(index);
+          this.#skipString(block);
+          continue;
+        }
+        if (index === 0) {
+          name = this.#readString(block, BAD_NAME_BYTE);
+          if (this.#strBad || name.length === 0) bits = NAME_BAD;
+        } else {
+          name = this.#name(index);
+          if (index > STATIC_COUNT) bits = this.#flags[this.#slot(index)] & NAME_BAD;
+        }
+        value = this.#readString(block, null);
+        if (this.#strBad) bits |= VALUE_BAD;
+      }
+      if (over) continue;
+      if (bits && !malformedAt) {
+        malformedAt = headers.length + 1;
+        malformedBits = bits;
       }
       listSize += name.length + value.length + ENTRY_OVERHEAD;
       if (listSize > maxHeaderListSize) {
-        throw new HpackError(
-          `header list size exceeds the limit ${maxHeaderListSize} octets at field ${
-            headers.length + 1
-          }`,
-        );
+        over = true;
+        overAt = headers.length + 1;
+        headers.length = 0;
+        continue;
       }
       headers.push([name, value]);
     }
+    if (over) throw new HpackListSizeError(listSize, maxHeaderListSize, overAt);
+    if (malformedAt) {
+      const [name, value] = headers[malformedAt - 1];
+      this.#malformed = malformedBits & NAME_BAD
+        ? `field name ${JSON.stringify(name)} has a forbidden character`
+        : `field ${JSON.stringify(name)} has NUL, CR or LF in its value ${
+          JSON.stringify(value.slice(0, 64))
+        }`;
+    }
     return headers;
+  }
+
+  /** Reads an integer with a `bits`-bit prefix at the read position (RFC 7541 5.1). */
+  #readInt(block: Uint8Array, bits: number): number {
+    const mask = (1 << bits) - 1;
+    let value = block[this.#pos++] & mask;
+    if (value < mask) return value;
+    // 2^31 - 1 needs at most 5 continuation octets; more is an attack or a bug.
+    for (let k = 0, weight = 1; k < 5; k++, weight *= 128) {
+      if (this.#pos >= block.length) truncated();
+      const b = block[this.#pos++];
+      value += (b & 0x7f) * weight;
+      if (value > MAX_INT) throw new HpackError(`integer exceeds ${MAX_INT}`);
+      if (b < 0x80) return value;
+    }
+    throw new HpackError("integer has more than 5 continuation octets");
+  }
+
+  /**
+   * Reads a string literal at the read position (RFC 7541 5.2), and sets
+   * `#strBad` if it has a byte a name may not have (`badBytes`:
+   * BAD_NAME_BYTE, a leading colon aside) or a value may not have (`null`:
+   * NUL, CR, LF), as RFC 9113 8.2.1 says.
+   */
+  #readString(block: Uint8Array, badBytes: Uint8Array | null): string {
+    if (this.#pos >= block.length) truncated();
+    const huffman = block[this.#pos] & 0x80;
+    const len = this.#readInt(block, 7);
+    const start = this.#pos, end = start + len;
+    if (end > block.length) truncated();
+    this.#pos = end;
+    if (huffman) {
+      const s = huffmanDecode(block, start, end);
+      this.#strBad = badBytes ? badName(s) : badValue(s);
+      return s;
+    }
+    let bad = false;
+    if (badBytes) {
+      for (let i = block[start] === 0x3a ? start + 1 : start; i < end; i++) {
+        if (badBytes[block[i]]) {
+          bad = true;
+          break;
+        }
+      }
+    } else {
+      for (let i = start; i < end; i++) {
+        const c = block[i];
+        if (c < 0x0e && (c === 0x00 || c === 0x0a || c === 0x0d)) {
+          bad = true;
+          break;
+        }
+      }
+    }
+    this.#strBad = bad;
+    return latin1(block, start, end);
+  }
+
+  /** Steps over a string literal that is not kept. */
+  #skipString(block: Uint8Array): void {
+    if (this.#pos >= block.length) truncated();
+    const end = this.#readInt(block, 7) + this.#pos;
+    if (end > block.length) truncated();
+    this.#pos = end;
   }
 
   /** Ring slot of the dynamic entry with the given (static + dynamic) index. */
@@ -264,7 +417,7 @@ export class HpackDecoder {
     }
   }
 
-  #insert(name: string, value: string): void {
+  #insert(name: string, value: string, bits: number): void {
     const size = name.length + value.length + ENTRY_OVERHEAD;
     this.#evict(size);
     // An entry bigger than the whole table just empties it (RFC 7541 4.4).
@@ -274,17 +427,21 @@ export class HpackDecoder {
       // Grow the ring, copying the entries in order (newest first) to slot 0.
       const grown = 2 * names.length, mask = names.length - 1;
       const n2: string[] = new Array(grown), v2: string[] = new Array(grown);
+      const f2: number[] = new Array(grown).fill(0);
       for (let i = 0; i < this.#count; i++) {
         n2[i] = names[(this.#head + i) & mask];
         v2[i] = values[(this.#head + i) & mask];
+        f2[i] = this.#flags[(this.#head + i) & mask];
       }
       this.#names = names = n2;
       this.#values = values = v2;
+      this.#flags = f2;
       this.#head = 0;
     }
     this.#head = (this.#head - 1) & (names.length - 1);
     names[this.#head] = name;
     values[this.#head] = value;
+    this.#flags[this.#head] = bits;
     this.#count++;
     this.#size += size;
   }

@@ -60,17 +60,21 @@ export function negotiateVersion(
  * a host list with no common version is a start-up error naming both sides.
  * (go-plugin would print its lowest version and let the host reject it; the
  * host then SIGKILLs the plugin, leaving its socket file behind.) With no list
- * at all (hosts older than 2018) our lowest version is served, as go-plugin does.
+ * at all (hosts older than 2018), or an empty one (what a go-plugin host with
+ * no versioned plugin set sends), our lowest version is served, as go-plugin
+ * does.
  *
  * @param hostList The host's `PLUGIN_PROTOCOL_VERSIONS`, if set.
  * @param ours The versions this plugin serves.
  * @returns The negotiated version.
- * @throws {StartupError} When the list is set but shares no version with ours.
+ * @throws {StartupError} When the list is set, not empty, and shares no version with ours.
  */
 export function chooseVersion(
   hostList: string | undefined,
   ours: readonly number[],
 ): NegotiatedVersion {
+  // go-plugin reads an empty value as no value.
+  if (hostList !== undefined && hostList.trim() === "") hostList = undefined;
   const negotiated = negotiateVersion(hostList, ours);
   if (hostList === undefined || negotiated.agreed) return negotiated;
   const served = [...ours].sort((a, b) => a - b).join(", ");

@@ -30,7 +30,13 @@ export type { ClientMethod, ServiceClient } from "../rpc/service_client.ts";
 export type { Metadata, MetadataInit } from "../rpc/wire.ts";
 export type { StdioSink } from "../services/stdio.ts";
 export { Broker, BROKER_TIMEOUT_MS, BrokerError } from "../services/broker.ts";
-export type { BrokerConnection, BrokerListener, BrokerOptions } from "../services/broker.ts";
+export type {
+  BrokerConnection,
+  BrokerConnInfo,
+  BrokerListener,
+  BrokerOptions,
+} from "../services/broker.ts";
+export type { ClientTls } from "../rpc/connect.ts";
 export { parseReattach, ReattachError, reattachProvidersJson } from "../handshake/reattach.ts";
 export type { ReattachConfig } from "../handshake/reattach.ts";
 export {

@@ -1,8 +1,9 @@
 /**
  * gRPC calls from the client's side, over the client role of our HTTP/2
  * connection: request headers with deadline and metadata, length-prefixed
- * messages out and in, response headers, trailers and trailers-only answers,
- * cancellation by RST_STREAM, for each of the four call kinds.
+ * messages out and in (gzip-compressed on request, and decompressed when
+ * the server compresses), response headers, trailers and trailers-only
+ * answers, cancellation by RST_STREAM, for each of the four call kinds.
  *
  * A {@linkcode Channel} is one connection to one server; the host's
  * `PluginClient` makes its typed service clients on it.
@@ -22,8 +23,13 @@ import { encodeHeaders } from "../h2/hpack.ts";
 import type { CallKind, MethodDefinition } from "./service.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
 import {
+  ACCEPTED_ENCODINGS,
+  type Compression,
   formatTimeout,
+  GRPC_ACCEPT_ENCODING,
   GRPC_CONTENT_TYPE,
+  GRPC_ENCODING,
+  gzip,
   messagePrefix,
   MessageReader,
   type Metadata,
@@ -46,6 +52,14 @@ export interface CallOptions {
   onHeaders?: (metadata: Metadata) => void;
   /** Called with the trailers' metadata, when the call ends with trailers. */
   onTrailers?: (metadata: Metadata) => void;
+  /**
+   * `"gzip"` compresses every request message (and sends `grpc-encoding:
+   * gzip`); the default sends them as they are. Responses are decompressed
+   * whatever this says: every call accepts gzip.
+   */
+  compression?: Compression;
+  /** Called as each response message arrives, before it is decoded, with whether it came compressed. */
+  onResponseMessage?: (compressed: boolean) => void;
 }
 
 /** Settings of a {@linkcode Channel}. */
@@ -167,12 +181,14 @@ export class Channel {
         ["content-type", GRPC_CONTENT_TYPE],
         ["te", "trailers"],
         ["user-agent", USER_AGENT],
+        [GRPC_ACCEPT_ENCODING, ACCEPTED_ENCODINGS],
       ]);
       if (this.#prefixes.size < MAX_CACHED_PATHS) this.#prefixes.set(path, prefix);
     }
     const fields: [string, string][] = timeLeftMs === undefined
       ? []
       : [["grpc-timeout", formatTimeout(timeLeftMs)]];
+    if (options.compression === "gzip") fields.push([GRPC_ENCODING, "gzip"]);
     fields.push(...metadataFields(options.metadata));
     if (!fields.length) return prefix;
     const rest = encodeHeaders(fields);
@@ -211,6 +227,10 @@ class ClientCall implements StreamHandler {
   #deadline = Infinity;
   #onAbort: (() => void) | null = null;
   #streamingResponses: boolean;
+  /** Requests go gzip-compressed. */
+  #gzip = false;
+  /** The trailers arrived while responses were still being decompressed. */
+  #trailersPending = false;
 
   constructor(
     channel: Channel,
@@ -222,12 +242,24 @@ class ClientCall implements StreamHandler {
     this.#method = method;
     this.#options = options;
     this.#streamingResponses = method.kind === "serverStream" || method.kind === "bidiStream";
-    this.#reader = new MessageReader(channel.maxMessageBytes, (msg) => this.#message(msg));
+    this.#reader = new MessageReader(
+      channel.maxMessageBytes,
+      (msg, compressed) => this.#message(msg, compressed),
+      (err) => this.#fail(err),
+    );
+    this.#gzip = options.compression === "gzip";
     void this.#start(requests);
   }
 
   async #start(requests: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
-    const { signal, timeoutMs } = this.#options;
+    const { signal, timeoutMs, compression } = this.#options;
+    if (compression !== undefined && compression !== "identity" && compression !== "gzip") {
+      return this.#fail(
+        new TypeError(
+          `Unknown request compression ${JSON.stringify(compression)}: use "gzip" or "identity"`,
+        ),
+      );
+    }
     if (signal?.aborted) return this.#cancelled(signal.reason);
     if (signal) {
       this.#onAbort = () => this.#cancelled(signal.reason);
@@ -240,6 +272,18 @@ class ClientCall implements StreamHandler {
         this.#end(Status.DEADLINE_EXCEEDED, "deadline exceeded", true);
       });
     }
+    // The one request of a unary or server-streaming call, made before
+    // waiting for a stream slot (compressing it is asynchronous).
+    let first: Uint8Array | null = null;
+    if (!isStreamingRequest(this.#method.kind)) {
+      try {
+        first = this.#encode((requests as unknown[])[0]);
+        if (this.#gzip) first = await gzip(first);
+      } catch (err) {
+        return this.#fail(err);
+      }
+      if (this.#done) return;
+    }
     const conn = this.#channel.conn;
     // Every waiter wakes when a slot frees: check again, and open the stream
     // in the same turn as the check, or calls go over the server's limit.
@@ -248,14 +292,10 @@ class ClientCall implements StreamHandler {
       if (this.#done) return;
     }
     let block: Uint8Array;
-    let first: Uint8Array | null = null;
     try {
       // What is left of the deadline after waiting for a stream slot.
       const left = this.#deadline === Infinity ? undefined : this.#deadline - performance.now();
       block = this.#channel.requestHeaders(this.#method.path, this.#options, left);
-      if (!isStreamingRequest(this.#method.kind)) {
-        first = this.#encode((requests as unknown[])[0]);
-      }
     } catch (err) {
       return this.#fail(err);
     }
@@ -265,7 +305,7 @@ class ClientCall implements StreamHandler {
       return this.#end(Status.UNAVAILABLE, `connection closed: ${why}`, false);
     }
     if (first) {
-      this.#stream.sendLast(messagePrefix(first.length), first);
+      this.#stream.sendLast(messagePrefix(first.length, this.#gzip), first);
       return;
     }
     await this.#writeAll(requests);
@@ -279,11 +319,13 @@ class ClientCall implements StreamHandler {
         let bytes: Uint8Array;
         try {
           bytes = this.#encode(req);
+          if (this.#gzip) bytes = await gzip(bytes);
         } catch (err) {
           // Not the request stream's failure: the message's (too large, not valid).
           return this.#fail(err);
         }
-        stream.sendData(messagePrefix(bytes.length), bytes);
+        if (this.#done || stream.closed) return;
+        stream.sendData(messagePrefix(bytes.length, this.#gzip), bytes);
         await stream.writable();
       }
     } catch (err) {
@@ -325,6 +367,7 @@ class ClientCall implements StreamHandler {
         if (name === ":status") httpStatus = value;
         else if (name === "content-type") contentType = value;
         else if (name === "grpc-status") hasGrpcStatus = true;
+        else if (name === GRPC_ENCODING) this.#reader.encoding = value;
       }
       if (httpStatus !== "200" && !(endStream && hasGrpcStatus)) {
         return this.#end(
@@ -345,7 +388,18 @@ class ClientCall implements StreamHandler {
         return;
       }
     }
-    // Trailers (or a trailers-only answer).
+    // Trailers (or a trailers-only answer), after the messages still being decompressed.
+    const pending = this.#reader.pending;
+    if (pending) {
+      this.#trailersPending = true;
+      pending.then(() => this.#trailers(fields));
+    } else {
+      this.#trailers(fields);
+    }
+  }
+
+  #trailers(fields: [string, string][]): void {
+    if (this.#done) return;
     this.#options.onTrailers?.(metadataOf(fields));
     let code = "", message = "";
     for (const [name, value] of fields) {
@@ -371,7 +425,9 @@ class ClientCall implements StreamHandler {
       } catch (err) {
         return this.#fail(err);
       }
-      if (!this.#streamingResponses || this.#queue.length < QUEUE_HIGH_WATER) {
+      if (
+        !this.#streamingResponses || this.#queue.length + this.#reader.backlog < QUEUE_HIGH_WATER
+      ) {
         this.#stream?.consumed(bytes.length);
       } else {
         this.#held += bytes.length;
@@ -383,7 +439,8 @@ class ClientCall implements StreamHandler {
   }
 
   reset(code: number): void {
-    if (this.#done) return;
+    // The trailers arrived and wait for decompression: they carry the status.
+    if (this.#done || this.#trailersPending) return;
     const conn = this.#channel.conn;
     if (conn.closed) {
       return this.#end(Status.UNAVAILABLE, `connection closed: ${conn.closeReason}`, false);
@@ -401,7 +458,8 @@ class ClientCall implements StreamHandler {
 
   // --- messages in
 
-  #message(msg: Uint8Array): void {
+  #message(msg: Uint8Array, compressed: boolean): void {
+    this.#options.onResponseMessage?.(compressed);
     this.#count++;
     if (!this.#streamingResponses && this.#count > 1) {
       throw new RpcError(
@@ -452,7 +510,7 @@ class ClientCall implements StreamHandler {
           while (true) {
             const next = call.#queue.shift();
             if (next) {
-              if (call.#held && call.#queue.length < QUEUE_HIGH_WATER) {
+              if (call.#held && call.#queue.length + call.#reader.backlog < QUEUE_HIGH_WATER) {
                 call.#stream?.consumed(call.#held);
                 call.#held = 0;
               }
@@ -496,6 +554,7 @@ class ClientCall implements StreamHandler {
   #end(code: StatusCode, message: string, local: boolean): void {
     if (this.#done) return;
     this.#done = true;
+    this.#reader.stop();
     this.#ok = code === Status.OK;
     if (!this.#ok) this.#status = new RpcError(code, message);
     this.#cancelTimer?.();

@@ -61,3 +61,31 @@ export function decodeRequest(m: AnyMethod, bytes: Uint8Array): unknown {
     );
   }
 }
+
+/** A handler set response headers after they went out (same text on every engine). */
+export function headersSentError(path: string): TypeError {
+  return new TypeError(
+    `The response headers of ${path} are already sent (they go out with the first ` +
+      `response message, or when the call ends): call setHeaders before that`,
+  );
+}
+
+/** A handler set trailers after the call ended. */
+export function callEndedError(path: string): TypeError {
+  return new TypeError(`${path} has already ended: its trailers went out with the status`);
+}
+
+/** A handler asked for gzip after the response headers went out without it. */
+export function gzipTooLateError(path: string): TypeError {
+  return new TypeError(
+    `The response headers of ${path} went out without gzip: ` +
+      `call setResponseCompression("gzip") before the first response message`,
+  );
+}
+
+/** A handler named a response compression that does not exist. */
+export function unknownCompressionError(encoding: unknown): TypeError {
+  return new TypeError(
+    `Unknown response compression ${JSON.stringify(encoding)}: use "gzip" or "identity"`,
+  );
+}

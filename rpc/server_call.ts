@@ -1,22 +1,40 @@
 /**
  * gRPC over one HTTP/2 stream (the gRPC "PROTOCOL-HTTP2" spec): request
- * headers, length-prefixed messages, deadlines, and the response with its
- * status trailers, for each of the four call kinds.
+ * headers, length-prefixed messages (identity or gzip, both ways), deadlines,
+ * and the response with the handler's headers and its status trailers, for
+ * each of the four call kinds.
  *
  * @module
  */
 
 import { after } from "../_timer.ts";
 import type { Logger } from "../log/logger.ts";
+import type { Broker } from "../services/broker.ts";
 import type { CallContext, ServiceImplementation } from "./service.ts";
+import type { Compression, MetadataInit } from "./wire.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
-import { type AnyMethod, decodeRequest, encodeResponse, statusOf } from "./handler.ts";
+import {
+  type AnyMethod,
+  callEndedError,
+  decodeRequest,
+  encodeResponse,
+  gzipTooLateError,
+  headersSentError,
+  statusOf,
+  unknownCompressionError,
+} from "./handler.ts";
 import type { H2Stream, StreamHandler } from "../h2/connection.ts";
 import { encodeHeaders } from "../h2/hpack.ts";
 import {
+  ACCEPTED_ENCODINGS,
+  acceptsGzip,
+  GRPC_ACCEPT_ENCODING,
   GRPC_CONTENT_TYPE,
+  GRPC_ENCODING,
+  gzip,
   messagePrefix,
   MessageReader,
+  metadataFields,
   metadataOf,
   parseTimeout,
   RESPONSE_FIELDS,
@@ -51,6 +69,12 @@ export interface CallOptions {
 /** Queued request messages beyond which the client's window is held back. */
 const QUEUE_HIGH_WATER = 16;
 
+/** The fields of every response's headers: we can decompress gzip, say so. */
+const RESPONSE_HEADERS: readonly [string, string][] = [
+  ...RESPONSE_FIELDS,
+  [GRPC_ACCEPT_ENCODING, ACCEPTED_ENCODINGS],
+];
+
 let responseHeaders: Uint8Array | undefined;
 let okTrailers: Uint8Array | undefined;
 
@@ -75,7 +99,7 @@ export function startCall(
       case "content-type":
         contentType = value;
         break;
-      case "grpc-encoding":
+      case GRPC_ENCODING:
         encoding = value;
         break;
       case "grpc-timeout":
@@ -95,17 +119,17 @@ export function startCall(
       ),
     );
   }
-  if (encoding && encoding !== "identity") {
+  if (encoding && encoding !== "identity" && encoding !== "gzip") {
     return stream.end(
       statusBlock(
         Status.UNIMPLEMENTED,
-        `message encoding "${encoding}" is not supported`,
+        `message encoding "${encoding}" is not supported (only identity and gzip)`,
         true,
-        [["grpc-accept-encoding", "identity"]],
+        [[GRPC_ACCEPT_ENCODING, ACCEPTED_ENCODINGS]],
       ),
     );
   }
-  const call = new Call(stream, route, headers, options);
+  const call = new Call(stream, route, headers, options, encoding);
   stream.handler = call;
   const ms = parseTimeout(timeout);
   if (ms !== undefined) call.setDeadline(ms);
@@ -119,6 +143,8 @@ function refuse(stream: H2Stream, status: string): void {
 }
 
 class Call implements StreamHandler, CallContext {
+  /** Set by `serve()` (see `withBroker`). */
+  declare readonly broker: Broker;
   readonly method: string;
   #stream: H2Stream;
   #route: Route;
@@ -135,15 +161,29 @@ class Call implements StreamHandler, CallContext {
   #single: Uint8Array | null = null;
   #count = 0;
   #queue: Uint8Array[] = [];
+  /** Whether each queued request came compressed; made when the first compressed one arrives. */
+  #queueCompressed: boolean[] | null = null;
+  #requestCompressed = false;
   #held = 0;
   #ended = false;
   #wake: (() => void) | null = null;
+  // what the handler adds to the response
+  #headerFields: [string, string][] | null = null;
+  #trailerFields: [string, string][] | null = null;
+  /** Compress the response messages sent from now on (the handler asked, the client accepts). */
+  #compress = false;
+  /** The response headers, when they go out, name gzip (the handler asked for it before). */
+  #announceGzip = false;
+  /** The response headers that went out named gzip. */
+  #gzipOut = false;
+  #clientAcceptsGzip: boolean | undefined;
 
   constructor(
     stream: H2Stream,
     route: Route,
     headers: readonly [string, string][],
     opts: CallOptions,
+    encoding: string,
   ) {
     this.#stream = stream;
     this.#route = route;
@@ -151,7 +191,12 @@ class Call implements StreamHandler, CallContext {
     this.#opts = opts;
     this.method = route.method.path;
     this.#streaming = route.method.kind === "clientStream" || route.method.kind === "bidiStream";
-    this.#reader = new MessageReader(opts.maxMessageBytes, (msg) => this.#message(msg));
+    this.#reader = new MessageReader(
+      opts.maxMessageBytes,
+      (msg, compressed) => this.#message(msg, compressed),
+      (err) => this.#fail(err),
+    );
+    if (encoding) this.#reader.encoding = encoding;
   }
 
   get metadata(): Record<string, (string | Uint8Array)[]> {
@@ -164,6 +209,38 @@ class Call implements StreamHandler, CallContext {
       if (this.#cancelReason) this.#abort.abort(this.#cancelReason);
     }
     return this.#abort.signal;
+  }
+
+  get requestCompressed(): boolean {
+    return this.#requestCompressed;
+  }
+
+  setHeaders(md: MetadataInit): void {
+    if (this.#stream.headersSent || this.#done) throw headersSentError(this.method);
+    const fields = metadataFields(md);
+    if (this.#headerFields) this.#headerFields.push(...fields);
+    else this.#headerFields = fields;
+  }
+
+  setTrailers(md: MetadataInit): void {
+    if (this.#done) throw callEndedError(this.method);
+    const fields = metadataFields(md);
+    if (this.#trailerFields) this.#trailerFields.push(...fields);
+    else this.#trailerFields = fields;
+  }
+
+  setResponseCompression(encoding: Compression): void {
+    if (encoding === "identity") {
+      this.#compress = false;
+      return;
+    }
+    if (encoding !== "gzip") throw unknownCompressionError(encoding);
+    if (this.#stream.headersSent && !this.#gzipOut) throw gzipTooLateError(this.method);
+    this.#clientAcceptsGzip ??= acceptsGzip(
+      this.#headers.find(([name]) => name === GRPC_ACCEPT_ENCODING)?.[1],
+    );
+    this.#compress = this.#clientAcceptsGzip;
+    if (!this.#stream.headersSent) this.#announceGzip = this.#clientAcceptsGzip;
   }
 
   setDeadline(ms: number): void {
@@ -186,31 +263,46 @@ class Call implements StreamHandler, CallContext {
         this.#fail(err);
         return;
       }
-      if (!this.#streaming || this.#queue.length < QUEUE_HIGH_WATER) {
+      if (!this.#streaming || this.#queue.length + this.#reader.backlog < QUEUE_HIGH_WATER) {
         this.#stream.consumed(bytes.length);
       } else {
         this.#held += bytes.length;
       }
     }
-    if (endStream) this.#endOfRequests();
+    if (endStream) {
+      if (!this.#reader.atBoundary) {
+        return this.#fail(new RpcError(Status.INTERNAL, "the request ended inside a message"));
+      }
+      // After the messages still being decompressed, if any.
+      const pending = this.#reader.pending;
+      if (pending) pending.then(() => this.#endOfRequests());
+      else this.#endOfRequests();
+    }
   }
 
   reset(_code: number): void {
     if (this.#done) return;
     this.#done = true;
+    this.#reader.stop();
     this.#clearTimer();
     this.#cancel(new RpcError(Status.CANCELLED, "call cancelled by the client"));
   }
 
   // --- messages in
 
-  #message(msg: Uint8Array): void {
+  #message(msg: Uint8Array, compressed: boolean): void {
     this.#count++;
     if (this.#streaming) {
       this.#queue.push(msg);
+      if (compressed) {
+        (this.#queueCompressed ??= new Array(this.#queue.length - 1).fill(false)).push(true);
+      } else {
+        this.#queueCompressed?.push(false);
+      }
       this.#wake?.();
     } else if (this.#count === 1) {
       this.#single = msg;
+      this.#requestCompressed = compressed;
     } else {
       throw new RpcError(
         Status.UNIMPLEMENTED,
@@ -220,9 +312,7 @@ class Call implements StreamHandler, CallContext {
   }
 
   #endOfRequests(): void {
-    if (!this.#reader.atBoundary) {
-      return this.#fail(new RpcError(Status.INTERNAL, "the request ended inside a message"));
-    }
+    if (this.#done) return;
     if (this.#streaming) {
       this.#ended = true;
       this.#wake?.();
@@ -242,7 +332,8 @@ class Call implements StreamHandler, CallContext {
     while (true) {
       const next = this.#queue.shift();
       if (next) {
-        if (this.#held && this.#queue.length < QUEUE_HIGH_WATER) {
+        if (this.#queueCompressed) this.#requestCompressed = this.#queueCompressed.shift()!;
+        if (this.#held && this.#queue.length + this.#reader.backlog < QUEUE_HIGH_WATER) {
           this.#stream.consumed(this.#held);
           this.#held = 0;
         }
@@ -267,8 +358,9 @@ class Call implements StreamHandler, CallContext {
       return this.#fail(err);
     }
     if (m.kind === "unary") {
-      if (result instanceof Promise) {
-        result.then((v) => this.#reply(v), (err) => this.#fail(err));
+      if (typeof (result as PromiseLike<unknown> | null)?.then === "function") {
+        // Any thenable, not only a real Promise: a handler may answer with another library's.
+        Promise.resolve(result).then((v) => this.#reply(v), (err) => this.#fail(err));
       } else {
         this.#reply(result);
       }
@@ -300,7 +392,15 @@ class Call implements StreamHandler, CallContext {
     } catch (err) {
       return this.#fail(err);
     }
-    this.#send(bytes);
+    if (this.#compress) {
+      gzip(bytes).then((packed) => {
+        if (this.#done) return;
+        this.#send(packed, true);
+        this.#finish(Status.OK, "");
+      }, (err) => this.#fail(err));
+      return;
+    }
+    this.#send(bytes, false);
     this.#finish(Status.OK, "");
   }
 
@@ -308,7 +408,14 @@ class Call implements StreamHandler, CallContext {
     try {
       for await (const item of out as AsyncIterable<unknown>) {
         if (this.#done) break;
-        this.#send(this.#encode(item));
+        const bytes = this.#encode(item);
+        if (this.#compress) {
+          const packed = await gzip(bytes);
+          if (this.#done) break;
+          this.#send(packed, true);
+        } else {
+          this.#send(bytes, false);
+        }
         await this.#stream.writable();
       }
       this.#finish(Status.OK, "");
@@ -317,12 +424,29 @@ class Call implements StreamHandler, CallContext {
     }
   }
 
-  /** Sends one response message, after the response headers if they are not out yet. */
-  #send(bytes: Uint8Array): void {
-    if (!this.#stream.headersSent) {
-      this.#stream.sendHeaders(responseHeaders ??= encodeHeaders(RESPONSE_FIELDS));
+  /**
+   * Sends the response headers if they are not out yet: the shared block,
+   * or one with the handler's metadata and the response encoding.
+   */
+  #sendHeaders(): void {
+    if (this.#stream.headersSent) return;
+    if (!this.#headerFields && !this.#announceGzip) {
+      this.#stream.sendHeaders(responseHeaders ??= encodeHeaders(RESPONSE_HEADERS));
+      return;
     }
-    this.#stream.sendData(messagePrefix(bytes.length), bytes);
+    const fields = [...RESPONSE_HEADERS];
+    if (this.#announceGzip) {
+      this.#gzipOut = true;
+      fields.push([GRPC_ENCODING, "gzip"]);
+    }
+    if (this.#headerFields) fields.push(...this.#headerFields);
+    this.#stream.sendHeaders(encodeHeaders(fields));
+  }
+
+  /** Sends one response message (compressed: already gzipped), after the response headers. */
+  #send(bytes: Uint8Array, compressed: boolean): void {
+    if (!this.#stream.headersSent) this.#sendHeaders();
+    this.#stream.sendData(messagePrefix(bytes.length, compressed), bytes);
   }
 
   #encode(value: unknown): Uint8Array {
@@ -348,12 +472,16 @@ class Call implements StreamHandler, CallContext {
   #finish(code: StatusCode, details: string): void {
     if (this.#done) return;
     this.#done = true;
+    this.#reader.stop();
     this.#clearTimer();
+    // Headers the handler set are headers, even with no message to carry them.
+    if (this.#headerFields && !this.#stream.headersSent) this.#sendHeaders();
     const trailersOnly = !this.#stream.headersSent;
+    const extra = this.#trailerFields;
     this.#stream.end(
-      code === Status.OK && !trailersOnly
+      code === Status.OK && !trailersOnly && !extra
         ? (okTrailers ??= encodeHeaders([["grpc-status", "0"]]))
-        : statusBlock(code, details, trailersOnly),
+        : statusBlock(code, details, trailersOnly, extra ?? undefined),
     );
     this.#wake?.();
   }

@@ -6,6 +6,11 @@
  * @module
  */
 
+import type { Broker } from "../services/broker.ts";
+import type { Compression, MetadataInit } from "./wire.ts";
+
+export type { Compression, MetadataInit } from "./wire.ts";
+
 /** How many messages each side sends. */
 export type CallKind = "unary" | "serverStream" | "clientStream" | "bidiStream";
 
@@ -40,7 +45,30 @@ export interface ServiceDefinition<
   readonly methods: M;
 }
 
-/** What a handler knows about the call it serves. */
+/**
+ * What a handler knows about the call it serves, and what it may add to the
+ * response: metadata in the response headers and in the trailers, and gzip
+ * compression of its response messages.
+ *
+ * @example Echo one request header back as a response header, report a
+ * count in the trailers, and compress the (large) response
+ * ```ts
+ * import { fromTsProto, implement } from "@rpcplugin/rpcplugin";
+ * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+ *
+ * const kv = implement(fromTsProto(KVDefinition), {
+ *   get: (req, call) => {
+ *     const id = call.metadata["x-request-id"]?.[0];
+ *     if (typeof id === "string") call.setHeaders({ "x-request-id": id });
+ *     call.setResponseCompression("gzip"); // only if the client accepts gzip
+ *     const value = new Uint8Array(1 << 20);
+ *     call.setTrailers({ "x-value-bytes": String(value.length) });
+ *     return { value };
+ *   },
+ *   put: () => ({}),
+ * });
+ * ```
+ */
 export interface CallContext {
   /** Full method path, e.g. `/proto.KV/Get`. */
   readonly method: string;
@@ -48,10 +76,54 @@ export interface CallContext {
   readonly metadata: Readonly<Record<string, readonly (string | Uint8Array)[]>>;
   /** Aborted when the client cancels or the deadline passes. */
   readonly signal: AbortSignal;
+  /**
+   * The plugin's broker (go-plugin's `GRPCBroker`): `dial(id)` what the host
+   * serves, or `acceptAndServe(nextId(), [...])` services for it. Set by
+   * `serve()` and `serveInProcess()`; absent when an engine is used on its own.
+   */
+  readonly broker: Broker;
+  /**
+   * Whether the request message the handler got last arrived compressed
+   * (for a streaming request: the one the iterator yielded last). On the
+   * grpc-js engine, which does not expose per-message flags, this is
+   * whether the request named a `grpc-encoding` other than identity.
+   */
+  readonly requestCompressed: boolean;
+  /**
+   * Adds metadata to the response headers, which go out with the first
+   * response message (or, if there is none, just before the status).
+   * Several calls add up. Names are lower-cased; `-bin` names take bytes.
+   *
+   * @throws {TypeError} if the headers are already sent (a response message
+   * went out, or the call has ended), or for a name gRPC reserves
+   * (`grpc-*` transport headers, pseudo-headers) or a binary value under a
+   * name without `-bin`.
+   */
+  setHeaders(metadata: MetadataInit): void;
+  /**
+   * Adds metadata to the trailers, sent with the status when the call ends
+   * (whether it succeeds or fails). Several calls add up.
+   *
+   * @throws {TypeError} if the call has already ended, or for a reserved
+   * name or a misplaced binary value, as {@linkcode CallContext.setHeaders}.
+   */
+  setTrailers(metadata: MetadataInit): void;
+  /**
+   * Compresses the response messages sent from now on with gzip, or stops
+   * (`"identity"`). Used only when the client's `grpc-accept-encoding`
+   * includes gzip; otherwise responses go uncompressed, as the spec
+   * requires. The response headers name the encoding, so gzip must be asked
+   * for before they go out (before the first response message); after that,
+   * compression can still be switched off and on again per message. The
+   * grpc-js engine never compresses responses (grpc-js cannot).
+   *
+   * @throws {TypeError} for gzip after the headers went out without it.
+   */
+  setResponseCompression(encoding: Compression): void;
 }
 
 /** Handler of a unary call. */
-export type UnaryHandler<Req, Res> = (request: Req, call: CallContext) => Res | Promise<Res>;
+export type UnaryHandler<Req, Res> = (request: Req, call: CallContext) => Res | PromiseLike<Res>;
 /** Handler of a server-streaming call. */
 export type ServerStreamHandler<Req, Res> = (
   request: Req,
@@ -61,7 +133,7 @@ export type ServerStreamHandler<Req, Res> = (
 export type ClientStreamHandler<Req, Res> = (
   requests: AsyncIterable<Req>,
   call: CallContext,
-) => Res | Promise<Res>;
+) => Res | PromiseLike<Res>;
 /** Handler of a bidirectional-streaming call. */
 export type BidiStreamHandler<Req, Res> = (
   requests: AsyncIterable<Req>,
@@ -92,12 +164,45 @@ export interface ServiceImplementation {
 
 /**
  * Pairs a service definition with handlers, type-checking each handler
- * against its method.
+ * against its method. The definition may be a {@linkcode ServiceDefinition}
+ * or what ts-proto generates (`XxxDefinition`, converted with
+ * {@linkcode fromTsProto}). Handlers are looked up by the definition's
+ * method names and bound to `handlers`, so a class instance works and
+ * other properties are ignored.
  *
  * @example
  * ```ts
- * import { implement, fromTsProto } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "../server/examples/kv/gen/kv_pb.ts";
+ * import { implement } from "@rpcplugin/rpcplugin";
+ * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+ * class Kv {
+ *   #store = new Map<string, Uint8Array>();
+ *   get(req: { key: string }) {
+ *     return { value: this.#store.get(req.key) ?? new Uint8Array() };
+ *   }
+ *   put(req: { key: string; value: Uint8Array }) {
+ *     this.#store.set(req.key, req.value);
+ *     return {};
+ *   }
+ * }
+ * const kv = implement(KVDefinition, new Kv());
+ * ```
+ *
+ * @param definition The service.
+ * @param handlers One handler per method (an object or a class instance).
+ * @returns What `serve()` takes in `services`.
+ * @throws {TypeError} When a method has no handler.
+ */
+export function implement<D extends TsProtoService>(
+  definition: D,
+  handlers: ServiceHandlers<FromTsProto<D>>,
+): ServiceImplementation;
+/**
+ * Pairs a {@linkcode ServiceDefinition} with handlers (see the other overload).
+ *
+ * @example
+ * ```ts
+ * import { fromTsProto, implement } from "@rpcplugin/rpcplugin";
+ * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
  * const kv = implement(fromTsProto(KVDefinition), {
  *   get: (req) => ({ value: new TextEncoder().encode(req.key) }),
  *   put: () => ({}),
@@ -105,21 +210,33 @@ export interface ServiceImplementation {
  * ```
  *
  * @param definition The service.
- * @param handlers One handler per method.
+ * @param handlers One handler per method (an object or a class instance).
  * @returns What `serve()` takes in `services`.
  */
 export function implement<S extends ServiceDefinition>(
   definition: S,
   handlers: ServiceHandlers<S>,
+): ServiceImplementation;
+export function implement(
+  definition: ServiceDefinition | TsProtoService,
+  handlers: object,
 ): ServiceImplementation {
-  for (const name of Object.keys(definition.methods)) {
-    if (typeof (handlers as Record<string, unknown>)[name] !== "function") {
+  const def = isTsProto(definition) ? fromTsProto(definition) : definition;
+  const bound: ServiceImplementation["handlers"] = {};
+  for (const name of Object.keys(def.methods)) {
+    const fn = (handlers as Record<string, unknown>)[name];
+    if (typeof fn !== "function") {
       throw new TypeError(
-        `No handler for method "${name}" of service "${definition.name}": add one to the handlers object`,
+        `No handler for method "${name}" of service "${def.name}": add one to the handlers object`,
       );
     }
+    bound[name] = fn.bind(handlers);
   }
-  return { definition, handlers: handlers as ServiceImplementation["handlers"] };
+  return { definition: def, handlers: bound };
+}
+
+function isTsProto(d: ServiceDefinition | TsProtoService): d is TsProtoService {
+  return "fullName" in d && typeof (d as TsProtoService).fullName === "string";
 }
 
 /**
@@ -202,7 +319,7 @@ function kindOf(m: { requestStream: boolean; responseStream: boolean }): CallKin
  * @example
  * ```ts
  * import { fromTsProto } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "../server/examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
  * const kv = fromTsProto(KVDefinition);
  * console.assert(kv.methods.get.path === "/proto.KV/Get");
  * ```

@@ -1,9 +1,10 @@
 /**
  * The gRPC wire pieces both roles need (the gRPC "PROTOCOL-HTTP2" spec): the
- * content type, length-prefixed messages, `grpc-timeout`, percent-encoded
- * `grpc-message`, the status trailers, and metadata with `-bin` values. The
- * server call (`server_call.ts`) and the client call (`client_call.ts`) are
- * built on these; nothing here knows which side it is on.
+ * content type, length-prefixed messages (identity or gzip), `grpc-timeout`,
+ * percent-encoded `grpc-message`, the status trailers, and metadata with
+ * `-bin` values. The server call (`server_call.ts`) and the client call
+ * (`client_call.ts`) are built on these; nothing here knows which side it is
+ * on.
  *
  * @module
  */
@@ -17,6 +18,27 @@ export const GRPC_CONTENT_TYPE = "application/grpc";
 /** Length of a message's prefix: a compressed flag and a 32-bit size. */
 export const PREFIX_BYTES = 5;
 
+/** Header naming the encoding of a call's compressed messages, one per direction. */
+export const GRPC_ENCODING = "grpc-encoding";
+
+/** Header listing the message encodings its sender can decompress. */
+export const GRPC_ACCEPT_ENCODING = "grpc-accept-encoding";
+
+/** The message encodings spoken here: none, and gzip (`CompressionStream`). */
+export type Compression = "identity" | "gzip";
+
+/** What both roles send as {@linkcode GRPC_ACCEPT_ENCODING}. */
+export const ACCEPTED_ENCODINGS = "identity,gzip";
+
+/** Whether a {@linkcode GRPC_ACCEPT_ENCODING} value (a comma-separated list) names gzip. */
+export function acceptsGzip(value: string | undefined): boolean {
+  if (!value) return false;
+  for (const name of value.split(",")) {
+    if (name.trim().toLowerCase() === "gzip") return true;
+  }
+  return false;
+}
+
 /** The fields that open every gRPC response (and a trailers-only one). */
 export const RESPONSE_FIELDS: readonly [string, string][] = [
   [":status", "200"],
@@ -28,8 +50,8 @@ export const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
   "te",
   "content-type",
   "grpc-timeout",
-  "grpc-encoding",
-  "grpc-accept-encoding",
+  GRPC_ENCODING,
+  GRPC_ACCEPT_ENCODING,
   "grpc-status",
   "grpc-message",
   "grpc-status-details-bin",
@@ -44,9 +66,10 @@ const TIMEOUT_UNIT_MS: Record<string, number> = {
   n: 1e-6,
 };
 
-/** The 5-byte prefix of an uncompressed message of `n` bytes. */
-export function messagePrefix(n: number): Uint8Array {
+/** The 5-byte prefix of a message of `n` bytes (on the wire: compressed ones count their compressed bytes). */
+export function messagePrefix(n: number, compressed = false): Uint8Array {
   const out = new Uint8Array(PREFIX_BYTES);
+  if (compressed) out[0] = 1;
   out[1] = n >>> 24;
   out[2] = (n >>> 16) & 0xff;
   out[3] = (n >>> 8) & 0xff;
@@ -182,24 +205,129 @@ export function metadataOf(fields: readonly [string, string][]): Metadata {
   return md;
 }
 
+const ignore = () => {};
+
+/**
+ * Input handed to the decompressor at a time. Deflate expands at most about
+ * 1032 times, and a decompression stream turns each write into one output
+ * chunk, so a piece this size can never produce much more than the limit:
+ * the byte counter stops a zip bomb before it is in memory.
+ */
+function gunzipPiece(maxBytes: number): number {
+  return Math.min(64 << 10, Math.max(1 << 10, maxBytes >>> 10));
+}
+
+function joined(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/** Compresses one message body with gzip (`CompressionStream`). */
+export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
+  const stream = new CompressionStream("gzip");
+  const writer = stream.writable.getWriter();
+  // Never a SharedArrayBuffer here: message bodies are our own copies.
+  writer.write(bytes as Uint8Array<ArrayBuffer>).catch(ignore);
+  writer.close().catch(ignore);
+  const reader = stream.readable.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return joined(chunks, total);
+    chunks.push(value);
+    total += value.length;
+  }
+}
+
+/**
+ * Decompresses one gzip message body (`DecompressionStream`), stopping as
+ * soon as the output passes `maxBytes`: the input goes in small pieces, one
+ * per read, and the output is counted as it comes.
+ *
+ * @throws {RpcError} RESOURCE_EXHAUSTED past `maxBytes`, INTERNAL for bytes that are not gzip.
+ */
+export async function gunzip(bytes: Uint8Array, maxBytes: number): Promise<Uint8Array> {
+  const stream = new DecompressionStream("gzip");
+  const writer = stream.writable.getWriter();
+  const piece = gunzipPiece(maxBytes);
+  // Queued views, no copies: the stream transforms the next one when the
+  // output so far has been read.
+  for (let at = 0; at < bytes.length; at += piece) {
+    writer.write(bytes.subarray(at, at + piece) as Uint8Array<ArrayBuffer>).catch(ignore);
+  }
+  writer.close().catch(ignore);
+  const reader = stream.readable.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (err) {
+      throw new RpcError(
+        Status.INTERNAL,
+        `a gzip-compressed message could not be decompressed: ${(err as Error)?.message ?? err}`,
+      );
+    }
+    if (next.done) return joined(chunks, total);
+    total += next.value.length;
+    if (total > maxBytes) {
+      reader.cancel().catch(ignore);
+      throw new RpcError(
+        Status.RESOURCE_EXHAUSTED,
+        `received message decompresses to more than max (${maxBytes} bytes)`,
+      );
+    }
+    chunks.push(next.value);
+  }
+}
+
 /**
  * Splits a byte stream into gRPC messages: handles prefixes and messages cut
- * across reads, refuses compressed messages (no encoding is offered) and
- * messages over the limit.
+ * across reads, messages over the limit, and compressed messages (gzip, when
+ * {@linkcode encoding} says so; refused otherwise).
+ *
+ * Messages are delivered in order. Uncompressed ones are delivered during
+ * {@linkcode push} while nothing is being decompressed; once a compressed
+ * one arrives, it and every message after it go through a promise chain
+ * (decompression is asynchronous), and {@linkcode pending} says when that
+ * chain is done.
  */
 export class MessageReader {
+  /**
+   * The encoding of the peer's compressed messages (its `grpc-encoding`):
+   * `identity` refuses them, `gzip` decompresses them, any other name is
+   * refused when a compressed message arrives.
+   */
+  encoding = "identity";
   #prefix = new Uint8Array(PREFIX_BYTES);
   #prefixFill = 0;
   #msg: Uint8Array | null = null;
+  #msgCompressed = false;
   #msgFill = 0;
+  /** Messages on the chain, not yet delivered. */
+  #backlog = 0;
+  #tail: Promise<void> | null = null;
+  #stopped = false;
 
   /**
-   * @param maxMessageBytes Largest message accepted.
-   * @param onMessage Called with each whole message (bytes it may keep).
+   * @param maxMessageBytes Largest message accepted, before and after decompression.
+   * @param onMessage Called with each whole message (bytes it may keep) and whether it came compressed.
+   * @param onError Called once if a message on the chain fails (decompression, or `onMessage` throwing); nothing is delivered after.
    */
   constructor(
     readonly maxMessageBytes: number,
-    readonly onMessage: (msg: Uint8Array) => void,
+    readonly onMessage: (msg: Uint8Array, compressed: boolean) => void,
+    readonly onError: (err: unknown) => void = (err) => {
+      throw err;
+    },
   ) {}
 
   /** Whether the bytes so far end between messages. */
@@ -207,9 +335,24 @@ export class MessageReader {
     return this.#msg === null && this.#prefixFill === 0;
   }
 
+  /** Whole messages received but not delivered yet (being decompressed, or behind one that is). */
+  get backlog(): number {
+    return this.#backlog;
+  }
+
+  /** Settles once every message received so far has been delivered (or failed); null when none waits. */
+  get pending(): Promise<void> | null {
+    return this.#tail;
+  }
+
+  /** Delivers nothing more: the call is over. */
+  stop(): void {
+    this.#stopped = true;
+  }
+
   /**
    * Feeds bytes (a view valid only during the call).
-   * @throws {RpcError} INTERNAL for a compressed message, RESOURCE_EXHAUSTED for one over the limit.
+   * @throws {RpcError} INTERNAL for a compressed message without an encoding this side speaks, RESOURCE_EXHAUSTED for one over the limit.
    */
   push(bytes: Uint8Array): void {
     let pos = 0;
@@ -233,12 +376,7 @@ export class MessageReader {
           flag = p[0];
           size = ((p[1] << 24) | (p[2] << 16) | (p[3] << 8) | p[4]) >>> 0;
         }
-        if (flag !== 0) {
-          throw new RpcError(
-            Status.INTERNAL,
-            "a compressed message arrived without a grpc-encoding this side offered",
-          );
-        }
+        if (flag !== 0) this.#checkCompressed(flag);
         if (size > this.maxMessageBytes) {
           throw new RpcError(
             Status.RESOURCE_EXHAUSTED,
@@ -246,11 +384,12 @@ export class MessageReader {
           );
         }
         if (len - pos >= size) {
-          this.onMessage(bytes.slice(pos, pos + size));
+          this.#whole(bytes.slice(pos, pos + size), flag !== 0);
           pos += size;
           continue;
         }
         this.#msg = new Uint8Array(size);
+        this.#msgCompressed = flag !== 0;
         this.#msgFill = 0;
       }
       const msg = this.#msg;
@@ -260,9 +399,45 @@ export class MessageReader {
       pos += n;
       if (this.#msgFill === msg.length) {
         this.#msg = null;
-        this.onMessage(msg);
+        this.#whole(msg, this.#msgCompressed);
       }
     }
+  }
+
+  #checkCompressed(flag: number): void {
+    if (flag !== 1) {
+      throw new RpcError(Status.INTERNAL, `invalid compressed flag ${flag} in a message prefix`);
+    }
+    if (this.encoding === "gzip") return;
+    throw new RpcError(
+      Status.INTERNAL,
+      this.encoding === "identity"
+        ? "a compressed message arrived without a grpc-encoding this side offered"
+        : `a message arrived compressed with "${this.encoding}", which this side does not decompress (only gzip)`,
+    );
+  }
+
+  #whole(msg: Uint8Array, compressed: boolean): void {
+    if (this.#stopped) return;
+    // The identity path: delivered now, no promise involved.
+    if (!compressed && this.#tail === null) return this.onMessage(msg, false);
+    this.#backlog++;
+    const prev = this.#tail ?? Promise.resolve();
+    const tail: Promise<void> = prev
+      .then(() => (this.#stopped ? null : compressed ? gunzip(msg, this.maxMessageBytes) : msg))
+      .then((body) => {
+        this.#backlog--;
+        if (body && !this.#stopped) this.onMessage(body, compressed);
+      })
+      .catch((err) => {
+        if (this.#stopped) return;
+        this.#stopped = true;
+        this.onError(err);
+      })
+      .finally(() => {
+        if (this.#tail === tail) this.#tail = null;
+      });
+    this.#tail = tail;
   }
 }
 

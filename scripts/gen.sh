@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Regenerates the committed protobuf code (gen/, examples/kv/gen/ and the
-# interop tests' tests/interop/gen/); only maintainers who change a .proto file
+# Regenerates the committed protobuf code (gen/, examples/kv/gen/,
+# examples/counter/gen/, examples/terraform/gen/ and the interop tests'
+# tests/interop/gen/); only maintainers who change a .proto file
 # run this. ts-proto comes from npm. The compiler is protoc if it is on PATH
 # (Debian: apt-get install protobuf-compiler), else buf from npm, so nothing
 # needs a system install. Both give the same code except one header line:
@@ -36,8 +37,9 @@ gen proto gen proto/plugin/*.proto proto/grpc/health/v1/health.proto
 gen examples/kv/proto examples/kv/gen examples/kv/proto/kv.proto
 gen examples/counter/proto examples/counter/gen examples/counter/proto/counter.proto
 gen proto tests/interop/gen proto/grpc/testing/*.proto proto/tfplugin5/tfplugin5.proto
+gen proto examples/terraform/gen proto/tfplugin6/tfplugin6.proto
 # 80 columns first, then the repository's 100: that is how the committed files
 # were made, and deno fmt keeps a parameter list it once split, so the two
 # steps give the same bytes again.
-deno fmt --line-width 80 gen examples/kv/gen examples/counter/gen tests/interop/gen >/dev/null 2>&1
-deno fmt gen examples/kv/gen examples/counter/gen tests/interop/gen >/dev/null 2>&1
+deno fmt --line-width 80 gen examples/kv/gen examples/counter/gen tests/interop/gen examples/terraform/gen >/dev/null 2>&1
+deno fmt gen examples/kv/gen examples/counter/gen tests/interop/gen examples/terraform/gen >/dev/null 2>&1

@@ -7,6 +7,7 @@
  */
 
 import type { Network } from "../constants.ts";
+import type { H2Limits } from "../h2/connection.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ServiceImplementation } from "../rpc/service.ts";
 
@@ -28,6 +29,22 @@ export interface EngineOptions {
   maxMessageBytes: number;
   /** Where the engine logs. */
   logger: Logger;
+  /**
+   * The native engine's bounds on what one HTTP/2 connection's peer can make
+   * it hold or do (concurrent streams, header list size, resets per window,
+   * unread output, write and preface timeouts); unset ones keep their
+   * defaults, which fit a plugin. grpc-js ignores them.
+   *
+   * @example
+   * ```ts ignore
+   * import { createNativeEngine, serve } from "@rpcplugin/rpcplugin";
+   * await serve({
+   *   handshake: { magicCookieKey: "K", magicCookieValue: "V" },
+   *   engine: (options) => createNativeEngine({ ...options, http2: { maxConcurrentStreams: 16 } }),
+   * });
+   * ```
+   */
+  http2?: Partial<H2Limits>;
 }
 
 /**

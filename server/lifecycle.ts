@@ -1,7 +1,13 @@
 /**
  * Process lifecycle: SIGINT ignored (the host decides when we stop), SIGTERM
- * stops gracefully, and the host's death is noticed. In debug mode nobody
- * launched us: SIGINT stops too, and no death is watched.
+ * and SIGHUP stop gracefully, and the host's death is noticed. In debug mode
+ * nobody launched us: SIGINT stops too, and no death is watched.
+ *
+ * SIGHUP: go-plugin's Go servers take the default action (the process dies
+ * with status 129, calls in flight fail, the socket file stays). A hangup
+ * means the terminal or session went away, usually with the host: we stop
+ * as on SIGTERM instead, so that calls in flight finish, the socket file is
+ * removed, and the exit status is 0.
  *
  * @module
  */
@@ -55,7 +61,7 @@ let probing: Promise<boolean> | null = null;
 const HOST_PROBE_MS = 500;
 
 /** Why {@linkcode watchLifecycle} asks the plugin to stop. */
-export type StopReason = "sigint" | "sigterm" | "parent-gone" | "host-gone";
+export type StopReason = "sigint" | "sigterm" | "sighup" | "parent-gone" | "host-gone";
 
 /** Options of {@linkcode watchLifecycle}. */
 export interface LifecycleOptions {
@@ -74,7 +80,7 @@ export interface LifecycleOptions {
 
 /**
  * Ignores SIGINT (logged at trace, with a count, as go-plugin does), calls
- * `onStop` on SIGTERM, and calls `onStop` when the parent process is gone.
+ * `onStop` on SIGTERM and SIGHUP, and calls `onStop` when the parent process is gone.
  * With `debug`, SIGINT calls `onStop` too and nothing else is watched.
  *
  * @param logger Where to log.
@@ -94,9 +100,13 @@ export function watchLifecycle(
     logger.trace("plugin received interrupt signal, ignoring", { count: interrupts });
   };
   const onTerm = () => onStop("sigterm");
+  const onHup = () => onStop("sighup");
   const windows = Deno.build.os === "windows";
   Deno.addSignalListener("SIGINT", onInt);
-  if (!windows) Deno.addSignalListener("SIGTERM", onTerm);
+  if (!windows) {
+    Deno.addSignalListener("SIGTERM", onTerm);
+    Deno.addSignalListener("SIGHUP", onHup);
+  }
   const parent = Deno.ppid;
   let stopped = false;
   if (!debug) {
@@ -126,7 +136,10 @@ export function watchLifecycle(
     stop() {
       stopped = true;
       Deno.removeSignalListener("SIGINT", onInt);
-      if (!windows) Deno.removeSignalListener("SIGTERM", onTerm);
+      if (!windows) {
+        Deno.removeSignalListener("SIGTERM", onTerm);
+        Deno.removeSignalListener("SIGHUP", onHup);
+      }
     },
   };
 }

@@ -50,6 +50,8 @@ import { type RateLimit, TokenBucket } from "./ratelimit.ts";
 import { type StopReason, watchLifecycle } from "./lifecycle.ts";
 import type { ServiceImplementation } from "../rpc/service.ts";
 import { stdioService } from "../services/stdio.ts";
+import { Broker, brokerService, withBroker } from "../services/broker.ts";
+import { pluginBrokerListen } from "./broker_listener.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
@@ -113,8 +115,10 @@ export interface ServeOptions {
   gracefulStopMs?: number;
   /**
    * Whether serve() owns the process: it exits with status 1 when start-up
-   * fails and 0 once stopped. Set false to embed it (tests): start-up errors
-   * then reject and `finished` resolves instead.
+   * fails and 0 once stopped (1 if the engine failed to shut down; 0 for a
+   * SIGTERM during start-up). Set false to embed it (tests): start-up errors
+   * then reject (a SIGTERM during start-up too, with a StartupError saying
+   * so) and `finished` resolves instead.
    * @default {true}
    */
   exit?: boolean;
@@ -153,7 +157,18 @@ export interface PluginServer {
   readonly reattachConfig: ReattachConfig;
   /** The plugin's logger (hclog JSON on stderr). */
   readonly logger: Logger;
-  /** Stops gracefully, as SIGTERM does. */
+  /**
+   * The plugin's broker (go-plugin's `GRPCBroker`): dial what the host serves
+   * (`dial(id)`, with the id the host put in a request), or serve services the
+   * host dials (`acceptAndServe(nextId(), [...])`). Handlers reach it as
+   * `call.broker`.
+   */
+  readonly broker: Broker;
+  /**
+   * Stops gracefully, as SIGTERM does. Resolves once stopped; should the
+   * engine fail to shut down, that is logged at ERROR and the clean-up
+   * (socket file, console, signal handlers) still runs.
+   */
   stop(): Promise<void>;
   /** Resolves once the server has stopped and cleaned up. */
   readonly finished: Promise<void>;
@@ -184,6 +199,32 @@ function servicesByVersion(options: ServeOptions): Map<number, readonly ServiceI
     }
   }
   return map;
+}
+
+/** A step of the clean-up, undone in reverse order. */
+type Cleanup = () => void | Promise<void>;
+
+/** What start-up needs to know of a stop asked for before it finished. */
+interface Startup {
+  /** Why a stop was asked for during start-up, if it was. */
+  interrupted: StopReason | null;
+}
+
+const STOP_REASON_TEXT: Record<StopReason, string> = {
+  sigint: "SIGINT",
+  sigterm: "SIGTERM",
+  sighup: "SIGHUP",
+  "parent-gone": "the host process being gone",
+  "host-gone": "the host closing our stdout",
+};
+
+/** Throws once a stop was asked for during start-up: nothing may be served after it. */
+function checkInterrupted(startup: Startup): void {
+  if (startup.interrupted === null) return;
+  throw new StartupError(
+    `Start-up interrupted by ${STOP_REASON_TEXT[startup.interrupted]}: the plugin stopped ` +
+      "before serving anything, and cleaned up; start it again to serve",
+  );
 }
 
 function reportStartupFailure(err: unknown): void {
@@ -234,15 +275,24 @@ function reportStartupFailure(err: unknown): void {
 export async function serve(options: ServeOptions): Promise<PluginServer> {
   const ownsProcess = options.exit ?? true;
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? "debug" });
-  const cleanups: (() => void)[] = [];
-  const cleanup = () => {
-    while (cleanups.length) cleanups.pop()!();
+  const cleanups: Cleanup[] = [];
+  // Every step runs, even after one fails.
+  const cleanup = async () => {
+    while (cleanups.length) {
+      try {
+        await cleanups.pop()!();
+      } catch (err) {
+        logger.error("plugin clean-up step failed", { error: (err as Error)?.message });
+      }
+    }
   };
+  const startup: Startup = { interrupted: null };
   try {
-    return await start(options, logger, cleanups, cleanup, ownsProcess);
+    return await start(options, logger, cleanups, cleanup, ownsProcess, startup);
   } catch (err) {
-    cleanup();
+    await cleanup();
     if (!ownsProcess) throw err;
+    if (startup.interrupted) Deno.exit(0); // asked to stop, not a failure
     reportStartupFailure(err);
     Deno.exit(1);
   }
@@ -251,17 +301,22 @@ export async function serve(options: ServeOptions): Promise<PluginServer> {
 async function start(
   options: ServeOptions,
   logger: Logger,
-  cleanups: (() => void)[],
-  cleanup: () => void,
+  cleanups: Cleanup[],
+  cleanup: () => Promise<void>,
   ownsProcess: boolean,
+  startup: Startup,
 ): Promise<PluginServer> {
   const debug = debugMode(options.debug, options.handshake);
 
   // 1. Signals first: Ctrl-C during start-up must not kill the plugin (debug mode: it does).
+  // A stop asked for during start-up ends it at the next step (serve() then rejects, or,
+  // owning the process, exits 0 at once) instead of returning a half-stopped server.
   const gracefulStopMs = options.gracefulStopMs ?? 10_000;
-  let onStop = (_reason: StopReason): void => {
-    cleanup();
-    if (ownsProcess) Deno.exit(0);
+  let onStop = (reason: StopReason): void => {
+    if (startup.interrupted) return;
+    startup.interrupted = reason;
+    logger.debug("plugin asked to stop during start-up", { reason });
+    if (ownsProcess) void cleanup().finally(() => Deno.exit(0));
   };
   const watch = watchLifecycle(logger, (reason) => onStop(reason), { debug: debug !== null });
   cleanups.push(() => watch.stop());
@@ -273,10 +328,12 @@ async function start(
   const { tls, certDer: serverCertDer } = debug
     ? (warnIgnoredTls(logger, readEnv(ENV.clientCert), options.tls), {})
     : await serverTls(options, logger);
+  checkInterrupted(startup);
 
   // 4. Keep stdout for the handshake from here on (debug mode: the console stays).
   const stdio = debug ? keepConsole() : captureConsole();
   cleanups.push(releaseConsole);
+  stdio.reportDropsTo(logger);
 
   // 5. The gRPC server with the built-in services and the plugin's own.
   const stopping = new AbortController();
@@ -287,21 +344,53 @@ async function start(
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     logger,
   });
+  // Once only: stop() shuts it down with its grace; a failed start-up, at once.
+  let engineDown: Promise<void> | null = null;
+  const shutdownEngine = (graceMs: number) => (engineDown ??= engine.shutdown(graceMs));
+  cleanups.push(() => engineDown ? undefined : shutdownEngine(0));
   const stop = (reason: string, graceMs: number): Promise<void> => {
     stopPromise ??= (async () => {
       logger.debug("plugin stopping", { reason });
-      stopping.abort();
-      stdio.close();
-      await engine.shutdown(graceMs);
-      cleanup();
-      logger.debug("plugin stopped", { reason });
-      finish();
-      if (ownsProcess) Deno.exit(0);
+      let failed = false;
+      try {
+        stopping.abort();
+        stdio.close();
+        await shutdownEngine(graceMs);
+      } catch (err) {
+        failed = true;
+        logger.error("the gRPC engine failed to shut down; cleaning up anyway", {
+          reason,
+          error: (err as Error)?.message ?? String(err),
+        });
+      } finally {
+        await cleanup();
+        logger.debug("plugin stopped", { reason });
+        finish();
+        if (ownsProcess) Deno.exit(failed ? 1 : 0);
+      }
     })();
     return stopPromise;
   };
+  // The broker: services handed to the host (and dialled from it) on listeners of their own.
+  const network: Network = options.transport ?? (Deno.build.os === "windows" ? "tcp" : "unix");
+  const broker = new Broker({
+    listen: pluginBrokerListen({
+      network,
+      engine: options.engine ?? createNativeEngine,
+      tls,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      logger,
+      readEnv,
+    }),
+    dialTls: tls ? { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.clientCaPem } : undefined,
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    logger,
+    program: "the plugin",
+  });
+  cleanups.push(() => broker.close());
   const inFlight = new InFlight();
   engine.addService(healthService(services.map((s) => s.definition.name), stopping.signal));
+  engine.addService(brokerService(broker));
   engine.addService(
     controllerService(
       () => inFlight.idle(HOST_STOP_GRACE_MS),
@@ -310,19 +399,21 @@ async function start(
   );
   engine.addService(stdioService(stdio));
   const bucket = options.rateLimit ? new TokenBucket(options.rateLimit) : null;
-  for (const s of services) engine.addService(inFlight.track(bucket ? bucket.guard(s) : s));
+  for (const s of services) {
+    engine.addService(withBroker(inFlight.track(bucket ? bucket.guard(s) : s), broker));
+  }
 
   // 6. Listen.
-  const network: Network = options.transport ?? (Deno.build.os === "windows" ? "tcp" : "unix");
   const address = network === "unix"
     ? await listenUnix(engine, cleanups, tls)
     : await listenTcp(engine, tls);
+  checkInterrupted(startup);
   logger.debug("plugin address", { network, address });
   const reattachConfig = reattachConfigOf(network, address, version, debug !== null);
 
   // 7. From now on signals and host death stop the server gracefully.
   onStop = (reason) => {
-    const graceful = reason === "sigterm" || reason === "sigint";
+    const graceful = reason === "sigterm" || reason === "sigint" || reason === "sighup";
     void stop(reason, graceful ? gracefulStopMs : HOST_STOP_GRACE_MS);
   };
 
@@ -336,6 +427,7 @@ async function start(
     protocolVersion: version,
     reattachConfig,
     logger,
+    broker,
     stop: () => stop("stop()", gracefulStopMs),
     finished,
   };
@@ -401,7 +493,7 @@ function announce(
 
 async function listenUnix(
   engine: Engine,
-  cleanups: (() => void)[],
+  cleanups: Cleanup[],
   tls: ServerTls | undefined,
 ): Promise<string> {
   const group = readEnv(ENV.unixSocketGroup);

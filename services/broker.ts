@@ -18,13 +18,14 @@
 import { after } from "../_timer.ts";
 import type { Network } from "../constants.ts";
 import { RpcPluginError } from "../errors.ts";
-import { type ConnInfo, GRPCBrokerDefinition } from "../gen/plugin/grpc_broker_pb.ts";
+import { GRPCBrokerDefinition } from "../gen/plugin/grpc_broker_pb.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../rpc/client_call.ts";
 import { type ClientTls, connect } from "../rpc/connect.ts";
 import {
   fromTsProto,
   implement,
+  mapHandlers,
   type ServiceDefinition,
   type ServiceImplementation,
 } from "../rpc/service.ts";
@@ -35,6 +36,18 @@ export const BROKER_TIMEOUT_MS = 5000;
 
 /** A broker operation failed: a dial that timed out, a closed broker, a listener that would not bind. */
 export class BrokerError extends RpcPluginError {}
+
+/** One announcement on the broker stream: go-plugin's `ConnInfo` message. */
+export interface BrokerConnInfo {
+  /** The broker id. */
+  serviceId: number;
+  /** `unix` or `tcp`. */
+  network: string;
+  /** Socket path or `host:port`. */
+  address: string;
+  /** Multiplexed mode's knock (absent in plain mode). */
+  knock: { knock: boolean; ack: boolean; error: string } | undefined;
+}
 
 /** A listener a broker serves on, made by its side's rules. */
 export interface BrokerListener {
@@ -74,16 +87,20 @@ export class Broker {
   #nextId = 0;
   #closed = false;
   /** ConnInfos announced by the other side, not claimed yet, by id. */
-  #announced = new Map<number, { info: ConnInfo; expire: () => void }>();
+  #announced = new Map<number, { info: BrokerConnInfo; expire: () => void }>();
   /** Dials waiting for an announcement, by id. */
-  #waiting = new Map<number, ((info: ConnInfo | null) => void)[]>();
+  #waiting = new Map<number, ((info: BrokerConnInfo | null) => void)[]>();
   /** What we announce, waiting for the stream to take it. */
-  #outbox: ConnInfo[] = [];
+  #outbox: BrokerConnInfo[] = [];
   #wakeOutbox: (() => void) | null = null;
   #listeners = new Set<BrokerListener>();
   #dialled = new Set<Channel>();
 
-  /** @param options How this side serves and connects. */
+  /**
+   * Creates a side's broker (`serve()` and `launch()` make theirs).
+   *
+   * @param options How this side serves and connects.
+   */
   constructor(options: BrokerOptions) {
     this.#options = options;
   }
@@ -174,7 +191,7 @@ export class Broker {
   }
 
   /** A ConnInfo from the other side's stream. @internal */
-  receive(info: ConnInfo): void {
+  receive(info: BrokerConnInfo): void {
     if (this.#closed) return;
     if (info.knock) {
       // Multiplexed mode's knocks: answered by the multiplexed broker, not here.
@@ -199,7 +216,7 @@ export class Broker {
   }
 
   /** What this side announces, for the stream to send, until `signal` aborts or the broker closes. @internal */
-  async *outgoing(signal: AbortSignal): AsyncGenerator<ConnInfo> {
+  async *outgoing(signal: AbortSignal): AsyncGenerator<BrokerConnInfo> {
     const wake = () => this.#wakeOutbox?.();
     signal.addEventListener("abort", wake);
     try {
@@ -217,12 +234,12 @@ export class Broker {
     }
   }
 
-  #send(info: ConnInfo): void {
+  #send(info: BrokerConnInfo): void {
     this.#outbox.push(info);
     this.#wakeOutbox?.();
   }
 
-  #waitFor(id: number, timeoutMs: number): Promise<ConnInfo> {
+  #waitFor(id: number, timeoutMs: number): Promise<BrokerConnInfo> {
     if (this.#closed) {
       return Promise.reject(new BrokerError(`The broker is closed: cannot dial broker id ${id}`));
     }
@@ -233,7 +250,7 @@ export class Broker {
       return Promise.resolve(known.info);
     }
     return new Promise((resolve, reject) => {
-      const waiter = (info: ConnInfo | null) => {
+      const waiter = (info: BrokerConnInfo | null) => {
         cancel();
         if (info) resolve(info);
         else reject(new BrokerError(`The broker closed while dialling broker id ${id}`));
@@ -255,6 +272,21 @@ export class Broker {
       this.#waiting.set(id, list);
     });
   }
+}
+
+/**
+ * The same service with `call.broker` set for its handlers: how `serve()`
+ * (and `serveInProcess()`) hands handlers their side's broker.
+ *
+ * @param service The service.
+ * @param broker The broker.
+ * @returns The wrapped service.
+ */
+export function withBroker(service: ServiceImplementation, broker: Broker): ServiceImplementation {
+  return mapHandlers(service, (handler) => (input: unknown, call: object) => {
+    Object.defineProperty(call, "broker", { value: broker, configurable: true });
+    return handler(input, call);
+  });
 }
 
 const startStream = fromTsProto(GRPCBrokerDefinition).methods.startStream;
@@ -300,7 +332,7 @@ export async function openBrokerStream(
 ): Promise<void> {
   try {
     for await (const item of channel.bidiStream(startStream, broker.outgoing(signal), { signal })) {
-      broker.receive(item as ConnInfo);
+      broker.receive(item as BrokerConnInfo);
     }
   } catch (err) {
     if (!signal.aborted) {

@@ -15,7 +15,11 @@ import { RpcError, Status } from "../rpc/status.ts";
 import type { CallOptions, Channel } from "../rpc/client_call.ts";
 
 /**
- * Builds the health service.
+ * Builds the health service. `Check` answers SERVING for known services (NOT_FOUND for
+ * others), NOT_SERVING once the server stops. `Watch` follows the gRPC
+ * health-checking spec: the current status at once (SERVICE_UNKNOWN for a
+ * service it does not know, without ending the call), then NOT_SERVING when
+ * the server stops, which also ends the stream.
  *
  * @param serviceNames Full names of the app services (also reported SERVING).
  * @param stopping Aborted when the server stops: ends `Watch` streams.
@@ -26,21 +30,29 @@ export function healthService(
   stopping: AbortSignal,
 ): ServiceImplementation {
   const serving = new Set(["", HEALTH_SERVICE_NAME, ...serviceNames]);
-  const statusOf = (service: string) => {
-    if (!serving.has(service)) {
-      throw new RpcError(Status.NOT_FOUND, `unknown service "${service}"`);
-    }
-    return { status: ServingStatus.SERVING };
-  };
+  const NOT_SERVING = { status: ServingStatus.NOT_SERVING };
   return implement(fromTsProto(HealthDefinition), {
-    check: (req) => statusOf(req.service),
+    check: (req) => {
+      if (!serving.has(req.service)) {
+        throw new RpcError(Status.NOT_FOUND, `unknown service "${req.service}"`);
+      }
+      return stopping.aborted ? NOT_SERVING : { status: ServingStatus.SERVING };
+    },
     watch: async function* (req, call) {
-      yield statusOf(req.service);
-      await new Promise<void>((resolve) => {
-        if (call.signal.aborted || stopping.aborted) return resolve();
-        call.signal.addEventListener("abort", () => resolve(), { once: true });
-        stopping.addEventListener("abort", () => resolve(), { once: true });
-      });
+      if (stopping.aborted) return yield NOT_SERVING;
+      const known = serving.has(req.service);
+      yield { status: known ? ServingStatus.SERVING : ServingStatus.SERVICE_UNKNOWN };
+      let wake!: () => void;
+      const woken = new Promise<void>((resolve) => (wake = resolve));
+      call.signal.addEventListener("abort", wake);
+      stopping.addEventListener("abort", wake);
+      try {
+        if (!call.signal.aborted && !stopping.aborted) await woken;
+      } finally {
+        call.signal.removeEventListener("abort", wake);
+        stopping.removeEventListener("abort", wake);
+      }
+      if (!call.signal.aborted) yield NOT_SERVING;
     },
   });
 }

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { after } from "../_timer.ts";
 import { STDIO_CHUNK_BYTES } from "../constants.ts";
 import { GRPCStdioDefinition, StdioData_Channel } from "../gen/plugin/grpc_stdio_pb.ts";
 import { fromTsProto, implement, type ServiceImplementation } from "../rpc/service.ts";
@@ -21,20 +22,53 @@ interface Chunk {
   data: Uint8Array;
 }
 
+/** How long a burst of dropped output is counted before it is reported (ms). */
+const DROP_REPORT_MS = 1000;
+
 /**
  * A bounded queue of output chunks, held until the host's stream takes them.
- * When more than `limitBytes` wait, the oldest are dropped.
+ * When more than `limitBytes` wait, the oldest are dropped; each burst of
+ * drops is reported once, at WARN, on the logger given to
+ * {@linkcode StdioQueue.reportDropsTo}. A burst ends when a reader has taken
+ * everything, when the queue closes, or `dropReportMs` after its first drop.
+ *
+ * Several readers may drain the queue at once (a host may open the stream
+ * twice): each chunk goes to one of them, and each ends on its own signal or
+ * when the queue closes.
  */
 export class StdioQueue {
   #chunks: Chunk[] = [];
   #bytes = 0;
-  #waiter: (() => void) | null = null;
+  #waiters = new Set<() => void>();
   #closed = false;
+  #logger: Logger | null = null;
+  #burstBytes = 0;
+  #burstChunks = 0;
+  #cancelReport: (() => void) | null = null;
   /** Chunks dropped because nobody read them in time. */
   dropped = 0;
+  /** Bytes dropped because nobody read them in time. */
+  droppedBytes = 0;
 
-  /** @param limitBytes Most bytes held while no stream reads. */
-  constructor(readonly limitBytes: number = 1 << 20) {}
+  /**
+   * @param limitBytes Most bytes held while no stream reads.
+   * @param dropReportMs Longest time a burst of drops goes unreported (ms).
+   */
+  constructor(
+    readonly limitBytes: number = 1 << 20,
+    readonly dropReportMs: number = DROP_REPORT_MS,
+  ) {}
+
+  /**
+   * Where dropped output is reported (one WARN per burst). Drops counted
+   * before a logger was given are reported now.
+   *
+   * @param logger The plugin's logger.
+   */
+  reportDropsTo(logger: Logger): void {
+    this.#logger = logger;
+    if (this.#burstBytes && !this.#cancelReport) this.#reportDrops();
+  }
 
   /** Queues output, split into chunks of at most 1024 bytes. */
   write(channel: StdioChannel, data: Uint8Array): void {
@@ -46,22 +80,34 @@ export class StdioQueue {
       this.#bytes += part.length;
     }
     while (this.#bytes > this.limitBytes && this.#chunks.length > 0) {
-      this.#bytes -= this.#chunks.shift()!.data.length;
+      const gone = this.#chunks.shift()!.data.length;
+      this.#bytes -= gone;
       this.dropped++;
+      this.droppedBytes += gone;
+      this.#burstBytes += gone;
+      this.#burstChunks++;
     }
-    this.#waiter?.();
+    if (this.#burstBytes && !this.#cancelReport && this.#logger) {
+      this.#cancelReport = after(this.dropReportMs, () => {
+        this.#cancelReport = null;
+        this.#reportDrops();
+      });
+    }
+    this.#wakeAll();
   }
 
-  /** Ends every reader; later writes are ignored. */
+  /** Ends every reader; later writes are ignored. A burst of drops still counted is reported. */
   close(): void {
     this.#closed = true;
-    this.#waiter?.();
+    if (this.#burstBytes) this.#reportDrops();
+    this.#wakeAll();
   }
 
   /** Yields chunks until the queue closes or `signal` aborts. */
   async *drain(signal: AbortSignal): AsyncGenerator<Chunk> {
-    const wake = () => this.#waiter?.();
-    signal.addEventListener("abort", wake);
+    let wake: (() => void) | null = null;
+    const onAbort = () => wake?.();
+    signal.addEventListener("abort", onAbort);
     try {
       while (!signal.aborted) {
         const next = this.#chunks.shift();
@@ -70,13 +116,40 @@ export class StdioQueue {
           yield next;
           continue;
         }
+        // The reader caught up: the burst of drops, if any, is over.
+        if (this.#burstBytes) this.#reportDrops();
         if (this.#closed) return;
-        await new Promise<void>((resolve) => (this.#waiter = resolve));
-        this.#waiter = null;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          this.#waiters.add(resolve);
+        });
+        this.#waiters.delete(wake!);
+        wake = null;
       }
     } finally {
-      signal.removeEventListener("abort", wake);
+      if (wake) this.#waiters.delete(wake);
+      signal.removeEventListener("abort", onAbort);
     }
+  }
+
+  #wakeAll(): void {
+    for (const wake of this.#waiters) wake();
+    this.#waiters.clear();
+  }
+
+  /** Logs the current burst of drops (once a logger is known) and starts counting anew. */
+  #reportDrops(): void {
+    if (!this.#logger) return;
+    this.#cancelReport?.();
+    this.#cancelReport = null;
+    const bytes = this.#burstBytes;
+    const chunks = this.#burstChunks;
+    this.#burstBytes = 0;
+    this.#burstChunks = 0;
+    this.#logger.warn(
+      `${bytes} bytes of console output dropped: the host is not reading the stdio stream`,
+      { dropped_bytes: bytes, dropped_chunks: chunks, limit_bytes: this.limitBytes },
+    );
   }
 }
 

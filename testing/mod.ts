@@ -34,7 +34,7 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { Channel } from "../rpc/client_call.ts";
 import { addRoutes, type Route, startCall } from "../rpc/server_call.ts";
 import type { ServiceImplementation } from "../rpc/service.ts";
-import { Broker, BrokerError } from "../services/broker.ts";
+import { Broker, BrokerError, withBroker } from "../services/broker.ts";
 import { controllerService } from "../services/controller.ts";
 import { healthService } from "../services/health.ts";
 
@@ -107,12 +107,24 @@ export function serveInProcess(options: InProcessOptions): PluginClient {
   const stopping = new AbortController();
   const routes = new Map<string, Route>();
   const names = options.services.map((s) => s.definition.name);
+  // No listeners in memory: a broker that says so when asked to serve.
+  const broker = new Broker({
+    listen: () =>
+      Promise.reject(
+        new BrokerError(
+          "serveInProcess() has no broker: test brokered services with launch() and a real plugin",
+        ),
+      ),
+    maxMessageBytes,
+    logger,
+    program: "the test",
+  });
   let shutdown = () => {};
   for (
     const s of [
       healthService(names, stopping.signal),
       controllerService(() => Promise.resolve(), () => shutdown()),
-      ...options.services,
+      ...options.services.map((svc) => withBroker(svc, broker)),
     ]
   ) addRoutes(routes, s);
 
@@ -140,17 +152,7 @@ export function serveInProcess(options: InProcessOptions): PluginClient {
     streams: new AbortController(),
     connectionOnly: true,
     processExited: exited.then(() => ({ code: 0, signal: null })),
-    broker: new Broker({
-      listen: () =>
-        Promise.reject(
-          new BrokerError(
-            "serveInProcess() has no broker: test brokered services with launch() and a real plugin",
-          ),
-        ),
-      maxMessageBytes,
-      logger,
-      program: "the test",
-    }),
+    broker,
     cleanup: () => {
       server.close("the test is over");
       stopping.abort();

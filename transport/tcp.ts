@@ -6,7 +6,7 @@
  */
 
 import { ENV } from "../constants.ts";
-import { StartupError } from "../errors.ts";
+import { PermissionError, StartupError } from "../errors.ts";
 
 /** An inclusive port range; `{min: 0, max: 0}` means "any free port". */
 export interface PortRange {
@@ -50,30 +50,55 @@ export function readPortRange(getEnv: (name: string) => string | undefined): Por
   return { min, max };
 }
 
+function isPermissionDenied(err: unknown): boolean {
+  return err instanceof Deno.errors.PermissionDenied ||
+    /EACCES|permission denied/i.test(String((err as { code?: string })?.code ?? err));
+}
+
 /**
- * Binds the first free port of the range, in order.
+ * Binds the first port of the range that binds, in order, as go-plugin's
+ * server does: a port in use, or one that fails for any other reason (EACCES
+ * below 1024 without privileges, say), is skipped. A refusal by Deno's
+ * permissions ({@linkcode PermissionError}) is no port's fault: it stops the
+ * scan at once.
  *
  * @param range The range from {@linkcode readPortRange}.
  * @param tryBind Binds one port; resolves to the bound port, or to `null` if
- * that port is taken. Other errors propagate.
+ * that port is taken; rejects when it cannot be bound for another reason.
  * @returns The bound port.
- * @throws {StartupError} When every port of the range is taken.
+ * @throws {StartupError} When no port of the range binds, naming the range and the last error.
+ * @throws {PermissionError} When Deno refuses the listen (`--allow-net`).
  */
 export async function bindInRange(
   range: PortRange,
   tryBind: (port: number) => Promise<number | null>,
 ): Promise<number> {
-  if (range.min === 0 && range.max === 0) {
-    const port = await tryBind(0);
-    if (port !== null) return port;
-  } else {
-    for (let port = Math.max(range.min, 1); port <= range.max; port++) {
+  const any = range.min === 0 && range.max === 0;
+  const ports = any ? [0] : [];
+  if (!any) { for (let p = Math.max(range.min, 1); p <= range.max; p++) ports.push(p); }
+  let last: { port: number; err: unknown } | null = null;
+  for (const port of ports) {
+    try {
       const bound = await tryBind(port);
       if (bound !== null) return bound;
+    } catch (err) {
+      if (err instanceof PermissionError) throw err;
+      last = { port, err };
     }
   }
+  const span = any ? "" : ` between ${range.min} and ${range.max}`;
+  if (!last) {
+    throw new StartupError(
+      `No free TCP port on 127.0.0.1${span}: ` +
+        `free a port or have the host widen ${ENV.minPort}/${ENV.maxPort}`,
+    );
+  }
+  const hint = isPermissionDenied(last.err) && last.port > 0 && last.port < 1024
+    ? `ports below 1024 need privileges the plugin lacks; have the host set ${ENV.minPort}/${ENV.maxPort} to a range of free ports at or above 1024`
+    : `free a port or have the host widen ${ENV.minPort}/${ENV.maxPort}`;
+  const message = (last.err as Error)?.message ?? String(last.err);
   throw new StartupError(
-    `No free TCP port on 127.0.0.1 between ${range.min} and ${range.max}: ` +
-      `free a port or have the host widen ${ENV.minPort}/${ENV.maxPort}`,
+    `No TCP port on 127.0.0.1${span} could be bound (last error, port ${last.port}: ${message}): ${hint}`,
+    { cause: last.err },
   );
 }

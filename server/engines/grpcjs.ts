@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { Broker } from "../../services/broker.ts";
 import "./_preflight.ts";
 import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
@@ -23,11 +24,23 @@ import type { Logger } from "../../log/logger.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
 import type { CallContext, ServiceImplementation } from "../../rpc/service.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
-import { type AnyMethod, decodeRequest, encodeResponse, statusOf } from "../../rpc/handler.ts";
+import {
+  type AnyMethod,
+  callEndedError,
+  decodeRequest,
+  encodeResponse,
+  gzipTooLateError,
+  headersSentError,
+  statusOf,
+  unknownCompressionError,
+} from "../../rpc/handler.ts";
+import { type Compression, metadataFields, type MetadataInit } from "../../rpc/wire.ts";
+
 /** The parts of a grpc-js call the adapters use. */
 interface Call {
   on(event: "cancelled", listener: () => void): unknown;
   readonly metadata: grpc.Metadata;
+  sendMetadata(metadata: grpc.Metadata): void;
 }
 
 const identity = (b: Buffer): Buffer => b;
@@ -50,35 +63,132 @@ function routeGrpcLogs(logger: Logger): void {
   } as Partial<Console>);
 }
 
-function contextOf(call: Call, path: string): { ctx: CallContext; abort: AbortController } {
-  const abort = new AbortController();
-  call.on("cancelled", () => abort.abort(new RpcError(Status.CANCELLED, "call cancelled")));
-  const metadata = call.metadata.toJSON() as Record<string, string[]>;
-  return { ctx: { method: path, metadata, signal: abort.signal }, abort };
+/** Adds header fields (`metadataFields`' wire form) to grpc-js metadata, which wants `-bin` values as bytes. */
+function addFields(md: grpc.Metadata, fields: readonly [string, string][]): grpc.Metadata {
+  for (const [name, value] of fields) {
+    md.add(name, name.endsWith("-bin") ? Buffer.from(value, "base64") : value);
+  }
+  return md;
 }
 
-function toStatus(err: unknown, path: string, log: Logger): grpc.ServiceError {
+/**
+ * Whether the request named a `grpc-encoding` other than identity. grpc-js
+ * decompresses requests itself and takes the header out of the metadata;
+ * the name stays on its own call object (`incomingEncoding` of the private
+ * `call`, @grpc/grpc-js 1.14). Should a later version move it, this says
+ * false, and the interop client_compressed tests on this engine fail.
+ */
+function requestEncoded(call: unknown): boolean {
+  const inner = (call as { call?: { incomingEncoding?: unknown } }).call;
+  const name = inner?.incomingEncoding;
+  return typeof name === "string" && name !== "identity";
+}
+
+/** A handler's view of one grpc-js call, and what it adds to the response. */
+class JsCallContext implements CallContext {
+  /** Set by `serve()` (see `withBroker`). */
+  declare readonly broker: Broker;
+  readonly metadata: Record<string, string[]>;
+  readonly signal: AbortSignal;
+  readonly requestCompressed: boolean;
+  #call: Call;
+  #headers: grpc.Metadata | null = null;
+  #trailers: grpc.Metadata | null = null;
+  #headersSent = false;
+  #ended = false;
+  #gzip = false;
+
+  constructor(call: Call, readonly method: string) {
+    this.#call = call;
+    const abort = new AbortController();
+    call.on("cancelled", () => abort.abort(new RpcError(Status.CANCELLED, "call cancelled")));
+    this.signal = abort.signal;
+    this.metadata = call.metadata.toJSON() as Record<string, string[]>;
+    this.requestCompressed = requestEncoded(call);
+  }
+
+  setHeaders(md: MetadataInit): void {
+    if (this.#headersSent || this.#ended) throw headersSentError(this.method);
+    addFields(this.#headers ??= new grpc.Metadata(), metadataFields(md));
+  }
+
+  setTrailers(md: MetadataInit): void {
+    if (this.#ended) throw callEndedError(this.method);
+    addFields(this.#trailers ??= new grpc.Metadata(), metadataFields(md));
+  }
+
+  /** grpc-js cannot compress responses: the same rules as the native engine, and messages go uncompressed. */
+  setResponseCompression(encoding: Compression): void {
+    if (encoding !== "gzip" && encoding !== "identity") throw unknownCompressionError(encoding);
+    if (encoding === "gzip" && this.#headersSent && !this.#gzip) {
+      throw gzipTooLateError(this.method);
+    }
+    if (encoding === "gzip" && !this.#headersSent) this.#gzip = true;
+  }
+
+  /** Sends the response headers, with the handler's metadata, before the first message. */
+  headersOut(): void {
+    if (this.#headersSent) return;
+    this.#headersSent = true;
+    if (this.#headers) this.#call.sendMetadata(this.#headers);
+  }
+
+  /** The call ends: the trailers to send with the status (headers the handler set go out first). */
+  end(): grpc.Metadata | undefined {
+    if (this.#headers) this.headersOut();
+    this.#headersSent = true;
+    this.#ended = true;
+    return this.#trailers ?? undefined;
+  }
+}
+
+function toStatus(
+  err: unknown,
+  path: string,
+  log: Logger,
+  trailers?: grpc.Metadata,
+): grpc.ServiceError {
   const { code, details } = statusOf(err, path, log);
-  return Object.assign(new Error(details), { code, details, metadata: new grpc.Metadata() });
+  return Object.assign(new Error(details), {
+    code,
+    details,
+    metadata: trailers ?? new grpc.Metadata(),
+  });
 }
 
 function encodeOrThrow(m: AnyMethod, value: unknown): Buffer {
   return toBuffer(encodeResponse(m, value));
 }
 
-async function* decodeAll(m: AnyMethod, call: AsyncIterable<Buffer>): AsyncGenerator<unknown> {
-  for await (const chunk of call) yield decodeRequest(m, chunk);
+/** The part of a grpc-js readable call {@linkcode decodeAll} reads. */
+interface RequestStream {
+  iterator(options: { destroyOnReturn: boolean }): AsyncIterable<Buffer>;
+}
+
+/**
+ * The requests of a client-streaming or bidi call. Not `for await` on the
+ * call itself: Node's stream iterator destroys the stream once it ends (or
+ * the handler stops reading), which for a duplex call kills the response
+ * side before its messages and status are out, and the client waits forever.
+ */
+async function* decodeAll(m: AnyMethod, call: RequestStream): AsyncGenerator<unknown> {
+  for await (const chunk of call.iterator({ destroyOnReturn: false })) {
+    yield decodeRequest(m, chunk);
+  }
 }
 
 async function writeAll(
   m: AnyMethod,
   call: grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer>,
   out: AsyncIterable<unknown> | Iterable<unknown>,
-  signal: AbortSignal,
+  ctx: JsCallContext,
 ): Promise<void> {
+  const signal = ctx.signal;
   for await (const item of out) {
     if (signal.aborted) return;
-    if (!call.write(encodeOrThrow(m, item))) {
+    const bytes = encodeOrThrow(m, item);
+    ctx.headersOut();
+    if (!call.write(bytes)) {
       await new Promise<void>((resolve) => {
         const done = () => {
           call.off("drain", done);
@@ -100,12 +210,12 @@ function handlerFor(
   switch (m.kind) {
     case "unary":
       return async (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-        const { ctx } = contextOf(call, m.path);
+        const ctx = new JsCallContext(call, m.path);
         try {
-          const res = await fn(decodeRequest(m, call.request), ctx);
-          cb(null, encodeOrThrow(m, res));
+          const res = encodeOrThrow(m, await fn(decodeRequest(m, call.request), ctx));
+          cb(null, res, ctx.end());
         } catch (err) {
-          cb(toStatus(err, m.path, log));
+          cb(toStatus(err, m.path, log, ctx.end()));
         }
       };
     case "clientStream":
@@ -113,34 +223,34 @@ function handlerFor(
         call: grpc.ServerReadableStream<Buffer, Buffer>,
         cb: grpc.sendUnaryData<Buffer>,
       ) => {
-        const { ctx } = contextOf(call, m.path);
+        const ctx = new JsCallContext(call, m.path);
         try {
-          const res = await fn(decodeAll(m, call), ctx);
-          cb(null, encodeOrThrow(m, res));
+          const res = encodeOrThrow(m, await fn(decodeAll(m, call), ctx));
+          cb(null, res, ctx.end());
         } catch (err) {
-          cb(toStatus(err, m.path, log));
+          cb(toStatus(err, m.path, log, ctx.end()));
         }
       };
     case "serverStream":
       return async (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
-        const { ctx } = contextOf(call, m.path);
+        const ctx = new JsCallContext(call, m.path);
         try {
           const out = fn(decodeRequest(m, call.request), ctx) as AsyncIterable<unknown>;
-          await writeAll(m, call, out, ctx.signal);
-          if (!ctx.signal.aborted) call.end();
+          await writeAll(m, call, out, ctx);
+          if (!ctx.signal.aborted) call.end(ctx.end());
         } catch (err) {
-          if (!ctx.signal.aborted) call.emit("error", toStatus(err, m.path, log));
+          if (!ctx.signal.aborted) call.emit("error", toStatus(err, m.path, log, ctx.end()));
         }
       };
     case "bidiStream":
       return async (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        const { ctx } = contextOf(call, m.path);
+        const ctx = new JsCallContext(call, m.path);
         try {
           const out = fn(decodeAll(m, call), ctx) as AsyncIterable<unknown>;
-          await writeAll(m, call, out, ctx.signal);
-          if (!ctx.signal.aborted) call.end();
+          await writeAll(m, call, out, ctx);
+          if (!ctx.signal.aborted) call.end(ctx.end());
         } catch (err) {
-          if (!ctx.signal.aborted) call.emit("error", toStatus(err, m.path, log));
+          if (!ctx.signal.aborted) call.emit("error", toStatus(err, m.path, log, ctx.end()));
         }
       };
   }

@@ -27,6 +27,19 @@ function hostPort(address: string): { hostname: string; port: number } {
   return { hostname: address.slice(0, i), port: Number(address.slice(i + 1)) };
 }
 
+/** First and longest pause after a failed accept (ms); it doubles while accepts keep failing. */
+const ACCEPT_BACKOFF_MS = { min: 5, max: 1000 } as const;
+
+/**
+ * Waits `ms` while holding the event loop. Not `after()`: its timer does not
+ * keep the process alive, and while the accept loop backs off no accept is
+ * pending, so a plugin without connections would exit. Only failed accepts
+ * pay for the global timer.
+ */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 function isAddrInUse(err: unknown): boolean {
   return err instanceof Deno.errors.AddrInUse ||
     (err as { code?: string } | null)?.code === "EADDRINUSE";
@@ -56,9 +69,13 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const rawSockets = new Set<{ destroy(): void }>();
   let stopping = false;
 
-  const open = (transport: Transport): H2Connection => {
+  const open = (transport: Transport, peer: string): H2Connection => {
     const conn = new H2Connection(transport, {
+      limits: options.http2,
       onStream: (stream, headers) => startCall(stream, headers, callOptions),
+      // Once per connection and kind: what the peer did, and what it got.
+      onRefusal: (_c, { kind, code, detail }) =>
+        log.warn("refused a peer's HTTP/2 behaviour", { peer, kind, h2_error: code, detail }),
       onClose: (c, reason) => {
         connections.delete(c);
         log.trace("connection closed", { reason });
@@ -74,7 +91,11 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const serveDenoConn = (sock: Deno.Conn): Promise<void> => {
     // Small frames must not wait for Nagle's 40 ms.
     if (sock.remoteAddr.transport === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
-    const conn = open(denoTransport(sock));
+    const addr = sock.remoteAddr;
+    const conn = open(
+      denoTransport(sock),
+      "hostname" in addr ? `${addr.hostname}:${addr.port}` : "unix socket",
+    );
     if (stopping) conn.drain(AbortSignal.abort());
     return pumpDenoSocket(sock, conn, logFailure);
   };
@@ -86,15 +107,48 @@ export function createNativeEngine(options: EngineOptions): Engine {
     } else {
       listener = Deno.listen(hostPort(address));
     }
-    closers.push(() => listener.close());
-    void (async () => {
-      try {
-        for await (const sock of listener) void serveDenoConn(sock);
-      } catch {
-        // listener closed
-      }
-    })();
+    let closed = false;
+    closers.push(() => {
+      closed = true;
+      listener.close();
+    });
+    void acceptLoop(listener, () => closed);
     return network === "unix" ? 0 : (listener.addr as Deno.NetAddr).port;
+  };
+
+  /**
+   * Accepts until the listener closes. A failed accept (EMFILE when the
+   * process is out of file descriptors, ENFILE, ECONNABORTED, ...) is logged
+   * at ERROR and retried after a pause that doubles while it keeps failing,
+   * so that the plugin accepts again once descriptors are free.
+   */
+  const acceptLoop = async (listener: Deno.Listener, closed: () => boolean): Promise<void> => {
+    let failures = 0;
+    let backoff = 0;
+    while (true) {
+      let sock: Deno.Conn;
+      try {
+        sock = await listener.accept();
+      } catch (err) {
+        if (closed() || err instanceof Deno.errors.BadResource) return;
+        failures++;
+        backoff = Math.min(backoff ? backoff * 2 : ACCEPT_BACKOFF_MS.min, ACCEPT_BACKOFF_MS.max);
+        log.error("accepting a connection failed; retrying", {
+          error: (err as Error)?.message ?? String(err),
+          failures,
+          retry_ms: backoff,
+        });
+        await pause(backoff);
+        if (closed()) return;
+        continue;
+      }
+      if (failures) {
+        log.info("accepting connections again", { failures });
+        failures = 0;
+        backoff = 0;
+      }
+      void serveDenoConn(sock);
+    }
   };
 
   const bindTls = (network: Network, address: string, tls: ServerTls): Promise<number> => {
@@ -107,7 +161,10 @@ export function createNativeEngine(options: EngineOptions): Engine {
       minVersion: "TLSv1.2",
       ALPNProtocols: ["h2"],
     }, (sock) => {
-      const conn = open(nodeTransport(sock));
+      const conn = open(
+        nodeTransport(sock),
+        network === "unix" ? "unix socket" : `${sock.remoteAddress}:${sock.remotePort}`,
+      );
       if (stopping) conn.drain(AbortSignal.abort());
       pumpNodeSocket(sock, conn, logFailure);
     });
@@ -130,6 +187,12 @@ export function createNativeEngine(options: EngineOptions): Engine {
       server.once("error", onError);
       const listening = () => {
         server.off("error", onError);
+        // Without a listener a later 'error' would be thrown and kill the plugin. (Deno 2.9's
+        // node:net server emits none for a failed accept, EMFILE say: it just stops
+        // accepting, which cannot be seen from here. The plaintext listener recovers.)
+        server.on("error", (err: Error) => {
+          log.error("TLS listener error; still listening", { error: err.message });
+        });
         closers.push(() => server.close());
         const addr = server.address();
         resolve(typeof addr === "object" && addr ? addr.port : 0);

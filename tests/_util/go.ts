@@ -27,6 +27,8 @@ export const GO_PROGRAMS = {
   "host-grpc-latest": "./host",
   /** A host-like TLS/gRPC client that checks the plugin refuses bad clients (tls_refusal_test.ts). */
   tlsprobe: "./tlsprobe",
+  /** grpc-go peer for the interop compression cases grpc-go's own interop client and server lack. */
+  gzippeer: "./gzippeer",
   /** A go-plugin plugin and host of ours for the broker's other direction (the plugin serves, the host dials). */
   brokerpeer: "./brokerpeer",
 } as const;

@@ -4,8 +4,10 @@
  *
  * - terraform-provider-time, a real Terraform provider (terraform-plugin-framework
  *   on go-plugin; protocol 5);
- * - grpc-go's interop server and client (`grpc.testing.TestService`);
+ * - grpc-go's interop server and client (`grpc.testing.TestService`), and
+ *   our grpc-go peer for the compression cases they lack (gzippeer);
  * - go-plugin's own Go KV plugin;
+ * - h2spec, the HTTP/2 conformance tester;
  * - pyvider-rpcplugin (Python): its KV plugin and, on its client, our
  *   tests/interop/pyvider_host.py.
  *
@@ -22,6 +24,8 @@ export const PEER_VERSIONS = {
   terraformProviderTime: "v0.14.2",
   /** google.golang.org/grpc (interop server and client) */
   grpcInterop: "v1.85.0",
+  /** github.com/summerwind/h2spec (no go.mod of its own: `+incompatible`) */
+  h2spec: "v2.2.1+incompatible",
 } as const;
 
 /** Terraform's handshake cookie (what Terraform and OpenTofu set for every provider). */
@@ -70,6 +74,30 @@ export function grpcInteropClient(): Promise<string> {
     "google.golang.org/grpc/interop/client",
     PEER_VERSIONS.grpcInterop,
   );
+}
+
+/**
+ * Builds our grpc-go peer for the interop compression cases
+ * (tests/interop/gzippeer, on the grpc-go tests/interop/go.mod pins):
+ * `-mode=client -server_port=N -test_case=X` runs client_compressed_unary,
+ * server_compressed_unary or server_compressed_streaming; `-mode=server
+ * -port=0` serves them, logging "gzippeer listening on 127.0.0.1:PORT".
+ *
+ * @returns The path of the binary.
+ */
+export function gzipPeer(): Promise<string> {
+  return buildGo("gzippeer");
+}
+
+/**
+ * Installs h2spec, the HTTP/2 conformance tester (RFC 7540/9113 and
+ * RFC 7541 cases): `h2spec -h HOST -p PORT [-S] [-j report.xml]` against an
+ * h2c (plaintext) server, `-t` for TLS.
+ *
+ * @returns The path of the `h2spec` binary.
+ */
+export function h2spec(): Promise<string> {
+  return goInstall("h2spec", "github.com/summerwind/h2spec/cmd/h2spec", PEER_VERSIONS.h2spec);
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 
 /** Absolute path of the repository root, with a trailing slash. */
-export const ROOT: string = new URL("../..//", import.meta.url).pathname;
+export const ROOT: string = new URL("../../", import.meta.url).pathname;
 
 /** The deno binary running us, so children use the same version. */
 export const DENO: string = Deno.execPath();

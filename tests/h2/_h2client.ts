@@ -19,6 +19,7 @@ import {
   type ConnectionOptions,
   H2Connection,
   type H2Stream,
+  type Refusal,
   type Transport,
 } from "../../h2/connection.ts";
 import { encodeHeaders, HpackDecoder } from "../../h2/hpack.ts";
@@ -111,6 +112,31 @@ export class MemoryTransport implements Transport {
 
   close(): void {
     this.closeCalls++;
+  }
+}
+
+/**
+ * A transport whose writes are kept (as {@linkcode MemoryTransport} does)
+ * but do not complete until {@linkcode HeldTransport.release}: a peer that
+ * does not read.
+ */
+export class HeldTransport extends MemoryTransport {
+  #pending: (() => void)[] = [];
+
+  /** Writes started and not completed. */
+  get pendingWrites(): number {
+    return this.#pending.length;
+  }
+
+  override write(data: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new Error("transport closed"));
+    this.writes.push(data.slice());
+    return new Promise((resolve) => this.#pending.push(resolve));
+  }
+
+  /** Completes every pending write. */
+  release(): void {
+    for (const done of this.#pending.splice(0)) done();
   }
 }
 
@@ -276,7 +302,9 @@ export class H2TestPeer {
    */
   constructor(
     open: (transport: MemoryTransport, onClose: (reason: string) => void) => H2Connection,
+    transport?: MemoryTransport,
   ) {
+    if (transport) this.transport = transport;
     this.conn = open(this.transport, (reason) => this.closeReasons.push(reason));
   }
 
@@ -369,11 +397,31 @@ export class H2TestPeer {
 
 /** An in-memory client of one server-role {@linkcode H2Connection}. */
 export class H2TestClient extends H2TestPeer {
-  /** @param onStream The server's onStream callback. */
-  constructor(onStream: ConnectionOptions["onStream"] = () => {}) {
-    super((transport, onClose) =>
-      new H2Connection(transport, { onStream, onClose: (_conn, reason) => onClose(reason) })
+  /** What the connection reported through onRefusal, in order. */
+  readonly refusals: Refusal[] = [];
+
+  /**
+   * @param onStream The server's onStream callback.
+   * @param options More connection options (limits).
+   * @param transport The connection's transport (a {@linkcode MemoryTransport} by default).
+   */
+  constructor(
+    onStream: ConnectionOptions["onStream"] = () => {},
+    options: Partial<ConnectionOptions> = {},
+    transport?: MemoryTransport,
+  ) {
+    const refusals: Refusal[] = [];
+    super(
+      (t, onClose) =>
+        new H2Connection(t, {
+          ...options,
+          onStream,
+          onRefusal: (_conn, r) => refusals.push(r),
+          onClose: (_conn, reason) => onClose(reason),
+        }),
+      transport,
     );
+    this.refusals = refusals;
   }
 
   /** Sends the preface and a SETTINGS frame. */

@@ -90,7 +90,7 @@ Deno.test("client connection: the preface, SETTINGS and a WINDOW_UPDATE go out f
   assertEquals(settingsOf(frames[0]), [
     [Setting.ENABLE_PUSH, 0],
     [Setting.INITIAL_WINDOW_SIZE, 4 << 20],
-    [Setting.MAX_HEADER_LIST_SIZE, 16 << 20],
+    [Setting.MAX_HEADER_LIST_SIZE, 64 << 10],
   ]);
   assertEquals([frames[1].streamId, u32At(frames[1].payload)], [0, (16 << 20) - 65_535]);
   // The server's SETTINGS are ACKed; its ACK of ours is not answered.
@@ -153,11 +153,11 @@ Deno.test("client connection: response HEADERS, DATA, then trailers; end() sends
   assertEquals(rec.events.slice(2), [["headers", TRAILERS, true]]);
   assert(stream.remoteClosed);
   assertEquals(peer.conn.streamCount, 0);
-  // Late frames for the finished stream are dropped, not a connection error.
-  peer.send(headersFrame(1, TRAILERS, true), dataFrame(1, new Uint8Array([6])));
+  // A frame after the server's END_STREAM is a connection error (RFC 9113 5.1).
+  peer.send(dataFrame(1, new Uint8Array([6])));
   await tick();
   assertEquals(rec.events.length, 3);
-  assertEquals(peer.goaways().length, 0);
+  assertEquals(peer.goaways().map((g) => g.code), [H2Error.STREAM_CLOSED]);
   await finish(peer);
 });
 

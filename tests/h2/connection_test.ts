@@ -66,8 +66,9 @@ Deno.test("connection: server SETTINGS and a connection WINDOW_UPDATE go out fir
   assertEquals([settings.flags, settings.streamId], [0, 0]);
   assertEquals(settingsOf(settings), [
     [Setting.ENABLE_PUSH, 0],
+    [Setting.MAX_CONCURRENT_STREAMS, 128],
     [Setting.INITIAL_WINDOW_SIZE, 4 << 20],
-    [Setting.MAX_HEADER_LIST_SIZE, 16 << 20],
+    [Setting.MAX_HEADER_LIST_SIZE, 64 << 10],
   ]);
   assertEquals(update.streamId, 0);
   assertEquals(u32At(update.payload), (16 << 20) - 65_535);
@@ -109,11 +110,11 @@ Deno.test("connection: PING is ACKed with the same payload, a PING ACK is not an
   await finish(client);
 });
 
-Deno.test("connection: a PING of the wrong size is a PROTOCOL_ERROR", async () => {
+Deno.test("connection: a PING of the wrong size is a FRAME_SIZE_ERROR", async () => {
   const { client } = await started();
   client.send(frame(FrameType.PING, 0, 0, new Uint8Array(7)));
   await tick();
-  assertEquals(client.goaways().map((g) => g.code), [H2Error.PROTOCOL_ERROR]);
+  assertEquals(client.goaways().map((g) => g.code), [H2Error.FRAME_SIZE_ERROR]);
   assert(client.transport.closed);
 });
 
@@ -525,12 +526,15 @@ Deno.test("connection: client RST_STREAM reaches the handler", async () => {
   assertEquals(streams[1].resets, []);
   assert(streams[0].stream.closed);
   assertEquals(client.conn.streamCount, 1);
-  // Writes on the reset stream go nowhere; late DATA is ignored.
+  // Writes on the reset stream go nowhere; DATA after the client's own
+  // RST_STREAM is a stream error STREAM_CLOSED (RFC 9113 5.1).
   streams[0].stream.sendData(new Uint8Array([1]));
   streams[0].stream.end(TRAILERS);
   client.send(dataFrame(1, new Uint8Array([1])));
   await tick();
-  assertEquals(client.response(1).ended, false);
+  const res = client.response(1);
+  assertEquals([res.headers, res.trailers, res.body.length], [undefined, undefined, 0]);
+  assertEquals(res.rst, H2Error.STREAM_CLOSED);
   assertEquals(client.goaways().length, 0);
   assertEquals(streams[0].body, []);
   await finish(client);

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { encodeHeaders, HpackDecoder, HpackError } from "../../h2/hpack.ts";
+import { encodeHeaders, HpackDecoder, HpackError, HpackListSizeError } from "../../h2/hpack.ts";
 import { huffmanDecode } from "../../h2/huffman.ts";
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from "../../h2/_huffman_table.ts";
 import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
@@ -336,6 +336,95 @@ Deno.test("HpackDecoder enforces the header list size limit", () => {
     /header list size exceeds the limit 179 octets at field 4/,
   );
   assertThrows(() => new HpackDecoder().decode(block, 100), HpackError, /at field 3/);
+});
+
+Deno.test("HpackDecoder: a list over the limit is still decoded to its end, so the table stays in step", () => {
+  const dec = new HpackDecoder();
+  // :method GET, a 40-octet entry indexed (x-a: 1...), a 200-octet literal, another indexed entry.
+  const block = new Uint8Array([
+    0x82,
+    0x40,
+    3,
+    ...new TextEncoder().encode("x-a"),
+    5,
+    ...new TextEncoder().encode("11111"),
+    0x00,
+    3,
+    ...new TextEncoder().encode("x-b"),
+    0x7f,
+    200 - 127,
+    ...new Uint8Array(200).fill(0x62),
+    0x40,
+    3,
+    ...new TextEncoder().encode("x-c"),
+    1,
+    0x33,
+  ]);
+  let err: unknown;
+  try {
+    dec.decode(block, 100);
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof HpackListSizeError, `threw ${err}`);
+  assertEquals([err.limit, err.field], [100, 3]);
+  // Both entries made it into the table (newest first).
+  assertEquals(dynamicTable(dec), [["x-c", "3"], ["x-a", "11111"]]);
+  assertEquals(dec.decode(hex("be bf")), [["x-c", "3"], ["x-a", "11111"]]);
+});
+
+Deno.test("HpackDecoder allows at most two dynamic table size updates per block", () => {
+  assertEquals(new HpackDecoder().decode(hex("20 3fe11f 82")), [[":method", "GET"]]);
+  assertThrows(() => new HpackDecoder().decode(hex("20 20 20 82")), HpackError, /more than 2/);
+});
+
+Deno.test("HpackDecoder: each decoder has its own read position (a decode inside a decode)", () => {
+  // The list size limit is compared with `>`, so an object limit runs
+  // valueOf() in the middle of the outer decode: a second decoder's decode
+  // there must not move the first one's position.
+  const inner = new HpackDecoder();
+  let innerResult: Headers = [];
+  const limit = {
+    valueOf() {
+      innerResult = inner.decode(hex("8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d"));
+      return Infinity;
+    },
+  } as unknown as number;
+  const outer = new HpackDecoder().decode(hex("82 84"), limit);
+  assertEquals(outer, [[":method", "GET"], [":path", "/"]]);
+  assertEquals(innerResult.length, 4);
+});
+
+Deno.test("HpackDecoder.malformed: RFC 9113 8.2.1 characters, raw, Huffman-coded and indexed", () => {
+  const enc = new TextEncoder();
+  const raw = (s: string) => [s.length, ...enc.encode(s)];
+  const huff = (s: string) => {
+    const h = huffmanEncode([...enc.encode(s)]);
+    return [0x80 | h.length, ...h];
+  };
+  const dec = new HpackDecoder();
+  const check = (block: number[], want: RegExp | "") => {
+    dec.decode(new Uint8Array(block));
+    if (want === "") assertEquals(dec.malformed, "");
+    else assert(want.test(dec.malformed), `malformed: ${JSON.stringify(dec.malformed)}`);
+  };
+  check([0x82, 0x00, ...raw("x-ok"), ...raw("v v\t")], "");
+  check([0x00, ...raw(":path"), ...raw("/")], ""); // a leading colon is a pseudo-header's
+  check([0x00, ...raw("X-Up"), ...raw("1")], /field name "X-Up"/);
+  check([0x00, ...raw("x:y"), ...raw("1")], /field name "x:y"/);
+  check([0x00, ...raw(""), ...raw("1")], /field name ""/);
+  check([0x00, ...huff("X-Huff"), ...huff("1")], /field name "X-Huff"/);
+  check([0x00, ...raw("x-v"), ...raw("a\r\nb")], /NUL, CR or LF/);
+  check([0x00, ...raw("x-v"), ...huff("a\nb")], /NUL, CR or LF/);
+  check([0x0f, 0x2b, ...raw("a\u0000")], /"user-agent" has NUL/); // indexed name 58
+  // A bad entry in the dynamic table stays bad when it is indexed again...
+  check([0x40, ...raw("Bad"), ...raw("1")], /field name "Bad"/);
+  check([0xbe], /field name "Bad"/);
+  // ... also as the name of a new literal; a good one stays good.
+  check([0x7e, ...raw("2")], /field name "Bad"/);
+  check([0x40, ...raw("good"), ...raw("1"), 0xbe], "");
+  // Each decode starts afresh.
+  check([0x82], "");
 });
 
 // The encoder.

@@ -37,8 +37,13 @@ Deno.test("chooseVersion() fails with a message naming both sides when no versio
     StartupError,
     /host supports protocol versions 7,8 \(PLUGIN_PROTOCOL_VERSIONS\) and this plugin serves 1, 2/,
   );
-  assertThrows(() => chooseVersion("", [1]), StartupError, /="" lists no protocol version/);
   assertThrows(() => chooseVersion("abc", [1]), StartupError, /="abc" lists no protocol version/);
   assertEquals(chooseVersion(undefined, [3, 2]).version, 2); // very old hosts: our lowest
   assertEquals(chooseVersion("x,2", [1, 2]).version, 2);
+});
+
+Deno.test("chooseVersion(): an empty PLUGIN_PROTOCOL_VERSIONS is no list: our lowest version, as go-plugin", () => {
+  for (const empty of ["", " "]) {
+    assertEquals(chooseVersion(empty, [3, 2]), { version: 2, agreed: false, ignored: [] });
+  }
 });

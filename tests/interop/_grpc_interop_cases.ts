@@ -76,10 +76,11 @@ function streamingRequest(
 /** The large_unary request: 271828 bytes of zeros, asking for 314159 back. */
 const LARGE_UNARY = simpleRequest({ responseSize: 314159, payload: zeros(271828) });
 
-/** The echo-metadata keys and values of custom_metadata. */
-const ECHO_INITIAL = "x-grpc-test-echo-initial";
+/** The Echo Metadata key a server sends back in its response headers (custom_metadata). */
+export const ECHO_INITIAL = "x-grpc-test-echo-initial";
 const ECHO_INITIAL_VALUE = "test_initial_metadata_value";
-const ECHO_TRAILING = "x-grpc-test-echo-trailing-bin";
+/** The Echo Metadata key a server sends back in its trailers. */
+export const ECHO_TRAILING = "x-grpc-test-echo-trailing-bin";
 const ECHO_TRAILING_VALUE = [0xab, 0xab, 0xab];
 
 // --- assertions
@@ -360,6 +361,70 @@ export async function timeoutOnSleepingServer(channel: Channel): Promise<void> {
   }
 }
 
+/** The large_unary request, also asking the server to check (`expect`) or use (`respond`) compression. */
+function compressionRequest(fields: { expect?: boolean; respond?: boolean }): SimpleRequest {
+  return simpleRequest({
+    ...LARGE_UNARY,
+    expectCompressed: fields.expect === undefined ? undefined : { value: fields.expect },
+    responseCompressed: fields.respond === undefined ? undefined : { value: fields.respond },
+  });
+}
+
+/**
+ * client_compressed_unary: the probe (expect_compressed, sent uncompressed)
+ * fails INVALID_ARGUMENT; the same request gzip-compressed, and one
+ * uncompressed that expects no compression, succeed with 314159 bytes.
+ */
+export async function clientCompressedUnary(channel: Channel): Promise<void> {
+  const client = serviceClient(channel, TEST_SERVICE);
+  await assertStatus(
+    () => client.unaryCall(compressionRequest({ expect: true })),
+    Status.INVALID_ARGUMENT,
+  );
+  const compressed = await client.unaryCall(compressionRequest({ expect: true }), {
+    compression: "gzip",
+  });
+  assertZeros(compressed.payload, 314159, "compressed request: response");
+  const plain = await client.unaryCall(compressionRequest({ expect: false }));
+  assertZeros(plain.payload, 314159, "uncompressed request: response");
+}
+
+/**
+ * server_compressed_unary: with response_compressed true the response has
+ * the compressed flag, with false it has not; 314159 bytes either way.
+ */
+export async function serverCompressedUnary(channel: Channel): Promise<void> {
+  const client = serviceClient(channel, TEST_SERVICE);
+  for (const respond of [true, false]) {
+    const flags: boolean[] = [];
+    const res = await client.unaryCall(compressionRequest({ respond }), {
+      onResponseMessage: (compressed) => flags.push(compressed),
+    });
+    assertEquals(flags, [respond], `response_compressed ${respond}: the compressed flag`);
+    assertZeros(res.payload, 314159, `response_compressed ${respond}: response`);
+  }
+}
+
+/**
+ * server_compressed_streaming: two responses, 31415 bytes compressed, then
+ * 92653 bytes not.
+ */
+export async function serverCompressedStreaming(channel: Channel): Promise<void> {
+  const sizes = [31415, 92653];
+  const request = streamingRequest(sizes);
+  request.responseParameters[0].compressed = { value: true };
+  request.responseParameters[1].compressed = { value: false };
+  const flags: boolean[] = [];
+  const responses = await collect(
+    serviceClient(channel, TEST_SERVICE).streamingOutputCall(request, {
+      onResponseMessage: (compressed) => flags.push(compressed),
+    }),
+  );
+  assertEquals(responses.length, 2, "number of responses");
+  assertEquals(flags, [true, false], "the responses' compressed flags");
+  responses.forEach((r, i) => assertZeros(r.payload, sizes[i], `response ${i}`));
+}
+
 /** The cases, by their names in the interop descriptions (grpc-go's client takes the same names). */
 export const INTEROP_CASES: Readonly<Record<string, InteropCase>> = {
   empty_unary: emptyUnary,
@@ -377,3 +442,23 @@ export const INTEROP_CASES: Readonly<Record<string, InteropCase>> = {
   cancel_after_first_response: cancelAfterFirstResponse,
   timeout_on_sleeping_server: timeoutOnSleepingServer,
 };
+
+/**
+ * The compression cases. grpc-go's interop client has none of them and its
+ * interop server no gzip, so they run against our grpc-go peer
+ * (tests/interop/gzippeer), which serves the unary ones.
+ * client_compressed_streaming needs one compressed and one uncompressed
+ * message in a stream, and our client compresses a call's messages all or
+ * none: it is not here.
+ */
+export const COMPRESSION_CASES: Readonly<Record<string, InteropCase>> = {
+  client_compressed_unary: clientCompressedUnary,
+  server_compressed_unary: serverCompressedUnary,
+  server_compressed_streaming: serverCompressedStreaming,
+};
+
+/** The compression cases the grpc-go peer's server serves (UnaryCall only). */
+export const PEER_SERVED_COMPRESSION_CASES: readonly string[] = [
+  "client_compressed_unary",
+  "server_compressed_unary",
+];

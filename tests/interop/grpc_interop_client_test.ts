@@ -11,13 +11,23 @@
  * first: if it fails too, the harness (or the server) is at fault, not our
  * client. The server is started once, on a free port; every connection goes
  * to 127.0.0.1 only.
+ *
+ * The compression cases client_compressed_unary and server_compressed_unary
+ * are in neither grpc-go interop program (no such cases in the client, no
+ * gzip in the server): they run against our grpc-go peer, gzippeer, whose
+ * server implements them on grpc-go's gzip, and its client is the harness
+ * check.
  */
 
 import { connect } from "../../rpc/connect.ts";
 import type { Channel } from "../../rpc/client_call.ts";
 import { assert } from "../_util/assert.ts";
-import { grpcInteropClient, grpcInteropServer } from "../_util/peers.ts";
-import { INTEROP_CASES } from "./_grpc_interop_cases.ts";
+import { grpcInteropClient, grpcInteropServer, gzipPeer } from "../_util/peers.ts";
+import {
+  COMPRESSION_CASES,
+  INTEROP_CASES,
+  PEER_SERVED_COMPRESSION_CASES,
+} from "./_grpc_interop_cases.ts";
 
 const HOST = "127.0.0.1";
 const MAX_MESSAGE_BYTES = 4 << 20;
@@ -31,13 +41,14 @@ interface InteropServer {
 }
 
 /**
- * Starts grpc-go's interop server on a port the system picks (`-port=0`),
- * learnt from its "listening on" log line; its stderr is drained until it exits.
+ * Starts grpc-go's interop server (or, with `peer`, our gzippeer's) on a
+ * port the system picks (`-port=0`), learnt from its "listening on" log line;
+ * its stderr is drained until it exits.
  */
-async function startServer(): Promise<InteropServer> {
-  const bin = await grpcInteropServer();
+async function startServer(peer = false): Promise<InteropServer> {
+  const bin = peer ? await gzipPeer() : await grpcInteropServer();
   const child = new Deno.Command(bin, {
-    args: ["-port=0", "-use_tls=false"],
+    args: peer ? ["-mode=server", "-port=0"] : ["-port=0", "-use_tls=false"],
     env: { GRPC_GO_LOG_SEVERITY_LEVEL: "info", GRPC_GO_LOG_VERBOSITY_LEVEL: "0" },
     stdin: "null",
     stdout: "null",
@@ -48,7 +59,7 @@ async function startServer(): Promise<InteropServer> {
   const drained = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
       if (log.length < 1 << 20) log += chunk;
-      const m = log.match(/interop server listening on \S*:(\d+)\n/);
+      const m = log.match(/(?:interop server|gzippeer) listening on \S*:(\d+)\n/);
       if (m) port.resolve(Number(m[1]));
     }
   })();
@@ -72,7 +83,9 @@ async function startServer(): Promise<InteropServer> {
   clearTimeout(timer);
   if (typeof started === "string") {
     await stop();
-    throw new Error(`grpc-go's interop server did not start: ${started}\n${log}`);
+    throw new Error(
+      `${peer ? "gzippeer" : "grpc-go's interop server"} did not start: ${started}\n${log}`,
+    );
   }
   return { port: started, log: () => log, stop };
 }
@@ -92,10 +105,16 @@ async function onConnection(port: number, run: (channel: Channel) => Promise<voi
   }
 }
 
-/** Runs grpc-go's interop client for one case; throws with its output if it fails. */
-async function goClientCase(bin: string, port: number, testCase: string): Promise<void> {
+/** Runs grpc-go's interop client (or gzippeer's) for one case; throws with its output if it fails. */
+async function goClientCase(
+  bin: string,
+  port: number,
+  testCase: string,
+  peer = false,
+): Promise<void> {
   const res = await new Deno.Command(bin, {
     args: [
+      ...(peer ? ["-mode=client"] : []),
       `-server_host=${HOST}`,
       `-server_port=${port}`,
       "-use_tls=false",
@@ -108,9 +127,9 @@ async function goClientCase(bin: string, port: number, testCase: string): Promis
   const text = new TextDecoder();
   assert(
     res.success,
-    `grpc-go's client failed ${testCase} (exit ${res.code}):\n${text.decode(res.stdout)}${
-      text.decode(res.stderr)
-    }`,
+    `${peer ? "gzippeer's" : "grpc-go's"} client failed ${testCase} (exit ${res.code}):\n${
+      text.decode(res.stdout)
+    }${text.decode(res.stderr)}`,
   );
 }
 
@@ -123,6 +142,22 @@ for (const [name, run] of Object.entries(INTEROP_CASES)) {
       await t.step(
         "harness check: grpc-go's own interop client",
         () => goClientCase(goClient, server.port, name),
+      );
+      await t.step("our client", () => onConnection(server.port, run));
+    } finally {
+      await server.stop();
+    }
+  });
+}
+
+for (const name of PEER_SERVED_COMPRESSION_CASES) {
+  const run = COMPRESSION_CASES[name];
+  Deno.test(`gRPC interop, client role: ${name} (our client vs gzippeer's grpc-go server)`, async (t) => {
+    const [server, peer] = await Promise.all([startServer(true), gzipPeer()]);
+    try {
+      await t.step(
+        "harness check: gzippeer's own grpc-go client",
+        () => goClientCase(peer, server.port, name, true),
       );
       await t.step("our client", () => onConnection(server.port, run));
     } finally {

@@ -6,6 +6,7 @@
  */
 
 import { generateCertificate } from "../../tls/mod.ts";
+import { hostEnv, startDirect } from "../_util/direct.ts";
 import { FIXTURE, TEST_ENGINE } from "../_util/fixture.ts";
 import { buildGo } from "../_util/go.ts";
 import { DENO, denoRunLine, pluginFlags, ROOT } from "../_util/plugin.ts";
@@ -49,11 +50,6 @@ async function expectStartupFailure(c: Case) {
 }
 
 const cases: Case[] = [
-  {
-    name: "PLUGIN_PROTOCOL_VERSIONS empty",
-    env: { PLUGIN_PROTOCOL_VERSIONS: "" },
-    stderr: /PLUGIN_PROTOCOL_VERSIONS="" lists no protocol version: the host must set it/,
-  },
   {
     name: "PLUGIN_PROTOCOL_VERSIONS garbage",
     env: { PLUGIN_PROTOCOL_VERSIONS: "five,six" },
@@ -218,5 +214,19 @@ Deno.test("wrong cookie through the Go host: error at start, no socket, no proce
     );
     assertEquals(socketFiles(dir), []);
     assertEquals(await waitNoProcesses(dir), []);
+  });
+});
+
+Deno.test("PLUGIN_PROTOCOL_VERSIONS empty (a go-plugin host without versioned plugins) is no list: the plugin serves its lowest version", async () => {
+  await withTempDir(async (dir) => {
+    const p = startDirect([DENO, "run", ...pluginFlags([dir]), PLUGIN, "--versions=3,2"], {
+      cwd: dir,
+      env: hostEnv(dir, { PLUGIN_PROTOCOL_VERSIONS: "" }),
+    });
+    const info = await p.handshake;
+    assertEquals([info.appVersion, info.network], [2, "unix"]);
+    p.child.kill("SIGTERM");
+    assertEquals((await p.status).code, 0, p.stderrLines.join("\n"));
+    assertEquals(socketFiles(dir), []);
   });
 });

@@ -25,7 +25,7 @@ import {
 } from "../../rpc/service.ts";
 import { serviceClient } from "../../rpc/service_client.ts";
 import { RpcError, Status, type StatusCode } from "../../rpc/status.ts";
-import type { Metadata } from "../../rpc/wire.ts";
+import { gunzip, gzip, type Metadata } from "../../rpc/wire.ts";
 import type { AnyMethod } from "../../rpc/handler.ts";
 import { createNativeEngine } from "../../server/engines/native.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
@@ -556,6 +556,7 @@ Deno.test("client call: the request headers and body on the wire", async () => {
     ["content-type", "application/grpc"],
     ["te", "trailers"],
     ["user-agent", header(req.headers, "user-agent")!],
+    ["grpc-accept-encoding", "identity,gzip"],
     ["grpc-timeout", "90000m"],
     ["x-a", "1"],
     ["x-b-bin", "eg"],
@@ -842,3 +843,136 @@ Deno.test("client call: unary and server stream over a unix socket to createNati
       assertEquals(await closed.promise, "finished");
     }
   }));
+
+// --- gzip
+
+/** A request body's messages with their compressed flags, decompressed. */
+async function gunzipped(body: Uint8Array): Promise<[string, boolean][]> {
+  const out: [string, boolean][] = [];
+  for (let pos = 0; pos < body.length;) {
+    const n = new DataView(body.buffer, body.byteOffset + pos + 1, 4).getUint32(0);
+    const bytes = body.slice(pos + 5, pos + 5 + n);
+    const compressed = body[pos] === 1;
+    out.push([dec.decode(compressed ? await gunzip(bytes, 1 << 20) : bytes), compressed]);
+    pos += 5 + n;
+  }
+  return out;
+}
+
+Deno.test("client call: compression gzip sends grpc-encoding gzip and compressed messages", async () => {
+  const { peer, client } = scripted();
+  const call = client.echo("hi", { compression: "gzip" });
+  const req = await requestOf(peer, 1);
+  assertEquals(header(req.headers, "grpc-encoding"), "gzip");
+  assertEquals(header(req.headers, "grpc-accept-encoding"), "identity,gzip");
+  assertEquals(await gunzipped(req.body), [['"hi"', true]]);
+  peer.send(
+    headersFrame(1, OK_HEADERS),
+    dataFrame(1, grpcMessage('"ok"')),
+    headersFrame(1, [["grpc-status", "0"]], true),
+  );
+  assertEquals(await call, "ok");
+  // Without the option: no grpc-encoding, and messages go as they are.
+  const plain = client.echo("hi");
+  const req3 = await requestOf(peer, 3);
+  assertEquals(header(req3.headers, "grpc-encoding"), undefined);
+  assertEquals(await gunzipped(req3.body), [['"hi"', false]]);
+  peer.send(headersFrame(3, [...OK_HEADERS, ["grpc-status", "1"]], true));
+  await rejects(plain, Status.CANCELLED);
+  await finish(peer);
+});
+
+Deno.test("client call: gzip requests on every call kind reach our server", () =>
+  withPair(async ({ client }) => {
+    const gz = { compression: "gzip" } as const;
+    assertEquals(await client.echo("zipped", gz), "echo: zipped");
+    assertEquals((await collect(client.count({ n: 3 }, gz))).items, [0, 1, 2]);
+    assertEquals(await client.sum([1, 2, 3], gz), 6);
+    assertEquals((await collect(client.chat(["a", "b"], gz))).items, ["echo: a", "echo: b"]);
+  }));
+
+Deno.test("client call: gzip responses are decompressed in order, and the trailers wait for them", async () => {
+  const { peer, client } = scripted();
+  const flags: boolean[] = [];
+  const responses = collect(client.count({ n: 5 }, { onResponseMessage: (c) => flags.push(c) }));
+  await requestOf(peer, 1);
+  // Everything in one read: plain messages behind compressed ones must wait.
+  peer.send(
+    headersFrame(1, [...OK_HEADERS, ["grpc-encoding", "gzip"]]),
+    dataFrame(
+      1,
+      concat(
+        grpcMessage(await gzip(enc.encode("0")), true),
+        grpcMessage("1"),
+        grpcMessage(await gzip(enc.encode("2")), true),
+        grpcMessage("3"),
+        grpcMessage(await gzip(enc.encode("4")), true),
+      ),
+    ),
+    headersFrame(1, [["grpc-status", "0"]], true),
+  );
+  const { items, error } = await responses;
+  assertEquals([items, error], [[0, 1, 2, 3, 4], undefined]);
+  assertEquals(flags, [true, false, true, false, true]);
+  await finish(peer);
+});
+
+Deno.test("client call: a response that decompresses past maxMessageBytes is RESOURCE_EXHAUSTED", async () => {
+  const { peer, client } = scripted([], 1 << 20);
+  const call = client.big(new Uint8Array(1));
+  await requestOf(peer, 1);
+  const bomb = grpcMessage(await gzip(new Uint8Array(16 << 20)), true);
+  assert(bomb.length < 16384, `the bomb is ${bomb.length} bytes`);
+  peer.send(
+    headersFrame(1, [...OK_HEADERS, ["grpc-encoding", "gzip"]]),
+    dataFrame(1, bomb),
+    headersFrame(1, [["grpc-status", "0"]], true),
+  );
+  const err = await rejects(call, Status.RESOURCE_EXHAUSTED);
+  assert(err.message.includes("decompresses to more than max (1048576"), err.message);
+  await finish(peer);
+});
+
+Deno.test("client call: compressed responses without a grpc-encoding gzip are INTERNAL", async () => {
+  const { peer, client } = scripted();
+  const none = client.echo("a");
+  const deflate = client.echo("b");
+  await requestOf(peer, 3);
+  const packed = grpcMessage(await gzip(enc.encode('"x"')), true);
+  peer.send(headersFrame(1, OK_HEADERS), dataFrame(1, packed));
+  peer.send(headersFrame(3, [...OK_HEADERS, ["grpc-encoding", "deflate"]]), dataFrame(3, packed));
+  const e1 = await rejects(none, Status.INTERNAL);
+  assert(e1.message.includes("without a grpc-encoding"), e1.message);
+  const e2 = await rejects(deflate, Status.INTERNAL);
+  assert(e2.message.includes('"deflate"'), e2.message);
+  await finish(peer);
+});
+
+Deno.test("client call: an unknown compression fails the call, naming the choices", async () => {
+  const { peer, client } = scripted();
+  const err = await rejects(
+    client.echo("a", { compression: "brotli" as unknown as "gzip" }),
+    Status.INTERNAL,
+  );
+  assertEquals(err.message, 'Unknown request compression "brotli": use "gzip" or "identity"');
+  await finish(peer);
+});
+
+Deno.test("client call: a reset right after the trailers waits for the responses still being decompressed", async () => {
+  const { peer, client } = scripted();
+  const requests = new Pushable<string>();
+  requests.push("a");
+  const responses = collect(client.chat(requests));
+  await until(() => peer.response(1).dataFrames.length > 0, "the first request");
+  // A server done before the client: trailers, then RST_STREAM NO_ERROR (our server does this).
+  peer.send(
+    headersFrame(1, [...OK_HEADERS, ["grpc-encoding", "gzip"]]),
+    dataFrame(1, grpcMessage(await gzip(enc.encode('"packed"')), true)),
+    headersFrame(1, [["grpc-status", "0"]], true),
+    rstStreamFrame(1, H2Error.NO_ERROR),
+  );
+  const { items, error } = await responses;
+  assertEquals([items, error], [["packed"], undefined]);
+  requests.end();
+  await finish(peer);
+});

@@ -24,7 +24,7 @@ import type {
 import { RpcError, Status } from "../../rpc/status.ts";
 import type { AnyMethod } from "../../rpc/handler.ts";
 import { type Route, startCall } from "../../rpc/server_call.ts";
-import { parseTimeout } from "../../rpc/wire.ts";
+import { gunzip, gzip, parseTimeout } from "../../rpc/wire.ts";
 import {
   CLIENT_PREFACE,
   FrameType,
@@ -153,6 +153,13 @@ function assertTrailersOnly(res: StreamResponse, code: number): string | undefin
   return header(res.trailers, "grpc-message");
 }
 
+/** The response headers of a call whose handler adds none. */
+const RESPONSE_HEADERS = [
+  [":status", "200"],
+  ["content-type", "application/grpc"],
+  ["grpc-accept-encoding", "identity,gzip"],
+];
+
 Deno.test("call: unary success", async () => {
   let seen: CallContext | undefined;
   const { client, call } = setup([unary("Echo", (req, ctx) => {
@@ -161,7 +168,7 @@ Deno.test("call: unary success", async () => {
   })]);
   call(1, "/test.T/Echo", ["hi"]);
   const res = await responseOf(client, 1);
-  assertEquals(res.headers, [[":status", "200"], ["content-type", "application/grpc"]]);
+  assertEquals(res.headers, RESPONSE_HEADERS);
   assertEquals(res.dataFrames.length, 1);
   // One message: 5-byte prefix + body.
   assertEquals([...res.body.subarray(0, 5)], [0, 0, 0, 0, 8]);
@@ -222,18 +229,20 @@ Deno.test("call: a content-type other than application/grpc is answered 415", as
   await finish(client);
 });
 
-Deno.test("call: grpc-encoding gzip is UNIMPLEMENTED with grpc-accept-encoding identity", async () => {
+Deno.test("call: a grpc-encoding other than identity or gzip is UNIMPLEMENTED, naming both", async () => {
   let called = false;
   const { client, call } = setup([unary("Echo", (r) => (called = true, r))]);
-  call(1, "/test.T/Echo", ["x"], [["grpc-encoding", "gzip"]]);
+  call(1, "/test.T/Echo", ["x"], [["grpc-encoding", "deflate"]]);
   const res = await responseOf(client, 1);
   const message = assertTrailersOnly(res, Status.UNIMPLEMENTED);
-  assert(message?.includes("gzip"), `message: ${message}`);
-  assertEquals(header(res.trailers, "grpc-accept-encoding"), "identity");
+  assert(message?.includes("deflate"), `message: ${message}`);
+  assertEquals(header(res.trailers, "grpc-accept-encoding"), "identity,gzip");
   assert(!called);
-  // identity is fine.
+  // identity and gzip are fine (uncompressed messages are allowed under gzip).
   call(3, "/test.T/Echo", ["y"], [["grpc-encoding", "identity"]]);
   assertEquals(texts(await responseOf(client, 3)), ["y"]);
+  call(5, "/test.T/Echo", ["z"], [["grpc-encoding", "gzip"]]);
+  assertEquals(texts(await responseOf(client, 5)), ["z"]);
   await finish(client);
 });
 
@@ -427,7 +436,7 @@ Deno.test("call: server-streaming handler yields three messages then OK", async 
   })]);
   call(1, "/test.T/Three", ["m"]);
   const res = await responseOf(client, 1);
-  assertEquals(res.headers, [[":status", "200"], ["content-type", "application/grpc"]]);
+  assertEquals(res.headers, RESPONSE_HEADERS);
   assertEquals(texts(res), ["m-1", "m-2", "m-3"]);
   assertEquals(res.trailers, [["grpc-status", "0"]]);
   // A plain iterable works too, and an empty stream is trailers-only OK.
@@ -776,4 +785,247 @@ Deno.test("createNativeEngine: shutdown lets a large response that ends within t
     assert(last.type === FrameType.HEADERS && (last.flags & 1) === 1, "trailers last");
     assertEquals(logLines.filter((l) => l.includes("timed out")), [], "no grace-period warning");
   });
+});
+
+// --- what a handler adds to the response: headers, trailers, compression
+
+/** A response body's messages, with their compressed flags (parseMessages refuses compressed ones). */
+function flaggedMessages(body: Uint8Array): { compressed: boolean; bytes: Uint8Array }[] {
+  const out: { compressed: boolean; bytes: Uint8Array }[] = [];
+  for (let pos = 0; pos < body.length;) {
+    const n = new DataView(body.buffer, body.byteOffset + pos + 1, 4).getUint32(0);
+    out.push({ compressed: body[pos] === 1, bytes: body.slice(pos + 5, pos + 5 + n) });
+    pos += 5 + n;
+  }
+  return out;
+}
+
+/** The messages of a response, decompressed, each as [text, came compressed]. */
+async function decodedMessages(res: StreamResponse): Promise<[string, boolean][]> {
+  const out: [string, boolean][] = [];
+  for (const m of flaggedMessages(res.body)) {
+    out.push([dec.decode(m.compressed ? await gunzip(m.bytes, 1 << 20) : m.bytes), m.compressed]);
+  }
+  return out;
+}
+
+const ACCEPT_GZIP: [string, string][] = [["grpc-accept-encoding", "identity,gzip"]];
+
+Deno.test("call: the identity path answers a sync handler in the same turn, with no promise", async () => {
+  const { client, call } = setup([unary("Echo", (r) => r)]);
+  call(1, "/test.T/Echo", ["now"], ACCEPT_GZIP);
+  // No await since the request went in: the response and its status are already queued.
+  assertEquals(client.conn.streamCount, 0);
+  const res = await responseOf(client, 1);
+  assertEquals(res.headers, RESPONSE_HEADERS);
+  assertEquals(await decodedMessages(res), [["now", false]]);
+  await finish(client);
+});
+
+Deno.test("call: gzip requests are decompressed, and requestCompressed says which came compressed", async () => {
+  const seen: [string, boolean][] = [];
+  const { client } = setup([unary("Echo", (r, ctx) => {
+    seen.push([r, ctx.requestCompressed]);
+    return r;
+  })]);
+  const gzipped = grpcMessage(await gzip(enc.encode("packed")), true);
+  client.send(headersFrame(1, requestHeaders("/test.T/Echo", [["grpc-encoding", "gzip"]])));
+  client.send(dataFrame(1, gzipped, true));
+  assertEquals(texts(await responseOf(client, 1)), ["packed"]);
+  // Under grpc-encoding gzip a message may still go uncompressed.
+  client.send(headersFrame(3, requestHeaders("/test.T/Echo", [["grpc-encoding", "gzip"]])));
+  client.send(dataFrame(3, grpcMessage("plain"), true));
+  assertEquals(texts(await responseOf(client, 3)), ["plain"]);
+  assertEquals(seen, [["packed", true], ["plain", false]]);
+  await finish(client);
+});
+
+Deno.test("call: a stream's compressed and plain requests reach the handler in order, each with its flag", async () => {
+  const seen: [string, boolean][] = [];
+  const { client } = setup([clientStream("Gather", async (reqs, ctx) => {
+    for await (const r of reqs) seen.push([r, ctx.requestCompressed]);
+    return seen.map(([r]) => r).join(",");
+  })]);
+  client.send(headersFrame(1, requestHeaders("/test.T/Gather", [["grpc-encoding", "gzip"]])));
+  // All in one DATA frame with END_STREAM: the plain ones must wait their turn.
+  client.send(dataFrame(
+    1,
+    concat(
+      grpcMessage("a"),
+      grpcMessage(await gzip(enc.encode("b")), true),
+      grpcMessage("c"),
+      grpcMessage(await gzip(enc.encode("d")), true),
+      grpcMessage("e"),
+    ),
+    true,
+  ));
+  const res = await responseOf(client, 1);
+  assertEquals(texts(res), ["a,b,c,d,e"]);
+  assertEquals(seen, [["a", false], ["b", true], ["c", false], ["d", true], ["e", false]]);
+  await finish(client);
+});
+
+Deno.test("call: a request that decompresses past maxMessageBytes is RESOURCE_EXHAUSTED (zip bomb)", async () => {
+  let called = false;
+  const { client } = setup([unary("Echo", (r) => (called = true, r))], 1 << 20);
+  // 32 MiB of zeros, about 32 KB compressed: well under the limit on the wire.
+  const zeros = new Uint8Array(32 << 20);
+  const bomb = await gzip(zeros);
+  assert(bomb.length < 1 << 20, `the bomb is ${bomb.length} bytes`);
+  client.send(headersFrame(1, requestHeaders("/test.T/Echo", [["grpc-encoding", "gzip"]])));
+  const wire = grpcMessage(bomb, true);
+  for (let at = 0; at < wire.length; at += 16384) {
+    client.send(dataFrame(1, wire.subarray(at, at + 16384), at + 16384 >= wire.length));
+  }
+  const message = assertTrailersOnly(await responseOf(client, 1), Status.RESOURCE_EXHAUSTED);
+  assert(message?.includes("decompresses to more than max (1048576"), `message: ${message}`);
+  assert(!called);
+  // Not gzip at all: INTERNAL.
+  client.send(headersFrame(3, requestHeaders("/test.T/Echo", [["grpc-encoding", "gzip"]])));
+  client.send(dataFrame(3, grpcMessage("not gzip", true), true));
+  assertTrailersOnly(await responseOf(client, 3), Status.INTERNAL);
+  await finish(client);
+});
+
+Deno.test("call: setHeaders and setTrailers reach the response headers and the trailers, -bin in base64", async () => {
+  const { client, call } = setup([unary("Md", (r, ctx) => {
+    ctx.setHeaders({ "x-h": "1", "x-h-bin": new Uint8Array([1, 2]) });
+    ctx.setHeaders({ "X-Second": ["a", "b"] });
+    ctx.setTrailers({ "x-t": "t" });
+    ctx.setTrailers({ "x-t-bin": new Uint8Array([255]) });
+    return r;
+  })]);
+  call(1, "/test.T/Md", ["x"]);
+  const res = await responseOf(client, 1);
+  assertEquals(res.headers, [
+    ...RESPONSE_HEADERS,
+    ["x-h", "1"],
+    ["x-h-bin", "AQI"],
+    ["x-second", "a"],
+    ["x-second", "b"],
+  ]);
+  assertEquals(texts(res), ["x"]);
+  assertEquals(res.trailers, [["grpc-status", "0"], ["x-t", "t"], ["x-t-bin", "/w"]]);
+  await finish(client);
+});
+
+Deno.test("call: headers a failing handler set still go out as headers, then the status with its trailers", async () => {
+  const { client, call } = setup([unary("Fail", (_r, ctx) => {
+    ctx.setHeaders({ "x-h": "1" });
+    ctx.setTrailers({ "x-t": "2" });
+    throw new RpcError(Status.NOT_FOUND, "nothing here");
+  })]);
+  call(1, "/test.T/Fail", ["x"]);
+  const res = await responseOf(client, 1);
+  assertEquals(res.headers, [...RESPONSE_HEADERS, ["x-h", "1"]]);
+  assertEquals(res.body.length, 0);
+  assertEquals(res.trailers, [["grpc-status", "5"], ["grpc-message", "nothing here"], [
+    "x-t",
+    "2",
+  ]]);
+  await finish(client);
+});
+
+Deno.test("call: setHeaders after the first response message, setTrailers after the end, and reserved names throw TypeError", async () => {
+  const errors: string[] = [];
+  let ctxAfter: CallContext | undefined;
+  const record = (fn: () => void) => {
+    try {
+      fn();
+      errors.push("no error");
+    } catch (err) {
+      errors.push(`${(err as Error).constructor.name}: ${(err as Error).message}`);
+    }
+  };
+  const { client, call } = setup([serverStream("Late", async function* (_r, ctx) {
+    ctxAfter = ctx;
+    record(() => ctx.setHeaders({ "grpc-status": "1" }));
+    record(() => ctx.setHeaders({ ":path": "/x" }));
+    record(() => ctx.setTrailers({ "x-bytes": new Uint8Array([1]) }));
+    yield "first";
+    record(() => ctx.setHeaders({ "x-late": "1" }));
+    ctx.setTrailers({ "x-t": "still fine" });
+    yield "second";
+  })]);
+  call(1, "/test.T/Late", ["x"]);
+  const res = await responseOf(client, 1);
+  assertEquals(texts(res), ["first", "second"]);
+  assertEquals(res.headers, RESPONSE_HEADERS);
+  assertEquals(res.trailers, [["grpc-status", "0"], ["x-t", "still fine"]]);
+  record(() => ctxAfter!.setTrailers({ "x-t": "too late" }));
+  record(() => ctxAfter!.setHeaders({ "x-h": "too late" }));
+  assertEquals(errors.length, 6);
+  assert(errors[0].startsWith('TypeError: Metadata key "grpc-status" is reserved'), errors[0]);
+  assert(errors[1].startsWith('TypeError: Metadata key ":path" is reserved'), errors[1]);
+  assert(errors[2].startsWith('TypeError: Metadata key "x-bytes" has a binary value'), errors[2]);
+  assertEquals(
+    errors[3],
+    "TypeError: The response headers of /test.T/Late are already sent (they go out with the " +
+      "first response message, or when the call ends): call setHeaders before that",
+  );
+  assertEquals(
+    errors[4],
+    "TypeError: /test.T/Late has already ended: its trailers went out with the status",
+  );
+  assert(errors[5].startsWith("TypeError: The response headers of /test.T/Late"), errors[5]);
+  await finish(client);
+});
+
+Deno.test("call: setResponseCompression gzip compresses only for a client that accepts gzip", async () => {
+  const { client, call } = setup([unary("Zip", (r, ctx) => {
+    ctx.setResponseCompression("gzip");
+    return r.repeat(100);
+  })]);
+  call(1, "/test.T/Zip", ["ab"], ACCEPT_GZIP);
+  const res = await responseOf(client, 1);
+  assertEquals(res.headers, [...RESPONSE_HEADERS, ["grpc-encoding", "gzip"]]);
+  assertEquals(await decodedMessages(res), [["ab".repeat(100), true]]);
+  assertEquals(res.trailers, [["grpc-status", "0"]]);
+  // No grpc-accept-encoding, or one without gzip: uncompressed, and the headers say nothing.
+  call(3, "/test.T/Zip", ["cd"]);
+  call(5, "/test.T/Zip", ["ef"], [["grpc-accept-encoding", "identity,deflate"]]);
+  for (const [id, text] of [[3, "cd"], [5, "ef"]] as const) {
+    const plain = await responseOf(client, id);
+    assertEquals(plain.headers, RESPONSE_HEADERS);
+    assertEquals(await decodedMessages(plain), [[text.repeat(100), false]]);
+  }
+  await finish(client);
+});
+
+Deno.test("call: compression switches per message on a stream; gzip after headers without it is a TypeError", async () => {
+  let late = "";
+  const { client, call } = setup([
+    serverStream("Mixed", async function* (_r, ctx) {
+      ctx.setResponseCompression("gzip");
+      yield "one";
+      ctx.setResponseCompression("identity");
+      yield "two";
+      ctx.setResponseCompression("gzip");
+      yield "three";
+    }),
+    serverStream("Late", async function* (_r, ctx) {
+      yield "plain";
+      try {
+        ctx.setResponseCompression("gzip");
+      } catch (err) {
+        late = (err as Error).message;
+      }
+      yield "still plain";
+    }),
+  ]);
+  call(1, "/test.T/Mixed", ["x"], ACCEPT_GZIP);
+  const res = await responseOf(client, 1);
+  assertEquals(header(res.headers, "grpc-encoding"), "gzip");
+  assertEquals(await decodedMessages(res), [["one", true], ["two", false], ["three", true]]);
+  call(3, "/test.T/Late", ["x"], ACCEPT_GZIP);
+  assertEquals(await decodedMessages(await responseOf(client, 3)), [
+    ["plain", false],
+    ["still plain", false],
+  ]);
+  assertEquals(
+    late,
+    "The response headers of /test.T/Late went out without gzip: " +
+      'call setResponseCompression("gzip") before the first response message',
+  );
+  await finish(client);
 });

@@ -3,6 +3,7 @@ import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { GRPCStdioDefinition } from "../../gen/plugin/grpc_stdio_pb.ts";
 import { GRPCBrokerDefinition } from "../../gen/plugin/grpc_broker_pb.ts";
 import { assertEquals, assertThrows } from "../_util/assert.ts";
+import { serveInProcess } from "../../testing/mod.ts";
 
 Deno.test("fromTsProto() derives wire paths, call kinds and codecs", () => {
   const kv = fromTsProto(KVDefinition);
@@ -23,6 +24,39 @@ Deno.test("implement() insists on a handler for every method", () => {
   assertThrows(
     // deno-lint-ignore no-explicit-any
     () => implement(fromTsProto(KVDefinition), { get: () => ({ value: new Uint8Array() }) } as any),
+    TypeError,
+    /No handler for method "put" of service "proto.KV"/,
+  );
+});
+
+Deno.test("implement() binds a class instance's methods and takes ts-proto's definition directly", async () => {
+  class Kv {
+    #store = new Map<string, Uint8Array>();
+    notAMethod = 42;
+    get(req: { key: string }) {
+      return { value: this.#store.get(req.key) ?? new Uint8Array() };
+    }
+    put(req: { key: string; value: Uint8Array }) {
+      this.#store.set(req.key, req.value);
+      return {};
+    }
+  }
+  const impl = implement(KVDefinition, new Kv());
+  assertEquals(impl.definition.name, "proto.KV");
+  assertEquals(Object.keys(impl.handlers).sort(), ["get", "put"]);
+  const plugin = serveInProcess({ services: [impl] });
+  try {
+    const kv = plugin.client(fromTsProto(KVDefinition));
+    await kv.put({ key: "a", value: new Uint8Array([7]) });
+    assertEquals([...(await kv.get({ key: "a" })).value], [7]);
+  } finally {
+    await plugin.kill();
+  }
+});
+
+Deno.test("implement() names a missing handler", () => {
+  assertThrows(
+    () => implement(KVDefinition, { get: () => ({ value: new Uint8Array() }) } as never),
     TypeError,
     /No handler for method "put" of service "proto.KV"/,
   );

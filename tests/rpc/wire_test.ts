@@ -1,14 +1,18 @@
 /**
  * Tests of the gRPC wire pieces both roles share (`rpc/wire.ts`):
- * `grpc-timeout`, percent-encoded `grpc-message`, metadata, and the
- * message reader.
+ * `grpc-timeout`, percent-encoded `grpc-message`, metadata, gzip, and the
+ * message reader (its identity path, decompression order, zip bombs).
  *
  * @module
  */
 
 import { RpcError, Status } from "../../rpc/status.ts";
 import {
+  acceptsGzip,
   formatTimeout,
+  gunzip,
+  gzip,
+  messagePrefix,
   MessageReader,
   metadataFields,
   metadataOf,
@@ -19,6 +23,9 @@ import {
 } from "../../rpc/wire.ts";
 import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
 import { concat, grpcMessage } from "../h2/_h2client.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
 
 Deno.test("formatTimeout: round trips through parseTimeout, never early, in at most 8 digits", () => {
   const values = [
@@ -231,4 +238,161 @@ Deno.test("statusOfHttp: the spec's mapping", () => {
     ["", Status.UNKNOWN],
   ];
   for (const [http, code] of cases) assertEquals(statusOfHttp(http), code, http);
+});
+
+/** Rejects with an RpcError of `code`; returns it. */
+async function rejectsWith(p: Promise<unknown>, code: number, pattern?: RegExp): Promise<RpcError> {
+  try {
+    await p;
+  } catch (err) {
+    if (!(err instanceof RpcError)) throw new Error(`expected an RpcError, got ${err}`);
+    assertEquals(err.code, code, `status of "${err.message}"`);
+    if (pattern) assert(pattern.test(err.message), `message: ${err.message}`);
+    return err;
+  }
+  throw new Error(`expected status ${code}, but it succeeded`);
+}
+
+/** A gzip body of `n` zero bytes, made in 1 MiB pieces. */
+async function gzippedZeros(n: number): Promise<Uint8Array> {
+  const stream = new CompressionStream("gzip");
+  const writer = stream.writable.getWriter();
+  const mib = new Uint8Array(1 << 20);
+  void (async () => {
+    for (let left = n; left > 0; left -= mib.length) {
+      await writer.write(left >= mib.length ? mib : mib.subarray(0, left));
+    }
+    await writer.close();
+  })();
+  return new Uint8Array(await new Response(stream.readable).arrayBuffer());
+}
+
+Deno.test("gzip and gunzip: round trip; at the limit is fine, one byte over is RESOURCE_EXHAUSTED", async () => {
+  const body = enc.encode("hello gzip ".repeat(1000));
+  const packed = await gzip(body);
+  assert(packed.length < body.length / 10, `compressed to ${packed.length}`);
+  assertEquals(await gunzip(packed, body.length), body);
+  await rejectsWith(gunzip(packed, body.length - 1), Status.RESOURCE_EXHAUSTED, /max/);
+  assertEquals((await gunzip(await gzip(new Uint8Array(0)), 0)).length, 0);
+});
+
+Deno.test("gunzip: a zip bomb stops at the limit (64 MiB of zeros against 1 MiB), never inflated whole", async () => {
+  const bomb = await gzippedZeros(64 << 20);
+  assert(bomb.length < 100_000, `the bomb is ${bomb.length} bytes`);
+  // Count what the decompressor produces, read or not.
+  const Real = globalThis.DecompressionStream;
+  let produced = 0;
+  globalThis.DecompressionStream = class extends Real {
+    override get readable(): ReadableStream<Uint8Array<ArrayBuffer>> {
+      return super.readable.pipeThrough(
+        new TransformStream({
+          transform(chunk, out) {
+            produced += chunk.length;
+            out.enqueue(chunk);
+          },
+        }),
+      );
+    }
+  };
+  try {
+    await rejectsWith(gunzip(bomb, 1 << 20), Status.RESOURCE_EXHAUSTED, /more than max \(1048576/);
+  } finally {
+    globalThis.DecompressionStream = Real;
+  }
+  assert(produced < 4 << 20, `${produced} bytes inflated for a 1 MiB limit`);
+});
+
+Deno.test("gunzip: bytes that are not gzip, or cut short, are INTERNAL", async () => {
+  const packed = await gzip(enc.encode("some text to compress"));
+  await rejectsWith(gunzip(enc.encode("not gzip at all"), 1000), Status.INTERNAL, /gzip/);
+  await rejectsWith(gunzip(packed.subarray(0, packed.length - 4), 1000), Status.INTERNAL);
+  await rejectsWith(gunzip(new Uint8Array(0), 1000), Status.INTERNAL);
+});
+
+Deno.test("acceptsGzip: a comma-separated list, spaces and case ignored", () => {
+  assert(acceptsGzip("identity,gzip"));
+  assert(acceptsGzip("identity, deflate , GZIP"));
+  assert(acceptsGzip("gzip"));
+  assert(!acceptsGzip("identity,deflate"));
+  assert(!acceptsGzip("gzipx"));
+  assert(!acceptsGzip(""));
+  assert(!acceptsGzip(undefined));
+});
+
+Deno.test("messagePrefix: the compressed flag and the size", () => {
+  assertEquals([...messagePrefix(0x010203)], [0, 0, 1, 2, 3]);
+  assertEquals([...messagePrefix(5, true)], [1, 0, 0, 0, 5]);
+});
+
+Deno.test("MessageReader: the identity path delivers during push, with no promise", () => {
+  const got: [string, boolean][] = [];
+  const reader = new MessageReader(100, (m, c) => got.push([dec.decode(m), c]));
+  reader.encoding = "gzip"; // allowed, yet these messages are not compressed
+  reader.push(concat(grpcMessage("a"), grpcMessage("b")));
+  assertEquals(got, [["a", false], ["b", false]]);
+  assertEquals(reader.pending, null);
+  assertEquals(reader.backlog, 0);
+});
+
+Deno.test("MessageReader: compressed and plain messages are delivered in arrival order", async () => {
+  const got: [string, boolean][] = [];
+  const reader = new MessageReader(100, (m, c) => got.push([dec.decode(m), c]));
+  reader.encoding = "gzip";
+  const wire = concat(
+    grpcMessage(await gzip(enc.encode("one")), true),
+    grpcMessage("two"),
+    grpcMessage(await gzip(enc.encode("three")), true),
+    grpcMessage("four"),
+  );
+  // Byte by byte: the prefixes and bodies are cut everywhere.
+  for (let i = 0; i < wire.length; i++) reader.push(wire.subarray(i, i + 1));
+  // Nothing delivered yet: "two" and "four" wait behind the compressed ones.
+  assertEquals(got, []);
+  assertEquals(reader.backlog, 4);
+  await reader.pending;
+  assertEquals(got, [["one", true], ["two", false], ["three", true], ["four", false]]);
+  assertEquals([reader.pending, reader.backlog], [null, 0]);
+  // Once the chain is empty, plain messages take the synchronous path again.
+  reader.push(grpcMessage("five"));
+  assertEquals(got.at(-1), ["five", false]);
+});
+
+Deno.test("MessageReader: a failed decompression reports once and delivers nothing after it", async () => {
+  const got: string[] = [];
+  const errors: unknown[] = [];
+  // 40 bytes: more than the compressed messages, less than the second one decompressed.
+  const reader = new MessageReader(40, (m) => got.push(dec.decode(m)), (e) => errors.push(e));
+  reader.encoding = "gzip";
+  reader.push(concat(
+    grpcMessage(await gzip(enc.encode("ok")), true),
+    grpcMessage(await gzip(enc.encode("a".repeat(100))), true),
+    grpcMessage("late"),
+  ));
+  await reader.pending;
+  assertEquals(got, ["ok"]);
+  assertEquals(errors.length, 1);
+  assertEquals((errors[0] as RpcError).code, Status.RESOURCE_EXHAUSTED);
+  reader.push(grpcMessage("after"));
+  assertEquals(got, ["ok"]);
+});
+
+Deno.test("MessageReader: compressed messages without gzip, and bad flags, are INTERNAL", () => {
+  const identity = assertThrows(
+    () => new MessageReader(10, () => {}).push(grpcMessage("x", true)),
+    RpcError,
+    /without a grpc-encoding/,
+  );
+  assertEquals(identity.code, Status.INTERNAL);
+  const deflate = new MessageReader(10, () => {});
+  deflate.encoding = "deflate";
+  assertEquals(
+    assertThrows(() => deflate.push(grpcMessage("x", true)), RpcError, /"deflate"/).code,
+    Status.INTERNAL,
+  );
+  const flag2 = grpcMessage("x");
+  flag2[0] = 2;
+  assertEquals(
+    assertThrows(() => new MessageReader(10, () => {}).push(flag2), RpcError, /flag 2/).code,
+    Status.INTERNAL,
+  );
 });

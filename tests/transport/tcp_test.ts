@@ -1,6 +1,6 @@
 import { bindInRange, readPortRange } from "../../transport/tcp.ts";
-import { StartupError } from "../../errors.ts";
-import { assertEquals, assertThrows } from "../_util/assert.ts";
+import { PermissionError, StartupError } from "../../errors.ts";
+import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
 
 const env = (vars: Record<string, string>) => (k: string) => vars[k];
 
@@ -48,4 +48,52 @@ Deno.test("bindInRange() reports a full range", async () => {
     (err as Error).message,
     "No free TCP port on 127.0.0.1 between 7 and 8: free a port or have the host widen PLUGIN_MIN_PORT/PLUGIN_MAX_PORT",
   );
+});
+
+Deno.test("bindInRange() skips every port that fails to bind, not only ports in use", async () => {
+  const tried: number[] = [];
+  const port = await bindInRange({ min: 1020, max: 1030 }, (p) => {
+    tried.push(p);
+    if (p < 1024) return Promise.reject(new Deno.errors.PermissionDenied("Permission denied"));
+    return Promise.resolve(p === 1024 ? null : p);
+  });
+  assertEquals([port, tried], [1025, [1020, 1021, 1022, 1023, 1024, 1025]]);
+});
+
+Deno.test("bindInRange() with no port bound names the range and the last error", async () => {
+  let err: unknown;
+  try {
+    await bindInRange(
+      { min: 1000, max: 1002 },
+      (p) =>
+        p === 1001
+          ? Promise.resolve(null)
+          : Promise.reject(new Deno.errors.PermissionDenied(`Permission denied (port ${p})`)),
+    );
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof StartupError, String(err));
+  assertEquals(
+    (err as Error).message,
+    "No TCP port on 127.0.0.1 between 1000 and 1002 could be bound (last error, port 1002: " +
+      "Permission denied (port 1002)): ports below 1024 need privileges the plugin lacks; " +
+      "have the host set PLUGIN_MIN_PORT/PLUGIN_MAX_PORT to a range of free ports at or above 1024",
+  );
+  assert((err as Error).cause instanceof Deno.errors.PermissionDenied);
+});
+
+Deno.test("bindInRange() lets a Deno permission refusal through at once", async () => {
+  const tried: number[] = [];
+  let err: unknown;
+  try {
+    await bindInRange({ min: 5000, max: 5005 }, (p) => {
+      tried.push(p);
+      return Promise.reject(new PermissionError("--allow-net", `listening on 127.0.0.1:${p}`));
+    });
+  } catch (e) {
+    err = e;
+  }
+  assert(err instanceof PermissionError, String(err));
+  assertEquals(tried, [5000]);
 });

@@ -8,10 +8,13 @@
 //	    serves AddHelper (Sum = a+b); Counter.Put dials the id in add_server
 //	    and calls Sum(0, value) there, answering with nothing (the result is
 //	    logged), as the bidirectional example's plugin does.
-//	brokerpeer host -cmd "<plugin command>" [-automtls] [-mux]
-//	    a host that launches the plugin, calls Counter.Get, dials the id it
-//	    got back and calls AddHelper.Sum(2, 3); it prints the sum and exits 0,
-//	    or prints "error: ..." and exits 1. It kills the plugin either way.
+//	brokerpeer host -cmd "<plugin command>" [-automtls] [-mux] [-op get|put]
+//	    a host that launches the plugin and, with -op get (the default), calls
+//	    Counter.Get("!serve"), dials the id it got back and calls
+//	    AddHelper.Sum(2, 3), printing the sum; with -op put, serves AddHelper
+//	    (a+b) through the broker and calls Counter.Put{add_server, "hello", 1}
+//	    twice, then prints Counter.Get("hello"). It exits 0, or prints
+//	    "error: ..." and exits 1, and kills the plugin either way.
 package main
 
 import (
@@ -92,7 +95,7 @@ type counterClient struct {
 	client proto.CounterClient
 }
 
-func runHost(cmd string, autoMTLS, mux bool) (int64, error) {
+func runHost(cmd string, autoMTLS, mux bool, op string) (int64, error) {
 	client := plugin.NewClient(&plugin.ClientConfig{
 		HandshakeConfig:     handshake,
 		Plugins:             map[string]plugin.Plugin{"counter": counterPlugin{}},
@@ -114,7 +117,10 @@ func runHost(cmd string, autoMTLS, mux bool) (int64, error) {
 	c := raw.(*counterClient)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	got, err := c.client.Get(ctx, &proto.GetRequest{Key: "id"})
+	if op == "put" {
+		return putTwice(ctx, c)
+	}
+	got, err := c.client.Get(ctx, &proto.GetRequest{Key: "!serve"})
 	if err != nil {
 		return 0, fmt.Errorf("Counter.Get: %w", err)
 	}
@@ -128,6 +134,31 @@ func runHost(cmd string, autoMTLS, mux bool) (int64, error) {
 		return 0, fmt.Errorf("AddHelper.Sum: %w", err)
 	}
 	return res.R, nil
+}
+
+// putTwice serves AddHelper for each Put, as go-plugin's bidirectional example host does.
+func putTwice(ctx context.Context, c *counterClient) (int64, error) {
+	for i := 0; i < 2; i++ {
+		id := c.broker.NextId()
+		var srv *grpc.Server
+		ready := make(chan struct{})
+		go c.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
+			srv = grpc.NewServer(opts...)
+			proto.RegisterAddHelperServer(srv, adder{})
+			close(ready)
+			return srv
+		})
+		if _, err := c.client.Put(ctx, &proto.PutRequest{AddServer: id, Key: "hello", Value: 1}); err != nil {
+			return 0, fmt.Errorf("Counter.Put: %w", err)
+		}
+		<-ready
+		srv.Stop()
+	}
+	got, err := c.client.Get(ctx, &proto.GetRequest{Key: "hello"})
+	if err != nil {
+		return 0, fmt.Errorf("Counter.Get: %w", err)
+	}
+	return got.Value, nil
 }
 
 func main() {
@@ -147,8 +178,9 @@ func main() {
 		cmd := fs.String("cmd", "", "the plugin's command line (run with sh -c)")
 		autoMTLS := fs.Bool("automtls", false, "turn AutoMTLS on")
 		mux := fs.Bool("mux", false, "ask for broker multiplexing")
+		op := fs.String("op", "get", "get: dial what the plugin serves; put: serve what the plugin dials")
 		_ = fs.Parse(os.Args[2:])
-		r, err := runHost(*cmd, *autoMTLS, *mux)
+		r, err := runHost(*cmd, *autoMTLS, *mux, *op)
 		if err != nil {
 			fmt.Printf("error: %v\n", err)
 			os.Exit(1)

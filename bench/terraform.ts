@@ -161,7 +161,8 @@ export async function terraformSection(
     (async () => {
       const dir = `${work}/tf-bundle`;
       await Deno.mkdir(dir, { recursive: true });
-      await bundleProvider(dir, { socketDir: `${work}/tf-tmp`, deno: Deno.execPath() });
+      // deno from the PATH: a full path can push the "#!" line over the 255 bytes Linux reads.
+      await bundleProvider(dir, { socketDir: `${work}/tf-tmp` });
       return dir;
     })(),
   ]);

@@ -20,6 +20,9 @@
  * @module
  */
 
+/** The longest "#!" line Linux reads (BINPRM_BUF_SIZE 256, less the newline). */
+const MAX_SHEBANG_BYTES = 255;
+
 /** The executable's name: Terraform runs `terraform-provider-<type>`. */
 export const EXECUTABLE = "terraform-provider-example";
 
@@ -88,6 +91,14 @@ export async function bundleProvider(outDir: string, options: BundleOptions = {}
   const shebang = `#!/usr/bin/env -S ${options.deno ?? "deno"} run ${
     providerFlags(socketDir).join(" ")
   }`;
+  // Linux reads at most 255 bytes of a "#!" line and cuts the rest off silently.
+  if (new TextEncoder().encode(shebang).length > MAX_SHEBANG_BYTES) {
+    await Deno.remove(js);
+    throw new BundleError(
+      `The "#!" line would be ${shebang.length} bytes, more than the ${MAX_SHEBANG_BYTES} Linux reads: ` +
+        "use a shorter socket directory, or deno from the PATH (the default) instead of a full path",
+    );
+  }
   await Deno.writeTextFile(exe, `${shebang}\n${await Deno.readTextFile(js)}`);
   await Deno.remove(js);
   await Deno.chmod(exe, 0o755);

@@ -360,9 +360,13 @@ export class H2Stream {
     this.handler?.reset(code);
   }
 
-  /** Grants the peer `n` more bytes on this stream once it has been consumed. */
+  /**
+   * Grants the peer `n` more bytes on this stream once it has been consumed
+   * (not after a RST_STREAM of ours: nothing but PRIORITY may follow it,
+   * RFC 9113 5.1).
+   */
   consumed(n: number): void {
-    if (this.remoteClosed || n === 0) return;
+    if (this.remoteClosed || this.rstSent || n === 0) return;
     this.recvUnacked += n;
     if (this.recvUnacked >= STREAM_WINDOW >>> 2) {
       this.conn.enqueueControl(windowUpdateFrame(this.id, this.recvUnacked));
@@ -899,8 +903,21 @@ export class H2Connection {
     } else {
       this.enqueueControl(rstStreamFrame(id, code));
       if (!this.#isIdle(id)) this.#markEnded(id, LOCAL_RST, true);
+      else if (id & 1) this.#closeIdle(id);
     }
     this.#countReset();
+  }
+
+  /**
+   * Our RST_STREAM (for a bad PRIORITY frame) closed an idle stream of the
+   * odd ids, which only the client opens: that id must never open a stream
+   * now (RFC 9113 5.1), neither the peer's HEADERS (a server ignores them,
+   * as frames sent before our RST_STREAM arrived) nor `openStream`.
+   */
+  #closeIdle(id: number): void {
+    this.#lastStreamId = id;
+    if (this.role === "client") this.#nextStreamId = Math.max(this.#nextStreamId, id + 2);
+    this.#remember(id, LOCAL_RST);
   }
 
   /** DATA or HEADERS on a stream that is not open (RFC 9113 5.1). */

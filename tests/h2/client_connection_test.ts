@@ -367,6 +367,21 @@ Deno.test("client connection: HEADERS on a stream we never opened is a PROTOCOL_
   }
 });
 
+Deno.test("client connection: a stream id we reset for a bad PRIORITY is never opened (fuzz_test.ts found it)", async () => {
+  const peer = await started();
+  peer.send(frame(FrameType.PRIORITY, 0, 3, new Uint8Array(4)));
+  // Ids go on above it (1, below it, is skipped as a new id would skip it).
+  const first = open(peer).stream, second = open(peer).stream;
+  assertEquals([first.id, second.id], [5, 7]);
+  await tick();
+  assertEquals(peer.take().map((f) => [f.type, f.streamId]), [
+    [FrameType.RST_STREAM, 3],
+    [FrameType.HEADERS, 5],
+    [FrameType.HEADERS, 7],
+  ]);
+  await finish(peer);
+});
+
 Deno.test("client connection: PUSH_PROMISE is a PROTOCOL_ERROR (push is disabled)", async () => {
   const peer = await started();
   open(peer, true);

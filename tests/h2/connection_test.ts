@@ -455,6 +455,19 @@ Deno.test("connection: consumed() grants the stream window back", async () => {
   await finish(client);
 });
 
+Deno.test("connection: a stream we reset grants no more window (fuzz_test.ts found it)", async () => {
+  // A call that gives up resets its stream, then hands back the window of
+  // the request bytes it held: no WINDOW_UPDATE may follow the RST_STREAM.
+  const { client, streams } = await started();
+  client.send(headersFrame(1, REQUEST));
+  const s = streams[0].stream;
+  s.reset(H2Error.CANCEL);
+  s.consumed(1 << 20);
+  await tick();
+  assertEquals(client.take().map((f) => [f.type, f.streamId]), [[FrameType.RST_STREAM, 1]]);
+  await finish(client);
+});
+
 Deno.test("connection: DATA on an idle stream is a PROTOCOL_ERROR", async () => {
   const { client } = await started();
   client.send(dataFrame(7, new Uint8Array(3)));

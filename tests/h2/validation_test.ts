@@ -197,6 +197,20 @@ Deno.test("validation: PRIORITY of the wrong length or on itself is a stream err
   await finish(client);
 });
 
+Deno.test("validation: an idle stream we reset for a bad PRIORITY never opens (fuzz_test.ts found it)", async () => {
+  // RST_STREAM closes the stream: HEADERS on it after that must not be
+  // answered (the client would see HEADERS after RST_STREAM, RFC 9113 5.1).
+  const { client, streams } = await server();
+  client.send(frame(FrameType.PRIORITY, 0, 5, new Uint8Array(4)), headersFrame(5, REQUEST));
+  await tick();
+  assertEquals(streams.length, 0);
+  assertEquals(client.take().map((f) => [f.type, f.streamId]), [[FrameType.RST_STREAM, 5]]);
+  client.send(headersFrame(7, REQUEST));
+  assertEquals(streams.map((s) => s.stream.id), [7]);
+  assertEquals(await goaways(client), []);
+  await finish(client);
+});
+
 Deno.test("validation: HEADERS that depend on their own stream are a stream error; HPACK stays in step", async () => {
   const { client, streams } = await server();
   // A literal with incremental indexing (new name): it enters the dynamic table.

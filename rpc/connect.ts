@@ -8,6 +8,7 @@
  * @module
  */
 
+import { splitHostPort } from "../transport/tcp.ts";
 import type * as NodeTls from "node:tls";
 import { after } from "../_timer.ts";
 import type { Network } from "../constants.ts";
@@ -72,12 +73,6 @@ export interface ConnectOptions {
   onError?: (err: unknown) => void;
 }
 
-function hostPort(address: string): { hostname: string; port: number } {
-  const i = address.lastIndexOf(":");
-  const host = address.slice(0, i).replace(/^\[(.*)\]$/, "$1");
-  return { hostname: host, port: Number(address.slice(i + 1)) };
-}
-
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
@@ -99,7 +94,7 @@ async function connectPlain(options: ConnectOptions): Promise<Channel> {
   try {
     sock = options.network === "unix"
       ? await Deno.connect({ transport: "unix", path: options.address })
-      : await Deno.connect(hostPort(options.address));
+      : await Deno.connect(splitHostPort(options.address));
   } catch (err) {
     const e = explainPermission(
       err,
@@ -130,9 +125,8 @@ async function connectPlain(options: ConnectOptions): Promise<Channel> {
 function connectTls(options: ConnectOptions, tls: ClientTls): Promise<Channel> {
   const pinned = tls.serverCertDer;
   const ca = pinned ? derToPem(pinned, "CERTIFICATE") : tls.caPem;
-  const target = options.network === "unix"
-    ? { path: options.address }
-    : { host: hostPort(options.address).hostname, port: hostPort(options.address).port };
+  const tcp = options.network === "tcp" ? splitHostPort(options.address) : undefined;
+  const target = tcp ? { host: tcp.hostname, port: tcp.port } : { path: options.address };
   return new Promise((resolve, reject) => {
     let sock: NodeTls.TLSSocket;
     let settled = false;

@@ -28,7 +28,8 @@
  */
 
 import { DEFAULT_MAX_MESSAGE_BYTES } from "../constants.ts";
-import { H2Connection, type Transport } from "../h2/connection.ts";
+import { H2Connection } from "../h2/connection.ts";
+import { connectPair } from "../h2/pipe.ts";
 import { PluginClient } from "../host/plugin_client.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { Channel } from "../rpc/client_call.ts";
@@ -52,26 +53,6 @@ export interface InProcessOptions {
 
 /** The address an in-process plugin reports. */
 const IN_PROCESS_ADDRESS = "in-process";
-
-/** One direction of an in-memory connection: bytes arrive on a later microtask, as from a socket. */
-function pipeTo(receive: () => (chunk: Uint8Array) => void, onClose: () => void): Transport {
-  let closed = false;
-  return {
-    write(data) {
-      if (closed) return Promise.reject(new Error("connection closed"));
-      const copy = data.slice();
-      queueMicrotask(() => {
-        if (!closed) receive()(copy);
-      });
-      return Promise.resolve();
-    },
-    close() {
-      if (closed) return;
-      closed = true;
-      queueMicrotask(onClose);
-    },
-  };
-}
 
 /**
  * Serves `services` (with the health and controller services every plugin
@@ -130,18 +111,19 @@ export function serveInProcess(options: InProcessOptions): PluginClient {
 
   let closed!: () => void;
   const exited = new Promise<void>((resolve) => (closed = resolve));
-  const channel = new Channel(
-    pipeTo(() => (chunk) => server.receive(chunk), () => server.close("the client closed")),
-    { authority: "localhost", scheme: "http", maxMessageBytes, onClose: () => closed() },
-  );
-  const server: H2Connection = new H2Connection(
-    pipeTo(() => (chunk) => channel.receive(chunk), () => channel.close("the plugin closed")),
-    {
-      onStream: (stream, headers) =>
-        startCall(stream, headers, { routes, maxMessageBytes, logger }),
-      onClose: () => stopping.abort(),
-    },
-  );
+  const [clientEnd, serverEnd] = connectPair();
+  const channel = new Channel(clientEnd, {
+    authority: "localhost",
+    scheme: "http",
+    maxMessageBytes,
+    onClose: () => closed(),
+  });
+  clientEnd.conn = channel.conn;
+  const server = new H2Connection(serverEnd, {
+    onStream: (stream, headers) => startCall(stream, headers, { routes, maxMessageBytes, logger }),
+    onClose: () => stopping.abort(),
+  });
+  serverEnd.conn = server;
   shutdown = () => server.close("shutdown requested");
   return new PluginClient({
     channel,

@@ -102,3 +102,18 @@ export async function bindInRange(
     { cause: last.err },
   );
 }
+
+/**
+ * Splits a TCP address as the handshake line carries it (`127.0.0.1:PORT`,
+ * or `[::1]:PORT`) into its parts.
+ *
+ * @param address The address.
+ * @returns Host name (without brackets) and port.
+ */
+export function splitHostPort(address: string): { hostname: string; port: number } {
+  const i = address.lastIndexOf(":");
+  return {
+    hostname: address.slice(0, i).replace(/^\[(.*)\]$/, "$1"),
+    port: Number(address.slice(i + 1)),
+  };
+}

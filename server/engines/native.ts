@@ -7,6 +7,7 @@
  * @module
  */
 
+import { splitHostPort } from "../../transport/tcp.ts";
 import { after } from "../../_timer.ts";
 import type { Network } from "../../constants.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
@@ -20,12 +21,6 @@ import {
   pumpDenoSocket,
   pumpNodeSocket,
 } from "../../h2/socket.ts";
-
-/** `127.0.0.1:PORT` split into its parts. */
-function hostPort(address: string): { hostname: string; port: number } {
-  const i = address.lastIndexOf(":");
-  return { hostname: address.slice(0, i), port: Number(address.slice(i + 1)) };
-}
 
 /** First and longest pause after a failed accept (ms); it doubles while accepts keep failing. */
 const ACCEPT_BACKOFF_MS = { min: 5, max: 1000 } as const;
@@ -105,7 +100,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
     if (network === "unix") {
       listener = Deno.listen({ transport: "unix", path: address });
     } else {
-      listener = Deno.listen(hostPort(address));
+      listener = Deno.listen(splitHostPort(address));
     }
     let closed = false;
     closers.push(() => {
@@ -199,7 +194,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
       };
       if (network === "unix") server.listen(address, listening);
       else {
-        const { hostname, port } = hostPort(address);
+        const { hostname, port } = splitHostPort(address);
         server.listen(port, hostname, listening);
       }
     });

@@ -14,6 +14,7 @@
  * @module
  */
 
+import { TERRAFORM_HANDSHAKE } from "../../examples/terraform/tfplugin6/mod.ts";
 import { preparePython } from "../../bench/_setup.ts";
 import { buildGo, goInstall } from "./go.ts";
 import { ROOT } from "./plugin.ts";
@@ -30,8 +31,8 @@ export const PEER_VERSIONS = {
 
 /** Terraform's handshake cookie (what Terraform and OpenTofu set for every provider). */
 export const TF_MAGIC_COOKIE = {
-  key: "TF_PLUGIN_MAGIC_COOKIE",
-  value: "d602bf8f470bc67ca7faa0386276bbdd4330efaf76d1a219cb4d6991ca9872b2",
+  key: TERRAFORM_HANDSHAKE.magicCookieKey,
+  value: TERRAFORM_HANDSHAKE.magicCookieValue,
 } as const;
 
 /**

@@ -22,6 +22,7 @@ import {
   type Refusal,
   type Transport,
 } from "../../h2/connection.ts";
+export { connectPair, PipeTransport } from "../../h2/pipe.ts";
 import { encodeHeaders, HpackDecoder } from "../../h2/hpack.ts";
 
 /** One HTTP/2 frame as written by the server. */
@@ -450,56 +451,6 @@ export class H2TestServer extends H2TestPeer {
   start(settings: [number, number][] = []): void {
     this.send(settingsFrame(settings));
   }
-}
-
-/**
- * One end of an in-memory connection between two {@linkcode H2Connection}s
- * (see {@linkcode connectPair}): a write reaches the other end's `receive()`
- * on a later microtask, in order; a close reaches it after the bytes written
- * before it, as a closed socket would.
- */
-export class PipeTransport implements Transport {
-  /** The connection on this end. */
-  conn: H2Connection | null = null;
-  /** The other end. */
-  peer: PipeTransport | null = null;
-  /** Bytes written so far. */
-  written = 0;
-  #closed = false;
-
-  /** Whether this end was closed. */
-  get closed(): boolean {
-    return this.#closed;
-  }
-
-  write(data: Uint8Array): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error("transport closed"));
-    const copy = data.slice();
-    this.written += copy.length;
-    const peer = this.peer!;
-    queueMicrotask(() => {
-      if (!peer.#closed) peer.conn?.receive(copy);
-    });
-    return Promise.resolve();
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    const peer = this.peer!;
-    queueMicrotask(() => peer.conn?.close("peer closed the connection"));
-  }
-}
-
-/**
- * Two connected transports; attach each end's connection with
- * `end.conn = ...` before the first write is delivered.
- */
-export function connectPair(): [PipeTransport, PipeTransport] {
-  const a = new PipeTransport(), b = new PipeTransport();
-  a.peer = b;
-  b.peer = a;
-  return [a, b];
 }
 
 /** A stream handler that records events, attached by {@linkcode recordingOnStream}. */

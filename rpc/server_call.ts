@@ -64,6 +64,8 @@ export interface CallOptions {
   maxMessageBytes: number;
   /** Where handler failures are logged. */
   logger: Logger;
+  /** What handlers see as `call.broker` (set by `serve()` and `serveInProcess()`). */
+  broker?: Broker;
 }
 
 /** Queued request messages beyond which the client's window is held back. */
@@ -143,8 +145,10 @@ function refuse(stream: H2Stream, status: string): void {
 }
 
 class Call implements StreamHandler, CallContext {
-  /** Set by `serve()` (see `withBroker`). */
-  declare readonly broker: Broker;
+  /** The server's broker. */
+  get broker(): Broker {
+    return this.#opts.broker as Broker;
+  }
   readonly method: string;
   #stream: H2Stream;
   #route: Route;

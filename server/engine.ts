@@ -6,6 +6,7 @@
  * @module
  */
 
+import type { Broker } from "../services/broker.ts";
 import type { Network } from "../constants.ts";
 import type { H2Limits } from "../h2/connection.ts";
 import type { Logger } from "../log/logger.ts";
@@ -29,6 +30,8 @@ export interface EngineOptions {
   maxMessageBytes: number;
   /** Where the engine logs. */
   logger: Logger;
+  /** What handlers see as `call.broker`: the plugin's broker (`serve()` sets it). */
+  broker?: Broker;
   /**
    * The native engine's bounds on what one HTTP/2 connection's peer can make
    * it hold or do (concurrent streams, header list size, resets per window,

@@ -50,7 +50,7 @@ import { type RateLimit, TokenBucket } from "./ratelimit.ts";
 import { type StopReason, watchLifecycle } from "./lifecycle.ts";
 import type { ServiceImplementation } from "../rpc/service.ts";
 import { stdioService } from "../services/stdio.ts";
-import { Broker, brokerService, withBroker } from "../services/broker.ts";
+import { Broker, brokerService } from "../services/broker.ts";
 import { pluginBrokerListen } from "./broker_listener.ts";
 
 /** Options of {@linkcode serve}. */
@@ -340,9 +340,27 @@ async function start(
   let stopPromise: Promise<void> | null = null;
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
+  // The broker: services handed to the host (and dialled from it) on listeners of their own.
+  const network: Network = options.transport ?? (Deno.build.os === "windows" ? "tcp" : "unix");
+  const broker = new Broker({
+    listen: pluginBrokerListen({
+      network,
+      engine: options.engine ?? createNativeEngine,
+      tls,
+      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      logger,
+      readEnv,
+    }),
+    dialTls: tls ? { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.clientCaPem } : undefined,
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    logger,
+    program: "the plugin",
+  });
+  cleanups.push(() => broker.close());
   const engine: Engine = (options.engine ?? createNativeEngine)({
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     logger,
+    broker,
   });
   // Once only: stop() shuts it down with its grace; a failed start-up, at once.
   let engineDown: Promise<void> | null = null;
@@ -371,23 +389,6 @@ async function start(
     })();
     return stopPromise;
   };
-  // The broker: services handed to the host (and dialled from it) on listeners of their own.
-  const network: Network = options.transport ?? (Deno.build.os === "windows" ? "tcp" : "unix");
-  const broker = new Broker({
-    listen: pluginBrokerListen({
-      network,
-      engine: options.engine ?? createNativeEngine,
-      tls,
-      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-      logger,
-      readEnv,
-    }),
-    dialTls: tls ? { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.clientCaPem } : undefined,
-    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
-    logger,
-    program: "the plugin",
-  });
-  cleanups.push(() => broker.close());
   const inFlight = new InFlight();
   engine.addService(healthService(services.map((s) => s.definition.name), stopping.signal));
   engine.addService(brokerService(broker));
@@ -399,9 +400,7 @@ async function start(
   );
   engine.addService(stdioService(stdio));
   const bucket = options.rateLimit ? new TokenBucket(options.rateLimit) : null;
-  for (const s of services) {
-    engine.addService(withBroker(inFlight.track(bucket ? bucket.guard(s) : s), broker));
-  }
+  for (const s of services) engine.addService(inFlight.track(bucket ? bucket.guard(s) : s));
 
   // 6. Listen.
   const address = network === "unix"

@@ -25,7 +25,6 @@ import { type ClientTls, connect } from "../rpc/connect.ts";
 import {
   fromTsProto,
   implement,
-  mapHandlers,
   type ServiceDefinition,
   type ServiceImplementation,
 } from "../rpc/service.ts";
@@ -272,21 +271,6 @@ export class Broker {
       this.#waiting.set(id, list);
     });
   }
-}
-
-/**
- * The same service with `call.broker` set for its handlers: how `serve()`
- * (and `serveInProcess()`) hands handlers their side's broker.
- *
- * @param service The service.
- * @param broker The broker.
- * @returns The wrapped service.
- */
-export function withBroker(service: ServiceImplementation, broker: Broker): ServiceImplementation {
-  return mapHandlers(service, (handler) => (input: unknown, call: object) => {
-    Object.defineProperty(call, "broker", { value: broker, configurable: true });
-    return handler(input, call);
-  });
 }
 
 const startStream = fromTsProto(GRPCBrokerDefinition).methods.startStream;

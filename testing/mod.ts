@@ -35,7 +35,7 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { Channel } from "../rpc/client_call.ts";
 import { addRoutes, type Route, startCall } from "../rpc/server_call.ts";
 import type { ServiceImplementation } from "../rpc/service.ts";
-import { Broker, BrokerError, withBroker } from "../services/broker.ts";
+import { Broker, BrokerError } from "../services/broker.ts";
 import { controllerService } from "../services/controller.ts";
 import { healthService } from "../services/health.ts";
 
@@ -105,7 +105,7 @@ export function serveInProcess(options: InProcessOptions): PluginClient {
     const s of [
       healthService(names, stopping.signal),
       controllerService(() => Promise.resolve(), () => shutdown()),
-      ...options.services.map((svc) => withBroker(svc, broker)),
+      ...options.services,
     ]
   ) addRoutes(routes, s);
 
@@ -120,7 +120,8 @@ export function serveInProcess(options: InProcessOptions): PluginClient {
   });
   clientEnd.conn = channel.conn;
   const server = new H2Connection(serverEnd, {
-    onStream: (stream, headers) => startCall(stream, headers, { routes, maxMessageBytes, logger }),
+    onStream: (stream, headers) =>
+      startCall(stream, headers, { routes, maxMessageBytes, logger, broker }),
     onClose: () => stopping.abort(),
   });
   serverEnd.conn = server;

@@ -86,8 +86,8 @@ function requestEncoded(call: unknown): boolean {
 
 /** A handler's view of one grpc-js call, and what it adds to the response. */
 class JsCallContext implements CallContext {
-  /** Set by `serve()` (see `withBroker`). */
-  declare readonly broker: Broker;
+  /** The engine's broker (set by `serve()`). */
+  readonly broker: Broker;
   readonly metadata: Record<string, string[]>;
   readonly signal: AbortSignal;
   readonly requestCompressed: boolean;
@@ -98,8 +98,9 @@ class JsCallContext implements CallContext {
   #ended = false;
   #gzip = false;
 
-  constructor(call: Call, readonly method: string) {
+  constructor(call: Call, readonly method: string, broker: Broker | undefined) {
     this.#call = call;
+    this.broker = broker as Broker;
     const abort = new AbortController();
     call.on("cancelled", () => abort.abort(new RpcError(Status.CANCELLED, "call cancelled")));
     this.signal = abort.signal;
@@ -206,11 +207,12 @@ function handlerFor(
   m: AnyMethod,
   fn: (...args: unknown[]) => unknown,
   log: Logger,
+  broker: Broker | undefined,
 ): grpc.UntypedHandleCall {
   switch (m.kind) {
     case "unary":
       return async (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-        const ctx = new JsCallContext(call, m.path);
+        const ctx = new JsCallContext(call, m.path, broker);
         try {
           const res = encodeOrThrow(m, await fn(decodeRequest(m, call.request), ctx));
           cb(null, res, ctx.end());
@@ -223,7 +225,7 @@ function handlerFor(
         call: grpc.ServerReadableStream<Buffer, Buffer>,
         cb: grpc.sendUnaryData<Buffer>,
       ) => {
-        const ctx = new JsCallContext(call, m.path);
+        const ctx = new JsCallContext(call, m.path, broker);
         try {
           const res = encodeOrThrow(m, await fn(decodeAll(m, call), ctx));
           cb(null, res, ctx.end());
@@ -233,7 +235,7 @@ function handlerFor(
       };
     case "serverStream":
       return async (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
-        const ctx = new JsCallContext(call, m.path);
+        const ctx = new JsCallContext(call, m.path, broker);
         try {
           const out = fn(decodeRequest(m, call.request), ctx) as AsyncIterable<unknown>;
           await writeAll(m, call, out, ctx);
@@ -244,7 +246,7 @@ function handlerFor(
       };
     case "bidiStream":
       return async (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        const ctx = new JsCallContext(call, m.path);
+        const ctx = new JsCallContext(call, m.path, broker);
         try {
           const out = fn(decodeAll(m, call), ctx) as AsyncIterable<unknown>;
           await writeAll(m, call, out, ctx);
@@ -290,7 +292,7 @@ export function grpcJsEngine(options: EngineOptions): Engine {
           responseSerialize: identity,
           responseDeserialize: identity,
         };
-        impl[name] = handlerFor(m as AnyMethod, service.handlers[name], log);
+        impl[name] = handlerFor(m as AnyMethod, service.handlers[name], log, options.broker);
       }
       server.addService(def, impl);
     },

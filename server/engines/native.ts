@@ -58,7 +58,12 @@ function isAddrInUse(err: unknown): boolean {
 export function createNativeEngine(options: EngineOptions): Engine {
   const log = options.logger.named("h2");
   const routes = new Map<string, Route>();
-  const callOptions = { routes, maxMessageBytes: options.maxMessageBytes, logger: options.logger };
+  const callOptions = {
+    routes,
+    maxMessageBytes: options.maxMessageBytes,
+    logger: options.logger,
+    broker: options.broker,
+  };
   const connections = new Set<H2Connection>();
   const closers: (() => void)[] = [];
   const rawSockets = new Set<{ destroy(): void }>();

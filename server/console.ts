@@ -1,7 +1,8 @@
 /**
  * Keeps stdout for the handshake: `console.*` output goes to the stdio
  * stream (`log`/`info`/`debug`/`dir`/`table` as stdout, `warn`/`error`/
- * `trace` as stderr) instead of the process's stdout.
+ * `trace` as stderr) and/or as hclog lines to stderr (see
+ * {@linkcode ConsoleMode}) instead of the process's stdout.
  *
  * The capture starts when this module is loaded in a process a go-plugin
  * host launched (`PLUGIN_PROTOCOL_VERSIONS` is set), so even top-level
@@ -12,9 +13,39 @@
  */
 
 import { ENV } from "../constants.ts";
+import { createLogger, type Logger, type LogLevel } from "../log/logger.ts";
 import { type StdioChannel, StdioQueue } from "../services/stdio.ts";
 
-let active: { queue: StdioQueue; restore: () => void } | null = null;
+/**
+ * Where `console.*` output goes while a host runs the plugin (`serve()`'s
+ * `console` option). Nothing but the handshake line ever reaches stdout.
+ *
+ * - `"both"` (the default): to the host's stdio stream (go-plugin's
+ *   `SyncStdout`/`SyncStderr`) and as one hclog line per call on stderr,
+ *   which the host logs at the line's level. go-plugin hosts read the stream
+ *   but discard it unless `SyncStdout`/`SyncStderr` are set, and a plugin
+ *   cannot tell, so only both ways reach every host.
+ * - `"stdio"`: the stream only, as a go-plugin Go plugin's `os.Stdout`.
+ * - `"hclog"`: stderr log lines only.
+ *
+ * Levels of the log lines: `debug` at DEBUG; `log`, `info`, `dir`, `table`,
+ * `count`, `time*` and `group` at INFO; `warn` at WARN; `error`, `trace` and
+ * failed `assert`s at ERROR.
+ */
+export type ConsoleMode = "both" | "stdio" | "hclog";
+
+/** The console modes, for checking an option. */
+export const CONSOLE_MODES: readonly ConsoleMode[] = ["both", "stdio", "hclog"];
+
+interface Capture {
+  queue: StdioQueue;
+  restore: () => void;
+  mode: ConsoleMode;
+  /** Where the log lines go: serve()'s logger, named "console". */
+  logger: Logger | null;
+}
+
+let active: Capture | null = null;
 
 const INSPECT: Deno.InspectOptions = { colors: false, depth: 4 };
 
@@ -53,31 +84,36 @@ export function formatArgs(args: readonly unknown[]): string {
 }
 
 /**
- * A console whose output goes to the stdio queue: stdout for log, info,
- * debug, dir and table; stderr for warn, error, trace and failed asserts.
+ * A console whose output goes where the capture's mode says: the stdio queue
+ * (stdout for log, info, debug, dir and table; stderr for warn, error, trace
+ * and failed asserts) and/or hclog lines at the method's level.
  */
-function queueConsole(queue: StdioQueue): Console {
+function queueConsole(capture: Capture): Console {
   const encoder = new TextEncoder();
   let indent = "";
   const counts = new Map<string, number>();
   const timers = new Map<string, number>();
-  const out = (channel: StdioChannel) => (...args: unknown[]) => {
+  const out = (channel: StdioChannel, level: Exclude<LogLevel, "off">) => (...args: unknown[]) => {
     const text = formatArgs(args);
     const lines = indent ? text.replace(/^/gm, indent) : text;
-    queue.write(channel, encoder.encode(lines + "\n"));
+    if (capture.mode !== "hclog") capture.queue.write(channel, encoder.encode(lines + "\n"));
+    if (capture.mode !== "stdio") {
+      capture.logger ??= createLogger().named("console");
+      capture.logger[level](lines);
+    }
   };
-  const log = out("stdout");
-  const err = out("stderr");
+  const log = out("stdout", "info");
+  const err = out("stderr", "error");
   const elapsed = (label: string) =>
     `${label}: ${(performance.now() - timers.get(label)!).toFixed(3)}ms`;
   const replacement = {
     log,
     info: log,
-    debug: log,
+    debug: out("stdout", "debug"),
     dir: (v: unknown) => log(Deno.inspect(v, INSPECT)),
     dirxml: log,
     table: (v: unknown) => log(Deno.inspect(v, INSPECT)),
-    warn: err,
+    warn: out("stderr", "warn"),
     error: err,
     trace: (...args: unknown[]) => {
       const stack = (new Error().stack ?? "").split("\n").slice(2).join("\n");
@@ -120,24 +156,30 @@ function queueConsole(queue: StdioQueue): Console {
   return replacement as unknown as Console;
 }
 
-function redirect(queue: StdioQueue): () => void {
+function redirect(capture: Capture): () => void {
   const original = globalThis.console;
-  globalThis.console = queueConsole(queue);
+  globalThis.console = queueConsole(capture);
   return () => {
     globalThis.console = original;
   };
 }
 
 /**
- * Starts capturing the console, or returns the capture already running.
+ * Starts capturing the console, or returns the capture already running;
+ * sets where its output goes from now on.
  *
- * @returns The queue the console writes to.
+ * @param mode Where output goes (output before the call went the default way).
+ * @param logger The logger of the log lines (a logger named "console" of it).
+ * @returns The queue of the stdio stream.
  */
-export function captureConsole(): StdioQueue {
+export function captureConsole(mode: ConsoleMode = "both", logger?: Logger): StdioQueue {
   if (!active) {
-    const queue = new StdioQueue();
-    active = { queue, restore: redirect(queue) };
+    const capture: Capture = { queue: new StdioQueue(), restore: () => {}, mode, logger: null };
+    capture.restore = redirect(capture);
+    active = capture;
   }
+  active.mode = mode;
+  if (logger) active.logger = logger.named("console");
   return active.queue;
 }
 
@@ -149,7 +191,13 @@ export function releaseConsole(): void {
   active = null;
 }
 
-function launchedByHost(): boolean {
+/**
+ * Whether a go-plugin host launched this process (`PLUGIN_PROTOCOL_VERSIONS`
+ * is set and readable).
+ *
+ * @returns True under a host.
+ */
+export function launchedByHost(): boolean {
   try {
     const query = { name: "env", variable: ENV.protocolVersions } as const;
     if (Deno.permissions.querySync(query).state !== "granted") return false;

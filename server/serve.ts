@@ -30,7 +30,8 @@ import {
   removeSocket,
   resolveGroup,
 } from "../transport/unix.ts";
-import { captureConsole, releaseConsole } from "./console.ts";
+import { captureConsole, CONSOLE_MODES, type ConsoleMode, releaseConsole } from "./console.ts";
+import { reportCrashes } from "./crash.ts";
 import {
   type DebugMode,
   debugMode,
@@ -57,11 +58,16 @@ import { pluginBrokerListen } from "./broker_listener.ts";
 export interface ServeOptions {
   /** Cookie and default protocol version, as in go-plugin's HandshakeConfig. */
   handshake: HandshakeConfig;
-  /** The services served at `handshake.protocolVersion`. */
+  /**
+   * The services served at `handshake.protocolVersion` (default 1). Give
+   * either this or `versions` a list for that version, not both: serve()
+   * throws a TypeError when both do.
+   */
   services?: readonly ServiceImplementation[];
   /**
    * Services per app protocol version, like go-plugin's VersionedPlugins.
-   * The highest version the host also lists is served.
+   * The highest version the host also lists is served. May be combined with
+   * `services` when it does not list `handshake.protocolVersion`.
    */
   versions?: Readonly<Record<number, readonly ServiceImplementation[]>>;
   /**
@@ -109,6 +115,18 @@ export interface ServeOptions {
   /** A logger to use instead of the default stderr one. */
   logger?: Logger;
   /**
+   * Where `console.*` output goes under a host (stdout is only for the
+   * handshake line): `"both"` the host's stdio stream (go-plugin's
+   * `SyncStdout`/`SyncStderr`) and hclog lines on stderr (logged by the
+   * host at their level: `console.error` at ERROR, `console.log` at INFO);
+   * `"stdio"` the stream only; `"hclog"` the log lines only. go-plugin hosts
+   * discard the stream unless `SyncStdout`/`SyncStderr` are set, so only
+   * `"both"` reaches every host. Output before serve() goes both ways. In
+   * debug mode the console stays on the terminal.
+   * @default {"both"}
+   */
+  console?: ConsoleMode;
+  /**
    * How long in-flight calls may run after SIGTERM before they are cancelled (ms).
    * @default {10000}
    */
@@ -139,7 +157,7 @@ export interface ServeOptions {
   debug?: boolean | DebugOptions;
 }
 
-export type { DebugOptions, ReattachConfig, TlsOptions };
+export type { ConsoleMode, DebugOptions, ReattachConfig, TlsOptions };
 
 /** A running plugin server, returned by {@linkcode serve}. */
 export interface PluginServer {
@@ -188,9 +206,15 @@ function readEnv(name: string): string | undefined {
 function servicesByVersion(options: ServeOptions): Map<number, readonly ServiceImplementation[]> {
   const map = new Map<number, readonly ServiceImplementation[]>();
   for (const [v, list] of Object.entries(options.versions ?? {})) map.set(Number(v), list);
-  if (options.services || map.size === 0) {
-    map.set(options.handshake.protocolVersion ?? 1, options.services ?? []);
+  const version = options.handshake.protocolVersion ?? 1;
+  if (options.services && map.has(version)) {
+    throw new TypeError(
+      `serve() got services for protocol version ${version} twice: in \`services\` ` +
+        `(handshake.protocolVersion ${version}) and in \`versions[${version}]\`. ` +
+        "Put them in one of the two",
+    );
   }
+  if (options.services || map.size === 0) map.set(version, options.services ?? []);
   for (const v of map.keys()) {
     if (!Number.isInteger(v) || v < 0) {
       throw new StartupError(
@@ -271,10 +295,15 @@ function reportStartupFailure(err: unknown): void {
  * @returns The running server.
  * @throws {StartupError} Only with `exit: false`; otherwise start-up errors
  * are printed on stderr and the process exits with status 1.
+ * @throws {TypeError} Likewise, for options that contradict each other or
+ * are not allowed: `services` and `versions` both listing the handshake's
+ * protocol version, an unknown `console` mode.
  */
 export async function serve(options: ServeOptions): Promise<PluginServer> {
   const ownsProcess = options.exit ?? true;
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? "debug" });
+  // A crash under a host: one ERROR line the host shows, then exit 1.
+  if (ownsProcess && !options.debug) reportCrashes(logger);
   const cleanups: Cleanup[] = [];
   // Every step runs, even after one fails.
   const cleanup = async () => {
@@ -306,6 +335,14 @@ async function start(
   ownsProcess: boolean,
   startup: Startup,
 ): Promise<PluginServer> {
+  // 0. Options that contradict each other fail before anything starts.
+  servicesByVersion(options);
+  if (options.console !== undefined && !CONSOLE_MODES.includes(options.console)) {
+    throw new TypeError(
+      `serve()'s console option is ${JSON.stringify(options.console)}: use one of ` +
+        CONSOLE_MODES.map((m) => `"${m}"`).join(", "),
+    );
+  }
   const debug = debugMode(options.debug, options.handshake);
 
   // 1. Signals first: Ctrl-C during start-up must not kill the plugin (debug mode: it does).
@@ -331,7 +368,7 @@ async function start(
   checkInterrupted(startup);
 
   // 4. Keep stdout for the handshake from here on (debug mode: the console stays).
-  const stdio = debug ? keepConsole() : captureConsole();
+  const stdio = debug ? keepConsole() : captureConsole(options.console, logger);
   cleanups.push(releaseConsole);
   stdio.reportDropsTo(logger);
 

@@ -23,8 +23,8 @@ Deno.test("console (default): go-plugin's examples/grpc host, which discards the
     assert(r.stdout.includes("NotFound"), r.stdout);
     for (
       const want of [
-        /\[INFO\]  plugin\.sh: chatty: console\.log before serve\(\): @module=plugin\.console/,
-        /\[INFO\]  plugin\.sh: chatty: console\.log after the handshake: @module=plugin\.console/,
+        /\[INFO\] {2}plugin\.sh: chatty: console\.log before serve\(\): @module=plugin\.console/,
+        /\[INFO\] {2}plugin\.sh: chatty: console\.log after the handshake: @module=plugin\.console/,
         /\[ERROR\] plugin\.sh: chatty: console\.error after the handshake: @module=plugin\.console/,
       ]
     ) assert(want.test(r.stderr), `host stderr lacks ${want}:\n${r.stderr}`);
@@ -52,7 +52,7 @@ Deno.test("console: hclog under our Go host at INFO: console lines in its log at
       "--console=hclog",
     ]);
     assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
-    assert(/\[INFO\]  host\.sh: chatty: console\.log after the handshake/.test(r.stderr), r.stderr);
+    assert(/\[INFO\] {2}host\.sh: chatty: console\.log after the handshake/.test(r.stderr), r.stderr);
     assert(
       /\[ERROR\] host\.sh: chatty: console\.error after the handshake/.test(r.stderr),
       r.stderr,

@@ -6,26 +6,51 @@
  * @module
  */
 
-/** The go-plugin core protocol version: field 1 of the handshake line. */
+/**
+ * The go-plugin core protocol version: field 1 of the handshake line.
+ *
+ * @example
+ * ```ts
+ * import { CORE_PROTOCOL_VERSION } from "@rpcplugin/rpcplugin/protocol";
+ * console.assert(CORE_PROTOCOL_VERSION === 1);
+ * ```
+ */
 export const CORE_PROTOCOL_VERSION = 1;
 
-/** Environment variables the host sets for its plugin. */
-export const ENV = {
-  /** Comma-separated app protocol versions the host supports. */
+/**
+ * Names of the environment variables a go-plugin host sets for its plugin,
+ * by role.
+ *
+ * @example
+ * ```ts
+ * import { ENV } from "@rpcplugin/rpcplugin/protocol";
+ * console.assert(ENV.clientCert === "PLUGIN_CLIENT_CERT");
+ * ```
+ */
+export const ENV: {
+  /** `PLUGIN_PROTOCOL_VERSIONS`: comma-separated app protocol versions the host supports. */
+  readonly protocolVersions: "PLUGIN_PROTOCOL_VERSIONS";
+  /** `PLUGIN_MIN_PORT`: lowest TCP port the plugin may listen on. */
+  readonly minPort: "PLUGIN_MIN_PORT";
+  /** `PLUGIN_MAX_PORT`: highest TCP port the plugin may listen on. */
+  readonly maxPort: "PLUGIN_MAX_PORT";
+  /** `PLUGIN_CLIENT_CERT`: the host's certificate (PEM) when AutoMTLS is on. */
+  readonly clientCert: "PLUGIN_CLIENT_CERT";
+  /** `PLUGIN_MULTIPLEX_GRPC`: set when the host wants broker multiplexing (not supported yet). */
+  readonly multiplexGrpc: "PLUGIN_MULTIPLEX_GRPC";
+  /** `PLUGIN_UNIX_SOCKET_DIR`: directory for the plugin's unix sockets. */
+  readonly unixSocketDir: "PLUGIN_UNIX_SOCKET_DIR";
+  /** `PLUGIN_UNIX_SOCKET_GROUP`: group (name or gid) that must be able to use the unix socket. */
+  readonly unixSocketGroup: "PLUGIN_UNIX_SOCKET_GROUP";
+} = {
   protocolVersions: "PLUGIN_PROTOCOL_VERSIONS",
-  /** Lowest TCP port the plugin may listen on. */
   minPort: "PLUGIN_MIN_PORT",
-  /** Highest TCP port the plugin may listen on. */
   maxPort: "PLUGIN_MAX_PORT",
-  /** The host's certificate (PEM) when AutoMTLS is on. */
   clientCert: "PLUGIN_CLIENT_CERT",
-  /** Set when the host wants broker multiplexing (not supported yet). */
   multiplexGrpc: "PLUGIN_MULTIPLEX_GRPC",
-  /** Directory for the plugin's unix sockets. */
   unixSocketDir: "PLUGIN_UNIX_SOCKET_DIR",
-  /** Group (name or gid) that must be able to use the unix socket. */
   unixSocketGroup: "PLUGIN_UNIX_SOCKET_GROUP",
-} as const;
+};
 
 /** The transport networks the handshake line can name. */
 export type Network = "unix" | "tcp";
@@ -78,5 +103,11 @@ export const STDERR_LINE_BYTES = 64 * 1024;
 /**
  * The environment variable that tells a host (Terraform, or `attach()`) where
  * already running plugins listen: a plugin in debug mode prints it.
+ *
+ * @example
+ * ```ts
+ * import { REATTACH_ENV } from "@rpcplugin/rpcplugin/protocol";
+ * console.assert(REATTACH_ENV === "TF_REATTACH_PROVIDERS");
+ * ```
  */
 export const REATTACH_ENV = "TF_REATTACH_PROVIDERS";

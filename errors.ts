@@ -92,7 +92,7 @@ export class PermissionError extends StartupError {
  *
  * @example
  * ```ts
- * import { HandshakeError } from "@rpcplugin/rpcplugin";
+ * import { HandshakeError } from "@rpcplugin/rpcplugin/protocol";
  * const err = new HandshakeError("too few fields", "1|1");
  * console.assert(err.line === "1|1");
  * ```

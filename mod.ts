@@ -9,7 +9,7 @@
  * @example
  * ```ts ignore
  * import { fromTsProto, implement, serve } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "./examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "./gen/kv_pb.ts"; // generated from your .proto (README: "Writing a plugin")
  *
  * await serve({
  *   handshake: { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello" },
@@ -26,6 +26,7 @@
 // The plugin server.
 export { serve } from "./server/serve.ts";
 export type {
+  ConsoleMode,
   DebugOptions,
   PluginServer,
   ReattachConfig,
@@ -33,11 +34,10 @@ export type {
   TlsOptions,
 } from "./server/serve.ts";
 
-// gRPC engines: the native one is the default; grpc-js is the entry point
-// `@rpcplugin/rpcplugin/grpc-js`, so that only plugins choosing it load it.
-export { createNativeEngine } from "./server/engines/native.ts";
+// gRPC engines: the native one is the default (`createNativeEngine` and its
+// HTTP/2 limits are in `@rpcplugin/rpcplugin/protocol`); grpc-js is the entry
+// point `@rpcplugin/rpcplugin/grpc-js`, so that only plugins choosing it load it.
 export type { Engine, EngineFactory, EngineOptions, ServerTls } from "./server/engine.ts";
-export { DEFAULT_H2_LIMITS } from "./h2/connection.ts";
 export type { H2Limits } from "./h2/connection.ts";
 
 // Describing services.
@@ -67,28 +67,16 @@ export { RpcError, Status } from "./rpc/status.ts";
 export type { RateLimit } from "./server/ratelimit.ts";
 export type { StatusCode } from "./rpc/status.ts";
 
-// The handshake.
-export { checkCookie } from "./handshake/cookie.ts";
+// The handshake's configuration (the handshake itself: `@rpcplugin/rpcplugin/protocol`).
 export type { HandshakeConfig } from "./handshake/cookie.ts";
-export { negotiateVersion } from "./handshake/version.ts";
-export type { NegotiatedVersion } from "./handshake/version.ts";
-export { buildHandshakeLine, parseHandshakeLine } from "./handshake/line.ts";
-export type { HandshakeInfo } from "./handshake/line.ts";
+export type { Network } from "./constants.ts";
 
 // Logging.
-export { createLogger, formatTimestamp } from "./log/logger.ts";
+export { createLogger } from "./log/logger.ts";
 export type { LogFields, Logger, LoggerOptions, LogLevel } from "./log/logger.ts";
 
-// Errors and protocol constants.
-export {
-  CookieError,
-  HandshakeError,
-  PermissionError,
-  RpcPluginError,
-  StartupError,
-} from "./errors.ts";
-export { CORE_PROTOCOL_VERSION, ENV } from "./constants.ts";
-export type { Network } from "./constants.ts";
+// Errors.
+export { CookieError, PermissionError, RpcPluginError, StartupError } from "./errors.ts";
 
 // TLS: the key types AutoMTLS can use. The certificate factory is the
 // separate entry point `@rpcplugin/rpcplugin/tls`, so that a plugin's

@@ -25,7 +25,7 @@ export interface HandshakeConfig {
  *
  * @example
  * ```ts
- * import { checkCookie } from "@rpcplugin/rpcplugin";
+ * import { checkCookie } from "@rpcplugin/rpcplugin/protocol";
  * const cfg = { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello" };
  * checkCookie(cfg, (k) => k === "BASIC_PLUGIN" ? "hello" : undefined);
  * ```

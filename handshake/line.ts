@@ -42,7 +42,7 @@ const MIN_CERT_FIELD = 50;
  *
  * @example
  * ```ts
- * import { buildHandshakeLine } from "@rpcplugin/rpcplugin";
+ * import { buildHandshakeLine } from "@rpcplugin/rpcplugin/protocol";
  * const line = buildHandshakeLine({
  *   coreVersion: 1, appVersion: 1, network: "unix",
  *   address: "/tmp/plugin1", protocol: "grpc",
@@ -80,7 +80,7 @@ export function buildHandshakeLine(info: HandshakeInfo): string {
  *
  * @example
  * ```ts
- * import { parseHandshakeLine } from "@rpcplugin/rpcplugin";
+ * import { parseHandshakeLine } from "@rpcplugin/rpcplugin/protocol";
  * const info = parseHandshakeLine("1|5|tcp|127.0.0.1:1234|grpc");
  * console.assert(info.appVersion === 5 && info.network === "tcp");
  * ```

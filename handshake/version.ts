@@ -24,7 +24,7 @@ export interface NegotiatedVersion {
  *
  * @example
  * ```ts
- * import { negotiateVersion } from "@rpcplugin/rpcplugin";
+ * import { negotiateVersion } from "@rpcplugin/rpcplugin/protocol";
  * console.assert(negotiateVersion("6,5", [4, 5]).version === 5);
  * console.assert(negotiateVersion("9", [4, 5]).version === 4);
  * ```

@@ -26,8 +26,16 @@ export type LogFields = Record<
 >;
 
 /**
- * Writes leveled log lines. Obtain one from {@linkcode createLogger}, or use
- * the one `serve()` hands to handlers.
+ * Writes leveled log lines as hclog JSON, which a go-plugin host re-logs at
+ * their level. Handlers get the plugin's as `call.logger`, `serve()` returns
+ * it as `server.logger`, and {@linkcode createLogger} makes one.
+ *
+ * @example
+ * ```ts
+ * import { createLogger, type Logger } from "@rpcplugin/rpcplugin";
+ * const log: Logger = createLogger({ level: "info" }).named("kv");
+ * log.info("stored", { key: "a", bytes: 3 }); // {"@level":"info","@module":"plugin.kv",...}
+ * ```
  */
 export interface Logger {
   /** Logs at trace level. */
@@ -73,7 +81,7 @@ export interface LoggerOptions {
  *
  * @example
  * ```ts
- * import { formatTimestamp } from "@rpcplugin/rpcplugin";
+ * import { formatTimestamp } from "@rpcplugin/rpcplugin/protocol";
  * console.assert(formatTimestamp(0.5) === "1970-01-01T00:00:00.000500Z");
  * ```
  *

@@ -52,9 +52,9 @@ export interface ServiceDefinition<
  *
  * @example Echo one request header back as a response header, report a
  * count in the trailers, and compress the (large) response
- * ```ts
+ * ```ts ignore
  * import { fromTsProto, implement } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "./gen/kv_pb.ts"; // generated from your .proto (README: "Writing a plugin")
  *
  * const kv = implement(fromTsProto(KVDefinition), {
  *   get: (req, call) => {
@@ -171,9 +171,9 @@ export interface ServiceImplementation {
  * other properties are ignored.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { implement } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "./gen/kv_pb.ts"; // generated from your .proto (README: "Writing a plugin")
  * class Kv {
  *   #store = new Map<string, Uint8Array>();
  *   get(req: { key: string }) {
@@ -200,9 +200,9 @@ export function implement<D extends TsProtoService>(
  * Pairs a {@linkcode ServiceDefinition} with handlers (see the other overload).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { fromTsProto, implement } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "./gen/kv_pb.ts"; // generated from your .proto (README: "Writing a plugin")
  * const kv = implement(fromTsProto(KVDefinition), {
  *   get: (req) => ({ value: new TextEncoder().encode(req.key) }),
  *   put: () => ({}),
@@ -317,9 +317,9 @@ function kindOf(m: { requestStream: boolean; responseStream: boolean }): CallKin
  * into a {@linkcode ServiceDefinition}.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { fromTsProto } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "./gen/kv_pb.ts"; // generated from your .proto (README: "Writing a plugin")
  * const kv = fromTsProto(KVDefinition);
  * console.assert(kv.methods.get.path === "/proto.KV/Get");
  * ```

@@ -4,8 +4,53 @@
  * @module
  */
 
-/** gRPC status codes. */
-export const Status = {
+/**
+ * gRPC status codes, by name: throw `new RpcError(Status.NOT_FOUND, ...)` in a
+ * handler to answer with one; a failed call on the host side carries one in
+ * `RpcError.code`.
+ *
+ * @example
+ * ```ts
+ * import { Status } from "@rpcplugin/rpcplugin";
+ * console.assert(Status.NOT_FOUND === 5);
+ * ```
+ */
+export const Status: {
+  /** Not an error: the call succeeded. */
+  readonly OK: 0;
+  /** The call was cancelled, usually by the caller. */
+  readonly CANCELLED: 1;
+  /** An unknown error: what a handler's thrown non-`RpcError` becomes. */
+  readonly UNKNOWN: 2;
+  /** The caller gave an invalid argument, whatever the server's state. */
+  readonly INVALID_ARGUMENT: 3;
+  /** The deadline passed before the call finished. */
+  readonly DEADLINE_EXCEEDED: 4;
+  /** A requested entity was not found. */
+  readonly NOT_FOUND: 5;
+  /** The entity the caller tried to create already exists. */
+  readonly ALREADY_EXISTS: 6;
+  /** The caller may not do this (it is identified: see UNAUTHENTICATED). */
+  readonly PERMISSION_DENIED: 7;
+  /** A resource ran out: a quota, a rate limit, a message size. */
+  readonly RESOURCE_EXHAUSTED: 8;
+  /** The system is not in the state the call needs; retrying will not help until it is. */
+  readonly FAILED_PRECONDITION: 9;
+  /** The call was aborted, typically by a concurrency conflict; retry at a higher level. */
+  readonly ABORTED: 10;
+  /** The call went past the valid range (reading past the end, say). */
+  readonly OUT_OF_RANGE: 11;
+  /** The method is not implemented or not supported by this server. */
+  readonly UNIMPLEMENTED: 12;
+  /** An invariant broke: a serious error in the server (or a response that did not encode). */
+  readonly INTERNAL: 13;
+  /** The service is unavailable for now (a transient condition); retrying may help. */
+  readonly UNAVAILABLE: 14;
+  /** Unrecoverable data loss or corruption. */
+  readonly DATA_LOSS: 15;
+  /** The caller has no valid credentials. */
+  readonly UNAUTHENTICATED: 16;
+} = {
   OK: 0,
   CANCELLED: 1,
   UNKNOWN: 2,
@@ -23,7 +68,7 @@ export const Status = {
   UNAVAILABLE: 14,
   DATA_LOSS: 15,
   UNAUTHENTICATED: 16,
-} as const;
+};
 
 /** A gRPC status code number. */
 export type StatusCode = (typeof Status)[keyof typeof Status];

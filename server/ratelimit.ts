@@ -10,7 +10,17 @@
 import { mapHandlers, type ServiceImplementation } from "../rpc/service.ts";
 import { RpcError, Status } from "../rpc/status.ts";
 
-/** Settings of {@linkcode TokenBucket}. */
+/**
+ * `serve()`'s `rateLimit`: a token bucket in front of your services. Calls
+ * over it are answered RESOURCE_EXHAUSTED at once; health, controller and
+ * stdio are never limited.
+ *
+ * @example 100 calls/s on average, bursts of 20
+ * ```ts
+ * import type { RateLimit } from "@rpcplugin/rpcplugin";
+ * const rateLimit: RateLimit = { rate: 100, burst: 20 };
+ * ```
+ */
 export interface RateLimit {
   /** Calls per second allowed on average. */
   rate: number;

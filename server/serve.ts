@@ -277,7 +277,7 @@ function reportStartupFailure(err: unknown): void {
  * @example A KV plugin for go-plugin's examples/grpc host
  * ```ts ignore
  * import { fromTsProto, implement, serve } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "./examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "./gen/kv_pb.ts"; // generated from your .proto (README: "Writing a plugin")
  *
  * await serve({
  *   handshake: { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello", protocolVersion: 1 },

@@ -6,10 +6,10 @@
  * host needed.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { fromTsProto, implement } from "@rpcplugin/rpcplugin";
  * import { serveInProcess } from "@rpcplugin/rpcplugin/testing";
- * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "./gen/kv_pb.ts"; // generated from your .proto (README: "Writing a plugin")
  *
  * const store = new Map<string, Uint8Array>();
  * const kv = fromTsProto(KVDefinition);
@@ -61,11 +61,11 @@ const IN_PROCESS_ADDRESS = "in-process";
  * see their call cancelled.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { implement, RpcError, Status } from "@rpcplugin/rpcplugin";
  * import { serveInProcess } from "@rpcplugin/rpcplugin/testing";
  * import { fromTsProto } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "./gen/kv_pb.ts"; // generated from your .proto (README: "Writing a plugin")
  *
  * const kv = fromTsProto(KVDefinition);
  * const plugin = serveInProcess({

@@ -34,6 +34,24 @@ export interface AutoMtls {
 const DEFAULT_KEY_TYPE: KeyType = "ecdsa-p256";
 
 /**
+ * What is wrong with the host's certificate, without the hints for authors
+ * that {@linkcode CertificateError} messages carry (the host, not the
+ * plugin's author, sets the variable).
+ */
+function hostCertProblem(err: CertificateError): string {
+  switch (err.kind) {
+    case "not-pem":
+      return 'no "-----BEGIN CERTIFICATE-----" line';
+    case "not-certificate":
+      return `a "${err.label}" PEM block instead of a certificate`;
+    default:
+      return `the PEM block does not decode as an X.509 certificate: ${
+        (err.cause as Error | undefined)?.message ?? err.message
+      }`;
+  }
+}
+
+/**
  * Checks the host's certificate and makes ours.
  *
  * @param hostCertPem The value of `PLUGIN_CLIENT_CERT`.
@@ -54,9 +72,10 @@ export async function setUpAutoMtls(
   } catch (err) {
     if (!(err instanceof CertificateError)) throw err;
     throw new StartupError(
-      `${ENV.clientCert} does not hold a usable certificate (${err.message}). ` +
-        "It must be the host's certificate as PEM, as go-plugin hosts send it with AutoMTLS on; " +
-        `unset ${ENV.clientCert} to serve without TLS`,
+      `${ENV.clientCert} does not hold a usable certificate (${hostCertProblem(err)}). ` +
+        `The host sets ${ENV.clientCert}: with AutoMTLS on, a go-plugin host passes its own ` +
+        "certificate there as PEM. Fix the host (or whatever sets the variable), or unset " +
+        `${ENV.clientCert} to serve without TLS`,
       { cause: err },
     );
   }

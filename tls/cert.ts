@@ -45,7 +45,17 @@ export {
 } from "./errors.ts";
 export { certToHandshakeField, derToPem, pemToDer } from "./pem.ts";
 
-/** The key algorithms {@linkcode generateCertificate} can make. */
+/**
+ * Key algorithms of certificates: of the one AutoMTLS makes (`serve()`'s
+ * `autoMtlsKeyType`, default `"ecdsa-p256"`), and of those
+ * `generateCertificate()` of `@rpcplugin/rpcplugin/tls` makes.
+ *
+ * @example
+ * ```ts
+ * import type { KeyType } from "@rpcplugin/rpcplugin";
+ * const autoMtlsKeyType: KeyType = "ecdsa-p384";
+ * ```
+ */
 export type KeyType =
   | "ecdsa-p256"
   | "ecdsa-p384"

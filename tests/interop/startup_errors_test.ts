@@ -113,7 +113,7 @@ const cases: Case[] = [
     name: "PLUGIN_CLIENT_CERT not PEM",
     env: { PLUGIN_CLIENT_CERT: "this is not a certificate" },
     stderr:
-      /PLUGIN_CLIENT_CERT does not hold a usable certificate .*unset PLUGIN_CLIENT_CERT to serve without TLS/,
+      /PLUGIN_CLIENT_CERT does not hold a usable certificate \(no "-----BEGIN CERTIFICATE-----" line\)\. The host sets PLUGIN_CLIENT_CERT: .*Fix the host .*unset PLUGIN_CLIENT_CERT to serve without TLS$/m,
   },
   {
     name: "no --allow-net",
@@ -157,7 +157,8 @@ Deno.test("start-up error: PLUGIN_CLIENT_CERT holding a private key, or an expir
   await expectStartupFailure({
     name: "PLUGIN_CLIENT_CERT is a key",
     env: { PLUGIN_CLIENT_CERT: key.keyPem },
-    stderr: /PLUGIN_CLIENT_CERT does not hold a usable certificate .*PRIVATE KEY/,
+    stderr:
+      /PLUGIN_CLIENT_CERT does not hold a usable certificate \(a "PRIVATE KEY" PEM block instead of a certificate\)\. The host sets/,
   });
   await expectStartupFailure({
     name: "PLUGIN_CLIENT_CERT expired",

@@ -52,7 +52,10 @@ Deno.test("console: hclog under our Go host at INFO: console lines in its log at
       "--console=hclog",
     ]);
     assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
-    assert(/\[INFO\] {2}host\.sh: chatty: console\.log after the handshake/.test(r.stderr), r.stderr);
+    assert(
+      /\[INFO\] {2}host\.sh: chatty: console\.log after the handshake/.test(r.stderr),
+      r.stderr,
+    );
     assert(
       /\[ERROR\] host\.sh: chatty: console\.error after the handshake/.test(r.stderr),
       r.stderr,

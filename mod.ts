@@ -6,6 +6,13 @@
  * cookie, version negotiation, unix or TCP listener, handshake line, health,
  * controller and stdio services, logging, signals and shutdown.
  *
+ * This entry point is for plugin authors. The others, by audience:
+ * `@rpcplugin/rpcplugin/host` (launching and calling plugins),
+ * `@rpcplugin/rpcplugin/testing` (a plugin's services in-process, for tests),
+ * `@rpcplugin/rpcplugin/tls` (certificates), `@rpcplugin/rpcplugin/grpc-js`
+ * (the grpc-js engine) and `@rpcplugin/rpcplugin/protocol` (the protocol's
+ * pieces, for people building on the wire).
+ *
  * @example
  * ```ts ignore
  * import { fromTsProto, implement, serve } from "@rpcplugin/rpcplugin";

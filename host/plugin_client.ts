@@ -74,7 +74,7 @@ export interface PluginParts {
  * ```ts ignore
  * import { launch } from "@rpcplugin/rpcplugin/host";
  * import { fromTsProto } from "@rpcplugin/rpcplugin";
- * import { KVDefinition } from "./examples/kv/gen/kv_pb.ts";
+ * import { KVDefinition } from "./gen/kv_pb.ts"; // generated from your .proto (README: "Writing a plugin")
  *
  * await using plugin = await launch({
  *   cmd: ["./kv-go-grpc"],

@@ -18,7 +18,8 @@ import { type StdioChannel, StdioQueue } from "../services/stdio.ts";
 
 /**
  * Where `console.*` output goes while a host runs the plugin (`serve()`'s
- * `console` option). Nothing but the handshake line ever reaches stdout.
+ * `console` option). It never goes to stdout, which carries only the
+ * handshake line and the host-alive probe's newlines.
  *
  * - `"both"` (the default): to the host's stdio stream (go-plugin's
  *   `SyncStdout`/`SyncStderr`) and as one hclog line per call on stderr,
@@ -31,6 +32,16 @@ import { type StdioChannel, StdioQueue } from "../services/stdio.ts";
  * Levels of the log lines: `debug` at DEBUG; `log`, `info`, `dir`, `table`,
  * `count`, `time*` and `group` at INFO; `warn` at WARN; `error`, `trace` and
  * failed `assert`s at ERROR.
+ *
+ * @example Console output as log lines only
+ * ```ts ignore
+ * import { serve } from "@rpcplugin/rpcplugin";
+ * await serve({
+ *   handshake: { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello" },
+ *   services: [],
+ *   console: "hclog",
+ * });
+ * ```
  */
 export type ConsoleMode = "both" | "stdio" | "hclog";
 

@@ -44,42 +44,52 @@ function assertOneErrorLine(stderr: string, what: string, error: string): void {
   assert(/\[ERROR\] host: plugin process exited: .*error="exit status 1"/.test(stderr), stderr);
 }
 
-Deno.test("crash report: an uncaught exception in a handler's timer is one ERROR line with the stack at the host's INFO level, exit 1", async () => {
-  await withTempDir(async (dir) => {
-    const r = await hostFixture(dir, ["-log-level", "info", "get", "!crash"], ["--faulty"]);
-    assertEquals(r.result.ok, false, r.stderr);
-    assert(/Unavailable/.test(r.result.error), r.result.error);
-    assertOneErrorLine(r.stderr, "uncaught exception", "Error: the timer exploded");
-    await assertNothingLeft(dir);
+/** One crash under our Go host at `-log-level info`, and what the host must show. */
+function crashCase(
+  name: string,
+  hostArgs: string[],
+  pluginArgs: string[],
+  want: { what: string; error: string; hostError: RegExp },
+): void {
+  Deno.test(`crash report: ${name}`, async () => {
+    await withTempDir(async (dir) => {
+      const r = await hostFixture(dir, ["-log-level", "info", ...hostArgs], pluginArgs);
+      assertEquals(r.result.ok, false, r.stderr);
+      assert(want.hostError.test(r.result.error), r.result.error);
+      assertOneErrorLine(r.stderr, want.what, want.error);
+      await assertNothingLeft(dir);
+    });
   });
-});
+}
 
-Deno.test("crash report: an unhandled rejection is one ERROR line with the stack at the host's INFO level, exit 1", async () => {
-  await withTempDir(async (dir) => {
-    const r = await hostFixture(dir, ["-log-level", "info", "get", "!reject"], ["--faulty"]);
-    assertEquals(r.result.ok, false, r.stderr);
-    assertOneErrorLine(
-      r.stderr,
-      "unhandled promise rejection",
-      "RangeError: nobody handled this rejection",
-    );
-    await assertNothingLeft(dir);
-  });
-});
+crashCase(
+  "an uncaught exception in a handler's timer is one ERROR line with the stack at the host's INFO level, exit 1",
+  ["get", "!crash"],
+  ["--faulty"],
+  { what: "uncaught exception", error: "Error: the timer exploded", hostError: /Unavailable/ },
+);
 
-Deno.test("crash report: a throw before serve() (the library imported) is one ERROR line, and the host's start fails", async () => {
-  await withTempDir(async (dir) => {
-    const r = await hostFixture(dir, ["-log-level", "info", "ping"], ["--crash-before-serve"]);
-    assertEquals(r.result.ok, false, r.stderr);
-    assert(/Failed to read any lines from plugin's stdout/.test(r.result.error), r.result.error);
-    assertOneErrorLine(
-      r.stderr,
-      "unhandled promise rejection",
-      "Error: the plugin broke before serve()",
-    );
-    await assertNothingLeft(dir);
-  });
-});
+crashCase(
+  "an unhandled rejection is one ERROR line with the stack at the host's INFO level, exit 1",
+  ["get", "!reject"],
+  ["--faulty"],
+  {
+    what: "unhandled promise rejection",
+    error: "RangeError: nobody handled this rejection",
+    hostError: /Unavailable/,
+  },
+);
+
+crashCase(
+  "a throw before serve() (the library imported) is one ERROR line, and the host's start fails",
+  ["ping"],
+  ["--crash-before-serve"],
+  {
+    what: "unhandled promise rejection",
+    error: "Error: the plugin broke before serve()",
+    hostError: /Failed to read any lines from plugin's stdout/,
+  },
+);
 
 Deno.test("crash report: go-plugin's examples/grpc host shows the crash at ERROR", async () => {
   await withTempDir(async (dir) => {

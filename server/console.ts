@@ -104,13 +104,21 @@ function queueConsole(capture: Capture): Console {
   let indent = "";
   const counts = new Map<string, number>();
   const timers = new Map<string, number>();
+  let logging = false; // a logger that writes with console.* must not loop
   const out = (channel: StdioChannel, level: Exclude<LogLevel, "off">) => (...args: unknown[]) => {
     const text = formatArgs(args);
     const lines = indent ? text.replace(/^/gm, indent) : text;
-    if (capture.mode !== "hclog") capture.queue.write(channel, encoder.encode(lines + "\n"));
-    if (capture.mode !== "stdio") {
+    if (capture.mode !== "hclog" || logging) {
+      capture.queue.write(channel, encoder.encode(lines + "\n"));
+    }
+    if (capture.mode !== "stdio" && !logging) {
       capture.logger ??= createLogger().named("console");
-      capture.logger[level](lines);
+      logging = true;
+      try {
+        capture.logger[level](lines);
+      } finally {
+        logging = false;
+      }
     }
   };
   const log = out("stdout", "info");

@@ -31,7 +31,7 @@ import {
   resolveGroup,
 } from "../transport/unix.ts";
 import { captureConsole, CONSOLE_MODES, type ConsoleMode, releaseConsole } from "./console.ts";
-import { reportCrashes } from "./crash.ts";
+import { reportCrashes, stopReportingCrashes } from "./crash.ts";
 import {
   type DebugMode,
   debugMode,
@@ -302,8 +302,9 @@ function reportStartupFailure(err: unknown): void {
 export async function serve(options: ServeOptions): Promise<PluginServer> {
   const ownsProcess = options.exit ?? true;
   const logger = options.logger ?? createLogger({ level: options.logLevel ?? "debug" });
-  // A crash under a host: one ERROR line the host shows, then exit 1.
-  if (ownsProcess && !options.debug) reportCrashes(logger);
+  // A crash under a host: one ERROR line the host shows, then exit 1 (debug mode: Deno's own report).
+  if (options.debug) stopReportingCrashes();
+  else if (ownsProcess) reportCrashes(logger);
   const cleanups: Cleanup[] = [];
   // Every step runs, even after one fails.
   const cleanup = async () => {

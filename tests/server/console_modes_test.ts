@@ -46,3 +46,19 @@ Deno.test("console mode stdio: the stdio stream only", async () => {
 Deno.test("console mode hclog: hclog lines only, nothing queued for the stream", async () => {
   assertEquals(await routed("hclog"), { chunks: [], logged: LOGGED });
 });
+
+Deno.test("console mode hclog: a logger that itself writes with console.log does not loop", async () => {
+  const logger = createLogger({ write: (l) => console.log(l.trimEnd()) });
+  const queue = captureConsole("hclog", logger);
+  try {
+    console.info("once");
+  } finally {
+    releaseConsole();
+  }
+  const chunks: string[] = [];
+  for await (const c of queue.drain(new AbortController().signal)) {
+    chunks.push(new TextDecoder().decode(c.data));
+  }
+  assertEquals(chunks.length, 1);
+  assertEquals(JSON.parse(chunks[0])["@message"], "once");
+});

@@ -41,11 +41,11 @@ export type {
   TlsOptions,
 } from "./server/serve.ts";
 
-// gRPC engines: the native one is the default (`createNativeEngine` and its
-// HTTP/2 limits are in `@rpcplugin/rpcplugin/protocol`); grpc-js is the entry
-// point `@rpcplugin/rpcplugin/grpc-js`, so that only plugins choosing it load it.
-export type { Engine, EngineFactory, EngineOptions, ServerTls } from "./server/engine.ts";
-export type { H2Limits } from "./h2/connection.ts";
+// gRPC engines: the native one is the default (`createNativeEngine`, its
+// HTTP/2 limits and the engine interface are in `@rpcplugin/rpcplugin/protocol`);
+// grpc-js is the entry point `@rpcplugin/rpcplugin/grpc-js`, so that only
+// plugins choosing it load it.
+export type { EngineFactory } from "./server/engine.ts";
 
 // Describing services.
 export { fromTsProto, implement } from "./rpc/service.ts";

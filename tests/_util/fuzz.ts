@@ -108,7 +108,7 @@ class Watchdog {
 export async function fuzz(
   target: string,
   body: (c: FuzzCase) => void | Promise<void>,
-  { caseLimitMs = 1000, iterations = FUZZ_ITERATIONS }: {
+  { caseLimitMs = 10_000, iterations = FUZZ_ITERATIONS }: {
     caseLimitMs?: number;
     iterations?: number;
   } = {},

@@ -19,7 +19,7 @@ export const ENV = {
   maxPort: "PLUGIN_MAX_PORT",
   /** The host's certificate (PEM) when AutoMTLS is on. */
   clientCert: "PLUGIN_CLIENT_CERT",
-  /** Set when the host wants broker multiplexing (not supported yet). */
+  /** Set (`true`) when the host wants the multiplexed broker (go-plugin's `GRPCBrokerMultiplex`). */
   multiplexGrpc: "PLUGIN_MULTIPLEX_GRPC",
   /** Directory for the plugin's unix sockets. */
   unixSocketDir: "PLUGIN_UNIX_SOCKET_DIR",

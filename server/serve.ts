@@ -345,6 +345,7 @@ async function start(
   const finished = new Promise<void>((resolve) => (finish = resolve));
   // The broker: services handed to the host (and dialled from it) on listeners of their own.
   const network: Network = options.transport ?? (Deno.build.os === "windows" ? "tcp" : "unix");
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const dialTls = tls
     ? { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.clientCaPem }
     : undefined;
@@ -353,18 +354,18 @@ async function start(
       network,
       engine: options.engine ?? createNativeEngine,
       tls,
-      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      maxMessageBytes,
       logger,
       readEnv,
     }),
     dialTls,
-    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxMessageBytes,
     logger,
     program: "the plugin",
   });
   cleanups.push(() => broker.close());
   const engine: Engine = (options.engine ?? createNativeEngine)({
-    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxMessageBytes,
     logger,
     broker,
   });
@@ -416,7 +417,7 @@ async function start(
       broker,
       tls,
       dialTls,
-      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      maxMessageBytes,
       logger,
     })
     : null;

@@ -112,7 +112,7 @@ export class Broker {
   /** ConnInfos announced by the other side, not claimed yet, by id. */
   #announced = new Map<number, { info: BrokerConnInfo; expire: () => void }>();
   /** Dials waiting for an announcement, by id. */
-  #waiting = new Map<number, ((info: BrokerConnInfo | null) => void)[]>();
+  #waiting = new Map<number, BrokerWaiter<BrokerConnInfo>[]>();
   /** What we announce, waiting for the stream to take it. */
   #outbox: BrokerConnInfo[] = [];
   #wakeOutbox: (() => void) | null = null;
@@ -399,24 +399,49 @@ export class Broker {
       this.#announced.delete(id);
       return Promise.resolve(known.info);
     }
-    return new Promise((resolve, reject) => {
-      const waiter = (info: BrokerConnInfo | null) => {
-        cancel();
-        if (info) resolve(info);
-        else reject(new BrokerError(`The broker closed while dialling broker id ${id}`));
-      };
-      const cancel = after(timeoutMs, () => {
-        const list = this.#waiting.get(id);
-        const i = list?.indexOf(waiter) ?? -1;
-        if (i >= 0) list!.splice(i, 1);
-        if (list && !list.length) this.#waiting.delete(id);
-        reject(new BrokerError(timeoutMessage()));
-      });
+    const remove = (waiter: BrokerWaiter<BrokerConnInfo>) => {
+      const list = this.#waiting.get(id);
+      const i = list?.indexOf(waiter) ?? -1;
+      if (i >= 0) list!.splice(i, 1);
+      if (list && !list.length) this.#waiting.delete(id);
+    };
+    return brokerWait(id, timeoutMs, timeoutMessage, (waiter) => {
       const list = this.#waiting.get(id) ?? [];
       list.push(waiter);
       this.#waiting.set(id, list);
-    });
+    }, remove);
   }
+}
+
+/** Takes what a dial waits for, or `null` when the broker closes. */
+export type BrokerWaiter<T> = (value: T | null) => void;
+
+/**
+ * Waits up to `timeoutMs` for a waiter that `add` registers to be called;
+ * on timeout `remove` unregisters it and the dial fails with
+ * `timeoutMessage()`; called with `null`, it fails as closed.
+ *
+ * @throws {BrokerError} On timeout, or when the broker closes.
+ */
+export function brokerWait<T>(
+  id: number,
+  timeoutMs: number,
+  timeoutMessage: () => string,
+  add: (waiter: BrokerWaiter<T>) => void,
+  remove: (waiter: BrokerWaiter<T>) => void,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const waiter: BrokerWaiter<T> = (value) => {
+      cancel();
+      if (value) resolve(value);
+      else reject(new BrokerError(`The broker closed while dialling broker id ${id}`));
+    };
+    const cancel = after(timeoutMs, () => {
+      remove(waiter);
+      reject(new BrokerError(timeoutMessage()));
+    });
+    add(waiter);
+  });
 }
 
 /** The knock a multiplexed dial sends first. */

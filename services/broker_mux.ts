@@ -28,7 +28,7 @@ import type { Channel } from "../rpc/client_call.ts";
 import { type ClientTls, connectStream } from "../rpc/connect.ts";
 import type { ServiceImplementation } from "../rpc/service.ts";
 import type { Engine, ServerTls } from "../server/engine.ts";
-import { BROKER_TIMEOUT_MS, BrokerError } from "./broker.ts";
+import { BROKER_TIMEOUT_MS, BrokerError, brokerWait, type BrokerWaiter } from "./broker.ts";
 
 /** Streams open at once on one session; a stream the peer opens beyond it is reset. */
 export const MUX_MAX_STREAMS = 128;
@@ -68,7 +68,7 @@ export class BrokerMux {
   #options: BrokerMuxOptions;
   /** Open sessions, oldest first; the first is the broker's. */
   #sessions: Routed[] = [];
-  #sessionWaiters: ((s: Routed | null) => void)[] = [];
+  #sessionWaiters: BrokerWaiter<Routed>[] = [];
   #listeners = new Map<number, Engine>();
   #closed = false;
 
@@ -217,24 +217,18 @@ export class BrokerMux {
     }
     const open = this.#sessions[0];
     if (open) return Promise.resolve(open);
-    return new Promise((resolve, reject) => {
-      const waiter = (s: Routed | null) => {
-        cancel();
-        if (s) resolve(s);
-        else reject(new BrokerError(`The broker closed while dialling broker id ${id}`));
-      };
-      const cancel = after(timeoutMs, () => {
+    return brokerWait(
+      id,
+      timeoutMs,
+      () =>
+        `timed out waiting for the multiplexed connection to dial broker id ${id}: ` +
+        `the host did not connect within ${timeoutMs} ms`,
+      (waiter) => this.#sessionWaiters.push(waiter),
+      (waiter) => {
         const i = this.#sessionWaiters.indexOf(waiter);
         if (i >= 0) this.#sessionWaiters.splice(i, 1);
-        reject(
-          new BrokerError(
-            `timed out waiting for the multiplexed connection to dial broker id ${id}: ` +
-              `the host did not connect within ${timeoutMs} ms`,
-          ),
-        );
-      });
-      this.#sessionWaiters.push(waiter);
-    });
+      },
+    );
   }
 
   async #route(routed: Routed): Promise<void> {

@@ -7,8 +7,9 @@
  * - our plugin's dial of an id the host never serves: no knock ack within
  *   go-plugin's 5 s, a clear error naming the id, then a graceful kill;
  * - handshake field 7: absent unless asked, `true` when asked (native
- *   engine), `false` on grpc-js (which cannot serve a yamux stream), and our
- *   host then falls back to plain mode.
+ *   engine), `false` on grpc-js (which cannot serve a yamux stream): our
+ *   host then falls back to plain mode, go-plugin's multiplexing host
+ *   refuses the plugin with its own clear error.
  */
 
 import { fromTsProto } from "../../mod.ts";
@@ -16,8 +17,16 @@ import { launch } from "../../host/mod.ts";
 import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { CounterDefinition } from "../../examples/counter/gen/counter_pb.ts";
 import { createLogger } from "../../log/logger.ts";
-import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
-import { assert, assertEquals, socketFiles, waitNoProcesses, withTempDir } from "../_util/host.ts";
+import { buildGo } from "../_util/go.ts";
+import { DENO, denoRunLine, pluginFlags, ROOT } from "../_util/plugin.ts";
+import {
+  assert,
+  assertEquals,
+  run,
+  socketFiles,
+  waitNoProcesses,
+  withTempDir,
+} from "../_util/host.ts";
 
 const HANDSHAKE = { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello", protocolVersion: 1 };
 const PLUGIN = "examples/counter/plugin.ts";
@@ -131,5 +140,21 @@ Deno.test("broker mux: our host falls back to plain mode when the plugin answers
     assert(lines.join("\n").includes("does not offer broker multiplexing"), lines.join("\n"));
     assertEquals(socketFiles(dir), []);
     assertEquals(await waitNoProcesses(dir), []);
+  });
+});
+
+Deno.test("broker mux: go-plugin's multiplexing host refuses our grpc-js plugin cleanly (field 7 false)", async () => {
+  const host = await buildGo("brokerpeer");
+  await withTempDir(async (dir) => {
+    const r = await run(host, [
+      "host",
+      "-mux",
+      "-cmd",
+      denoRunLine("tests/fixtures/plugin_grpcjs.ts", [dir]),
+    ], { cwd: dir, env: { TMPDIR: dir } });
+    assertEquals(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    assert(r.stdout.includes("plugin does not support the feature"), r.stdout);
+    assertEquals(await waitNoProcesses(dir), []);
+    assertEquals(socketFiles(dir), []);
   });
 });

@@ -9,7 +9,9 @@
  * - handshake field 7: absent unless asked, `true` when asked (native
  *   engine), `false` on grpc-js (which cannot serve a yamux stream): our
  *   host then falls back to plain mode, go-plugin's multiplexing host
- *   refuses the plugin with its own clear error.
+ *   refuses the plugin with its own clear error;
+ * - under AutoMTLS the TLS inside each stream refuses a client without the
+ *   host's certificate (an impostor's, or none).
  */
 
 import { fromTsProto } from "../../mod.ts";
@@ -17,6 +19,10 @@ import { launch } from "../../host/mod.ts";
 import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { CounterDefinition } from "../../examples/counter/gen/counter_pb.ts";
 import { createLogger } from "../../log/logger.ts";
+import { YamuxSession } from "../../mux/yamux.ts";
+import { type ClientTls, connectStream, dialSocket } from "../../rpc/connect.ts";
+import { checkHealth } from "../../services/health.ts";
+import { makeAutoCertificate } from "../../tls/autocert.ts";
 import { buildGo } from "../_util/go.ts";
 import { DENO, denoRunLine, pluginFlags, ROOT } from "../_util/plugin.ts";
 import {
@@ -155,6 +161,50 @@ Deno.test("broker mux: go-plugin's multiplexing host refuses our grpc-js plugin 
     assertEquals(r.code, 1, `${r.stdout}\n${r.stderr}`);
     assert(r.stdout.includes("plugin does not support the feature"), r.stdout);
     assertEquals(await waitNoProcesses(dir), []);
+    assertEquals(socketFiles(dir), []);
+  });
+});
+
+Deno.test("broker mux: TLS inside each stream refuses a client without the host's certificate", async () => {
+  await withTempDir(async (dir) => {
+    const plugin = await launchMux(dir, PLUGIN);
+    const impostor = await makeAutoCertificate("ecdsa-p256");
+    // A second connection to the plugin's listener: its own yamux session.
+    const session = new YamuxSession(
+      await dialSocket({ network: "unix", address: plugin.address }),
+      "client",
+    );
+    try {
+      assert(plugin.broker.multiplexed);
+      const tryStream = async (tls: ClientTls | undefined) => {
+        const channel = await connectStream(await session.open(), {
+          tls,
+          maxMessageBytes: 1 << 20,
+          timeoutMs: 5000,
+        });
+        try {
+          await checkHealth(channel, { timeoutMs: 5000 });
+        } finally {
+          channel.close();
+        }
+      };
+      // An impostor certificate, and plaintext, inside the stream: both refused.
+      let refused = 0;
+      for (const tls of [{ certPem: impostor.certPem, keyPem: impostor.keyPem }, undefined]) {
+        try {
+          await tryStream(tls);
+        } catch {
+          refused++;
+        }
+      }
+      assertEquals(refused, 2);
+      // The host's own connection is unaffected.
+      await plugin.ping();
+    } finally {
+      await session.close();
+      await plugin.kill();
+    }
+    assertEquals((await plugin.exited).forced, false);
     assertEquals(socketFiles(dir), []);
   });
 });

@@ -151,7 +151,9 @@ export class Broker {
   /**
    * Serves `services` on a new listener and announces it to the other side
    * as broker id `id`. Resolves once the listener accepts connections, with
-   * a handle that stops it (so does {@linkcode Broker.close}).
+   * a handle that stops it (so does {@linkcode Broker.close}). Multiplexed,
+   * there is no listener: the streams the other side knocks for `id` are
+   * served (a knock that came first, within 5 s, is answered now).
    */
   async acceptAndServe(
     id: number,
@@ -182,8 +184,10 @@ export class Broker {
   /**
    * Connects to what the other side serves as broker id `id`: waits up to
    * 5 s for its announcement, then connects with this side's TLS.
+   * Multiplexed, it knocks, waits up to 5 s for the ack, and opens a stream
+   * (one dial at a time), with this side's TLS inside.
    *
-   * @throws {BrokerError} When nothing is announced in time, or the broker closes.
+   * @throws {BrokerError} When nothing is announced (acknowledged) in time, or the broker closes.
    */
   dial(id: number, timeoutMs: number = BROKER_TIMEOUT_MS): Promise<BrokerConnection> {
     const mux = this.#mux;

@@ -36,7 +36,7 @@ export const ENV: {
   readonly maxPort: "PLUGIN_MAX_PORT";
   /** `PLUGIN_CLIENT_CERT`: the host's certificate (PEM) when AutoMTLS is on. */
   readonly clientCert: "PLUGIN_CLIENT_CERT";
-  /** `PLUGIN_MULTIPLEX_GRPC`: set when the host wants broker multiplexing (not supported yet). */
+  /** `PLUGIN_MULTIPLEX_GRPC`: set (`true`) when the host wants the multiplexed broker (go-plugin's `GRPCBrokerMultiplex`). */
   readonly multiplexGrpc: "PLUGIN_MULTIPLEX_GRPC";
   /** `PLUGIN_UNIX_SOCKET_DIR`: directory for the plugin's unix sockets. */
   readonly unixSocketDir: "PLUGIN_UNIX_SOCKET_DIR";

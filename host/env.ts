@@ -46,6 +46,8 @@ export interface PluginEnvOptions {
   unixSocketDir?: string;
   /** Group name or gid that must be able to use the socket (`PLUGIN_UNIX_SOCKET_GROUP`). */
   unixSocketGroup?: string | number;
+  /** Ask for go-plugin's multiplexed broker (`PLUGIN_MULTIPLEX_GRPC=true`). */
+  multiplexGrpc?: boolean;
 }
 
 function checkPort(name: string, port: number): void {
@@ -73,7 +75,8 @@ function checkName(name: string, what: string): void {
  * 2. the caller's `env`;
  * 3. the protocol variables: the cookie, `PLUGIN_MIN_PORT`, `PLUGIN_MAX_PORT`,
  *    `PLUGIN_PROTOCOL_VERSIONS`, and when given `PLUGIN_CLIENT_CERT`,
- *    `PLUGIN_UNIX_SOCKET_DIR` and `PLUGIN_UNIX_SOCKET_GROUP`.
+ *    `PLUGIN_UNIX_SOCKET_DIR`, `PLUGIN_UNIX_SOCKET_GROUP` and
+ *    `PLUGIN_MULTIPLEX_GRPC`.
  *
  * The protocol variables win, as in go-plugin. Unlike go-plugin, `env` may
  * not even try to set one (the cookie key or a name of `ENV`, including
@@ -157,6 +160,8 @@ export function buildPluginEnv(options: PluginEnvOptions): Record<string, string
     own.set(ENV.unixSocketGroup, group);
   }
 
+  if (options.multiplexGrpc) own.set(ENV.multiplexGrpc, "true");
+
   const insteadOf: Record<string, string> = {
     [magicCookieKey]: "use the handshake option",
     [ENV.minPort]: "use the minPort option",
@@ -165,7 +170,7 @@ export function buildPluginEnv(options: PluginEnvOptions): Record<string, string
     [ENV.clientCert]: "use the clientCertPem option (AutoMTLS)",
     [ENV.unixSocketDir]: "use the unixSocketDir option",
     [ENV.unixSocketGroup]: "use the unixSocketGroup option",
-    [ENV.multiplexGrpc]: "the host does not support broker multiplexing",
+    [ENV.multiplexGrpc]: "use launch()'s brokerMultiplex option",
   };
 
   const result: Record<string, string> = {};

@@ -20,6 +20,8 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import type { Channel } from "../rpc/client_call.ts";
 import { Broker, openBrokerStream } from "../services/broker.ts";
 import { hostBrokerListen } from "./broker_listener.ts";
+import { connectMultiplexed } from "./mux_connect.ts";
+import type { ServerTls } from "../server/engine.ts";
 import { derToPem } from "../tls/pem.ts";
 import { relayStdio, type StdioSink } from "../services/stdio.ts";
 import { makeAutoCertificate } from "../tls/autocert.ts";
@@ -110,6 +112,17 @@ export interface LaunchOptions {
   syncStdout?: StdioSink;
   /** Where the plugin's stdio stream's stderr data goes (`SyncStderr`); default: discarded. */
   syncStderr?: StdioSink;
+  /**
+   * Ask for go-plugin's multiplexed broker (its `GRPCBrokerMultiplex`,
+   * `PLUGIN_MULTIPLEX_GRPC=true`): when the plugin answers handshake field 7
+   * `true`, the host dials it once, runs a yamux session on that
+   * connection, and the main connection and every broker connection are
+   * streams of it (TLS inside each under AutoMTLS); no broker socket is
+   * made. A plugin that does not answer `true` is used in plain mode
+   * (logged at INFO; go-plugin's host fails instead). Not with `reattach`.
+   * @default {false}
+   */
+  brokerMultiplex?: boolean;
   /**
    * Whether {@linkcode cleanupPlugins} kills this plugin (go-plugin's `Managed`).
    * Every launched plugin is killed when the host process exits, managed or not.
@@ -268,6 +281,11 @@ function checkHandshake(
 export async function launch(options: LaunchOptions): Promise<PluginClient> {
   if (options.reattach !== undefined) {
     if (options.cmd !== undefined) throw new TypeError("launch() takes cmd or reattach, not both");
+    if (options.brokerMultiplex) {
+      throw new TypeError(
+        "launch() takes brokerMultiplex or reattach, not both: go-plugin's multiplexed broker does not support reattaching",
+      );
+    }
     return attach({ ...options, reattach: options.reattach });
   }
   const cmd = checkLaunchOptions(options);
@@ -307,6 +325,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
       clientCertPem: hostCert?.certPem,
       unixSocketDir: ownDir ?? options.unixSocket?.dir,
       unixSocketGroup: options.unixSocket?.group,
+      multiplexGrpc: options.brokerMultiplex,
     });
     if (options.checksum !== undefined) {
       await verifyChecksum(resolveOnPath(cmd[0], env), options.checksum);
@@ -346,31 +365,18 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
     } else if (options.tls) {
       tls = { ...options.tls };
     }
-    let channel: Channel;
-    try {
-      channel = await connect({
-        network: info.network,
-        address: info.address,
-        tls,
-        maxMessageBytes,
-        timeoutMs: startTimeoutMs,
-        onError: (err) => logger.error("connection to the plugin failed", { error: String(err) }),
-      });
-    } catch (err) {
-      if (!(err instanceof DialError)) throw err;
-      return fail(err.message, err, ConnectError);
-    }
+    const brokerTls: ServerTls | undefined = hostCert && info.serverCertDer
+      ? {
+        certPem: hostCert.certPem,
+        keyPem: hostCert.keyPem,
+        clientCaPem: derToPem(info.serverCertDer, "CERTIFICATE"),
+        requireClientCert: true,
+      }
+      : undefined;
     const broker = new Broker({
       listen: hostBrokerListen({
         dir: (ownDir ?? options.unixSocket?.dir)!,
-        tls: hostCert && info.serverCertDer
-          ? {
-            certPem: hostCert.certPem,
-            keyPem: hostCert.keyPem,
-            clientCaPem: derToPem(info.serverCertDer, "CERTIFICATE"),
-            requireClientCert: true,
-          }
-          : undefined,
+        tls: brokerTls,
         maxMessageBytes,
         logger,
       }),
@@ -379,6 +385,43 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
       logger,
       program: HOST,
     });
+    const multiplexed = options.brokerMultiplex === true && info.muxSupported === true;
+    if (options.brokerMultiplex && !multiplexed) {
+      logger.info(
+        "the plugin does not offer broker multiplexing (its handshake line's field 7 is not true): using plain mode",
+      );
+    }
+    const onError = (err: unknown) =>
+      logger.error("connection to the plugin failed", { error: String(err) });
+    let channel: Channel;
+    let closeSession: (() => Promise<void>) | undefined;
+    try {
+      if (multiplexed) {
+        ({ channel, close: closeSession } = await connectMultiplexed({
+          network: info.network,
+          address: info.address,
+          tls,
+          serverTls: brokerTls,
+          broker,
+          maxMessageBytes,
+          timeoutMs: startTimeoutMs,
+          logger,
+          onError,
+        }));
+      } else {
+        channel = await connect({
+          network: info.network,
+          address: info.address,
+          tls,
+          maxMessageBytes,
+          timeoutMs: startTimeoutMs,
+          onError,
+        });
+      }
+    } catch (err) {
+      if (!(err instanceof DialError)) throw err;
+      return fail(err.message, err, ConnectError);
+    }
     const started = proc;
     const processExited = started.exited.then((s) => {
       logger.info("plugin process exited", { id: started.pid, code: s.code });
@@ -394,6 +437,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
       processExited,
       processReaped: started.status,
       removeDir,
+      closeSession,
       connectionOnly: false,
       owned: true,
       broker,
@@ -423,6 +467,8 @@ interface Connected {
   processExited: Promise<{ code: number | null; signal: Deno.Signal | null }>;
   processReaped?: Promise<unknown>;
   removeDir: () => void;
+  /** Ends the multiplexed connection, if there is one. */
+  closeSession?: () => Promise<void>;
   connectionOnly: boolean;
   /** Whether we started the process (then it is killed when the host exits). */
   owned: boolean;
@@ -457,8 +503,9 @@ function finishConnect(c: Connected): PluginClient {
     processExited: c.processExited,
     processReaped: c.processReaped,
     broker: c.broker,
-    cleanup: () => {
+    cleanup: async () => {
       forget();
+      await c.closeSession?.();
       c.removeDir();
     },
   });

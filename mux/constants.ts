@@ -64,6 +64,8 @@ export const INITIAL_STREAM_WINDOW = 256 * 1024;
 export const YAMUX_DEFAULTS = {
   /** Streams the peer opened that wait for `accept()`; more are reset. */
   acceptBacklog: 256,
+  /** Streams open at once beyond which the peer's new ones are reset; 0: no limit (yamux's). */
+  maxStreams: 0,
   /** Keepalive ping interval; 0 turns keepalive off (yamux's default, which go-plugin's peers use: on, every 30 s; we answer their pings). */
   keepAliveIntervalMs: 0,
   /** A write to the connection (or a ping's answer) taking longer ends the session. */

@@ -47,8 +47,10 @@ function nodeStream(): typeof NodeStream {
  * const tls = process.getBuiltinModule("node:tls");
  * // Client end (go-plugin's host dials a broker id):
  * const client = tls.connect({ socket: toNodeDuplex(await session.open()), ca: [caPem], servername: "localhost" });
- * // Server end (the plugin):
- * const server = new tls.TLSSocket(toNodeDuplex(stream), { isServer: true, cert, key });
+ * // Server end (the plugin): through a tls.Server, which verifies client certificates
+ * // (in Deno 2.9 a bare server-side TLSSocket does not: it accepts any).
+ * const server = tls.createServer({ cert, key, ca: [hostCertPem], requestCert: true, rejectUnauthorized: true }, onSocket);
+ * server.emit("connection", toNodeDuplex(stream));
  * ```
  *
  * @param stream The stream; the Duplex owns it from now on.

@@ -16,8 +16,9 @@
  *   trip; keepalive pings are off unless `keepAliveIntervalMs` is set
  *   (go-plugin's peers ping every 30 s: we answer);
  * - streams the peer opens wait in a bounded accept backlog (more are
- *   reset) and are acknowledged by `accept()`; streams we open that are not
- *   yet acknowledged are bounded by the same number, and one not
+ *   reset; with `maxStreams`, so are those beyond that many open) and are
+ *   acknowledged by `accept()`; streams we open that are not yet
+ *   acknowledged are bounded by the same number, and one not
  *   acknowledged within `streamOpenTimeoutMs` ends the session;
  * - a connection write that takes longer than `connectionWriteTimeoutMs`
  *   ends the session, and so does a ping without answer in that time.
@@ -94,6 +95,8 @@ export interface YamuxConn {
 export interface YamuxOptions {
   /** Streams opened by the peer that may wait for `accept()`; more are reset. Also bounds our unacknowledged opens. @default {256} */
   acceptBacklog?: number;
+  /** Streams open at once (ours and the peer's) beyond which a stream the peer opens is reset; 0: no limit. @default {0} */
+  maxStreams?: number;
   /** Send a keepalive ping this often, ending the session if one is not answered; 0: off. @default {0} */
   keepAliveIntervalMs?: number;
   /** Longest a connection write, or a ping's answer, may take before the session ends. @default {10000} */
@@ -153,6 +156,7 @@ export class YamuxSession implements AsyncIterable<YamuxStream> {
   readonly #writer: FrameWriter;
   readonly #owner: StreamOwner;
   readonly #backlogLimit: number;
+  readonly #maxStreams: number;
   readonly #writeTimeoutMs: number;
   readonly #openTimeoutMs: number;
   readonly #onClose?: (error: YamuxError | undefined) => void;
@@ -197,6 +201,7 @@ export class YamuxSession implements AsyncIterable<YamuxStream> {
     this.#conn = conn;
     this.#nextId = role === "client" ? 1 : 2;
     this.#backlogLimit = o.acceptBacklog;
+    this.#maxStreams = o.maxStreams;
     this.#writeTimeoutMs = o.connectionWriteTimeoutMs;
     this.#openTimeoutMs = o.streamOpenTimeoutMs;
     this.#onClose = options.onClose;
@@ -485,7 +490,10 @@ export class YamuxSession implements AsyncIterable<YamuxStream> {
 
   /** A stream the peer opens: into the backlog, or refused (RST). */
   #incoming(id: number): Stream | undefined {
-    if (this.#localGoAway || this.#backlog.length >= this.#backlogLimit) {
+    if (
+      this.#localGoAway || this.#backlog.length >= this.#backlogLimit ||
+      (this.#maxStreams > 0 && this.#streams.size >= this.#maxStreams)
+    ) {
       this.#writer.send(controlFrame(FrameType.windowUpdate, Flag.rst, id, 0));
       return undefined;
     }

@@ -9,7 +9,9 @@
  */
 
 import { splitHostPort } from "../transport/tcp.ts";
+import type * as NodeStream from "node:stream";
 import type * as NodeTls from "node:tls";
+import { toNodeDuplex } from "../mux/node_duplex.ts";
 import { after } from "../_timer.ts";
 import type { Network } from "../constants.ts";
 import { explainPermission, RpcPluginError } from "../errors.ts";
@@ -90,6 +92,18 @@ export async function connect(options: ConnectOptions): Promise<Channel> {
 }
 
 async function connectPlain(options: ConnectOptions): Promise<Channel> {
+  return plainChannel(await dialSocket(options), options);
+}
+
+/**
+ * Opens a plaintext socket to `network:address` (what multiplexed mode runs
+ * its yamux session on), with TCP_NODELAY on TCP.
+ *
+ * @throws {DialError} When the address refuses.
+ */
+export async function dialSocket(
+  options: Pick<ConnectOptions, "network" | "address" | "program">,
+): Promise<Deno.Conn> {
   let sock: Deno.Conn;
   try {
     sock = options.network === "unix"
@@ -111,22 +125,63 @@ async function connectPlain(options: ConnectOptions): Promise<Channel> {
   }
   // Small frames (stream messages, WINDOW_UPDATEs) must not wait for Nagle's 40 ms.
   if (options.network === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
-  const onError = options.onError ?? (() => {});
+  return sock;
+}
+
+function plainChannel(sock: Deno.Conn, options: StreamConnectOptions): Channel {
   const channel = new Channel(denoTransport(sock), {
     authority: "localhost",
     scheme: "http",
     maxMessageBytes: options.maxMessageBytes,
     onClose: options.onClose,
   });
-  void pumpDenoSocket(sock, channel.conn, onError);
+  void pumpDenoSocket(sock, channel.conn, options.onError ?? (() => {}));
   return channel;
 }
 
-function connectTls(options: ConnectOptions, tls: ClientTls): Promise<Channel> {
+/** How to make a client connection over a connection already open. */
+export type StreamConnectOptions = Omit<ConnectOptions, "network" | "address">;
+
+/**
+ * Makes a gRPC client connection over a connection already open (a yamux
+ * stream of the multiplexed broker), with TLS inside it when `options.tls`
+ * is given, exactly as {@linkcode connect} does over a socket.
+ *
+ * @param conn The open connection; the channel owns it from now on.
+ * @param options TLS, limits, timeout.
+ * @returns The channel.
+ * @throws {DialError} When TLS fails or the certificate is not the one announced.
+ */
+export async function connectStream(
+  conn: Deno.Conn,
+  options: StreamConnectOptions,
+): Promise<Channel> {
+  if (!options.tls) return plainChannel(conn, options);
+  try {
+    return await connectTls(
+      { ...options, network: "unix", address: "a multiplexed stream" },
+      options.tls,
+      toNodeDuplex(conn),
+    );
+  } catch (err) {
+    conn.close();
+    throw err;
+  }
+}
+
+function connectTls(
+  options: ConnectOptions,
+  tls: ClientTls,
+  socket?: NodeStream.Duplex,
+): Promise<Channel> {
   const pinned = tls.serverCertDer;
   const ca = pinned ? derToPem(pinned, "CERTIFICATE") : tls.caPem;
-  const tcp = options.network === "tcp" ? splitHostPort(options.address) : undefined;
-  const target = tcp ? { host: tcp.hostname, port: tcp.port } : { path: options.address };
+  const tcp = !socket && options.network === "tcp" ? splitHostPort(options.address) : undefined;
+  const target = socket
+    ? { socket }
+    : tcp
+    ? { host: tcp.hostname, port: tcp.port }
+    : { path: options.address };
   return new Promise((resolve, reject) => {
     let sock: NodeTls.TLSSocket;
     let settled = false;
@@ -151,7 +206,7 @@ function connectTls(options: ConnectOptions, tls: ClientTls): Promise<Channel> {
         ALPNProtocols: ["h2"],
         minVersion: "TLSv1.2",
       });
-      if (options.network === "tcp") sock.setNoDelay(true);
+      if (tcp) sock.setNoDelay(true);
     } catch (err) {
       const e = explainPermission(
         err,

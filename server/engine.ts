@@ -71,6 +71,14 @@ export interface Engine {
    * @returns The bound TCP port (0 for unix), or `null` if the address is in use.
    */
   bind(network: Network, address: string, tls?: ServerTls): Promise<number | null>;
+  /**
+   * Serves gRPC on one connection that is already open (a yamux stream of
+   * the multiplexed broker), with TLS inside it when `tls` is given, as a
+   * connection its listener accepted. Only engines that have it can serve
+   * go-plugin's multiplexed broker mode (the native engine does; grpc-js
+   * cannot).
+   */
+  serveConnection?(conn: Deno.Conn, tls?: ServerTls): void;
   /** Stops accepting calls, lets in-flight ones finish for up to `graceMs`, then cancels the rest. */
   shutdown(graceMs: number): Promise<void>;
 }

@@ -53,6 +53,7 @@ import type { ServiceImplementation } from "../rpc/service.ts";
 import { stdioService } from "../services/stdio.ts";
 import { Broker, brokerService } from "../services/broker.ts";
 import { pluginBrokerListen } from "./broker_listener.ts";
+import { multiplexAsked, pluginMultiplexing } from "./mux_listener.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
@@ -360,7 +361,9 @@ async function start(
   cleanups.push(() => watch.stop());
 
   // 2. Cookie and version (debug mode: no cookie, our highest version).
-  const { version, services } = debug ? debugServices(options) : negotiate(options, logger);
+  const { version, services, multiplex } = debug
+    ? debugServices(options)
+    : negotiate(options, logger);
 
   // 3. TLS: AutoMTLS when the host asks for it, else the author's own, else none.
   const { tls, certDer: serverCertDer } = debug
@@ -380,23 +383,27 @@ async function start(
   const finished = new Promise<void>((resolve) => (finish = resolve));
   // The broker: services handed to the host (and dialled from it) on listeners of their own.
   const network: Network = options.transport ?? (Deno.build.os === "windows" ? "tcp" : "unix");
+  const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const dialTls = tls
+    ? { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.clientCaPem }
+    : undefined;
   const broker = new Broker({
     listen: pluginBrokerListen({
       network,
       engine: options.engine ?? createNativeEngine,
       tls,
-      maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+      maxMessageBytes,
       logger,
       readEnv,
     }),
-    dialTls: tls ? { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.clientCaPem } : undefined,
-    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    dialTls,
+    maxMessageBytes,
     logger,
     program: "the plugin",
   });
   cleanups.push(() => broker.close());
   const engine: Engine = (options.engine ?? createNativeEngine)({
-    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    maxMessageBytes,
     logger,
     broker,
   });
@@ -440,10 +447,21 @@ async function start(
   const bucket = options.rateLimit ? new TokenBucket(options.rateLimit) : null;
   for (const s of services) engine.addService(inFlight.track(bucket ? bucket.guard(s) : s));
 
-  // 6. Listen.
-  const address = network === "unix"
-    ? await listenUnix(engine, cleanups, tls)
-    : await listenTcp(engine, tls);
+  // 6. Listen: the engine's listener, or in multiplexed mode one running yamux on each connection.
+  const muxed = multiplex
+    ? pluginMultiplexing({
+      engine,
+      engineFactory: options.engine ?? createNativeEngine,
+      broker,
+      tls,
+      dialTls,
+      maxMessageBytes,
+      logger,
+    })
+    : null;
+  if (muxed) cleanups.push(() => muxed.close());
+  const bind: Bind = muxed ? muxed.bind : (n, a) => engine.bind(n, a, tls);
+  const address = network === "unix" ? await listenUnix(bind, cleanups) : await listenTcp(bind);
   checkInterrupted(startup);
   logger.debug("plugin address", { network, address });
   const reattachConfig = reattachConfigOf(network, address, version, debug !== null);
@@ -455,7 +473,7 @@ async function start(
   };
 
   // 8. Once, after the listener accepts: the handshake line, or the reattach text.
-  announce(debug, reattachConfig, serverCertDer);
+  announce(debug, reattachConfig, serverCertDer, multiplex ? muxed !== null : undefined);
   if (!debug) watch.startHostProbe();
 
   return {
@@ -474,7 +492,7 @@ async function start(
 function negotiate(
   options: ServeOptions,
   logger: Logger,
-): { version: number; services: readonly ServiceImplementation[] } {
+): { version: number; services: readonly ServiceImplementation[]; multiplex: boolean } {
   checkCookie(options.handshake, readEnv);
   const versions = servicesByVersion(options);
   const negotiated = chooseVersion(readEnv(ENV.protocolVersions), [...versions.keys()]);
@@ -483,19 +501,20 @@ function negotiate(
       entries: negotiated.ignored.join(","),
     });
   }
-  if (readEnv(ENV.multiplexGrpc)) {
-    logger.debug("host asked for broker multiplexing, which this plugin does not offer");
-  }
-  return { version: negotiated.version, services: versions.get(negotiated.version)! };
+  return {
+    version: negotiated.version,
+    services: versions.get(negotiated.version)!,
+    multiplex: multiplexAsked(readEnv(ENV.multiplexGrpc)),
+  };
 }
 
 /** Step 2 in debug mode: no host to check or negotiate with. */
 function debugServices(
   options: ServeOptions,
-): { version: number; services: readonly ServiceImplementation[] } {
+): { version: number; services: readonly ServiceImplementation[]; multiplex: boolean } {
   const versions = servicesByVersion(options);
   const version = debugVersion([...versions.keys()]);
-  return { version, services: versions.get(version)! };
+  return { version, services: versions.get(version)!, multiplex: false };
 }
 
 /** Step 3: AutoMTLS when the host asks for it, else the author's own TLS, else none. */
@@ -508,11 +527,12 @@ function serverTls(
   return chooseServerTls(hostCert, options.tls, options.autoMtlsKeyType);
 }
 
-/** Step 8: tells whoever started us where we listen. */
+/** Step 8: tells whoever started us where we listen (field 7: whether we multiplex, if asked). */
 function announce(
   debug: DebugMode | null,
   config: ReattachConfig,
   serverCertDer: Uint8Array | undefined,
+  muxSupported: boolean | undefined,
 ): void {
   if (debug) return printReattach(debug.name, config);
   writeAllSync(
@@ -524,15 +544,15 @@ function announce(
       address: config.addr.string,
       protocol: PROTOCOL_GRPC,
       serverCertDer,
+      muxSupported,
     }),
   );
 }
 
-async function listenUnix(
-  engine: Engine,
-  cleanups: Cleanup[],
-  tls: ServerTls | undefined,
-): Promise<string> {
+/** Binds the main listener: `Engine.bind` with the plugin's TLS, or the multiplexed listener's. */
+type Bind = (network: Network, address: string) => Promise<number | null>;
+
+async function listenUnix(bind: Bind, cleanups: Cleanup[]): Promise<string> {
   const group = readEnv(ENV.unixSocketGroup);
   if (group) resolveGroup(group); // fail before anything exists
   const path = chooseSocketPath(readEnv);
@@ -542,7 +562,7 @@ async function listenUnix(
   globalThis.addEventListener("unload", onUnload);
   cleanups.push(() => globalThis.removeEventListener("unload", onUnload));
   try {
-    await engine.bind("unix", path, tls);
+    await bind("unix", path);
   } catch (err) {
     const e = explainPermission(err, `listening on the unix socket ${path}`);
     if (e !== err) throw e;
@@ -556,11 +576,11 @@ async function listenUnix(
   return path;
 }
 
-async function listenTcp(engine: Engine, tls: ServerTls | undefined): Promise<string> {
+async function listenTcp(bind: Bind): Promise<string> {
   const range = readPortRange(readEnv);
   const port = await bindInRange(range, async (p) => {
     try {
-      return await engine.bind("tcp", `${TCP_HOST}:${p}`, tls);
+      return await bind("tcp", `${TCP_HOST}:${p}`);
     } catch (err) {
       throw explainPermission(err, `listening on ${TCP_HOST}:${p}`);
     }

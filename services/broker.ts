@@ -9,6 +9,12 @@
  * messages (e.g. `PutRequest.add_server` of go-plugin's bidirectional
  * example).
  *
+ * In go-plugin's multiplexed mode (`GRPCBrokerMultiplex`) the same calls go
+ * over one yamux session instead ({@linkcode BrokerMux}): `acceptAndServe`
+ * announces nothing and answers the other side's knock
+ * (`ConnInfo{service_id, knock:{knock:true}}`) with an ack; `dial` knocks,
+ * waits up to 5 s for the ack and opens a stream; dials run one at a time.
+ *
  * The plugin half of the stream is the `StartStream` handler
  * ({@linkcode brokerService}); the host half is {@linkcode openBrokerStream}.
  *
@@ -29,9 +35,14 @@ import {
   type ServiceImplementation,
 } from "../rpc/service.ts";
 import { type ServiceClient, serviceClient } from "../rpc/service_client.ts";
+import type { BrokerMux } from "./broker_mux.ts";
+import type { YamuxStream } from "../mux/yamux.ts";
 
 /** How long an announced but unclaimed ConnInfo is kept, and how long `dial()` waits (go-plugin: 5 s). */
 export const BROKER_TIMEOUT_MS = 5000;
+
+/** Knocks for ids not served yet that a broker keeps (each for 5 s); more are refused. */
+const MAX_PENDING_KNOCKS = 64;
 
 /** A broker operation failed: a dial that timed out, a closed broker, a listener that would not bind. */
 export class BrokerError extends RpcPluginError {}
@@ -80,6 +91,19 @@ export interface BrokerConnection {
   close(): void;
 }
 
+let enableMux: (broker: Broker, mux: BrokerMux) => void;
+
+/**
+ * Turns a broker's multiplexed mode on, before it is used (`serve()` and
+ * `launch()` do, when both sides agreed on it).
+ *
+ * @param broker The side's broker.
+ * @param mux Its multiplexed connections.
+ */
+export function multiplexBroker(broker: Broker, mux: BrokerMux): void {
+  enableMux(broker, mux);
+}
+
 /** One side's broker. */
 export class Broker {
   #options: BrokerOptions;
@@ -88,12 +112,18 @@ export class Broker {
   /** ConnInfos announced by the other side, not claimed yet, by id. */
   #announced = new Map<number, { info: BrokerConnInfo; expire: () => void }>();
   /** Dials waiting for an announcement, by id. */
-  #waiting = new Map<number, ((info: BrokerConnInfo | null) => void)[]>();
+  #waiting = new Map<number, BrokerWaiter<BrokerConnInfo>[]>();
   /** What we announce, waiting for the stream to take it. */
   #outbox: BrokerConnInfo[] = [];
   #wakeOutbox: (() => void) | null = null;
-  #listeners = new Set<BrokerListener>();
+  #listeners = new Set<{ close(): Promise<void> }>();
   #dialled = new Set<Channel>();
+  /** Multiplexed mode's streams, once on. */
+  #mux: BrokerMux | null = null;
+  /** Knocks for ids not served yet, kept for 5 s for `acceptAndServe`, by id. */
+  #knocks = new Map<number, () => void>();
+  /** The last multiplexed dial: dials run one after another, as go-plugin's. */
+  #dialing: Promise<unknown> = Promise.resolve();
 
   /**
    * Creates a side's broker (`serve()` and `launch()` make theirs).
@@ -109,16 +139,28 @@ export class Broker {
     return ++this.#nextId;
   }
 
+  /** Whether connections go over one multiplexed connection (go-plugin's `GRPCBrokerMultiplex`). */
+  get multiplexed(): boolean {
+    return this.#mux !== null;
+  }
+
+  static {
+    enableMux = (broker, mux) => (broker.#mux = mux);
+  }
+
   /**
    * Serves `services` on a new listener and announces it to the other side
    * as broker id `id`. Resolves once the listener accepts connections, with
-   * a handle that stops it (so does {@linkcode Broker.close}).
+   * a handle that stops it (so does {@linkcode Broker.close}). Multiplexed,
+   * there is no listener: the streams the other side knocks for `id` are
+   * served (a knock that came first, within 5 s, is answered now).
    */
   async acceptAndServe(
     id: number,
     services: readonly ServiceImplementation[],
   ): Promise<{ close(): Promise<void> }> {
     if (this.#closed) throw new BrokerError(`The broker is closed: cannot serve broker id ${id}`);
+    if (this.#mux) return this.#muxAccept(this.#mux, id, services);
     const listener = await this.#options.listen(services);
     this.#listeners.add(listener);
     this.#send({
@@ -142,10 +184,29 @@ export class Broker {
   /**
    * Connects to what the other side serves as broker id `id`: waits up to
    * 5 s for its announcement, then connects with this side's TLS.
+   * Multiplexed, it knocks, waits up to 5 s for the ack, and opens a stream
+   * (one dial at a time), with this side's TLS inside.
    *
-   * @throws {BrokerError} When nothing is announced in time, or the broker closes.
+   * @throws {BrokerError} When nothing is announced (acknowledged) in time, or the broker closes.
    */
-  async dial(id: number, timeoutMs: number = BROKER_TIMEOUT_MS): Promise<BrokerConnection> {
+  dial(id: number, timeoutMs: number = BROKER_TIMEOUT_MS): Promise<BrokerConnection> {
+    const mux = this.#mux;
+    if (!mux) return this.#plainDial(id, timeoutMs);
+    // Knock, ack and stream open one dial at a time ("must be established sequentially").
+    const opened = this.#dialing.then(() => this.#knockAndOpen(mux, id, timeoutMs));
+    this.#dialing = opened.catch(() => {});
+    return opened.then(async (stream) => {
+      const channel: Channel = await mux.connect(
+        id,
+        stream,
+        timeoutMs,
+        () => this.#dialled.delete(channel),
+      );
+      return this.#connection(channel);
+    });
+  }
+
+  async #plainDial(id: number, timeoutMs: number): Promise<BrokerConnection> {
     const info = await this.#waitFor(id, timeoutMs);
     let channel: Channel;
     try {
@@ -166,6 +227,10 @@ export class Broker {
         { cause: err },
       );
     }
+    return this.#connection(channel);
+  }
+
+  #connection(channel: Channel): BrokerConnection {
     this.#dialled.add(channel);
     return {
       client: <S extends ServiceDefinition>(definition: S) => serviceClient(channel, definition),
@@ -173,10 +238,93 @@ export class Broker {
     };
   }
 
+  /** Multiplexed `acceptAndServe`: nothing to announce; the knock for `id` is answered. */
+  #muxAccept(
+    mux: BrokerMux,
+    id: number,
+    services: readonly ServiceImplementation[],
+  ): { close(): Promise<void> } {
+    const listener = mux.listen(id, services);
+    this.#listeners.add(listener);
+    this.#options.logger.debug("broker serving", { id, multiplexed: true });
+    const knocked = this.#knocks.get(id);
+    if (knocked) {
+      knocked();
+      this.#knocks.delete(id);
+      this.#ack(mux, id);
+    }
+    return {
+      close: async () => {
+        if (this.#listeners.delete(listener)) await listener.close();
+      },
+    };
+  }
+
+  /** Multiplexed `dial`, first part: knock, wait for the ack, open the stream. */
+  async #knockAndOpen(mux: BrokerMux, id: number, timeoutMs: number): Promise<YamuxStream> {
+    if (this.#closed) throw new BrokerError(`The broker is closed: cannot dial broker id ${id}`);
+    this.#send({ serviceId: id, network: "", address: "", knock: KNOCK });
+    const info = await this.#waitFor(
+      id,
+      timeoutMs,
+      () =>
+        `timeout waiting for multiplexing knock handshake on broker id ${id}: the other side ` +
+        `did not acknowledge it within ${timeoutMs} ms (it must call acceptAndServe(${id}, ...) first)`,
+    );
+    if (!info.knock?.ack) {
+      throw new BrokerError(
+        `handshake failed for multiplexing on broker id ${id}: expected a knock acknowledgement, ` +
+          `got ConnInfo{network: "${info.network}", address: "${info.address}"}; ` +
+          "do both sides use multiplexing?",
+      );
+    }
+    if (info.knock.error) {
+      throw new BrokerError(`failed to knock for broker id ${id}: ${info.knock.error}`);
+    }
+    return await mux.open(id, timeoutMs);
+  }
+
+  /** A knock from the other side: ack it if `id` is served, else keep it 5 s. */
+  #onKnock(mux: BrokerMux, id: number): void {
+    if (mux.has(id)) return this.#ack(mux, id);
+    if (this.#knocks.has(id)) return;
+    if (this.#knocks.size >= MAX_PENDING_KNOCKS) {
+      return this.#send({
+        serviceId: id,
+        network: "",
+        address: "",
+        knock: {
+          knock: true,
+          ack: true,
+          error: `too many knocks for ids not served yet (${MAX_PENDING_KNOCKS})`,
+        },
+      });
+    }
+    this.#knocks.set(
+      id,
+      after(BROKER_TIMEOUT_MS, () => {
+        this.#knocks.delete(id);
+        this.#options.logger.debug("broker knock dropped: nothing served its id in time", { id });
+      }),
+    );
+  }
+
+  #ack(mux: BrokerMux, id: number): void {
+    const error = mux.expect(id);
+    this.#send({
+      serviceId: id,
+      network: "",
+      address: "",
+      knock: { knock: true, ack: true, error },
+    });
+  }
+
   /** Stops every listener (removing its socket), closes dialled connections, fails waiting dials. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    for (const cancel of this.#knocks.values()) cancel();
+    this.#knocks.clear();
     for (const { expire } of this.#announced.values()) expire();
     this.#announced.clear();
     for (const waiters of this.#waiting.values()) for (const w of waiters) w(null);
@@ -186,19 +334,20 @@ export class Broker {
     this.#wakeOutbox?.();
     const listeners = [...this.#listeners];
     this.#listeners.clear();
-    await Promise.all(listeners.map((l) => l.close()));
+    await Promise.all([...listeners.map((l) => l.close()), this.#mux?.close()]);
   }
 
   /** A ConnInfo from the other side's stream. @internal */
   receive(info: BrokerConnInfo): void {
     if (this.#closed) return;
-    if (info.knock) {
-      // Multiplexed mode's knocks: answered by the multiplexed broker, not here.
+    if (info.knock?.knock && !info.knock.ack) {
+      if (this.#mux) return this.#onKnock(this.#mux, info.serviceId);
       this.#options.logger.debug("broker knock ignored: multiplexing is off", {
         id: info.serviceId,
       });
       return;
     }
+    // Announcements (plain mode) and knock acks (multiplexed) wait for their dial alike.
     const waiters = this.#waiting.get(info.serviceId);
     if (waiters?.length) {
       const w = waiters.shift()!;
@@ -238,7 +387,13 @@ export class Broker {
     this.#wakeOutbox?.();
   }
 
-  #waitFor(id: number, timeoutMs: number): Promise<BrokerConnInfo> {
+  #waitFor(
+    id: number,
+    timeoutMs: number,
+    timeoutMessage: () => string = () =>
+      `timeout waiting for connection info for broker id ${id}: the other side did not ` +
+      `announce it within ${timeoutMs} ms (it must call acceptAndServe(${id}, ...) first)`,
+  ): Promise<BrokerConnInfo> {
     if (this.#closed) {
       return Promise.reject(new BrokerError(`The broker is closed: cannot dial broker id ${id}`));
     }
@@ -248,30 +403,53 @@ export class Broker {
       this.#announced.delete(id);
       return Promise.resolve(known.info);
     }
-    return new Promise((resolve, reject) => {
-      const waiter = (info: BrokerConnInfo | null) => {
-        cancel();
-        if (info) resolve(info);
-        else reject(new BrokerError(`The broker closed while dialling broker id ${id}`));
-      };
-      const cancel = after(timeoutMs, () => {
-        const list = this.#waiting.get(id);
-        const i = list?.indexOf(waiter) ?? -1;
-        if (i >= 0) list!.splice(i, 1);
-        if (list && !list.length) this.#waiting.delete(id);
-        reject(
-          new BrokerError(
-            `timeout waiting for connection info for broker id ${id}: the other side did not ` +
-              `announce it within ${timeoutMs} ms (it must call acceptAndServe(${id}, ...) first)`,
-          ),
-        );
-      });
+    const remove = (waiter: BrokerWaiter<BrokerConnInfo>) => {
+      const list = this.#waiting.get(id);
+      const i = list?.indexOf(waiter) ?? -1;
+      if (i >= 0) list!.splice(i, 1);
+      if (list && !list.length) this.#waiting.delete(id);
+    };
+    return brokerWait(id, timeoutMs, timeoutMessage, (waiter) => {
       const list = this.#waiting.get(id) ?? [];
       list.push(waiter);
       this.#waiting.set(id, list);
-    });
+    }, remove);
   }
 }
+
+/** Takes what a dial waits for, or `null` when the broker closes. */
+export type BrokerWaiter<T> = (value: T | null) => void;
+
+/**
+ * Waits up to `timeoutMs` for a waiter that `add` registers to be called;
+ * on timeout `remove` unregisters it and the dial fails with
+ * `timeoutMessage()`; called with `null`, it fails as closed.
+ *
+ * @throws {BrokerError} On timeout, or when the broker closes.
+ */
+export function brokerWait<T>(
+  id: number,
+  timeoutMs: number,
+  timeoutMessage: () => string,
+  add: (waiter: BrokerWaiter<T>) => void,
+  remove: (waiter: BrokerWaiter<T>) => void,
+): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const waiter: BrokerWaiter<T> = (value) => {
+      cancel();
+      if (value) resolve(value);
+      else reject(new BrokerError(`The broker closed while dialling broker id ${id}`));
+    };
+    const cancel = after(timeoutMs, () => {
+      remove(waiter);
+      reject(new BrokerError(timeoutMessage()));
+    });
+    add(waiter);
+  });
+}
+
+/** The knock a multiplexed dial sends first. */
+const KNOCK = { knock: true, ack: false, error: "" } as const;
 
 const startStream = fromTsProto(GRPCBrokerDefinition).methods.startStream;
 

@@ -8,7 +8,10 @@
  */
 
 import { splitHostPort } from "../../transport/tcp.ts";
+import { isAddrInUse, listenPlain } from "../../transport/accept.ts";
+import { toNodeDuplex } from "../../mux/node_duplex.ts";
 import { after } from "../../_timer.ts";
+import type * as NodeTls from "node:tls";
 import type { Network } from "../../constants.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
 import type { ServiceImplementation } from "../../rpc/service.ts";
@@ -22,23 +25,8 @@ import {
   pumpNodeSocket,
 } from "../../h2/socket.ts";
 
-/** First and longest pause after a failed accept (ms); it doubles while accepts keep failing. */
-const ACCEPT_BACKOFF_MS = { min: 5, max: 1000 } as const;
-
-/**
- * Waits `ms` while holding the event loop. Not `after()`: its timer does not
- * keep the process alive, and while the accept loop backs off no accept is
- * pending, so a plugin without connections would exit. Only failed accepts
- * pay for the global timer.
- */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function isAddrInUse(err: unknown): boolean {
-  return err instanceof Deno.errors.AddrInUse ||
-    (err as { code?: string } | null)?.code === "EADDRINUSE";
-}
+/** How connections served by `serveConnection` are named in logs. */
+const STREAM_PEER = "yamux stream";
 
 /**
  * Creates the native engine, `serve()`'s default.
@@ -88,70 +76,33 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const logFailure = (err: unknown) =>
     log.error("connection failed", { error: (err as Error)?.message });
 
-  const serveDenoConn = (sock: Deno.Conn): Promise<void> => {
-    // Small frames must not wait for Nagle's 40 ms.
-    if (sock.remoteAddr.transport === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
-    const addr = sock.remoteAddr;
-    const conn = open(
-      denoTransport(sock),
-      "hostname" in addr ? `${addr.hostname}:${addr.port}` : "unix socket",
-    );
+  const serveDenoConn = (sock: Deno.Conn, peer: string): Promise<void> => {
+    const conn = open(denoTransport(sock), peer);
     if (stopping) conn.drain(AbortSignal.abort());
     return pumpDenoSocket(sock, conn, logFailure);
   };
 
+  const peerOf = (addr: Deno.Addr): string =>
+    "hostname" in addr ? `${addr.hostname}:${addr.port}` : "unix socket";
+
   const bindPlain = (network: Network, address: string): number => {
-    let listener: Deno.Listener;
-    if (network === "unix") {
-      listener = Deno.listen({ transport: "unix", path: address });
-    } else {
-      listener = Deno.listen(splitHostPort(address));
-    }
-    let closed = false;
-    closers.push(() => {
-      closed = true;
-      listener.close();
-    });
-    void acceptLoop(listener, () => closed);
-    return network === "unix" ? 0 : (listener.addr as Deno.NetAddr).port;
+    const listener = listenPlain(
+      network,
+      address,
+      (sock) => void serveDenoConn(sock, peerOf(sock.remoteAddr)),
+      log,
+    );
+    closers.push(listener.close);
+    return listener.port;
   };
 
   /**
-   * Accepts until the listener closes. A failed accept (EMFILE when the
-   * process is out of file descriptors, ENFILE, ECONNABORTED, ...) is logged
-   * at ERROR and retried after a pause that doubles while it keeps failing,
-   * so that the plugin accepts again once descriptors are free.
+   * A `node:tls` server serving HTTP/2 on each connection it is given: by
+   * its own listener (`bindTls`), or by `serveConnection` (a yamux stream,
+   * through `emit("connection")`, which verifies client certificates as
+   * the listener does; a bare server-side TLSSocket does not).
    */
-  const acceptLoop = async (listener: Deno.Listener, closed: () => boolean): Promise<void> => {
-    let failures = 0;
-    let backoff = 0;
-    while (true) {
-      let sock: Deno.Conn;
-      try {
-        sock = await listener.accept();
-      } catch (err) {
-        if (closed() || err instanceof Deno.errors.BadResource) return;
-        failures++;
-        backoff = Math.min(backoff ? backoff * 2 : ACCEPT_BACKOFF_MS.min, ACCEPT_BACKOFF_MS.max);
-        log.error("accepting a connection failed; retrying", {
-          error: (err as Error)?.message ?? String(err),
-          failures,
-          retry_ms: backoff,
-        });
-        await pause(backoff);
-        if (closed()) return;
-        continue;
-      }
-      if (failures) {
-        log.info("accepting connections again", { failures });
-        failures = 0;
-        backoff = 0;
-      }
-      void serveDenoConn(sock);
-    }
-  };
-
-  const bindTls = (network: Network, address: string, tls: ServerTls): Promise<number> => {
+  const tlsServer = (tls: ServerTls, peer: (sock: NodeTls.TLSSocket) => string, tcp: boolean) => {
     const server = nodeTls().createServer({
       key: tls.keyPem,
       cert: tls.certPem,
@@ -161,10 +112,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
       minVersion: "TLSv1.2",
       ALPNProtocols: ["h2"],
     }, (sock) => {
-      const conn = open(
-        nodeTransport(sock),
-        network === "unix" ? "unix socket" : `${sock.remoteAddress}:${sock.remotePort}`,
-      );
+      const conn = open(nodeTransport(sock), peer(sock));
       if (stopping) conn.drain(AbortSignal.abort());
       pumpNodeSocket(sock, conn, logFailure);
     });
@@ -175,13 +123,25 @@ export function createNativeEngine(options: EngineOptions): Engine {
       once(e: "close", f: () => void): void;
       setNoDelay?(on: boolean): void;
     }) => {
-      if (network === "tcp") raw.setNoDelay?.(true);
+      if (tcp) raw.setNoDelay?.(true);
       rawSockets.add(raw);
       raw.once("close", () => rawSockets.delete(raw));
     });
     server.on("tlsClientError", (err: Error) => {
       log.debug("TLS handshake refused", { error: err.message });
     });
+    return server;
+  };
+
+  /** The TLS servers of `serveConnection`, by TLS settings (one in practice). */
+  const streamTlsServers = new Map<ServerTls, ReturnType<typeof tlsServer>>();
+
+  const bindTls = (network: Network, address: string, tls: ServerTls): Promise<number> => {
+    const server = tlsServer(
+      tls,
+      (sock) => network === "unix" ? "unix socket" : `${sock.remoteAddress}:${sock.remotePort}`,
+      network === "tcp",
+    );
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       server.once("error", onError);
@@ -216,6 +176,15 @@ export function createNativeEngine(options: EngineOptions): Engine {
         if (network === "tcp" && isAddrInUse(err)) return null;
         throw err;
       }
+    },
+    serveConnection(conn: Deno.Conn, tls?: ServerTls): void {
+      if (!tls) {
+        void serveDenoConn(conn, STREAM_PEER);
+        return;
+      }
+      let server = streamTlsServers.get(tls);
+      if (!server) streamTlsServers.set(tls, server = tlsServer(tls, () => STREAM_PEER, false));
+      server.emit("connection", toNodeDuplex(conn));
     },
     async shutdown(graceMs: number): Promise<void> {
       stopping = true;

@@ -34,6 +34,8 @@ Deno.test("buildPluginEnv() sets the optional TLS and socket variables only when
     assert(!(name in plain), `${name} set without its option`);
   }
   assert(!("PLUGIN_MULTIPLEX_GRPC" in plain));
+  assertEquals(buildPluginEnv({ ...base, multiplexGrpc: true }).PLUGIN_MULTIPLEX_GRPC, "true");
+  assert(!("PLUGIN_MULTIPLEX_GRPC" in buildPluginEnv({ ...base, multiplexGrpc: false })));
 });
 
 Deno.test("buildPluginEnv() keeps the host env but scrubs every inherited PLUGIN_* variable", () => {
@@ -93,7 +95,7 @@ Deno.test("buildPluginEnv() refuses env entries for variables the host sets itse
     ["PLUGIN_CLIENT_CERT", /clientCertPem/],
     ["PLUGIN_UNIX_SOCKET_DIR", /unixSocketDir/],
     ["PLUGIN_UNIX_SOCKET_GROUP", /unixSocketGroup/],
-    ["PLUGIN_MULTIPLEX_GRPC", /does not support broker multiplexing/],
+    ["PLUGIN_MULTIPLEX_GRPC", /brokerMultiplex option/],
   ];
   for (const [name, hint] of cases) {
     const err = assertThrows(

@@ -1,18 +1,27 @@
 /**
- * The GRPCBroker, plain mode, against go-plugin's own bidirectional example
- * (`examples/bidirectional`, from the Go module proxy):
+ * The GRPCBroker, host role, against go-plugin's own bidirectional example
+ * (`examples/bidirectional`, from the Go module proxy), plain and AutoMTLS,
+ * each without and with go-plugin's broker multiplexing (our host's
+ * `brokerMultiplex: true`; go-plugin's plugins answer field 7 `true`):
  *
  * - our host launches go-plugin's Go counter plugin, serves `AddHelper`
  *   through `plugin.broker.acceptAndServe()` and passes its id in
- *   `PutRequest.add_server`; the Go plugin dials it back (plain and AutoMTLS):
- *   put, put, get gives 2;
- * - a dial nobody announces fails after the timeout with an error naming the
- *   id; killing the plugin closes the broker's listeners and removes their
- *   sockets.
+ *   `PutRequest.add_server`; the Go plugin dials it back: put, put, get
+ *   gives 2 (multiplexed: it knocks, and no broker socket is made);
+ * - our Go plugin fixture serves AddHelper through the broker; our host
+ *   dials it;
+ * - a dial nobody announces (or acknowledges, multiplexed) fails after the
+ *   timeout with an error naming the id; killing the plugin closes the
+ *   broker's listeners and removes their sockets.
+ *
+ * go-plugin's plugins never close their listener in multiplexed mode (the
+ * muxer closes only the yamux session), so their socket file outlives
+ * them: there the tests use our host's own socket directory (the default),
+ * removed with the plugin, and check that it is gone.
  */
 
 import { fromTsProto, implement } from "../../mod.ts";
-import { BrokerError, launch } from "../../host/mod.ts";
+import { BrokerError, launch, type LaunchOptions, type PluginClient } from "../../host/mod.ts";
 import { AddHelperDefinition, CounterDefinition } from "../../examples/counter/gen/counter_pb.ts";
 import { createLogger } from "../../log/logger.ts";
 import { buildGo } from "../_util/go.ts";
@@ -22,134 +31,190 @@ const HANDSHAKE = { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello", p
 const counterDef = fromTsProto(CounterDefinition);
 const addHelperDef = fromTsProto(AddHelperDefinition);
 
-/** go-plugin's Go counter plugin, copied into `dir` so that its path marks this test's processes. */
-async function counterPlugin(dir: string): Promise<string> {
-  const exe = `${dir}/counter-go`;
-  await Deno.copyFile(await buildGo("countergo"), exe);
+/** A Go plugin, copied into `dir` so that its path marks this test's processes. */
+async function goPlugin(dir: string, name: "countergo" | "brokerpeer"): Promise<string> {
+  const exe = `${dir}/${name}`;
+  await Deno.copyFile(await buildGo(name), exe);
   await Deno.chmod(exe, 0o755);
   return exe;
 }
 
-for (const autoMtls of [false, true]) {
-  Deno.test(`broker: our host serves AddHelper, go-plugin's Go counter plugin dials it back (${autoMtls ? "AutoMTLS" : "plain"})`, async () => {
-    await withTempDir(async (dir) => {
-      const lines: string[] = [];
-      const plugin = await launch({
-        cmd: [await counterPlugin(dir)],
-        cwd: dir,
-        handshake: HANDSHAKE,
-        autoMtls,
-        unixSocket: { dir },
-        logger: createLogger({ level: "debug", write: (l) => lines.push(l) }),
-      });
-      const sums: [bigint, bigint][] = [];
-      const addHelper = implement(addHelperDef, {
-        sum: (req) => {
-          sums.push([req.a, req.b]);
-          return { r: req.a + req.b };
-        },
-      });
-      try {
-        const counter = plugin.client(counterDef);
-        for (let i = 0; i < 2; i++) {
-          const id = plugin.broker.nextId();
-          const server = await plugin.broker.acceptAndServe(id, [addHelper]);
-          await counter.put({ addServer: id, key: "hello", value: 1n }, { timeoutMs: 10_000 });
-          await server.close();
-        }
-        const got = await counter.get({ key: "hello" }, { timeoutMs: 5000 });
-        assertEquals(String(got.value), "2");
-        assertEquals(sums.map(([a, b]) => `${a}+${b}`), ["0+1", "1+1"]);
-        assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/kv_hello`)), { Value: 2 });
-      } finally {
-        await plugin.kill();
-      }
-      assertEquals((await plugin.exited).forced, false, lines.join("\n"));
-      assertEquals(socketFiles(dir), [], "a broker or plugin socket was left");
-      assertEquals(await waitNoProcesses(dir), []);
-    });
+const mode = (autoMtls: boolean, mux: boolean) =>
+  `${autoMtls ? "AutoMTLS" : "plain"}${mux ? ", multiplexed" : ""}`;
+
+/** Launches a Go plugin from `dir`: sockets in `dir`, or (multiplexed) in our host's own directory. */
+function launchGo(dir: string, cmd: string[], mux: boolean, extra: Partial<LaunchOptions>) {
+  return launch({
+    cmd,
+    cwd: dir,
+    handshake: HANDSHAKE,
+    brokerMultiplex: mux,
+    ...(mux ? {} : { unixSocket: { dir } }),
+    logger: createLogger({ level: "off" }),
+    ...extra,
   });
 }
 
-Deno.test("broker: a dial nobody announces fails after the timeout, naming the id", async () => {
-  await withTempDir(async (dir) => {
-    const plugin = await launch({
-      cmd: [await counterPlugin(dir)],
-      cwd: dir,
-      handshake: HANDSHAKE,
-      autoMtls: false,
-      logger: createLogger({ level: "off" }),
-    });
-    try {
-      let error: unknown;
-      try {
-        await plugin.broker.dial(42, 100);
-      } catch (err) {
-        error = err;
-      }
-      assert(error instanceof BrokerError, String(error));
-      assert(error.message.includes("broker id 42"), error.message);
-    } finally {
-      await plugin.kill();
-    }
-  });
-});
+/** The directory of the plugin's socket. */
+function socketDir(plugin: PluginClient): string {
+  return plugin.address.slice(0, plugin.address.lastIndexOf("/"));
+}
 
-Deno.test("broker: kill() closes the host's broker listeners and removes their sockets", async () => {
-  await withTempDir(async (dir) => {
-    const plugin = await launch({
-      cmd: [await counterPlugin(dir)],
-      cwd: dir,
-      handshake: HANDSHAKE,
-      unixSocket: { dir },
-      logger: createLogger({ level: "off" }),
-    });
-    const addHelper = implement(addHelperDef, { sum: (req) => ({ r: req.a + req.b }) });
-    await plugin.broker.acceptAndServe(plugin.broker.nextId(), [addHelper]);
-    await plugin.broker.acceptAndServe(plugin.broker.nextId(), [addHelper]);
-    assert(socketFiles(dir).length >= 2, `expected broker sockets in ${socketFiles(dir)}`);
-    await plugin.kill();
-    assertEquals(socketFiles(dir), []);
-    let refused: unknown;
-    try {
-      await plugin.broker.acceptAndServe(plugin.broker.nextId(), [addHelper]);
-    } catch (err) {
-      refused = err;
-    }
-    assert(refused instanceof BrokerError, "a closed broker must refuse to serve");
-  });
-});
+/** After kill: no socket left in `dir`, nor (multiplexed) our host's own socket directory. */
+function assertNoSockets(plugin: PluginClient, dir: string, mux: boolean): void {
+  assertEquals(socketFiles(dir), [], "a broker or plugin socket was left");
+  if (!mux) return;
+  let exists = true;
+  try {
+    Deno.statSync(socketDir(plugin));
+  } catch {
+    exists = false;
+  }
+  assert(!exists, `${socketDir(plugin)} was left`);
+}
 
-for (const autoMtls of [false, true]) {
-  Deno.test(`broker: a Go plugin serves AddHelper through the broker, our host dials it (${autoMtls ? "AutoMTLS" : "plain"})`, async () => {
-    await withTempDir(async (dir) => {
-      const exe = `${dir}/brokerpeer`;
-      await Deno.copyFile(await buildGo("brokerpeer"), exe);
-      await Deno.chmod(exe, 0o755);
-      const plugin = await launch({
-        cmd: [exe, "plugin"],
-        cwd: dir,
-        handshake: HANDSHAKE,
-        autoMtls,
-        unixSocket: { dir },
-        logger: createLogger({ level: "off" }),
-      });
-      try {
-        const { value: id } = await plugin.client(counterDef).get({ key: "id" }, {
-          timeoutMs: 5000,
+for (const mux of [false, true]) {
+  for (const autoMtls of [false, true]) {
+    Deno.test(
+      `broker: our host serves AddHelper, go-plugin's Go counter plugin dials it back (${
+        mode(autoMtls, mux)
+      })`,
+      async () => {
+        await withTempDir(async (dir) => {
+          const lines: string[] = [];
+          const plugin = await launchGo(dir, [await goPlugin(dir, "countergo")], mux, {
+            autoMtls,
+            logger: createLogger({ level: "debug", write: (l) => lines.push(l) }),
+          });
+          const sums: [bigint, bigint][] = [];
+          const addHelper = implement(addHelperDef, {
+            sum: (req) => {
+              sums.push([req.a, req.b]);
+              return { r: req.a + req.b };
+            },
+          });
+          try {
+            assertEquals(plugin.broker.multiplexed, mux);
+            const counter = plugin.client(counterDef);
+            for (let i = 0; i < 2; i++) {
+              const id = plugin.broker.nextId();
+              const server = await plugin.broker.acceptAndServe(id, [addHelper]);
+              // Multiplexed, nothing listens for it: the only socket is the plugin's.
+              if (mux) assertEquals(socketFiles(socketDir(plugin)).length, 1);
+              await counter.put({ addServer: id, key: "hello", value: 1n }, { timeoutMs: 10_000 });
+              await server.close();
+            }
+            const got = await counter.get({ key: "hello" }, { timeoutMs: 5000 });
+            assertEquals(String(got.value), "2");
+            assertEquals(sums.map(([a, b]) => `${a}+${b}`), ["0+1", "1+1"]);
+            assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/kv_hello`)), { Value: 2 });
+          } finally {
+            await plugin.kill();
+          }
+          assertEquals((await plugin.exited).forced, false, lines.join("\n"));
+          // go-plugin's plugin logged its yamux server session, or did not.
+          assertEquals(lines.join("\n").includes("initial server connection accepted"), mux);
+          assertNoSockets(plugin, dir, mux);
+          assertEquals(await waitNoProcesses(dir), []);
         });
-        const conn = await plugin.broker.dial(Number(id));
+      },
+    );
+
+    Deno.test(
+      `broker: a Go plugin serves AddHelper through the broker, our host dials it (${
+        mode(autoMtls, mux)
+      })`,
+      async () => {
+        await withTempDir(async (dir) => {
+          const lines: string[] = [];
+          const plugin = await launchGo(dir, [await goPlugin(dir, "brokerpeer"), "plugin"], mux, {
+            autoMtls,
+            logger: createLogger({ level: "debug", write: (l) => lines.push(l) }),
+          });
+          try {
+            const { value: id } = await plugin.client(counterDef).get({ key: "id" }, {
+              timeoutMs: 5000,
+            });
+            const conn = await plugin.broker.dial(Number(id));
+            try {
+              const { r } = await conn.client(addHelperDef).sum({ a: 2n, b: 3n }, {
+                timeoutMs: 5000,
+              });
+              assertEquals(String(r), "5");
+            } finally {
+              conn.close();
+            }
+          } finally {
+            await plugin.kill();
+          }
+          assertEquals((await plugin.exited).forced, false);
+          // Multiplexed, go-plugin's plugin handed our knocked stream to its brokered listener.
+          assertEquals(lines.join("\n").includes("sending conn to brokered listener"), mux);
+          assertNoSockets(plugin, dir, mux);
+          assertEquals(await waitNoProcesses(dir), []);
+        });
+      },
+    );
+  }
+
+  Deno.test(
+    `broker: a dial nobody announces fails after the timeout, naming the id (${mode(false, mux)})`,
+    async () => {
+      await withTempDir(async (dir) => {
+        const plugin = await launchGo(dir, [await goPlugin(dir, "countergo")], mux, {
+          autoMtls: false,
+        });
         try {
-          const { r } = await conn.client(addHelperDef).sum({ a: 2n, b: 3n }, { timeoutMs: 5000 });
-          assertEquals(String(r), "5");
+          let error: unknown;
+          try {
+            await plugin.broker.dial(42, 300);
+          } catch (err) {
+            error = err;
+          }
+          assert(error instanceof BrokerError, String(error));
+          assert(error.message.includes("broker id 42"), error.message);
+          assertEquals(error.message.includes("knock"), mux, error.message);
+          // The broker still works after it.
+          const id = plugin.broker.nextId();
+          const addHelper = implement(addHelperDef, { sum: (req) => ({ r: req.a + req.b }) });
+          await plugin.broker.acceptAndServe(id, [addHelper]);
+          await plugin.client(counterDef).put({ addServer: id, key: "k", value: 7n }, {
+            timeoutMs: 10_000,
+          });
         } finally {
-          conn.close();
+          await plugin.kill();
         }
-      } finally {
+        assertNoSockets(plugin, dir, mux);
+        assertEquals(await waitNoProcesses(dir), []);
+      });
+    },
+  );
+
+  Deno.test(
+    `broker: kill() closes the host's broker listeners and removes their sockets (${
+      mode(true, mux)
+    })`,
+    async () => {
+      await withTempDir(async (dir) => {
+        const plugin = await launchGo(dir, [await goPlugin(dir, "countergo")], mux, {});
+        const addHelper = implement(addHelperDef, { sum: (req) => ({ r: req.a + req.b }) });
+        await plugin.broker.acceptAndServe(plugin.broker.nextId(), [addHelper]);
+        await plugin.broker.acceptAndServe(plugin.broker.nextId(), [addHelper]);
+        // Plain: a socket each, beside the plugin's; multiplexed: only the plugin's.
+        const sockets = socketFiles(socketDir(plugin));
+        assert(mux ? sockets.length === 1 : sockets.length >= 3, `sockets: ${sockets}`);
         await plugin.kill();
-      }
-      assertEquals((await plugin.exited).forced, false);
-      assertEquals(await waitNoProcesses(dir), []);
-    });
-  });
+        assertEquals((await plugin.exited).forced, false);
+        assertNoSockets(plugin, dir, mux);
+        assertEquals(await waitNoProcesses(dir), []);
+        let refused: unknown;
+        try {
+          await plugin.broker.acceptAndServe(plugin.broker.nextId(), [addHelper]);
+        } catch (err) {
+          refused = err;
+        }
+        assert(refused instanceof BrokerError, "a closed broker must refuse to serve");
+      });
+    },
+  );
 }

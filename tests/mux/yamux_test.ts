@@ -388,6 +388,29 @@ Deno.test("yamux: the accept backlog is bounded: streams beyond it are reset", a
   assertEquals([text(one), text(two)], ["one", "two"]);
 });
 
+Deno.test("yamux: maxStreams bounds the streams open at once: the peer's beyond it are reset", async () => {
+  await using s = sessions({}, { maxStreams: 2 });
+  const first = [await s.client.open(), await s.client.open()];
+  const accepted = [(await s.server.accept())!, (await s.server.accept())!];
+  const third = await s.client.open();
+  await assertRejects(
+    third.read(new Uint8Array(1)),
+    Deno.errors.ConnectionReset,
+    /stream 5 was reset by the peer/,
+  );
+  assertEquals(s.server.streamCount, 2);
+  // Once one is closed both ways, a new stream is accepted again.
+  await Promise.all([roundTrip(first[0], bytesOf("x")), echo(accepted[0])]);
+  accepted[0].close();
+  first[0].close();
+  await s.client.ping();
+  const fourth = await s.client.open();
+  const next = (await s.server.accept())!;
+  assertEquals(next.id, 7);
+  const [answer] = await Promise.all([roundTrip(fourth, bytesOf("again")), echo(next)]);
+  assertEquals(text(answer), "again");
+});
+
 Deno.test("yamux: opens wait while acceptBacklog of ours are unacknowledged", async () => {
   await using s = sessions({ acceptBacklog: 2 });
   await s.client.open();

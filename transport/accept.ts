@@ -1,0 +1,114 @@
+/**
+ * A plaintext listener (unix socket or TCP) and its accept loop, for both
+ * what serves HTTP/2 on each accepted socket (the native engine) and what
+ * runs a yamux session on it (the plugin's main listener in multiplexed
+ * broker mode).
+ *
+ * @module
+ */
+
+import type { Network } from "../constants.ts";
+import type { Logger } from "../log/logger.ts";
+import { splitHostPort } from "./tcp.ts";
+
+/** First and longest pause after a failed accept (ms); it doubles while accepts keep failing. */
+const ACCEPT_BACKOFF_MS = { min: 5, max: 1000 } as const;
+
+/**
+ * Waits `ms` while holding the event loop. Not `after()`: its timer does not
+ * keep the process alive, and while the accept loop backs off no accept is
+ * pending, so a plugin without connections would exit. Only failed accepts
+ * pay for the global timer.
+ */
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Whether a bind failed because the address is taken (Deno's and Node's spellings). */
+export function isAddrInUse(err: unknown): boolean {
+  return err instanceof Deno.errors.AddrInUse ||
+    (err as { code?: string } | null)?.code === "EADDRINUSE";
+}
+
+/** A plaintext listener handing each accepted socket on. */
+export interface PlainListener {
+  /** The bound TCP port (0 for unix). */
+  port: number;
+  /** Stops accepting. */
+  close(): void;
+}
+
+/**
+ * Listens on `address` and hands every accepted socket to `onConn` until
+ * closed. TCP sockets get TCP_NODELAY (small frames must not wait for
+ * Nagle's 40 ms).
+ *
+ * @param network `unix` or `tcp`.
+ * @param address Socket path or `host:port`.
+ * @param onConn Takes each accepted socket.
+ * @param log Where accept failures are logged.
+ * @returns The listener.
+ * @throws The bind's error (`Deno.errors.AddrInUse` when taken).
+ */
+export function listenPlain(
+  network: Network,
+  address: string,
+  onConn: (sock: Deno.Conn) => void,
+  log: Logger,
+): PlainListener {
+  const listener = network === "unix"
+    ? Deno.listen({ transport: "unix", path: address })
+    : Deno.listen(splitHostPort(address));
+  let closed = false;
+  void acceptLoop(listener, () => closed, (sock) => {
+    if (network === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
+    onConn(sock);
+  }, log);
+  return {
+    port: network === "unix" ? 0 : (listener.addr as Deno.NetAddr).port,
+    close: () => {
+      closed = true;
+      listener.close();
+    },
+  };
+}
+
+/**
+ * Accepts until the listener closes. A failed accept (EMFILE when the
+ * process is out of file descriptors, ENFILE, ECONNABORTED, ...) is logged
+ * at ERROR and retried after a pause that doubles while it keeps failing,
+ * so that the plugin accepts again once descriptors are free.
+ */
+async function acceptLoop(
+  listener: Deno.Listener,
+  closed: () => boolean,
+  onConn: (sock: Deno.Conn) => void,
+  log: Logger,
+): Promise<void> {
+  let failures = 0;
+  let backoff = 0;
+  while (true) {
+    let sock: Deno.Conn;
+    try {
+      sock = await listener.accept();
+    } catch (err) {
+      if (closed() || err instanceof Deno.errors.BadResource) return;
+      failures++;
+      backoff = Math.min(backoff ? backoff * 2 : ACCEPT_BACKOFF_MS.min, ACCEPT_BACKOFF_MS.max);
+      log.error("accepting a connection failed; retrying", {
+        error: (err as Error)?.message ?? String(err),
+        failures,
+        retry_ms: backoff,
+      });
+      await pause(backoff);
+      if (closed()) return;
+      continue;
+    }
+    if (failures) {
+      log.info("accepting connections again", { failures });
+      failures = 0;
+      backoff = 0;
+    }
+    onConn(sock);
+  }
+}

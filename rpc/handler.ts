@@ -107,3 +107,33 @@ export function unknownCompressionError(encoding: unknown): TypeError {
     `Unknown response compression ${JSON.stringify(encoding)}: use "gzip" or "identity"`,
   );
 }
+
+/**
+ * A call's deadline on both clocks: the wall clock for `CallContext.deadline`,
+ * the monotonic one for `timeRemaining()`.
+ */
+export class CallDeadline {
+  /** When it passes, epoch ms; Infinity without a deadline. */
+  readonly #epochMs: number;
+  /** When it passes, `performance.now()` time. */
+  readonly #at: number;
+
+  /** @param ms Time left from now, in milliseconds; Infinity for none. */
+  constructor(ms: number) {
+    this.#epochMs = ms === Infinity ? Infinity : Date.now() + ms;
+    this.#at = ms === Infinity ? Infinity : performance.now() + ms;
+  }
+
+  /** The deadline, or undefined without one. */
+  get date(): Date | undefined {
+    return this.#epochMs === Infinity ? undefined : new Date(this.#epochMs);
+  }
+
+  /** Milliseconds left (0 once passed), Infinity without a deadline. */
+  remaining(): number {
+    return this.#at === Infinity ? Infinity : Math.max(0, this.#at - performance.now());
+  }
+}
+
+/** The deadline of a call without one. */
+export const NO_DEADLINE: CallDeadline = new CallDeadline(Infinity);

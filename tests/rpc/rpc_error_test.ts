@@ -10,32 +10,19 @@
  */
 
 import { BinaryWriter, WireType } from "@bufbuild/protobuf/wire";
-import { connect } from "../../rpc/connect.ts";
-import type { Channel } from "../../rpc/client_call.ts";
-import { createLogger } from "../../log/logger.ts";
-import type { CallKind, Codec, MethodDefinition } from "../../rpc/service.ts";
 import { implement } from "../../rpc/service.ts";
 import { serviceClient } from "../../rpc/service_client.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
 import { decodeStatusDetails, encodeStatusDetails } from "../../rpc/status_details.ts";
 import type { EngineFactory } from "../../server/engine.ts";
-import { createNativeEngine } from "../../server/engines/native.ts";
-import { grpcJsEngine } from "../../server/engines/grpcjs.ts";
-import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
-
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const text: Codec<string> = { encode: (s) => enc.encode(s), decode: (b) => dec.decode(b) };
-
-function method<K extends CallKind>(name: string, kind: K): MethodDefinition<string, string, K> {
-  return { path: `/test.Err/${name}`, kind, request: text, response: text };
-}
+import { ENGINES, rejects, textMethod, withServer } from "./_engines.ts";
+import { assertEquals, assertThrows } from "../_util/assert.ts";
 
 const ErrService = {
   name: "test.Err",
   methods: {
-    fail: method("Fail", "unary"),
-    late: method("Late", "serverStream"),
+    fail: textMethod("test.Err", "Fail", "unary"),
+    late: textMethod("test.Err", "Late", "serverStream"),
   },
 };
 
@@ -56,20 +43,11 @@ function failure(): RpcError {
   });
 }
 
-const ENGINES: Record<string, EngineFactory> = {
-  native: createNativeEngine,
-  "grpc-js": grpcJsEngine,
-};
-
-async function withEngine(
+function withEngine(
   engine: EngineFactory,
   fn: (client: ReturnType<typeof serviceClient<typeof ErrService>>) => Promise<void>,
 ): Promise<void> {
-  const server = engine({
-    maxMessageBytes: 4 << 20,
-    logger: createLogger({ level: "error", write: () => {} }),
-  });
-  server.addService(implement(ErrService, {
+  const service = implement(ErrService, {
     fail: (_req, call) => {
       call.setTrailers({ "x-own": "set by the handler" });
       throw failure();
@@ -79,37 +57,14 @@ async function withEngine(
       await Promise.resolve();
       throw failure();
     },
-  }));
-  const port = await server.bind("tcp", "127.0.0.1:0");
-  let channel: Channel | undefined;
-  try {
-    channel = await connect({
-      network: "tcp",
-      address: `127.0.0.1:${port}`,
-      maxMessageBytes: 4 << 20,
-      timeoutMs: 5000,
-    });
-    await fn(serviceClient(channel, ErrService));
-  } finally {
-    channel?.close();
-    await server.shutdown(1000);
-  }
-}
-
-async function caught(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (err) {
-    assert(err instanceof RpcError, `not an RpcError: ${err}`);
-    return err;
-  }
-  throw new Error("the call succeeded");
+  });
+  return withServer(engine, service, ({ channel }) => fn(serviceClient(channel, ErrService)));
 }
 
 for (const [name, engine] of Object.entries(ENGINES)) {
   Deno.test(`RpcError (${name}): metadata and details reach the client, trailers-only`, () =>
     withEngine(engine, async (client) => {
-      const err = await caught(client.fail("x"));
+      const err = await rejects(client.fail("x"));
       assertEquals([err.code, err.message], [Status.FAILED_PRECONDITION, "not ready"]);
       assertEquals(err.metadata["x-why"], ["warming up"]);
       assertEquals(err.metadata["x-why-bin"], [new Uint8Array([0, 1, 255])]);
@@ -122,7 +77,7 @@ for (const [name, engine] of Object.entries(ENGINES)) {
   Deno.test(`RpcError (${name}): metadata and details reach the client after response messages`, () =>
     withEngine(engine, async (client) => {
       const got: string[] = [];
-      const err = await caught((async () => {
+      const err = await rejects((async () => {
         for await (const r of client.late("x")) got.push(r);
       })());
       assertEquals(got, ["one"]);

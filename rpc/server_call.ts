@@ -333,12 +333,14 @@ class Call implements StreamHandler, CallContext {
     this.#clearTimer();
     const conn = this.#stream.conn;
     this.#cancel(
-      new RpcError(
-        Status.CANCELLED,
-        conn.closed
-          ? `call cancelled: the connection closed (${conn.closeReason})`
-          : "call cancelled by the client",
-      ),
+      this.#deadline.passed()
+        ? new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded")
+        : new RpcError(
+          Status.CANCELLED,
+          conn.closed
+            ? `call cancelled: the connection closed (${conn.closeReason})`
+            : "call cancelled by the client",
+        ),
     );
     this.#markOver();
   }

@@ -129,9 +129,11 @@ export interface CallContext {
    * that ends with a status, OK or an error, never aborts it: use
    * {@linkcode CallContext.ended} to learn that.
    *
-   * On the grpc-js engine, which reports a cancelled call and a passed
-   * deadline the same way, the reason is DEADLINE_EXCEEDED when the
-   * deadline has passed, else CANCELLED.
+   * A client whose deadline passes also resets the call (grpc-go does),
+   * which arrives a little before the server's own timer fires (the
+   * server's deadline runs from when the request arrived): a cancellation
+   * within 50 ms of the deadline counts as DEADLINE_EXCEEDED. The grpc-js
+   * engine, which reports both the same way, follows the same rule.
    */
   readonly signal: AbortSignal;
   /**

@@ -159,7 +159,7 @@ class JsCallContext implements CallContext {
       if (this.#ended) return;
       this.#ended = true;
       abort.abort(
-        this.timeRemaining() <= 0
+        this.#deadline.passed()
           ? new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded")
           : new RpcError(Status.CANCELLED, "call cancelled"),
       );

@@ -9,7 +9,10 @@
  * - our host role (`launch()`) calls a go-plugin Go plugin of ours
  *   (tests/interop/brokerpeer) whose handler returns a grpc-go status made
  *   with `WithDetails` and sets trailers; our RpcError has them in
- *   `.details` and `.metadata`.
+ *   `.details` and `.metadata`;
+ * - the handler's `call.signal` under grpc-go's host: aborted with
+ *   DEADLINE_EXCEEDED when the Go call's deadline passes, CANCELLED when
+ *   the Go side cancels it, and `call.ended` resolves after.
  */
 
 import { fromTsProto } from "../../mod.ts";
@@ -84,3 +87,25 @@ Deno.test("status details: our host reads a grpc-go plugin's status details and 
     assertEquals(await waitNoProcesses(dir), []);
   });
 });
+
+for (
+  const [what, flags, code] of [
+    ["its deadline passes", ["-call-timeout", "300ms"], Status.DEADLINE_EXCEEDED],
+    ["it cancels the call", ["-cancel-after", "300ms"], Status.CANCELLED],
+  ] as const
+) {
+  Deno.test(`call.signal: grpc-go's host's call aborts it when ${what}, and ended follows (${TEST_ENGINE})`, async () => {
+    await withTempDir(async (dir) => {
+      const r = await hostFixture(dir, [...flags, "status", "!wait"], ["--faulty"]);
+      assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
+      assertEquals(r.result.status!.code, code, r.stderr);
+      const aborted = r.stderr.split("\n").filter((l) => l.includes("call aborted"));
+      assertEquals(aborted.length, 1, r.stderr);
+      assert(aborted[0].includes(`code=${code}`), aborted[0]);
+      assert(aborted[0].includes("method=/proto.KV/Get"), aborted[0]);
+      assert(aborted[0].includes("had_deadline=true"), aborted[0]); // grpc-go always sends one
+      assert(/host\.sh: call ended:/.test(r.stderr), r.stderr);
+      await assertNothingLeft(dir);
+    });
+  });
+}

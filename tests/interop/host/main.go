@@ -121,6 +121,10 @@ type options struct {
 	killTimeout  time.Duration
 	logLevel     hclog.Level
 	socketGroup  string
+	// callTimeout and cancelAfter are the "status" op's deadline, and when
+	// it cancels the call itself (0: never).
+	callTimeout time.Duration
+	cancelAfter time.Duration
 
 	op   string
 	args []string
@@ -395,7 +399,7 @@ func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, re
 
 	switch opts.op {
 	case "status":
-		return getStatus(ctx, rpcClient, opts.args[0], res)
+		return getStatus(ctx, rpcClient, opts, res)
 
 	case "put":
 		return kv.Put(opts.args[0], []byte(opts.args[1]))
@@ -533,6 +537,8 @@ func parseArgs(args []string) (options, error) {
 	fs.DurationVar(&opts.killTimeout, "kill-timeout", 10*time.Second, "kill the plugin's process group if Kill() has not returned after this")
 	fs.StringVar(&logLevel, "log-level", "trace", "host log level: trace, debug, info, warn, error, off")
 	fs.StringVar(&opts.socketGroup, "socket-group", "", "ClientConfig.UnixSocketConfig.Group")
+	fs.DurationVar(&opts.callTimeout, "call-timeout", 10*time.Second, "status op: the call's deadline")
+	fs.DurationVar(&opts.cancelAfter, "cancel-after", 0, "status op: cancel the call after this (0: never)")
 
 	if err := fs.Parse(args); err != nil {
 		return opts, err
@@ -702,18 +708,23 @@ func rssKB(pid int) int64 {
 }
 
 // getStatus calls KV.Get(key) on the plugin's gRPC connection itself (the
-// example's KV client hides the call options), asking for the trailers, and
+// example's KV client hides the call options), with the -call-timeout
+// deadline and a cancel after -cancel-after, asking for the trailers, and
 // records the status grpc-go reads from the result: code, message, details
 // (status.FromError(err).Details()) and trailer metadata.
-func getStatus(ctx context.Context, rpcClient plugin.ClientProtocol, key string, res *result) error {
+func getStatus(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, res *result) error {
 	gc, ok := rpcClient.(*plugin.GRPCClient)
 	if !ok {
 		return fmt.Errorf("the client protocol is %T, not gRPC", rpcClient)
 	}
 	var trailer metadata.MD
-	callCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	callCtx, cancel := context.WithTimeout(ctx, opts.callTimeout)
 	defer cancel()
-	_, err := kvproto.NewKVClient(gc.Conn).Get(callCtx, &kvproto.GetRequest{Key: key}, grpc.Trailer(&trailer))
+	if opts.cancelAfter > 0 {
+		stop := time.AfterFunc(opts.cancelAfter, cancel)
+		defer stop.Stop()
+	}
+	_, err := kvproto.NewKVClient(gc.Conn).Get(callCtx, &kvproto.GetRequest{Key: opts.args[0]}, grpc.Trailer(&trailer))
 	st, _ := status.FromError(err)
 	out := &statusResult{
 		Code:     int(st.Code()),

@@ -15,6 +15,7 @@ import type { Channel } from "../../rpc/client_call.ts";
 import { createLogger } from "../../log/logger.ts";
 import type { CallContext, CallKind } from "../../rpc/service.ts";
 import { implement } from "../../rpc/service.ts";
+import { callOver } from "../../rpc/handler.ts";
 import { serviceClient } from "../../rpc/service_client.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
 import type { EngineFactory } from "../../server/engine.ts";
@@ -143,10 +144,14 @@ for (const [name, engine] of Object.entries(ENGINES)) {
       assertEquals(got, ["a", "b"]);
       assertEquals(seen.calls.length, 4);
       for (const call of seen.calls) {
+        const over = callOver(call);
         // Both engines decide on aborting before ended resolves (grpc-js
         // reports every end as "cancelled": the same event resolves it).
         await call.ended;
         assertEquals(call.signal.aborted, false, `${call.method}: ${call.signal.reason}`);
+        // What our own streaming services watch does abort.
+        assert(over.aborted, `${call.method}: callOver() did not abort`);
+        assertEquals((over.reason as RpcError).message, "call ended");
       }
     }));
 

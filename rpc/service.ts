@@ -67,8 +67,9 @@ export interface PeerInfo {
   readonly network: "unix" | "tcp" | "pipe";
   /**
    * The remote end's address: `host:port` for TCP (`[v6]:port` for IPv6),
-   * the client socket's path for unix (usually `""`: clients rarely bind
-   * their socket to a name), `in-process` for a pipe.
+   * the client socket's path for unix (`""` on the grpc-js engine, and
+   * usually on the native one too: clients rarely bind their socket to a
+   * name), `in-process` for a pipe.
    */
   readonly address: string;
   /**
@@ -97,6 +98,25 @@ export interface PeerInfo {
  *     const value = new Uint8Array(1 << 20);
  *     call.setTrailers({ "x-value-bytes": String(value.length) });
  *     return { value };
+ *   },
+ *   put: () => ({}),
+ * });
+ * ```
+ *
+ * @example Log with the method, give up when the caller does, clean up when the call is over
+ * ```ts
+ * import { implement, RpcError, Status } from "@rpcplugin/rpcplugin";
+ * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+ *
+ * const kv = implement(KVDefinition, {
+ *   get: async (req, call) => {
+ *     if (call.timeRemaining() < 100) {
+ *       throw new RpcError(Status.DEADLINE_EXCEEDED, "too little time left to look it up");
+ *     }
+ *     call.logger.debug("looking up", { key: req.key, peer: call.peer.address });
+ *     const res = await fetch(`http://127.0.0.1:8080/${req.key}`, { signal: call.signal });
+ *     call.ended.then(() => call.logger.trace("call over"));
+ *     return { value: new Uint8Array(await res.arrayBuffer()) };
  *   },
  *   put: () => ({}),
  * });

@@ -522,7 +522,8 @@ func parseArgs(args []string) (options, error) {
 			"  put KEY VALUE            KV.Put\n"+
 			"  get KEY                  KV.Get\n"+
 			"  wait DURATION            connect, dispense, ping, then sleep DURATION\n"+
-			"  calls N CONCURRENCY KEY  N KV.Get(KEY) calls over CONCURRENCY goroutines\n\n"+
+			"  calls N CONCURRENCY KEY  N KV.Get(KEY) calls over CONCURRENCY goroutines\n"+
+			"  status KEY               KV.Get(KEY); the gRPC status, its details and trailers\n\n"+
 			"flags:\n")
 		fs.PrintDefaults()
 	}

@@ -107,6 +107,17 @@ Deno.test("RpcError: options are checked as setTrailers checks them; cause is Er
     TypeError,
     /must end in "-bin"/,
   );
+  // What grpc-js would refuse when sending (and crash on, in its error path), or HTTP/2 forbids.
+  assertThrows(
+    () => new RpcError(Status.INTERNAL, "x", { metadata: { "x y": "1" } }),
+    TypeError,
+    /not a valid gRPC metadata name/,
+  );
+  assertThrows(
+    () => new RpcError(Status.INTERNAL, "x", { metadata: { "x-t": "caf\u00e9" } }),
+    TypeError,
+    /only printable ASCII/,
+  );
 });
 
 Deno.test("status details: round trip, and bytes written field by field as protoc would", () => {

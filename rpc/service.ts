@@ -183,8 +183,9 @@ export interface CallContext {
    *
    * @throws {TypeError} if the headers are already sent (a response message
    * went out, or the call has ended), or for a name gRPC reserves
-   * (`grpc-*` transport headers, pseudo-headers) or a binary value under a
-   * name without `-bin`.
+   * (`grpc-*` transport headers, pseudo-headers) or cannot carry (only
+   * a-z, 0-9, `-`, `_`, `.`), a text value that is not printable ASCII, or
+   * a binary value under a name without `-bin`.
    */
   setHeaders(metadata: MetadataInit): void;
   /**

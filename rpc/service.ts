@@ -7,6 +7,7 @@
  */
 
 import type { Broker } from "../services/broker.ts";
+import type { Logger } from "../log/logger.ts";
 import type { Compression, MetadataInit } from "./wire.ts";
 
 export type { Compression, MetadataInit } from "./wire.ts";
@@ -46,6 +47,39 @@ export interface ServiceDefinition<
 }
 
 /**
+ * Who is at the other end of a call's connection.
+ *
+ * @example Refuse callers without a client certificate
+ * ```ts
+ * import { type CallContext, RpcError, Status } from "@rpcplugin/rpcplugin";
+ * function requireCert(call: CallContext): Uint8Array {
+ *   const cert = call.peer.certificate;
+ *   if (!cert) throw new RpcError(Status.UNAUTHENTICATED, "a client certificate is required");
+ *   return cert;
+ * }
+ * ```
+ */
+export interface PeerInfo {
+  /**
+   * The connection's kind: a unix socket, TCP, or an in-memory pipe
+   * (`serveInProcess()` from `@rpcplugin/rpcplugin/testing`).
+   */
+  readonly network: "unix" | "tcp" | "pipe";
+  /**
+   * The remote end's address: `host:port` for TCP (`[v6]:port` for IPv6),
+   * the client socket's path for unix (`""` on the grpc-js engine, and
+   * usually on the native one too: clients rarely bind their socket to a
+   * name), `in-process` for a pipe.
+   */
+  readonly address: string;
+  /**
+   * The client's certificate (DER) when the connection is TLS with client
+   * authentication (go-plugin's AutoMTLS); absent otherwise.
+   */
+  readonly certificate?: Uint8Array;
+}
+
+/**
  * What a handler knows about the call it serves, and what it may add to the
  * response: metadata in the response headers and in the trailers, and gzip
  * compression of its response messages.
@@ -68,14 +102,67 @@ export interface ServiceDefinition<
  *   put: () => ({}),
  * });
  * ```
+ *
+ * @example Log with the method, give up when the caller does, clean up when the call is over
+ * ```ts
+ * import { implement, RpcError, Status } from "@rpcplugin/rpcplugin";
+ * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+ *
+ * const kv = implement(KVDefinition, {
+ *   get: async (req, call) => {
+ *     if (call.timeRemaining() < 100) {
+ *       throw new RpcError(Status.DEADLINE_EXCEEDED, "too little time left to look it up");
+ *     }
+ *     call.logger.debug("looking up", { key: req.key, peer: call.peer.address });
+ *     const res = await fetch(`http://127.0.0.1:8080/${req.key}`, { signal: call.signal });
+ *     call.ended.then(() => call.logger.trace("call over"));
+ *     return { value: new Uint8Array(await res.arrayBuffer()) };
+ *   },
+ *   put: () => ({}),
+ * });
+ * ```
  */
 export interface CallContext {
   /** Full method path, e.g. `/proto.KV/Get`. */
   readonly method: string;
   /** Request metadata: lower-case names; values of `-bin` names are bytes. */
   readonly metadata: Readonly<Record<string, readonly (string | Uint8Array)[]>>;
-  /** Aborted when the client cancels or the deadline passes. */
+  /**
+   * The plugin's logger (`serve()`'s; for `serveInProcess()` or an engine
+   * used on its own, the logger it was given) with the field `method` set
+   * to {@linkcode CallContext.method} on every line: hclog JSON on stderr,
+   * which a go-plugin host re-logs at each line's level.
+   */
+  readonly logger: Logger;
+  /** When the client's deadline (its `grpc-timeout`) passes; undefined without one. */
+  readonly deadline: Date | undefined;
+  /**
+   * Milliseconds left before the deadline (0 once it has passed), or
+   * `Infinity` without one. Measured on a monotonic clock.
+   */
+  timeRemaining(): number;
+  /**
+   * Aborted only when the call is cancelled: the client cancelled it
+   * (RST_STREAM), the connection is gone, the server stopped without
+   * waiting for it, or the deadline passed. Its `reason` is an
+   * {@linkcode RpcError} with code CANCELLED or DEADLINE_EXCEEDED. A call
+   * that ends with a status, OK or an error, never aborts it: use
+   * {@linkcode CallContext.ended} to learn that.
+   *
+   * A client whose deadline passes also resets the call (grpc-go does),
+   * which arrives a little before the server's own timer fires (the
+   * server's deadline runs from when the request arrived): a cancellation
+   * within 50 ms of the deadline counts as DEADLINE_EXCEEDED. The grpc-js
+   * engine, which reports both the same way, follows the same rule.
+   */
   readonly signal: AbortSignal;
+  /**
+   * Resolves once the call is over, whatever the reason: its status went
+   * out (to the transport) or it was cancelled. Never rejects.
+   */
+  readonly ended: Promise<void>;
+  /** The remote end of the call's connection. */
+  readonly peer: PeerInfo;
   /**
    * The plugin's broker (go-plugin's `GRPCBroker`): `dial(id)` what the host
    * serves, or `acceptAndServe(nextId(), [...])` services for it. Set by
@@ -96,8 +183,9 @@ export interface CallContext {
    *
    * @throws {TypeError} if the headers are already sent (a response message
    * went out, or the call has ended), or for a name gRPC reserves
-   * (`grpc-*` transport headers, pseudo-headers) or a binary value under a
-   * name without `-bin`.
+   * (`grpc-*` transport headers, pseudo-headers) or cannot carry (only
+   * a-z, 0-9, `-`, `_`, `.`), a text value that is not printable ASCII, or
+   * a binary value under a name without `-bin`.
    */
   setHeaders(metadata: MetadataInit): void;
   /**

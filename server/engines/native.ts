@@ -14,8 +14,8 @@ import { after } from "../../_timer.ts";
 import type * as NodeTls from "node:tls";
 import type { Network } from "../../constants.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
-import type { ServiceImplementation } from "../../rpc/service.ts";
-import { addRoutes, type Route, startCall } from "../../rpc/server_call.ts";
+import type { PeerInfo, ServiceImplementation } from "../../rpc/service.ts";
+import { addRoutes, type CallOptions, type Route, startCall } from "../../rpc/server_call.ts";
 import { H2Connection, type Transport } from "../../h2/connection.ts";
 import {
   denoTransport,
@@ -25,8 +25,34 @@ import {
   pumpNodeSocket,
 } from "../../h2/socket.ts";
 
-/** How connections served by `serveConnection` are named in logs. */
-const STREAM_PEER = "yamux stream";
+/** `host:port`, with IPv6 hosts in brackets. */
+function hostPort(host: string | undefined, port: number | undefined): string {
+  if (!host) return "";
+  return `${host.includes(":") ? `[${host}]` : host}:${port ?? 0}`;
+}
+
+/** A plaintext connection's peer. */
+function peerOfDenoConn(addr: Deno.Addr): PeerInfo {
+  return "hostname" in addr
+    ? { network: "tcp", address: hostPort(addr.hostname, addr.port) }
+    : { network: "unix", address: ("path" in addr ? addr.path : null) ?? "" };
+}
+
+/** The parts of a Node TLS socket a peer is made from. */
+interface TlsPeerSocket {
+  remoteAddress?: string;
+  remotePort?: number;
+  getPeerCertificate(): { raw?: Uint8Array } | null;
+}
+
+/** A TLS connection's peer: its address, and its certificate under client authentication. */
+function peerOfTlsSocket(network: Network, sock: TlsPeerSocket): PeerInfo {
+  const address = network === "unix" ? "" : hostPort(sock.remoteAddress, sock.remotePort);
+  const raw = sock.getPeerCertificate()?.raw;
+  return raw?.length
+    ? { network, address, certificate: new Uint8Array(raw) }
+    : { network, address };
+}
 
 /**
  * Creates the native engine, `serve()`'s default.
@@ -46,7 +72,7 @@ const STREAM_PEER = "yamux stream";
 export function createNativeEngine(options: EngineOptions): Engine {
   const log = options.logger.named("h2");
   const routes = new Map<string, Route>();
-  const callOptions = {
+  const callOptions: CallOptions = {
     routes,
     maxMessageBytes: options.maxMessageBytes,
     logger: options.logger,
@@ -57,10 +83,12 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const rawSockets = new Set<{ destroy(): void }>();
   let stopping = false;
 
-  const open = (transport: Transport, peer: string): H2Connection => {
+  const open = (transport: Transport, peerInfo: PeerInfo): H2Connection => {
+    const peer = peerInfo.address || `${peerInfo.network} socket`;
+    const connOptions: CallOptions = { ...callOptions, peer: Object.freeze(peerInfo) };
     const conn = new H2Connection(transport, {
       limits: options.http2,
-      onStream: (stream, headers) => startCall(stream, headers, callOptions),
+      onStream: (stream, headers) => startCall(stream, headers, connOptions),
       // Once per connection and kind: what the peer did, and what it got.
       onRefusal: (_c, { kind, code, detail }) =>
         log.warn("refused a peer's HTTP/2 behaviour", { peer, kind, h2_error: code, detail }),
@@ -76,20 +104,17 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const logFailure = (err: unknown) =>
     log.error("connection failed", { error: (err as Error)?.message });
 
-  const serveDenoConn = (sock: Deno.Conn, peer: string): Promise<void> => {
-    const conn = open(denoTransport(sock), peer);
+  const serveDenoConn = (sock: Deno.Conn): Promise<void> => {
+    const conn = open(denoTransport(sock), peerOfDenoConn(sock.remoteAddr));
     if (stopping) conn.drain(AbortSignal.abort());
     return pumpDenoSocket(sock, conn, logFailure);
   };
-
-  const peerOf = (addr: Deno.Addr): string =>
-    "hostname" in addr ? `${addr.hostname}:${addr.port}` : "unix socket";
 
   const bindPlain = (network: Network, address: string): number => {
     const listener = listenPlain(
       network,
       address,
-      (sock) => void serveDenoConn(sock, peerOf(sock.remoteAddr)),
+      (sock) => void serveDenoConn(sock),
       log,
     );
     closers.push(listener.close);
@@ -102,7 +127,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
    * through `emit("connection")`, which verifies client certificates as
    * the listener does; a bare server-side TLSSocket does not).
    */
-  const tlsServer = (tls: ServerTls, peer: (sock: NodeTls.TLSSocket) => string, tcp: boolean) => {
+  const tlsServer = (tls: ServerTls, peer: (sock: NodeTls.TLSSocket) => PeerInfo, tcp: boolean) => {
     const server = nodeTls().createServer({
       key: tls.keyPem,
       cert: tls.certPem,
@@ -137,11 +162,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const streamTlsServers = new Map<ServerTls, ReturnType<typeof tlsServer>>();
 
   const bindTls = (network: Network, address: string, tls: ServerTls): Promise<number> => {
-    const server = tlsServer(
-      tls,
-      (sock) => network === "unix" ? "unix socket" : `${sock.remoteAddress}:${sock.remotePort}`,
-      network === "tcp",
-    );
+    const server = tlsServer(tls, (sock) => peerOfTlsSocket(network, sock), network === "tcp");
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       server.once("error", onError);
@@ -179,11 +200,18 @@ export function createNativeEngine(options: EngineOptions): Engine {
     },
     serveConnection(conn: Deno.Conn, tls?: ServerTls): void {
       if (!tls) {
-        void serveDenoConn(conn, STREAM_PEER);
+        void serveDenoConn(conn);
         return;
       }
       let server = streamTlsServers.get(tls);
-      if (!server) streamTlsServers.set(tls, server = tlsServer(tls, () => STREAM_PEER, false));
+      // A stream's peer is the session's: all streams come through the main listener.
+      const network: Network = conn.remoteAddr.transport === "tcp" ? "tcp" : "unix";
+      if (!server) {
+        streamTlsServers.set(
+          tls,
+          server = tlsServer(tls, (sock) => peerOfTlsSocket(network, sock), false),
+        );
+      }
       server.emit("connection", toNodeDuplex(conn));
     },
     async shutdown(graceMs: number): Promise<void> {

@@ -22,6 +22,8 @@ export interface GenSet {
   readonly out: string;
   /** Go stubs instead of TypeScript. */
   readonly go?: boolean;
+  /** The TypeScript generator; default ts-proto. */
+  readonly generator?: "protobuf-es";
 }
 
 const PROTOC_GEN_GO = "google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.6";
@@ -62,6 +64,12 @@ export const GEN_SETS: readonly GenSet[] = [
     out: "examples/terraform/gen",
   },
   {
+    root: "examples/kv/proto",
+    files: ["examples/kv/proto/kv.proto"],
+    out: "tests/rpc/gen_es",
+    generator: "protobuf-es",
+  },
+  {
     root: "tests/interop/proof/proto",
     files: ["tests/interop/proof/proto/proof.proto", "tests/interop/proof/proto/types.proto"],
     out: "tests/interop/proof/proofpb",
@@ -97,6 +105,7 @@ export async function regenerate(repo: string, dest: string): Promise<void> {
       root: set.root,
       out,
       cwd: repo,
+      generator: set.generator,
       template: set.go ? goTemplate(out) : undefined,
     });
     if (!set.go) ts.push(out);

@@ -54,6 +54,7 @@ export type {
   KindOf,
   MetadataInit,
   MethodDefinition,
+  PeerInfo,
   ServerStreamHandler,
   ServiceDefinition,
   ServiceHandlers,
@@ -64,6 +65,9 @@ export type {
   UnaryHandler,
 } from "./rpc/service.ts";
 export { RpcError, Status } from "./rpc/status.ts";
+export type { RpcErrorOptions } from "./rpc/status.ts";
+export { decodeStatusDetails, encodeStatusDetails } from "./rpc/status_details.ts";
+export type { AnyMessage, StatusDetails } from "./rpc/status_details.ts";
 export type { RateLimit } from "./server/ratelimit.ts";
 export type { StatusCode } from "./rpc/status.ts";
 

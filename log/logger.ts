@@ -27,7 +27,7 @@ export type LogFields = Record<
 
 /**
  * Writes leveled log lines. Obtain one from {@linkcode createLogger}, or use
- * the one `serve()` hands to handlers.
+ * the one `serve()` hands to handlers (`call.logger`, with the method as a field).
  */
 export interface Logger {
   /** Logs at trace level. */
@@ -154,4 +154,36 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     };
   };
   return make(options.module ?? "plugin");
+}
+
+/**
+ * A logger that adds `fields` to every line of `logger` (hclog's `With`),
+ * and to every line of the loggers its `named()` makes. A line's own fields
+ * of the same names win.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "@rpcplugin/rpcplugin";
+ * import { withFields } from "./logger.ts";
+ * const lines: string[] = [];
+ * const log = withFields(createLogger({ write: (l) => lines.push(l) }), { method: "/kv.KV/Get" });
+ * log.info("looked up", { key: "a" });
+ * console.assert(JSON.parse(lines[0]).method === "/kv.KV/Get");
+ * ```
+ *
+ * @param logger The logger to write through.
+ * @param fields The fields every line gets.
+ * @returns The logger.
+ */
+export function withFields(logger: Logger, fields: LogFields): Logger {
+  const add = (own?: LogFields): LogFields => (own ? { ...fields, ...own } : fields);
+  return {
+    trace: (m, f) => logger.trace(m, add(f)),
+    debug: (m, f) => logger.debug(m, add(f)),
+    info: (m, f) => logger.info(m, add(f)),
+    warn: (m, f) => logger.warn(m, add(f)),
+    error: (m, f) => logger.error(m, add(f)),
+    named: (name) => withFields(logger.named(name), fields),
+    enabled: (level) => logger.enabled(level),
+  };
 }

@@ -21,7 +21,8 @@ import {
 import { H2Error } from "../h2/frame.ts";
 import { encodeHeaders } from "../h2/hpack.ts";
 import type { CallKind, MethodDefinition } from "./service.ts";
-import { RpcError, Status, type StatusCode } from "./status.ts";
+import { RpcError, type RpcErrorOptions, Status, type StatusCode } from "./status.ts";
+import { decodeBinValue } from "./metadata.ts";
 import {
   ACCEPTED_ENCODINGS,
   type Compression,
@@ -29,6 +30,7 @@ import {
   GRPC_ACCEPT_ENCODING,
   GRPC_CONTENT_TYPE,
   GRPC_ENCODING,
+  GRPC_STATUS_DETAILS,
   gzip,
   messagePrefix,
   MessageReader,
@@ -400,11 +402,13 @@ class ClientCall implements StreamHandler {
 
   #trailers(fields: [string, string][]): void {
     if (this.#done) return;
-    this.#options.onTrailers?.(metadataOf(fields));
-    let code = "", message = "";
+    const metadata = metadataOf(fields);
+    this.#options.onTrailers?.(metadata);
+    let code = "", message = "", details: string | undefined;
     for (const [name, value] of fields) {
       if (name === "grpc-status") code = value;
       else if (name === "grpc-message") message = percentDecode(value);
+      else if (name === GRPC_STATUS_DETAILS) details = value;
     }
     if (!/^\d+$/.test(code)) {
       return this.#end(Status.INTERNAL, "the server ended the call without a grpc-status", true);
@@ -414,7 +418,12 @@ class ClientCall implements StreamHandler {
     }
     const status = Number(code) as StatusCode;
     if (status === Status.OK) this.#checkCount();
-    if (!this.#done) this.#end(status, message, false);
+    if (this.#done) return;
+    if (status === Status.OK) return this.#end(status, message, false);
+    this.#end(status, message, false, {
+      metadata,
+      details: details === undefined ? undefined : decodeBinValue(details),
+    });
   }
 
   data(bytes: Uint8Array, endStream: boolean): void {
@@ -551,12 +560,12 @@ class ClientCall implements StreamHandler {
    * responses not yet read are dropped; when the server ends it (status,
    * reset, connection lost), they are still delivered before the error.
    */
-  #end(code: StatusCode, message: string, local: boolean): void {
+  #end(code: StatusCode, message: string, local: boolean, from?: RpcErrorOptions): void {
     if (this.#done) return;
     this.#done = true;
     this.#reader.stop();
     this.#ok = code === Status.OK;
-    if (!this.#ok) this.#status = new RpcError(code, message);
+    if (!this.#ok) this.#status = new RpcError(code, message, from);
     this.#cancelTimer?.();
     this.#cancelTimer = null;
     if (this.#onAbort) this.#options.signal?.removeEventListener("abort", this.#onAbort);

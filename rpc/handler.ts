@@ -8,31 +8,49 @@
 import type { Logger } from "../log/logger.ts";
 import type { MethodDefinition } from "./service.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
+import { GRPC_STATUS_DETAILS, metadataFields } from "./metadata.ts";
 
 /** A method with its message types erased. */
 export type AnyMethod = MethodDefinition<unknown, unknown>;
 
-/** A gRPC status: code and message. */
+/** A gRPC status: code, message, and the trailers a thrown {@linkcode RpcError} adds. */
 export interface CallStatus {
   /** The status code. */
   code: StatusCode;
   /** The status message. */
   details: string;
+  /** Trailer fields (wire form): the error's metadata, then its `grpc-status-details-bin`. */
+  trailers?: [string, string][];
 }
 
 /**
- * The status a thrown error answers with: an {@linkcode RpcError}'s own, else
- * UNKNOWN with the error's message (logged, as it is a handler bug).
+ * The status a thrown error answers with: an {@linkcode RpcError}'s own
+ * (with its metadata and details as trailers), else UNKNOWN with the error's
+ * message, logged at ERROR with the method and the stack, as it is a
+ * handler bug.
  */
 export function statusOf(err: unknown, path: string, log: Logger): CallStatus {
-  if (err instanceof RpcError) return { code: err.code, details: err.message };
+  if (err instanceof RpcError) {
+    const { code, message, metadata, details } = err;
+    let trailers: [string, string][] | undefined;
+    for (const _ in metadata) {
+      trailers = metadataFields(metadata);
+      break;
+    }
+    if (details) {
+      (trailers ??= []).push([GRPC_STATUS_DETAILS, details.toBase64({ omitPadding: true })]);
+    }
+    return trailers ? { code, details: message, trailers } : { code, details: message };
+  }
   let details: string;
+  let stack: string | undefined;
   try {
     details = err instanceof Error ? String(err.message) : String(err);
+    stack = err instanceof Error && typeof err.stack === "string" ? err.stack : undefined;
   } catch {
     details = "the handler failed with a value that has no text";
   }
-  log.warn("handler failed", { method: path, error: details });
+  log.error("handler failed", { method: path, error: details, stack });
   return { code: Status.UNKNOWN, details };
 }
 

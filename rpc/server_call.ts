@@ -8,9 +8,9 @@
  */
 
 import { after } from "../_timer.ts";
-import type { Logger } from "../log/logger.ts";
+import { type Logger, withFields } from "../log/logger.ts";
 import type { Broker } from "../services/broker.ts";
-import type { CallContext, ServiceImplementation } from "./service.ts";
+import type { CallContext, PeerInfo, ServiceImplementation } from "./service.ts";
 import type { Compression, MetadataInit } from "./wire.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
 import {
@@ -62,11 +62,16 @@ export interface CallOptions {
   routes: ReadonlyMap<string, Route>;
   /** Largest message accepted or sent. */
   maxMessageBytes: number;
-  /** Where handler failures are logged. */
+  /** Where handler failures are logged, and what `call.logger` writes through. */
   logger: Logger;
   /** What handlers see as `call.broker` (set by `serve()` and `serveInProcess()`). */
   broker?: Broker;
+  /** The remote end of the connection the calls come on. */
+  peer?: PeerInfo;
 }
+
+/** The peer of calls whose connection is not described. */
+const UNKNOWN_PEER: PeerInfo = Object.freeze({ network: "pipe", address: "" });
 
 /** Queued request messages beyond which the client's window is held back. */
 const QUEUE_HIGH_WATER = 16;
@@ -158,6 +163,14 @@ class Call implements StreamHandler, CallContext {
   #abort: AbortController | null = null;
   #cancelReason: RpcError | null = null;
   #done = false;
+  /** The call is over (status sent, or cancelled): `ended` resolves. */
+  #over = false;
+  #endedPromise: Promise<void> | null = null;
+  #resolveEnded: (() => void) | null = null;
+  #logger: Logger | null = null;
+  /** When the deadline passes: `performance.now()` time, and epoch ms; Infinity without one. */
+  #deadlineAt = Infinity;
+  #deadlineEpoch = Infinity;
   #cancelTimer: (() => void) | null = null;
   #reader: MessageReader;
   // requests
@@ -219,6 +232,35 @@ class Call implements StreamHandler, CallContext {
     return this.#requestCompressed;
   }
 
+  get logger(): Logger {
+    return this.#logger ??= withFields(this.#opts.logger, { method: this.method });
+  }
+
+  get deadline(): Date | undefined {
+    return this.#deadlineEpoch === Infinity ? undefined : new Date(this.#deadlineEpoch);
+  }
+
+  timeRemaining(): number {
+    if (this.#deadlineAt === Infinity) return Infinity;
+    return Math.max(0, this.#deadlineAt - performance.now());
+  }
+
+  get ended(): Promise<void> {
+    if (!this.#endedPromise) {
+      if (this.#over) this.#endedPromise = Promise.resolve();
+      else {
+        const { promise, resolve } = Promise.withResolvers<void>();
+        this.#endedPromise = promise;
+        this.#resolveEnded = resolve;
+      }
+    }
+    return this.#endedPromise;
+  }
+
+  get peer(): PeerInfo {
+    return this.#opts.peer ?? UNKNOWN_PEER;
+  }
+
   setHeaders(md: MetadataInit): void {
     if (this.#stream.headersSent || this.#done) throw headersSentError(this.method);
     const fields = metadataFields(md);
@@ -248,6 +290,8 @@ class Call implements StreamHandler, CallContext {
   }
 
   setDeadline(ms: number): void {
+    this.#deadlineAt = performance.now() + ms;
+    this.#deadlineEpoch = Date.now() + ms;
     this.#cancelTimer = after(ms, () => {
       this.#cancelTimer = null;
       const err = new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded");
@@ -289,7 +333,16 @@ class Call implements StreamHandler, CallContext {
     this.#done = true;
     this.#reader.stop();
     this.#clearTimer();
-    this.#cancel(new RpcError(Status.CANCELLED, "call cancelled by the client"));
+    const conn = this.#stream.conn;
+    this.#cancel(
+      new RpcError(
+        Status.CANCELLED,
+        conn.closed
+          ? `call cancelled: the connection closed (${conn.closeReason})`
+          : "call cancelled by the client",
+      ),
+    );
+    this.#markOver();
   }
 
   // --- messages in
@@ -468,9 +521,13 @@ class Call implements StreamHandler, CallContext {
 
   #fail(err: unknown): void {
     if (this.#done) return;
-    const { code, details } = statusOf(err, this.method, this.#opts.logger);
+    const { code, details, trailers } = statusOf(err, this.method, this.#opts.logger);
+    if (trailers) {
+      if (this.#trailerFields) this.#trailerFields.push(...trailers);
+      else this.#trailerFields = trailers;
+    }
+    // Ended, not cancelled: the signal stays as it is; `ended` tells.
     this.#finish(code, details);
-    this.#cancel(new RpcError(Status.CANCELLED, "call ended"));
   }
 
   #finish(code: StatusCode, details: string): void {
@@ -488,6 +545,14 @@ class Call implements StreamHandler, CallContext {
         : statusBlock(code, details, trailersOnly, extra ?? undefined),
     );
     this.#wake?.();
+    this.#markOver();
+  }
+
+  #markOver(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#resolveEnded?.();
+    this.#resolveEnded = null;
   }
 
   #cancel(reason: RpcError): void {

@@ -7,6 +7,7 @@
  */
 
 import type { Broker } from "../services/broker.ts";
+import type { Logger } from "../log/logger.ts";
 import type { Compression, MetadataInit } from "./wire.ts";
 
 export type { Compression, MetadataInit } from "./wire.ts";
@@ -46,6 +47,38 @@ export interface ServiceDefinition<
 }
 
 /**
+ * Who is at the other end of a call's connection.
+ *
+ * @example Refuse callers without a client certificate
+ * ```ts
+ * import { type CallContext, RpcError, Status } from "@rpcplugin/rpcplugin";
+ * function requireCert(call: CallContext): Uint8Array {
+ *   const cert = call.peer.certificate;
+ *   if (!cert) throw new RpcError(Status.UNAUTHENTICATED, "a client certificate is required");
+ *   return cert;
+ * }
+ * ```
+ */
+export interface PeerInfo {
+  /**
+   * The connection's kind: a unix socket, TCP, or an in-memory pipe
+   * (`serveInProcess()` from `@rpcplugin/rpcplugin/testing`).
+   */
+  readonly network: "unix" | "tcp" | "pipe";
+  /**
+   * The remote end's address: `host:port` for TCP (`[v6]:port` for IPv6),
+   * the client socket's path for unix (usually `""`: clients rarely bind
+   * their socket to a name), `in-process` for a pipe.
+   */
+  readonly address: string;
+  /**
+   * The client's certificate (DER) when the connection is TLS with client
+   * authentication (go-plugin's AutoMTLS); absent otherwise.
+   */
+  readonly certificate?: Uint8Array;
+}
+
+/**
  * What a handler knows about the call it serves, and what it may add to the
  * response: metadata in the response headers and in the trailers, and gzip
  * compression of its response messages.
@@ -74,8 +107,40 @@ export interface CallContext {
   readonly method: string;
   /** Request metadata: lower-case names; values of `-bin` names are bytes. */
   readonly metadata: Readonly<Record<string, readonly (string | Uint8Array)[]>>;
-  /** Aborted when the client cancels or the deadline passes. */
+  /**
+   * The plugin's logger (`serve()`'s; for `serveInProcess()` or an engine
+   * used on its own, the logger it was given) with the field `method` set
+   * to {@linkcode CallContext.method} on every line: hclog JSON on stderr,
+   * which a go-plugin host re-logs at each line's level.
+   */
+  readonly logger: Logger;
+  /** When the client's deadline (its `grpc-timeout`) passes; undefined without one. */
+  readonly deadline: Date | undefined;
+  /**
+   * Milliseconds left before the deadline (0 once it has passed), or
+   * `Infinity` without one. Measured on a monotonic clock.
+   */
+  timeRemaining(): number;
+  /**
+   * Aborted only when the call is cancelled: the client cancelled it
+   * (RST_STREAM), the connection is gone, the server stopped without
+   * waiting for it, or the deadline passed. Its `reason` is an
+   * {@linkcode RpcError} with code CANCELLED or DEADLINE_EXCEEDED. A call
+   * that ends with a status, OK or an error, never aborts it: use
+   * {@linkcode CallContext.ended} to learn that.
+   *
+   * On the grpc-js engine, which reports a cancelled call and a passed
+   * deadline the same way, the reason is DEADLINE_EXCEEDED when the
+   * deadline has passed, else CANCELLED.
+   */
   readonly signal: AbortSignal;
+  /**
+   * Resolves once the call is over, whatever the reason: its status went
+   * out (to the transport) or it was cancelled. Never rejects.
+   */
+  readonly ended: Promise<void>;
+  /** The remote end of the call's connection. */
+  readonly peer: PeerInfo;
   /**
    * The plugin's broker (go-plugin's `GRPCBroker`): `dial(id)` what the host
    * serves, or `acceptAndServe(nextId(), [...])` services for it. Set by

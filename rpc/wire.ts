@@ -12,17 +12,22 @@
 import { encodeHeaders } from "../h2/hpack.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
 
+export {
+  GRPC_ACCEPT_ENCODING,
+  GRPC_ENCODING,
+  GRPC_STATUS_DETAILS,
+  type Metadata,
+  metadataFields,
+  type MetadataInit,
+  metadataOf,
+  TRANSPORT_HEADERS,
+} from "./metadata.ts";
+
 /** The content type of every gRPC request and response. */
 export const GRPC_CONTENT_TYPE = "application/grpc";
 
 /** Length of a message's prefix: a compressed flag and a 32-bit size. */
 export const PREFIX_BYTES = 5;
-
-/** Header naming the encoding of a call's compressed messages, one per direction. */
-export const GRPC_ENCODING = "grpc-encoding";
-
-/** Header listing the message encodings its sender can decompress. */
-export const GRPC_ACCEPT_ENCODING = "grpc-accept-encoding";
 
 /** The message encodings spoken here: none, and gzip (`CompressionStream`). */
 export type Compression = "identity" | "gzip";
@@ -44,18 +49,6 @@ export const RESPONSE_FIELDS: readonly [string, string][] = [
   [":status", "200"],
   ["content-type", GRPC_CONTENT_TYPE],
 ];
-
-/** Headers that are transport, not metadata: left out of a call's metadata. */
-export const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
-  "te",
-  "content-type",
-  "grpc-timeout",
-  GRPC_ENCODING,
-  GRPC_ACCEPT_ENCODING,
-  "grpc-status",
-  "grpc-message",
-  "grpc-status-details-bin",
-]);
 
 const TIMEOUT_UNIT_MS: Record<string, number> = {
   H: 3_600_000,
@@ -145,64 +138,6 @@ export function statusBlock(
   fields.push(["grpc-status", String(code)]);
   if (message) fields.push(["grpc-message", percentEncode(message)]);
   return encodeHeaders([...fields, ...extra]);
-}
-
-/**
- * Metadata of a call: lower-case names, each with its values. Values of
- * `-bin` names are bytes, others are text.
- */
-export type Metadata = Record<string, (string | Uint8Array)[]>;
-
-/** Metadata as a caller may give it: one value or several per name. */
-export type MetadataInit = Record<
-  string,
-  string | Uint8Array | readonly (string | Uint8Array)[]
->;
-
-/** Header fields for outgoing metadata: `-bin` values base64-encoded. */
-export function metadataFields(md: MetadataInit | undefined): [string, string][] {
-  const out: [string, string][] = [];
-  if (!md) return out;
-  for (const [rawName, value] of Object.entries(md)) {
-    const name = rawName.toLowerCase();
-    if (name[0] === ":" || TRANSPORT_HEADERS.has(name)) {
-      throw new TypeError(
-        `Metadata key "${rawName}" is reserved by gRPC: choose another name`,
-      );
-    }
-    const bin = name.endsWith("-bin");
-    for (const v of Array.isArray(value) ? value : [value as string | Uint8Array]) {
-      if (bin) {
-        const bytes = typeof v === "string" ? new TextEncoder().encode(v) : v;
-        out.push([name, bytes.toBase64({ omitPadding: true })]);
-      } else if (typeof v === "string") {
-        out.push([name, v]);
-      } else {
-        throw new TypeError(
-          `Metadata key "${rawName}" has a binary value: binary keys must end in "-bin"`,
-        );
-      }
-    }
-  }
-  return out;
-}
-
-/** Metadata from received header fields: pseudo and transport headers left out, `-bin` decoded. */
-export function metadataOf(fields: readonly [string, string][]): Metadata {
-  const md: Metadata = {};
-  for (const [name, value] of fields) {
-    if (name[0] === ":" || TRANSPORT_HEADERS.has(name)) continue;
-    let v: string | Uint8Array = value;
-    if (name.endsWith("-bin")) {
-      try {
-        v = Uint8Array.fromBase64(value.replace(/=+$/, ""), { lastChunkHandling: "loose" });
-      } catch {
-        continue; // not base64: dropped, as grpc-go does
-      }
-    }
-    (md[name] ??= []).push(v);
-  }
-  return md;
 }
 
 const ignore = () => {};

@@ -34,7 +34,7 @@ import { PluginClient } from "../host/plugin_client.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { Channel } from "../rpc/client_call.ts";
 import { addRoutes, type Route, startCall } from "../rpc/server_call.ts";
-import type { ServiceImplementation } from "../rpc/service.ts";
+import type { PeerInfo, ServiceImplementation } from "../rpc/service.ts";
 import { Broker, BrokerError } from "../services/broker.ts";
 import { controllerService } from "../services/controller.ts";
 import { healthService } from "../services/health.ts";
@@ -47,12 +47,15 @@ export interface InProcessOptions {
   protocolVersion?: number;
   /** Largest message either side sends or accepts (bytes). @default {268435456} */
   maxMessageBytes?: number;
-  /** Where handler failures are logged. @default {a logger at "warn" on stderr} */
+  /** Where handler failures are logged, and what `call.logger` writes through. @default {a logger at "warn" on stderr} */
   logger?: Logger;
 }
 
 /** The address an in-process plugin reports. */
 const IN_PROCESS_ADDRESS = "in-process";
+
+/** What handlers of an in-process plugin see as `call.peer`. */
+const IN_PROCESS_PEER: PeerInfo = Object.freeze({ network: "pipe", address: IN_PROCESS_ADDRESS });
 
 /**
  * Serves `services` (with the health and controller services every plugin
@@ -121,7 +124,13 @@ export function serveInProcess(options: InProcessOptions): PluginClient {
   clientEnd.conn = channel.conn;
   const server = new H2Connection(serverEnd, {
     onStream: (stream, headers) =>
-      startCall(stream, headers, { routes, maxMessageBytes, logger, broker }),
+      startCall(stream, headers, {
+        routes,
+        maxMessageBytes,
+        logger,
+        broker,
+        peer: IN_PROCESS_PEER,
+      }),
     onClose: () => stopping.abort(),
   });
   serverEnd.conn = server;

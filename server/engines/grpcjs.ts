@@ -20,9 +20,9 @@ import * as grpc from "@grpc/grpc-js";
 import { Buffer } from "node:buffer";
 import { format } from "node:util";
 import type { Network } from "../../constants.ts";
-import type { Logger } from "../../log/logger.ts";
+import { type Logger, withFields } from "../../log/logger.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
-import type { CallContext, ServiceImplementation } from "../../rpc/service.ts";
+import type { CallContext, PeerInfo, ServiceImplementation } from "../../rpc/service.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
 import {
   type AnyMethod,
@@ -41,6 +41,42 @@ interface Call {
   on(event: "cancelled", listener: () => void): unknown;
   readonly metadata: grpc.Metadata;
   sendMetadata(metadata: grpc.Metadata): void;
+  getDeadline(): grpc.Deadline;
+  getPeer(): string;
+  getAuthContext?(): { sslPeerCertificate?: { raw?: Uint8Array } };
+}
+
+/** What every call of one engine shares. */
+interface EngineCallOptions {
+  log: Logger;
+  broker: Broker | undefined;
+  /** The network the engine listens on (the last `bind()`). */
+  network: "unix" | "tcp";
+}
+
+/** A deadline as grpc-js gives it (a Date, epoch ms, or Infinity) in epoch ms. */
+function epochMs(deadline: grpc.Deadline): number {
+  const ms = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+  return Number.isFinite(ms) ? ms : Infinity;
+}
+
+/**
+ * A grpc-js call's peer. grpc-js names the remote end `host:port` (without
+ * brackets for IPv6) or `unknown` (a unix socket), and gives the client's
+ * certificate under client authentication.
+ */
+function peerOf(call: Call, network: "unix" | "tcp"): PeerInfo {
+  let address = "";
+  if (network === "tcp") {
+    const text = call.getPeer();
+    const colon = text.lastIndexOf(":");
+    const host = colon > 0 ? text.slice(0, colon) : text;
+    address = host.includes(":") && host[0] !== "[" ? `[${host}]${text.slice(colon)}` : text;
+  }
+  const raw = call.getAuthContext?.().sslPeerCertificate?.raw;
+  return raw?.length
+    ? { network, address, certificate: new Uint8Array(raw) }
+    : { network, address };
 }
 
 const identity = (b: Buffer): Buffer => b;
@@ -84,28 +120,73 @@ function requestEncoded(call: unknown): boolean {
   return typeof name === "string" && name !== "identity";
 }
 
-/** A handler's view of one grpc-js call, and what it adds to the response. */
+/**
+ * A handler's view of one grpc-js call, and what it adds to the response.
+ * grpc-js emits `cancelled` when a call is over for any reason (after the
+ * status it was given went out, too): the signal aborts only if that comes
+ * before the handler's status was handed over.
+ */
 class JsCallContext implements CallContext {
   /** The engine's broker (set by `serve()`). */
   readonly broker: Broker;
   readonly metadata: Record<string, string[]>;
   readonly signal: AbortSignal;
   readonly requestCompressed: boolean;
+  readonly ended: Promise<void>;
   #call: Call;
+  #opts: EngineCallOptions;
   #headers: grpc.Metadata | null = null;
   #trailers: grpc.Metadata | null = null;
   #headersSent = false;
   #ended = false;
   #gzip = false;
+  #logger: Logger | null = null;
+  #peer: PeerInfo | null = null;
+  #deadlineEpoch: number;
+  /** The deadline on the monotonic clock (`performance.now()` time). */
+  #deadlineAt: number;
 
-  constructor(call: Call, readonly method: string, broker: Broker | undefined) {
+  constructor(call: Call, readonly method: string, opts: EngineCallOptions) {
     this.#call = call;
-    this.broker = broker as Broker;
+    this.#opts = opts;
+    this.broker = opts.broker as Broker;
+    this.#deadlineEpoch = epochMs(call.getDeadline());
+    this.#deadlineAt = this.#deadlineEpoch === Infinity
+      ? Infinity
+      : performance.now() + (this.#deadlineEpoch - Date.now());
     const abort = new AbortController();
-    call.on("cancelled", () => abort.abort(new RpcError(Status.CANCELLED, "call cancelled")));
+    const over = Promise.withResolvers<void>();
+    call.on("cancelled", () => {
+      over.resolve();
+      if (this.#ended) return;
+      this.#ended = true;
+      abort.abort(
+        this.timeRemaining() <= 0
+          ? new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded")
+          : new RpcError(Status.CANCELLED, "call cancelled"),
+      );
+    });
     this.signal = abort.signal;
+    this.ended = over.promise;
     this.metadata = call.metadata.toJSON() as Record<string, string[]>;
     this.requestCompressed = requestEncoded(call);
+  }
+
+  get logger(): Logger {
+    return this.#logger ??= withFields(this.#opts.log, { method: this.method });
+  }
+
+  get deadline(): Date | undefined {
+    return this.#deadlineEpoch === Infinity ? undefined : new Date(this.#deadlineEpoch);
+  }
+
+  timeRemaining(): number {
+    if (this.#deadlineAt === Infinity) return Infinity;
+    return Math.max(0, this.#deadlineAt - performance.now());
+  }
+
+  get peer(): PeerInfo {
+    return this.#peer ??= Object.freeze(peerOf(this.#call, this.#opts.network));
   }
 
   setHeaders(md: MetadataInit): void {
@@ -149,11 +230,13 @@ function toStatus(
   log: Logger,
   trailers?: grpc.Metadata,
 ): grpc.ServiceError {
-  const { code, details } = statusOf(err, path, log);
-  return Object.assign(new Error(details), {
-    code,
-    details,
-    metadata: trailers ?? new grpc.Metadata(),
+  const status = statusOf(err, path, log);
+  const metadata = trailers ?? new grpc.Metadata();
+  if (status.trailers) addFields(metadata, status.trailers);
+  return Object.assign(new Error(status.details), {
+    code: status.code,
+    details: status.details,
+    metadata,
   });
 }
 
@@ -206,13 +289,13 @@ async function writeAll(
 function handlerFor(
   m: AnyMethod,
   fn: (...args: unknown[]) => unknown,
-  log: Logger,
-  broker: Broker | undefined,
+  opts: EngineCallOptions,
 ): grpc.UntypedHandleCall {
+  const log = opts.log;
   switch (m.kind) {
     case "unary":
       return async (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
-        const ctx = new JsCallContext(call, m.path, broker);
+        const ctx = new JsCallContext(call, m.path, opts);
         try {
           const res = encodeOrThrow(m, await fn(decodeRequest(m, call.request), ctx));
           cb(null, res, ctx.end());
@@ -225,7 +308,7 @@ function handlerFor(
         call: grpc.ServerReadableStream<Buffer, Buffer>,
         cb: grpc.sendUnaryData<Buffer>,
       ) => {
-        const ctx = new JsCallContext(call, m.path, broker);
+        const ctx = new JsCallContext(call, m.path, opts);
         try {
           const res = encodeOrThrow(m, await fn(decodeAll(m, call), ctx));
           cb(null, res, ctx.end());
@@ -235,7 +318,7 @@ function handlerFor(
       };
     case "serverStream":
       return async (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
-        const ctx = new JsCallContext(call, m.path, broker);
+        const ctx = new JsCallContext(call, m.path, opts);
         try {
           const out = fn(decodeRequest(m, call.request), ctx) as AsyncIterable<unknown>;
           await writeAll(m, call, out, ctx);
@@ -246,7 +329,7 @@ function handlerFor(
       };
     case "bidiStream":
       return async (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
-        const ctx = new JsCallContext(call, m.path, broker);
+        const ctx = new JsCallContext(call, m.path, opts);
         try {
           const out = fn(decodeAll(m, call), ctx) as AsyncIterable<unknown>;
           await writeAll(m, call, out, ctx);
@@ -274,6 +357,7 @@ function handlerFor(
 export function grpcJsEngine(options: EngineOptions): Engine {
   routeGrpcLogs(options.logger);
   const log = options.logger;
+  const callOptions: EngineCallOptions = { log, broker: options.broker, network: "tcp" };
   const server = new grpc.Server({
     "grpc.max_receive_message_length": options.maxMessageBytes,
     "grpc.max_send_message_length": options.maxMessageBytes,
@@ -292,7 +376,7 @@ export function grpcJsEngine(options: EngineOptions): Engine {
           responseSerialize: identity,
           responseDeserialize: identity,
         };
-        impl[name] = handlerFor(m as AnyMethod, service.handlers[name], log, options.broker);
+        impl[name] = handlerFor(m as AnyMethod, service.handlers[name], callOptions);
       }
       server.addService(def, impl);
     },
@@ -308,6 +392,7 @@ export function grpcJsEngine(options: EngineOptions): Engine {
         )
         : grpc.ServerCredentials.createInsecure();
       const target = network === "unix" ? `unix:${address}` : address;
+      callOptions.network = network;
       return new Promise((resolve, reject) => {
         server.bindAsync(target, creds, (err, port) => {
           if (!err) return resolve(network === "unix" ? 0 : port);

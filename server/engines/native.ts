@@ -11,8 +11,8 @@ import { splitHostPort } from "../../transport/tcp.ts";
 import { after } from "../../_timer.ts";
 import type { Network } from "../../constants.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
-import type { ServiceImplementation } from "../../rpc/service.ts";
-import { addRoutes, type Route, startCall } from "../../rpc/server_call.ts";
+import type { PeerInfo, ServiceImplementation } from "../../rpc/service.ts";
+import { addRoutes, type CallOptions, type Route, startCall } from "../../rpc/server_call.ts";
 import { H2Connection, type Transport } from "../../h2/connection.ts";
 import {
   denoTransport,
@@ -40,6 +40,35 @@ function isAddrInUse(err: unknown): boolean {
     (err as { code?: string } | null)?.code === "EADDRINUSE";
 }
 
+/** `host:port`, with IPv6 hosts in brackets. */
+function hostPort(host: string | undefined, port: number | undefined): string {
+  if (!host) return "";
+  return `${host.includes(":") ? `[${host}]` : host}:${port ?? 0}`;
+}
+
+/** A plaintext connection's peer. */
+function peerOfDenoConn(addr: Deno.Addr): PeerInfo {
+  return "hostname" in addr
+    ? { network: "tcp", address: hostPort(addr.hostname, addr.port) }
+    : { network: "unix", address: ("path" in addr ? addr.path : null) ?? "" };
+}
+
+/** The parts of a Node TLS socket a peer is made from. */
+interface TlsPeerSocket {
+  remoteAddress?: string;
+  remotePort?: number;
+  getPeerCertificate(): { raw?: Uint8Array } | null;
+}
+
+/** A TLS connection's peer: its address, and its certificate under client authentication. */
+function peerOfTlsSocket(network: Network, sock: TlsPeerSocket): PeerInfo {
+  const address = network === "unix" ? "" : hostPort(sock.remoteAddress, sock.remotePort);
+  const raw = sock.getPeerCertificate()?.raw;
+  return raw?.length
+    ? { network, address, certificate: new Uint8Array(raw) }
+    : { network, address };
+}
+
 /**
  * Creates the native engine, `serve()`'s default.
  *
@@ -58,7 +87,7 @@ function isAddrInUse(err: unknown): boolean {
 export function createNativeEngine(options: EngineOptions): Engine {
   const log = options.logger.named("h2");
   const routes = new Map<string, Route>();
-  const callOptions = {
+  const callOptions: CallOptions = {
     routes,
     maxMessageBytes: options.maxMessageBytes,
     logger: options.logger,
@@ -69,10 +98,12 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const rawSockets = new Set<{ destroy(): void }>();
   let stopping = false;
 
-  const open = (transport: Transport, peer: string): H2Connection => {
+  const open = (transport: Transport, peerInfo: PeerInfo): H2Connection => {
+    const peer = peerInfo.address || `${peerInfo.network} socket`;
+    const connOptions: CallOptions = { ...callOptions, peer: Object.freeze(peerInfo) };
     const conn = new H2Connection(transport, {
       limits: options.http2,
-      onStream: (stream, headers) => startCall(stream, headers, callOptions),
+      onStream: (stream, headers) => startCall(stream, headers, connOptions),
       // Once per connection and kind: what the peer did, and what it got.
       onRefusal: (_c, { kind, code, detail }) =>
         log.warn("refused a peer's HTTP/2 behaviour", { peer, kind, h2_error: code, detail }),
@@ -91,11 +122,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const serveDenoConn = (sock: Deno.Conn): Promise<void> => {
     // Small frames must not wait for Nagle's 40 ms.
     if (sock.remoteAddr.transport === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
-    const addr = sock.remoteAddr;
-    const conn = open(
-      denoTransport(sock),
-      "hostname" in addr ? `${addr.hostname}:${addr.port}` : "unix socket",
-    );
+    const conn = open(denoTransport(sock), peerOfDenoConn(sock.remoteAddr));
     if (stopping) conn.drain(AbortSignal.abort());
     return pumpDenoSocket(sock, conn, logFailure);
   };
@@ -161,10 +188,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
       minVersion: "TLSv1.2",
       ALPNProtocols: ["h2"],
     }, (sock) => {
-      const conn = open(
-        nodeTransport(sock),
-        network === "unix" ? "unix socket" : `${sock.remoteAddress}:${sock.remotePort}`,
-      );
+      const conn = open(nodeTransport(sock), peerOfTlsSocket(network, sock));
       if (stopping) conn.drain(AbortSignal.abort());
       pumpNodeSocket(sock, conn, logFailure);
     });

@@ -1,0 +1,370 @@
+/**
+ * What a handler learns about its call from `CallContext`, on both engines
+ * (native and grpc-js), each called by our client: the signal aborts only
+ * for a cancellation (client cancel, connection gone, hard server stop) or
+ * a passed deadline, with an RpcError reason saying which; `ended` resolves
+ * in every case; `deadline` and `timeRemaining()` follow grpc-timeout;
+ * `peer` names a unix, TCP or TLS client (with its certificate under mutual
+ * TLS); `logger` carries the method; a handler that throws a plain error
+ * answers UNKNOWN and logs one ERROR line with the stack.
+ *
+ * @module
+ */
+
+import { connect } from "../../rpc/connect.ts";
+import type { Channel } from "../../rpc/client_call.ts";
+import { createLogger } from "../../log/logger.ts";
+import type { CallContext, CallKind, Codec, MethodDefinition } from "../../rpc/service.ts";
+import { implement } from "../../rpc/service.ts";
+import { serviceClient } from "../../rpc/service_client.ts";
+import { RpcError, Status } from "../../rpc/status.ts";
+import type { EngineFactory, ServerTls } from "../../server/engine.ts";
+import { createNativeEngine } from "../../server/engines/native.ts";
+import { grpcJsEngine } from "../../server/engines/grpcjs.ts";
+import type { ClientTls } from "../../rpc/connect.ts";
+import { generateCertificate } from "../../tls/cert.ts";
+import { serveInProcess } from "../../testing/mod.ts";
+import { assert, assertEquals, withTempDir } from "../_util/host.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const text: Codec<string> = { encode: (s) => enc.encode(s), decode: (b) => dec.decode(b) };
+
+function method<K extends CallKind>(name: string, kind: K): MethodDefinition<string, string, K> {
+  return { path: `/test.Life/${name}`, kind, request: text, response: text };
+}
+
+const LifeService = {
+  name: "test.Life",
+  methods: {
+    quick: method("Quick", "unary"),
+    fail: method("Fail", "unary"),
+    boom: method("Boom", "unary"),
+    hold: method("Hold", "unary"),
+    list: method("List", "serverStream"),
+    info: method("Info", "unary"),
+  },
+};
+
+/** The context of each call the handlers saw, and a way to wait for the next one. */
+class Seen {
+  calls: CallContext[] = [];
+  #waiters: ((c: CallContext) => void)[] = [];
+  add(call: CallContext): void {
+    this.calls.push(call);
+    for (const w of this.#waiters.splice(0)) w(call);
+  }
+  /** The next call a handler gets. */
+  next(): Promise<CallContext> {
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+}
+
+/** Resolves with the signal's reason once it aborts. */
+function aborted(signal: AbortSignal): Promise<unknown> {
+  if (signal.aborted) return Promise.resolve(signal.reason);
+  return new Promise((resolve) =>
+    signal.addEventListener("abort", () => resolve(signal.reason), { once: true })
+  );
+}
+
+function lifeService(seen: Seen) {
+  return implement(LifeService, {
+    quick: (req, call) => (seen.add(call), req),
+    fail: (_req, call) => {
+      seen.add(call);
+      throw new RpcError(Status.FAILED_PRECONDITION, "not now");
+    },
+    boom: (_req, call) => {
+      seen.add(call);
+      throw new Error("the handler exploded");
+    },
+    hold: async (_req, call) => {
+      seen.add(call);
+      throw await aborted(call.signal);
+    },
+    list: function* (_req, call) {
+      seen.add(call);
+      yield "a";
+      yield "b";
+    },
+    info: (_req, call) => {
+      seen.add(call);
+      call.logger.info("info asked", { extra: 1 });
+      const { network, address, certificate } = call.peer;
+      return JSON.stringify({
+        network,
+        address,
+        certificate: certificate ? [...certificate] : null,
+        deadline: call.deadline?.getTime() ?? null,
+        remaining: call.timeRemaining(),
+      });
+    },
+  });
+}
+
+const ENGINES: Record<string, EngineFactory> = {
+  native: createNativeEngine,
+  "grpc-js": grpcJsEngine,
+};
+
+interface Harness {
+  client: ReturnType<typeof serviceClient<typeof LifeService>>;
+  channel: Channel;
+  seen: Seen;
+  lines: string[];
+  /** Stops the server at once (no grace). */
+  stopHard(): Promise<void>;
+}
+
+interface Transport {
+  network: "unix" | "tcp";
+  tls?: { server: ServerTls; client: ClientTls };
+}
+
+async function withEngine(
+  engine: EngineFactory,
+  transport: Transport,
+  fn: (h: Harness) => Promise<void>,
+): Promise<void> {
+  await withTempDir(async (dir) => {
+    const seen = new Seen();
+    const lines: string[] = [];
+    const server = engine({
+      maxMessageBytes: 4 << 20,
+      logger: createLogger({ level: "info", write: (l) => lines.push(l) }),
+    });
+    server.addService(lifeService(seen));
+    const path = `${dir}/plugin.sock`;
+    const port = await server.bind(
+      transport.network,
+      transport.network === "unix" ? path : "127.0.0.1:0",
+      transport.tls?.server,
+    );
+    let stopped: Promise<void> | null = null;
+    const stop = (graceMs: number) => (stopped ??= server.shutdown(graceMs));
+    let channel: Channel | undefined;
+    try {
+      channel = await connect({
+        network: transport.network,
+        address: transport.network === "unix" ? path : `127.0.0.1:${port}`,
+        tls: transport.tls?.client,
+        maxMessageBytes: 4 << 20,
+        timeoutMs: 5000,
+      });
+      await fn({
+        client: serviceClient(channel, LifeService),
+        channel,
+        seen,
+        lines,
+        stopHard: () => stop(0),
+      });
+    } finally {
+      channel?.close();
+      await stop(1000);
+    }
+  });
+}
+
+const PLAIN_TCP: Transport = { network: "tcp" };
+
+async function rejects(p: Promise<unknown>): Promise<RpcError> {
+  try {
+    await p;
+  } catch (err) {
+    assert(err instanceof RpcError, `not an RpcError: ${err}`);
+    return err;
+  }
+  throw new Error("the call succeeded");
+}
+
+/** The signal's reason, checked to be an RpcError with `code`. */
+function assertReason(call: CallContext, code: number): RpcError {
+  assert(call.signal.aborted, "the signal did not abort");
+  const reason = call.signal.reason;
+  assert(reason instanceof RpcError, `reason is not an RpcError: ${reason}`);
+  assertEquals(reason.code, code, reason.message);
+  return reason;
+}
+
+for (const [name, engine] of Object.entries(ENGINES)) {
+  Deno.test(`CallContext (${name}): a call that ends with a status never aborts the signal; ended resolves`, () =>
+    withEngine(engine, PLAIN_TCP, async ({ client, seen }) => {
+      assertEquals(await client.quick("x"), "x");
+      assertEquals((await rejects(client.fail("x"))).code, Status.FAILED_PRECONDITION);
+      assertEquals((await rejects(client.boom("x"))).code, Status.UNKNOWN);
+      const got: string[] = [];
+      for await (const r of client.list("x")) got.push(r);
+      assertEquals(got, ["a", "b"]);
+      assertEquals(seen.calls.length, 4);
+      for (const call of seen.calls) {
+        // Both engines decide on aborting before ended resolves (grpc-js
+        // reports every end as "cancelled": the same event resolves it).
+        await call.ended;
+        assertEquals(call.signal.aborted, false, `${call.method}: ${call.signal.reason}`);
+      }
+    }));
+
+  Deno.test(`CallContext (${name}): the client's cancel aborts the signal with CANCELLED; ended resolves`, () =>
+    withEngine(engine, PLAIN_TCP, async ({ client, seen }) => {
+      const cancel = new AbortController();
+      const next = seen.next();
+      const result = rejects(client.hold("x", { signal: cancel.signal }));
+      const call = await next;
+      assertEquals(call.signal.aborted, false);
+      cancel.abort(new Error("the test cancels"));
+      assertEquals((await result).code, Status.CANCELLED);
+      await aborted(call.signal);
+      assertReason(call, Status.CANCELLED);
+      await call.ended;
+    }));
+
+  Deno.test(`CallContext (${name}): a passed deadline aborts the signal with DEADLINE_EXCEEDED; deadline and timeRemaining`, () =>
+    withEngine(engine, PLAIN_TCP, async ({ client, seen }) => {
+      const before = Date.now();
+      const next = seen.next();
+      const result = rejects(client.hold("x", { timeoutMs: 300 }));
+      const call = await next;
+      const deadline = call.deadline;
+      assert(deadline instanceof Date, `deadline: ${deadline}`);
+      // grpc-timeout is whole milliseconds, rounded up; the clock may tick in between.
+      assert(
+        deadline.getTime() >= before + 250 && deadline.getTime() <= Date.now() + 301,
+        `deadline ${deadline.getTime() - before} ms after the call`,
+      );
+      const left = call.timeRemaining();
+      assert(left > 0 && left <= 301, `timeRemaining: ${left}`);
+      await aborted(call.signal);
+      assertReason(call, Status.DEADLINE_EXCEEDED);
+      assertEquals(call.timeRemaining(), 0);
+      await call.ended;
+      const err = await result;
+      assertEquals(err.code, Status.DEADLINE_EXCEEDED);
+    }));
+
+  Deno.test(`CallContext (${name}): without a deadline, deadline is undefined and timeRemaining Infinity`, () =>
+    withEngine(engine, PLAIN_TCP, async ({ client }) => {
+      const info = JSON.parse(await client.info("x"));
+      assertEquals([info.deadline, info.remaining], [null, null]); // JSON of Infinity is null
+      const seenInfo = JSON.parse(await client.info("x", { timeoutMs: 60_000 }));
+      assert(seenInfo.remaining > 50_000 && seenInfo.remaining <= 60_000, `${seenInfo.remaining}`);
+    }));
+
+  Deno.test(`CallContext (${name}): the connection closing aborts the signal with CANCELLED`, () =>
+    withEngine(engine, PLAIN_TCP, async ({ client, channel, seen }) => {
+      const next = seen.next();
+      const result = rejects(client.hold("x"));
+      const call = await next;
+      channel.close("the test hangs up");
+      await result;
+      await aborted(call.signal);
+      assertReason(call, Status.CANCELLED);
+      await call.ended;
+    }));
+
+  Deno.test(`CallContext (${name}): a hard server stop aborts the signal with CANCELLED`, () =>
+    withEngine(engine, PLAIN_TCP, async ({ client, seen, stopHard }) => {
+      const next = seen.next();
+      const result = rejects(client.hold("x"));
+      const call = await next;
+      await stopHard();
+      await result;
+      await aborted(call.signal);
+      assertReason(call, Status.CANCELLED);
+      await call.ended;
+    }));
+
+  Deno.test(`CallContext (${name}): peer of a TCP client`, () =>
+    withEngine(engine, PLAIN_TCP, async ({ client }) => {
+      const info = JSON.parse(await client.info("x"));
+      assertEquals(info.network, "tcp");
+      assert(/^127\.0\.0\.1:\d+$/.test(info.address), `address: ${info.address}`);
+      assertEquals(info.certificate, null);
+    }));
+
+  Deno.test(`CallContext (${name}): peer of a unix client`, () =>
+    withEngine(engine, { network: "unix" }, async ({ client }) => {
+      const info = JSON.parse(await client.info("x"));
+      assertEquals(info.network, "unix");
+      assertEquals(typeof info.address, "string");
+      assertEquals(info.certificate, null);
+    }));
+
+  for (const network of ["tcp", "unix"] as const) {
+    Deno.test(`CallContext (${name}): peer of a mutual-TLS client over ${network} has its certificate`, async () => {
+      const [serverCert, clientCert] = await Promise.all([
+        generateCertificate(),
+        generateCertificate(),
+      ]);
+      const tls = {
+        server: {
+          certPem: serverCert.certPem,
+          keyPem: serverCert.keyPem,
+          clientCaPem: clientCert.certPem,
+          requireClientCert: true,
+        },
+        client: {
+          certPem: clientCert.certPem,
+          keyPem: clientCert.keyPem,
+          serverCertDer: serverCert.certDer,
+        },
+      };
+      await withEngine(engine, { network, tls }, async ({ client }) => {
+        const info = JSON.parse(await client.info("x"));
+        assertEquals(info.network, network);
+        assertEquals(info.certificate, [...clientCert.certDer]);
+      });
+    });
+  }
+
+  Deno.test(`CallContext (${name}): logger writes through the engine's logger with the method`, () =>
+    withEngine(engine, PLAIN_TCP, async ({ client, lines }) => {
+      await client.info("x");
+      const line = lines.map((l) => JSON.parse(l)).find((l) => l["@message"] === "info asked");
+      assert(line, `no line: ${lines.join("")}`);
+      assertEquals([line["@level"], line.method, line.extra], ["info", "/test.Life/Info", 1]);
+    }));
+
+  Deno.test(`CallContext (${name}): a handler's plain error answers UNKNOWN and logs one ERROR line with the stack`, () =>
+    withEngine(engine, PLAIN_TCP, async ({ client, lines }) => {
+      const err = await rejects(client.boom("x"));
+      assertEquals([err.code, err.message], [Status.UNKNOWN, "the handler exploded"]);
+      const errors = lines.map((l) => JSON.parse(l)).filter((l) => l["@level"] === "error");
+      assertEquals(errors.length, 1, lines.join(""));
+      const [line] = errors;
+      assertEquals([line["@message"], line.method, line.error], [
+        "handler failed",
+        "/test.Life/Boom",
+        "the handler exploded",
+      ]);
+      assert(
+        typeof line.stack === "string" && line.stack.includes("call_lifecycle_test.ts"),
+        `stack: ${line.stack}`,
+      );
+    }));
+}
+
+Deno.test("CallContext (serveInProcess): peer is the pipe, logger the one given, signal aborts on kill", async () => {
+  const seen = new Seen();
+  const lines: string[] = [];
+  const plugin = serveInProcess({
+    services: [lifeService(seen)],
+    logger: createLogger({ level: "info", write: (l) => lines.push(l) }),
+  });
+  try {
+    const client = plugin.client(LifeService);
+    const info = JSON.parse(await client.info("x"));
+    assertEquals([info.network, info.address], ["pipe", "in-process"]);
+    assert(lines.some((l) => JSON.parse(l).method === "/test.Life/Info"), lines.join(""));
+    const next = seen.next();
+    const held = client.hold("x").catch((err) => err);
+    const call = await next;
+    await plugin.kill();
+    await held;
+    await aborted(call.signal);
+    assertReason(call, Status.CANCELLED);
+    await call.ended;
+  } finally {
+    await plugin.kill();
+  }
+});

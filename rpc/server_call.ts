@@ -334,8 +334,12 @@ class Call implements StreamHandler, CallContext {
     this.#reader.stop();
     this.#clearTimer();
     const conn = this.#stream.conn;
+    // A client resets the stream when its deadline passes (grpc-go does), which
+    // may reach us before our own deadline timer has run: past the deadline,
+    // that is the deadline, as on the grpc-js engine.
+    const late = performance.now() >= this.#deadlineAt;
     this.#cancel(
-      new RpcError(
+      late ? new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded") : new RpcError(
         Status.CANCELLED,
         conn.closed
           ? `call cancelled: the connection closed (${conn.closeReason})`

@@ -8,8 +8,8 @@
 // ts-proto and with protobuf-es.
 import { buildGo } from "../_util/go.ts";
 import { assert } from "../_util/assert.ts";
+import { CODEGEN, projectDenoJson, run } from "../_util/project.ts";
 
-const REPO = new URL("../../", import.meta.url);
 const PROTO_DIR = new URL("proof/proto/", import.meta.url);
 
 /** The README's plugin flags. */
@@ -115,27 +115,6 @@ await serve({
 `;
 }
 
-/** A deno.json as a user's would be, with the library mapped to this checkout. */
-async function denoJson(): Promise<string> {
-  const ours = JSON.parse(await Deno.readTextFile(new URL("deno.json", REPO)));
-  const imports: Record<string, string> = {
-    ...ours.imports, // what the library itself imports, as JSR would resolve it
-    "@rpcplugin/rpcplugin": new URL("mod.ts", REPO).href,
-    "@rpcplugin/rpcplugin/grpc-js": new URL("server/engines/grpcjs.ts", REPO).href,
-    "@rpcplugin/rpcplugin/protobuf-es": new URL("rpc/protobuf_es.ts", REPO).href,
-    // What the README tells the user to add (`deno add npm:@bufbuild/protobuf@2.17.0`).
-    "@bufbuild/protobuf": "npm:@bufbuild/protobuf@^2.17.0",
-  };
-  return JSON.stringify({ imports }, null, 2);
-}
-
-async function run(cmd: string, args: string[], cwd: string, env?: Record<string, string>) {
-  const out = await new Deno.Command(cmd, { args, cwd, env, stdout: "piped", stderr: "piped" })
-    .output();
-  const text = (b: Uint8Array) => new TextDecoder().decode(b);
-  return { code: out.code, stdout: text(out.stdout), stderr: text(out.stderr) };
-}
-
 /** Writes the project and generates its code, as the README says; returns its directory. */
 async function newProject(generator: Generator): Promise<string> {
   const dir = await Deno.makeTempDir({ prefix: "rpcplugin-proof-" });
@@ -143,14 +122,14 @@ async function newProject(generator: Generator): Promise<string> {
   for (const f of ["proof.proto", "types.proto"]) {
     await Deno.copyFile(new URL(f, PROTO_DIR), `${dir}/proto/${f}`);
   }
-  await Deno.writeTextFile(`${dir}/deno.json`, await denoJson());
+  await Deno.writeTextFile(`${dir}/deno.json`, await projectDenoJson());
   await Deno.writeTextFile(`${dir}/plugin.ts`, pluginSource(generator));
   // The README's command, with the script by path (JSR: jsr:@rpcplugin/rpcplugin/codegen).
   const gen = await run("deno", [
     "run",
     "--allow-read",
     "--allow-run",
-    new URL("codegen/mod.ts", REPO).pathname,
+    CODEGEN,
     ...(generator === "protobuf-es" ? ["--generator", "protobuf-es"] : []),
     "proto/proof.proto",
   ], dir);

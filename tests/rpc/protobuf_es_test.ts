@@ -40,9 +40,10 @@ Deno.test("protobuf-es: paths and kinds come from the descriptor", () => {
   assertEquals(def.methods.put.kind, "unary");
 });
 
-Deno.test("protobuf-es: its implement() still takes ts-proto definitions", () => {
-  const s = implement(KVDefinition, { get: () => ({ value: new Uint8Array() }), put: () => ({}) });
-  assertEquals(s.definition.methods.get.path, "/proto.KV/Get");
+Deno.test("protobuf-es: its implement() refuses a ts-proto definition, naming the other", () => {
+  // deno-lint-ignore no-explicit-any
+  const e = assertThrows(() => implement(KVDefinition as any, {}), TypeError);
+  assert(e.message.includes("implement() of @rpcplugin/rpcplugin"), e.message);
 });
 
 Deno.test("protobuf-es: a missing handler is named", () => {

@@ -309,6 +309,32 @@ export async function generate(options: GenerateOptions): Promise<void> {
   }
 }
 
+/** The deno.json add command for the runtime the generated code imports. */
+const ADD_RUNTIME = `deno add npm:@bufbuild/protobuf@${PROTOBUF_ES_VERSION}`;
+
+/**
+ * A note when the project's config (the nearest deno.json, deno.jsonc or
+ * package.json from `cwd` up) does not name `@bufbuild/protobuf`, which the
+ * generated code imports; undefined when it does or there is none.
+ */
+async function runtimeHint(cwd: string): Promise<string | undefined> {
+  for (let dir = cwd;; dir = dirname(dir)) {
+    for (const name of ["deno.json", "deno.jsonc", "package.json"]) {
+      let text: string;
+      try {
+        text = await Deno.readTextFile(`${dir}/${name}`);
+      } catch {
+        continue;
+      }
+      if (text.includes('"@bufbuild/protobuf"')) return undefined;
+      return `note: the generated code imports @bufbuild/protobuf, which ${dir}/${name} ` +
+        `does not name: run \`${ADD_RUNTIME}\` (the package, not a subpath: one entry covers ` +
+        `@bufbuild/protobuf/wire and /codegenv2)`;
+    }
+    if (dir === "/" || dir === ".") return undefined;
+  }
+}
+
 const USAGE = `Usage: deno run --allow-read --allow-run jsr:@rpcplugin/rpcplugin/codegen \\
          [--out DIR] [--root DIR] [--generator ts-proto|protobuf-es] [--template] FILE.proto...
   --out DIR        output directory (default gen)
@@ -362,6 +388,8 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   try {
     await generate({ ...opts, files });
+    const hint = await runtimeHint(Deno.cwd());
+    if (hint) console.error(hint);
     return 0;
   } catch (e) {
     if (!(e instanceof CodegenError)) throw e;

@@ -51,3 +51,32 @@ Deno.test("codegen: the command line's exit statuses", async () => {
   assertEquals(await main(["--out"]), 2);
   assertEquals(await main([]), 1);
 });
+
+Deno.test("codegen: the command line names a missing @bufbuild/protobuf entry, once", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/a.proto`, 'syntax = "proto3";\nmessage A { int64 n = 1; }\n');
+    const codegen = new URL("../../codegen/mod.ts", import.meta.url).pathname;
+    const gen = async () => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-read", "--allow-run", codegen, "a.proto"],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+      return new TextDecoder().decode(out.stderr);
+    };
+    await Deno.writeTextFile(`${dir}/deno.json`, '{ "imports": {} }\n');
+    const without = await gen();
+    assert(without.includes("deno add npm:@bufbuild/protobuf@2.17.0"), without);
+    await Deno.stat(`${dir}/gen/a_pb.ts`);
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      '{ "imports": { "@bufbuild/protobuf": "npm:@bufbuild/protobuf@^2.17.0" } }\n',
+    );
+    assertEquals(await gen(), "");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -21,7 +21,7 @@ import {
 import { H2Error } from "../h2/frame.ts";
 import { encodeHeaders } from "../h2/hpack.ts";
 import type { CallKind, MethodDefinition } from "./service.ts";
-import { RpcError, type RpcErrorOptions, Status, type StatusCode } from "./status.ts";
+import { receivedRpcError, RpcError, Status, type StatusCode } from "./status.ts";
 import { decodeBinValue } from "./metadata.ts";
 import {
   ACCEPTED_ENCODINGS,
@@ -101,6 +101,14 @@ function statusOfReset(code: number): StatusCode {
     default:
       return Status.INTERNAL;
   }
+}
+
+/** What a server's trailers say of a failed call besides code and message. */
+interface ReceivedStatus {
+  /** The trailers' metadata. */
+  metadata: Metadata;
+  /** The `grpc-status-details-bin` bytes. */
+  details: Uint8Array | undefined;
 }
 
 /** One gRPC client connection: calls become streams of its HTTP/2 client connection. */
@@ -559,13 +567,18 @@ class ClientCall implements StreamHandler {
    * `local`: we end the call (cancelled, deadline, a bad response), so
    * responses not yet read are dropped; when the server ends it (status,
    * reset, connection lost), they are still delivered before the error.
+   * `from`: the trailers of a status the server sent, for the error.
    */
-  #end(code: StatusCode, message: string, local: boolean, from?: RpcErrorOptions): void {
+  #end(code: StatusCode, message: string, local: boolean, from?: ReceivedStatus): void {
     if (this.#done) return;
     this.#done = true;
     this.#reader.stop();
     this.#ok = code === Status.OK;
-    if (!this.#ok) this.#status = new RpcError(code, message, from);
+    if (!this.#ok) {
+      this.#status = from
+        ? receivedRpcError(code, message, from.metadata, from.details)
+        : new RpcError(code, message);
+    }
     this.#cancelTimer?.();
     this.#cancelTimer = null;
     if (this.#onAbort) this.#options.signal?.removeEventListener("abort", this.#onAbort);

@@ -42,6 +42,11 @@ export type MetadataInit = Record<
   string | Uint8Array | readonly (string | Uint8Array)[]
 >;
 
+/** A metadata name (the gRPC spec's Header-Name, lower case). */
+const METADATA_NAME = /^[0-9a-z_.-]+$/;
+/** A text metadata value: printable ASCII (the spec's ASCII-Value). */
+const METADATA_TEXT = /^[\x20-\x7e]*$/;
+
 /** Header fields for outgoing metadata: `-bin` values base64-encoded. */
 export function metadataFields(md: MetadataInit | undefined): [string, string][] {
   const out: [string, string][] = [];
@@ -53,12 +58,23 @@ export function metadataFields(md: MetadataInit | undefined): [string, string][]
         `Metadata key "${rawName}" is reserved by gRPC: choose another name`,
       );
     }
+    if (!METADATA_NAME.test(name)) {
+      throw new TypeError(
+        `Metadata key "${rawName}" is not a valid gRPC metadata name: use only a-z, 0-9, "-", "_" and "."`,
+      );
+    }
     const bin = name.endsWith("-bin");
     for (const v of Array.isArray(value) ? value : [value as string | Uint8Array]) {
       if (bin) {
         const bytes = typeof v === "string" ? new TextEncoder().encode(v) : v;
         out.push([name, bytes.toBase64({ omitPadding: true })]);
       } else if (typeof v === "string") {
+        if (!METADATA_TEXT.test(v)) {
+          throw new TypeError(
+            `Metadata key "${rawName}" has a value with characters gRPC does not allow in text ` +
+              `(only printable ASCII): send it under a "-bin" key as bytes`,
+          );
+        }
         out.push([name, v]);
       } else {
         throw new TypeError(

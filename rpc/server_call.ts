@@ -15,11 +15,13 @@ import type { Compression, MetadataInit } from "./wire.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
 import {
   type AnyMethod,
+  CallDeadline,
   callEndedError,
   decodeRequest,
   encodeResponse,
   gzipTooLateError,
   headersSentError,
+  NO_DEADLINE,
   statusOf,
   unknownCompressionError,
 } from "./handler.ts";
@@ -168,9 +170,7 @@ class Call implements StreamHandler, CallContext {
   #endedPromise: Promise<void> | null = null;
   #resolveEnded: (() => void) | null = null;
   #logger: Logger | null = null;
-  /** When the deadline passes: `performance.now()` time, and epoch ms; Infinity without one. */
-  #deadlineAt = Infinity;
-  #deadlineEpoch = Infinity;
+  #deadline = NO_DEADLINE;
   #cancelTimer: (() => void) | null = null;
   #reader: MessageReader;
   // requests
@@ -237,12 +237,11 @@ class Call implements StreamHandler, CallContext {
   }
 
   get deadline(): Date | undefined {
-    return this.#deadlineEpoch === Infinity ? undefined : new Date(this.#deadlineEpoch);
+    return this.#deadline.date;
   }
 
   timeRemaining(): number {
-    if (this.#deadlineAt === Infinity) return Infinity;
-    return Math.max(0, this.#deadlineAt - performance.now());
+    return this.#deadline.remaining();
   }
 
   get ended(): Promise<void> {
@@ -290,8 +289,7 @@ class Call implements StreamHandler, CallContext {
   }
 
   setDeadline(ms: number): void {
-    this.#deadlineAt = performance.now() + ms;
-    this.#deadlineEpoch = Date.now() + ms;
+    this.#deadline = new CallDeadline(ms);
     this.#cancelTimer = after(ms, () => {
       this.#cancelTimer = null;
       const err = new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded");
@@ -334,17 +332,15 @@ class Call implements StreamHandler, CallContext {
     this.#reader.stop();
     this.#clearTimer();
     const conn = this.#stream.conn;
-    // A client resets the stream when its deadline passes (grpc-go does), which
-    // may reach us before our own deadline timer has run: past the deadline,
-    // that is the deadline, as on the grpc-js engine.
-    const late = performance.now() >= this.#deadlineAt;
     this.#cancel(
-      late ? new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded") : new RpcError(
-        Status.CANCELLED,
-        conn.closed
-          ? `call cancelled: the connection closed (${conn.closeReason})`
-          : "call cancelled by the client",
-      ),
+      this.#deadline.passed()
+        ? new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded")
+        : new RpcError(
+          Status.CANCELLED,
+          conn.closed
+            ? `call cancelled: the connection closed (${conn.closeReason})`
+            : "call cancelled by the client",
+        ),
     );
     this.#markOver();
   }

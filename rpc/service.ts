@@ -67,8 +67,9 @@ export interface PeerInfo {
   readonly network: "unix" | "tcp" | "pipe";
   /**
    * The remote end's address: `host:port` for TCP (`[v6]:port` for IPv6),
-   * the client socket's path for unix (usually `""`: clients rarely bind
-   * their socket to a name), `in-process` for a pipe.
+   * the client socket's path for unix (`""` on the grpc-js engine, and
+   * usually on the native one too: clients rarely bind their socket to a
+   * name), `in-process` for a pipe.
    */
   readonly address: string;
   /**
@@ -101,6 +102,25 @@ export interface PeerInfo {
  *   put: () => ({}),
  * });
  * ```
+ *
+ * @example Log with the method, give up when the caller does, clean up when the call is over
+ * ```ts
+ * import { implement, RpcError, Status } from "@rpcplugin/rpcplugin";
+ * import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+ *
+ * const kv = implement(KVDefinition, {
+ *   get: async (req, call) => {
+ *     if (call.timeRemaining() < 100) {
+ *       throw new RpcError(Status.DEADLINE_EXCEEDED, "too little time left to look it up");
+ *     }
+ *     call.logger.debug("looking up", { key: req.key, peer: call.peer.address });
+ *     const res = await fetch(`http://127.0.0.1:8080/${req.key}`, { signal: call.signal });
+ *     call.ended.then(() => call.logger.trace("call over"));
+ *     return { value: new Uint8Array(await res.arrayBuffer()) };
+ *   },
+ *   put: () => ({}),
+ * });
+ * ```
  */
 export interface CallContext {
   /** Full method path, e.g. `/proto.KV/Get`. */
@@ -129,9 +149,11 @@ export interface CallContext {
    * that ends with a status, OK or an error, never aborts it: use
    * {@linkcode CallContext.ended} to learn that.
    *
-   * On the grpc-js engine, which reports a cancelled call and a passed
-   * deadline the same way, the reason is DEADLINE_EXCEEDED when the
-   * deadline has passed, else CANCELLED.
+   * A client whose deadline passes also resets the call (grpc-go does),
+   * which arrives a little before the server's own timer fires (the
+   * server's deadline runs from when the request arrived): a cancellation
+   * within 50 ms of the deadline counts as DEADLINE_EXCEEDED. The grpc-js
+   * engine, which reports both the same way, follows the same rule.
    */
   readonly signal: AbortSignal;
   /**
@@ -161,8 +183,9 @@ export interface CallContext {
    *
    * @throws {TypeError} if the headers are already sent (a response message
    * went out, or the call has ended), or for a name gRPC reserves
-   * (`grpc-*` transport headers, pseudo-headers) or a binary value under a
-   * name without `-bin`.
+   * (`grpc-*` transport headers, pseudo-headers) or cannot carry (only
+   * a-z, 0-9, `-`, `_`, `.`), a text value that is not printable ASCII, or
+   * a binary value under a name without `-bin`.
    */
   setHeaders(metadata: MetadataInit): void;
   /**

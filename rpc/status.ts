@@ -101,3 +101,20 @@ export class RpcError extends Error {
     this.details = options.details;
   }
 }
+
+/**
+ * The error of a call a peer failed: its trailers' metadata as it came
+ * (already parsed; not checked as metadata we send is).
+ *
+ * @internal
+ */
+export function receivedRpcError(
+  code: StatusCode,
+  message: string,
+  metadata: Metadata,
+  details: Uint8Array | undefined,
+): RpcError {
+  const err = new RpcError(code, message, { details });
+  (err as { metadata: Metadata }).metadata = metadata;
+  return err;
+}

@@ -11,6 +11,7 @@ import {
   HealthDefinition,
 } from "../gen/grpc/health/v1/health_pb.ts";
 import { fromTsProto, implement, type ServiceImplementation } from "../rpc/service.ts";
+import { callOver } from "../rpc/handler.ts";
 import { RpcError, Status } from "../rpc/status.ts";
 import type { CallOptions, Channel } from "../rpc/client_call.ts";
 
@@ -42,17 +43,18 @@ export function healthService(
       if (stopping.aborted) return yield NOT_SERVING;
       const known = serving.has(req.service);
       yield { status: known ? ServingStatus.SERVING : ServingStatus.SERVICE_UNKNOWN };
+      const over = callOver(call);
       let wake!: () => void;
       const woken = new Promise<void>((resolve) => (wake = resolve));
-      call.signal.addEventListener("abort", wake);
+      over.addEventListener("abort", wake);
       stopping.addEventListener("abort", wake);
       try {
-        if (!call.signal.aborted && !stopping.aborted) await woken;
+        if (!over.aborted && !stopping.aborted) await woken;
       } finally {
-        call.signal.removeEventListener("abort", wake);
+        over.removeEventListener("abort", wake);
         stopping.removeEventListener("abort", wake);
       }
-      if (!call.signal.aborted) yield NOT_SERVING;
+      if (!over.aborted) yield NOT_SERVING;
     },
   });
 }

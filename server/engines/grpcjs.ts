@@ -26,11 +26,13 @@ import type { CallContext, PeerInfo, ServiceImplementation } from "../../rpc/ser
 import { RpcError, Status } from "../../rpc/status.ts";
 import {
   type AnyMethod,
+  CallDeadline,
   callEndedError,
   decodeRequest,
   encodeResponse,
   gzipTooLateError,
   headersSentError,
+  NO_DEADLINE,
   statusOf,
   unknownCompressionError,
 } from "../../rpc/handler.ts";
@@ -142,18 +144,14 @@ class JsCallContext implements CallContext {
   #gzip = false;
   #logger: Logger | null = null;
   #peer: PeerInfo | null = null;
-  #deadlineEpoch: number;
-  /** The deadline on the monotonic clock (`performance.now()` time). */
-  #deadlineAt: number;
+  #deadline: CallDeadline;
 
   constructor(call: Call, readonly method: string, opts: EngineCallOptions) {
     this.#call = call;
     this.#opts = opts;
     this.broker = opts.broker as Broker;
-    this.#deadlineEpoch = epochMs(call.getDeadline());
-    this.#deadlineAt = this.#deadlineEpoch === Infinity
-      ? Infinity
-      : performance.now() + (this.#deadlineEpoch - Date.now());
+    const epoch = epochMs(call.getDeadline());
+    this.#deadline = epoch === Infinity ? NO_DEADLINE : new CallDeadline(epoch - Date.now());
     const abort = new AbortController();
     const over = Promise.withResolvers<void>();
     call.on("cancelled", () => {
@@ -161,7 +159,7 @@ class JsCallContext implements CallContext {
       if (this.#ended) return;
       this.#ended = true;
       abort.abort(
-        this.timeRemaining() <= 0
+        this.#deadline.passed()
           ? new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded")
           : new RpcError(Status.CANCELLED, "call cancelled"),
       );
@@ -177,12 +175,11 @@ class JsCallContext implements CallContext {
   }
 
   get deadline(): Date | undefined {
-    return this.#deadlineEpoch === Infinity ? undefined : new Date(this.#deadlineEpoch);
+    return this.#deadline.date;
   }
 
   timeRemaining(): number {
-    if (this.#deadlineAt === Infinity) return Infinity;
-    return Math.max(0, this.#deadlineAt - performance.now());
+    return this.#deadline.remaining();
   }
 
   get peer(): PeerInfo {

@@ -36,6 +36,19 @@ export interface HostResult {
   rss_first_kb?: number;
   rss_end_kb?: number;
   elapsed_ms?: number;
+  /** The "status" op: the status grpc-go read, and the trailers. */
+  status?: {
+    code: number;
+    message: string;
+    details: {
+      type?: string;
+      reason?: string;
+      domain?: string;
+      metadata?: Record<string, string>;
+      error?: string;
+    }[];
+    trailers: Record<string, string[]>;
+  };
 }
 
 /**

@@ -35,10 +35,15 @@ Deno.test("a handler that throws or returns the wrong shape: useful status, the 
     );
     assert(/code = NotFound desc = no value stored for key "missing"/.test(errs[4]), errs[4]);
     assertEquals(errs[5], "");
-    assert(
-      /\[WARN\] +host\.sh: handler failed: .*error="the handler exploded"/.test(r.stderr),
-      "the failure was not logged",
-    );
+    // One ERROR line, re-logged by go-plugin at ERROR with the method, and
+    // the stack as hclog's block of "  | " lines under it.
+    assertEquals(r.stderr.split("handler failed").length, 2, r.stderr);
+    const from = r.stderr.lastIndexOf("\n", r.stderr.indexOf("handler failed")) + 1;
+    const failed = r.stderr.slice(from).split(/\n(?=\d{4}-)/)[0];
+    assert(/\[ERROR\] +host\.sh: handler failed:/.test(failed), failed);
+    assert(failed.includes('error="the handler exploded"'), failed);
+    assert(failed.includes("method=/proto.KV/Get"), failed);
+    assert(/\n +\| Error: the handler exploded\n +\| +at .*plugin\.ts/.test(failed), failed);
     assert(!r.stderr.includes("plugin failed to exit gracefully"), r.stderr);
     await assertNothingLeft(dir);
   });

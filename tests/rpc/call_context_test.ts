@@ -8,25 +8,17 @@
  * @module
  */
 
-import { connect } from "../../rpc/connect.ts";
-import type { Channel } from "../../rpc/client_call.ts";
-import { createLogger } from "../../log/logger.ts";
-import type { CallContext, CallKind, Codec, MethodDefinition } from "../../rpc/service.ts";
+import type { CallContext, CallKind } from "../../rpc/service.ts";
 import { implement } from "../../rpc/service.ts";
 import { serviceClient } from "../../rpc/service_client.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
 import type { Metadata } from "../../rpc/wire.ts";
 import type { EngineFactory } from "../../server/engine.ts";
-import { createNativeEngine } from "../../server/engines/native.ts";
-import { grpcJsEngine } from "../../server/engines/grpcjs.ts";
+import { ENGINES, textMethod, withServer } from "./_engines.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const text: Codec<string> = { encode: (s) => enc.encode(s), decode: (b) => dec.decode(b) };
-
-function method<K extends CallKind>(name: string, kind: K): MethodDefinition<string, string, K> {
-  return { path: `/test.Ctx/${name}`, kind, request: text, response: text };
+function method<K extends CallKind>(name: string, kind: K) {
+  return textMethod("test.Ctx", name, kind);
 }
 
 const CtxService = {
@@ -81,11 +73,6 @@ function ctxService(seen: Observed) {
   });
 }
 
-const ENGINES: Record<string, EngineFactory> = {
-  native: createNativeEngine,
-  "grpc-js": grpcJsEngine,
-};
-
 async function withEngine(
   engine: EngineFactory,
   fn: (
@@ -94,25 +81,11 @@ async function withEngine(
   ) => Promise<void>,
 ): Promise<void> {
   const seen: Observed = { flags: [] };
-  const server = engine({
-    maxMessageBytes: 4 << 20,
-    logger: createLogger({ level: "error", write: () => {} }),
-  });
-  server.addService(ctxService(seen));
-  const port = await server.bind("tcp", "127.0.0.1:0");
-  let channel: Channel | undefined;
-  try {
-    channel = await connect({
-      network: "tcp",
-      address: `127.0.0.1:${port}`,
-      maxMessageBytes: 4 << 20,
-      timeoutMs: 5000,
-    });
-    await fn(serviceClient(channel, CtxService), seen);
-  } finally {
-    channel?.close();
-    await server.shutdown(1000);
-  }
+  await withServer(
+    engine,
+    ctxService(seen),
+    ({ channel }) => fn(serviceClient(channel, CtxService), seen),
+  );
 }
 
 function recording() {

@@ -11,27 +11,21 @@
  * @module
  */
 
-import { connect } from "../../rpc/connect.ts";
 import type { Channel } from "../../rpc/client_call.ts";
 import { createLogger } from "../../log/logger.ts";
-import type { CallContext, CallKind, Codec, MethodDefinition } from "../../rpc/service.ts";
+import type { CallContext, CallKind } from "../../rpc/service.ts";
 import { implement } from "../../rpc/service.ts";
+import { callOver } from "../../rpc/handler.ts";
 import { serviceClient } from "../../rpc/service_client.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
-import type { EngineFactory, ServerTls } from "../../server/engine.ts";
-import { createNativeEngine } from "../../server/engines/native.ts";
-import { grpcJsEngine } from "../../server/engines/grpcjs.ts";
-import type { ClientTls } from "../../rpc/connect.ts";
+import type { EngineFactory } from "../../server/engine.ts";
+import { ENGINES, rejects, type ServerOptions, textMethod, withServer } from "./_engines.ts";
 import { generateCertificate } from "../../tls/cert.ts";
 import { serveInProcess } from "../../testing/mod.ts";
-import { assert, assertEquals, withTempDir } from "../_util/host.ts";
+import { assert, assertEquals } from "../_util/host.ts";
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const text: Codec<string> = { encode: (s) => enc.encode(s), decode: (b) => dec.decode(b) };
-
-function method<K extends CallKind>(name: string, kind: K): MethodDefinition<string, string, K> {
-  return { path: `/test.Life/${name}`, kind, request: text, response: text };
+function method<K extends CallKind>(name: string, kind: K) {
+  return textMethod("test.Life", name, kind);
 }
 
 const LifeService = {
@@ -103,11 +97,6 @@ function lifeService(seen: Seen) {
   });
 }
 
-const ENGINES: Record<string, EngineFactory> = {
-  native: createNativeEngine,
-  "grpc-js": grpcJsEngine,
-};
-
 interface Harness {
   client: ReturnType<typeof serviceClient<typeof LifeService>>;
   channel: Channel;
@@ -117,66 +106,23 @@ interface Harness {
   stopHard(): Promise<void>;
 }
 
-interface Transport {
-  network: "unix" | "tcp";
-  tls?: { server: ServerTls; client: ClientTls };
-}
-
-async function withEngine(
+function withEngine(
   engine: EngineFactory,
-  transport: Transport,
+  transport: ServerOptions,
   fn: (h: Harness) => Promise<void>,
 ): Promise<void> {
-  await withTempDir(async (dir) => {
-    const seen = new Seen();
-    const lines: string[] = [];
-    const server = engine({
-      maxMessageBytes: 4 << 20,
-      logger: createLogger({ level: "info", write: (l) => lines.push(l) }),
-    });
-    server.addService(lifeService(seen));
-    const path = `${dir}/plugin.sock`;
-    const port = await server.bind(
-      transport.network,
-      transport.network === "unix" ? path : "127.0.0.1:0",
-      transport.tls?.server,
-    );
-    let stopped: Promise<void> | null = null;
-    const stop = (graceMs: number) => (stopped ??= server.shutdown(graceMs));
-    let channel: Channel | undefined;
-    try {
-      channel = await connect({
-        network: transport.network,
-        address: transport.network === "unix" ? path : `127.0.0.1:${port}`,
-        tls: transport.tls?.client,
-        maxMessageBytes: 4 << 20,
-        timeoutMs: 5000,
-      });
-      await fn({
-        client: serviceClient(channel, LifeService),
-        channel,
-        seen,
-        lines,
-        stopHard: () => stop(0),
-      });
-    } finally {
-      channel?.close();
-      await stop(1000);
-    }
-  });
+  const seen = new Seen();
+  const lines: string[] = [];
+  return withServer(
+    engine,
+    lifeService(seen),
+    ({ channel, stopHard }) =>
+      fn({ client: serviceClient(channel, LifeService), channel, seen, lines, stopHard }),
+    { ...transport, logger: createLogger({ level: "info", write: (l) => lines.push(l) }) },
+  );
 }
 
-const PLAIN_TCP: Transport = { network: "tcp" };
-
-async function rejects(p: Promise<unknown>): Promise<RpcError> {
-  try {
-    await p;
-  } catch (err) {
-    assert(err instanceof RpcError, `not an RpcError: ${err}`);
-    return err;
-  }
-  throw new Error("the call succeeded");
-}
+const PLAIN_TCP: ServerOptions = { network: "tcp" };
 
 /** The signal's reason, checked to be an RpcError with `code`. */
 function assertReason(call: CallContext, code: number): RpcError {
@@ -198,10 +144,14 @@ for (const [name, engine] of Object.entries(ENGINES)) {
       assertEquals(got, ["a", "b"]);
       assertEquals(seen.calls.length, 4);
       for (const call of seen.calls) {
+        const over = callOver(call);
         // Both engines decide on aborting before ended resolves (grpc-js
         // reports every end as "cancelled": the same event resolves it).
         await call.ended;
         assertEquals(call.signal.aborted, false, `${call.method}: ${call.signal.reason}`);
+        // What our own streaming services watch does abort.
+        assert(over.aborted, `${call.method}: callOver() did not abort`);
+        assertEquals((over.reason as RpcError).message, "call ended");
       }
     }));
 
@@ -209,7 +159,8 @@ for (const [name, engine] of Object.entries(ENGINES)) {
     withEngine(engine, PLAIN_TCP, async ({ client, seen }) => {
       const cancel = new AbortController();
       const next = seen.next();
-      const result = rejects(client.hold("x", { signal: cancel.signal }));
+      // With a deadline far off: a cancel is not the deadline's.
+      const result = rejects(client.hold("x", { signal: cancel.signal, timeoutMs: 60_000 }));
       const call = await next;
       assertEquals(call.signal.aborted, false);
       cancel.abort(new Error("the test cancels"));

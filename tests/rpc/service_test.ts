@@ -1,4 +1,4 @@
-import { fromTsProto, implement } from "../../rpc/service.ts";
+import { fromTsProto, implement, mapHandlers } from "../../rpc/service.ts";
 import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { GRPCStdioDefinition } from "../../gen/plugin/grpc_stdio_pb.ts";
 import { GRPCBrokerDefinition } from "../../gen/plugin/grpc_broker_pb.ts";
@@ -60,4 +60,23 @@ Deno.test("implement() names a missing handler", () => {
     TypeError,
     /No handler for method "put" of service "proto.KV"/,
   );
+});
+
+Deno.test("implement() ignores a handlers object's other properties; the wrapping serve() does takes it", async () => {
+  const handlers = {
+    get: (req: { key: string }) => ({ value: new TextEncoder().encode(req.key) }),
+    put: () => ({}),
+    version: "1.2.3",
+    helper: () => "not a method of the service",
+  };
+  const impl = implement(KVDefinition, handlers);
+  assertEquals(Object.keys(impl.handlers).sort(), ["get", "put"]);
+  // serve() wraps every handler (in-flight tracking, rate limit) with mapHandlers.
+  const wrapped = mapHandlers(impl, (fn, method) => {
+    assertEquals(typeof method.path, "string");
+    return fn;
+  });
+  await using plugin = serveInProcess({ services: [wrapped] });
+  const kv = plugin.client(fromTsProto(KVDefinition));
+  assertEquals(new TextDecoder().decode((await kv.get({ key: "k" })).value), "k");
 });

@@ -36,10 +36,14 @@ function countedSignal(): { controller: AbortController; live: () => number } {
 
 /** The parts of a call context the health handlers read. */
 function ctx(signal: AbortSignal): CallContext {
-  const used: Pick<CallContext, "method" | "metadata" | "signal"> = {
+  const used: Pick<CallContext, "method" | "metadata" | "signal" | "ended"> = {
     method: "/grpc.health.v1.Health/Watch",
     metadata: {},
     signal,
+    // These calls end by being cancelled.
+    ended: new Promise((resolve) =>
+      signal.addEventListener("abort", () => resolve(), { once: true })
+    ),
   };
   return used as CallContext;
 }

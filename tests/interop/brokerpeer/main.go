@@ -7,7 +7,10 @@
 //	    a plugin whose Counter.Get answers with a broker id on which it
 //	    serves AddHelper (Sum = a+b); Counter.Put dials the id in add_server
 //	    and calls Sum(0, value) there, answering with nothing (the result is
-//	    logged), as the bidirectional example's plugin does.
+//	    logged), as the bidirectional example's plugin does. Counter.Get("!status")
+//	    fails instead: FAILED_PRECONDITION "not ready" with a google.rpc.ErrorInfo
+//	    detail (reason COLD, domain brokerpeer.test, metadata k=v) and the
+//	    trailers x-why: "warming up" and x-why-bin: 00 01 ff.
 //	brokerpeer host -cmd "<plugin command>" [-automtls] [-mux] [-op get|put]
 //	    a host that launches the plugin and, with -op get (the default), calls
 //	    Counter.Get("!serve"), dials the id it got back and calls
@@ -28,7 +31,11 @@ import (
 	hclog "github.com/hashicorp/go-hclog"
 	plugin "github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/go-plugin/examples/bidirectional/proto"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 var handshake = plugin.HandshakeConfig{
@@ -64,8 +71,21 @@ type counterServer struct {
 	broker *plugin.GRPCBroker
 }
 
-// Get serves AddHelper on a new broker id and answers with that id.
-func (s *counterServer) Get(_ context.Context, _ *proto.GetRequest) (*proto.GetResponse, error) {
+// Get serves AddHelper on a new broker id and answers with that id; for the
+// key "!status", it fails with a status that has details and trailers.
+func (s *counterServer) Get(ctx context.Context, req *proto.GetRequest) (*proto.GetResponse, error) {
+	if req.Key == "!status" {
+		if err := grpc.SetTrailer(ctx, metadata.Pairs("x-why", "warming up", "x-why-bin", "\x00\x01\xff")); err != nil {
+			return nil, err
+		}
+		st, err := status.New(codes.FailedPrecondition, "not ready").WithDetails(&errdetails.ErrorInfo{
+			Reason: "COLD", Domain: "brokerpeer.test", Metadata: map[string]string{"k": "v"},
+		})
+		if err != nil {
+			return nil, err
+		}
+		return nil, st.Err()
+	}
 	id := s.broker.NextId()
 	go s.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
 		srv := grpc.NewServer(opts...)

@@ -18,6 +18,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -35,7 +36,12 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	kvproto "github.com/hashicorp/go-plugin/examples/grpc/proto"
 	"github.com/hashicorp/go-plugin/examples/grpc/shared"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 )
 
 // pluginName is the name the KV gRPC plugin is registered under in every
@@ -69,6 +75,30 @@ type result struct {
 	ElapsedMS  int64 `json:"elapsed_ms,omitempty"`
 	// Gets holds one entry per key of the "gets" op, in order.
 	Gets []getResult `json:"gets,omitempty"`
+	// Status is what the "status" op's call got.
+	Status *statusResult `json:"status,omitempty"`
+}
+
+// statusResult is the gRPC status of one KV.Get, as grpc-go's status
+// package reads it, and the trailers that came with it.
+type statusResult struct {
+	Code    int    `json:"code"`
+	Message string `json:"message"`
+	// Details are status.FromError(err).Details(), in order.
+	Details []detailResult `json:"details"`
+	// Trailers are the call's trailer metadata; values of -bin keys are
+	// base64 (standard, padded) of the bytes grpc-go decoded.
+	Trailers map[string][]string `json:"trailers"`
+}
+
+// detailResult is one detail of a status: its message type, and the fields
+// of a google.rpc.ErrorInfo; Error is set when grpc-go could not decode it.
+type detailResult struct {
+	Type     string            `json:"type"`
+	Reason   string            `json:"reason,omitempty"`
+	Domain   string            `json:"domain,omitempty"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	Error    string            `json:"error,omitempty"`
 }
 
 // getResult is the outcome of one Get of the "gets" op.
@@ -91,6 +121,10 @@ type options struct {
 	killTimeout  time.Duration
 	logLevel     hclog.Level
 	socketGroup  string
+	// callTimeout and cancelAfter are the "status" op's deadline, and when
+	// it cancels the call itself (0: never).
+	callTimeout time.Duration
+	cancelAfter time.Duration
 
 	op   string
 	args []string
@@ -108,6 +142,7 @@ var opArgs = map[string]int{
 	"roundtrip":  2,
 	"killduring": 3,
 	"soak":       3,
+	"status":     1,
 }
 
 // inflight tracks the calls the "killduring" op leaves running while the
@@ -363,6 +398,9 @@ func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, re
 	}
 
 	switch opts.op {
+	case "status":
+		return getStatus(ctx, rpcClient, opts, res)
+
 	case "put":
 		return kv.Put(opts.args[0], []byte(opts.args[1]))
 
@@ -484,7 +522,8 @@ func parseArgs(args []string) (options, error) {
 			"  put KEY VALUE            KV.Put\n"+
 			"  get KEY                  KV.Get\n"+
 			"  wait DURATION            connect, dispense, ping, then sleep DURATION\n"+
-			"  calls N CONCURRENCY KEY  N KV.Get(KEY) calls over CONCURRENCY goroutines\n\n"+
+			"  calls N CONCURRENCY KEY  N KV.Get(KEY) calls over CONCURRENCY goroutines\n"+
+			"  status KEY               KV.Get(KEY); the gRPC status, its details and trailers\n\n"+
 			"flags:\n")
 		fs.PrintDefaults()
 	}
@@ -499,6 +538,8 @@ func parseArgs(args []string) (options, error) {
 	fs.DurationVar(&opts.killTimeout, "kill-timeout", 10*time.Second, "kill the plugin's process group if Kill() has not returned after this")
 	fs.StringVar(&logLevel, "log-level", "trace", "host log level: trace, debug, info, warn, error, off")
 	fs.StringVar(&opts.socketGroup, "socket-group", "", "ClientConfig.UnixSocketConfig.Group")
+	fs.DurationVar(&opts.callTimeout, "call-timeout", 10*time.Second, "status op: the call's deadline")
+	fs.DurationVar(&opts.cancelAfter, "cancel-after", 0, "status op: cancel the call after this (0: never)")
 
 	if err := fs.Parse(args); err != nil {
 		return opts, err
@@ -665,4 +706,53 @@ func rssKB(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// getStatus calls KV.Get(key) on the plugin's gRPC connection itself (the
+// example's KV client hides the call options), with the -call-timeout
+// deadline and a cancel after -cancel-after, asking for the trailers, and
+// records the status grpc-go reads from the result: code, message, details
+// (status.FromError(err).Details()) and trailer metadata.
+func getStatus(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, res *result) error {
+	gc, ok := rpcClient.(*plugin.GRPCClient)
+	if !ok {
+		return fmt.Errorf("the client protocol is %T, not gRPC", rpcClient)
+	}
+	var trailer metadata.MD
+	callCtx, cancel := context.WithTimeout(ctx, opts.callTimeout)
+	defer cancel()
+	if opts.cancelAfter > 0 {
+		stop := time.AfterFunc(opts.cancelAfter, cancel)
+		defer stop.Stop()
+	}
+	_, err := kvproto.NewKVClient(gc.Conn).Get(callCtx, &kvproto.GetRequest{Key: opts.args[0]}, grpc.Trailer(&trailer))
+	st, _ := status.FromError(err)
+	out := &statusResult{
+		Code:     int(st.Code()),
+		Message:  st.Message(),
+		Details:  []detailResult{},
+		Trailers: map[string][]string{},
+	}
+	for _, d := range st.Details() {
+		switch v := d.(type) {
+		case *errdetails.ErrorInfo:
+			out.Details = append(out.Details, detailResult{
+				Type: string(v.ProtoReflect().Descriptor().FullName()), Reason: v.Reason, Domain: v.Domain, Metadata: v.Metadata,
+			})
+		case error:
+			out.Details = append(out.Details, detailResult{Error: v.Error()})
+		default:
+			out.Details = append(out.Details, detailResult{Type: fmt.Sprintf("%T", v)})
+		}
+	}
+	for k, vs := range trailer {
+		for _, v := range vs {
+			if strings.HasSuffix(k, "-bin") {
+				v = base64.StdEncoding.EncodeToString([]byte(v))
+			}
+			out.Trailers[k] = append(out.Trailers[k], v)
+		}
+	}
+	res.Status = out
+	return nil
 }

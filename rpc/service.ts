@@ -309,6 +309,12 @@ export function implement(
   definition: ServiceDefinition | TsProtoService,
   handlers: object,
 ): ServiceImplementation {
+  if ((definition as { kind?: unknown }).kind === "service") {
+    throw new TypeError(
+      `"${(definition as { typeName?: string }).typeName}" is a protobuf-es service descriptor: ` +
+        'import { implement } from "@rpcplugin/rpcplugin/protobuf-es" instead',
+    );
+  }
   const def = isTsProto(definition) ? fromTsProto(definition) : definition;
   const bound: ServiceImplementation["handlers"] = {};
   for (const name of Object.keys(def.methods)) {

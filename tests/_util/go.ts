@@ -31,6 +31,8 @@ export const GO_PROGRAMS = {
   gzippeer: "./gzippeer",
   /** A go-plugin plugin and host of ours for the broker's other direction (the plugin serves, the host dials). */
   brokerpeer: "./brokerpeer",
+  /** The go-plugin host of the issue-11 proof: every call kind against a plugin generated from proof/proto (proof_test.ts). */
+  proof: "./proof",
 } as const;
 
 /** Programs built with an alternate go.mod (`go build -modfile`). */

@@ -16,7 +16,8 @@ import {
   BrokerError,
   multiplexBroker,
 } from "../../services/broker.ts";
-import { BrokerMux, MUX_MAX_EXPECTED } from "../../services/broker_mux.ts";
+import { BrokerMux } from "../../services/broker_mux.ts";
+import { MUX_MAX_EXPECTED } from "../../services/broker_limits.ts";
 import { pipePair } from "../mux/_pipe.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { assertRejects } from "../mux/_util.ts";

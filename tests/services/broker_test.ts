@@ -15,15 +15,10 @@ import { grpcJsEngine } from "../../server/engines/grpcjs.ts";
 import { hostBrokerListen } from "../../host/broker_listener.ts";
 import { pluginBrokerListen } from "../../server/broker_listener.ts";
 import { ENV } from "../../constants.ts";
-import {
-  Broker,
-  type BrokerConnInfo,
-  BrokerError,
-  multiplexBroker,
-} from "../../services/broker.ts";
-import { BrokerMux } from "../../services/broker_mux.ts";
+import { Broker, type BrokerConnInfo, BrokerError } from "../../services/broker.ts";
 import { BROKER_MAX_ANNOUNCED, BROKER_MAX_QUEUED } from "../../services/broker_limits.ts";
 import { pipePair } from "../mux/_pipe.ts";
+import { knock, muxSide } from "./_mux_side.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { socketFiles, withTempDir } from "../_util/host.ts";
 
@@ -96,31 +91,8 @@ Deno.test("broker: unclaimed announcements are bounded, the oldest dropped, one 
 Deno.test("broker: replies to knocks the other side does not read are bounded", async () => {
   const { logger, warnings } = recording();
   const [a, b] = pipePair();
-  const broker = new Broker({
-    listen: () => Promise.reject(new Error("multiplexed: no listener")),
-    maxMessageBytes: 4 << 20,
-    logger,
-    program: "the host",
-  });
-  const mux = new BrokerMux({
-    engine: (services) => {
-      const e = createNativeEngine({ maxMessageBytes: 4 << 20, logger });
-      for (const s of services) e.addService(s);
-      return e;
-    },
-    maxMessageBytes: 4 << 20,
-    logger,
-    program: "the host",
-  });
-  const session = mux.start(a, "client");
-  multiplexBroker(broker, mux);
+  const { broker, session } = muxSide("client", a, logger);
   const addHelper = implement(addHelperDef, { sum: (req) => ({ r: req.a + req.b }) });
-  const knock = (id: number) => ({
-    serviceId: id,
-    network: "",
-    address: "",
-    knock: { knock: true, ack: false, error: "" },
-  });
   const stop = new AbortController();
   try {
     await broker.acceptAndServe(3, [addHelper]);

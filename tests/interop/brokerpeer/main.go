@@ -7,7 +7,10 @@
 //	    a plugin whose Counter.Get answers with a broker id on which it
 //	    serves AddHelper (Sum = a+b); Counter.Put dials the id in add_server
 //	    and calls Sum(0, value) there, answering with nothing (the result is
-//	    logged), as the bidirectional example's plugin does.
+//	    logged), as the bidirectional example's plugin does. Counter.Get
+//	    with key "!flood N" announces N broker ids one after the other
+//	    (plain mode, without TLS), each serving AddHelper, none dialled
+//	    yet, and answers with the last.
 //	brokerpeer host -cmd "<plugin command>" [-automtls] [-mux] [-op get|put]
 //	    a host that launches the plugin and, with -op get (the default), calls
 //	    Counter.Get("!serve"), dials the id it got back and calls
@@ -23,6 +26,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
@@ -65,13 +70,37 @@ type counterServer struct {
 }
 
 // Get serves AddHelper on a new broker id and answers with that id.
-func (s *counterServer) Get(_ context.Context, _ *proto.GetRequest) (*proto.GetResponse, error) {
+func (s *counterServer) Get(_ context.Context, req *proto.GetRequest) (*proto.GetResponse, error) {
+	if n, ok := strings.CutPrefix(req.Key, "!flood "); ok {
+		return s.flood(n)
+	}
 	id := s.broker.NextId()
 	go s.broker.AcceptAndServe(id, func(opts []grpc.ServerOption) *grpc.Server {
 		srv := grpc.NewServer(opts...)
 		proto.RegisterAddHelperServer(srv, adder{})
 		return srv
 	})
+	return &proto.GetResponse{Value: int64(id)}, nil
+}
+
+// flood announces n broker ids in order: Accept returns once its ConnInfo
+// went on the broker stream, so the host gets them in this order.
+func (s *counterServer) flood(n string) (*proto.GetResponse, error) {
+	count, err := strconv.Atoi(n)
+	if err != nil || count < 1 {
+		return nil, fmt.Errorf("!flood wants a positive count, got %q", n)
+	}
+	var id uint32
+	for i := 0; i < count; i++ {
+		id = s.broker.NextId()
+		l, err := s.broker.Accept(id)
+		if err != nil {
+			return nil, fmt.Errorf("accept broker id %d: %w", id, err)
+		}
+		srv := grpc.NewServer()
+		proto.RegisterAddHelperServer(srv, adder{})
+		go func() { _ = srv.Serve(l) }()
+	}
 	return &proto.GetResponse{Value: int64(id)}, nil
 }
 

@@ -4,7 +4,9 @@
  * plaintext at this level and runs a yamux server session, whose streams
  * the plugin's {@linkcode BrokerMux} routes (TLS, if any, is inside each
  * stream). go-plugin's plugins take only the first connection; we run a
- * session on each, the oldest open one being the broker's.
+ * session on each, the oldest open one being the broker's, up to
+ * `MUX_MAX_SESSIONS` at once (a connection beyond it is closed, with one
+ * WARN per burst).
  *
  * @module
  */
@@ -14,6 +16,7 @@ import type { Logger } from "../log/logger.ts";
 import type { YamuxSession } from "../mux/yamux.ts";
 import { type Broker, multiplexBroker } from "../services/broker.ts";
 import { BrokerMux } from "../services/broker_mux.ts";
+import { BurstWarning, MUX_MAX_SESSIONS } from "../services/broker_limits.ts";
 import type { ClientTls } from "../rpc/connect.ts";
 import type { Engine, EngineFactory, ServerTls } from "./engine.ts";
 import { isAddrInUse, listenPlain, type PlainListener } from "../transport/accept.ts";
@@ -38,15 +41,26 @@ export interface MuxListener {
  */
 export function muxListener(mux: BrokerMux, logger: Logger): MuxListener {
   const sessions = new Set<YamuxSession>();
+  const refused = new BurstWarning(
+    logger,
+    `multiplexed connections refused: ${MUX_MAX_SESSIONS} are open already (the host needs one)`,
+  );
   let listener: PlainListener | null = null;
   return {
     bind(network, address) {
       try {
         listener = listenPlain(network, address, (conn) => {
+          if (sessions.size >= MUX_MAX_SESSIONS) {
+            refused.refused({ open: sessions.size });
+            return conn.close();
+          }
           logger.debug("multiplexed connection accepted");
           const session = mux.start(conn, "server");
           sessions.add(session);
-          void session.done().then(() => sessions.delete(session));
+          void session.done().then(() => {
+            sessions.delete(session);
+            refused.over();
+          });
         }, logger);
         return Promise.resolve(listener.port);
       } catch (err) {

@@ -38,12 +38,15 @@ import {
 import { type ServiceClient, serviceClient } from "../rpc/service_client.ts";
 import type { BrokerMux } from "./broker_mux.ts";
 import type { YamuxStream } from "../mux/yamux.ts";
+import {
+  BROKER_MAX_ANNOUNCED,
+  BROKER_MAX_PENDING_KNOCKS,
+  BROKER_MAX_QUEUED,
+  BROKER_TIMEOUT_MS,
+  BurstWarning,
+} from "./broker_limits.ts";
 
-/** How long an announced but unclaimed ConnInfo is kept, and how long `dial()` waits (go-plugin: 5 s). */
-export const BROKER_TIMEOUT_MS = 5000;
-
-/** Knocks for ids not served yet that a broker keeps (each for 5 s); more are refused. */
-const MAX_PENDING_KNOCKS = 64;
+export { BROKER_TIMEOUT_MS };
 
 /** A broker operation failed: a dial that timed out, a closed broker, a listener that would not bind. */
 export class BrokerError extends RpcPluginError {}
@@ -110,8 +113,9 @@ export class Broker {
   #options: BrokerOptions;
   #nextId = 0;
   #closed = false;
-  /** ConnInfos announced by the other side, not claimed yet, by id. */
+  /** ConnInfos announced by the other side, not claimed yet, by id, oldest first (at most `BROKER_MAX_ANNOUNCED`). */
   #announced = new Map<number, { info: BrokerConnInfo; expire: () => void }>();
+  #announcedDropped: BurstWarning;
   /** Dials waiting for an announcement, by id. */
   #waiting = new Map<number, BrokerWaiter<BrokerConnInfo>[]>();
   /** What we announce, waiting for the stream to take it. */
@@ -121,8 +125,11 @@ export class Broker {
   #dialled = new Set<Channel>();
   /** Multiplexed mode's streams, once on. */
   #mux: BrokerMux | null = null;
-  /** Knocks for ids not served yet, kept for 5 s for `acceptAndServe`, by id. */
+  /** Knocks for ids not served yet, kept for 5 s for `acceptAndServe`, by id (at most `BROKER_MAX_PENDING_KNOCKS`). */
   #knocks = new Map<number, () => void>();
+  #knocksRefused: BurstWarning;
+  /** Knocks dropped unanswered: the other side does not read our replies. */
+  #knocksDropped: BurstWarning;
   /** The last multiplexed dial: dials run one after another, as go-plugin's. */
   #dialing: Promise<unknown> = Promise.resolve();
 
@@ -133,6 +140,22 @@ export class Broker {
    */
   constructor(options: BrokerOptions) {
     this.#options = options;
+    const log = options.logger;
+    this.#announcedDropped = new BurstWarning(
+      log,
+      `broker announcements dropped: the other side announced more than ${BROKER_MAX_ANNOUNCED} ` +
+        "broker ids that no dial claimed (the oldest go first)",
+    );
+    this.#knocksRefused = new BurstWarning(
+      log,
+      `broker knocks refused: the other side knocked for more than ${BROKER_MAX_PENDING_KNOCKS} ` +
+        "broker ids not served yet",
+    );
+    this.#knocksDropped = new BurstWarning(
+      log,
+      `broker knocks dropped unanswered: ${BROKER_MAX_QUEUED} replies already wait for the ` +
+        "other side to read the broker stream",
+    );
   }
 
   /** The next broker id of this side (1, 2, ...), as go-plugin's `NextId()`. */
@@ -252,6 +275,7 @@ export class Broker {
     if (knocked) {
       knocked();
       this.#knocks.delete(id);
+      this.#knocksRefused.over();
       this.#ack(mux, id);
     }
     return {
@@ -285,11 +309,19 @@ export class Broker {
     return await mux.open(id, timeoutMs);
   }
 
-  /** A knock from the other side: ack it if `id` is served, else keep it 5 s. */
+  /**
+   * A knock from the other side: ack it if `id` is served, else keep it 5 s.
+   * Every answer waits in the outbox for the other side to read it: when
+   * `BROKER_MAX_QUEUED` already wait, the knock is dropped unanswered.
+   */
   #onKnock(mux: BrokerMux, id: number): void {
+    if (this.#outbox.length >= BROKER_MAX_QUEUED) {
+      return this.#knocksDropped.refused({ id, queued: this.#outbox.length });
+    }
     if (mux.has(id)) return this.#ack(mux, id);
     if (this.#knocks.has(id)) return;
-    if (this.#knocks.size >= MAX_PENDING_KNOCKS) {
+    if (this.#knocks.size >= BROKER_MAX_PENDING_KNOCKS) {
+      this.#knocksRefused.refused({ id });
       return this.#send({
         serviceId: id,
         network: "",
@@ -297,7 +329,7 @@ export class Broker {
         knock: {
           knock: true,
           ack: true,
-          error: `too many knocks for ids not served yet (${MAX_PENDING_KNOCKS})`,
+          error: `too many knocks for ids not served yet (${BROKER_MAX_PENDING_KNOCKS})`,
         },
       });
     }
@@ -305,6 +337,7 @@ export class Broker {
       id,
       after(BROKER_TIMEOUT_MS, () => {
         this.#knocks.delete(id);
+        this.#knocksRefused.over();
         this.#options.logger.debug("broker knock dropped: nothing served its id in time", { id });
       }),
     );
@@ -355,13 +388,26 @@ export class Broker {
       if (!waiters.length) this.#waiting.delete(info.serviceId);
       return w(info);
     }
-    this.#announced.get(info.serviceId)?.expire();
+    this.#unannounce(info.serviceId);
+    if (this.#announced.size >= BROKER_MAX_ANNOUNCED) {
+      const [oldest] = this.#announced.keys();
+      this.#announcedDropped.refused({ id: oldest, newest: info.serviceId });
+      this.#unannounce(oldest);
+    }
     const expire = after(BROKER_TIMEOUT_MS, () => {
-      if (this.#announced.get(info.serviceId)?.info === info) {
-        this.#announced.delete(info.serviceId);
-      }
+      if (this.#announced.get(info.serviceId)?.info === info) this.#unannounce(info.serviceId);
     });
     this.#announced.set(info.serviceId, { info, expire });
+  }
+
+  /** Forgets the unclaimed announcement of `id`, if any. */
+  #unannounce(id: number): BrokerConnInfo | undefined {
+    const known = this.#announced.get(id);
+    if (!known) return undefined;
+    known.expire();
+    this.#announced.delete(id);
+    if (this.#announced.size < BROKER_MAX_ANNOUNCED - 1) this.#announcedDropped.over();
+    return known.info;
   }
 
   /** What this side announces, for the stream to send, until `signal` aborts or the broker closes. @internal */
@@ -375,6 +421,7 @@ export class Broker {
           yield next;
           continue;
         }
+        this.#knocksDropped.over();
         await new Promise<void>((resolve) => (this.#wakeOutbox = resolve));
         this.#wakeOutbox = null;
       }
@@ -398,12 +445,8 @@ export class Broker {
     if (this.#closed) {
       return Promise.reject(new BrokerError(`The broker is closed: cannot dial broker id ${id}`));
     }
-    const known = this.#announced.get(id);
-    if (known) {
-      known.expire();
-      this.#announced.delete(id);
-      return Promise.resolve(known.info);
-    }
+    const known = this.#unannounce(id);
+    if (known) return Promise.resolve(known);
     const remove = (waiter: BrokerWaiter<BrokerConnInfo>) => {
       const list = this.#waiting.get(id);
       const i = list?.indexOf(waiter) ?? -1;

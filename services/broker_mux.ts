@@ -14,9 +14,9 @@
  * {@linkcode Broker}'s; this file keeps the sessions, the routing and the
  * engines serving brokered ids.
  *
- * Bounds: streams per session (`MUX_MAX_STREAMS`; more are reset), knocked
- * ids waiting for their stream (`MUX_MAX_EXPECTED` per session, each
- * dropped after 5 s).
+ * Bounds (all in broker_limits.ts): streams per session (`MUX_MAX_STREAMS`;
+ * more are reset), knocked ids waiting for their stream (`MUX_MAX_EXPECTED`
+ * per session, each dropped after 5 s).
  *
  * @module
  */
@@ -28,13 +28,8 @@ import type { Channel } from "../rpc/client_call.ts";
 import { type ClientTls, connectStream } from "../rpc/connect.ts";
 import type { ServiceImplementation } from "../rpc/service.ts";
 import type { Engine, ServerTls } from "../server/engine.ts";
-import { BROKER_TIMEOUT_MS, BrokerError, brokerWait, type BrokerWaiter } from "./broker.ts";
-
-/** Streams open at once on one session; a stream the peer opens beyond it is reset. */
-export const MUX_MAX_STREAMS = 128;
-
-/** Knocked ids waiting for their stream, per session; a knock beyond it is refused. */
-export const MUX_MAX_EXPECTED = 16;
+import { BrokerError, brokerWait, type BrokerWaiter } from "./broker.ts";
+import { BROKER_TIMEOUT_MS, MUX_MAX_EXPECTED, MUX_MAX_STREAMS } from "./broker_limits.ts";
 
 /** What a side gives its multiplexed broker. */
 export interface BrokerMuxOptions {

@@ -404,6 +404,11 @@ export function grpcJsEngine(options: EngineOptions): Engine {
       });
     },
     shutdown(graceMs: number): Promise<void> {
+      // Grace 0 asks for no graceful stop (a brokered server's close): no timeout to report.
+      if (!(graceMs > 0)) {
+        server.forceShutdown();
+        return Promise.resolve();
+      }
       return new Promise((resolve) => {
         const timer = setTimeout(() => {
           log.warn("graceful stop timed out; cancelling remaining calls", { grace_ms: graceMs });

@@ -228,7 +228,21 @@ export function createNativeEngine(options: EngineOptions): Engine {
       await Promise.all([...connections].map((c) => c.drain(grace.signal)));
       cancel();
       if (connections.size) {
-        log.warn("graceful stop timed out; cancelling remaining calls", { grace_ms: graceMs });
+        const calls = [...connections].reduce((n, c) => n + c.streamCount, 0);
+        // Grace 0 asks for no graceful stop (a brokered server's close): cancelling is
+        // what was asked, as are connections the peer is still closing, with no call.
+        if (graceMs > 0 && calls > 0) {
+          log.warn("graceful stop timed out; cancelling remaining calls", {
+            grace_ms: graceMs,
+            calls,
+          });
+        } else {
+          log.debug("server stopped; closing its connections", {
+            grace_ms: graceMs,
+            connections: connections.size,
+            calls,
+          });
+        }
         for (const c of [...connections]) c.close("server stopped");
       }
       for (const raw of rawSockets) raw.destroy();

@@ -24,6 +24,7 @@ import { fromTsProto, implement } from "../../mod.ts";
 import { BrokerError, launch, type LaunchOptions, type PluginClient } from "../../host/mod.ts";
 import { AddHelperDefinition, CounterDefinition } from "../../examples/counter/gen/counter_pb.ts";
 import { createLogger } from "../../log/logger.ts";
+import { BROKER_MAX_ANNOUNCED } from "../../services/broker_limits.ts";
 import { buildGo } from "../_util/go.ts";
 import { assert, assertEquals, socketFiles, waitNoProcesses, withTempDir } from "../_util/host.ts";
 
@@ -73,6 +74,53 @@ function assertNoSockets(plugin: PluginClient, dir: string, mux: boolean): void 
   assert(!exists, `${socketDir(plugin)} was left`);
 }
 
+Deno.test("broker: go-plugin's Go plugin announcing more ids than anyone dials (plain): the oldest are dropped, one WARN", async () => {
+  await withTempDir(async (dir) => {
+    const lines: string[] = [];
+    // Without TLS: the fixture serves its flood on bare listeners.
+    const plugin = await launchGo(dir, [await goPlugin(dir, "brokerpeer"), "plugin"], false, {
+      autoMtls: false,
+      logger: createLogger({ level: "debug", write: (l) => lines.push(l) }),
+    });
+    try {
+      const extra = 8;
+      const { value } = await plugin.client(counterDef).get({
+        key: `!flood ${BROKER_MAX_ANNOUNCED + extra}`,
+      }, { timeoutMs: 10_000 });
+      const last = Number(value);
+      const first = last - BROKER_MAX_ANNOUNCED - extra + 1;
+      // The last announcement came after all the others (one stream, in order).
+      const sum = async (id: number, timeoutMs?: number) => {
+        const conn = await plugin.broker.dial(id, timeoutMs);
+        try {
+          const { r } = await conn.client(addHelperDef).sum({ a: 2n, b: 3n }, { timeoutMs: 5000 });
+          return String(r);
+        } finally {
+          conn.close();
+        }
+      };
+      assertEquals(await sum(last), "5");
+      // The oldest went, the BROKER_MAX_ANNOUNCED newest stayed.
+      assertEquals(await sum(first + extra), "5");
+      let error: unknown;
+      try {
+        await sum(first + extra - 1, 300);
+      } catch (err) {
+        error = err;
+      }
+      assert(error instanceof BrokerError, String(error));
+      assert(error.message.includes(`broker id ${first + extra - 1}`), error.message);
+      const warned = lines.filter((l) => l.includes('"@level":"warn"'));
+      assertEquals(warned.length, 1, warned.join("\n"));
+      assert(warned[0].includes("broker announcements dropped"), warned[0]);
+    } finally {
+      await plugin.kill();
+    }
+    assertEquals((await plugin.exited).forced, false);
+    assertEquals(await waitNoProcesses(dir), []);
+  });
+});
+
 for (const mux of [false, true]) {
   for (const autoMtls of [false, true]) {
     Deno.test(
@@ -112,6 +160,8 @@ for (const mux of [false, true]) {
             await plugin.kill();
           }
           assertEquals((await plugin.exited).forced, false, lines.join("\n"));
+          // Closing a brokered server the plugin just used is a normal close, never a WARN.
+          assertEquals(lines.filter((l) => l.includes('"@level":"warn"')), []);
           // go-plugin's plugin logged its yamux server session, or did not.
           assertEquals(lines.join("\n").includes("initial server connection accepted"), mux);
           assertNoSockets(plugin, dir, mux);

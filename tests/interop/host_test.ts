@@ -146,21 +146,23 @@ Deno.test("plugin run by hand (no cookie): message on stderr, exit 1, nothing on
 
 Deno.test("go host: console output before and after the handshake goes to GRPCStdio, logs keep their level", async () => {
   await withTempDir(async (dir) => {
-    const r = await host(dir, [], ["--chatty"], ["wait", "700ms"]);
-    assert(r.result.ok, `wait failed: ${r.result.error}\n${r.stderr}`);
+    const wants = [
+      "[STDIO-OUT] chatty: console.log before serve()",
+      "[STDIO-OUT] chatty: console.log after the handshake",
+      "[STDIO-ERR] chatty: console.error after the handshake",
+      "[TRACE] host.sh: chatty: a trace line",
+      "[DEBUG] host.sh: chatty: a debug line",
+      "[INFO]  host.sh: chatty: a info line",
+      "[WARN]  host.sh: chatty: a warn line",
+      "[ERROR] host.sh: chatty: a error line",
+    ];
+    // The Go host kills the plugin once every line has reached it (or fails after 20 s).
+    const r = await host(dir, [], ["--chatty"], ["waitfor", "20s", ...wants]);
+    assert(r.result.ok, `waitfor failed: ${r.result.error}\n${r.stderr}`);
     const err = r.stderr;
-    for (
-      const want of [
-        "[STDIO-OUT] chatty: console.log before serve()",
-        "[STDIO-OUT] chatty: console.log after the handshake",
-        "[STDIO-ERR] chatty: console.error after the handshake",
-        "[TRACE] host.sh: chatty: a trace line",
-        "[DEBUG] host.sh: chatty: a debug line",
-        "[INFO]  host.sh: chatty: a info line",
-        "[WARN]  host.sh: chatty: a warn line",
-        "[ERROR] host.sh: chatty: a error line",
-      ]
-    ) assert(err.includes(want), `host stderr lacks ${JSON.stringify(want)}:\n${err}`);
+    for (const want of wants) {
+      assert(err.includes(want), `host stderr lacks ${JSON.stringify(want)}:\n${err}`);
+    }
     assert(/chatty: a warn line: .*answer=42/.test(err), "fields were not re-logged");
     assert(!err.includes("plugin failed to exit gracefully"), err);
     await noLeftovers(dir);

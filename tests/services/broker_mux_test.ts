@@ -16,8 +16,10 @@ import {
   BrokerError,
   multiplexBroker,
 } from "../../services/broker.ts";
-import { BrokerMux, MUX_MAX_EXPECTED } from "../../services/broker_mux.ts";
+import { BrokerMux } from "../../services/broker_mux.ts";
+import { MUX_MAX_EXPECTED } from "../../services/broker_limits.ts";
 import { pipePair } from "../mux/_pipe.ts";
+import { knock, muxSide } from "./_mux_side.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { assertRejects } from "../mux/_util.ts";
 
@@ -25,27 +27,8 @@ const logger = createLogger({ level: "off" });
 const addHelperDef = fromTsProto(AddHelperDefinition);
 const addHelper = implement(addHelperDef, { sum: (req) => ({ r: req.a + req.b }) });
 
-function side(role: "client" | "server", conn: ReturnType<typeof pipePair>[0]) {
-  const broker = new Broker({
-    listen: () => Promise.reject(new Error("multiplexed: no listener")),
-    maxMessageBytes: 4 << 20,
-    logger,
-    program: role === "client" ? "the host" : "the plugin",
-  });
-  const mux = new BrokerMux({
-    engine: (services) => {
-      const e = createNativeEngine({ maxMessageBytes: 4 << 20, logger });
-      for (const s of services) e.addService(s);
-      return e;
-    },
-    maxMessageBytes: 4 << 20,
-    logger,
-    program: "test",
-  });
-  const session = mux.start(conn, role);
-  multiplexBroker(broker, mux);
-  return { broker, session };
-}
+const side = (role: "client" | "server", conn: ReturnType<typeof pipePair>[0]) =>
+  muxSide(role, conn, logger);
 
 /** Host and plugin, multiplexed, their broker streams joined; `seen` hears what each receives. */
 function pair(
@@ -83,13 +66,6 @@ function pair(
     },
   };
 }
-
-const knock = (id: number): BrokerConnInfo => ({
-  serviceId: id,
-  network: "",
-  address: "",
-  knock: { knock: true, ack: false, error: "" },
-});
 
 Deno.test("broker mux: a knock that comes before acceptAndServe is answered when it comes", async () => {
   await using p = pair();

@@ -10,7 +10,10 @@
 //	    logged), as the bidirectional example's plugin does. Counter.Get("!status")
 //	    fails instead: FAILED_PRECONDITION "not ready" with a google.rpc.ErrorInfo
 //	    detail (reason COLD, domain brokerpeer.test, metadata k=v) and the
-//	    trailers x-why: "warming up" and x-why-bin: 00 01 ff.
+//	    trailers x-why: "warming up" and x-why-bin: 00 01 ff. Counter.Get
+//	    with key "!flood N" announces N broker ids one after the other
+//	    (plain mode, without TLS), each serving AddHelper, none dialled
+//	    yet, and answers with the last.
 //	brokerpeer host -cmd "<plugin command>" [-automtls] [-mux] [-op get|put]
 //	    a host that launches the plugin and, with -op get (the default), calls
 //	    Counter.Get("!serve"), dials the id it got back and calls
@@ -26,6 +29,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"time"
 
 	hclog "github.com/hashicorp/go-hclog"
@@ -72,8 +77,12 @@ type counterServer struct {
 }
 
 // Get serves AddHelper on a new broker id and answers with that id; for the
-// key "!status", it fails with a status that has details and trailers.
+// key "!status", it fails with a status that has details and trailers; for
+// "!flood N", it announces N ids.
 func (s *counterServer) Get(ctx context.Context, req *proto.GetRequest) (*proto.GetResponse, error) {
+	if n, ok := strings.CutPrefix(req.Key, "!flood "); ok {
+		return s.flood(n)
+	}
 	if req.Key == "!status" {
 		if err := grpc.SetTrailer(ctx, metadata.Pairs("x-why", "warming up", "x-why-bin", "\x00\x01\xff")); err != nil {
 			return nil, err
@@ -92,6 +101,27 @@ func (s *counterServer) Get(ctx context.Context, req *proto.GetRequest) (*proto.
 		proto.RegisterAddHelperServer(srv, adder{})
 		return srv
 	})
+	return &proto.GetResponse{Value: int64(id)}, nil
+}
+
+// flood announces n broker ids in order: Accept returns once its ConnInfo
+// went on the broker stream, so the host gets them in this order.
+func (s *counterServer) flood(n string) (*proto.GetResponse, error) {
+	count, err := strconv.Atoi(n)
+	if err != nil || count < 1 {
+		return nil, fmt.Errorf("!flood wants a positive count, got %q", n)
+	}
+	var id uint32
+	for i := 0; i < count; i++ {
+		id = s.broker.NextId()
+		l, err := s.broker.Accept(id)
+		if err != nil {
+			return nil, fmt.Errorf("accept broker id %d: %w", id, err)
+		}
+		srv := grpc.NewServer()
+		proto.RegisterAddHelperServer(srv, adder{})
+		go func() { _ = srv.Serve(l) }()
+	}
 	return &proto.GetResponse{Value: int64(id)}, nil
 }
 

@@ -132,11 +132,13 @@ type options struct {
 
 // opArgs is the number of positional arguments each operation expects.
 var opArgs = map[string]int{
-	"ping":  0,
-	"put":   2,
-	"get":   1,
-	"wait":  1,
-	"calls": 3,
+	"ping": 0,
+	"put":  2,
+	"get":  1,
+	"wait": 1,
+	// "waitfor" takes a timeout and one or more texts (see checkOpArgs).
+	"waitfor": -1,
+	"calls":   3,
 	// "gets" takes one or more keys (see parseArgs).
 	"gets":       -1,
 	"roundtrip":  2,
@@ -184,7 +186,7 @@ func run(args []string) (res result) {
 
 	// All stderr output (host logs and plugin stdio) goes through a single
 	// locked writer, so that lines from different goroutines don't interleave.
-	stderr := &lockedWriter{w: os.Stderr}
+	stderr := &lockedWriter{w: os.Stderr, record: opts.op == "waitfor", changed: make(chan struct{})}
 	logger := hclog.New(&hclog.LoggerOptions{
 		Name:   "host",
 		Level:  opts.logLevel,
@@ -319,7 +321,7 @@ func run(args []string) (res result) {
 		}
 	}
 
-	if err := doOp(ctx, rpcClient, opts, &res); err != nil {
+	if err := doOp(ctx, rpcClient, opts, &res, stderr); err != nil {
 		res.Error = err.Error()
 		return res
 	}
@@ -387,7 +389,7 @@ func joinErrors(a, b string) string {
 
 // doOp performs the requested operation on a connected plugin client.
 // The arguments were validated by parseArgs.
-func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, res *result) error {
+func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, res *result, stderr *lockedWriter) error {
 	if opts.op == "ping" {
 		return rpcClient.Ping()
 	}
@@ -484,6 +486,13 @@ func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, re
 			return errors.New("wait interrupted")
 		}
 
+	case "waitfor":
+		if err := rpcClient.Ping(); err != nil {
+			return err
+		}
+		timeout, _ := time.ParseDuration(opts.args[0]) // validated by parseArgs
+		return stderr.waitFor(ctx, timeout, opts.args[1:])
+
 	case "calls":
 		n, _ := strconv.Atoi(opts.args[0])           // validated by parseArgs
 		concurrency, _ := strconv.Atoi(opts.args[1]) // validated by parseArgs
@@ -522,6 +531,8 @@ func parseArgs(args []string) (options, error) {
 			"  put KEY VALUE            KV.Put\n"+
 			"  get KEY                  KV.Get\n"+
 			"  wait DURATION            connect, dispense, ping, then sleep DURATION\n"+
+			"  waitfor TIMEOUT TEXT...  connect, dispense, ping, then wait until every TEXT was written\n"+
+			"                           to stderr (logs, re-logged plugin stderr, stdio), within TIMEOUT\n"+
 			"  calls N CONCURRENCY KEY  N KV.Get(KEY) calls over CONCURRENCY goroutines\n"+
 			"  status KEY               KV.Get(KEY); the gRPC status, its details and trailers\n\n"+
 			"flags:\n")
@@ -609,6 +620,13 @@ func checkOpArgs(op string, args []string) error {
 		if d, err := time.ParseDuration(args[0]); err != nil || d < 0 {
 			return fmt.Errorf("invalid DURATION %q", args[0])
 		}
+	case "waitfor":
+		if d, err := time.ParseDuration(args[0]); err != nil || d <= 0 {
+			return fmt.Errorf("invalid TIMEOUT %q: must be a positive duration", args[0])
+		}
+		if len(args) < 2 {
+			return errors.New("op \"waitfor\" takes a TIMEOUT and at least one TEXT")
+		}
 	case "calls", "soak":
 		for _, a := range args[:2] {
 			if v, err := strconv.Atoi(a); err != nil || v < 1 {
@@ -619,16 +637,54 @@ func checkOpArgs(op string, args []string) error {
 	return nil
 }
 
-// lockedWriter serialises writes to an underlying writer.
+// lockedWriter serialises writes to an underlying writer. With record set
+// (the "waitfor" op), it also keeps what was written and closes changed (and
+// makes a new one) on every write, for waitFor.
 type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	mu      sync.Mutex
+	w       io.Writer
+	record  bool
+	seen    bytes.Buffer
+	changed chan struct{}
 }
 
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.record {
+		l.seen.Write(p)
+		close(l.changed)
+		l.changed = make(chan struct{})
+	}
 	return l.w.Write(p)
+}
+
+// waitFor returns once every text has been written (in one write or across
+// several), or fails naming the missing ones after timeout, or when ctx ends.
+func (l *lockedWriter) waitFor(ctx context.Context, timeout time.Duration, texts []string) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		var missing []string
+		for _, t := range texts {
+			if !bytes.Contains(l.seen.Bytes(), []byte(t)) {
+				missing = append(missing, t)
+			}
+		}
+		changed := l.changed
+		l.mu.Unlock()
+		if len(missing) == 0 {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return fmt.Errorf("waitfor: stderr still lacks %q after %s", missing, timeout)
+		case <-ctx.Done():
+			return errors.New("waitfor interrupted")
+		}
+	}
 }
 
 // prefixWriter writes each chunk it receives as one write of prefix+chunk,

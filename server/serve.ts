@@ -52,6 +52,7 @@ import type { ServiceImplementation } from "../rpc/service.ts";
 import { stdioService } from "../services/stdio.ts";
 import { Broker, brokerService } from "../services/broker.ts";
 import { pluginBrokerListen } from "./broker_listener.ts";
+import { nodeTls } from "../h2/socket.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
@@ -307,6 +308,10 @@ async function start(
   startup: Startup,
 ): Promise<PluginServer> {
   const debug = debugMode(options.debug, options.handshake);
+  // 0. TLS set-up starts first: it is most of a launch's time, and runs beside the rest.
+  // Its errors surface at step 3, after the cookie's.
+  const tlsReady = debug ? undefined : (async () => await serverTls(options, logger))();
+  tlsReady?.catch(() => {});
 
   // 1. Signals first: Ctrl-C during start-up must not kill the plugin (debug mode: it does).
   // A stop asked for during start-up ends it at the next step (serve() then rejects, or,
@@ -327,7 +332,7 @@ async function start(
   // 3. TLS: AutoMTLS when the host asks for it, else the author's own, else none.
   const { tls, certDer: serverCertDer } = debug
     ? (warnIgnoredTls(logger, readEnv(ENV.clientCert), options.tls), {})
-    : await serverTls(options, logger);
+    : await tlsReady!;
   checkInterrupted(startup);
 
   // 4. Keep stdout for the handshake from here on (debug mode: the console stays).
@@ -467,7 +472,10 @@ function serverTls(
 ): Promise<{ tls?: ServerTls; certDer?: Uint8Array }> {
   const hostCert = readEnv(ENV.clientCert);
   if (hostCert) logger.debug("configuring server automatic mTLS");
-  return chooseServerTls(hostCert, options.tls, options.autoMtlsKeyType);
+  const ready = chooseServerTls(hostCert, options.tls, options.autoMtlsKeyType);
+  // WebCrypto makes the key off the main thread: load the TLS server's `node:tls` meanwhile.
+  if (hostCert || options.tls) nodeTls();
+  return ready;
 }
 
 /** Step 8: tells whoever started us where we listen. */

@@ -29,6 +29,7 @@ export function startupRows(out: DriverOutput, info: Record<string, TargetInfo>)
   const goOf = (automtls: boolean) =>
     results.find((r) => info[r.target]?.role === "go" && r.automtls === automtls && r.ok);
   const idle = out.references?.find((r) => r.id === "deno-idle" && r.ok)?.ms?.median;
+  const tlsFloor = out.references?.find((r) => r.id === "deno-tls-floor" && r.ok)?.ms?.median;
   const lines = [
     "Start-up under go-plugin's Go host (median of the launches; ratios to go-plugin's Go " +
     "plugin in the same mode and run):",
@@ -71,6 +72,14 @@ export function startupRows(out: DriverOutput, info: Record<string, TargetInfo>)
       `Idle deno run (spawn → first line): ${
         fmtMs(idle)
       } ms, the floor the handshake is measured from.`,
+    );
+  }
+  if (tlsFloor !== undefined) {
+    lines.push(
+      `AutoMTLS floor (bench/fixtures/tls_floor.ts: a P-256 key made while node:tls loads, then ` +
+        `a line): ${fmtMs(tlsFloor)} ms${
+          idle !== undefined ? `, ${(tlsFloor - idle).toFixed(1)} ms over the idle deno run` : ""
+        }; no AutoMTLS plugin on Deno 2.9 can print its handshake sooner.`,
     );
   }
   return [...lines, "", ...targets];

@@ -282,10 +282,18 @@ async function main(): Promise<number> {
           env,
           until: "line",
         },
+        {
+          id: "deno-tls-floor",
+          argv: [DENO, "run", ...refFlags, `${ROOT}bench/fixtures/tls_floor.ts`],
+          dir: refDir,
+          env,
+          until: "line",
+        },
       ];
       const refLabels: Record<string, string> = {
         "deno-empty": "reference: empty deno run (spawn → exit)",
         "deno-idle": "reference: idle deno run (spawn → first line)",
+        "deno-tls-floor": "reference: P-256 key + node:tls, then a line (spawn → line)",
       };
 
       const configPath = `${work}/config.json`;
@@ -342,11 +350,13 @@ async function main(): Promise<number> {
         `Host: bench/driver on go-plugin ${out.host.goPlugin}, grpc-go ${out.host.grpcGo}, ` +
           `${out.host.goVersion}; Deno ${Deno.version.deno}` +
           (pyInfo ? `; ${pyInfo.version}` : "") + ".",
-        `Counts: ${counts.launches} launches per plugin and mode; ${counts.latencyCalls} ` +
-          `sequential Gets; ${counts.throughputCalls} Gets per concurrency level; ` +
-          `${counts.payloadReps} Puts and Gets per payload. Ratios: this row / the Go ` +
-          `(Python) plugin's row in the same AutoMTLS mode. Measured in ` +
-          `${out.seconds.toFixed(0)} s.`,
+        (startupOnly
+          ? `Counts: ${counts.launches} launches per plugin and mode (start phase only). `
+          : `Counts: ${counts.launches} launches per plugin and mode; ${counts.latencyCalls} ` +
+            `sequential Gets; ${counts.throughputCalls} Gets per concurrency level; ` +
+            `${counts.payloadReps} Puts and Gets per payload. `) +
+          `Ratios: this row / the Go (Python) plugin's row in the same AutoMTLS mode. ` +
+          `Measured in ${out.seconds.toFixed(0)} s.`,
         "",
       );
     }

@@ -26,10 +26,14 @@ export interface AutoMtls {
 
 /**
  * The key type of our certificate when the author chose none: P-256, which
- * every TLS stack handles (pyvider's Python host cannot use P-521). Speed
- * does not decide it: Deno 2.9 pays about 60 ms once for its crypto stack,
- * in WebCrypto's first P-256 key generation or else in the first TLS
- * server set-up (`initServerTls`), whichever comes first.
+ * every host's TLS stack handles (pyvider's Python client cannot use P-521,
+ * and refuses an Ed25519 server certificate with a handshake failure).
+ * Speed does not decide it: Deno 2.9 pays 30-50 ms of CPU once for its
+ * crypto stack, in WebCrypto's first ECDSA key generation (off the main
+ * thread, beside `node:tls` loading: serve() starts it first) or else in the
+ * first TLS handshake (on the main thread). An Ed25519 key skips it at key
+ * generation and pays it in the handshake: its first call measured the same
+ * as P-256's under go-plugin's host (bench/README.md, "Start-up").
  */
 const DEFAULT_KEY_TYPE: KeyType = "ecdsa-p256";
 

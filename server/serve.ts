@@ -471,8 +471,8 @@ function serverTls(
   logger: Logger,
 ): Promise<{ tls?: ServerTls; certDer?: Uint8Array }> {
   const hostCert = readEnv(ENV.clientCert);
-  if (hostCert) logger.debug("configuring server automatic mTLS");
   const ready = chooseServerTls(hostCert, options.tls, options.autoMtlsKeyType);
+  if (hostCert) logger.debug("configuring server automatic mTLS");
   // WebCrypto makes the key off the main thread: load the TLS server's `node:tls` meanwhile.
   if (hostCert || options.tls) nodeTls();
   return ready;

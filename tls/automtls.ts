@@ -52,6 +52,10 @@ export async function setUpAutoMtls(
   keyType?: KeyType,
   now: Date = new Date(),
 ): Promise<AutoMtls> {
+  // The key first: its generation is the longest step of a launch (see DEFAULT_KEY_TYPE).
+  const chosen = keyType ?? DEFAULT_KEY_TYPE;
+  const making = makeAutoCertificate(chosen, now);
+  making.catch(() => {}); // awaited below unless the host's certificate is refused first
   let host;
   try {
     host = readHostCertificate(hostCertPem);
@@ -71,8 +75,7 @@ export async function setUpAutoMtls(
         "restart the host so it makes a fresh one, or check this machine's clock",
     );
   }
-  const chosen = keyType ?? DEFAULT_KEY_TYPE;
-  const ours = await makeAutoCertificate(chosen, now);
+  const ours = await making;
   return {
     serverTls: {
       certPem: ours.certPem,

@@ -5,12 +5,14 @@
  * lock file's snapshot (grpc-js, pkijs, protobufjs and their ~30
  * dependencies) on the first npm import; deno.json's `npm-lazy-caching`
  * makes it fetch only what the module graph imports: `@bufbuild/protobuf`.
- * Needs the npm registry.
+ * The same for the Terraform provider's launcher under the real Terraform:
+ * `@bufbuild/protobuf` and `@msgpack/msgpack`. Needs the npm registry.
  */
 
 import { buildGo } from "../_util/go.ts";
-import { denoRunLine } from "../_util/plugin.ts";
+import { denoRunLine, ROOT } from "../_util/plugin.ts";
 import { assert, assertEquals, run, waitNoProcesses, withTempDir } from "../_util/host.ts";
+import { PROVIDER_SOURCE_DIR, terraformCli, Workspace } from "./terraform_cli.ts";
 
 /** The npm packages in a DENO_DIR's cache, as `name` or `@scope/name`. */
 function cachedNpmPackages(denoDir: string): string[] {
@@ -50,5 +52,26 @@ Deno.test("cold cache: the native KV plugin under go-plugin's host fetches only 
     assert(lines.length > 0, `no download lines in the host's log:\n${put.stderr}`);
     assert(lines.every((l) => l.includes("@bufbuild")), `other downloads:\n${lines.join("\n")}`);
     assertEquals(await waitNoProcesses(dir), [], "plugin processes left behind");
+  });
+});
+
+Deno.test("cold cache: the Terraform provider's launcher under terraform plan fetches only its two npm packages", async () => {
+  const cli = await terraformCli();
+  await withTempDir(async (dir) => {
+    const denoDir = `${dir}/deno-dir`;
+    // The workspace blocks the network with a refusing proxy; Deno must reach npm here.
+    const ws = new Workspace(cli, `${dir}/work`, {
+      DENO_DIR: denoDir,
+      HTTPS_PROXY: "",
+      HTTP_PROXY: "",
+    });
+    await Deno.mkdir(ws.dir);
+    await ws.init(PROVIDER_SOURCE_DIR);
+    await ws.config(Deno.readTextFileSync(`${ROOT}examples/terraform/main.tf`));
+    const plan = await ws.run(["plan"]);
+    assertEquals(plan.code, 0, `${plan.command} failed:\n${plan.output}`);
+    const downloaded = cachedNpmPackages(denoDir);
+    console.log(`${cli.version}: downloaded into the empty DENO_DIR: ${downloaded.join(", ")}`);
+    assertEquals(downloaded, ["@bufbuild/protobuf", "@msgpack/msgpack"]);
   });
 });

@@ -13,24 +13,31 @@
 
 import { buildHuffmanDecodeTables } from "../h2/_huffman_build.ts";
 
+/** Base64 of the values as little-endian unsigned integers of `width` bytes each. */
+function base64Of(values: ArrayLike<number>, width: 1 | 4): string {
+  const bytes = new Uint8Array(values.length * width);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) {
+    if (width === 4) view.setUint32(i * 4, values[i], true);
+    else bytes[i] = values[i];
+  }
+  return bytes.toBase64();
+}
+
+/** The base64 text as string literals of at most 88 characters a line. */
+function literal(text: string): string {
+  const lines: string[] = [];
+  for (let i = 0; i < text.length; i += 88) lines.push(`  "${text.slice(i, i + 88)}"`);
+  return lines.join(" +\n");
+}
+
 /** The generated module's text. */
 export function huffmanDecodeTableSource(): string {
   const { transitions, endVerdict } = buildHuffmanDecodeTables();
-  const rows = (values: ArrayLike<number>, perLine: number) => {
-    const lines: string[] = [];
-    for (let i = 0; i < values.length; i += perLine) {
-      lines.push(
-        "  " + Array.from(values).slice(i, i + perLine).map((v) =>
-          `0x${v.toString(16)}`
-        ).join(", ") +
-          ",",
-      );
-    }
-    return lines.join("\n");
-  };
   return `/**
  * The HPACK Huffman decoder's state machine (see huffman.ts), as
- * h2/_huffman_build.ts computes it.
+ * h2/_huffman_build.ts computes it, in base64: a string costs next to nothing
+ * to load, and is decoded on the first Huffman-coded header.
  *
  * Generated, do not edit. Regenerate from the repository root with
  *
@@ -39,17 +46,13 @@ export function huffmanDecodeTableSource(): string {
  * @module
  */
 
-/** Entry per state and nibble: \`HUFFMAN_TRANSITIONS[(state << 4) | nibble]\`. */
-// deno-fmt-ignore
-export const HUFFMAN_TRANSITIONS: Uint32Array = new Uint32Array([
-${rows(transitions, 16)}
-]);
+/** Entry per state and nibble, \`(state << 4) | nibble\`: 32-bit little-endian, base64. */
+export const HUFFMAN_TRANSITIONS_BASE64: string =
+${literal(base64Of(transitions, 4))};
 
-/** End-of-string verdict per state (0 fine, 1 padding too long, 2 padding not all ones). */
-// deno-fmt-ignore
-export const HUFFMAN_END_VERDICT: Uint8Array = new Uint8Array([
-${rows(endVerdict, 32)}
-]);
+/** End-of-string verdict per state (0 fine, 1 padding too long, 2 padding not all ones), base64. */
+export const HUFFMAN_END_VERDICT_BASE64: string =
+${literal(base64Of(endVerdict, 1))};
 `;
 }
 

@@ -67,6 +67,8 @@ export interface DriverConfig {
   payloadReps: number;
   startTimeoutSec: number;
   callTimeoutSec: number;
+  /** Only the start phase: bench/driver skips the sessions. */
+  startOnly?: boolean;
 }
 
 type Session = NonNullable<DriverResult["session"]>;

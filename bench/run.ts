@@ -15,6 +15,7 @@
  * deno task bench --smoke    # tiny counts, for CI
  * deno task bench --hosts    # only the host rows (under a minute)
  * deno task bench --terraform  # only the Terraform rows (bench/terraform.ts)
+ * deno task bench --startup  # only the start-up rows (bench/_startup.ts), native engine
  * ```
  *
  * Options: `--smoke`; `--hosts`; `--terraform`; `--python=PATH` (or `BENCH_PYTHON`), the
@@ -47,6 +48,7 @@ import {
 } from "./_table.ts";
 import { type DriverConfig, hostFlags } from "./host_driver.ts";
 import { terraformSection } from "./terraform.ts";
+import { startupRows } from "./_startup.ts";
 
 /** The gRPC engines our library has, each with its KV plugin script. */
 const DENO_ENGINES = {
@@ -157,6 +159,8 @@ async function main(): Promise<number> {
   const smoke = Deno.args.includes("--smoke");
   if (Deno.args.includes("--terraform")) return await terraformOnly(smoke);
   const hostsOnly = Deno.args.includes("--hosts");
+  // --startup: the start phase only (no sessions, no Python, no hosts, no Terraform).
+  const startupOnly = !hostsOnly && Deno.args.includes("--startup");
   const counts = smoke ? SMOKE : FULL;
   const python = option("python") ?? Deno.env.get("BENCH_PYTHON") ?? "python3";
   const began = performance.now();
@@ -174,11 +178,13 @@ async function main(): Promise<number> {
     };
 
     status(`== building (${smoke ? "smoke" : "full"} run)`);
-    const engines = Object.entries(DENO_ENGINES);
+    const engines = Object.entries(DENO_ENGINES).filter(([e]) => !startupOnly || e === "native");
     const [driver, goPlugin, py, ...bundles] = await Promise.allSettled([
       buildDriver(),
       buildGoPlugin(),
-      hostsOnly ? Promise.reject(new Error("not with --hosts")) : preparePython(python),
+      hostsOnly || startupOnly
+        ? Promise.reject(new Error(`not with --${hostsOnly ? "hosts" : "startup"}`))
+        : preparePython(python),
       ...(hostsOnly
         ? []
         : engines.map(async ([engine, script]) =>
@@ -226,15 +232,17 @@ async function main(): Promise<number> {
       );
       const pyPlugin = built(py, "the Python plugin");
       pyInfo = pyPlugin instanceof Error ? undefined : pyPlugin;
-      await add(
-        "python",
-        { label: "Python: pyvider-rpcplugin 0.5.5", engine: "grpcio (C core)", role: "python" },
-        () =>
-          pyPlugin instanceof Error
-            ? pyPlugin
-            : [pyPlugin.python, `${ROOT}bench/python/kv_plugin.py`],
-        pyPlugin instanceof Error ? {} : { PYTHONPATH: pyPlugin.pythonPath },
-      );
+      if (!startupOnly) {
+        await add(
+          "python",
+          { label: "Python: pyvider-rpcplugin 0.5.5", engine: "grpcio (C core)", role: "python" },
+          () =>
+            pyPlugin instanceof Error
+              ? pyPlugin
+              : [pyPlugin.python, `${ROOT}bench/python/kv_plugin.py`],
+          pyPlugin instanceof Error ? {} : { PYTHONPATH: pyPlugin.pythonPath },
+        );
+      }
       for (const [i, [engine, script]] of engines.entries()) {
         const bundled = built(bundles[i] as PromiseSettledResult<string>, "the Deno bundle");
         await add(
@@ -274,14 +282,28 @@ async function main(): Promise<number> {
           env,
           until: "line",
         },
+        {
+          id: "deno-tls-floor",
+          argv: [DENO, "run", ...refFlags, `${ROOT}bench/fixtures/tls_floor.ts`],
+          dir: refDir,
+          env,
+          until: "line",
+        },
       ];
       const refLabels: Record<string, string> = {
         "deno-empty": "reference: empty deno run (spawn → exit)",
         "deno-idle": "reference: idle deno run (spawn → first line)",
+        "deno-tls-floor": "reference: P-256 key + node:tls, then a line (spawn → line)",
       };
 
       const configPath = `${work}/config.json`;
-      const config: DriverConfig = { targets, references, automtls: MODES, ...counts };
+      const config: DriverConfig = {
+        targets,
+        references,
+        automtls: MODES,
+        ...counts,
+        startOnly: startupOnly,
+      };
       await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
       status(`== measuring ${targets.length} plugins, AutoMTLS off and on`);
       const run = await new Deno.Command(driver.value, {
@@ -307,6 +329,7 @@ async function main(): Promise<number> {
       );
       out.results = results;
       const { table, notes } = renderTable(out, info, refLabels);
+      const startup = startupRows(out, info);
       for (const r of results) {
         if (!r.ok) {
           failures.push(`${info[r.target]?.label ?? r.target} (AutoMTLS ${onOff(r)}): ${r.error}`);
@@ -316,72 +339,76 @@ async function main(): Promise<number> {
         if (!ref.ok) failures.push(`${refLabels[ref.id] ?? ref.id}: ${ref.error}`);
       }
       lines.push(
-        table,
-        "",
-        ...notes.map((n) => `n/a ${n}`),
+        ...(startupOnly ? [] : [table, ""]),
+        ...(startupOnly ? [] : notes.map((n) => `n/a ${n}`)),
         ...loadErrors(results, info),
         ...seeded(results, info),
-        ...targetsVsFloor(out, info),
+        ...(startupOnly ? [] : targetsVsFloor(out, info)),
         "",
+        ...startup,
         `Machine: ${machine(out.host)}.`,
         `Host: bench/driver on go-plugin ${out.host.goPlugin}, grpc-go ${out.host.grpcGo}, ` +
           `${out.host.goVersion}; Deno ${Deno.version.deno}` +
           (pyInfo ? `; ${pyInfo.version}` : "") + ".",
-        `Counts: ${counts.launches} launches per plugin and mode; ${counts.latencyCalls} ` +
-          `sequential Gets; ${counts.throughputCalls} Gets per concurrency level; ` +
-          `${counts.payloadReps} Puts and Gets per payload. Ratios: this row / the Go ` +
-          `(Python) plugin's row in the same AutoMTLS mode. Measured in ` +
-          `${out.seconds.toFixed(0)} s.`,
+        (startupOnly
+          ? `Counts: ${counts.launches} launches per plugin and mode (start phase only). `
+          : `Counts: ${counts.launches} launches per plugin and mode; ${counts.latencyCalls} ` +
+            `sequential Gets; ${counts.throughputCalls} Gets per concurrency level; ` +
+            `${counts.payloadReps} Puts and Gets per payload. `) +
+          `Ratios: this row / the Go (Python) plugin's row in the same AutoMTLS mode. ` +
+          `Measured in ${out.seconds.toFixed(0)} s.`,
         "",
       );
     }
 
-    // The hosts, back to back on one configuration: go-plugin's, then ours.
-    const hostDir = await dirOf("host-kvgo");
-    const hostConfigPath = `${work}/host-config.json`;
-    const hostConfig: DriverConfig = {
-      targets: goBin instanceof Error ? [] : [{ id: "kvgo", argv: [goBin], dir: hostDir, env }],
-      references: [],
-      automtls: MODES,
-      ...counts,
-    };
-    await Deno.writeTextFile(hostConfigPath, JSON.stringify(hostConfig, null, 2));
-    const hosts = goBin instanceof Error
-      ? hostsNotRun(goBin.message)
-      : await measureHosts(driver.value, goBin, hostConfigPath, [sock, hostDir, hostConfigPath]);
-    await Deno.writeTextFile(
-      `${BENCH_CACHE}results-host${suffix}.json`,
-      JSON.stringify(hosts, null, 2),
-    );
-    const hostTable = renderTable(hosts, HOSTS, {}, { subject: "host", columns: hostColumns });
-    for (const r of hosts.results ?? []) {
-      if (!r.ok) {
-        failures.push(`${HOSTS[r.target]?.label ?? r.target} (AutoMTLS ${onOff(r)}): ${r.error}`);
+    if (!startupOnly) {
+      // The hosts, back to back on one configuration: go-plugin's, then ours.
+      const hostDir = await dirOf("host-kvgo");
+      const hostConfigPath = `${work}/host-config.json`;
+      const hostConfig: DriverConfig = {
+        targets: goBin instanceof Error ? [] : [{ id: "kvgo", argv: [goBin], dir: hostDir, env }],
+        references: [],
+        automtls: MODES,
+        ...counts,
+      };
+      await Deno.writeTextFile(hostConfigPath, JSON.stringify(hostConfig, null, 2));
+      const hosts = goBin instanceof Error
+        ? hostsNotRun(goBin.message)
+        : await measureHosts(driver.value, goBin, hostConfigPath, [sock, hostDir, hostConfigPath]);
+      await Deno.writeTextFile(
+        `${BENCH_CACHE}results-host${suffix}.json`,
+        JSON.stringify(hosts, null, 2),
+      );
+      const hostTable = renderTable(hosts, HOSTS, {}, { subject: "host", columns: hostColumns });
+      for (const r of hosts.results ?? []) {
+        if (!r.ok) {
+          failures.push(`${HOSTS[r.target]?.label ?? r.target} (AutoMTLS ${onOff(r)}): ${r.error}`);
+        }
       }
-    }
 
-    lines.push(
-      "Host side: go-plugin's Go KV plugin, launched and called by go-plugin's host and by ours.",
-      "",
-      hostTable.table,
-      "",
-      ...hostTable.notes.map((n) => `n/a ${n}`),
-      ...loadErrors(hosts.results ?? [], HOSTS),
-      ...seeded(hosts.results ?? [], HOSTS),
-      ...hostTargets(hosts),
-      "",
-      ...(hostsOnly ? [`Machine: ${machine(hosts.host)}.`] : []),
-      `Hosts: go-plugin ${hosts.host.goPlugin}, grpc-go ${hosts.host.grpcGo}, ` +
-        `${hosts.host.goVersion}; ours on Deno ${Deno.version.deno}, under ` +
-        `\`deno run ${hostFlags(["<plugin>"], ["<TMPDIR>", "<work dir>"]).join(" ")}\`. ` +
-        `Both read one configuration (${counts.launches} launches per mode, ` +
-        `${counts.latencyCalls} sequential Gets, ${counts.throughputCalls} Gets per ` +
-        `concurrency level, ${counts.payloadReps} Puts and Gets per payload) and run back to ` +
-        `back, go-plugin's first, measured in ${hosts.seconds.toFixed(0)} s. Ratios: our ` +
-        `host's row / go-plugin's host's row in the same AutoMTLS mode. The whole run took ` +
-        `${((performance.now() - began) / 1000).toFixed(0)} s.`,
-    );
-    if (!hostsOnly) {
+      lines.push(
+        "Host side: go-plugin's Go KV plugin, launched and called by go-plugin's host and by ours.",
+        "",
+        hostTable.table,
+        "",
+        ...hostTable.notes.map((n) => `n/a ${n}`),
+        ...loadErrors(hosts.results ?? [], HOSTS),
+        ...seeded(hosts.results ?? [], HOSTS),
+        ...hostTargets(hosts),
+        "",
+        ...(hostsOnly ? [`Machine: ${machine(hosts.host)}.`] : []),
+        `Hosts: go-plugin ${hosts.host.goPlugin}, grpc-go ${hosts.host.grpcGo}, ` +
+          `${hosts.host.goVersion}; ours on Deno ${Deno.version.deno}, under ` +
+          `\`deno run ${hostFlags(["<plugin>"], ["<TMPDIR>", "<work dir>"]).join(" ")}\`. ` +
+          `Both read one configuration (${counts.launches} launches per mode, ` +
+          `${counts.latencyCalls} sequential Gets, ${counts.throughputCalls} Gets per ` +
+          `concurrency level, ${counts.payloadReps} Puts and Gets per payload) and run back to ` +
+          `back, go-plugin's first, measured in ${hosts.seconds.toFixed(0)} s. Ratios: our ` +
+          `host's row / go-plugin's host's row in the same AutoMTLS mode. The whole run took ` +
+          `${((performance.now() - began) / 1000).toFixed(0)} s.`,
+      );
+    }
+    if (!hostsOnly && !startupOnly) {
       // The Terraform rows: a section of their own (bench/terraform.ts).
       const tf = await terraformSection(work, smoke ? 1 : TERRAFORM_REPS, status);
       lines.push("", ...tf.lines);
@@ -389,7 +416,7 @@ async function main(): Promise<number> {
     }
     const text = lines.join("\n");
     await Deno.writeTextFile(
-      `${BENCH_CACHE}table${suffix}${hostsOnly ? "-hosts" : ""}.md`,
+      `${BENCH_CACHE}table${suffix}${hostsOnly ? "-hosts" : startupOnly ? "-startup" : ""}.md`,
       text + "\n",
     );
     console.log(text);

@@ -7,13 +7,16 @@
  * Its states are the 256 internal nodes of the code tree (state 0 is the
  * root); for every state and nibble a table entry says where the walk ends
  * and which symbol, if any, it completed on the way (every code is at least
- * five bits long, so a nibble completes at most one). The table is built on
- * first use, so importing this module stays cheap.
+ * five bits long, so a nibble completes at most one). The table ships
+ * precomputed (`_huffman_decode_table.ts`, generated from
+ * `_huffman_build.ts`, as base64 decoded on first use): building it cost
+ * the first request 3-11 ms.
  *
  * @module
  */
 
-import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from "./_huffman_table.ts";
+import { EMIT, END_OK, END_TOO_LONG, FAIL } from "./_huffman_build.ts";
+import { HUFFMAN_END_VERDICT_BASE64, HUFFMAN_TRANSITIONS_BASE64 } from "./_huffman_decode_table.ts";
 
 /**
  * A malformed HPACK header block (RFC 7541). HTTP/2 treats any of these as a
@@ -31,68 +34,17 @@ export class HpackError extends Error {
   }
 }
 
-const EOS = 256;
-
-// Transition entry layout: bits 0-7 next state, bit 8 "emits a symbol",
-// bits 9-16 the symbol, bit 17 "decoded EOS".
-const EMIT = 1 << 8;
-const FAIL = 1 << 17;
-
-// End-of-string verdict per state.
-const END_OK = 0;
-const END_TOO_LONG = 1;
-const END_NOT_ONES = 2;
-
 let transitions: Uint32Array | undefined;
 let endVerdict: Uint8Array;
 
-function build(): Uint32Array {
-  // The code tree: child[2 * node + bit] is an internal node id (> 0), or
-  // ~symbol (< 0) for a leaf; 0 means "not yet created" (the root is never
-  // anyone's child).
-  const child = new Int32Array(2 * 256);
-  let nodes = 1;
-  for (let sym = 0; sym <= EOS; sym++) {
-    const code = HUFFMAN_CODES[sym], len = HUFFMAN_LENGTHS[sym];
-    let node = 0;
-    for (let i = len - 1; i > 0; i--) {
-      const slot = 2 * node + ((code >>> i) & 1);
-      if (child[slot] === 0) child[slot] = nodes++;
-      node = child[slot];
-    }
-    child[2 * node + (code & 1)] = ~sym;
-  }
-  if (nodes !== 256) throw new Error(`Huffman table: expected 256 internal nodes, got ${nodes}`);
-
-  // Padding (RFC 7541 5.2) is a prefix of EOS, i.e. all ones, of at most 7
-  // bits: acceptable end states are the root and the first 7 nodes down the
-  // all-ones path. Further down that path the padding is too long; anywhere
-  // else the trailing bits contain a zero.
-  endVerdict = new Uint8Array(256).fill(END_NOT_ONES);
-  for (let node = 0, depth = 0; node > 0 || depth === 0; depth++) {
-    endVerdict[node] = depth <= 7 ? END_OK : END_TOO_LONG;
-    node = child[2 * node + 1];
-  }
-
-  const table = new Uint32Array(256 * 16);
-  for (let state = 0; state < 256; state++) {
-    for (let nibble = 0; nibble < 16; nibble++) {
-      let node = state, entry = 0;
-      for (let i = 3; i >= 0; i--) {
-        const next = child[2 * node + ((nibble >> i) & 1)];
-        if (next >= 0) {
-          node = next;
-          continue;
-        }
-        const sym = ~next;
-        if (sym === EOS) entry |= FAIL;
-        else entry |= EMIT | (sym << 9);
-        node = 0;
-      }
-      table[(state << 4) | nibble] = entry | node;
-    }
-  }
-  return table;
+/** Decodes the shipped tables, once. */
+function load(): Uint32Array {
+  endVerdict = Uint8Array.fromBase64(HUFFMAN_END_VERDICT_BASE64);
+  const bytes = Uint8Array.fromBase64(HUFFMAN_TRANSITIONS_BASE64);
+  // Little-endian machines (all Deno runs on) read the bytes as they are.
+  if (new Uint8Array(Uint32Array.of(1).buffer)[0] === 1) return new Uint32Array(bytes.buffer);
+  const view = new DataView(bytes.buffer);
+  return Uint32Array.from({ length: bytes.length / 4 }, (_, i) => view.getUint32(i * 4, true));
 }
 
 let out = new Uint8Array(256);
@@ -109,7 +61,7 @@ let out = new Uint8Array(256);
  * is longer than 7 bits or not all ones.
  */
 export function huffmanDecode(src: Uint8Array, start: number, end: number): string {
-  const t = transitions ??= build();
+  const t = transitions ??= load();
   // At most 8/5 symbols per octet (the shortest code has 5 bits).
   const max = (((end - start) * 8) / 5) | 0;
   if (out.length < max) out = new Uint8Array(Math.max(max, 2 * out.length));

@@ -54,6 +54,7 @@ import { stdioService } from "../services/stdio.ts";
 import { Broker, brokerService } from "../services/broker.ts";
 import { pluginBrokerListen } from "./broker_listener.ts";
 import { multiplexAsked, pluginMultiplexing } from "./mux_listener.ts";
+import { nodeTls } from "../h2/socket.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
@@ -346,6 +347,10 @@ async function start(
     );
   }
   const debug = debugMode(options.debug, options.handshake);
+  // TLS set-up starts first: it is most of a launch's time, and runs beside the rest.
+  // Its errors surface at step 3, after the cookie's.
+  const tlsReady = debug ? undefined : (async () => await serverTls(options, logger))();
+  tlsReady?.catch(() => {});
 
   // 1. Signals first: Ctrl-C during start-up must not kill the plugin (debug mode: it does).
   // A stop asked for during start-up ends it at the next step (serve() then rejects, or,
@@ -368,7 +373,7 @@ async function start(
   // 3. TLS: AutoMTLS when the host asks for it, else the author's own, else none.
   const { tls, certDer: serverCertDer } = debug
     ? (warnIgnoredTls(logger, readEnv(ENV.clientCert), options.tls), {})
-    : await serverTls(options, logger);
+    : await tlsReady!;
   checkInterrupted(startup);
 
   // 4. Keep stdout for the handshake from here on (debug mode: the console stays).
@@ -523,8 +528,11 @@ function serverTls(
   logger: Logger,
 ): Promise<{ tls?: ServerTls; certDer?: Uint8Array }> {
   const hostCert = readEnv(ENV.clientCert);
+  const ready = chooseServerTls(hostCert, options.tls, options.autoMtlsKeyType);
   if (hostCert) logger.debug("configuring server automatic mTLS");
-  return chooseServerTls(hostCert, options.tls, options.autoMtlsKeyType);
+  // WebCrypto makes the key off the main thread: load the TLS server's `node:tls` meanwhile.
+  if (hostCert || options.tls) nodeTls();
+  return ready;
 }
 
 /** Step 8: tells whoever started us where we listen (field 7: whether we multiplex, if asked). */

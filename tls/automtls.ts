@@ -26,10 +26,14 @@ export interface AutoMtls {
 
 /**
  * The key type of our certificate when the author chose none: P-256, which
- * every TLS stack handles (pyvider's Python host cannot use P-521). Speed
- * does not decide it: Deno 2.9 pays about 60 ms once for its crypto stack,
- * in WebCrypto's first P-256 key generation or else in the first TLS
- * server set-up (`initServerTls`), whichever comes first.
+ * every host's TLS stack handles (pyvider's Python client cannot use P-521,
+ * and refuses an Ed25519 server certificate with a handshake failure).
+ * Speed does not decide it: Deno 2.9 pays 30-50 ms of CPU once for its
+ * crypto stack, in WebCrypto's first ECDSA key generation (off the main
+ * thread, beside `node:tls` loading: serve() starts it first) or else in the
+ * first TLS handshake (on the main thread). An Ed25519 key skips it at key
+ * generation and pays it in the handshake: its first call measured the same
+ * as P-256's under go-plugin's host (bench/README.md, "Start-up").
  */
 const DEFAULT_KEY_TYPE: KeyType = "ecdsa-p256";
 
@@ -66,6 +70,10 @@ export async function setUpAutoMtls(
   keyType?: KeyType,
   now: Date = new Date(),
 ): Promise<AutoMtls> {
+  // The key first: its generation is the longest step of a launch (see DEFAULT_KEY_TYPE).
+  const chosen = keyType ?? DEFAULT_KEY_TYPE;
+  const making = makeAutoCertificate(chosen, now);
+  making.catch(() => {}); // awaited below unless the host's certificate is refused first
   let host;
   try {
     host = readHostCertificate(hostCertPem);
@@ -86,8 +94,7 @@ export async function setUpAutoMtls(
         "restart the host so it makes a fresh one, or check this machine's clock",
     );
   }
-  const chosen = keyType ?? DEFAULT_KEY_TYPE;
-  const ours = await makeAutoCertificate(chosen, now);
+  const ours = await making;
   return {
     serverTls: {
       certPem: ours.certPem,

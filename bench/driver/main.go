@@ -85,6 +85,8 @@ type Config struct {
 	StartTimeoutSec int `json:"startTimeoutSec"`
 	// CallTimeoutSec bounds one call.
 	CallTimeoutSec int `json:"callTimeoutSec"`
+	// StartOnly skips the sessions: only the start phase and the references run.
+	StartOnly bool `json:"startOnly,omitempty"`
 }
 
 // Output is what the driver prints on stdout.

@@ -126,6 +126,9 @@ func run(cfg *Config) results {
 	}
 
 	// Phase 2: one long-lived plugin per target and mode.
+	if cfg.StartOnly {
+		return res
+	}
 	for _, mode := range cfg.AutoMTLS {
 		for _, t := range cfg.Targets {
 			r := byKey[key(t.ID, mode)]

@@ -28,9 +28,10 @@ export function kvService(options: KvOptions = {}): ServiceImplementation {
     options.delayMs ? new Promise((r) => setTimeout(r, options.delayMs)) : Promise.resolve();
   return implement(fromTsProto(KVDefinition), {
     async get(req) {
-      await pause();
+      if (options.delayMs) await pause();
       try {
-        return { value: await Deno.readFile(`kv_${req.key}`) };
+        // Synchronous: a small file reads faster than an async op round trip.
+        return { value: Deno.readFileSync(`kv_${req.key}`) };
       } catch (err) {
         if (err instanceof Deno.errors.NotFound) {
           throw new RpcError(Status.NOT_FOUND, `no value stored for key "${req.key}"`);
@@ -39,11 +40,11 @@ export function kvService(options: KvOptions = {}): ServiceImplementation {
       }
     },
     async put(req) {
-      await pause();
+      if (options.delayMs) await pause();
       const data = new Uint8Array(req.value.length + SUFFIX.length);
       data.set(req.value);
       data.set(SUFFIX, req.value.length);
-      await Deno.writeFile(`kv_${req.key}`, data);
+      Deno.writeFileSync(`kv_${req.key}`, data);
       return {};
     },
   });

@@ -82,11 +82,12 @@ function fsError(err: unknown, what: string, path: string): never {
   throw DiagnosticsError.of(`Cannot ${what} ${path}`, (err as Error).message);
 }
 
-async function readEntry(store: EntryStore, name: string): Promise<EntryFile | null> {
+// File I/O is synchronous: entries are small files, read faster than an async op round trip.
+function readEntry(store: EntryStore, name: string): EntryFile | null {
   const path = pathOf(store, name);
   let text: string;
   try {
-    text = await Deno.readTextFile(path);
+    text = Deno.readTextFileSync(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
     fsError(err, "read", path);
@@ -104,22 +105,22 @@ async function readEntry(store: EntryStore, name: string): Promise<EntryFile | n
   };
 }
 
-async function writeEntry(store: EntryStore, name: string, entry: EntryFile): Promise<void> {
+function writeEntry(store: EntryStore, name: string, entry: EntryFile): void {
   const path = pathOf(store, name);
   const tmp = `${path}.tmp`;
   try {
-    await Deno.mkdir(store.dir, { recursive: true });
-    await Deno.writeTextFile(tmp, JSON.stringify(entry) + "\n");
-    await Deno.rename(tmp, path);
+    Deno.mkdirSync(store.dir, { recursive: true });
+    Deno.writeTextFileSync(tmp, JSON.stringify(entry) + "\n");
+    Deno.renameSync(tmp, path);
   } catch (err) {
     fsError(err, "write", path);
   }
 }
 
-async function removeEntry(store: EntryStore, name: string): Promise<void> {
+function removeEntry(store: EntryStore, name: string): void {
   const path = pathOf(store, name);
   try {
-    await Deno.remove(path);
+    Deno.removeSync(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return;
     fsError(err, "remove", path);
@@ -169,9 +170,9 @@ export const entryResource: ResourceType<EntryStore> = {
     importId: (identity) => str(identity.name) ?? "",
   },
   validate: validateName,
-  async create(planned, { client }) {
+  create(planned, { client }) {
     const name = planned.name as string;
-    if (await readEntry(client, name)) {
+    if (readEntry(client, name)) {
       throw DiagnosticsError.of(
         "Entry already exists",
         `${pathOf(client, name)} exists already: import it (terraform import <address> ${name}) ` +
@@ -184,35 +185,35 @@ export const entryResource: ResourceType<EntryStore> = {
       description: str(planned.description),
       revision: 1,
     };
-    await writeEntry(client, name, entry);
+    writeEntry(client, name, entry);
     return stateOf(name, entry);
   },
-  async read(state, { client }) {
+  read(state, { client }) {
     const name = state.name as string;
-    const entry = await readEntry(client, name);
+    const entry = readEntry(client, name);
     return entry ? stateOf(name, entry) : null;
   },
-  async update(prior, planned, { client }) {
+  update(prior, planned, { client }) {
     const name = planned.name as string;
-    const now = await readEntry(client, name);
+    const now = readEntry(client, name);
     const entry = {
       value: planned.value as string,
       description: str(planned.description),
       revision:
         Math.max(now?.revision ?? 0, typeof prior.revision === "number" ? prior.revision : 0) + 1,
     };
-    await writeEntry(client, name, entry);
+    writeEntry(client, name, entry);
     return stateOf(name, entry);
   },
-  async delete(prior, { client }) {
-    await removeEntry(client, prior.name as string);
+  delete(prior, { client }) {
+    removeEntry(client, prior.name as string);
   },
-  async importState(id, { client }) {
+  importState(id, { client }) {
     const problems = validateName({ name: id });
     if (problems.length) {
       throw new DiagnosticsError(problems.map((d) => ({ ...d, attribute: undefined })));
     }
-    const entry = await readEntry(client, id);
+    const entry = readEntry(client, id);
     if (!entry) {
       throw DiagnosticsError.of(
         "Cannot import non-existent remote object",
@@ -266,9 +267,9 @@ export const exampleProvider: ProviderSpec<EntryStore> = {
         },
       },
       validate: validateName,
-      async read(config, { client }) {
+      read(config, { client }) {
         const name = config.name as string;
-        const entry = await readEntry(client, name);
+        const entry = readEntry(client, name);
         if (!entry) {
           throw DiagnosticsError.of(
             "No such entry",

@@ -9,6 +9,7 @@
 import type { Broker } from "../services/broker.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Compression, MetadataInit } from "./wire.ts";
+import { RpcError, Status } from "./status.ts";
 
 export type { Compression, MetadataInit } from "./wire.ts";
 
@@ -236,18 +237,28 @@ export type HandlerFor<D> = D extends MethodDefinition<infer Req, infer Res, inf
   : BidiStreamHandler<Req, Res>
   : never;
 
-/** Handlers for every method of a service, by local method name. */
+/**
+ * Handlers for the methods of a service, by local method name. Any may be
+ * left out: a call to a method without a handler answers UNIMPLEMENTED
+ * (as grpc-go's `Unimplemented...Server` does), so a plugin implements only
+ * what it needs.
+ */
 export type ServiceHandlers<S extends ServiceDefinition> = {
-  [K in keyof S["methods"]]: HandlerFor<S["methods"][K]>;
+  [K in keyof S["methods"]]?: HandlerFor<S["methods"][K]>;
 };
 
 /** A service definition with its handlers: what `serve()` takes. */
 export interface ServiceImplementation {
   /** The service. */
   readonly definition: ServiceDefinition;
-  /** Its handlers, by local method name. */
+  /**
+   * A handler for every method, by local method name: for a method the
+   * plugin left out, one that answers UNIMPLEMENTED.
+   */
   // deno-lint-ignore no-explicit-any
   readonly handlers: Record<string, (...args: any[]) => unknown>;
+  /** The local names of the methods given no handler (they answer UNIMPLEMENTED). */
+  readonly unimplemented?: readonly string[];
 }
 
 /**
@@ -256,7 +267,10 @@ export interface ServiceImplementation {
  * or what ts-proto generates (`XxxDefinition`, converted with
  * {@linkcode fromTsProto}). Handlers are looked up by the definition's
  * method names and bound to `handlers`, so a class instance works and
- * other properties are ignored.
+ * other properties are ignored. A method without a handler answers
+ * UNIMPLEMENTED ("method Get of service proto.KV is not implemented by this
+ * plugin"), as grpc-go's `Unimplemented...Server` does; `serve()` logs such
+ * methods once at DEBUG when it starts.
  *
  * @example
  * ```ts ignore
@@ -276,9 +290,9 @@ export interface ServiceImplementation {
  * ```
  *
  * @param definition The service.
- * @param handlers One handler per method (an object or a class instance).
+ * @param handlers A handler per method it implements (an object or a class instance).
  * @returns What `serve()` takes in `services`.
- * @throws {TypeError} When a method has no handler.
+ * @throws {TypeError} When a method's handler is there but not a function.
  */
 export function implement<D extends TsProtoService>(
   definition: D,
@@ -298,8 +312,9 @@ export function implement<D extends TsProtoService>(
  * ```
  *
  * @param definition The service.
- * @param handlers One handler per method (an object or a class instance).
+ * @param handlers A handler per method it implements (an object or a class instance).
  * @returns What `serve()` takes in `services`.
+ * @throws {TypeError} When a method's handler is there but not a function.
  */
 export function implement<S extends ServiceDefinition>(
   definition: S,
@@ -317,16 +332,35 @@ export function implement(
   }
   const def = isTsProto(definition) ? fromTsProto(definition) : definition;
   const bound: ServiceImplementation["handlers"] = {};
-  for (const name of Object.keys(def.methods)) {
+  const unimplemented: string[] = [];
+  for (const [name, method] of Object.entries(def.methods)) {
     const fn = (handlers as Record<string, unknown>)[name];
+    if (fn === undefined) {
+      unimplemented.push(name);
+      bound[name] = unimplementedHandler(def.name, method.path);
+      continue;
+    }
     if (typeof fn !== "function") {
       throw new TypeError(
-        `No handler for method "${name}" of service "${def.name}": add one to the handlers object`,
+        `The handler for method "${name}" of service "${def.name}" is ${
+          fn === null ? "null" : `a ${typeof fn}`
+        }, not a function: give a function, or leave it out to answer UNIMPLEMENTED`,
       );
     }
     bound[name] = fn.bind(handlers);
   }
-  return { definition: def, handlers: bound };
+  return unimplemented.length
+    ? { definition: def, handlers: bound, unimplemented }
+    : { definition: def, handlers: bound };
+}
+
+/** The handler of a method the plugin did not implement: every call answers UNIMPLEMENTED. */
+function unimplementedHandler(service: string, path: string): () => never {
+  const message = `method ${path.slice(path.lastIndexOf("/") + 1)} of service ${service} ` +
+    "is not implemented by this plugin";
+  return () => {
+    throw new RpcError(Status.UNIMPLEMENTED, message);
+  };
 }
 
 function isTsProto(d: ServiceDefinition | TsProtoService): d is TsProtoService {
@@ -352,7 +386,9 @@ export function mapHandlers(
   for (const [name, fn] of Object.entries(service.handlers)) {
     handlers[name] = wrap(fn, service.definition.methods[name]);
   }
-  return { definition: service.definition, handlers };
+  return service.unimplemented
+    ? { definition: service.definition, handlers, unimplemented: service.unimplemented }
+    : { definition: service.definition, handlers };
 }
 
 /** The message functions ts-proto generates (`Msg.encode(m).finish()`). */

@@ -4,8 +4,9 @@
 // documented command (our codegen, buf and the generator from npm), run by
 // go-plugin v1.8's Go host (proof/main.go, `ClientConfig.Cmd` running
 // `deno run ...`) through every call kind, response headers and trailers, a
-// deadline, a cancellation and throwing handlers, on both engines, with
-// ts-proto and with protobuf-es.
+// deadline, a cancellation, throwing handlers and a method left without a
+// handler (UNIMPLEMENTED, logged at DEBUG at start-up), on both engines,
+// with ts-proto and with protobuf-es.
 import { buildGo } from "../_util/go.ts";
 import { assert } from "../_util/assert.ts";
 import { CODEGEN, projectDenoJson, run } from "../_util/project.ts";
@@ -151,6 +152,7 @@ const CHECKS = [
   "signal-after-end",
   "throw-rpc-error",
   "throw-error",
+  "unimplemented",
 ];
 
 for (const generator of ["ts-proto", "protobuf-es"] as const) {
@@ -174,6 +176,15 @@ for (const generator of ["ts-proto", "protobuf-es"] as const) {
           assert(
             res.code === 0 && res.stdout.includes("PASS") && ok.join() === CHECKS.join(),
             `host exit ${res.code}:\n${res.stdout}\n${res.stderr.slice(-4000)}`,
+          );
+          // The method left out is logged once at start-up, at DEBUG (the host re-logs it).
+          const unimpl = res.stderr.split("\n").filter((l) =>
+            l.includes("methods not implemented by this plugin")
+          );
+          assert(
+            unimpl.length === 1 && unimpl[0].includes("[DEBUG]") &&
+              unimpl[0].includes("methods=missing") && unimpl[0].includes("service=proof.v1.Proof"),
+            `no single DEBUG line naming the unimplemented method:\n${res.stderr.slice(-4000)}`,
           );
           console.log(
             `${generator} ${engine}: ${

@@ -2,7 +2,8 @@
 // (tests/interop/proof_test.ts): it launches a plugin written from
 // proto/proof.proto the way a plugin author would (ClientConfig.Cmd runs
 // `deno run ...`), and checks every call kind, response headers and
-// trailers, a deadline, a cancellation and throwing handlers.
+// trailers, a deadline, a cancellation, throwing handlers and a method
+// without a handler.
 //
 //	proof [-dir DIR] -- <plugin command...>
 //
@@ -96,6 +97,7 @@ func run(client *plugin.Client) error {
 		{"unary", unary}, {"server-stream", serverStream}, {"client-stream", clientStream},
 		{"bidi-stream", bidiStream}, {"deadline", deadline}, {"cancel", cancel},
 		{"signal-after-end", signalAfterEnd}, {"throw-rpc-error", throwRPC}, {"throw-error", throwPlain},
+		{"unimplemented", unimplemented},
 	}
 	for _, c := range checks {
 		if err := c.fn(p); err != nil {
@@ -307,6 +309,21 @@ func throwPlain(p pb.ProofClient) error {
 	_, err := p.Fail(c, &pb.Query{Mode: "plain"})
 	if status.Code(err) != codes.Unknown {
 		return fmt.Errorf("got %v, want Unknown", err)
+	}
+	return nil
+}
+
+// unimplemented calls the method the plugin gave no handler: go-plugin's
+// host must see codes.Unimplemented with a message naming it, as from a
+// grpc-go plugin embedding UnimplementedProofServer.
+func unimplemented(p pb.ProofClient) error {
+	c, done := ctx()
+	defer done()
+	_, err := p.Missing(c, &pb.Query{Name: "m"})
+	st := status.Convert(err)
+	want := "method Missing of service proof.v1.Proof is not implemented by this plugin"
+	if st.Code() != codes.Unimplemented || st.Message() != want {
+		return fmt.Errorf("got %v, want Unimplemented %q", err, want)
 	}
 	return nil
 }

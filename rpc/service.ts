@@ -143,12 +143,25 @@ export interface CallContext {
    */
   timeRemaining(): number;
   /**
-   * Aborted only when the call is cancelled: the client cancelled it
-   * (RST_STREAM), the connection is gone, the server stopped without
-   * waiting for it, or the deadline passed. Its `reason` is an
-   * {@linkcode RpcError} with code CANCELLED or DEADLINE_EXCEEDED. A call
-   * that ends with a status, OK or an error, never aborts it: use
-   * {@linkcode CallContext.ended} to learn that.
+   * Aborted when the call ends, for any reason, before the handler
+   * finished; never once it has. The handler finished when it returned or
+   * threw (unary, client-streaming: when its promise settled) or, for a
+   * server-streaming or bidi handler, when the iterable it returned is
+   * exhausted or threw. So a handler that waits on the signal alone is
+   * woken whenever its call can no longer carry an answer. The `reason`
+   * is an {@linkcode RpcError} with the code the call ended with:
+   * - CANCELLED: the client cancelled it (RST_STREAM), the connection is
+   *   gone, or the server stopped without waiting for it;
+   * - DEADLINE_EXCEEDED: the deadline passed;
+   * - the failure's code otherwise, e.g. RESOURCE_EXHAUSTED for a request
+   *   message over the size limit, INTERNAL for a yielded value that is no
+   *   message (the status message is the reason's message).
+   *
+   * Once aborted, the request iterator of a streaming call throws the same
+   * reason. A handler's own answer or error never aborts it (nor does a
+   * failure after the handler finished, such as a unary response over the
+   * size limit): use {@linkcode CallContext.ended} to learn when the call
+   * is over in every case.
    *
    * A client whose deadline passes also resets the call (grpc-go does),
    * which arrives a little before the server's own timer fires (the

@@ -2,8 +2,8 @@
 // (tests/interop/proof_test.ts): it launches a plugin written from
 // proto/proof.proto the way a plugin author would (ClientConfig.Cmd runs
 // `deno run ...`), and checks every call kind, response headers and
-// trailers, a deadline, a cancellation, throwing handlers and a method
-// without a handler.
+// trailers, a deadline, a cancellation, throwing handlers, a method
+// without a handler, and a handler's signal when its call fails.
 //
 //	proof [-dir DIR] -- <plugin command...>
 //
@@ -97,7 +97,7 @@ func run(client *plugin.Client) error {
 		{"unary", unary}, {"server-stream", serverStream}, {"client-stream", clientStream},
 		{"bidi-stream", bidiStream}, {"deadline", deadline}, {"cancel", cancel},
 		{"signal-after-end", signalAfterEnd}, {"throw-rpc-error", throwRPC}, {"throw-error", throwPlain},
-		{"unimplemented", unimplemented},
+		{"unimplemented", unimplemented}, {"signal-on-failure", signalOnFailure},
 	}
 	for _, c := range checks {
 		if err := c.fn(p); err != nil {
@@ -324,6 +324,32 @@ func unimplemented(p pb.ProofClient) error {
 	want := "method Missing of service proof.v1.Proof is not implemented by this plugin"
 	if st.Code() != codes.Unimplemented || st.Message() != want {
 		return fmt.Errorf("got %v, want Unimplemented %q", err, want)
+	}
+	return nil
+}
+
+// signalOnFailure has the plugin's Chat handler yield a response over the
+// 1 MiB limit (its maxMessageBytes): the call fails with ResourceExhausted while the handler
+// still runs, and its signal must abort with that code.
+func signalOnFailure(p pb.ProofClient) error {
+	c, done := ctx()
+	defer done()
+	s, err := p.Chat(c)
+	if err != nil {
+		return err
+	}
+	if err := s.Send(&pb.Item{Name: "flood"}); err != nil {
+		return err
+	}
+	if _, err := s.Recv(); status.Code(err) != codes.ResourceExhausted {
+		return fmt.Errorf("Chat: %v, want ResourceExhausted", err)
+	}
+	r, err := probe(p, "flood", "aborted")
+	if err != nil {
+		return err
+	}
+	if r.Name != "RESOURCE_EXHAUSTED" {
+		return fmt.Errorf("the plugin's signal reason %q, want RESOURCE_EXHAUSTED", r.Name)
 	}
 	return nil
 }

@@ -43,13 +43,15 @@ type ProofClient interface {
 	List(ctx context.Context, in *Query, opts ...grpc.CallOption) (Proof_ListClient, error)
 	// Sums the counts, joins the names.
 	Sum(ctx context.Context, opts ...grpc.CallOption) (Proof_SumClient, error)
-	// Each item back: name upper-cased, count doubled.
+	// Each item back: name upper-cased, count doubled; for an item named
+	// "flood", a response over the plugin's limit, then it waits on its signal
+	// (Probe "aborted" with name "flood" tells the reason).
 	Chat(ctx context.Context, opts ...grpc.CallOption) (Proof_ChatClient, error)
 	// Waits until its signal aborts (cancellation or deadline).
 	Wait(ctx context.Context, in *Query, opts ...grpc.CallOption) (*Item, error)
 	// mode "started": waits until the Wait call `name` runs, answers its time
-	// left in ms; mode "aborted": waits until it aborted, answers the reason's
-	// code name; mode "unary-after": whether the last Unary call's signal
+	// left in ms; mode "aborted": waits until it (or Chat's "flood") aborted,
+	// answers the reason's code name; mode "unary-after": whether the last Unary call's signal
 	// stayed unaborted after it ended.
 	Probe(ctx context.Context, in *Query, opts ...grpc.CallOption) (*Item, error)
 	// Throws: mode "rpc" an RpcError with trailer metadata, else an Error.
@@ -219,13 +221,15 @@ type ProofServer interface {
 	List(*Query, Proof_ListServer) error
 	// Sums the counts, joins the names.
 	Sum(Proof_SumServer) error
-	// Each item back: name upper-cased, count doubled.
+	// Each item back: name upper-cased, count doubled; for an item named
+	// "flood", a response over the plugin's limit, then it waits on its signal
+	// (Probe "aborted" with name "flood" tells the reason).
 	Chat(Proof_ChatServer) error
 	// Waits until its signal aborts (cancellation or deadline).
 	Wait(context.Context, *Query) (*Item, error)
 	// mode "started": waits until the Wait call `name` runs, answers its time
-	// left in ms; mode "aborted": waits until it aborted, answers the reason's
-	// code name; mode "unary-after": whether the last Unary call's signal
+	// left in ms; mode "aborted": waits until it (or Chat's "flood") aborted,
+	// answers the reason's code name; mode "unary-after": whether the last Unary call's signal
 	// stayed unaborted after it ended.
 	Probe(context.Context, *Query) (*Item, error)
 	// Throws: mode "rpc" an RpcError with trailer metadata, else an Error.

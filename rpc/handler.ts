@@ -6,7 +6,7 @@
  */
 
 import type { Logger } from "../log/logger.ts";
-import type { CallContext, MethodDefinition } from "./service.ts";
+import type { MethodDefinition } from "./service.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
 import { GRPC_STATUS_DETAILS, metadataFields } from "./metadata.ts";
 
@@ -152,23 +152,3 @@ export const DEADLINE_SLACK_MS = 50;
 
 /** The deadline of a call without one. */
 export const NO_DEADLINE: CallDeadline = new CallDeadline(Infinity);
-
-/**
- * A signal that aborts when the call is over for any reason: cancelled or
- * past its deadline (the call's signal, with its reason), or ended with a
- * status (CANCELLED "call ended"). What a streaming handler that waits for
- * more to send watches, so that it stops, and takes nothing more from its
- * source, once the call cannot carry it.
- */
-export function callOver(call: CallContext): AbortSignal {
-  const signal = call.signal;
-  if (signal.aborted) return signal;
-  const over = new AbortController();
-  const onAbort = () => over.abort(signal.reason);
-  signal.addEventListener("abort", onAbort, { once: true });
-  call.ended.then(() => {
-    signal.removeEventListener("abort", onAbort);
-    over.abort(signal.aborted ? signal.reason : new RpcError(Status.CANCELLED, "call ended"));
-  });
-  return over.signal;
-}

@@ -163,7 +163,8 @@ export function fromProtobufEs<S extends DescService>(service: S): ProtobufEsDef
  * Pairs a protobuf-es v2 service descriptor, as generated, with handlers,
  * as `implement()` of the main entry point does for ts-proto definitions.
  * Handlers are looked up by the service's method names (camel case, as
- * protobuf-es names them: `localName`) and bound, so a class instance works.
+ * protobuf-es names them: `localName`) and bound, so a class instance works;
+ * a method left out answers UNIMPLEMENTED.
  *
  * @example
  * ```ts ignore
@@ -173,10 +174,10 @@ export function fromProtobufEs<S extends DescService>(service: S): ProtobufEsDef
  * ```
  *
  * @param definition A protobuf-es service descriptor.
- * @param handlers One handler per method (an object or a class instance).
+ * @param handlers A handler per method it implements (an object or a class instance).
  * @returns What `serve()` takes in `services`.
- * @throws {TypeError} When a method has no handler, or `definition` is not
- * a protobuf-es service descriptor.
+ * @throws {TypeError} When a method's handler is there but not a function,
+ * or `definition` is not a protobuf-es service descriptor.
  */
 export function implement<S extends DescService>(
   definition: S,

@@ -163,7 +163,10 @@ class Call implements StreamHandler, CallContext {
   #opts: CallOptions;
   #metadata: Record<string, (string | Uint8Array)[]> | null = null;
   #abort: AbortController | null = null;
-  #cancelReason: RpcError | null = null;
+  /** Why the call ended before its handler finished: what the signal aborts with. */
+  #abortReason: RpcError | null = null;
+  /** The handler returned (or threw), or its response iterable is exhausted. */
+  #handlerDone = false;
   #done = false;
   /** The call is over (status sent, or cancelled): `ended` resolves. */
   #over = false;
@@ -223,7 +226,7 @@ class Call implements StreamHandler, CallContext {
   get signal(): AbortSignal {
     if (!this.#abort) {
       this.#abort = new AbortController();
-      if (this.#cancelReason) this.#abort.abort(this.#cancelReason);
+      if (this.#abortReason) this.#abort.abort(this.#abortReason);
     }
     return this.#abort.signal;
   }
@@ -292,9 +295,7 @@ class Call implements StreamHandler, CallContext {
     this.#deadline = new CallDeadline(ms);
     this.#cancelTimer = after(ms, () => {
       this.#cancelTimer = null;
-      const err = new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded");
-      this.#finish(err.code, err.message);
-      this.#cancel(err);
+      this.#finish(Status.DEADLINE_EXCEEDED, "deadline exceeded");
     });
   }
 
@@ -332,7 +333,7 @@ class Call implements StreamHandler, CallContext {
     this.#reader.stop();
     this.#clearTimer();
     const conn = this.#stream.conn;
-    this.#cancel(
+    this.#endEarly(
       this.#deadline.passed()
         ? new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded")
         : new RpcError(
@@ -397,7 +398,7 @@ class Call implements StreamHandler, CallContext {
         yield decodeRequest(this.#route.method, next);
         continue;
       }
-      if (this.#cancelReason) throw this.#cancelReason;
+      if (this.#abortReason) throw this.#abortReason;
       if (this.#ended || this.#done) return;
       await new Promise<void>((resolve) => (this.#wake = resolve));
       this.#wake = null;
@@ -412,14 +413,15 @@ class Call implements StreamHandler, CallContext {
     try {
       result = this.#route.handler(decodeRequest(m, bytes), this);
     } catch (err) {
+      this.#handlerDone = true;
       return this.#fail(err);
     }
     if (m.kind === "unary") {
       if (typeof (result as PromiseLike<unknown> | null)?.then === "function") {
         // Any thenable, not only a real Promise: a handler may answer with another library's.
-        Promise.resolve(result).then((v) => this.#reply(v), (err) => this.#fail(err));
+        Promise.resolve(result).then((v) => this.#replyDone(v), (err) => this.#failDone(err));
       } else {
-        this.#reply(result);
+        this.#replyDone(result);
       }
     } else {
       void this.#writeAll(result);
@@ -432,13 +434,26 @@ class Call implements StreamHandler, CallContext {
     try {
       result = this.#route.handler(this.#requests(), this);
     } catch (err) {
+      this.#handlerDone = true;
       return this.#fail(err);
     }
     if (m.kind === "clientStream") {
-      Promise.resolve(result).then((v) => this.#reply(v), (err) => this.#fail(err));
+      Promise.resolve(result).then((v) => this.#replyDone(v), (err) => this.#failDone(err));
     } else {
       void this.#writeAll(result);
     }
+  }
+
+  /** The handler answered `value`. */
+  #replyDone(value: unknown): void {
+    this.#handlerDone = true;
+    this.#reply(value);
+  }
+
+  /** The handler failed with `err`. */
+  #failDone(err: unknown): void {
+    this.#handlerDone = true;
+    this.#fail(err);
   }
 
   #reply(value: unknown): void {
@@ -461,23 +476,34 @@ class Call implements StreamHandler, CallContext {
     this.#finish(Status.OK, "");
   }
 
+  /**
+   * Sends what a streaming handler yields. A message that cannot go out
+   * (too large, not a message) fails the call before the handler's
+   * iterator is closed, so the handler's signal says why.
+   */
   async #writeAll(out: unknown): Promise<void> {
     try {
       for await (const item of out as AsyncIterable<unknown>) {
         if (this.#done) break;
-        const bytes = this.#encode(item);
-        if (this.#compress) {
-          const packed = await gzip(bytes);
-          if (this.#done) break;
-          this.#send(packed, true);
-        } else {
-          this.#send(bytes, false);
+        try {
+          const bytes = this.#encode(item);
+          if (this.#compress) {
+            const packed = await gzip(bytes);
+            if (this.#done) break;
+            this.#send(packed, true);
+          } else {
+            this.#send(bytes, false);
+          }
+          await this.#stream.writable();
+        } catch (err) {
+          this.#fail(err);
+          break;
         }
-        await this.#stream.writable();
       }
+      this.#handlerDone = true;
       this.#finish(Status.OK, "");
     } catch (err) {
-      this.#fail(err);
+      this.#failDone(err);
     }
   }
 
@@ -526,7 +552,6 @@ class Call implements StreamHandler, CallContext {
       if (this.#trailerFields) this.#trailerFields.push(...trailers);
       else this.#trailerFields = trailers;
     }
-    // Ended, not cancelled: the signal stays as it is; `ended` tells.
     this.#finish(code, details);
   }
 
@@ -544,6 +569,7 @@ class Call implements StreamHandler, CallContext {
         ? (okTrailers ??= encodeHeaders([["grpc-status", "0"]]))
         : statusBlock(code, details, trailersOnly, extra ?? undefined),
     );
+    if (code !== Status.OK) this.#endEarly(new RpcError(code, details));
     this.#wake?.();
     this.#markOver();
   }
@@ -555,9 +581,14 @@ class Call implements StreamHandler, CallContext {
     this.#resolveEnded = null;
   }
 
-  #cancel(reason: RpcError): void {
-    if (this.#cancelReason) return;
-    this.#cancelReason = reason;
+  /**
+   * The call ended (cancelled, past its deadline, or failed) while its
+   * handler may still run: unless the handler finished, its signal aborts
+   * with `reason` and its request iterator throws it.
+   */
+  #endEarly(reason: RpcError): void {
+    if (this.#abortReason || this.#handlerDone) return;
+    this.#abortReason = reason;
     this.#clearTimer();
     this.#abort?.abort(reason);
     this.#wake?.();

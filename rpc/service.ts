@@ -9,6 +9,7 @@
 import type { Broker } from "../services/broker.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Compression, MetadataInit } from "./wire.ts";
+import { RpcError, Status } from "./status.ts";
 
 export type { Compression, MetadataInit } from "./wire.ts";
 
@@ -142,12 +143,25 @@ export interface CallContext {
    */
   timeRemaining(): number;
   /**
-   * Aborted only when the call is cancelled: the client cancelled it
-   * (RST_STREAM), the connection is gone, the server stopped without
-   * waiting for it, or the deadline passed. Its `reason` is an
-   * {@linkcode RpcError} with code CANCELLED or DEADLINE_EXCEEDED. A call
-   * that ends with a status, OK or an error, never aborts it: use
-   * {@linkcode CallContext.ended} to learn that.
+   * Aborted when the call ends, for any reason, before the handler
+   * finished; never once it has. The handler finished when it returned or
+   * threw (unary, client-streaming: when its promise settled) or, for a
+   * server-streaming or bidi handler, when the iterable it returned is
+   * exhausted or threw. So a handler that waits on the signal alone is
+   * woken whenever its call can no longer carry an answer. The `reason`
+   * is an {@linkcode RpcError} with the code the call ended with:
+   * - CANCELLED: the client cancelled it (RST_STREAM), the connection is
+   *   gone, or the server stopped without waiting for it;
+   * - DEADLINE_EXCEEDED: the deadline passed;
+   * - the failure's code otherwise, e.g. RESOURCE_EXHAUSTED for a request
+   *   message over the size limit, INTERNAL for a yielded value that is no
+   *   message (the status message is the reason's message).
+   *
+   * Once aborted, the request iterator of a streaming call throws the same
+   * reason. A handler's own answer or error never aborts it (nor does a
+   * failure after the handler finished, such as a unary response over the
+   * size limit): use {@linkcode CallContext.ended} to learn when the call
+   * is over in every case.
    *
    * A client whose deadline passes also resets the call (grpc-go does),
    * which arrives a little before the server's own timer fires (the
@@ -236,18 +250,28 @@ export type HandlerFor<D> = D extends MethodDefinition<infer Req, infer Res, inf
   : BidiStreamHandler<Req, Res>
   : never;
 
-/** Handlers for every method of a service, by local method name. */
+/**
+ * Handlers for the methods of a service, by local method name. Any may be
+ * left out: a call to a method without a handler answers UNIMPLEMENTED
+ * (as grpc-go's `Unimplemented...Server` does), so a plugin implements only
+ * what it needs.
+ */
 export type ServiceHandlers<S extends ServiceDefinition> = {
-  [K in keyof S["methods"]]: HandlerFor<S["methods"][K]>;
+  [K in keyof S["methods"]]?: HandlerFor<S["methods"][K]>;
 };
 
 /** A service definition with its handlers: what `serve()` takes. */
 export interface ServiceImplementation {
   /** The service. */
   readonly definition: ServiceDefinition;
-  /** Its handlers, by local method name. */
+  /**
+   * A handler for every method, by local method name: for a method the
+   * plugin left out, one that answers UNIMPLEMENTED.
+   */
   // deno-lint-ignore no-explicit-any
   readonly handlers: Record<string, (...args: any[]) => unknown>;
+  /** The local names of the methods given no handler (they answer UNIMPLEMENTED). */
+  readonly unimplemented?: readonly string[];
 }
 
 /**
@@ -256,7 +280,10 @@ export interface ServiceImplementation {
  * or what ts-proto generates (`XxxDefinition`, converted with
  * {@linkcode fromTsProto}). Handlers are looked up by the definition's
  * method names and bound to `handlers`, so a class instance works and
- * other properties are ignored.
+ * other properties are ignored. A method without a handler answers
+ * UNIMPLEMENTED ("method Get of service proto.KV is not implemented by this
+ * plugin"), as grpc-go's `Unimplemented...Server` does; `serve()` logs such
+ * methods once at DEBUG when it starts.
  *
  * @example
  * ```ts ignore
@@ -276,9 +303,9 @@ export interface ServiceImplementation {
  * ```
  *
  * @param definition The service.
- * @param handlers One handler per method (an object or a class instance).
+ * @param handlers A handler per method it implements (an object or a class instance).
  * @returns What `serve()` takes in `services`.
- * @throws {TypeError} When a method has no handler.
+ * @throws {TypeError} When a method's handler is there but not a function.
  */
 export function implement<D extends TsProtoService>(
   definition: D,
@@ -298,8 +325,9 @@ export function implement<D extends TsProtoService>(
  * ```
  *
  * @param definition The service.
- * @param handlers One handler per method (an object or a class instance).
+ * @param handlers A handler per method it implements (an object or a class instance).
  * @returns What `serve()` takes in `services`.
+ * @throws {TypeError} When a method's handler is there but not a function.
  */
 export function implement<S extends ServiceDefinition>(
   definition: S,
@@ -317,16 +345,35 @@ export function implement(
   }
   const def = isTsProto(definition) ? fromTsProto(definition) : definition;
   const bound: ServiceImplementation["handlers"] = {};
-  for (const name of Object.keys(def.methods)) {
+  const unimplemented: string[] = [];
+  for (const [name, method] of Object.entries(def.methods)) {
     const fn = (handlers as Record<string, unknown>)[name];
+    if (fn === undefined) {
+      unimplemented.push(name);
+      bound[name] = unimplementedHandler(def.name, method.path);
+      continue;
+    }
     if (typeof fn !== "function") {
       throw new TypeError(
-        `No handler for method "${name}" of service "${def.name}": add one to the handlers object`,
+        `The handler for method "${name}" of service "${def.name}" is ${
+          fn === null ? "null" : `a ${typeof fn}`
+        }, not a function: give a function, or leave it out to answer UNIMPLEMENTED`,
       );
     }
     bound[name] = fn.bind(handlers);
   }
-  return { definition: def, handlers: bound };
+  return unimplemented.length
+    ? { definition: def, handlers: bound, unimplemented }
+    : { definition: def, handlers: bound };
+}
+
+/** The handler of a method the plugin did not implement: every call answers UNIMPLEMENTED. */
+function unimplementedHandler(service: string, path: string): () => never {
+  const message = `method ${path.slice(path.lastIndexOf("/") + 1)} of service ${service} ` +
+    "is not implemented by this plugin";
+  return () => {
+    throw new RpcError(Status.UNIMPLEMENTED, message);
+  };
 }
 
 function isTsProto(d: ServiceDefinition | TsProtoService): d is TsProtoService {
@@ -352,7 +399,9 @@ export function mapHandlers(
   for (const [name, fn] of Object.entries(service.handlers)) {
     handlers[name] = wrap(fn, service.definition.methods[name]);
   }
-  return { definition: service.definition, handlers };
+  return service.unimplemented
+    ? { definition: service.definition, handlers, unimplemented: service.unimplemented }
+    : { definition: service.definition, handlers };
 }
 
 /** The message functions ts-proto generates (`Msg.encode(m).finish()`). */

@@ -450,7 +450,15 @@ async function start(
   );
   engine.addService(stdioService(stdio));
   const bucket = options.rateLimit ? new TokenBucket(options.rateLimit) : null;
-  for (const s of services) engine.addService(inFlight.track(bucket ? bucket.guard(s) : s));
+  for (const s of services) {
+    if (s.unimplemented) {
+      logger.debug("methods not implemented by this plugin (they answer UNIMPLEMENTED)", {
+        service: s.definition.name,
+        methods: s.unimplemented.join(","),
+      });
+    }
+    engine.addService(inFlight.track(bucket ? bucket.guard(s) : s));
+  }
 
   // 6. Listen: the engine's listener, or in multiplexed mode one running yamux on each connection.
   const muxed = multiplex

@@ -27,7 +27,6 @@ import { RpcPluginError } from "../errors.ts";
 import { GRPCBrokerDefinition } from "../gen/plugin/grpc_broker_pb.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../rpc/client_call.ts";
-import { callOver } from "../rpc/handler.ts";
 import { type ClientTls, connect } from "../rpc/connect.ts";
 import {
   fromTsProto,
@@ -514,7 +513,7 @@ export function brokerService(broker: Broker): ServiceImplementation {
           // the host closed the stream
         }
       })();
-      return broker.outgoing(callOver(call));
+      return broker.outgoing(call.signal);
     },
   });
 }

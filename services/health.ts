@@ -11,7 +11,6 @@ import {
   HealthDefinition,
 } from "../gen/grpc/health/v1/health_pb.ts";
 import { fromTsProto, implement, type ServiceImplementation } from "../rpc/service.ts";
-import { callOver } from "../rpc/handler.ts";
 import { RpcError, Status } from "../rpc/status.ts";
 import type { CallOptions, Channel } from "../rpc/client_call.ts";
 
@@ -43,18 +42,18 @@ export function healthService(
       if (stopping.aborted) return yield NOT_SERVING;
       const known = serving.has(req.service);
       yield { status: known ? ServingStatus.SERVING : ServingStatus.SERVICE_UNKNOWN };
-      const over = callOver(call);
+      const { signal } = call;
       let wake!: () => void;
       const woken = new Promise<void>((resolve) => (wake = resolve));
-      over.addEventListener("abort", wake);
+      signal.addEventListener("abort", wake);
       stopping.addEventListener("abort", wake);
       try {
-        if (!over.aborted && !stopping.aborted) await woken;
+        if (!signal.aborted && !stopping.aborted) await woken;
       } finally {
-        over.removeEventListener("abort", wake);
+        signal.removeEventListener("abort", wake);
         stopping.removeEventListener("abort", wake);
       }
-      if (!over.aborted) yield NOT_SERVING;
+      if (!signal.aborted) yield NOT_SERVING;
     },
   });
 }

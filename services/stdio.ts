@@ -10,7 +10,6 @@ import { after } from "../_timer.ts";
 import { STDIO_CHUNK_BYTES } from "../constants.ts";
 import { GRPCStdioDefinition, StdioData_Channel } from "../gen/plugin/grpc_stdio_pb.ts";
 import { fromTsProto, implement, type ServiceImplementation } from "../rpc/service.ts";
-import { callOver } from "../rpc/handler.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Channel } from "../rpc/client_call.ts";
 import { type RpcError, Status } from "../rpc/status.ts";
@@ -162,7 +161,7 @@ export class StdioQueue {
  */
 export function stdioService(queue: StdioQueue): ServiceImplementation {
   return implement(fromTsProto(GRPCStdioDefinition), {
-    streamStdio: (_req, call) => queue.drain(callOver(call)),
+    streamStdio: (_req, call) => queue.drain(call.signal),
   });
 }
 

@@ -23,7 +23,7 @@ import type { Network } from "../../constants.ts";
 import { type Logger, withFields } from "../../log/logger.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
 import type { CallContext, PeerInfo, ServiceImplementation } from "../../rpc/service.ts";
-import { RpcError, Status } from "../../rpc/status.ts";
+import { RpcError, Status, type StatusCode } from "../../rpc/status.ts";
 import {
   type AnyMethod,
   CallDeadline,
@@ -123,10 +123,31 @@ function requestEncoded(call: unknown): boolean {
 }
 
 /**
+ * Records the first status grpc-js sends on `call`, its own (a request over
+ * the size limit, its deadline timer) or ours, by wrapping `sendStatus` of
+ * its private intercepting call (`call` of the call object, @grpc/grpc-js
+ * 1.14; its own failures call `this.sendStatus`). Should a later version
+ * move it, a failure the handler did not cause reads as CANCELLED, and the
+ * signal tests on this engine fail.
+ */
+function watchStatus(call: unknown): () => { code: number; details: string } | undefined {
+  const inner = (call as { call?: { sendStatus?: unknown } }).call;
+  let sent: { code: number; details: string } | undefined;
+  const send = inner?.sendStatus;
+  if (inner && typeof send === "function") {
+    inner.sendStatus = function (this: unknown, status: { code: number; details: string }) {
+      sent ??= { code: status.code, details: status.details };
+      return send.call(this, status);
+    };
+  }
+  return () => sent;
+}
+
+/**
  * A handler's view of one grpc-js call, and what it adds to the response.
  * grpc-js emits `cancelled` when a call is over for any reason (after the
  * status it was given went out, too): the signal aborts only if that comes
- * before the handler's status was handed over.
+ * before the handler finished, with the status the call ended with.
  */
 class JsCallContext implements CallContext {
   /** The engine's broker (set by `serve()`). */
@@ -145,6 +166,8 @@ class JsCallContext implements CallContext {
   #logger: Logger | null = null;
   #peer: PeerInfo | null = null;
   #deadline: CallDeadline;
+  #abort = new AbortController();
+  #handlerDone = false;
 
   constructor(call: Call, readonly method: string, opts: EngineCallOptions) {
     this.#call = call;
@@ -152,19 +175,21 @@ class JsCallContext implements CallContext {
     this.broker = opts.broker as Broker;
     const epoch = epochMs(call.getDeadline());
     this.#deadline = epoch === Infinity ? NO_DEADLINE : new CallDeadline(epoch - Date.now());
-    const abort = new AbortController();
     const over = Promise.withResolvers<void>();
+    const sent = watchStatus(call);
     call.on("cancelled", () => {
       over.resolve();
-      if (this.#ended) return;
       this.#ended = true;
-      abort.abort(
-        this.#deadline.passed()
+      const status = sent();
+      this.endEarly(
+        status && status.code !== Status.OK
+          ? new RpcError(status.code as StatusCode, status.details)
+          : this.#deadline.passed()
           ? new RpcError(Status.DEADLINE_EXCEEDED, "deadline exceeded")
           : new RpcError(Status.CANCELLED, "call cancelled"),
       );
     });
-    this.signal = abort.signal;
+    this.signal = this.#abort.signal;
     this.ended = over.promise;
     this.metadata = call.metadata.toJSON() as Record<string, string[]>;
     this.requestCompressed = requestEncoded(call);
@@ -203,6 +228,16 @@ class JsCallContext implements CallContext {
       throw gzipTooLateError(this.method);
     }
     if (encoding === "gzip" && !this.#headersSent) this.#gzip = true;
+  }
+
+  /** The handler returned or threw, or its response iterable is exhausted: the signal stays as it is. */
+  handlerFinished(): void {
+    this.#handlerDone = true;
+  }
+
+  /** The call ended before the handler finished: the signal aborts with `reason`. */
+  endEarly(reason: RpcError): void {
+    if (!this.#handlerDone && !this.#abort.signal.aborted) this.#abort.abort(reason);
   }
 
   /** Sends the response headers, with the handler's metadata, before the first message. */
@@ -251,35 +286,78 @@ interface RequestStream {
  * call itself: Node's stream iterator destroys the stream once it ends (or
  * the handler stops reading), which for a duplex call kills the response
  * side before its messages and status are out, and the client waits forever.
+ * Once the call ended before the handler finished (the signal), it throws
+ * the signal's reason, as the native engine's does.
  */
-async function* decodeAll(m: AnyMethod, call: RequestStream): AsyncGenerator<unknown> {
-  for await (const chunk of call.iterator({ destroyOnReturn: false })) {
-    yield decodeRequest(m, chunk);
+async function* decodeAll(
+  m: AnyMethod,
+  call: RequestStream,
+  signal: AbortSignal,
+): AsyncGenerator<unknown> {
+  const chunks = call.iterator({ destroyOnReturn: false })[Symbol.asyncIterator]();
+  const aborted = new Promise<never>((_, reject) => {
+    const fail = () => reject(signal.reason);
+    if (signal.aborted) fail();
+    else signal.addEventListener("abort", fail, { once: true });
+  });
+  aborted.catch(() => {});
+  while (true) {
+    const next = await Promise.race([chunks.next(), aborted]);
+    if (next.done) break;
+    yield decodeRequest(m, next.value);
+  }
+  if (signal.aborted) throw signal.reason;
+}
+
+/** Runs a handler (to its answer); whatever happens, the handler is finished after. */
+async function settled<T>(ctx: JsCallContext, run: () => T | PromiseLike<T>): Promise<T> {
+  try {
+    return await run();
+  } finally {
+    ctx.handlerFinished();
   }
 }
 
+/**
+ * Sends what a streaming handler yields. A message that cannot go out
+ * fails the call, and aborts the signal, before the handler's iterator is
+ * closed (as on the native engine). Returns once the handler is finished.
+ */
 async function writeAll(
   m: AnyMethod,
   call: grpc.ServerWritableStream<Buffer, Buffer> | grpc.ServerDuplexStream<Buffer, Buffer>,
   out: AsyncIterable<unknown> | Iterable<unknown>,
   ctx: JsCallContext,
+  log: Logger,
 ): Promise<void> {
   const signal = ctx.signal;
-  for await (const item of out) {
-    if (signal.aborted) return;
-    const bytes = encodeOrThrow(m, item);
-    ctx.headersOut();
-    if (!call.write(bytes)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          call.off("drain", done);
-          signal.removeEventListener("abort", done);
-          resolve();
-        };
-        call.on("drain", done);
-        signal.addEventListener("abort", done);
-      });
+  try {
+    for await (const item of out) {
+      if (signal.aborted) return;
+      let bytes: Buffer;
+      try {
+        bytes = encodeOrThrow(m, item);
+      } catch (err) {
+        const status = toStatus(err, m.path, log, ctx.end());
+        ctx.endEarly(new RpcError(status.code as StatusCode, status.details));
+        call.emit("error", status);
+        return;
+      }
+      ctx.headersOut();
+      if (!call.write(bytes)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            call.off("drain", done);
+            signal.removeEventListener("abort", done);
+            resolve();
+          };
+          call.on("drain", done);
+          signal.addEventListener("abort", done);
+        });
+      }
     }
+  } finally {
+    ctx.handlerFinished();
   }
 }
 
@@ -294,8 +372,8 @@ function handlerFor(
       return async (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => {
         const ctx = new JsCallContext(call, m.path, opts);
         try {
-          const res = encodeOrThrow(m, await fn(decodeRequest(m, call.request), ctx));
-          cb(null, res, ctx.end());
+          const res = await settled(ctx, () => fn(decodeRequest(m, call.request), ctx));
+          cb(null, encodeOrThrow(m, res), ctx.end());
         } catch (err) {
           cb(toStatus(err, m.path, log, ctx.end()));
         }
@@ -307,8 +385,8 @@ function handlerFor(
       ) => {
         const ctx = new JsCallContext(call, m.path, opts);
         try {
-          const res = encodeOrThrow(m, await fn(decodeAll(m, call), ctx));
-          cb(null, res, ctx.end());
+          const res = await settled(ctx, () => fn(decodeAll(m, call, ctx.signal), ctx));
+          cb(null, encodeOrThrow(m, res), ctx.end());
         } catch (err) {
           cb(toStatus(err, m.path, log, ctx.end()));
         }
@@ -317,8 +395,8 @@ function handlerFor(
       return async (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
         const ctx = new JsCallContext(call, m.path, opts);
         try {
-          const out = fn(decodeRequest(m, call.request), ctx) as AsyncIterable<unknown>;
-          await writeAll(m, call, out, ctx);
+          const out = settledSync(ctx, () => fn(decodeRequest(m, call.request), ctx));
+          await writeAll(m, call, out, ctx, log);
           if (!ctx.signal.aborted) call.end(ctx.end());
         } catch (err) {
           if (!ctx.signal.aborted) call.emit("error", toStatus(err, m.path, log, ctx.end()));
@@ -328,13 +406,23 @@ function handlerFor(
       return async (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
         const ctx = new JsCallContext(call, m.path, opts);
         try {
-          const out = fn(decodeAll(m, call), ctx) as AsyncIterable<unknown>;
-          await writeAll(m, call, out, ctx);
+          const out = settledSync(ctx, () => fn(decodeAll(m, call, ctx.signal), ctx));
+          await writeAll(m, call, out, ctx, log);
           if (!ctx.signal.aborted) call.end(ctx.end());
         } catch (err) {
           if (!ctx.signal.aborted) call.emit("error", toStatus(err, m.path, log, ctx.end()));
         }
       };
+  }
+}
+
+/** Calls a streaming handler for its iterable; if it throws instead, the handler is finished. */
+function settledSync(ctx: JsCallContext, run: () => unknown): AsyncIterable<unknown> {
+  try {
+    return run() as AsyncIterable<unknown>;
+  } catch (err) {
+    ctx.handlerFinished();
+    throw err;
   }
 }
 

@@ -4,8 +4,10 @@
 // documented command (our codegen, buf and the generator from npm), run by
 // go-plugin v1.8's Go host (proof/main.go, `ClientConfig.Cmd` running
 // `deno run ...`) through every call kind, response headers and trailers, a
-// deadline, a cancellation and throwing handlers, on both engines, with
-// ts-proto and with protobuf-es.
+// deadline, a cancellation, throwing handlers, a method left without a
+// handler (UNIMPLEMENTED, logged at DEBUG at start-up) and a running
+// handler's signal when its call fails (RESOURCE_EXHAUSTED), on both
+// engines, with ts-proto and with protobuf-es.
 import { buildGo } from "../_util/go.ts";
 import { assert } from "../_util/assert.ts";
 import { CODEGEN, projectDenoJson, run } from "../_util/project.ts";
@@ -49,10 +51,23 @@ function slot(name: string) {
 }
 let lastUnary: CallContext | undefined;
 const codeName = (code: number) => Object.entries(Status).find(([, v]) => v === code)?.[0] ?? String(code);
+/** Waits until the call's signal aborts; tells Probe the reason and the time left. */
+async function untilAborted(name: string, call: CallContext): Promise<unknown> {
+  if (!call.signal.aborted) {
+    await new Promise((resolve) => call.signal.addEventListener("abort", resolve, { once: true }));
+  }
+  const reason = call.signal.reason;
+  slot(name).aborted.resolve({
+    reason: reason instanceof RpcError ? codeName(reason.code) : \`not an RpcError: \${reason}\`,
+    left: call.timeRemaining(),
+  });
+  return reason;
+}
 
 await serve({
   handshake: { magicCookieKey: "PROOF_PLUGIN", magicCookieValue: "issue-11", protocolVersion: 1 },
   engine: Deno.env.get("PROOF_ENGINE") === "grpc-js" ? grpcJsEngine : undefined,
+  maxMessageBytes: 1 << 20,
   services: [implement(Proof, {
     unary(item, call) {
       lastUnary = call;
@@ -73,20 +88,25 @@ await serve({
       }
       return { name, count };
     },
-    async *chat(items) {
-      for await (const it of items) yield { name: it.name.toUpperCase(), count: it.count * 2n };
+    async *chat(items, call) {
+      for await (const it of items) {
+        if (it.name !== "flood") {
+          yield { name: it.name.toUpperCase(), count: it.count * 2n };
+          continue;
+        }
+        // A response over the 1 MiB limit fails the call while this runs:
+        // then it waits on nothing but its signal.
+        try {
+          yield { name: "x".repeat(2 << 20), count: 0n };
+        } finally {
+          await untilAborted("flood", call);
+        }
+      }
     },
     async wait(q, call) {
-      const s = slot(q.name);
       const left = call.timeRemaining();
-      s.started.resolve(left === Infinity ? -1 : Math.ceil(left));
-      await new Promise((resolve) => call.signal.addEventListener("abort", resolve, { once: true }));
-      const reason = call.signal.reason;
-      s.aborted.resolve({
-        reason: reason instanceof RpcError ? codeName(reason.code) : \`not an RpcError: \${reason}\`,
-        left: call.timeRemaining(),
-      });
-      throw reason;
+      slot(q.name).started.resolve(left === Infinity ? -1 : Math.ceil(left));
+      throw await untilAborted(q.name, call);
     },
     async probe(q) {
       if (q.mode === "started") return { name: q.name, count: BigInt(await slot(q.name).started.promise) };
@@ -151,6 +171,8 @@ const CHECKS = [
   "signal-after-end",
   "throw-rpc-error",
   "throw-error",
+  "unimplemented",
+  "signal-on-failure",
 ];
 
 for (const generator of ["ts-proto", "protobuf-es"] as const) {
@@ -174,6 +196,15 @@ for (const generator of ["ts-proto", "protobuf-es"] as const) {
           assert(
             res.code === 0 && res.stdout.includes("PASS") && ok.join() === CHECKS.join(),
             `host exit ${res.code}:\n${res.stdout}\n${res.stderr.slice(-4000)}`,
+          );
+          // The method left out is logged once at start-up, at DEBUG (the host re-logs it).
+          const unimpl = res.stderr.split("\n").filter((l) =>
+            l.includes("methods not implemented by this plugin")
+          );
+          assert(
+            unimpl.length === 1 && unimpl[0].includes("[DEBUG]") &&
+              unimpl[0].includes("methods=missing") && unimpl[0].includes("service=proof.v1.Proof"),
+            `no single DEBUG line naming the unimplemented method:\n${res.stderr.slice(-4000)}`,
           );
           console.log(
             `${generator} ${engine}: ${

@@ -51,6 +51,8 @@ export interface ServerOptions {
   tls?: { server: ServerTls; client: ClientTls };
   /** The engine's logger. @default {one that drops every line} */
   logger?: Logger;
+  /** The server's message limit (the client's stays 4 MiB). @default {4 MiB} */
+  maxMessageBytes?: number;
 }
 
 /** A server with a client connected. */
@@ -71,7 +73,7 @@ export async function withServer(
   const network = options.network ?? "tcp";
   await withTempDir(async (dir) => {
     const server = engine({
-      maxMessageBytes: 4 << 20,
+      maxMessageBytes: options.maxMessageBytes ?? 4 << 20,
       logger: options.logger ?? createLogger({ level: "off", write: () => {} }),
     });
     server.addService(service);

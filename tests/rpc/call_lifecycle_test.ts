@@ -1,9 +1,11 @@
 /**
  * What a handler learns about its call from `CallContext`, on both engines
- * (native and grpc-js), each called by our client: the signal aborts only
- * for a cancellation (client cancel, connection gone, hard server stop) or
- * a passed deadline, with an RpcError reason saying which; `ended` resolves
- * in every case; `deadline` and `timeRemaining()` follow grpc-timeout;
+ * (native and grpc-js), each called by our client: the signal aborts when
+ * the call ends before its handler finished, for a cancellation (client
+ * cancel, connection gone, hard server stop), a passed deadline or a
+ * failure (a request or response over the size limit), with an RpcError
+ * reason of the code the call ended with, and never once the handler
+ * finished (even if the call then fails); `ended` resolves in every case; `deadline` and `timeRemaining()` follow grpc-timeout;
  * `peer` names a unix, TCP or TLS client (with its certificate under mutual
  * TLS); `logger` carries the method; a handler that throws a plain error
  * answers UNKNOWN and logs one ERROR line with the stack.
@@ -15,7 +17,6 @@ import type { Channel } from "../../rpc/client_call.ts";
 import { createLogger } from "../../log/logger.ts";
 import type { CallContext, CallKind } from "../../rpc/service.ts";
 import { implement } from "../../rpc/service.ts";
-import { callOver } from "../../rpc/handler.ts";
 import { serviceClient } from "../../rpc/service_client.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
 import type { EngineFactory } from "../../server/engine.ts";
@@ -37,12 +38,22 @@ const LifeService = {
     hold: method("Hold", "unary"),
     list: method("List", "serverStream"),
     info: method("Info", "unary"),
+    big: method("Big", "unary"),
+    flood: method("Flood", "serverStream"),
+    watch: method("Watch", "bidiStream"),
   },
 };
+
+/** The server's message limit in the tests of failures. */
+const SMALL_LIMIT = 1024;
 
 /** The context of each call the handlers saw, and a way to wait for the next one. */
 class Seen {
   calls: CallContext[] = [];
+  /** Requests the watch handlers read. */
+  requests = 0;
+  /** How each watch handler's reading of its requests ended: "ended", or the error. */
+  reads: Promise<unknown>[] = [];
   #waiters: ((c: CallContext) => void)[] = [];
   add(call: CallContext): void {
     this.calls.push(call);
@@ -94,6 +105,30 @@ function lifeService(seen: Seen) {
         remaining: call.timeRemaining(),
       });
     },
+    // Answers a message over SMALL_LIMIT: the call fails after the handler finished.
+    big: (_req, call) => (seen.add(call), "x".repeat(2 * SMALL_LIMIT)),
+    // Yields a message over SMALL_LIMIT, then waits only on its signal.
+    flood: async function* (_req, call) {
+      seen.add(call);
+      yield "x".repeat(2 * SMALL_LIMIT);
+      await aborted(call.signal);
+    },
+    // Reads its requests on the side (as the broker's StartStream does) and
+    // waits only on its signal for what to send (it has nothing to send).
+    // deno-lint-ignore require-yield
+    watch: async function* (requests, call) {
+      seen.add(call);
+      const read = (async () => {
+        try {
+          for await (const _ of requests) seen.requests++;
+          return "ended";
+        } catch (err) {
+          return err;
+        }
+      })();
+      seen.reads.push(read);
+      await aborted(call.signal);
+    },
   });
 }
 
@@ -144,15 +179,53 @@ for (const [name, engine] of Object.entries(ENGINES)) {
       assertEquals(got, ["a", "b"]);
       assertEquals(seen.calls.length, 4);
       for (const call of seen.calls) {
-        const over = callOver(call);
         // Both engines decide on aborting before ended resolves (grpc-js
         // reports every end as "cancelled": the same event resolves it).
         await call.ended;
         assertEquals(call.signal.aborted, false, `${call.method}: ${call.signal.reason}`);
-        // What our own streaming services watch does abort.
-        assert(over.aborted, `${call.method}: callOver() did not abort`);
-        assertEquals((over.reason as RpcError).message, "call ended");
       }
+    }));
+
+  Deno.test(`CallContext (${name}): a failure once the handler finished (its answer over the size limit) never aborts the signal`, () =>
+    withEngine(engine, { maxMessageBytes: SMALL_LIMIT }, async ({ client, seen }) => {
+      const next = seen.next();
+      assertEquals((await rejects(client.big("x"))).code, Status.RESOURCE_EXHAUSTED);
+      const call = await next;
+      await call.ended;
+      assertEquals(call.signal.aborted, false, `${call.signal.reason}`);
+    }));
+
+  Deno.test(`CallContext (${name}): a streamed message over the size limit aborts the running handler's signal with RESOURCE_EXHAUSTED`, () =>
+    withEngine(engine, { maxMessageBytes: SMALL_LIMIT }, async ({ client, seen }) => {
+      const next = seen.next();
+      const result = rejects((async () => {
+        for await (const _ of client.flood("x")) throw new Error("a message came");
+      })());
+      const call = await next;
+      assertEquals((await result).code, Status.RESOURCE_EXHAUSTED);
+      // Both engines abort the signal before ended resolves.
+      await call.ended;
+      assertReason(call, Status.RESOURCE_EXHAUSTED);
+    }));
+
+  Deno.test(`CallContext (${name}): a request over the size limit wakes a handler waiting on its signal, RESOURCE_EXHAUSTED; its request iterator throws it`, () =>
+    withEngine(engine, { maxMessageBytes: SMALL_LIMIT }, async ({ client, seen }) => {
+      const next = seen.next();
+      const sent = Promise.withResolvers<void>();
+      async function* requests() {
+        yield "small";
+        await sent.promise;
+        yield "x".repeat(2 * SMALL_LIMIT);
+      }
+      const result = rejects((async () => {
+        for await (const _ of client.watch(requests())) throw new Error("a message came");
+      })());
+      const call = await next;
+      sent.resolve();
+      assertEquals((await result).code, Status.RESOURCE_EXHAUSTED);
+      await call.ended;
+      const reason = assertReason(call, Status.RESOURCE_EXHAUSTED);
+      assertEquals(await seen.reads[0], reason);
     }));
 
   Deno.test(`CallContext (${name}): the client's cancel aborts the signal with CANCELLED; ended resolves`, () =>

@@ -2,7 +2,8 @@
 // (tests/interop/proof_test.ts): it launches a plugin written from
 // proto/proof.proto the way a plugin author would (ClientConfig.Cmd runs
 // `deno run ...`), and checks every call kind, response headers and
-// trailers, a deadline, a cancellation and throwing handlers.
+// trailers, a deadline, a cancellation, throwing handlers, a method
+// without a handler, and a handler's signal when its call fails.
 //
 //	proof [-dir DIR] -- <plugin command...>
 //
@@ -96,6 +97,7 @@ func run(client *plugin.Client) error {
 		{"unary", unary}, {"server-stream", serverStream}, {"client-stream", clientStream},
 		{"bidi-stream", bidiStream}, {"deadline", deadline}, {"cancel", cancel},
 		{"signal-after-end", signalAfterEnd}, {"throw-rpc-error", throwRPC}, {"throw-error", throwPlain},
+		{"unimplemented", unimplemented}, {"signal-on-failure", signalOnFailure},
 	}
 	for _, c := range checks {
 		if err := c.fn(p); err != nil {
@@ -307,6 +309,47 @@ func throwPlain(p pb.ProofClient) error {
 	_, err := p.Fail(c, &pb.Query{Mode: "plain"})
 	if status.Code(err) != codes.Unknown {
 		return fmt.Errorf("got %v, want Unknown", err)
+	}
+	return nil
+}
+
+// unimplemented calls the method the plugin gave no handler: go-plugin's
+// host must see codes.Unimplemented with a message naming it, as from a
+// grpc-go plugin embedding UnimplementedProofServer.
+func unimplemented(p pb.ProofClient) error {
+	c, done := ctx()
+	defer done()
+	_, err := p.Missing(c, &pb.Query{Name: "m"})
+	st := status.Convert(err)
+	want := "method Missing of service proof.v1.Proof is not implemented by this plugin"
+	if st.Code() != codes.Unimplemented || st.Message() != want {
+		return fmt.Errorf("got %v, want Unimplemented %q", err, want)
+	}
+	return nil
+}
+
+// signalOnFailure has the plugin's Chat handler yield a response over the
+// 1 MiB limit (its maxMessageBytes): the call fails with ResourceExhausted while the handler
+// still runs, and its signal must abort with that code.
+func signalOnFailure(p pb.ProofClient) error {
+	c, done := ctx()
+	defer done()
+	s, err := p.Chat(c)
+	if err != nil {
+		return err
+	}
+	if err := s.Send(&pb.Item{Name: "flood"}); err != nil {
+		return err
+	}
+	if _, err := s.Recv(); status.Code(err) != codes.ResourceExhausted {
+		return fmt.Errorf("Chat: %v, want ResourceExhausted", err)
+	}
+	r, err := probe(p, "flood", "aborted")
+	if err != nil {
+		return err
+	}
+	if r.Name != "RESOURCE_EXHAUSTED" {
+		return fmt.Errorf("the plugin's signal reason %q, want RESOURCE_EXHAUSTED", r.Name)
 	}
 	return nil
 }

@@ -101,7 +101,7 @@ const file_proof_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05count\x18\x02 \x01(\x03R\x05count\x12\x16\n" +
 	"\x06repeat\x18\x03 \x01(\x05R\x06repeat\x12\x12\n" +
-	"\x04mode\x18\x04 \x01(\tR\x04mode2\xac\x02\n" +
+	"\x04mode\x18\x04 \x01(\tR\x04mode2\xd8\x02\n" +
 	"\x05Proof\x12'\n" +
 	"\x05Unary\x12\x0e.proof.v1.Item\x1a\x0e.proof.v1.Item\x12)\n" +
 	"\x04List\x12\x0f.proof.v1.Query\x1a\x0e.proof.v1.Item0\x01\x12'\n" +
@@ -109,7 +109,8 @@ const file_proof_proto_rawDesc = "" +
 	"\x04Chat\x12\x0e.proof.v1.Item\x1a\x0e.proof.v1.Item(\x010\x01\x12'\n" +
 	"\x04Wait\x12\x0f.proof.v1.Query\x1a\x0e.proof.v1.Item\x12(\n" +
 	"\x05Probe\x12\x0f.proof.v1.Query\x1a\x0e.proof.v1.Item\x12'\n" +
-	"\x04Fail\x12\x0f.proof.v1.Query\x1a\x0e.proof.v1.ItemB<Z:github.com/rpcplugin/rpcplugin/tests/interop/proof/proofpbb\x06proto3"
+	"\x04Fail\x12\x0f.proof.v1.Query\x1a\x0e.proof.v1.Item\x12*\n" +
+	"\aMissing\x12\x0f.proof.v1.Query\x1a\x0e.proof.v1.ItemB<Z:github.com/rpcplugin/rpcplugin/tests/interop/proof/proofpbb\x06proto3"
 
 var (
 	file_proof_proto_rawDescOnce sync.Once
@@ -136,15 +137,17 @@ var file_proof_proto_depIdxs = []int32{
 	0, // 4: proof.v1.Proof.Wait:input_type -> proof.v1.Query
 	0, // 5: proof.v1.Proof.Probe:input_type -> proof.v1.Query
 	0, // 6: proof.v1.Proof.Fail:input_type -> proof.v1.Query
-	1, // 7: proof.v1.Proof.Unary:output_type -> proof.v1.Item
-	1, // 8: proof.v1.Proof.List:output_type -> proof.v1.Item
-	1, // 9: proof.v1.Proof.Sum:output_type -> proof.v1.Item
-	1, // 10: proof.v1.Proof.Chat:output_type -> proof.v1.Item
-	1, // 11: proof.v1.Proof.Wait:output_type -> proof.v1.Item
-	1, // 12: proof.v1.Proof.Probe:output_type -> proof.v1.Item
-	1, // 13: proof.v1.Proof.Fail:output_type -> proof.v1.Item
-	7, // [7:14] is the sub-list for method output_type
-	0, // [0:7] is the sub-list for method input_type
+	0, // 7: proof.v1.Proof.Missing:input_type -> proof.v1.Query
+	1, // 8: proof.v1.Proof.Unary:output_type -> proof.v1.Item
+	1, // 9: proof.v1.Proof.List:output_type -> proof.v1.Item
+	1, // 10: proof.v1.Proof.Sum:output_type -> proof.v1.Item
+	1, // 11: proof.v1.Proof.Chat:output_type -> proof.v1.Item
+	1, // 12: proof.v1.Proof.Wait:output_type -> proof.v1.Item
+	1, // 13: proof.v1.Proof.Probe:output_type -> proof.v1.Item
+	1, // 14: proof.v1.Proof.Fail:output_type -> proof.v1.Item
+	1, // 15: proof.v1.Proof.Missing:output_type -> proof.v1.Item
+	8, // [8:16] is the sub-list for method output_type
+	0, // [0:8] is the sub-list for method input_type
 	0, // [0:0] is the sub-list for extension type_name
 	0, // [0:0] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name

@@ -22,13 +22,14 @@ import (
 const _ = grpc.SupportPackageIsVersion7
 
 const (
-	Proof_Unary_FullMethodName = "/proof.v1.Proof/Unary"
-	Proof_List_FullMethodName  = "/proof.v1.Proof/List"
-	Proof_Sum_FullMethodName   = "/proof.v1.Proof/Sum"
-	Proof_Chat_FullMethodName  = "/proof.v1.Proof/Chat"
-	Proof_Wait_FullMethodName  = "/proof.v1.Proof/Wait"
-	Proof_Probe_FullMethodName = "/proof.v1.Proof/Probe"
-	Proof_Fail_FullMethodName  = "/proof.v1.Proof/Fail"
+	Proof_Unary_FullMethodName   = "/proof.v1.Proof/Unary"
+	Proof_List_FullMethodName    = "/proof.v1.Proof/List"
+	Proof_Sum_FullMethodName     = "/proof.v1.Proof/Sum"
+	Proof_Chat_FullMethodName    = "/proof.v1.Proof/Chat"
+	Proof_Wait_FullMethodName    = "/proof.v1.Proof/Wait"
+	Proof_Probe_FullMethodName   = "/proof.v1.Proof/Probe"
+	Proof_Fail_FullMethodName    = "/proof.v1.Proof/Fail"
+	Proof_Missing_FullMethodName = "/proof.v1.Proof/Missing"
 )
 
 // ProofClient is the client API for Proof service.
@@ -42,17 +43,21 @@ type ProofClient interface {
 	List(ctx context.Context, in *Query, opts ...grpc.CallOption) (Proof_ListClient, error)
 	// Sums the counts, joins the names.
 	Sum(ctx context.Context, opts ...grpc.CallOption) (Proof_SumClient, error)
-	// Each item back: name upper-cased, count doubled.
+	// Each item back: name upper-cased, count doubled; for an item named
+	// "flood", a response over the plugin's limit, then it waits on its signal
+	// (Probe "aborted" with name "flood" tells the reason).
 	Chat(ctx context.Context, opts ...grpc.CallOption) (Proof_ChatClient, error)
 	// Waits until its signal aborts (cancellation or deadline).
 	Wait(ctx context.Context, in *Query, opts ...grpc.CallOption) (*Item, error)
 	// mode "started": waits until the Wait call `name` runs, answers its time
-	// left in ms; mode "aborted": waits until it aborted, answers the reason's
-	// code name; mode "unary-after": whether the last Unary call's signal
+	// left in ms; mode "aborted": waits until it (or Chat's "flood") aborted,
+	// answers the reason's code name; mode "unary-after": whether the last Unary call's signal
 	// stayed unaborted after it ended.
 	Probe(ctx context.Context, in *Query, opts ...grpc.CallOption) (*Item, error)
 	// Throws: mode "rpc" an RpcError with trailer metadata, else an Error.
 	Fail(ctx context.Context, in *Query, opts ...grpc.CallOption) (*Item, error)
+	// Left out of the plugin's handlers: answers UNIMPLEMENTED.
+	Missing(ctx context.Context, in *Query, opts ...grpc.CallOption) (*Item, error)
 }
 
 type proofClient struct {
@@ -196,6 +201,15 @@ func (c *proofClient) Fail(ctx context.Context, in *Query, opts ...grpc.CallOpti
 	return out, nil
 }
 
+func (c *proofClient) Missing(ctx context.Context, in *Query, opts ...grpc.CallOption) (*Item, error) {
+	out := new(Item)
+	err := c.cc.Invoke(ctx, Proof_Missing_FullMethodName, in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ProofServer is the server API for Proof service.
 // All implementations must embed UnimplementedProofServer
 // for forward compatibility
@@ -207,17 +221,21 @@ type ProofServer interface {
 	List(*Query, Proof_ListServer) error
 	// Sums the counts, joins the names.
 	Sum(Proof_SumServer) error
-	// Each item back: name upper-cased, count doubled.
+	// Each item back: name upper-cased, count doubled; for an item named
+	// "flood", a response over the plugin's limit, then it waits on its signal
+	// (Probe "aborted" with name "flood" tells the reason).
 	Chat(Proof_ChatServer) error
 	// Waits until its signal aborts (cancellation or deadline).
 	Wait(context.Context, *Query) (*Item, error)
 	// mode "started": waits until the Wait call `name` runs, answers its time
-	// left in ms; mode "aborted": waits until it aborted, answers the reason's
-	// code name; mode "unary-after": whether the last Unary call's signal
+	// left in ms; mode "aborted": waits until it (or Chat's "flood") aborted,
+	// answers the reason's code name; mode "unary-after": whether the last Unary call's signal
 	// stayed unaborted after it ended.
 	Probe(context.Context, *Query) (*Item, error)
 	// Throws: mode "rpc" an RpcError with trailer metadata, else an Error.
 	Fail(context.Context, *Query) (*Item, error)
+	// Left out of the plugin's handlers: answers UNIMPLEMENTED.
+	Missing(context.Context, *Query) (*Item, error)
 	mustEmbedUnimplementedProofServer()
 }
 
@@ -245,6 +263,9 @@ func (UnimplementedProofServer) Probe(context.Context, *Query) (*Item, error) {
 }
 func (UnimplementedProofServer) Fail(context.Context, *Query) (*Item, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Fail not implemented")
+}
+func (UnimplementedProofServer) Missing(context.Context, *Query) (*Item, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Missing not implemented")
 }
 func (UnimplementedProofServer) mustEmbedUnimplementedProofServer() {}
 
@@ -404,6 +425,24 @@ func _Proof_Fail_Handler(srv interface{}, ctx context.Context, dec func(interfac
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Proof_Missing_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Query)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ProofServer).Missing(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Proof_Missing_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ProofServer).Missing(ctx, req.(*Query))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Proof_ServiceDesc is the grpc.ServiceDesc for Proof service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -426,6 +465,10 @@ var Proof_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Fail",
 			Handler:    _Proof_Fail_Handler,
+		},
+		{
+			MethodName: "Missing",
+			Handler:    _Proof_Missing_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -214,13 +214,22 @@ const PEER_RST = 2;
 const PEER_END = 4;
 
 const EMPTY = new Uint8Array(0);
-/** Output pieces at least this large are written without coalescing. */
+/** Output pieces at least this large are written as they are, not copied into the output arena. */
 const LARGE_WRITE = 64 << 10;
+/** Size of an output arena: frames are written into it, and leave in one write per turn. */
+const ARENA_BYTES = 64 << 10;
 /** What a server answers a request whose header list is too large with (RFC 9113 10.5.1). */
 const TOO_LARGE_RESPONSE = encodeHeaders([[":status", "431"]]);
 
 function concat(parts: readonly Uint8Array[], from: number, to: number): Uint8Array {
   if (to - from === 1) return parts[from];
+  if (to - from === 2) {
+    // Two regions of one arena, one after the other: one view, no copy.
+    const a = parts[from], b = parts[from + 1];
+    if (a.buffer === b.buffer && a.byteOffset + a.length === b.byteOffset) {
+      return new Uint8Array(a.buffer, a.byteOffset, a.length + b.length);
+    }
+  }
   let size = 0;
   for (let i = from; i < to; i++) size += parts[i].length;
   const out = new Uint8Array(size);
@@ -385,12 +394,16 @@ export class H2Stream {
     if (avail > 0) {
       const maxFrame = conn.peerMaxFrame;
       const frames = Math.ceil(avail / maxFrame);
-      const out = new Uint8Array(avail + frames * FRAME_HEADER_BYTES);
-      let at = 0;
+      const size = avail + frames * FRAME_HEADER_BYTES;
       this.sendWindow -= avail;
       conn.sendWindow -= avail;
       this.#queuedBytes -= avail;
       conn.queued(-avail);
+      // Small output goes straight into the connection's arena (no buffer of
+      // its own, no copy at the flush); bulk data gets a buffer of its own.
+      const inArena = size < LARGE_WRITE;
+      let at = inArena ? conn.reserve(size) : 0;
+      const out = inArena ? conn.arena : new Uint8Array(size);
       let room = 0;
       let lastHeader = 0;
       while (avail > 0) {
@@ -413,7 +426,8 @@ export class H2Stream {
         out[lastHeader + 4] |= Flag.END_STREAM;
         endedInData = true;
       }
-      conn.enqueue(out);
+      if (inArena) conn.commit(size);
+      else conn.enqueue(out);
       if (this.#queuedBytes < STREAM_HIGH_WATER) this.#wake();
     }
     if (this.#queuedBytes > 0) {
@@ -422,7 +436,7 @@ export class H2Stream {
     }
     if (this.#trailers) {
       if (this.#trailers.length) conn.enqueueHeaders(this.id, this.#trailers, true);
-      else if (!endedInData) conn.enqueue(frame(FrameType.DATA, Flag.END_STREAM, this.id));
+      else if (!endedInData) conn.enqueueFrame(FrameType.DATA, Flag.END_STREAM, this.id, EMPTY);
       this.#trailers = null;
       this.#closeLocal();
       const serverFirst = conn.role === "server" && !this.remoteClosed;
@@ -539,7 +553,17 @@ export class H2Connection {
   #blockFrames = 0;
   #blockLimit: number;
   #maxContinuations: number;
+  /** Output ready to be written: regions of arenas, and large pieces, in order. */
   #out: Uint8Array[] = [];
+  /**
+   * Where small frames are written as they are made: a bump allocator whose
+   * bytes, once handed to a write, are never written over (a full arena is
+   * replaced, not reused). `#arenaAt` is where the next frame goes, `#sealed`
+   * where the bytes not yet in `#out` start.
+   */
+  #arena: Uint8Array = EMPTY;
+  #arenaAt = 0;
+  #sealed = 0;
   #flushing = false;
   #closed = false;
   #failed: string | null = null;
@@ -1383,14 +1407,14 @@ export class H2Connection {
     const max = this.peerMaxFrame;
     const endFlag = endStream ? Flag.END_STREAM : 0;
     if (block.length <= max) {
-      return this.enqueue(frame(FrameType.HEADERS, Flag.END_HEADERS | endFlag, id, block));
+      return this.enqueueFrame(FrameType.HEADERS, Flag.END_HEADERS | endFlag, id, block);
     }
     for (let at = 0; at < block.length; at += max) {
       const last = at + max >= block.length;
       const part = block.subarray(at, at + max);
       const type = at === 0 ? FrameType.HEADERS : FrameType.CONTINUATION;
       const flags = (at === 0 ? endFlag : 0) | (last ? Flag.END_HEADERS : 0);
-      this.enqueue(frame(type, flags, id, part));
+      this.enqueueFrame(type, flags, id, part);
     }
   }
 
@@ -1417,8 +1441,65 @@ export class H2Connection {
   /** Queues bytes for the transport; they leave at the end of this turn. */
   enqueue(bytes: Uint8Array): void {
     if (this.#closed || this.#failed) return;
+    const n = bytes.length;
+    if (n < LARGE_WRITE) {
+      const at = this.reserve(n);
+      this.#arena.set(bytes, at);
+      return this.commit(n);
+    }
+    this.#seal();
     this.#out.push(bytes);
-    this.#backlog += bytes.length;
+    this.#added(n);
+  }
+
+  /** Queues one frame, written straight into the output arena. @internal */
+  enqueueFrame(type: number, flags: number, id: number, payload: Uint8Array): void {
+    if (this.#closed || this.#failed) return;
+    const n = FRAME_HEADER_BYTES + payload.length;
+    if (n >= LARGE_WRITE) return this.enqueue(frame(type, flags, id, payload));
+    const at = this.reserve(n);
+    const arena = this.#arena;
+    putFrameHeader(arena, at, payload.length, type, flags, id);
+    arena.set(payload, at + FRAME_HEADER_BYTES);
+    this.commit(n);
+  }
+
+  /**
+   * Makes room for `n` bytes of output in the arena ({@linkcode arena}),
+   * and returns where they go; the caller writes them there, then calls
+   * {@linkcode commit} with `n` before anything else is queued. @internal
+   */
+  reserve(n: number): number {
+    if (this.#arenaAt + n > this.#arena.length) {
+      this.#seal();
+      this.#arena = new Uint8Array(Math.max(ARENA_BYTES, n));
+      this.#arenaAt = this.#sealed = 0;
+    }
+    return this.#arenaAt;
+  }
+
+  /** The output arena {@linkcode reserve} made room in. @internal */
+  get arena(): Uint8Array {
+    return this.#arena;
+  }
+
+  /** Queues the `n` bytes just written at the offset {@linkcode reserve} returned. @internal */
+  commit(n: number): void {
+    // Closed, or failed (nothing may follow the GOAWAY): the bytes are dropped.
+    if (this.#closed || this.#failed) return;
+    this.#arenaAt += n;
+    this.#added(n);
+  }
+
+  /** The arena's bytes not yet in `#out` go there, as one region. */
+  #seal(): void {
+    if (this.#arenaAt === this.#sealed) return;
+    this.#out.push(this.#arena.subarray(this.#sealed, this.#arenaAt));
+    this.#sealed = this.#arenaAt;
+  }
+
+  #added(n: number): void {
+    this.#backlog += n;
     if (this.#queued + this.#backlog > this.#limits.maxOutputBytes) this.#overOutput();
     if (!this.#flushing) {
       this.#flushing = true;
@@ -1483,7 +1564,9 @@ export class H2Connection {
   }
 
   async #flush(): Promise<void> {
-    while (this.#out.length && !this.#closed) {
+    while (!this.#closed) {
+      this.#seal();
+      if (!this.#out.length) break;
       const parts = this.#out;
       this.#out = [];
       const control = this.#controlQueued;
@@ -1636,6 +1719,8 @@ export class H2Connection {
   #teardown(reason: string): void {
     this.#closeReason = reason;
     this.#out = [];
+    this.#arena = EMPTY;
+    this.#arenaAt = this.#sealed = 0;
     for (
       const cancel of [this.#prefaceTimer, this.#writeTimer, this.#stallTimer, this.#failTimer]
     ) {

@@ -45,7 +45,14 @@ import {
   windowUpdateFrame,
 } from "./frame.ts";
 import { checkFields, type FieldsInfo } from "./fields.ts";
-import { encodeHeaders, HpackDecoder, HpackError, HpackListSizeError } from "./hpack.ts";
+import {
+  encodeHeaders,
+  type HeaderBlock,
+  HpackDecoder,
+  HpackEncoder,
+  HpackError,
+  HpackListSizeError,
+} from "./hpack.ts";
 
 /** Where a connection's bytes go. */
 export interface Transport {
@@ -213,7 +220,7 @@ const PEER_RST = 2;
 /** The peer sent END_STREAM: DATA or HEADERS afterwards is a connection error STREAM_CLOSED. */
 const PEER_END = 4;
 
-const EMPTY = new Uint8Array(0);
+const EMPTY: Uint8Array = new Uint8Array(0);
 /** Output pieces at least this large are written as they are, not copied into the output arena. */
 const LARGE_WRITE = 64 << 10;
 /** Size of an output arena: frames are written into it, and leave in one write per turn. */
@@ -274,7 +281,7 @@ export class H2Stream {
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   /** What ends our side once the queue is out: trailers, or an empty END_STREAM DATA frame. */
-  #trailers: Uint8Array | null = null;
+  #trailers: HeaderBlock | null = null;
   #waiters: (() => void)[] = [];
 
   /** @internal */
@@ -293,11 +300,16 @@ export class H2Stream {
     return this.#queuedBytes;
   }
 
-  /** Sends a HEADERS frame with an HPACK block (no END_STREAM). */
-  sendHeaders(block: Uint8Array): void {
+  /**
+   * Sends a HEADERS frame (no END_STREAM) with a header block: an HPACK
+   * block that uses no dynamic table, or constant fields, which the
+   * connection's encoder indexes; and `tail`, more fields encoded without
+   * the dynamic table.
+   */
+  sendHeaders(block: HeaderBlock, tail: Uint8Array = EMPTY): void {
     if (this.localClosed) return;
     this.headersSent = true;
-    this.conn.enqueueHeaders(this.id, block, false);
+    this.conn.enqueueHeaders(this.id, block, false, tail);
   }
 
   /** Queues body bytes (one or more pieces, sent in order) as flow control allows. */
@@ -330,9 +342,9 @@ export class H2Stream {
    * Ends our side once the queued body is out: with trailers (a HEADERS
    * frame), or without (`EMPTY`: an empty DATA frame), both with END_STREAM.
    */
-  end(trailers: Uint8Array = EMPTY): void {
+  end(trailers: HeaderBlock = EMPTY): void {
     if (this.localClosed || this.#trailers) return;
-    this.#trailers = trailers;
+    this.#trailers = trailers instanceof Uint8Array && trailers.length === 0 ? EMPTY : trailers;
     this.pump();
   }
 
@@ -422,7 +434,7 @@ export class H2Stream {
         if (n === head.length) this.#queue.shift();
         else this.#queue[0] = head.subarray(n);
       }
-      if (this.#queuedBytes === 0 && this.#trailers?.length === 0) {
+      if (this.#queuedBytes === 0 && this.#trailers === EMPTY) {
         out[lastHeader + 4] |= Flag.END_STREAM;
         endedInData = true;
       }
@@ -435,7 +447,7 @@ export class H2Stream {
       return;
     }
     if (this.#trailers) {
-      if (this.#trailers.length) conn.enqueueHeaders(this.id, this.#trailers, true);
+      if (this.#trailers !== EMPTY) conn.enqueueHeaders(this.id, this.#trailers, true);
       else if (!endedInData) conn.enqueueFrame(FrameType.DATA, Flag.END_STREAM, this.id, EMPTY);
       this.#trailers = null;
       this.#closeLocal();
@@ -540,6 +552,8 @@ export class H2Connection {
   #partial: Uint8Array | null = null;
   #partialLen = 0;
   #hpack = new HpackDecoder();
+  /** Our side's HPACK state: the peer's table size, and the constant fields it holds. */
+  #encoder = new HpackEncoder();
   #fields: FieldsInfo = { contentLength: -1, status: 0 };
   /** What HPACK found wrong with the characters of the block just decoded, or "". */
   #malformed = "";
@@ -689,12 +703,19 @@ export class H2Connection {
   /**
    * Client role: opens a stream by sending its request headers.
    *
-   * @param block The HPACK-encoded request headers.
+   * @param block The request headers: an HPACK block that uses no dynamic
+   * table, or constant fields, which the connection's encoder indexes.
    * @param endStream Whether the request has no body.
    * @param handler What to do with the stream's events.
+   * @param tail More request headers, encoded without the dynamic table.
    * @returns The stream, or `null` if the connection takes no new streams.
    */
-  openStream(block: Uint8Array, endStream: boolean, handler: StreamHandler): H2Stream | null {
+  openStream(
+    block: HeaderBlock,
+    endStream: boolean,
+    handler: StreamHandler,
+    tail: Uint8Array = EMPTY,
+  ): H2Stream | null {
     if (this.role !== "client") throw new Error("only a client opens streams");
     if (!this.canOpen || this.#nextStreamId > MAX_WINDOW) return null;
     const id = this.#nextStreamId;
@@ -704,7 +725,7 @@ export class H2Connection {
     stream.handler = handler;
     this.#streams.set(id, stream);
     stream.headersSent = true;
-    this.enqueueHeaders(id, block, endStream);
+    this.enqueueHeaders(id, block, endStream, tail);
     if (endStream) stream.localClosed = true;
     return stream;
   }
@@ -1360,8 +1381,10 @@ export class H2Connection {
           }
           this.peerMaxFrame = value;
           break;
-          // HEADER_TABLE_SIZE: our encoder never indexes. MAX_HEADER_LIST_SIZE
-          // is advisory. Unknown settings are ignored (RFC 9113 6.5.2).
+        case Setting.HEADER_TABLE_SIZE:
+          this.#encoder.setMaxTableSize(value);
+          break;
+          // MAX_HEADER_LIST_SIZE is advisory. Unknown settings are ignored (RFC 9113 6.5.2).
       }
     }
     this.enqueueControl(frame(FrameType.SETTINGS, Flag.ACK, 0));
@@ -1402,13 +1425,31 @@ export class H2Connection {
     stream.pump();
   }
 
-  /** Queues a HEADERS frame (split into CONTINUATION frames if needed). @internal */
-  enqueueHeaders(id: number, block: Uint8Array, endStream: boolean): void {
+  /**
+   * Queues a HEADERS frame (split into CONTINUATION frames if needed) with
+   * `block`, HPACK-encoded now (blocks go on the wire in the order they are
+   * encoded), then `tail`. @internal
+   */
+  enqueueHeaders(
+    id: number,
+    header: HeaderBlock,
+    endStream: boolean,
+    tail: Uint8Array = EMPTY,
+  ): void {
+    if (this.#closed || this.#failed) return;
+    const head = this.#encoder.encode(header);
     const max = this.peerMaxFrame;
     const endFlag = endStream ? Flag.END_STREAM : 0;
-    if (block.length <= max) {
-      return this.enqueueFrame(FrameType.HEADERS, Flag.END_HEADERS | endFlag, id, block);
+    const size = head.length + tail.length;
+    if (size <= max && FRAME_HEADER_BYTES + size < LARGE_WRITE) {
+      const at = this.reserve(FRAME_HEADER_BYTES + size);
+      const arena = this.#arena;
+      putFrameHeader(arena, at, size, FrameType.HEADERS, Flag.END_HEADERS | endFlag, id);
+      arena.set(head, at + FRAME_HEADER_BYTES);
+      arena.set(tail, at + FRAME_HEADER_BYTES + head.length);
+      return this.commit(FRAME_HEADER_BYTES + size);
     }
+    const block = tail.length ? concat([head, tail], 0, 2) : head;
     for (let at = 0; at < block.length; at += max) {
       const last = at + max >= block.length;
       const part = block.subarray(at, at + max);

@@ -554,3 +554,186 @@ export function encodeHeaders(headers: readonly (readonly [string, string])[]): 
   if (buf === pool) poolUsed = p;
   return buf.subarray(start, p);
 }
+
+/** Table size of a decoder that announced nothing (RFC 7541 4.2, RFC 9113 6.5.2). */
+const DEFAULT_TABLE_SIZE = 4096;
+
+let nextConstantId = 0;
+
+/**
+ * A header list sent over and over with the same fields (the fixed fields of
+ * every gRPC response, its OK trailers, a method's request headers). Over a
+ * connection, its {@linkcode HpackEncoder} adds the fields to the peer's
+ * dynamic table the first time, and sends one-octet indexes from then on.
+ *
+ * @example
+ * ```ts
+ * const block = new ConstantHeaders([[":status", "200"], ["content-type", "application/grpc"]]);
+ * const enc = new HpackEncoder();
+ * enc.encode(block); // 88 5f 10 "application/grpc": indexed, then added to the table
+ * enc.encode(block); // 88 be
+ * ```
+ */
+export class ConstantHeaders {
+  /** The fields, in order. */
+  readonly fields: readonly (readonly [string, string])[];
+  /** Which encoder cache slot is this list's. @internal */
+  readonly id: number = nextConstantId++;
+
+  /**
+   * @param fields [name, value] pairs, as {@linkcode encodeHeaders} takes them.
+   * @throws {RangeError} If a name or value has a character above U+00FF.
+   */
+  constructor(fields: readonly (readonly [string, string])[]) {
+    this.fields = fields;
+    encodeHeaders(fields); // checks the characters now, not on the first call
+  }
+}
+
+/** A header block as a stream sends it: encoded already, or constant fields. */
+export type HeaderBlock = Uint8Array | ConstantHeaders;
+
+/**
+ * The encoding side of one connection's HPACK state (RFC 7541): a mirror of
+ * the peer decoder's dynamic table, which holds only the fields of
+ * {@linkcode ConstantHeaders} (added the first time each is sent; every
+ * other field is a literal that is not indexed), and the table size updates
+ * the peer's SETTINGS_HEADER_TABLE_SIZE asks for. Blocks must go on the
+ * wire in the order they are encoded.
+ *
+ * @example
+ * ```ts
+ * const enc = new HpackEncoder();
+ * const trailers = new ConstantHeaders([["grpc-status", "0"]]);
+ * enc.encode(trailers); // a literal, added to the table
+ * enc.encode(trailers); // be: index 62
+ * enc.setMaxTableSize(0); // the peer announced SETTINGS_HEADER_TABLE_SIZE 0
+ * enc.encode(trailers); // 20 (size update to 0), then the literal, not indexed
+ * ```
+ */
+export class HpackEncoder {
+  /** The decoder's maximum table size, as we last signalled it (or its default). */
+  #capacity = DEFAULT_TABLE_SIZE;
+  /** A size update the next block must start with, or -1. */
+  #pendingUpdate = -1;
+  /** Entries, oldest first from `#oldest`: `name\0value` keys and sizes. */
+  #keys: string[] = [];
+  #sizes: number[] = [];
+  #oldest = 0;
+  #size = 0;
+  /** Absolute insertion number of each key's entry. */
+  #byKey = new Map<string, number>();
+  /** Bumped whenever an entry's index may have changed: cached blocks are stale. */
+  #generation = 0;
+  #cache: ({ generation: number; block: Uint8Array } | undefined)[] = [];
+
+  /**
+   * The peer's SETTINGS_HEADER_TABLE_SIZE. A smaller table than the one in
+   * use is signalled at the start of the next block (and entries evicted as
+   * the decoder will); a larger one is not used.
+   */
+  setMaxTableSize(size: number): void {
+    if (size >= this.#capacity) return;
+    this.#capacity = size;
+    this.#pendingUpdate = size;
+    this.#evict(0);
+    this.#generation++;
+  }
+
+  /**
+   * Encodes a block: an encoded one as it is (after a pending size update),
+   * constant fields with the dynamic table.
+   *
+   * @returns The block, valid until the next call (or for good, for an
+   * encoded one without a size update).
+   */
+  encode(block: HeaderBlock): Uint8Array {
+    if (block instanceof Uint8Array) {
+      if (this.#pendingUpdate < 0) return block;
+      const update = this.#takeUpdate();
+      const out = new Uint8Array(update.length + block.length);
+      out.set(update);
+      out.set(block, update.length);
+      return out;
+    }
+    const cached = this.#cache[block.id];
+    if (cached && cached.generation === this.#generation && this.#pendingUpdate < 0) {
+      return cached.block;
+    }
+    const update = this.#pendingUpdate < 0 ? EMPTY_BLOCK : this.#takeUpdate();
+    const fields = block.fields;
+    let bound = update.length;
+    for (let i = 0; i < fields.length; i++) bound += fields[i][0].length + fields[i][1].length + 12;
+    const buf = new Uint8Array(bound);
+    buf.set(update);
+    let p = update.length, inserted = false;
+    for (let i = 0; i < fields.length; i++) {
+      const [name, value] = fields[i];
+      const known = STATIC_BY_NAME.get(name);
+      const full = known?.byValue.get(value);
+      if (full !== undefined) {
+        p = writeInt(buf, p, full, 0x7f, 0x80);
+        continue;
+      }
+      const key = name + "\0" + value;
+      const at = this.#byKey.get(key);
+      if (at !== undefined) {
+        // Index 62 is the newest entry (RFC 7541 2.3.3).
+        p = writeInt(buf, p, STATIC_COUNT + this.#oldest + this.#keys.length - at, 0x7f, 0x80);
+        continue;
+      }
+      const size = name.length + value.length + ENTRY_OVERHEAD;
+      const index = size <= this.#capacity;
+      const [mask, flags] = index ? [0x3f, 0x40] : [0x0f, 0x00];
+      if (known) p = writeInt(buf, p, known.index, mask, flags);
+      else {
+        buf[p++] = flags;
+        p = writeString(buf, p, name);
+      }
+      p = writeString(buf, p, value);
+      if (index) {
+        this.#insert(key, size);
+        inserted = true;
+      }
+    }
+    const out = buf.subarray(0, p);
+    // A block that added entries reads differently next time; one that did not is final.
+    if (!inserted) this.#cache[block.id] = { generation: this.#generation, block: out };
+    return out;
+  }
+
+  #takeUpdate(): Uint8Array {
+    const out = new Uint8Array(6);
+    const n = writeInt(out, 0, this.#pendingUpdate, 0x1f, 0x20);
+    this.#pendingUpdate = -1;
+    return out.subarray(0, n);
+  }
+
+  #insert(key: string, size: number): void {
+    this.#evict(size);
+    this.#byKey.set(key, this.#oldest + this.#keys.length);
+    this.#keys.push(key);
+    this.#sizes.push(size);
+    this.#size += size;
+    this.#generation++;
+  }
+
+  /** Drops the oldest entries until `room` more octets fit, as the decoder does (RFC 7541 4.4). */
+  #evict(room: number): void {
+    let dropped = 0;
+    while (dropped < this.#keys.length && this.#size + room > this.#capacity) {
+      const key = this.#keys[dropped];
+      this.#size -= this.#sizes[dropped];
+      // A newer entry with the same key keeps its own number.
+      if (this.#byKey.get(key) === this.#oldest + dropped) this.#byKey.delete(key);
+      dropped++;
+    }
+    if (dropped === 0) return;
+    this.#keys.splice(0, dropped);
+    this.#sizes.splice(0, dropped);
+    this.#oldest += dropped;
+    this.#generation++;
+  }
+}
+
+const EMPTY_BLOCK = new Uint8Array(0);

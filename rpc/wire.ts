@@ -9,7 +9,7 @@
  * @module
  */
 
-import { encodeHeaders } from "../h2/hpack.ts";
+import { ConstantHeaders, encodeHeaders } from "../h2/hpack.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
 
 /** The content type of every gRPC request and response. */
@@ -45,6 +45,18 @@ export const RESPONSE_FIELDS: readonly [string, string][] = [
   ["content-type", GRPC_CONTENT_TYPE],
 ];
 
+/** The fields of a server's response headers: {@linkcode RESPONSE_FIELDS}, and that we take gzip. */
+export const RESPONSE_HEADERS: readonly [string, string][] = [
+  ...RESPONSE_FIELDS,
+  [GRPC_ACCEPT_ENCODING, ACCEPTED_ENCODINGS],
+];
+
+/** {@linkcode RESPONSE_HEADERS} as most responses send them: indexed on each connection. */
+export const RESPONSE_HEADERS_BLOCK: ConstantHeaders = new ConstantHeaders(RESPONSE_HEADERS);
+
+/** The trailers of a call that succeeded without trailers of its own: indexed on each connection. */
+export const OK_TRAILERS: ConstantHeaders = new ConstantHeaders([["grpc-status", "0"]]);
+
 /** Headers that are transport, not metadata: left out of a call's metadata. */
 export const TRANSPORT_HEADERS: ReadonlySet<string> = new Set([
   "te",
@@ -66,10 +78,24 @@ const TIMEOUT_UNIT_MS: Record<string, number> = {
   n: 1e-6,
 };
 
-/** The 5-byte prefix of a message of `n` bytes (on the wire: compressed ones count their compressed bytes). */
+// Prefixes are carved out of a shared pool: a buffer of its own per message
+// costs more than the rest of the framing.
+const PREFIX_POOL_BYTES = 819 * PREFIX_BYTES;
+let prefixPool = new Uint8Array(PREFIX_POOL_BYTES);
+let prefixUsed = 0;
+
+/**
+ * The 5-byte prefix of a message of `n` bytes (on the wire: compressed ones
+ * count their compressed bytes): a view the caller owns, into a larger
+ * shared buffer.
+ */
 export function messagePrefix(n: number, compressed = false): Uint8Array {
-  const out = new Uint8Array(PREFIX_BYTES);
-  if (compressed) out[0] = 1;
+  if (prefixUsed === PREFIX_POOL_BYTES) {
+    prefixPool = new Uint8Array(PREFIX_POOL_BYTES);
+    prefixUsed = 0;
+  }
+  const out = prefixPool.subarray(prefixUsed, prefixUsed += PREFIX_BYTES);
+  out[0] = compressed ? 1 : 0;
   out[1] = n >>> 24;
   out[2] = (n >>> 16) & 0xff;
   out[3] = (n >>> 8) & 0xff;
@@ -289,6 +315,21 @@ export async function gunzip(bytes: Uint8Array, maxBytes: number): Promise<Uint8
   }
 }
 
+const SLAB_BYTES = 8192;
+const SLAB_MAX = 256;
+let slab = new Uint8Array(SLAB_BYTES);
+let slabUsed = 0;
+function copyOf(bytes: Uint8Array, at: number, n: number): Uint8Array {
+  if (n > SLAB_MAX) return bytes.slice(at, at + n);
+  if (slabUsed + n > SLAB_BYTES) {
+    slab = new Uint8Array(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = slab.subarray(slabUsed, slabUsed += n);
+  out.set(bytes.subarray(at, at + n));
+  return out;
+}
+
 /**
  * Splits a byte stream into gRPC messages: handles prefixes and messages cut
  * across reads, messages over the limit, and compressed messages (gzip, when
@@ -307,7 +348,8 @@ export class MessageReader {
    * refused when a compressed message arrives.
    */
   encoding = "identity";
-  #prefix = new Uint8Array(PREFIX_BYTES);
+  /** A prefix split across reads is gathered here (made when one first is). */
+  #prefix: Uint8Array | null = null;
   #prefixFill = 0;
   #msg: Uint8Array | null = null;
   #msgCompressed = false;
@@ -367,12 +409,12 @@ export class MessageReader {
           pos += PREFIX_BYTES;
         } else {
           const n = Math.min(PREFIX_BYTES - this.#prefixFill, len - pos);
-          this.#prefix.set(bytes.subarray(pos, pos + n), this.#prefixFill);
+          const p = this.#prefix ??= new Uint8Array(PREFIX_BYTES);
+          p.set(bytes.subarray(pos, pos + n), this.#prefixFill);
           this.#prefixFill += n;
           pos += n;
           if (this.#prefixFill < PREFIX_BYTES) return;
           this.#prefixFill = 0;
-          const p = this.#prefix;
           flag = p[0];
           size = ((p[1] << 24) | (p[2] << 16) | (p[3] << 8) | p[4]) >>> 0;
         }
@@ -384,7 +426,7 @@ export class MessageReader {
           );
         }
         if (len - pos >= size) {
-          this.#whole(bytes.slice(pos, pos + size), flag !== 0);
+          this.#whole(copyOf(bytes, pos, size), flag !== 0);
           pos += size;
           continue;
         }

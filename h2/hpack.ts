@@ -11,6 +11,7 @@
  * @module
  */
 
+import { BytePool } from "../_pool.ts";
 import { HpackError, huffmanDecode, latin1 } from "./huffman.ts";
 
 export { HpackError };
@@ -460,9 +461,7 @@ for (let i = STATIC_COUNT - 1; i >= 0; i--) {
 
 // Blocks are carved out of a shared pool (allocating an ArrayBuffer per call
 // costs far more than encoding a few headers); big ones get their own.
-const POOL_SIZE = 16 * 1024;
-let pool = new Uint8Array(POOL_SIZE);
-let poolUsed = 0;
+const pool = new BytePool(16 << 10, 4 << 10);
 
 /** Writes `value` with an N-bit prefix (mask = 2^N - 1) after the `flags` bits. */
 function writeInt(buf: Uint8Array, p: number, value: number, mask: number, flags: number): number {
@@ -523,16 +522,13 @@ export function encodeHeaders(headers: readonly (readonly [string, string])[]): 
     bound += headers[i][0].length + headers[i][1].length + 12;
   }
   let buf: Uint8Array, start: number;
-  if (bound > POOL_SIZE / 4) {
+  if (bound > pool.largest) {
     buf = new Uint8Array(bound);
     start = 0;
   } else {
-    if (poolUsed + bound > POOL_SIZE) {
-      pool = new Uint8Array(POOL_SIZE);
-      poolUsed = 0;
-    }
-    buf = pool;
-    start = poolUsed;
+    pool.room(bound);
+    buf = pool.buf;
+    start = pool.used;
   }
   let p = start;
   for (let i = 0; i < headers.length; i++) {
@@ -551,14 +547,14 @@ export function encodeHeaders(headers: readonly (readonly [string, string])[]): 
     }
     p = writeString(buf, p, value);
   }
-  if (buf === pool) poolUsed = p;
+  if (buf === pool.buf) pool.used = p;
   return buf.subarray(start, p);
 }
 
 /** Table size of a decoder that announced nothing (RFC 7541 4.2, RFC 9113 6.5.2). */
 const DEFAULT_TABLE_SIZE = 4096;
-
-let nextConstantId = 0;
+/** Constant lists whose encoding one encoder keeps (it starts over past this). */
+const MAX_CACHED_BLOCKS = 1024;
 
 /**
  * A header list sent over and over with the same fields (the fixed fields of
@@ -577,8 +573,6 @@ let nextConstantId = 0;
 export class ConstantHeaders {
   /** The fields, in order. */
   readonly fields: readonly (readonly [string, string])[];
-  /** Which encoder cache slot is this list's. @internal */
-  readonly id: number = nextConstantId++;
 
   /**
    * @param fields [name, value] pairs, as {@linkcode encodeHeaders} takes them.
@@ -625,7 +619,8 @@ export class HpackEncoder {
   #byKey = new Map<string, number>();
   /** Bumped whenever an entry's index may have changed: cached blocks are stale. */
   #generation = 0;
-  #cache: ({ generation: number; block: Uint8Array } | undefined)[] = [];
+  /** The last encoding of each constant list, and the generation it is good for. */
+  #cache = new Map<ConstantHeaders, { generation: number; block: Uint8Array }>();
 
   /**
    * The peer's SETTINGS_HEADER_TABLE_SIZE. A smaller table than the one in
@@ -656,7 +651,7 @@ export class HpackEncoder {
       out.set(block, update.length);
       return out;
     }
-    const cached = this.#cache[block.id];
+    const cached = this.#cache.get(block);
     if (cached && cached.generation === this.#generation && this.#pendingUpdate < 0) {
       return cached.block;
     }
@@ -697,8 +692,13 @@ export class HpackEncoder {
       }
     }
     const out = buf.subarray(0, p);
-    // A block that added entries reads differently next time; one that did not is final.
-    if (!inserted) this.#cache[block.id] = { generation: this.#generation, block: out };
+    // A block that added entries reads differently next time; one that did
+    // not is final (without the size update it may have started with).
+    if (!inserted) {
+      if (this.#cache.size >= MAX_CACHED_BLOCKS && !cached) this.#cache.clear();
+      const final = out.subarray(update.length);
+      this.#cache.set(block, { generation: this.#generation, block: final });
+    }
     return out;
   }
 

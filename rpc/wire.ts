@@ -9,6 +9,7 @@
  * @module
  */
 
+import { BytePool } from "../_pool.ts";
 import { ConstantHeaders, encodeHeaders } from "../h2/hpack.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
 
@@ -78,11 +79,12 @@ const TIMEOUT_UNIT_MS: Record<string, number> = {
   n: 1e-6,
 };
 
-// Prefixes are carved out of a shared pool: a buffer of its own per message
-// costs more than the rest of the framing.
-const PREFIX_POOL_BYTES = 819 * PREFIX_BYTES;
-let prefixPool = new Uint8Array(PREFIX_POOL_BYTES);
-let prefixUsed = 0;
+/**
+ * Prefixes, and copies of small received messages, are carved out of shared
+ * buffers: a buffer of its own per message costs more than the framing. A
+ * message a handler keeps keeps at most this pool's 8 KiB buffer alive.
+ */
+const pool = new BytePool(8 << 10, 256);
 
 /**
  * The 5-byte prefix of a message of `n` bytes (on the wire: compressed ones
@@ -90,12 +92,8 @@ let prefixUsed = 0;
  * shared buffer.
  */
 export function messagePrefix(n: number, compressed = false): Uint8Array {
-  if (prefixUsed === PREFIX_POOL_BYTES) {
-    prefixPool = new Uint8Array(PREFIX_POOL_BYTES);
-    prefixUsed = 0;
-  }
-  const out = prefixPool.subarray(prefixUsed, prefixUsed += PREFIX_BYTES);
-  out[0] = compressed ? 1 : 0;
+  const out = pool.take(PREFIX_BYTES);
+  if (compressed) out[0] = 1;
   out[1] = n >>> 24;
   out[2] = (n >>> 16) & 0xff;
   out[3] = (n >>> 8) & 0xff;
@@ -315,21 +313,6 @@ export async function gunzip(bytes: Uint8Array, maxBytes: number): Promise<Uint8
   }
 }
 
-const SLAB_BYTES = 8192;
-const SLAB_MAX = 256;
-let slab = new Uint8Array(SLAB_BYTES);
-let slabUsed = 0;
-function copyOf(bytes: Uint8Array, at: number, n: number): Uint8Array {
-  if (n > SLAB_MAX) return bytes.slice(at, at + n);
-  if (slabUsed + n > SLAB_BYTES) {
-    slab = new Uint8Array(SLAB_BYTES);
-    slabUsed = 0;
-  }
-  const out = slab.subarray(slabUsed, slabUsed += n);
-  out.set(bytes.subarray(at, at + n));
-  return out;
-}
-
 /**
  * Splits a byte stream into gRPC messages: handles prefixes and messages cut
  * across reads, messages over the limit, and compressed messages (gzip, when
@@ -426,7 +409,7 @@ export class MessageReader {
           );
         }
         if (len - pos >= size) {
-          this.#whole(copyOf(bytes, pos, size), flag !== 0);
+          this.#whole(pool.copy(bytes, pos, size), flag !== 0);
           pos += size;
           continue;
         }

@@ -18,7 +18,7 @@ import {
   settingsFrame,
   windowUpdateFrame,
 } from "../../h2/frame.ts";
-import { encodeHeaders } from "../../h2/hpack.ts";
+import { ConstantHeaders, encodeHeaders } from "../../h2/hpack.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import {
   concat,
@@ -405,6 +405,40 @@ Deno.test("connection: a large header block goes out as HEADERS + CONTINUATION",
   assertEquals(raw[0].flags & Flag.END_STREAM, Flag.END_STREAM);
   // The wire had continuations: 40 kB cannot fit one 16 kB frame.
   assert(client.transport.bytes.length > 40_000 + 3 * 9);
+  await finish(client);
+});
+
+Deno.test("connection: constant headers are indexed, and a smaller peer table is signalled", async () => {
+  const { client, streams } = await started();
+  const responseFields: [string, string][] = [[":status", "200"], [
+    "content-type",
+    "application/grpc",
+  ]];
+  const okFields: [string, string][] = [["grpc-status", "0"]];
+  const response = new ConstantHeaders(responseFields), ok = new ConstantHeaders(okFields);
+  const answer = async (id: number) => {
+    client.send(headersFrame(id, REQUEST, true));
+    await tick();
+    const s = streams.at(-1)!.stream;
+    s.sendHeaders(response);
+    s.sendData(new Uint8Array([1, 2, 3]));
+    s.end(ok);
+    await tick();
+    const frames = client.take().filter((f) => f.streamId === id);
+    assertEquals(frames.map((f) => f.headers).filter(Boolean), [responseFields, okFields]);
+    return frames.filter((f) => f.type === FrameType.HEADERS).map((f) => [...f.payload]);
+  };
+  await answer(1);
+  // Indexes from the second call on: 0x88 (static) and the entries added (62, 63).
+  assertEquals(await answer(3), [[0x88, 0xbf], [0xbe]]);
+  client.send(settingsFrame([[Setting.HEADER_TABLE_SIZE, 0]]));
+  await tick();
+  client.take(); // the SETTINGS ACK
+  // A size update to 0 starts the next block, and nothing is indexed any more.
+  const [headers, trailers] = await answer(5);
+  assertEquals(headers.slice(0, 2), [0x20, 0x88]);
+  assertEquals(trailers[0], 0x00, "grpc-status: a literal without indexing");
+  assertEquals(await answer(7), [headers.slice(1), trailers]);
   await finish(client);
 });
 

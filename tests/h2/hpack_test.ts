@@ -547,10 +547,19 @@ Deno.test("HpackEncoder stays in step with HpackDecoder through random lists and
     ));
   for (let round = 0; round < 20; round++) {
     const enc = new HpackEncoder(), dec = new HpackDecoder();
+    let capacity = 4096, shrunk = false;
     for (let i = 0; i < 400; i++) {
-      if (rand(50) === 0) enc.setMaxTableSize(rand(5000));
+      if (rand(50) === 0) {
+        const size = rand(5000);
+        enc.setMaxTableSize(size);
+        if (size < capacity) [capacity, shrunk] = [size, true];
+      }
       const list = lists[rand(lists.length)];
-      assertEquals(dec.decode(enc.encode(list)), list.fields, `round ${round}, block ${i}`);
+      const block = enc.encode(list);
+      // A size update exactly when the table shrank since the last block.
+      assertEquals((block[0] & 0xe0) === 0x20, shrunk, `round ${round}, block ${i}: update`);
+      shrunk = false;
+      assertEquals(dec.decode(block), list.fields, `round ${round}, block ${i}`);
     }
   }
 });

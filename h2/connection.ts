@@ -225,6 +225,8 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 const LARGE_WRITE = 64 << 10;
 /** Size of an output arena: frames are written into it, and leave in one write per turn. */
 const ARENA_BYTES = 64 << 10;
+/** Microtask turns replies to the peer's frames wait for other output before they are written. */
+const REPLY_HOPS = 16;
 /** What a server answers a request whose header list is too large with (RFC 9113 10.5.1). */
 const TOO_LARGE_RESPONSE = encodeHeaders([[":status", "431"]]);
 
@@ -579,6 +581,13 @@ export class H2Connection {
   #arenaAt = 0;
   #sealed = 0;
   #flushing = false;
+  /** What waits to be written includes more than replies to the peer's frames. */
+  #urgent = false;
+  /** Queueing a reply to the peer's frames: it may wait for other output. */
+  #replying = false;
+  /** Microtask turns the flush has waited for other output to join the replies. */
+  #hops = 0;
+  readonly #hop = () => this.#startFlush();
   #closed = false;
   #failed: string | null = null;
   #closeAfterFlush: string | null = null;
@@ -1542,10 +1551,27 @@ export class H2Connection {
   #added(n: number): void {
     this.#backlog += n;
     if (this.#queued + this.#backlog > this.#limits.maxOutputBytes) this.#overOutput();
+    if (!this.#replying) this.#urgent = true;
     if (!this.#flushing) {
       this.#flushing = true;
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(this.#hop);
     }
+  }
+
+  /**
+   * Starts the flush at the end of the turn. Replies to the peer's frames
+   * alone (the PING ACK and WINDOW_UPDATE that come with each of grpc-go's
+   * calls) wait a few microtask turns for the answer the same frames led
+   * to, so that both leave in one write.
+   */
+  #startFlush(): void {
+    if (!this.#urgent && this.#hops < REPLY_HOPS && !this.#closed) {
+      this.#hops++;
+      queueMicrotask(this.#hop);
+      return;
+    }
+    this.#hops = 0;
+    void this.#flush();
   }
 
   /** Queues a reply to the peer's frames (counted: see `maxQueuedControlFrames`). @internal */
@@ -1558,7 +1584,9 @@ export class H2Connection {
       this.fail(H2Error.ENHANCE_YOUR_CALM, detail);
       return;
     }
+    this.#replying = true;
     this.enqueue(bytes);
+    this.#replying = false;
   }
 
   /** Bytes were queued on (`n` > 0, by `stream`) or left (`n` < 0) a stream's queue. @internal */
@@ -1606,6 +1634,7 @@ export class H2Connection {
 
   async #flush(): Promise<void> {
     while (!this.#closed) {
+      this.#urgent = false;
       this.#seal();
       if (!this.#out.length) break;
       const parts = this.#out;

@@ -110,6 +110,29 @@ Deno.test("connection: PING is ACKed with the same payload, a PING ACK is not an
   await finish(client);
 });
 
+Deno.test("connection: a PING ACK waits for the answer to the request that came with it", async () => {
+  const { client, streams } = await started();
+  const before = client.transport.writes.length;
+  // grpc-go sends a PING (and a WINDOW_UPDATE) in front of each call.
+  client.send(concat(
+    frame(FrameType.PING, 0, 0, new Uint8Array(8)),
+    headersFrame(1, REQUEST, true),
+  ));
+  // The handler answers a few microtask turns later, as an async one does.
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  const s = streams[0].stream;
+  s.sendHeaders(RESPONSE_HEADERS);
+  s.end(TRAILERS);
+  await tick();
+  assertEquals(client.transport.writes.length, before + 1, "one write");
+  assertEquals(types(client.take()), [FrameType.PING, FrameType.HEADERS, FrameType.HEADERS]);
+  // A PING alone is still answered.
+  client.send(frame(FrameType.PING, 0, 0, new Uint8Array(8)));
+  await tick();
+  assertEquals(types(client.take()), [FrameType.PING]);
+  await finish(client);
+});
+
 Deno.test("connection: a PING of the wrong size is a FRAME_SIZE_ERROR", async () => {
   const { client } = await started();
   client.send(frame(FrameType.PING, 0, 0, new Uint8Array(7)));

@@ -83,6 +83,8 @@ const STATIC_TABLE: readonly (readonly [string, string])[] = [
 const STATIC_COUNT = STATIC_TABLE.length; // 61
 const STATIC_NAMES = STATIC_TABLE.map(([name]) => name);
 const STATIC_VALUES = STATIC_TABLE.map(([, value]) => value);
+/** The pair an indexed static field decodes to: one shared array per entry. */
+const STATIC_PAIRS = STATIC_TABLE.map(([name, value]): [string, string] => [name, value]);
 
 /** Largest integer we accept in a header block (RFC 7541 5.1 leaves it to us). */
 const MAX_INT = 0x7fffffff;
@@ -119,6 +121,9 @@ function badValue(s: string): boolean {
   }
   return false;
 }
+
+/** What an evicted entry's pair slot holds (never read: its index is out of range). */
+const EVICTED: [string, string] = ["", ""];
 
 /** Most dynamic table size updates at the start of one block (RFC 7541 4.2: at most two). */
 const MAX_SIZE_UPDATES = 2;
@@ -170,6 +175,8 @@ export class HpackDecoder {
   // (#head + i) & (#names.length - 1); the length is a power of two.
   #names: string[] = new Array(16);
   #values: string[] = new Array(16);
+  /** The [name, value] pair each entry decodes to, shared by every list that indexes it. */
+  #pairs: [string, string][] = new Array(16);
   /** NAME_BAD | VALUE_BAD of each entry, so that an indexed field is never scanned again. */
   #flags: number[] = new Array(16).fill(0);
   #head = 0;
@@ -216,7 +223,9 @@ export class HpackDecoder {
    * @param maxHeaderListSize Limit on the decoded list's size: the sum over
    * fields of name length + value length + 32 (RFC 9113
    * SETTINGS_MAX_HEADER_LIST_SIZE). No limit by default.
-   * @returns The fields in order, as [name, value] pairs of Latin-1 strings.
+   * @returns The fields in order, as [name, value] pairs of Latin-1 strings. An
+   * indexed field's pair is shared by every list that indexes the same
+   * entry: read the pairs, never change them.
    * @throws {HpackListSizeError} If the list is larger than
    * `maxHeaderListSize`: the block was decoded to its end all the same, so
    * the table is still in step and the decoder can go on.
@@ -237,20 +246,21 @@ export class HpackDecoder {
     while (this.#pos < n) {
       const b = block[this.#pos];
       let name: string, value: string;
+      let pair: [string, string] | null = null;
       let bits = 0;
       if (b >= 0x80) {
         // Indexed header field (6.1).
         const index = this.#readInt(block, 7);
         if (index === 0) throw new HpackError("indexed header field with index 0");
         if (index <= STATIC_COUNT) {
-          name = STATIC_NAMES[index - 1];
-          value = STATIC_VALUES[index - 1];
+          pair = STATIC_PAIRS[index - 1];
         } else {
           const slot = this.#slot(index);
-          name = this.#names[slot];
-          value = this.#values[slot];
+          pair = this.#pairs[slot];
           bits = this.#flags[slot];
         }
+        name = pair[0];
+        value = pair[1];
       } else if (b >= 0x40) {
         // Literal header field with incremental indexing (6.2.1).
         const index = this.#readInt(block, 6);
@@ -263,7 +273,8 @@ export class HpackDecoder {
         }
         value = this.#readString(block, null);
         if (this.#strBad) bits |= VALUE_BAD;
-        this.#insert(name, value, bits);
+        pair = [name, value];
+        this.#insert(pair, bits);
       } else if (b >= 0x20) {
         // Dynamic table size update (6.3).
         if (headers.length > 0 || listSize > 0) {
@@ -315,7 +326,7 @@ export class HpackDecoder {
         headers.length = 0;
         continue;
       }
-      headers.push([name, value]);
+      headers.push(pair ?? [name, value]);
     }
     if (over) throw new HpackListSizeError(listSize, maxHeaderListSize, overAt);
     if (malformedAt) {
@@ -415,10 +426,12 @@ export class HpackDecoder {
       const slot = (this.#head + --this.#count) & mask;
       this.#size -= this.#names[slot].length + this.#values[slot].length + ENTRY_OVERHEAD;
       this.#names[slot] = this.#values[slot] = "";
+      this.#pairs[slot] = EVICTED;
     }
   }
 
-  #insert(name: string, value: string, bits: number): void {
+  #insert(pair: [string, string], bits: number): void {
+    const [name, value] = pair;
     const size = name.length + value.length + ENTRY_OVERHEAD;
     this.#evict(size);
     // An entry bigger than the whole table just empties it (RFC 7541 4.4).
@@ -428,20 +441,24 @@ export class HpackDecoder {
       // Grow the ring, copying the entries in order (newest first) to slot 0.
       const grown = 2 * names.length, mask = names.length - 1;
       const n2: string[] = new Array(grown), v2: string[] = new Array(grown);
+      const p2: [string, string][] = new Array(grown);
       const f2: number[] = new Array(grown).fill(0);
       for (let i = 0; i < this.#count; i++) {
         n2[i] = names[(this.#head + i) & mask];
         v2[i] = values[(this.#head + i) & mask];
+        p2[i] = this.#pairs[(this.#head + i) & mask];
         f2[i] = this.#flags[(this.#head + i) & mask];
       }
       this.#names = names = n2;
       this.#values = values = v2;
+      this.#pairs = p2;
       this.#flags = f2;
       this.#head = 0;
     }
     this.#head = (this.#head - 1) & (names.length - 1);
     names[this.#head] = name;
     values[this.#head] = value;
+    this.#pairs[this.#head] = pair;
     this.#flags[this.#head] = bits;
     this.#count++;
     this.#size += size;

@@ -82,7 +82,6 @@ const STATIC_TABLE: readonly (readonly [string, string])[] = [
 ];
 const STATIC_COUNT = STATIC_TABLE.length; // 61
 const STATIC_NAMES = STATIC_TABLE.map(([name]) => name);
-const STATIC_VALUES = STATIC_TABLE.map(([, value]) => value);
 /** The pair an indexed static field decodes to: one shared array per entry. */
 const STATIC_PAIRS = STATIC_TABLE.map(([name, value]): [string, string] => [name, value]);
 

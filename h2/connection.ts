@@ -284,7 +284,8 @@ export class H2Stream {
   #queuedBytes = 0;
   /** What ends our side once the queue is out: trailers, or an empty END_STREAM DATA frame. */
   #trailers: HeaderBlock | null = null;
-  #waiters: (() => void)[] = [];
+  /** Writers waiting for the queue to go down (made when the first one waits). */
+  #waiters: (() => void)[] | null = null;
 
   /** @internal */
   constructor(readonly id: number, readonly conn: H2Connection, sendWindow: number) {
@@ -356,7 +357,7 @@ export class H2Stream {
    */
   async writable(): Promise<void> {
     if (this.#queuedBytes >= STREAM_HIGH_WATER && !this.localClosed) {
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      await new Promise<void>((resolve) => (this.#waiters ??= []).push(resolve));
     }
     if (!this.localClosed) await this.conn.backlogBelow(CONNECTION_HIGH_WATER);
   }
@@ -466,14 +467,15 @@ export class H2Stream {
   #closeLocal(): void {
     this.localClosed = true;
     if (this.#queuedBytes) this.conn.queued(-this.#queuedBytes);
-    this.#queue = [];
+    if (this.#queue.length) this.#queue = [];
     this.#queuedBytes = 0;
     this.#wake();
   }
 
   #wake(): void {
     const waiters = this.#waiters;
-    this.#waiters = [];
+    if (!waiters) return;
+    this.#waiters = null;
     for (const w of waiters) w();
   }
 }

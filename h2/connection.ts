@@ -1659,6 +1659,13 @@ export class H2Connection {
         return;
       }
       this.#controlWriting -= control;
+      if (!this.#urgent && this.#arenaAt > this.#sealed && !this.#closed) {
+        // Only replies came in while the write was under way (the next
+        // call's PING ACK, its answer still being made): they wait for it
+        // as at the start of a flush.
+        queueMicrotask(this.#hop);
+        return;
+      }
     }
     this.#flushing = false;
     const reason = this.#failed ?? this.#closeAfterFlush;

@@ -25,6 +25,7 @@ import {
   dataFrame,
   H2TestClient,
   headersFrame,
+  HeldTransport,
   type RecordedStream,
   recordingOnStream,
   requestHeaders,
@@ -130,6 +131,46 @@ Deno.test("connection: a PING ACK waits for the answer to the request that came 
   client.send(frame(FrameType.PING, 0, 0, new Uint8Array(8)));
   await tick();
   assertEquals(types(client.take()), [FrameType.PING]);
+  await finish(client);
+});
+
+Deno.test("connection: a PING ACK made while a write is under way still waits for its answer", async () => {
+  const streams: RecordedStream[] = [];
+  const transport = new HeldTransport();
+  const client = new H2TestClient(recordingOnStream(streams), {}, transport);
+  client.start();
+  await tick();
+  transport.release();
+  await tick();
+  client.take();
+  const answer = async (i: number) => {
+    for (let k = 0; k < 5; k++) await Promise.resolve();
+    const s = streams[i].stream;
+    s.sendHeaders(RESPONSE_HEADERS);
+    s.end(TRAILERS);
+  };
+  client.send(headersFrame(1, REQUEST, true));
+  await answer(0);
+  await tick();
+  assertEquals(transport.pendingWrites, 1, "the first answer's write is under way");
+  // The next call comes while it is: its PING ACK must not leave alone.
+  client.send(
+    concat(frame(FrameType.PING, 0, 0, new Uint8Array(8)), headersFrame(3, REQUEST, true)),
+  );
+  const before = transport.writes.length;
+  transport.release();
+  await answer(1);
+  await tick();
+  transport.release();
+  await tick();
+  assertEquals(transport.writes.length, before + 1, "one write for the PING ACK and the answer");
+  assertEquals(types(client.take()), [
+    FrameType.HEADERS,
+    FrameType.HEADERS,
+    FrameType.PING,
+    FrameType.HEADERS,
+    FrameType.HEADERS,
+  ]);
   await finish(client);
 });
 

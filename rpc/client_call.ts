@@ -281,6 +281,8 @@ class ClientCall implements StreamHandler {
     // The one request of a unary or server-streaming call, made before
     // waiting for a stream slot (compressing it is asynchronous).
     let first: Uint8Array | null = null;
+    /** Whether this call has waited (for gzip, for a stream slot) since its deadline was set. */
+    let waited = this.#gzip;
     if (!isStreamingRequest(this.#method.kind)) {
       try {
         first = this.#encode((requests as unknown[])[0]);
@@ -294,13 +296,18 @@ class ClientCall implements StreamHandler {
     // Every waiter wakes when a slot frees: check again, and open the stream
     // in the same turn as the check, or calls go over the server's limit.
     while (!conn.streamSlotFree) {
+      waited = true;
       await conn.streamSlot();
       if (this.#done) return;
     }
     let head: ConstantHeaders, tail: Uint8Array;
     try {
-      // What is left of the deadline after waiting for a stream slot.
-      const left = this.#deadline === Infinity ? undefined : this.#deadline - performance.now();
+      // What is left of the deadline after waiting (a clock read only then).
+      const left = this.#deadline === Infinity
+        ? undefined
+        : waited
+        ? this.#deadline - performance.now()
+        : timeoutMs;
       head = this.#channel.requestHead(this.#method.path);
       tail = this.#channel.requestTail(this.#options, left);
     } catch (err) {

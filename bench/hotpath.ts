@@ -16,12 +16,13 @@
 
 import process from "node:process";
 import { H2Connection, type H2Stream } from "../h2/connection.ts";
-import { Flag, frame, FrameType, Setting, settingsFrame } from "../h2/frame.ts";
+import { CLIENT_PREFACE, Flag, frame, FrameType, Setting, settingsFrame } from "../h2/frame.ts";
 import { addRoutes, type Route, startCall } from "../rpc/server_call.ts";
 import { Channel } from "../rpc/client_call.ts";
 import { fromTsProto, implement } from "../rpc/service.ts";
 import { createLogger } from "../log/logger.ts";
 import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
+import { concat } from "../tests/h2/_h2client.ts";
 
 const calls = Number(Deno.args[0] ?? 210_000);
 const batch = Number(Deno.args[1] ?? 64);
@@ -29,16 +30,6 @@ const ROUNDS = 7;
 const te = new TextEncoder();
 const KV = fromTsProto(KVDefinition);
 const VALUE = te.encode("hello from the bench driver\n\nWritten from plugin-deno");
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** A literal with incremental indexing, new name (RFC 7541 6.2.1). */
 function indexed(name: string, value: string): number[] {
@@ -111,11 +102,11 @@ async function server(): Promise<Record<string, number | string>> {
   // Afterwards all from the dynamic table, as grpc-go sends them.
   const rest = new Uint8Array(fields.map((_, i) => 0x80 | (62 + fields.length - 1 - i)));
   const message = new Uint8Array([0, 0, 0, 0, 7, 0x0a, 5, ...te.encode("bench")]);
-  conn.receive(join([
-    te.encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+  conn.receive(concat(
+    CLIENT_PREFACE,
     settingsFrame([]),
     frame(FrameType.WINDOW_UPDATE, 0, 0, new Uint8Array([0x7f, 0xff, 0, 0])),
-  ]));
+  ));
   let next = 1;
   const run = async (n: number) => {
     for (let done = 0; done < n; done += batch) {
@@ -125,7 +116,7 @@ async function server(): Promise<Record<string, number | string>> {
         parts.push(frame(FrameType.DATA, Flag.END_STREAM, next, message));
       }
       const want = ends + batch;
-      conn.receive(join(parts));
+      conn.receive(concat(...parts));
       while (ends < want) await new Promise<void>((resolve) => (wake = resolve));
     }
   };
@@ -145,16 +136,16 @@ async function client(): Promise<Record<string, number | string>> {
   const opened: number[] = [];
   const channel = new Channel({
     write(data) {
-      const preface = data[0] === 0x50 && data[1] === 0x52 ? 24 : 0;
+      const preface = data[0] === CLIENT_PREFACE[0] ? CLIENT_PREFACE.length : 0;
       opened.push(...countFrames(data, preface, FrameType.HEADERS, 0));
       return Promise.resolve();
     },
     close() {},
   }, { authority: "localhost", scheme: "http", maxMessageBytes: 4 << 20 });
-  channel.receive(join([
+  channel.receive(concat(
     settingsFrame([[Setting.MAX_CONCURRENT_STREAMS, 1000]]),
     frame(FrameType.WINDOW_UPDATE, 0, 0, new Uint8Array([0x7f, 0xff, 0, 0])),
-  ]));
+  ));
   // grpc-go's answers: indexed after the first (content-type, grpc-status, grpc-message).
   const headers1 = new Uint8Array([0x88, ...indexed("content-type", "application/grpc")]);
   const trailers1 = new Uint8Array([
@@ -186,7 +177,7 @@ async function client(): Promise<Record<string, number | string>> {
         );
         first = false;
       }
-      channel.receive(join(parts));
+      channel.receive(concat(...parts));
       await Promise.all(pending);
     }
   };

@@ -45,7 +45,14 @@ import {
   windowUpdateFrame,
 } from "./frame.ts";
 import { checkFields, type FieldsInfo } from "./fields.ts";
-import { encodeHeaders, HpackDecoder, HpackError, HpackListSizeError } from "./hpack.ts";
+import {
+  encodeHeaders,
+  type HeaderBlock,
+  HpackDecoder,
+  HpackEncoder,
+  HpackError,
+  HpackListSizeError,
+} from "./hpack.ts";
 
 /** Where a connection's bytes go. */
 export interface Transport {
@@ -213,14 +220,25 @@ const PEER_RST = 2;
 /** The peer sent END_STREAM: DATA or HEADERS afterwards is a connection error STREAM_CLOSED. */
 const PEER_END = 4;
 
-const EMPTY = new Uint8Array(0);
-/** Output pieces at least this large are written without coalescing. */
+const EMPTY: Uint8Array = new Uint8Array(0);
+/** Output pieces at least this large are written as they are, not copied into the output arena. */
 const LARGE_WRITE = 64 << 10;
+/** Size of an output arena: frames are written into it, and leave in one write per turn. */
+const ARENA_BYTES = 64 << 10;
+/** Microtask turns replies to the peer's frames wait for other output before they are written. */
+const REPLY_HOPS = 16;
 /** What a server answers a request whose header list is too large with (RFC 9113 10.5.1). */
 const TOO_LARGE_RESPONSE = encodeHeaders([[":status", "431"]]);
 
 function concat(parts: readonly Uint8Array[], from: number, to: number): Uint8Array {
   if (to - from === 1) return parts[from];
+  if (to - from === 2) {
+    // Two regions of one arena, one after the other: one view, no copy.
+    const a = parts[from], b = parts[from + 1];
+    if (a.buffer === b.buffer && a.byteOffset + a.length === b.byteOffset) {
+      return new Uint8Array(a.buffer, a.byteOffset, a.length + b.length);
+    }
+  }
   let size = 0;
   for (let i = from; i < to; i++) size += parts[i].length;
   const out = new Uint8Array(size);
@@ -265,8 +283,9 @@ export class H2Stream {
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   /** What ends our side once the queue is out: trailers, or an empty END_STREAM DATA frame. */
-  #trailers: Uint8Array | null = null;
-  #waiters: (() => void)[] = [];
+  #trailers: HeaderBlock | null = null;
+  /** Writers waiting for the queue to go down (made when the first one waits). */
+  #waiters: (() => void)[] | null = null;
 
   /** @internal */
   constructor(readonly id: number, readonly conn: H2Connection, sendWindow: number) {
@@ -284,11 +303,16 @@ export class H2Stream {
     return this.#queuedBytes;
   }
 
-  /** Sends a HEADERS frame with an HPACK block (no END_STREAM). */
-  sendHeaders(block: Uint8Array): void {
+  /**
+   * Sends a HEADERS frame (no END_STREAM) with a header block: an HPACK
+   * block that uses no dynamic table, or constant fields, which the
+   * connection's encoder indexes; and `tail`, more fields encoded without
+   * the dynamic table.
+   */
+  sendHeaders(block: HeaderBlock, tail: Uint8Array = EMPTY): void {
     if (this.localClosed) return;
     this.headersSent = true;
-    this.conn.enqueueHeaders(this.id, block, false);
+    this.conn.enqueueHeaders(this.id, block, false, tail);
   }
 
   /** Queues body bytes (one or more pieces, sent in order) as flow control allows. */
@@ -321,9 +345,9 @@ export class H2Stream {
    * Ends our side once the queued body is out: with trailers (a HEADERS
    * frame), or without (`EMPTY`: an empty DATA frame), both with END_STREAM.
    */
-  end(trailers: Uint8Array = EMPTY): void {
+  end(trailers: HeaderBlock = EMPTY): void {
     if (this.localClosed || this.#trailers) return;
-    this.#trailers = trailers;
+    this.#trailers = trailers instanceof Uint8Array && trailers.length === 0 ? EMPTY : trailers;
     this.pump();
   }
 
@@ -333,7 +357,7 @@ export class H2Stream {
    */
   async writable(): Promise<void> {
     if (this.#queuedBytes >= STREAM_HIGH_WATER && !this.localClosed) {
-      await new Promise<void>((resolve) => this.#waiters.push(resolve));
+      await new Promise<void>((resolve) => (this.#waiters ??= []).push(resolve));
     }
     if (!this.localClosed) await this.conn.backlogBelow(CONNECTION_HIGH_WATER);
   }
@@ -385,12 +409,16 @@ export class H2Stream {
     if (avail > 0) {
       const maxFrame = conn.peerMaxFrame;
       const frames = Math.ceil(avail / maxFrame);
-      const out = new Uint8Array(avail + frames * FRAME_HEADER_BYTES);
-      let at = 0;
+      const size = avail + frames * FRAME_HEADER_BYTES;
       this.sendWindow -= avail;
       conn.sendWindow -= avail;
       this.#queuedBytes -= avail;
       conn.queued(-avail);
+      // Small output goes straight into the connection's arena (no buffer of
+      // its own, no copy at the flush); bulk data gets a buffer of its own.
+      const inArena = size < LARGE_WRITE;
+      let at = inArena ? conn.reserve(size) : 0;
+      const out = inArena ? conn.arena : new Uint8Array(size);
       let room = 0;
       let lastHeader = 0;
       while (avail > 0) {
@@ -409,11 +437,12 @@ export class H2Stream {
         if (n === head.length) this.#queue.shift();
         else this.#queue[0] = head.subarray(n);
       }
-      if (this.#queuedBytes === 0 && this.#trailers?.length === 0) {
+      if (this.#queuedBytes === 0 && this.#trailers === EMPTY) {
         out[lastHeader + 4] |= Flag.END_STREAM;
         endedInData = true;
       }
-      conn.enqueue(out);
+      if (inArena) conn.commit(size);
+      else conn.enqueue(out);
       if (this.#queuedBytes < STREAM_HIGH_WATER) this.#wake();
     }
     if (this.#queuedBytes > 0) {
@@ -421,8 +450,8 @@ export class H2Stream {
       return;
     }
     if (this.#trailers) {
-      if (this.#trailers.length) conn.enqueueHeaders(this.id, this.#trailers, true);
-      else if (!endedInData) conn.enqueue(frame(FrameType.DATA, Flag.END_STREAM, this.id));
+      if (this.#trailers !== EMPTY) conn.enqueueHeaders(this.id, this.#trailers, true);
+      else if (!endedInData) conn.enqueueFrame(FrameType.DATA, Flag.END_STREAM, this.id, EMPTY);
       this.#trailers = null;
       this.#closeLocal();
       const serverFirst = conn.role === "server" && !this.remoteClosed;
@@ -438,14 +467,15 @@ export class H2Stream {
   #closeLocal(): void {
     this.localClosed = true;
     if (this.#queuedBytes) this.conn.queued(-this.#queuedBytes);
-    this.#queue = [];
+    if (this.#queue.length) this.#queue = [];
     this.#queuedBytes = 0;
     this.#wake();
   }
 
   #wake(): void {
     const waiters = this.#waiters;
-    this.#waiters = [];
+    if (!waiters) return;
+    this.#waiters = null;
     for (const w of waiters) w();
   }
 }
@@ -526,6 +556,8 @@ export class H2Connection {
   #partial: Uint8Array | null = null;
   #partialLen = 0;
   #hpack = new HpackDecoder();
+  /** Our side's HPACK state: the peer's table size, and the constant fields it holds. */
+  #encoder = new HpackEncoder();
   #fields: FieldsInfo = { contentLength: -1, status: 0 };
   /** What HPACK found wrong with the characters of the block just decoded, or "". */
   #malformed = "";
@@ -539,8 +571,25 @@ export class H2Connection {
   #blockFrames = 0;
   #blockLimit: number;
   #maxContinuations: number;
+  /** Output ready to be written: regions of arenas, and large pieces, in order. */
   #out: Uint8Array[] = [];
+  /**
+   * Where small frames are written as they are made: a bump allocator whose
+   * bytes, once handed to a write, are never written over (a full arena is
+   * replaced, not reused). `#arenaAt` is where the next frame goes, `#sealed`
+   * where the bytes not yet in `#out` start.
+   */
+  #arena: Uint8Array = EMPTY;
+  #arenaAt = 0;
+  #sealed = 0;
   #flushing = false;
+  /** What waits to be written includes more than replies to the peer's frames. */
+  #urgent = false;
+  /** Queueing a reply to the peer's frames: it may wait for other output. */
+  #replying = false;
+  /** Microtask turns the flush has waited for other output to join the replies. */
+  #hops = 0;
+  readonly #hop = () => this.#startFlush();
   #closed = false;
   #failed: string | null = null;
   #closeAfterFlush: string | null = null;
@@ -665,12 +714,19 @@ export class H2Connection {
   /**
    * Client role: opens a stream by sending its request headers.
    *
-   * @param block The HPACK-encoded request headers.
+   * @param block The request headers: an HPACK block that uses no dynamic
+   * table, or constant fields, which the connection's encoder indexes.
    * @param endStream Whether the request has no body.
    * @param handler What to do with the stream's events.
+   * @param tail More request headers, encoded without the dynamic table.
    * @returns The stream, or `null` if the connection takes no new streams.
    */
-  openStream(block: Uint8Array, endStream: boolean, handler: StreamHandler): H2Stream | null {
+  openStream(
+    block: HeaderBlock,
+    endStream: boolean,
+    handler: StreamHandler,
+    tail: Uint8Array = EMPTY,
+  ): H2Stream | null {
     if (this.role !== "client") throw new Error("only a client opens streams");
     if (!this.canOpen || this.#nextStreamId > MAX_WINDOW) return null;
     const id = this.#nextStreamId;
@@ -680,7 +736,7 @@ export class H2Connection {
     stream.handler = handler;
     this.#streams.set(id, stream);
     stream.headersSent = true;
-    this.enqueueHeaders(id, block, endStream);
+    this.enqueueHeaders(id, block, endStream, tail);
     if (endStream) stream.localClosed = true;
     return stream;
   }
@@ -1336,8 +1392,10 @@ export class H2Connection {
           }
           this.peerMaxFrame = value;
           break;
-          // HEADER_TABLE_SIZE: our encoder never indexes. MAX_HEADER_LIST_SIZE
-          // is advisory. Unknown settings are ignored (RFC 9113 6.5.2).
+        case Setting.HEADER_TABLE_SIZE:
+          this.#encoder.setMaxTableSize(value);
+          break;
+          // MAX_HEADER_LIST_SIZE is advisory. Unknown settings are ignored (RFC 9113 6.5.2).
       }
     }
     this.enqueueControl(frame(FrameType.SETTINGS, Flag.ACK, 0));
@@ -1378,19 +1436,37 @@ export class H2Connection {
     stream.pump();
   }
 
-  /** Queues a HEADERS frame (split into CONTINUATION frames if needed). @internal */
-  enqueueHeaders(id: number, block: Uint8Array, endStream: boolean): void {
+  /**
+   * Queues a HEADERS frame (split into CONTINUATION frames if needed) with
+   * `block`, HPACK-encoded now (blocks go on the wire in the order they are
+   * encoded), then `tail`. @internal
+   */
+  enqueueHeaders(
+    id: number,
+    header: HeaderBlock,
+    endStream: boolean,
+    tail: Uint8Array = EMPTY,
+  ): void {
+    if (this.#closed || this.#failed) return;
+    const head = this.#encoder.encode(header);
     const max = this.peerMaxFrame;
     const endFlag = endStream ? Flag.END_STREAM : 0;
-    if (block.length <= max) {
-      return this.enqueue(frame(FrameType.HEADERS, Flag.END_HEADERS | endFlag, id, block));
+    const size = head.length + tail.length;
+    if (size <= max && FRAME_HEADER_BYTES + size < LARGE_WRITE) {
+      const at = this.reserve(FRAME_HEADER_BYTES + size);
+      const arena = this.#arena;
+      putFrameHeader(arena, at, size, FrameType.HEADERS, Flag.END_HEADERS | endFlag, id);
+      arena.set(head, at + FRAME_HEADER_BYTES);
+      arena.set(tail, at + FRAME_HEADER_BYTES + head.length);
+      return this.commit(FRAME_HEADER_BYTES + size);
     }
+    const block = tail.length ? concat([head, tail], 0, 2) : head;
     for (let at = 0; at < block.length; at += max) {
       const last = at + max >= block.length;
       const part = block.subarray(at, at + max);
       const type = at === 0 ? FrameType.HEADERS : FrameType.CONTINUATION;
       const flags = (at === 0 ? endFlag : 0) | (last ? Flag.END_HEADERS : 0);
-      this.enqueue(frame(type, flags, id, part));
+      this.enqueueFrame(type, flags, id, part);
     }
   }
 
@@ -1417,13 +1493,87 @@ export class H2Connection {
   /** Queues bytes for the transport; they leave at the end of this turn. */
   enqueue(bytes: Uint8Array): void {
     if (this.#closed || this.#failed) return;
+    const n = bytes.length;
+    if (n < LARGE_WRITE) {
+      const at = this.reserve(n);
+      this.#arena.set(bytes, at);
+      return this.commit(n);
+    }
+    this.#seal();
     this.#out.push(bytes);
-    this.#backlog += bytes.length;
+    this.#added(n);
+  }
+
+  /** Queues one frame, written straight into the output arena. @internal */
+  enqueueFrame(type: number, flags: number, id: number, payload: Uint8Array): void {
+    if (this.#closed || this.#failed) return;
+    const n = FRAME_HEADER_BYTES + payload.length;
+    if (n >= LARGE_WRITE) return this.enqueue(frame(type, flags, id, payload));
+    const at = this.reserve(n);
+    const arena = this.#arena;
+    putFrameHeader(arena, at, payload.length, type, flags, id);
+    arena.set(payload, at + FRAME_HEADER_BYTES);
+    this.commit(n);
+  }
+
+  /**
+   * Makes room for `n` bytes of output in the arena ({@linkcode arena}),
+   * and returns where they go; the caller writes them there, then calls
+   * {@linkcode commit} with `n` before anything else is queued. @internal
+   */
+  reserve(n: number): number {
+    if (this.#arenaAt + n > this.#arena.length) {
+      this.#seal();
+      this.#arena = new Uint8Array(Math.max(ARENA_BYTES, n));
+      this.#arenaAt = this.#sealed = 0;
+    }
+    return this.#arenaAt;
+  }
+
+  /** The output arena {@linkcode reserve} made room in. @internal */
+  get arena(): Uint8Array {
+    return this.#arena;
+  }
+
+  /** Queues the `n` bytes just written at the offset {@linkcode reserve} returned. @internal */
+  commit(n: number): void {
+    // Closed, or failed (nothing may follow the GOAWAY): the bytes are dropped.
+    if (this.#closed || this.#failed) return;
+    this.#arenaAt += n;
+    this.#added(n);
+  }
+
+  /** The arena's bytes not yet in `#out` go there, as one region. */
+  #seal(): void {
+    if (this.#arenaAt === this.#sealed) return;
+    this.#out.push(this.#arena.subarray(this.#sealed, this.#arenaAt));
+    this.#sealed = this.#arenaAt;
+  }
+
+  #added(n: number): void {
+    this.#backlog += n;
     if (this.#queued + this.#backlog > this.#limits.maxOutputBytes) this.#overOutput();
+    if (!this.#replying) this.#urgent = true;
     if (!this.#flushing) {
       this.#flushing = true;
-      queueMicrotask(() => this.#flush());
+      queueMicrotask(this.#hop);
     }
+  }
+
+  /**
+   * Starts the flush at the end of the turn. Replies to the peer's frames
+   * alone (the PING ACK and WINDOW_UPDATE that come with each of grpc-go's
+   * calls) wait a few microtask turns for the answer the same frames led
+   * to, so that both leave in one write.
+   */
+  #startFlush(): void {
+    if (!this.#urgent && this.#hops < REPLY_HOPS && !this.#closed) {
+      this.#hops++;
+      queueMicrotask(this.#hop);
+      return;
+    }
+    this.#hops = 0;
+    void this.#flush();
   }
 
   /** Queues a reply to the peer's frames (counted: see `maxQueuedControlFrames`). @internal */
@@ -1436,7 +1586,9 @@ export class H2Connection {
       this.fail(H2Error.ENHANCE_YOUR_CALM, detail);
       return;
     }
+    this.#replying = true;
     this.enqueue(bytes);
+    this.#replying = false;
   }
 
   /** Bytes were queued on (`n` > 0, by `stream`) or left (`n` < 0) a stream's queue. @internal */
@@ -1483,7 +1635,10 @@ export class H2Connection {
   }
 
   async #flush(): Promise<void> {
-    while (this.#out.length && !this.#closed) {
+    while (!this.#closed) {
+      this.#urgent = false;
+      this.#seal();
+      if (!this.#out.length) break;
       const parts = this.#out;
       this.#out = [];
       const control = this.#controlQueued;
@@ -1504,6 +1659,13 @@ export class H2Connection {
         return;
       }
       this.#controlWriting -= control;
+      if (!this.#urgent && this.#arenaAt > this.#sealed && !this.#closed) {
+        // Only replies came in while the write was under way (the next
+        // call's PING ACK, its answer still being made): they wait for it
+        // as at the start of a flush.
+        queueMicrotask(this.#hop);
+        return;
+      }
     }
     this.#flushing = false;
     const reason = this.#failed ?? this.#closeAfterFlush;
@@ -1636,6 +1798,8 @@ export class H2Connection {
   #teardown(reason: string): void {
     this.#closeReason = reason;
     this.#out = [];
+    this.#arena = EMPTY;
+    this.#arenaAt = this.#sealed = 0;
     for (
       const cancel of [this.#prefaceTimer, this.#writeTimer, this.#stallTimer, this.#failTimer]
     ) {

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { BytePool } from "../_pool.ts";
 import { HpackError, huffmanDecode, latin1 } from "./huffman.ts";
 
 export { HpackError };
@@ -81,7 +82,8 @@ const STATIC_TABLE: readonly (readonly [string, string])[] = [
 ];
 const STATIC_COUNT = STATIC_TABLE.length; // 61
 const STATIC_NAMES = STATIC_TABLE.map(([name]) => name);
-const STATIC_VALUES = STATIC_TABLE.map(([, value]) => value);
+/** The pair an indexed static field decodes to: one shared array per entry. */
+const STATIC_PAIRS = STATIC_TABLE.map(([name, value]): [string, string] => [name, value]);
 
 /** Largest integer we accept in a header block (RFC 7541 5.1 leaves it to us). */
 const MAX_INT = 0x7fffffff;
@@ -118,6 +120,9 @@ function badValue(s: string): boolean {
   }
   return false;
 }
+
+/** What an evicted entry's pair slot holds (never read: its index is out of range). */
+const EVICTED: [string, string] = ["", ""];
 
 /** Most dynamic table size updates at the start of one block (RFC 7541 4.2: at most two). */
 const MAX_SIZE_UPDATES = 2;
@@ -169,6 +174,8 @@ export class HpackDecoder {
   // (#head + i) & (#names.length - 1); the length is a power of two.
   #names: string[] = new Array(16);
   #values: string[] = new Array(16);
+  /** The [name, value] pair each entry decodes to, shared by every list that indexes it. */
+  #pairs: [string, string][] = new Array(16);
   /** NAME_BAD | VALUE_BAD of each entry, so that an indexed field is never scanned again. */
   #flags: number[] = new Array(16).fill(0);
   #head = 0;
@@ -215,7 +222,9 @@ export class HpackDecoder {
    * @param maxHeaderListSize Limit on the decoded list's size: the sum over
    * fields of name length + value length + 32 (RFC 9113
    * SETTINGS_MAX_HEADER_LIST_SIZE). No limit by default.
-   * @returns The fields in order, as [name, value] pairs of Latin-1 strings.
+   * @returns The fields in order, as [name, value] pairs of Latin-1 strings. An
+   * indexed field's pair is shared by every list that indexes the same
+   * entry: read the pairs, never change them.
    * @throws {HpackListSizeError} If the list is larger than
    * `maxHeaderListSize`: the block was decoded to its end all the same, so
    * the table is still in step and the decoder can go on.
@@ -236,20 +245,21 @@ export class HpackDecoder {
     while (this.#pos < n) {
       const b = block[this.#pos];
       let name: string, value: string;
+      let pair: [string, string] | null = null;
       let bits = 0;
       if (b >= 0x80) {
         // Indexed header field (6.1).
         const index = this.#readInt(block, 7);
         if (index === 0) throw new HpackError("indexed header field with index 0");
         if (index <= STATIC_COUNT) {
-          name = STATIC_NAMES[index - 1];
-          value = STATIC_VALUES[index - 1];
+          pair = STATIC_PAIRS[index - 1];
         } else {
           const slot = this.#slot(index);
-          name = this.#names[slot];
-          value = this.#values[slot];
+          pair = this.#pairs[slot];
           bits = this.#flags[slot];
         }
+        name = pair[0];
+        value = pair[1];
       } else if (b >= 0x40) {
         // Literal header field with incremental indexing (6.2.1).
         const index = this.#readInt(block, 6);
@@ -262,7 +272,8 @@ export class HpackDecoder {
         }
         value = this.#readString(block, null);
         if (this.#strBad) bits |= VALUE_BAD;
-        this.#insert(name, value, bits);
+        pair = [name, value];
+        this.#insert(pair, bits);
       } else if (b >= 0x20) {
         // Dynamic table size update (6.3).
         if (headers.length > 0 || listSize > 0) {
@@ -314,7 +325,7 @@ export class HpackDecoder {
         headers.length = 0;
         continue;
       }
-      headers.push([name, value]);
+      headers.push(pair ?? [name, value]);
     }
     if (over) throw new HpackListSizeError(listSize, maxHeaderListSize, overAt);
     if (malformedAt) {
@@ -414,10 +425,12 @@ export class HpackDecoder {
       const slot = (this.#head + --this.#count) & mask;
       this.#size -= this.#names[slot].length + this.#values[slot].length + ENTRY_OVERHEAD;
       this.#names[slot] = this.#values[slot] = "";
+      this.#pairs[slot] = EVICTED;
     }
   }
 
-  #insert(name: string, value: string, bits: number): void {
+  #insert(pair: [string, string], bits: number): void {
+    const [name, value] = pair;
     const size = name.length + value.length + ENTRY_OVERHEAD;
     this.#evict(size);
     // An entry bigger than the whole table just empties it (RFC 7541 4.4).
@@ -427,20 +440,24 @@ export class HpackDecoder {
       // Grow the ring, copying the entries in order (newest first) to slot 0.
       const grown = 2 * names.length, mask = names.length - 1;
       const n2: string[] = new Array(grown), v2: string[] = new Array(grown);
+      const p2: [string, string][] = new Array(grown);
       const f2: number[] = new Array(grown).fill(0);
       for (let i = 0; i < this.#count; i++) {
         n2[i] = names[(this.#head + i) & mask];
         v2[i] = values[(this.#head + i) & mask];
+        p2[i] = this.#pairs[(this.#head + i) & mask];
         f2[i] = this.#flags[(this.#head + i) & mask];
       }
       this.#names = names = n2;
       this.#values = values = v2;
+      this.#pairs = p2;
       this.#flags = f2;
       this.#head = 0;
     }
     this.#head = (this.#head - 1) & (names.length - 1);
     names[this.#head] = name;
     values[this.#head] = value;
+    this.#pairs[this.#head] = pair;
     this.#flags[this.#head] = bits;
     this.#count++;
     this.#size += size;
@@ -460,9 +477,7 @@ for (let i = STATIC_COUNT - 1; i >= 0; i--) {
 
 // Blocks are carved out of a shared pool (allocating an ArrayBuffer per call
 // costs far more than encoding a few headers); big ones get their own.
-const POOL_SIZE = 16 * 1024;
-let pool = new Uint8Array(POOL_SIZE);
-let poolUsed = 0;
+const pool = new BytePool(16 << 10, 4 << 10);
 
 /** Writes `value` with an N-bit prefix (mask = 2^N - 1) after the `flags` bits. */
 function writeInt(buf: Uint8Array, p: number, value: number, mask: number, flags: number): number {
@@ -523,16 +538,13 @@ export function encodeHeaders(headers: readonly (readonly [string, string])[]): 
     bound += headers[i][0].length + headers[i][1].length + 12;
   }
   let buf: Uint8Array, start: number;
-  if (bound > POOL_SIZE / 4) {
+  if (bound > pool.largest) {
     buf = new Uint8Array(bound);
     start = 0;
   } else {
-    if (poolUsed + bound > POOL_SIZE) {
-      pool = new Uint8Array(POOL_SIZE);
-      poolUsed = 0;
-    }
-    buf = pool;
-    start = poolUsed;
+    pool.room(bound);
+    buf = pool.buf;
+    start = pool.used;
   }
   let p = start;
   for (let i = 0; i < headers.length; i++) {
@@ -551,6 +563,193 @@ export function encodeHeaders(headers: readonly (readonly [string, string])[]): 
     }
     p = writeString(buf, p, value);
   }
-  if (buf === pool) poolUsed = p;
+  if (buf === pool.buf) pool.used = p;
   return buf.subarray(start, p);
 }
+
+/** Table size of a decoder that announced nothing (RFC 7541 4.2, RFC 9113 6.5.2). */
+const DEFAULT_TABLE_SIZE = 4096;
+/** Constant lists whose encoding one encoder keeps (it starts over past this). */
+const MAX_CACHED_BLOCKS = 1024;
+
+/**
+ * A header list sent over and over with the same fields (the fixed fields of
+ * every gRPC response, its OK trailers, a method's request headers). Over a
+ * connection, its {@linkcode HpackEncoder} adds the fields to the peer's
+ * dynamic table the first time, and sends one-octet indexes from then on.
+ *
+ * @example
+ * ```ts
+ * const block = new ConstantHeaders([[":status", "200"], ["content-type", "application/grpc"]]);
+ * const enc = new HpackEncoder();
+ * enc.encode(block); // 88 5f 10 "application/grpc": indexed, then added to the table
+ * enc.encode(block); // 88 be
+ * ```
+ */
+export class ConstantHeaders {
+  /** The fields, in order. */
+  readonly fields: readonly (readonly [string, string])[];
+
+  /**
+   * @param fields [name, value] pairs, as {@linkcode encodeHeaders} takes them.
+   * @throws {RangeError} If a name or value has a character above U+00FF.
+   */
+  constructor(fields: readonly (readonly [string, string])[]) {
+    this.fields = fields;
+    encodeHeaders(fields); // checks the characters now, not on the first call
+  }
+}
+
+/** A header block as a stream sends it: encoded already, or constant fields. */
+export type HeaderBlock = Uint8Array | ConstantHeaders;
+
+/**
+ * The encoding side of one connection's HPACK state (RFC 7541): a mirror of
+ * the peer decoder's dynamic table, which holds only the fields of
+ * {@linkcode ConstantHeaders} (added the first time each is sent; every
+ * other field is a literal that is not indexed), and the table size updates
+ * the peer's SETTINGS_HEADER_TABLE_SIZE asks for. Blocks must go on the
+ * wire in the order they are encoded.
+ *
+ * @example
+ * ```ts
+ * const enc = new HpackEncoder();
+ * const trailers = new ConstantHeaders([["grpc-status", "0"]]);
+ * enc.encode(trailers); // a literal, added to the table
+ * enc.encode(trailers); // be: index 62
+ * enc.setMaxTableSize(0); // the peer announced SETTINGS_HEADER_TABLE_SIZE 0
+ * enc.encode(trailers); // 20 (size update to 0), then the literal, not indexed
+ * ```
+ */
+export class HpackEncoder {
+  /** The decoder's maximum table size, as we last signalled it (or its default). */
+  #capacity = DEFAULT_TABLE_SIZE;
+  /** A size update the next block must start with, or -1. */
+  #pendingUpdate = -1;
+  /** Entries, oldest first from `#oldest`: `name\0value` keys and sizes. */
+  #keys: string[] = [];
+  #sizes: number[] = [];
+  #oldest = 0;
+  #size = 0;
+  /** Absolute insertion number of each key's entry. */
+  #byKey = new Map<string, number>();
+  /** Bumped whenever an entry's index may have changed: cached blocks are stale. */
+  #generation = 0;
+  /** The last encoding of each constant list, and the generation it is good for. */
+  #cache = new Map<ConstantHeaders, { generation: number; block: Uint8Array }>();
+
+  /**
+   * The peer's SETTINGS_HEADER_TABLE_SIZE. A smaller table than the one in
+   * use is signalled at the start of the next block (and entries evicted as
+   * the decoder will); a larger one is not used.
+   */
+  setMaxTableSize(size: number): void {
+    if (size >= this.#capacity) return;
+    this.#capacity = size;
+    this.#pendingUpdate = size;
+    this.#evict(0);
+    this.#generation++;
+  }
+
+  /**
+   * Encodes a block: an encoded one as it is (after a pending size update),
+   * constant fields with the dynamic table.
+   *
+   * @returns The block, valid until the next call (or for good, for an
+   * encoded one without a size update).
+   */
+  encode(block: HeaderBlock): Uint8Array {
+    if (block instanceof Uint8Array) {
+      if (this.#pendingUpdate < 0) return block;
+      const update = this.#takeUpdate();
+      const out = new Uint8Array(update.length + block.length);
+      out.set(update);
+      out.set(block, update.length);
+      return out;
+    }
+    const cached = this.#cache.get(block);
+    if (cached && cached.generation === this.#generation && this.#pendingUpdate < 0) {
+      return cached.block;
+    }
+    const update = this.#pendingUpdate < 0 ? EMPTY_BLOCK : this.#takeUpdate();
+    const fields = block.fields;
+    let bound = update.length;
+    for (let i = 0; i < fields.length; i++) bound += fields[i][0].length + fields[i][1].length + 12;
+    const buf = new Uint8Array(bound);
+    buf.set(update);
+    let p = update.length, inserted = false;
+    for (let i = 0; i < fields.length; i++) {
+      const [name, value] = fields[i];
+      const known = STATIC_BY_NAME.get(name);
+      const full = known?.byValue.get(value);
+      if (full !== undefined) {
+        p = writeInt(buf, p, full, 0x7f, 0x80);
+        continue;
+      }
+      const key = name + "\0" + value;
+      const at = this.#byKey.get(key);
+      if (at !== undefined) {
+        // Index 62 is the newest entry (RFC 7541 2.3.3).
+        p = writeInt(buf, p, STATIC_COUNT + this.#oldest + this.#keys.length - at, 0x7f, 0x80);
+        continue;
+      }
+      const size = name.length + value.length + ENTRY_OVERHEAD;
+      const index = size <= this.#capacity;
+      const [mask, flags] = index ? [0x3f, 0x40] : [0x0f, 0x00];
+      if (known) p = writeInt(buf, p, known.index, mask, flags);
+      else {
+        buf[p++] = flags;
+        p = writeString(buf, p, name);
+      }
+      p = writeString(buf, p, value);
+      if (index) {
+        this.#insert(key, size);
+        inserted = true;
+      }
+    }
+    const out = buf.subarray(0, p);
+    // A block that added entries reads differently next time; one that did
+    // not is final (without the size update it may have started with).
+    if (!inserted) {
+      if (this.#cache.size >= MAX_CACHED_BLOCKS && !cached) this.#cache.clear();
+      const final = out.subarray(update.length);
+      this.#cache.set(block, { generation: this.#generation, block: final });
+    }
+    return out;
+  }
+
+  #takeUpdate(): Uint8Array {
+    const out = new Uint8Array(6);
+    const n = writeInt(out, 0, this.#pendingUpdate, 0x1f, 0x20);
+    this.#pendingUpdate = -1;
+    return out.subarray(0, n);
+  }
+
+  #insert(key: string, size: number): void {
+    this.#evict(size);
+    this.#byKey.set(key, this.#oldest + this.#keys.length);
+    this.#keys.push(key);
+    this.#sizes.push(size);
+    this.#size += size;
+    this.#generation++;
+  }
+
+  /** Drops the oldest entries until `room` more octets fit, as the decoder does (RFC 7541 4.4). */
+  #evict(room: number): void {
+    let dropped = 0;
+    while (dropped < this.#keys.length && this.#size + room > this.#capacity) {
+      const key = this.#keys[dropped];
+      this.#size -= this.#sizes[dropped];
+      // A newer entry with the same key keeps its own number.
+      if (this.#byKey.get(key) === this.#oldest + dropped) this.#byKey.delete(key);
+      dropped++;
+    }
+    if (dropped === 0) return;
+    this.#keys.splice(0, dropped);
+    this.#sizes.splice(0, dropped);
+    this.#oldest += dropped;
+    this.#generation++;
+  }
+}
+
+const EMPTY_BLOCK = new Uint8Array(0);

@@ -19,7 +19,7 @@ import {
   type Transport,
 } from "../h2/connection.ts";
 import { H2Error } from "../h2/frame.ts";
-import { encodeHeaders } from "../h2/hpack.ts";
+import { ConstantHeaders, encodeHeaders } from "../h2/hpack.ts";
 import type { CallKind, MethodDefinition } from "./service.ts";
 import { receivedRpcError, RpcError, Status, type StatusCode } from "./status.ts";
 import { decodeBinValue } from "./metadata.ts";
@@ -116,7 +116,7 @@ export class Channel {
   /** The HTTP/2 connection. */
   readonly conn: H2Connection;
   readonly #options: ChannelOptions;
-  readonly #prefixes = new Map<string, Uint8Array>();
+  readonly #prefixes = new Map<string, ConstantHeaders>();
 
   /**
    * @param transport Where the connection's bytes go; feed what it reads to {@linkcode receive}.
@@ -177,13 +177,15 @@ export class Channel {
     return new ClientCall(this, method, requests, options).responses();
   }
 
-  /** The request header block of a call. @internal */
-  requestHeaders(path: string, options: CallOptions, timeLeftMs?: number): Uint8Array {
-    // The fields every call of a method sends are encoded once (our HPACK
-    // encoder indexes nothing, so blocks can be joined).
+  /**
+   * The request header fields every call of a method sends: constant, so
+   * the connection's HPACK encoder sends them as indexes after the first call.
+   * @internal
+   */
+  requestHead(path: string): ConstantHeaders {
     let prefix = this.#prefixes.get(path);
     if (!prefix) {
-      prefix = encodeHeaders([
+      prefix = new ConstantHeaders([
         [":method", "POST"],
         [":scheme", this.#options.scheme],
         [":path", path],
@@ -195,17 +197,21 @@ export class Channel {
       ]);
       if (this.#prefixes.size < MAX_CACHED_PATHS) this.#prefixes.set(path, prefix);
     }
+    return prefix;
+  }
+
+  /**
+   * The request header fields of one call that follow {@linkcode requestHead}
+   * (deadline, encoding, metadata), encoded without the dynamic table.
+   * @internal
+   */
+  requestTail(options: CallOptions, timeLeftMs?: number): Uint8Array {
     const fields: [string, string][] = timeLeftMs === undefined
       ? []
       : [["grpc-timeout", formatTimeout(timeLeftMs)]];
     if (options.compression === "gzip") fields.push([GRPC_ENCODING, "gzip"]);
-    fields.push(...metadataFields(options.metadata));
-    if (!fields.length) return prefix;
-    const rest = encodeHeaders(fields);
-    const block = new Uint8Array(prefix.length + rest.length);
-    block.set(prefix);
-    block.set(rest, prefix.length);
-    return block;
+    if (options.metadata) fields.push(...metadataFields(options.metadata));
+    return encodeHeaders(fields);
   }
 
   /** @internal */
@@ -285,6 +291,8 @@ class ClientCall implements StreamHandler {
     // The one request of a unary or server-streaming call, made before
     // waiting for a stream slot (compressing it is asynchronous).
     let first: Uint8Array | null = null;
+    /** Whether this call has waited (for gzip, for a stream slot) since its deadline was set. */
+    let waited = this.#gzip;
     if (!isStreamingRequest(this.#method.kind)) {
       try {
         first = this.#encode((requests as unknown[])[0]);
@@ -298,18 +306,24 @@ class ClientCall implements StreamHandler {
     // Every waiter wakes when a slot frees: check again, and open the stream
     // in the same turn as the check, or calls go over the server's limit.
     while (!conn.streamSlotFree) {
+      waited = true;
       await conn.streamSlot();
       if (this.#done) return;
     }
-    let block: Uint8Array;
+    let head: ConstantHeaders, tail: Uint8Array;
     try {
-      // What is left of the deadline after waiting for a stream slot.
-      const left = this.#deadline === Infinity ? undefined : this.#deadline - performance.now();
-      block = this.#channel.requestHeaders(this.#method.path, this.#options, left);
+      // What is left of the deadline after waiting (a clock read only then).
+      const left = this.#deadline === Infinity
+        ? undefined
+        : waited
+        ? this.#deadline - performance.now()
+        : timeoutMs;
+      head = this.#channel.requestHead(this.#method.path);
+      tail = this.#channel.requestTail(this.#options, left);
     } catch (err) {
       return this.#fail(err);
     }
-    this.#stream = conn.openStream(block, false, this);
+    this.#stream = conn.openStream(head, false, this, tail);
     if (!this.#stream) {
       const why = conn.closeReason || "the server is going away";
       return this.#end(Status.UNAVAILABLE, `connection closed: ${why}`, false);

@@ -38,8 +38,10 @@ import {
   MessageReader,
   metadataFields,
   metadataOf,
+  OK_TRAILERS,
   parseTimeout,
-  RESPONSE_FIELDS,
+  RESPONSE_HEADERS,
+  RESPONSE_HEADERS_BLOCK,
   statusBlock,
 } from "./wire.ts";
 
@@ -77,15 +79,6 @@ const UNKNOWN_PEER: PeerInfo = Object.freeze({ network: "pipe", address: "" });
 
 /** Queued request messages beyond which the client's window is held back. */
 const QUEUE_HIGH_WATER = 16;
-
-/** The fields of every response's headers: we can decompress gzip, say so. */
-const RESPONSE_HEADERS: readonly [string, string][] = [
-  ...RESPONSE_FIELDS,
-  [GRPC_ACCEPT_ENCODING, ACCEPTED_ENCODINGS],
-];
-
-let responseHeaders: Uint8Array | undefined;
-let okTrailers: Uint8Array | undefined;
 
 /**
  * Answers a stream whose request headers were just decoded: a gRPC call on
@@ -514,7 +507,7 @@ class Call implements StreamHandler, CallContext {
   #sendHeaders(): void {
     if (this.#stream.headersSent) return;
     if (!this.#headerFields && !this.#announceGzip) {
-      this.#stream.sendHeaders(responseHeaders ??= encodeHeaders(RESPONSE_HEADERS));
+      this.#stream.sendHeaders(RESPONSE_HEADERS_BLOCK);
       return;
     }
     const fields = [...RESPONSE_HEADERS];
@@ -566,7 +559,7 @@ class Call implements StreamHandler, CallContext {
     const extra = this.#trailerFields;
     this.#stream.end(
       code === Status.OK && !trailersOnly && !extra
-        ? (okTrailers ??= encodeHeaders([["grpc-status", "0"]]))
+        ? OK_TRAILERS
         : statusBlock(code, details, trailersOnly, extra ?? undefined),
     );
     if (code !== Status.OK) this.#endEarly(new RpcError(code, details));

@@ -9,8 +9,10 @@
  * @module
  */
 
-import { encodeHeaders } from "../h2/hpack.ts";
+import { BytePool } from "../_pool.ts";
+import { ConstantHeaders, encodeHeaders } from "../h2/hpack.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
+import { GRPC_ACCEPT_ENCODING } from "./metadata.ts";
 
 export {
   GRPC_ACCEPT_ENCODING,
@@ -50,6 +52,18 @@ export const RESPONSE_FIELDS: readonly [string, string][] = [
   ["content-type", GRPC_CONTENT_TYPE],
 ];
 
+/** The fields of a server's response headers: {@linkcode RESPONSE_FIELDS}, and that we take gzip. */
+export const RESPONSE_HEADERS: readonly [string, string][] = [
+  ...RESPONSE_FIELDS,
+  [GRPC_ACCEPT_ENCODING, ACCEPTED_ENCODINGS],
+];
+
+/** {@linkcode RESPONSE_HEADERS} as most responses send them: indexed on each connection. */
+export const RESPONSE_HEADERS_BLOCK: ConstantHeaders = new ConstantHeaders(RESPONSE_HEADERS);
+
+/** The trailers of a call that succeeded without trailers of its own: indexed on each connection. */
+export const OK_TRAILERS: ConstantHeaders = new ConstantHeaders([["grpc-status", "0"]]);
+
 const TIMEOUT_UNIT_MS: Record<string, number> = {
   H: 3_600_000,
   M: 60_000,
@@ -59,9 +73,20 @@ const TIMEOUT_UNIT_MS: Record<string, number> = {
   n: 1e-6,
 };
 
-/** The 5-byte prefix of a message of `n` bytes (on the wire: compressed ones count their compressed bytes). */
+/**
+ * Prefixes, and copies of small received messages, are carved out of shared
+ * buffers: a buffer of its own per message costs more than the framing. A
+ * message a handler keeps keeps at most this pool's 8 KiB buffer alive.
+ */
+const pool = new BytePool(8 << 10, 256);
+
+/**
+ * The 5-byte prefix of a message of `n` bytes (on the wire: compressed ones
+ * count their compressed bytes): a view the caller owns, into a larger
+ * shared buffer.
+ */
 export function messagePrefix(n: number, compressed = false): Uint8Array {
-  const out = new Uint8Array(PREFIX_BYTES);
+  const out = pool.take(PREFIX_BYTES);
   if (compressed) out[0] = 1;
   out[1] = n >>> 24;
   out[2] = (n >>> 16) & 0xff;
@@ -242,7 +267,8 @@ export class MessageReader {
    * refused when a compressed message arrives.
    */
   encoding = "identity";
-  #prefix = new Uint8Array(PREFIX_BYTES);
+  /** A prefix split across reads is gathered here (made when one first is). */
+  #prefix: Uint8Array | null = null;
   #prefixFill = 0;
   #msg: Uint8Array | null = null;
   #msgCompressed = false;
@@ -302,12 +328,12 @@ export class MessageReader {
           pos += PREFIX_BYTES;
         } else {
           const n = Math.min(PREFIX_BYTES - this.#prefixFill, len - pos);
-          this.#prefix.set(bytes.subarray(pos, pos + n), this.#prefixFill);
+          const p = this.#prefix ??= new Uint8Array(PREFIX_BYTES);
+          p.set(bytes.subarray(pos, pos + n), this.#prefixFill);
           this.#prefixFill += n;
           pos += n;
           if (this.#prefixFill < PREFIX_BYTES) return;
           this.#prefixFill = 0;
-          const p = this.#prefix;
           flag = p[0];
           size = ((p[1] << 24) | (p[2] << 16) | (p[3] << 8) | p[4]) >>> 0;
         }
@@ -319,7 +345,7 @@ export class MessageReader {
           );
         }
         if (len - pos >= size) {
-          this.#whole(bytes.slice(pos, pos + size), flag !== 0);
+          this.#whole(pool.copy(bytes, pos, size), flag !== 0);
           pos += size;
           continue;
         }

@@ -18,13 +18,14 @@ import {
   settingsFrame,
   windowUpdateFrame,
 } from "../../h2/frame.ts";
-import { encodeHeaders } from "../../h2/hpack.ts";
+import { ConstantHeaders, encodeHeaders } from "../../h2/hpack.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import {
   concat,
   dataFrame,
   H2TestClient,
   headersFrame,
+  HeldTransport,
   type RecordedStream,
   recordingOnStream,
   requestHeaders,
@@ -107,6 +108,69 @@ Deno.test("connection: PING is ACKed with the same payload, a PING ACK is not an
   client.send(frame(FrameType.PING, Flag.ACK, 0, payload));
   await tick();
   assertEquals(client.take().length, 0);
+  await finish(client);
+});
+
+Deno.test("connection: a PING ACK waits for the answer to the request that came with it", async () => {
+  const { client, streams } = await started();
+  const before = client.transport.writes.length;
+  // grpc-go sends a PING (and a WINDOW_UPDATE) in front of each call.
+  client.send(concat(
+    frame(FrameType.PING, 0, 0, new Uint8Array(8)),
+    headersFrame(1, REQUEST, true),
+  ));
+  // The handler answers a few microtask turns later, as an async one does.
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+  const s = streams[0].stream;
+  s.sendHeaders(RESPONSE_HEADERS);
+  s.end(TRAILERS);
+  await tick();
+  assertEquals(client.transport.writes.length, before + 1, "one write");
+  assertEquals(types(client.take()), [FrameType.PING, FrameType.HEADERS, FrameType.HEADERS]);
+  // A PING alone is still answered.
+  client.send(frame(FrameType.PING, 0, 0, new Uint8Array(8)));
+  await tick();
+  assertEquals(types(client.take()), [FrameType.PING]);
+  await finish(client);
+});
+
+Deno.test("connection: a PING ACK made while a write is under way still waits for its answer", async () => {
+  const streams: RecordedStream[] = [];
+  const transport = new HeldTransport();
+  const client = new H2TestClient(recordingOnStream(streams), {}, transport);
+  client.start();
+  await tick();
+  transport.release();
+  await tick();
+  client.take();
+  const answer = async (i: number) => {
+    for (let k = 0; k < 5; k++) await Promise.resolve();
+    const s = streams[i].stream;
+    s.sendHeaders(RESPONSE_HEADERS);
+    s.end(TRAILERS);
+  };
+  client.send(headersFrame(1, REQUEST, true));
+  await answer(0);
+  await tick();
+  assertEquals(transport.pendingWrites, 1, "the first answer's write is under way");
+  // The next call comes while it is: its PING ACK must not leave alone.
+  client.send(
+    concat(frame(FrameType.PING, 0, 0, new Uint8Array(8)), headersFrame(3, REQUEST, true)),
+  );
+  const before = transport.writes.length;
+  transport.release();
+  await answer(1);
+  await tick();
+  transport.release();
+  await tick();
+  assertEquals(transport.writes.length, before + 1, "one write for the PING ACK and the answer");
+  assertEquals(types(client.take()), [
+    FrameType.HEADERS,
+    FrameType.HEADERS,
+    FrameType.PING,
+    FrameType.HEADERS,
+    FrameType.HEADERS,
+  ]);
   await finish(client);
 });
 
@@ -405,6 +469,40 @@ Deno.test("connection: a large header block goes out as HEADERS + CONTINUATION",
   assertEquals(raw[0].flags & Flag.END_STREAM, Flag.END_STREAM);
   // The wire had continuations: 40 kB cannot fit one 16 kB frame.
   assert(client.transport.bytes.length > 40_000 + 3 * 9);
+  await finish(client);
+});
+
+Deno.test("connection: constant headers are indexed, and a smaller peer table is signalled", async () => {
+  const { client, streams } = await started();
+  const responseFields: [string, string][] = [[":status", "200"], [
+    "content-type",
+    "application/grpc",
+  ]];
+  const okFields: [string, string][] = [["grpc-status", "0"]];
+  const response = new ConstantHeaders(responseFields), ok = new ConstantHeaders(okFields);
+  const answer = async (id: number) => {
+    client.send(headersFrame(id, REQUEST, true));
+    await tick();
+    const s = streams.at(-1)!.stream;
+    s.sendHeaders(response);
+    s.sendData(new Uint8Array([1, 2, 3]));
+    s.end(ok);
+    await tick();
+    const frames = client.take().filter((f) => f.streamId === id);
+    assertEquals(frames.map((f) => f.headers).filter(Boolean), [responseFields, okFields]);
+    return frames.filter((f) => f.type === FrameType.HEADERS).map((f) => [...f.payload]);
+  };
+  await answer(1);
+  // Indexes from the second call on: 0x88 (static) and the entries added (62, 63).
+  assertEquals(await answer(3), [[0x88, 0xbf], [0xbe]]);
+  client.send(settingsFrame([[Setting.HEADER_TABLE_SIZE, 0]]));
+  await tick();
+  client.take(); // the SETTINGS ACK
+  // A size update to 0 starts the next block, and nothing is indexed any more.
+  const [headers, trailers] = await answer(5);
+  assertEquals(headers.slice(0, 2), [0x20, 0x88]);
+  assertEquals(trailers[0], 0x00, "grpc-status: a literal without indexing");
+  assertEquals(await answer(7), [headers.slice(1), trailers]);
   await finish(client);
 });
 

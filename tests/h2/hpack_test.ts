@@ -6,7 +6,14 @@
  * @module
  */
 
-import { encodeHeaders, HpackDecoder, HpackError, HpackListSizeError } from "../../h2/hpack.ts";
+import {
+  ConstantHeaders,
+  encodeHeaders,
+  HpackDecoder,
+  HpackEncoder,
+  HpackError,
+  HpackListSizeError,
+} from "../../h2/hpack.ts";
 import { huffmanDecode } from "../../h2/huffman.ts";
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from "../../h2/_huffman_table.ts";
 import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
@@ -465,6 +472,96 @@ Deno.test("encodeHeaders results stay intact while later calls share the pool", 
   const blocks = lists.map(encodeHeaders);
   const dec = new HpackDecoder();
   blocks.forEach((block, i) => assertEquals(dec.decode(block), lists[i], `list ${i}`));
+});
+
+Deno.test("HpackEncoder: constant fields are added to the table once, then sent as indexes", () => {
+  const response = new ConstantHeaders([
+    [":status", "200"],
+    ["content-type", "application/grpc"],
+    ["grpc-accept-encoding", "identity,gzip"],
+  ]);
+  const trailers = new ConstantHeaders([["grpc-status", "0"]]);
+  // :status 200 is in the static table; content-type's name is too (index 31).
+  const first = new HpackEncoder().encode(response);
+  assertEquals(toHex(first.subarray(0, 3)), "885f10");
+  // From now on: indexes only, and the same bytes every time.
+  const dec2 = new HpackDecoder(), enc2 = new HpackEncoder();
+  for (let i = 0; i < 3; i++) {
+    const a = enc2.encode(response), b = enc2.encode(trailers);
+    assertEquals(dec2.decode(a), response.fields);
+    assertEquals(dec2.decode(b), trailers.fields);
+    if (i > 0) {
+      assertEquals(toHex(a), "88c0bf"); // grpc-status is the newest entry (62)
+      assertEquals(toHex(b), "be");
+    }
+  }
+  assertEquals(dynamicTable(dec2), [
+    ["grpc-status", "0"],
+    ["grpc-accept-encoding", "identity,gzip"],
+    ["content-type", "application/grpc"],
+  ]);
+  // An encoded block passes as it is.
+  const raw = encodeHeaders([["grpc-status", "5"]]);
+  assertEquals(enc2.encode(raw), raw);
+  assertThrows(() => new ConstantHeaders([["x", "\u20ac"]]), RangeError, /above U\+00FF/);
+});
+
+Deno.test("HpackEncoder: a smaller peer table is signalled at the start of the next block, and evicts", () => {
+  const enc = new HpackEncoder(), dec = new HpackDecoder();
+  const a = new ConstantHeaders([["x-a", "1".repeat(40)]]); // 3 + 40 + 32 = 75 octets
+  const b = new ConstantHeaders([["x-b", "2".repeat(40)]]);
+  dec.decode(enc.encode(a));
+  dec.decode(enc.encode(b));
+  assertEquals(dynamicTable(dec).length, 2);
+  enc.setMaxTableSize(100); // room for one entry: the older goes
+  const raw = encodeHeaders([["grpc-status", "0"]]);
+  const block = enc.encode(raw);
+  assertEquals(toHex(block.subarray(0, 2)), "3f45"); // size update to 100 (5-bit prefix: 31 + 69)
+  assertEquals(dec.decode(block), [["grpc-status", "0"]]);
+  assertEquals(dynamicTable(dec), [["x-b", "2".repeat(40)]]);
+  assertEquals(toHex(enc.encode(b)), "be");
+  assertEquals(dec.decode(enc.encode(a)), a.fields); // added again, evicting b
+  assertEquals(dynamicTable(dec), [["x-a", "1".repeat(40)]]);
+  assertEquals(enc.encode(raw), raw, "no update is pending any more");
+  enc.setMaxTableSize(4096); // larger than in use: not used, not signalled
+  assertEquals(enc.encode(raw), raw);
+  enc.setMaxTableSize(0);
+  const none = enc.encode(a);
+  assertEquals(toHex(none.subarray(0, 1)), "20");
+  assertEquals(dec.decode(none), a.fields);
+  assertEquals(dynamicTable(dec), []);
+  assertEquals(dec.decode(enc.encode(a)), a.fields, "a literal, not indexed");
+  assertEquals(dynamicTable(dec), []);
+});
+
+Deno.test("HpackEncoder stays in step with HpackDecoder through random lists and table sizes", () => {
+  let seed = 7;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const lists = Array.from({ length: 12 }, (_, i) =>
+    new ConstantHeaders(
+      Array.from({ length: 1 + (i % 4) }, (_, j): [string, string] =>
+        j === 0 && i % 3 === 0 ? [":status", "200"] : [`x-${i % 5}-${j}`, "v".repeat(rand(300))]),
+    ));
+  for (let round = 0; round < 20; round++) {
+    const enc = new HpackEncoder(), dec = new HpackDecoder();
+    let capacity = 4096, shrunk = false;
+    for (let i = 0; i < 400; i++) {
+      if (rand(50) === 0) {
+        const size = rand(5000);
+        enc.setMaxTableSize(size);
+        if (size < capacity) [capacity, shrunk] = [size, true];
+      }
+      const list = lists[rand(lists.length)];
+      const block = enc.encode(list);
+      // A size update exactly when the table shrank since the last block.
+      assertEquals((block[0] & 0xe0) === 0x20, shrunk, `round ${round}, block ${i}: update`);
+      shrunk = false;
+      assertEquals(dec.decode(block), list.fields, `round ${round}, block ${i}`);
+    }
+  }
 });
 
 // Interoperability with golang.org/x/net/http2/hpack's encoder.

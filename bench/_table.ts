@@ -23,6 +23,8 @@ export interface DriverResult {
   automtls: boolean;
   ok: boolean;
   error?: string;
+  /** `ok` is false because the host cannot do this at all (`error` says why): not a failure. */
+  notApplicable?: boolean;
   exe?: string;
   startMs?: Dist;
   handshakeMs?: Dist;

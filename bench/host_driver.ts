@@ -46,6 +46,12 @@ export interface DriverTarget {
   argv: string[];
   dir: string;
   env: Record<string, string>;
+  /**
+   * false when pyvider-rpcplugin's client cannot use this plugin's AutoMTLS
+   * certificate (go-plugin's P-521 one): bench/python/host_driver.py then
+   * reports those rows as n/a; the other drivers ignore it.
+   */
+  pyviderMtls?: boolean;
 }
 
 /** A process that is no plugin (bench/driver `Reference`); the Go driver only. */

@@ -5,10 +5,12 @@
  * go-plugin's own Go KV plugin, a Python KV plugin on pyvider-rpcplugin (in a
  * venv under .cache/bench/) and a bundle of our Deno KV plugin; lets the
  * driver launch and measure every plugin over unix sockets with AutoMTLS off
- * and on; then measures the hosts: go-plugin's (the same driver) and ours
- * (bench/host_driver.ts, the same phases and counts), back to back, both on
- * go-plugin's Go KV plugin. Prints two markdown tables, plugins and hosts,
- * never asserting a timing.
+ * and on; then measures the hosts: go-plugin's (the same driver), ours
+ * (bench/host_driver.ts) and pyvider-rpcplugin's client
+ * (bench/python/host_driver.py), the same phases and counts, back to back,
+ * on go-plugin's Go KV plugin, and with AutoMTLS on our Deno KV plugin too
+ * (pyvider's client cannot use go-plugin's P-521 certificate). Prints
+ * markdown tables, plugins and hosts, never asserting a timing.
  *
  * ```sh
  * deno task bench            # the full run (several minutes)
@@ -21,7 +23,7 @@
  * Options: `--smoke`; `--hosts`; `--terraform`; `--python=PATH` (or `BENCH_PYTHON`), the
  * interpreter the venv is made with (3.11+, default `python3`). The driver's
  * raw JSON is kept in .cache/bench/results[-smoke].json (the hosts' in
- * results-host[-smoke].json), the tables in table[-smoke][-hosts].md.
+ * results-host[-kvdeno][-smoke].json), the tables in table[-smoke][-hosts].md.
  *
  * Exits 1 only when a plugin or a host fails outright (does not build, start
  * or answer its first call); figures a plugin cannot give are printed as n/a
@@ -101,13 +103,18 @@ const SMOKE: Counts = {
 type DriverTarget = DriverConfig["targets"][number];
 type DriverReference = DriverConfig["references"][number];
 
-/** The host rows: go-plugin's host and ours, on go-plugin's Go KV plugin. */
+/** The host rows: go-plugin's host, pyvider's and ours, on go-plugin's Go KV plugin. */
 const HOSTS: Record<string, TargetInfo> = {
   "host-go": { label: "Go: go-plugin v1.8.0 host (bench/driver)", engine: "grpc-go", role: "go" },
   "host-deno": {
     label: "Deno: host/mod.ts launch() (bench/host_driver.ts)",
     engine: "native (h2/, rpc/)",
     role: "deno",
+  },
+  "host-python": {
+    label: "Python: pyvider-rpcplugin 0.5.5 client (bench/python/host_driver.py)",
+    engine: "grpcio (C core)",
+    role: "python",
   },
 };
 
@@ -182,9 +189,7 @@ async function main(): Promise<number> {
     const [driver, goPlugin, py, ...bundles] = await Promise.allSettled([
       buildDriver(),
       buildGoPlugin(),
-      hostsOnly || startupOnly
-        ? Promise.reject(new Error(`not with --${hostsOnly ? "hosts" : "startup"}`))
-        : preparePython(python),
+      startupOnly ? Promise.reject(new Error("not with --startup")) : preparePython(python),
       ...(hostsOnly
         ? []
         : engines.map(async ([engine, script]) =>
@@ -205,7 +210,8 @@ async function main(): Promise<number> {
     const suffix = smoke ? "-smoke" : "";
     await Deno.mkdir(BENCH_CACHE, { recursive: true });
     const lines: string[] = [];
-    let pyInfo: PythonPlugin | undefined;
+    const pyPlugin = built(py, "the Python venv");
+    const pyInfo: PythonPlugin | undefined = pyPlugin instanceof Error ? undefined : pyPlugin;
 
     if (!hostsOnly) {
       // Every plugin under test, in table order; one that could not be set up
@@ -230,8 +236,6 @@ async function main(): Promise<number> {
         { label: "Go: go-plugin plugin-go-grpc", engine: "grpc-go", role: "go" },
         () => goBin instanceof Error ? goBin : [goBin],
       );
-      const pyPlugin = built(py, "the Python plugin");
-      pyInfo = pyPlugin instanceof Error ? undefined : pyPlugin;
       if (!startupOnly) {
         await add(
           "python",
@@ -362,50 +366,99 @@ async function main(): Promise<number> {
     }
 
     if (!startupOnly) {
-      // The hosts, back to back on one configuration: go-plugin's, then ours.
-      const hostDir = await dirOf("host-kvgo");
-      const hostConfigPath = `${work}/host-config.json`;
-      const hostConfig: DriverConfig = {
-        targets: goBin instanceof Error ? [] : [{ id: "kvgo", argv: [goBin], dir: hostDir, env }],
-        references: [],
-        automtls: MODES,
-        ...counts,
-      };
-      await Deno.writeTextFile(hostConfigPath, JSON.stringify(hostConfig, null, 2));
-      const hosts = goBin instanceof Error
-        ? hostsNotRun(goBin.message)
-        : await measureHosts(driver.value, goBin, hostConfigPath, [sock, hostDir, hostConfigPath]);
-      await Deno.writeTextFile(
-        `${BENCH_CACHE}results-host${suffix}.json`,
-        JSON.stringify(hosts, null, 2),
-      );
-      const hostTable = renderTable(hosts, HOSTS, {}, { subject: "host", columns: hostColumns });
-      for (const r of hosts.results ?? []) {
-        if (!r.ok) {
-          failures.push(`${HOSTS[r.target]?.label ?? r.target} (AutoMTLS ${onOff(r)}): ${r.error}`);
+      // The hosts, back to back on one configuration each: go-plugin's, ours, pyvider's.
+      // First go-plugin's Go KV plugin in both modes (pyvider's client cannot use its
+      // P-521 certificate: AutoMTLS n/a), then our Deno KV plugin with AutoMTLS, the
+      // mode pyvider's client can measure only on a plugin that is not go-plugin's.
+      const kvgoDir = await dirOf("host-kvgo");
+      const kvdenoDir = await dirOf("host-kvdeno");
+      const denoScript = `${ROOT}${DENO_ENGINES.native}`;
+      const hostRuns: HostRun[] = [
+        {
+          id: "kvgo",
+          title: "Host side: go-plugin's Go KV plugin, launched and called by go-plugin's " +
+            "host, by ours and by pyvider-rpcplugin's client.",
+          plugin: goBin,
+          argv: goBin instanceof Error ? [] : [goBin],
+          dir: kvgoDir,
+          modes: MODES,
+          pyviderMtls: false,
+        },
+        {
+          id: "kvdeno",
+          title: "Host side, AutoMTLS with a plugin pyvider's client can use: our Deno KV " +
+            `plugin (\`deno run\` + the documented flags + ${DENO_ENGINES.native}), launched ` +
+            "and called by the same three hosts.",
+          plugin: DENO,
+          argv: [DENO, "run", ...pluginFlags([sock, kvdenoDir]), denoScript],
+          dir: kvdenoDir,
+          modes: [true],
+          pyviderMtls: true,
+        },
+      ];
+      let hostSeconds = 0;
+      for (const h of hostRuns) {
+        const configPath = `${work}/host-config-${h.id}.json`;
+        const hostConfig: DriverConfig = {
+          targets: [{ id: h.id, argv: h.argv, dir: h.dir, env, pyviderMtls: h.pyviderMtls }],
+          references: [],
+          automtls: h.modes,
+          ...counts,
+        };
+        await Deno.writeTextFile(configPath, JSON.stringify(hostConfig, null, 2));
+        const hosts = h.plugin instanceof Error
+          ? hostsNotRun(h.plugin.message, h.modes)
+          : await measureHosts(
+            driver.value,
+            h.plugin,
+            configPath,
+            [sock, h.dir, configPath],
+            pyPlugin,
+            h.modes,
+          );
+        hostSeconds += hosts.seconds;
+        await Deno.writeTextFile(
+          `${BENCH_CACHE}results-host${h.id === "kvgo" ? "" : `-${h.id}`}${suffix}.json`,
+          JSON.stringify(hosts, null, 2),
+        );
+        const hostTable = renderTable(hosts, HOSTS, {}, { subject: "host", columns: hostColumns });
+        for (const r of hosts.results ?? []) {
+          if (!r.ok && !r.notApplicable) {
+            failures.push(
+              `${HOSTS[r.target]?.label ?? r.target} on ${h.id} (AutoMTLS ${onOff(r)}): ${r.error}`,
+            );
+          }
+        }
+        lines.push(
+          h.title,
+          "",
+          hostTable.table,
+          "",
+          ...hostTable.notes.map((n) => `n/a ${n}`),
+          ...loadErrors(hosts.results ?? [], HOSTS),
+          ...seeded(hosts.results ?? [], HOSTS),
+          ...hostTargets(hosts, h.modes, h.id === "kvgo"),
+          "",
+        );
+        if (h.id === "kvgo") {
+          lines.push(
+            ...(hostsOnly ? [`Machine: ${machine(hosts.host)}.`] : []),
+            `Hosts: go-plugin ${hosts.host.goPlugin}, grpc-go ${hosts.host.grpcGo}, ` +
+              `${hosts.host.goVersion}; pyvider-rpcplugin 0.5.5 on ` +
+              `${pyInfo?.version ?? "(no venv)"}; ours on Deno ${Deno.version.deno}, under ` +
+              `\`deno run ${hostFlags(["<plugin>"], ["<TMPDIR>", "<work dir>"]).join(" ")}\`.`,
+            "",
+          );
         }
       }
-
       lines.push(
-        "Host side: go-plugin's Go KV plugin, launched and called by go-plugin's host and by ours.",
-        "",
-        hostTable.table,
-        "",
-        ...hostTable.notes.map((n) => `n/a ${n}`),
-        ...loadErrors(hosts.results ?? [], HOSTS),
-        ...seeded(hosts.results ?? [], HOSTS),
-        ...hostTargets(hosts),
-        "",
-        ...(hostsOnly ? [`Machine: ${machine(hosts.host)}.`] : []),
-        `Hosts: go-plugin ${hosts.host.goPlugin}, grpc-go ${hosts.host.grpcGo}, ` +
-          `${hosts.host.goVersion}; ours on Deno ${Deno.version.deno}, under ` +
-          `\`deno run ${hostFlags(["<plugin>"], ["<TMPDIR>", "<work dir>"]).join(" ")}\`. ` +
-          `Both read one configuration (${counts.launches} launches per mode, ` +
-          `${counts.latencyCalls} sequential Gets, ${counts.throughputCalls} Gets per ` +
+        `The three hosts read one configuration per plugin (${counts.launches} launches per ` +
+          `mode, ${counts.latencyCalls} sequential Gets, ${counts.throughputCalls} Gets per ` +
           `concurrency level, ${counts.payloadReps} Puts and Gets per payload) and run back to ` +
-          `back, go-plugin's first, measured in ${hosts.seconds.toFixed(0)} s. Ratios: our ` +
-          `host's row / go-plugin's host's row in the same AutoMTLS mode. The whole run took ` +
-          `${((performance.now() - began) / 1000).toFixed(0)} s.`,
+          `back, go-plugin's first, then ours, then pyvider's, measured in ` +
+          `${hostSeconds.toFixed(0)} s. Ratios: a row / go-plugin's host's row (× Go) and / ` +
+          `pyvider's host's row (× Py) on the same plugin in the same AutoMTLS mode. The whole ` +
+          `run took ${((performance.now() - began) / 1000).toFixed(0)} s.`,
       );
     }
     if (!hostsOnly && !startupOnly) {
@@ -432,8 +485,21 @@ async function main(): Promise<number> {
   }
 }
 
-/** Results of both hosts that could not run, with the reason. */
-function hostsNotRun(error: string): DriverOutput {
+/** One plugin the three hosts are measured on, in `modes`. */
+interface HostRun {
+  id: string;
+  title: string;
+  /** The plugin's executable, or why it could not be built. */
+  plugin: string | Error;
+  argv: string[];
+  dir: string;
+  modes: boolean[];
+  /** Whether pyvider's client can use the plugin's AutoMTLS certificate. */
+  pyviderMtls: boolean;
+}
+
+/** Results of the hosts that could not run, with the reason. */
+function hostsNotRun(error: string, modes: boolean[]): DriverOutput {
   return {
     host: {
       goVersion: "",
@@ -445,7 +511,7 @@ function hostsNotRun(error: string): DriverOutput {
       kernel: "",
     },
     results: Object.keys(HOSTS).flatMap((target) =>
-      MODES.map((automtls) => ({ target, automtls, ok: false, error }))
+      modes.map((automtls) => ({ target, automtls, ok: false, error }))
     ),
     references: [],
     seconds: 0,
@@ -461,15 +527,18 @@ function hostsNotRun(error: string): DriverOutput {
 }
 
 /**
- * Runs go-plugin's host (bench/driver), then ours (bench/host_driver.ts) on
- * one configuration, and merges their outputs: target `host-go`, then
- * `host-deno`. Both make their plugins' socket directories in `dirs[0]`.
+ * Runs go-plugin's host (bench/driver), ours (bench/host_driver.ts), then
+ * pyvider-rpcplugin's client (bench/python/host_driver.py) on one
+ * configuration, and merges their outputs: targets `host-go`, `host-deno`,
+ * `host-python`. All make their plugins' socket directories in `dirs[0]`.
  */
 async function measureHosts(
   driver: string,
   plugin: string,
   configPath: string,
   dirs: string[],
+  py: PythonPlugin | Error,
+  modes: boolean[],
 ): Promise<DriverOutput> {
   const env = { TMPDIR: dirs[0] };
   const runOne = async (
@@ -477,12 +546,13 @@ async function measureHosts(
     label: string,
     cmd: string,
     args: string[],
+    extraEnv: Record<string, string> = {},
   ): Promise<DriverOutput | string> => {
     status(`== measuring the hosts: ${label}`);
     const res = await new Deno.Command(cmd, {
       args,
       cwd: ROOT,
-      env,
+      env: { ...env, ...extraEnv },
       stdin: "null",
       stdout: "piped",
       stderr: "inherit",
@@ -500,32 +570,47 @@ async function measureHosts(
     "-config",
     configPath,
   ]);
+  const python = py instanceof Error ? py.message : await runOne(
+    "host-python",
+    "pyvider-rpcplugin's client",
+    py.python,
+    [`${ROOT}bench/python/host_driver.py`, "-config", configPath],
+    { PYTHONPATH: py.pythonPath },
+  );
   const failed = (target: string, error: string): DriverResult[] =>
-    MODES.map((automtls) => ({ target, automtls, ok: false, error }));
-  const base = typeof go === "string" ? hostsNotRun(go) : go;
+    modes.map((automtls) => ({ target, automtls, ok: false, error }));
+  const base = typeof go === "string" ? hostsNotRun(go, modes) : go;
   return {
     ...base,
     results: [
       ...(typeof go === "string" ? failed("host-go", go) : go.results ?? []),
       ...(typeof deno === "string" ? failed("host-deno", deno) : deno.results ?? []),
+      ...(typeof python === "string" ? failed("host-python", python) : python.results ?? []),
     ].sort((a, b) => Number(a.automtls) - Number(b.automtls)),
-    seconds: (typeof go === "string" ? 0 : go.seconds) +
-      (typeof deno === "string" ? 0 : deno.seconds),
+    seconds: [go, deno, python].reduce((t, o) => t + (typeof o === "string" ? 0 : o.seconds), 0),
   };
 }
 
-/** The issue's host targets: Get/s at c=64 ≥ 1.0× go-plugin's host, start ≤ 1.5×. */
-function hostTargets(out: DriverOutput): string[] {
+/** Get/s at concurrency 64 of one host's row. */
+const c64 = (r: DriverResult) =>
+  r.session?.throughput?.find((t) => t.concurrency === 64)?.perSecond;
+
+/**
+ * The issue's host targets: Get/s at c=64 ≥ 1.0× go-plugin's host, start ≤
+ * 1.5×; and our host against pyvider's client, which it must surpass: start,
+ * Get p50 (lower is better) and Get/s c=64 (higher is better).
+ */
+function hostTargets(out: DriverOutput, modes: boolean[], issueTargets: boolean): string[] {
   const lines: string[] = [];
-  for (const automtls of MODES) {
+  for (const automtls of modes) {
     const pick = (target: string) =>
       out.results?.find((r) => r.target === target && r.automtls === automtls);
     const go = pick("host-go");
     const ours = pick("host-deno");
-    if (!go?.ok || !ours?.ok) continue;
+    const py = pick("host-python");
+    if (ours?.ok && py?.ok) lines.push(versusPyvider(ours, py));
+    if (!issueTargets || !go?.ok || !ours?.ok) continue;
     const parts: string[] = [];
-    const c64 = (r: DriverResult) =>
-      r.session?.throughput?.find((t) => t.concurrency === 64)?.perSecond;
     const [oursTp, goTp] = [c64(ours), c64(go)];
     if (oursTp && goTp) {
       const x = oursTp / goTp;
@@ -545,6 +630,21 @@ function hostTargets(out: DriverOutput): string[] {
     }
   }
   return lines;
+}
+
+/** Our host / pyvider's host on start p50, Get p50 and Get/s c=64: faster or not. */
+function versusPyvider(ours: DriverResult, py: DriverResult): string {
+  const parts: string[] = [];
+  const time = (name: string, a?: number, b?: number) => {
+    if (a && b) parts.push(`${name} ${ratio(a / b)}× (${a < b ? "faster" : "slower"})`);
+  };
+  time("start p50", ours.startMs?.median, py.startMs?.median);
+  time("Get p50", ours.session?.latency?.p50us, py.session?.latency?.p50us);
+  const [a, b] = [c64(ours), c64(py)];
+  if (a && b) parts.push(`Get/s c=64 ${ratio(a / b)}× (${a > b ? "faster" : "slower"})`);
+  return `Versus pyvider: our host / pyvider-rpcplugin's client, AutoMTLS ${onOff(ours)}: ${
+    parts.join("; ")
+  }.`;
 }
 
 function onOff(r: DriverResult): string {

@@ -349,7 +349,6 @@ async function start(
   const debug = debugMode(options.debug, options.handshake);
   // TLS set-up starts first: it is most of a launch's time, and runs beside the rest.
   // Its errors surface at step 3, after the cookie's.
-  const autoMtls = !debug && !!readEnv(ENV.clientCert);
   const tlsReady = debug ? undefined : (async () => await serverTls(options, logger))();
   tlsReady?.catch(() => {});
 
@@ -381,7 +380,7 @@ async function start(
     checkInterrupted(startup);
   };
   const engineFactory = options.engine ?? createNativeEngine;
-  const early = autoMtls && !multiplex;
+  const early = !debug && !multiplex && !!readEnv(ENV.clientCert); // AutoMTLS
   if (!early) await settleTls();
 
   // 4. Keep stdout for the handshake from here on (debug mode: the console stays).

@@ -72,6 +72,19 @@ export interface Engine {
    */
   bind(network: Network, address: string, tls?: ServerTls): Promise<number | null>;
   /**
+   * Optional: starts a TLS listener before its key and certificate exist
+   * (AutoMTLS makes them while the socket is bound), refusing every TLS
+   * handshake until `install` gives them; `serve()` prints the handshake line
+   * only after that. Without it `serve()` waits for the key, then calls `bind`.
+   * @returns The bound TCP port (0 for unix), or `null` if the address is in
+   * use, and `install`, which serves TLS with the settings from then on.
+   */
+  bindTlsLater?(
+    network: Network,
+    address: string,
+    requireClientCert: boolean,
+  ): Promise<{ port: number | null; install(tls: ServerTls): void }>;
+  /**
    * Serves gRPC on one connection that is already open (a yamux stream of
    * the multiplexed broker), with TLS inside it when `tls` is given, as a
    * connection its listener accepted. Only engines that have it can serve

@@ -370,11 +370,18 @@ async function start(
     ? debugServices(options)
     : negotiate(options, logger);
 
-  // 3. TLS: AutoMTLS when the host asks for it, else the author's own, else none.
-  const { tls, certDer: serverCertDer } = debug
-    ? (warnIgnoredTls(logger, readEnv(ENV.clientCert), options.tls), {})
-    : await tlsReady!;
-  checkInterrupted(startup);
+  // 3. TLS: AutoMTLS when the host asks for it, else the author's own, else none. While
+  // AutoMTLS's key is still being made, an engine that can binds its listener (step 6).
+  let tls: ServerTls | undefined;
+  let serverCertDer: Uint8Array | undefined;
+  const settleTls = async () => {
+    if (debug) warnIgnoredTls(logger, readEnv(ENV.clientCert), options.tls);
+    else ({ tls, certDer: serverCertDer } = await tlsReady!);
+    checkInterrupted(startup);
+  };
+  const engineFactory = options.engine ?? createNativeEngine;
+  const early = !debug && !multiplex && !!readEnv(ENV.clientCert); // AutoMTLS
+  if (!early) await settleTls();
 
   // 4. Keep stdout for the handshake from here on (debug mode: the console stays).
   const stdio = debug ? keepConsole() : captureConsole(options.console, logger);
@@ -389,25 +396,29 @@ async function start(
   // The broker: services handed to the host (and dialled from it) on listeners of their own.
   const network: Network = options.transport ?? (Deno.build.os === "windows" ? "tcp" : "unix");
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  const dialTls = tls
-    ? { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.clientCaPem }
-    : undefined;
+  // The broker reads the TLS when it listens or dials, after step 6 (which settles it).
+  const dialTlsOf = () =>
+    tls ? { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.clientCaPem } : undefined;
   const broker = new Broker({
     listen: pluginBrokerListen({
       network,
-      engine: options.engine ?? createNativeEngine,
-      tls,
+      engine: engineFactory,
+      get tls() {
+        return tls;
+      },
       maxMessageBytes,
       logger,
       readEnv,
     }),
-    dialTls,
+    get dialTls() {
+      return dialTlsOf();
+    },
     maxMessageBytes,
     logger,
     program: "the plugin",
   });
   cleanups.push(() => broker.close());
-  const engine: Engine = (options.engine ?? createNativeEngine)({
+  const engine: Engine = engineFactory({
     maxMessageBytes,
     logger,
     broker,
@@ -464,18 +475,32 @@ async function start(
   const muxed = multiplex
     ? pluginMultiplexing({
       engine,
-      engineFactory: options.engine ?? createNativeEngine,
+      engineFactory,
       broker,
       tls,
-      dialTls,
+      dialTls: dialTlsOf(),
       maxMessageBytes,
       logger,
     })
     : null;
   if (muxed) cleanups.push(() => muxed.close());
-  const bind: Bind = muxed ? muxed.bind : (n, a) => engine.bind(n, a, tls);
+  // Early (AutoMTLS): bound while the key is made, serving TLS once it is installed.
+  let install: ((tls: ServerTls) => void) | undefined;
+  const bindLater = early && engine.bindTlsLater
+    ? async (n: Network, a: string) => {
+      const bound = await engine.bindTlsLater!(n, a, true);
+      install = bound.install;
+      return bound.port;
+    }
+    : undefined;
+  if (early && !bindLater) await settleTls();
+  const bind: Bind = muxed ? muxed.bind : bindLater ?? ((n, a) => engine.bind(n, a, tls));
   const address = network === "unix" ? await listenUnix(bind, cleanups) : await listenTcp(bind);
   checkInterrupted(startup);
+  if (bindLater) {
+    await settleTls();
+    install!(tls!);
+  }
   logger.debug("plugin address", { network, address });
   const reattachConfig = reattachConfigOf(network, address, version, debug !== null);
 

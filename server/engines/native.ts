@@ -38,6 +38,16 @@ function peerOfDenoConn(addr: Deno.Addr): PeerInfo {
     : { network: "unix", address: ("path" in addr ? addr.path : null) ?? "" };
 }
 
+/** A TLS server's key, certificate and CA (what `setSecureContext` replaces). */
+function secureContextOf(tls: ServerTls): NodeTls.SecureContextOptions {
+  return {
+    key: tls.keyPem,
+    cert: tls.certPem,
+    ...(tls.clientCaPem ? { ca: [tls.clientCaPem] } : {}),
+    minVersion: "TLSv1.2",
+  };
+}
+
 /** The parts of a Node TLS socket a peer is made from. */
 interface TlsPeerSocket {
   remoteAddress?: string;
@@ -127,14 +137,16 @@ export function createNativeEngine(options: EngineOptions): Engine {
    * through `emit("connection")`, which verifies client certificates as
    * the listener does; a bare server-side TLSSocket does not).
    */
-  const tlsServer = (tls: ServerTls, peer: (sock: NodeTls.TLSSocket) => PeerInfo, tcp: boolean) => {
+  const tlsServer = (
+    tls: ServerTls | null,
+    peer: (sock: NodeTls.TLSSocket) => PeerInfo,
+    tcp: boolean,
+    requireClientCert = tls!.requireClientCert,
+  ) => {
     const server = nodeTls().createServer({
-      key: tls.keyPem,
-      cert: tls.certPem,
-      ...(tls.clientCaPem ? { ca: [tls.clientCaPem] } : {}),
-      requestCert: tls.requireClientCert,
-      rejectUnauthorized: tls.requireClientCert,
-      minVersion: "TLSv1.2",
+      ...(tls ? secureContextOf(tls) : { minVersion: "TLSv1.2" }),
+      requestCert: requireClientCert,
+      rejectUnauthorized: requireClientCert,
       ALPNProtocols: ["h2"],
     }, (sock) => {
       const conn = open(nodeTransport(sock), peer(sock));
@@ -161,8 +173,11 @@ export function createNativeEngine(options: EngineOptions): Engine {
   /** The TLS servers of `serveConnection`, by TLS settings (one in practice). */
   const streamTlsServers = new Map<ServerTls, ReturnType<typeof tlsServer>>();
 
-  const bindTls = (network: Network, address: string, tls: ServerTls): Promise<number> => {
-    const server = tlsServer(tls, (sock) => peerOfTlsSocket(network, sock), network === "tcp");
+  const bindTls = (
+    network: Network,
+    address: string,
+    server: ReturnType<typeof tlsServer>,
+  ): Promise<number> => {
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       server.once("error", onError);
@@ -192,9 +207,22 @@ export function createNativeEngine(options: EngineOptions): Engine {
     },
     async bind(network: Network, address: string, tls?: ServerTls): Promise<number | null> {
       try {
-        return tls ? await bindTls(network, address, tls) : bindPlain(network, address);
+        if (!tls) return bindPlain(network, address);
+        const server = tlsServer(tls, (sock) => peerOfTlsSocket(network, sock), network === "tcp");
+        return await bindTls(network, address, server);
       } catch (err) {
         if (network === "tcp" && isAddrInUse(err)) return null;
+        throw err;
+      }
+    },
+    async bindTlsLater(network: Network, address: string, requireClientCert: boolean) {
+      const peer = (sock: NodeTls.TLSSocket) => peerOfTlsSocket(network, sock);
+      const server = tlsServer(null, peer, network === "tcp", requireClientCert);
+      const install = (tls: ServerTls) => server.setSecureContext(secureContextOf(tls));
+      try {
+        return { port: await bindTls(network, address, server), install };
+      } catch (err) {
+        if (network === "tcp" && isAddrInUse(err)) return { port: null, install };
         throw err;
       }
     },

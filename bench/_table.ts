@@ -41,6 +41,8 @@ export interface DriverResult {
       p99us: number;
       meanUs: number;
       maxUs: number;
+      /** The plugin's CPU time per call (µs); absent when /proc could not tell. */
+      cpuUsPerCall?: number;
     };
     throughput?: {
       concurrency: number;
@@ -50,6 +52,8 @@ export interface DriverResult {
       seconds: number;
       perSecond: number;
       rssAfterKB?: number;
+      /** The plugin's CPU time per call (µs); absent when /proc could not tell. */
+      cpuUsPerCall?: number;
     }[];
     payload?: {
       bytes: number;
@@ -107,6 +111,9 @@ export interface TargetInfo {
   /** `go` and `python` rows are the references of the ratios. */
   role: "go" | "python" | "deno";
 }
+
+/** Why a CPU-per-call cell is empty. */
+const NO_CPU = "the plugin's CPU time could not be read from /proc/<pid>/stat";
 
 /** A cell: a number, or the reason there is none. */
 type Cell = number | { na: string } | undefined;
@@ -210,6 +217,25 @@ function metrics(out: DriverOutput): Metric[] {
       },
     });
   }
+  // The plugin's CPU per call: steadier than the rates on a shared machine.
+  list.push({
+    header: "CPU/call seq",
+    unit: usUnit,
+    result: (r) => sessionNa(r) ?? latency(r, (l) => l.cpuUsPerCall ?? { na: NO_CPU }),
+  });
+  for (const c of out.config.concurrency) {
+    list.push({
+      header: `CPU/call c=${c}`,
+      unit: usUnit,
+      result: (r) => {
+        const na = sessionNa(r);
+        if (na) return na;
+        const tp = r.session?.throughput?.find((t) => t.concurrency === c);
+        if (!tp) return { na: "not measured" };
+        return tp.cpuUsPerCall ?? { na: NO_CPU };
+      },
+    });
+  }
   for (const size of out.config.payloads) {
     for (const op of ["Put", "Get"] as const) {
       list.push({
@@ -250,7 +276,7 @@ function metrics(out: DriverOutput): Metric[] {
 
 function latency(
   r: DriverResult,
-  pick: (l: NonNullable<NonNullable<DriverResult["session"]>["latency"]>) => number,
+  pick: (l: NonNullable<NonNullable<DriverResult["session"]>["latency"]>) => Cell,
 ): Cell {
   const l = r.session?.latency;
   if (!l) return { na: "not measured" };

@@ -203,18 +203,13 @@ function metrics(out: DriverOutput): Metric[] {
     list.push({
       header: `Get/s c=${c}`,
       unit: perSecUnit,
-      result: (r) => {
-        const na = sessionNa(r);
-        if (na) return na;
-        const tp = r.session?.throughput?.find((t) => t.concurrency === c);
-        if (!tp) return { na: "not measured" };
-        if (tp.errors > 0) {
-          return tp.errors === tp.calls
-            ? { na: `all calls failed: ${firstLine(tp.firstError ?? "")}` }
-            : tp.perSecond; // partial errors are reported in the notes
-        }
-        return tp.perSecond;
-      },
+      result: (r) =>
+        level(r, c, (tp) => {
+          if (tp.errors > 0 && tp.errors === tp.calls) {
+            return { na: `all calls failed: ${firstLine(tp.firstError ?? "")}` };
+          }
+          return tp.perSecond; // partial errors are reported in the notes
+        }),
     });
   }
   // The plugin's CPU per call: steadier than the rates on a shared machine.
@@ -227,13 +222,7 @@ function metrics(out: DriverOutput): Metric[] {
     list.push({
       header: `CPU/call c=${c}`,
       unit: usUnit,
-      result: (r) => {
-        const na = sessionNa(r);
-        if (na) return na;
-        const tp = r.session?.throughput?.find((t) => t.concurrency === c);
-        if (!tp) return { na: "not measured" };
-        return tp.cpuUsPerCall ?? { na: NO_CPU };
-      },
+      result: (r) => level(r, c, (tp) => tp.cpuUsPerCall ?? { na: NO_CPU }),
     });
   }
   for (const size of out.config.payloads) {
@@ -272,6 +261,18 @@ function metrics(out: DriverOutput): Metric[] {
     },
   );
   return list;
+}
+
+/** A figure of one concurrency level of a session. */
+function level(
+  r: DriverResult,
+  concurrency: number,
+  pick: (tp: NonNullable<NonNullable<DriverResult["session"]>["throughput"]>[number]) => Cell,
+): Cell {
+  const na = sessionNa(r);
+  if (na) return na;
+  const tp = r.session?.throughput?.find((t) => t.concurrency === concurrency);
+  return tp ? pick(tp) : { na: "not measured" };
 }
 
 function latency(

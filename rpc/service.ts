@@ -415,7 +415,20 @@ export interface TsProtoMessageFns<T> {
   decode(input: Uint8Array): T;
 }
 
-/** The part of ts-proto's writer (`BinaryWriter`) that the adapter uses. */
+/**
+ * The part of ts-proto's writer (`BinaryWriter`) that the adapter uses.
+ *
+ * @example One writer for two messages: `finish()` empties it
+ * ```ts
+ * import type { TsProtoWriter } from "@rpcplugin/rpcplugin";
+ * import { GetRequest } from "../examples/kv/gen/kv_pb.ts";
+ *
+ * const writer: TsProtoWriter = GetRequest.encode({ key: "a" });
+ * const a = writer.finish();
+ * const b = GetRequest.encode({ key: "b" }, writer as never).finish();
+ * console.assert(a[2] === 97 && b[2] === 98);
+ * ```
+ */
 export interface TsProtoWriter {
   /** All bytes written; the writer is empty afterwards. */
   finish(): Uint8Array;

@@ -126,15 +126,16 @@ function arm(): void {
  *
  * @param ms Delay in milliseconds (0 or less: on the next microtask).
  * @param fn What to call.
+ * @param now `performance.now()` as the caller just read it (saves a second clock read).
  * @returns Cancels the timer; calling it after `fn` ran does nothing.
  */
-export function after(ms: number, fn: () => void): () => void {
+export function after(ms: number, fn: () => void, now?: number): () => void {
   if (!(ms > 0)) {
     let live = true;
     queueMicrotask(() => live && fn());
     return () => (live = false);
   }
-  const entry: Entry = { due: performance.now() + ms, fn };
+  const entry: Entry = { due: (now ?? performance.now()) + ms, fn };
   push(entry);
   if (entry.due < armedDue) arm();
   return () => {

@@ -69,6 +69,7 @@ export type {
   TsProtoMessageFns,
   TsProtoMethod,
   TsProtoService,
+  TsProtoWriter,
   UnaryHandler,
 } from "./rpc/service.ts";
 export { RpcError, Status } from "./rpc/status.ts";

@@ -43,6 +43,8 @@ export interface DriverResult {
       p99us: number;
       meanUs: number;
       maxUs: number;
+      /** The plugin's CPU time per call (µs); absent when /proc could not tell. */
+      cpuUsPerCall?: number;
     };
     throughput?: {
       concurrency: number;
@@ -52,6 +54,8 @@ export interface DriverResult {
       seconds: number;
       perSecond: number;
       rssAfterKB?: number;
+      /** The plugin's CPU time per call (µs); absent when /proc could not tell. */
+      cpuUsPerCall?: number;
     }[];
     payload?: {
       bytes: number;
@@ -109,6 +113,9 @@ export interface TargetInfo {
   /** `go` and `python` rows are the references of the ratios. */
   role: "go" | "python" | "deno";
 }
+
+/** Why a CPU-per-call cell is empty. */
+const NO_CPU = "the plugin's CPU time could not be read from /proc/<pid>/stat";
 
 /** A cell: a number, or the reason there is none. */
 type Cell = number | { na: string } | undefined;
@@ -198,18 +205,26 @@ function metrics(out: DriverOutput): Metric[] {
     list.push({
       header: `Get/s c=${c}`,
       unit: perSecUnit,
-      result: (r) => {
-        const na = sessionNa(r);
-        if (na) return na;
-        const tp = r.session?.throughput?.find((t) => t.concurrency === c);
-        if (!tp) return { na: "not measured" };
-        if (tp.errors > 0) {
-          return tp.errors === tp.calls
-            ? { na: `all calls failed: ${firstLine(tp.firstError ?? "")}` }
-            : tp.perSecond; // partial errors are reported in the notes
-        }
-        return tp.perSecond;
-      },
+      result: (r) =>
+        level(r, c, (tp) => {
+          if (tp.errors > 0 && tp.errors === tp.calls) {
+            return { na: `all calls failed: ${firstLine(tp.firstError ?? "")}` };
+          }
+          return tp.perSecond; // partial errors are reported in the notes
+        }),
+    });
+  }
+  // The plugin's CPU per call: steadier than the rates on a shared machine.
+  list.push({
+    header: "CPU/call seq",
+    unit: usUnit,
+    result: (r) => sessionNa(r) ?? latency(r, (l) => l.cpuUsPerCall ?? { na: NO_CPU }),
+  });
+  for (const c of out.config.concurrency) {
+    list.push({
+      header: `CPU/call c=${c}`,
+      unit: usUnit,
+      result: (r) => level(r, c, (tp) => tp.cpuUsPerCall ?? { na: NO_CPU }),
     });
   }
   for (const size of out.config.payloads) {
@@ -250,9 +265,21 @@ function metrics(out: DriverOutput): Metric[] {
   return list;
 }
 
+/** A figure of one concurrency level of a session. */
+function level(
+  r: DriverResult,
+  concurrency: number,
+  pick: (tp: NonNullable<NonNullable<DriverResult["session"]>["throughput"]>[number]) => Cell,
+): Cell {
+  const na = sessionNa(r);
+  if (na) return na;
+  const tp = r.session?.throughput?.find((t) => t.concurrency === concurrency);
+  return tp ? pick(tp) : { na: "not measured" };
+}
+
 function latency(
   r: DriverResult,
-  pick: (l: NonNullable<NonNullable<DriverResult["session"]>["latency"]>) => number,
+  pick: (l: NonNullable<NonNullable<DriverResult["session"]>["latency"]>) => Cell,
 ): Cell {
   const l = r.session?.latency;
   if (!l) return { na: "not measured" };

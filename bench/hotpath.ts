@@ -8,8 +8,12 @@
  * (`deno task bench` gives those). Prints one JSON line per role.
  *
  * ```sh
- * deno run --allow-read --allow-env bench/hotpath.ts [calls] [batch]
+ * deno run --allow-read --allow-env bench/hotpath.ts [calls] [batch] [grpc-timeout]
  * ```
+ *
+ * With a `grpc-timeout` value (e.g. `59999987u`, as go-plugin's host sends
+ * for a call with a deadline), the server's requests carry it: each call
+ * then has a deadline and its timer.
  *
  * @module
  */
@@ -26,6 +30,7 @@ import { concat } from "../tests/h2/_h2client.ts";
 
 const calls = Number(Deno.args[0] ?? 210_000);
 const batch = Number(Deno.args[1] ?? 64);
+const timeout = Deno.args[2];
 const ROUNDS = 7;
 const te = new TextEncoder();
 const KV = fromTsProto(KVDefinition);
@@ -97,6 +102,7 @@ async function server(): Promise<Record<string, number | string>> {
     ["content-type", "application/grpc"],
     ["user-agent", "grpc-go/1.61.0"],
     ["te", "trailers"],
+    ...(timeout ? [["grpc-timeout", timeout] as [string, string]] : []),
   ];
   const first = new Uint8Array(fields.flatMap(([n, v]) => indexed(n, v)));
   // Afterwards all from the dynamic table, as grpc-go sends them.
@@ -126,6 +132,7 @@ async function server(): Promise<Record<string, number | string>> {
   conn.close("done");
   return {
     role: "server",
+    ...(timeout ? { grpcTimeout: timeout } : {}),
     ...figures,
     writesPerCall: +((writes - w0) / done).toFixed(3),
     bytesPerCall: +((bytes - b0) / done).toFixed(1),

@@ -118,8 +118,11 @@ const HOSTS: Record<string, TargetInfo> = {
   },
 };
 
-/** The host table's columns: the plugin's RSS is the same plugin's under both hosts. */
-const hostColumns = (header: string) => !header.includes("RSS");
+/**
+ * The host table's columns: the plugin's RSS and CPU are the same plugin's
+ * under both hosts (and our host does not read them).
+ */
+const hostColumns = (header: string) => !header.includes("RSS") && !header.startsWith("CPU");
 
 function option(name: string): string | undefined {
   const prefix = `--${name}=`;

@@ -118,10 +118,13 @@ export class CallDeadline {
   /** When it passes, `performance.now()` time. */
   readonly #at: number;
 
-  /** @param ms Time left from now, in milliseconds; Infinity for none. */
-  constructor(ms: number) {
+  /**
+   * @param ms Time left from now, in milliseconds; Infinity for none.
+   * @param now `performance.now()` as the caller just read it.
+   */
+  constructor(ms: number, now?: number) {
     this.#epochMs = ms === Infinity ? Infinity : Date.now() + ms;
-    this.#at = ms === Infinity ? Infinity : performance.now() + ms;
+    this.#at = ms === Infinity ? Infinity : (now ?? performance.now()) + ms;
   }
 
   /** The deadline, or undefined without one. */

@@ -285,11 +285,12 @@ class Call implements StreamHandler, CallContext {
   }
 
   setDeadline(ms: number): void {
-    this.#deadline = new CallDeadline(ms);
+    const now = performance.now(); // one clock read for both
+    this.#deadline = new CallDeadline(ms, now);
     this.#cancelTimer = after(ms, () => {
       this.#cancelTimer = null;
       this.#finish(Status.DEADLINE_EXCEEDED, "deadline exceeded");
-    });
+    }, now);
   }
 
   // --- StreamHandler

@@ -406,10 +406,32 @@ export function mapHandlers(
 
 /** The message functions ts-proto generates (`Msg.encode(m).finish()`). */
 export interface TsProtoMessageFns<T> {
-  /** Encodes into a writer whose `finish()` gives the bytes. */
-  encode(message: T): { finish(): Uint8Array };
+  /**
+   * Encodes into `writer` (a new one when absent) and returns it; its
+   * `finish()` gives the bytes and empties it for the next message.
+   */
+  encode(message: T, writer?: TsProtoWriter): TsProtoWriter;
   /** Decodes bytes. */
   decode(input: Uint8Array): T;
+}
+
+/**
+ * The part of ts-proto's writer (`BinaryWriter`) that the adapter uses.
+ *
+ * @example One writer for two messages: `finish()` empties it
+ * ```ts
+ * import type { TsProtoWriter } from "@rpcplugin/rpcplugin";
+ * import { GetRequest } from "../examples/kv/gen/kv_pb.ts";
+ *
+ * const writer: TsProtoWriter = GetRequest.encode({ key: "a" });
+ * const a = writer.finish();
+ * const b = GetRequest.encode({ key: "b" }, writer as never).finish();
+ * console.assert(a[2] === 97 && b[2] === 98);
+ * ```
+ */
+export interface TsProtoWriter {
+  /** All bytes written; the writer is empty afterwards. */
+  finish(): Uint8Array;
 }
 
 /** One method of a ts-proto `outputServices=generic-definitions` service. */
@@ -450,6 +472,27 @@ export type FromTsProto<D extends TsProtoService> = ServiceDefinition<
   }
 >;
 
+/** Messages up to this size leave their writer for the next one; a larger one's buffer is let go. */
+const KEEP_WRITER_BYTES = 64 * 1024;
+
+/**
+ * Encodes with ts-proto's functions into the writer the previous message
+ * used (its `finish()` empties it, and keeps its buffer): no writer, buffer
+ * and view made per message. Encoding is synchronous, so one writer per
+ * message type is enough; a writer whose encoding threw is dropped.
+ */
+function tsProtoEncoder<T>(fns: TsProtoMessageFns<T>): (value: T) => Uint8Array {
+  let spare: TsProtoWriter | undefined;
+  return (value) => {
+    const given = spare;
+    spare = undefined;
+    const writer = fns.encode(value, given);
+    const bytes = writer.finish();
+    if (bytes.length <= KEEP_WRITER_BYTES) spare = writer;
+    return bytes;
+  };
+}
+
 function kindOf(m: { requestStream: boolean; responseStream: boolean }): CallKind {
   if (m.requestStream) return m.responseStream ? "bidiStream" : "clientStream";
   return m.responseStream ? "serverStream" : "unary";
@@ -476,12 +519,9 @@ export function fromTsProto<D extends TsProtoService>(def: D): FromTsProto<D> {
     methods[local] = {
       path: `/${def.fullName}/${m.name}`,
       kind: kindOf(m),
-      request: {
-        encode: (v) => m.requestType.encode(v).finish(),
-        decode: (b) => m.requestType.decode(b),
-      },
+      request: { encode: tsProtoEncoder(m.requestType), decode: (b) => m.requestType.decode(b) },
       response: {
-        encode: (v) => m.responseType.encode(v).finish(),
+        encode: tsProtoEncoder(m.responseType),
         decode: (b) => m.responseType.decode(b),
       },
     };

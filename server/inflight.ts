@@ -26,9 +26,46 @@ export class InFlight {
     return () => {
       if (done) return;
       done = true;
-      if (--this.#count === 0) { for (const w of this.#waiters.splice(0)) w(); }
+      this.#leave();
     };
   }
+
+  /** One call is done. */
+  #leave(): void {
+    if (--this.#count === 0) { for (const w of this.#waiters.splice(0)) w(); }
+  }
+
+  /**
+   * Runs a unary or client-streaming handler counted until its answer
+   * settles, without an async frame or a closure per call: a value or a
+   * synchronous throw ends the count at once (a throw comes back as a
+   * rejected promise, as from an async wrapper), a thenable when it settles.
+   */
+  #countCall(fn: (...args: unknown[]) => unknown, req: unknown, call: unknown): unknown {
+    this.#count++;
+    let result: unknown;
+    try {
+      result = fn(req, call);
+    } catch (err) {
+      this.#leave();
+      return Promise.reject(err);
+    }
+    if (typeof (result as PromiseLike<unknown> | null)?.then !== "function") {
+      this.#leave();
+      return result;
+    }
+    return Promise.resolve(result).then(this.#settledValue, this.#settledError);
+  }
+
+  #settledValue = (value: unknown): unknown => {
+    this.#leave();
+    return value;
+  };
+
+  #settledError = (err: unknown): never => {
+    this.#leave();
+    throw err;
+  };
 
   /**
    * Waits until no call is in flight, or `ms` have passed.
@@ -63,14 +100,7 @@ export class InFlight {
       (fn, method) =>
         method.kind === "serverStream" || method.kind === "bidiStream"
           ? (...args: unknown[]) => this.#countStream(fn(...args) as AsyncIterable<unknown>)
-          : async (...args: unknown[]) => {
-            const leave = this.enter();
-            try {
-              return await fn(...args);
-            } finally {
-              leave();
-            }
-          },
+          : (req: unknown, call: unknown) => this.#countCall(fn, req, call),
     );
   }
 

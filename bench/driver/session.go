@@ -21,6 +21,8 @@ type Latency struct {
 	P99us      float64 `json:"p99us"`
 	MeanUs     float64 `json:"meanUs"`
 	MaxUs      float64 `json:"maxUs"`
+	// CPUUsPerCall is the plugin's CPU time (user+system) per call, in µs.
+	CPUUsPerCall float64 `json:"cpuUsPerCall,omitempty"`
 }
 
 // Throughput is one concurrency level: Calls Gets spread over Concurrency
@@ -34,6 +36,9 @@ type Throughput struct {
 	PerSecond   float64 `json:"perSecond"`
 	// RSSAfterKB is the plugin's VmRSS right after this level.
 	RSSAfterKB int64 `json:"rssAfterKB,omitempty"`
+	// CPUUsPerCall is the plugin's CPU time (user+system) per call, in µs:
+	// steadier than the rate on a shared machine.
+	CPUUsPerCall float64 `json:"cpuUsPerCall,omitempty"`
 }
 
 // Payload is the transfer rate of one value size. A rate is bytes moved per
@@ -117,6 +122,7 @@ func measureLatency(r *running, n int) *Latency {
 	samples := make([]float64, 0, n)
 	l := &Latency{Calls: n}
 	var sum float64
+	cpu0 := cpuMicros(r.pid)
 	for i := 0; i < n; i++ {
 		began := time.Now()
 		_, err := r.get(seedKey)
@@ -134,6 +140,7 @@ func measureLatency(r *running, n int) *Latency {
 	if len(samples) == 0 {
 		return l
 	}
+	l.CPUUsPerCall = perCall(cpu0, cpuMicros(r.pid), n)
 	sort.Float64s(samples)
 	l.P50us = percentile(samples, 50)
 	l.P90us = percentile(samples, 90)
@@ -151,6 +158,7 @@ func measureThroughput(r *running, n, c int) *Throughput {
 		firstErr atomic.Value
 		wg       sync.WaitGroup
 	)
+	cpu0 := cpuMicros(r.pid)
 	began := time.Now()
 	for i := 0; i < c; i++ {
 		wg.Add(1)
@@ -167,10 +175,11 @@ func measureThroughput(r *running, n, c int) *Throughput {
 	wg.Wait()
 	took := time.Since(began)
 	tp := &Throughput{
-		Concurrency: c,
-		Calls:       n,
-		Errors:      int(failures.Load()),
-		Seconds:     took.Seconds(),
+		Concurrency:  c,
+		Calls:        n,
+		Errors:       int(failures.Load()),
+		Seconds:      took.Seconds(),
+		CPUUsPerCall: perCall(cpu0, cpuMicros(r.pid), n),
 	}
 	if e, ok := firstErr.Load().(string); ok {
 		tp.FirstError = e

@@ -92,3 +92,38 @@ func readProcStatus(pid int) (procStatus, error) {
 	}
 	return st, nil
 }
+
+// cpuMicros is a process's CPU time so far (user+system, all threads), in
+// µs, from /proc/<pid>/stat (clock ticks of 1/100 s, as USER_HZ is on
+// Linux); -1 when it cannot be read.
+func cpuMicros(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	s := string(data)
+	end := strings.LastIndexByte(s, ')') // the command name may hold spaces
+	if end < 0 || end+2 > len(s) {
+		return -1
+	}
+	// After the name: state is field 3; utime and stime are fields 14 and 15.
+	f := strings.Fields(s[end+2:])
+	if len(f) < 13 {
+		return -1
+	}
+	utime, err1 := strconv.ParseFloat(f[11], 64)
+	stime, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return (utime + stime) * 1e4
+}
+
+// perCall spreads the CPU time between two cpuMicros readings over n
+// calls; 0 (omitted) when either could not be read.
+func perCall(before, after float64, n int) float64 {
+	if before < 0 || after < before || n <= 0 {
+		return 0
+	}
+	return math.Round((after-before)/float64(n)*10) / 10
+}

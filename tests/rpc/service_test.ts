@@ -2,7 +2,7 @@ import { fromTsProto, implement, mapHandlers } from "../../rpc/service.ts";
 import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { GRPCStdioDefinition } from "../../gen/plugin/grpc_stdio_pb.ts";
 import { GRPCBrokerDefinition } from "../../gen/plugin/grpc_broker_pb.ts";
-import { assertEquals } from "../_util/assert.ts";
+import { assertEquals, assertThrows } from "../_util/assert.ts";
 import { serveInProcess } from "../../testing/mod.ts";
 
 Deno.test("fromTsProto() derives wire paths, call kinds and codecs", () => {
@@ -18,6 +18,21 @@ Deno.test("fromTsProto() derives wire paths, call kinds and codecs", () => {
   assertEquals([...bytes], [10, 1, 107, 18, 2, 1, 2]);
   const back = kv.methods.put.request.decode(bytes);
   assertEquals([back.key, [...back.value]], ["k", [1, 2]]);
+});
+
+Deno.test("fromTsProto() codecs reuse one writer: each message's bytes are its own, after a failed or a large one too", () => {
+  const put = fromTsProto(KVDefinition).methods.put.request;
+  const first = put.encode({ key: "a", value: new Uint8Array([1]) });
+  const second = put.encode({ key: "bb", value: new Uint8Array([2, 3]) });
+  assertEquals([...first], [10, 1, 97, 18, 1, 1]);
+  assertEquals([...second], [10, 2, 98, 98, 18, 2, 2, 3]);
+  // A value that is not bytes fails inside the writer, half written.
+  assertThrows(() => put.encode({ key: "c", value: 7 as unknown as Uint8Array }), Error);
+  assertEquals([...put.encode({ key: "d", value: new Uint8Array() })], [10, 1, 100]);
+  const big = put.encode({ key: "e", value: new Uint8Array(100_000).fill(9) });
+  assertEquals([big.length, big[big.length - 1]], [100_007, 9]);
+  assertEquals([...put.encode({ key: "f", value: new Uint8Array([4]) })], [10, 1, 102, 18, 1, 4]);
+  assertEquals([...first], [10, 1, 97, 18, 1, 1]); // not overwritten by the later ones
 });
 
 Deno.test("implement() binds a class instance's methods and takes ts-proto's definition directly", async () => {

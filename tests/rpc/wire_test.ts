@@ -76,7 +76,24 @@ Deno.test("parseTimeout: every unit, and values the spec refuses", () => {
   assertEquals(parseTimeout("6000u"), 6);
   assertEquals(parseTimeout("7000000n"), 7);
   assertEquals(parseTimeout("99999999S"), 99_999_999_000);
-  for (const bad of [undefined, "", "5", "S", "-1S", "1.5S", "123456789S", "5s", " 5S", "5 S"]) {
+  for (
+    const bad of [
+      undefined,
+      "",
+      "5",
+      "S",
+      "-1S",
+      "1.5S",
+      "123456789S",
+      "5s",
+      " 5S",
+      "5 S",
+      "+5S",
+      "0x1S",
+      "\u0661S",
+      "5toString",
+    ]
+  ) {
     assertEquals(parseTimeout(bad), undefined, `parseTimeout(${JSON.stringify(bad)})`);
   }
 });

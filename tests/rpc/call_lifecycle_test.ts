@@ -19,6 +19,7 @@ import type { CallContext, CallKind } from "../../rpc/service.ts";
 import { implement } from "../../rpc/service.ts";
 import { serviceClient } from "../../rpc/service_client.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
+import { DEADLINE_SLACK_MS } from "../../rpc/handler.ts";
 import type { EngineFactory } from "../../server/engine.ts";
 import { ENGINES, rejects, type ServerOptions, textMethod, withServer } from "./_engines.ts";
 import { generateCertificate } from "../../tls/cert.ts";
@@ -260,7 +261,10 @@ for (const [name, engine] of Object.entries(ENGINES)) {
       assert(left > 0 && left <= 301, `timeRemaining: ${left}`);
       await aborted(call.signal);
       assertReason(call, Status.DEADLINE_EXCEEDED);
-      assertEquals(call.timeRemaining(), 0);
+      // The client's own reset at its deadline may come a little before our timer:
+      // within DEADLINE_SLACK_MS it counts as the deadline (seen on grpc-js under load).
+      const leftAfter = call.timeRemaining();
+      assert(leftAfter <= DEADLINE_SLACK_MS, `timeRemaining after the deadline: ${leftAfter}`);
       await call.ended;
       const err = await result;
       assertEquals(err.code, Status.DEADLINE_EXCEEDED);

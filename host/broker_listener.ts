@@ -8,7 +8,7 @@
  * @module
  */
 
-import { SOCKET_NAME_PREFIX } from "../constants.ts";
+import { removeSocket, socketPathIn } from "../transport/unix.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ServiceImplementation } from "../rpc/service.ts";
 import type { BrokerListener } from "../services/broker.ts";
@@ -43,19 +43,14 @@ export function hostBrokerListen(
       logger: options.logger,
     });
     for (const s of services) engine.addService(s);
-    const digits = crypto.getRandomValues(new Uint32Array(2)).join("");
-    const path = `${dir}/${SOCKET_NAME_PREFIX}${digits}`;
+    const path = socketPathIn(dir);
     await engine.bind("unix", path, options.tls);
     return {
       network: "unix",
       address: path,
       close: async () => {
         await engine.shutdown(0);
-        try {
-          Deno.removeSync(path);
-        } catch {
-          // already gone
-        }
+        removeSocket(path);
       },
     };
   };

@@ -14,6 +14,19 @@ export function maxSocketPathLength(os: typeof Deno.build.os = Deno.build.os): n
 }
 
 /**
+ * A fresh socket path in `dir`: `<dir>/plugin<random digits>` (nothing is
+ * created; the length is not checked).
+ *
+ * @param dir The directory.
+ * @returns The path.
+ */
+export function socketPathIn(dir: string): string {
+  const trimmed = dir.replace(/\/+$/, "");
+  const digits = crypto.getRandomValues(new Uint32Array(2));
+  return `${trimmed}/${SOCKET_NAME_PREFIX}${digits[0]}${digits[1] % 100000}`;
+}
+
+/**
  * Chooses a fresh socket path: `<dir>/plugin<random digits>`, where dir is
  * `PLUGIN_UNIX_SOCKET_DIR`, else `TMPDIR`, else `/tmp`.
  *
@@ -23,10 +36,7 @@ export function maxSocketPathLength(os: typeof Deno.build.os = Deno.build.os): n
  */
 export function chooseSocketPath(getEnv: (name: string) => string | undefined): string {
   const fromHost = getEnv(ENV.unixSocketDir);
-  const dir = (fromHost || getEnv("TMPDIR") || "/tmp").replace(/\/+$/, "") || "/";
-  const digits = crypto.getRandomValues(new Uint32Array(2));
-  const name = `${SOCKET_NAME_PREFIX}${digits[0]}${digits[1] % 100000}`;
-  const path = `${dir === "/" ? "" : dir}/${name}`;
+  const path = socketPathIn(fromHost || getEnv("TMPDIR") || "/tmp");
   const limit = maxSocketPathLength();
   if (new TextEncoder().encode(path).length > limit) {
     const which = fromHost ? ENV.unixSocketDir : "TMPDIR";

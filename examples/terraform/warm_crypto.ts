@@ -12,6 +12,9 @@
  * @module
  */
 
+// constants.ts itself, not the `./protocol` entry that re-exports ENV: a
+// module's imports evaluate before its body, and that entry would load the
+// whole HTTP/2 stack before the key generation starts.
 import { ENV } from "../../constants.ts";
 
 /** Whether this process will serve AutoMTLS (false when the variable may not be read). */

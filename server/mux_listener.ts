@@ -16,7 +16,7 @@ import type { Logger } from "../log/logger.ts";
 import type { YamuxSession } from "../mux/yamux.ts";
 import { type Broker, multiplexBroker } from "../services/broker.ts";
 import { BrokerMux } from "../services/broker_mux.ts";
-import { BurstWarning, MUX_MAX_SESSIONS } from "../services/broker_limits.ts";
+import { MUX_MAX_SESSIONS } from "../services/broker_limits.ts";
 import type { ClientTls } from "../rpc/connect.ts";
 import type { Engine, EngineFactory, ServerTls } from "./engine.ts";
 import { isAddrInUse, listenPlain, type PlainListener } from "../transport/accept.ts";
@@ -41,27 +41,22 @@ export interface MuxListener {
  */
 export function muxListener(mux: BrokerMux, logger: Logger): MuxListener {
   const sessions = new Set<YamuxSession>();
-  const refused = new BurstWarning(
-    logger,
-    `multiplexed connections refused: ${MUX_MAX_SESSIONS} are open already (the host needs one)`,
-  );
   let listener: PlainListener | null = null;
   return {
     bind(network, address) {
       try {
-        listener = listenPlain(network, address, (conn) => {
-          if (sessions.size >= MUX_MAX_SESSIONS) {
-            refused.refused({ open: sessions.size });
-            return conn.close();
-          }
-          logger.debug("multiplexed connection accepted");
-          const session = mux.start(conn, "server");
-          sessions.add(session);
-          void session.done().then(() => {
-            sessions.delete(session);
-            refused.over();
-          });
-        }, logger);
+        listener = listenPlain(
+          network,
+          address,
+          (conn) => {
+            logger.debug("multiplexed connection accepted");
+            const session = mux.start(conn, "server");
+            sessions.add(session);
+            return session.done().then(() => sessions.delete(session));
+          },
+          logger,
+          { max: MUX_MAX_SESSIONS, what: "multiplexed connections" },
+        );
         return Promise.resolve(listener.port);
       } catch (err) {
         if (network === "tcp" && isAddrInUse(err)) return Promise.resolve(null);

@@ -9,7 +9,25 @@
 
 import type { Network } from "../constants.ts";
 import type { Logger } from "../log/logger.ts";
+import { BurstWarning } from "../services/broker_limits.ts";
 import { splitHostPort } from "./tcp.ts";
+
+/**
+ * Connections a plaintext listener keeps open at once unless told
+ * otherwise; one accepted beyond it is closed at once (one WARN per burst).
+ * A go-plugin host opens one connection to each listener of a plugin; the
+ * bound stops a local peer from making the plugin hold sockets, HTTP/2
+ * state and buffers without end.
+ */
+export const MAX_OPEN_CONNECTIONS = 64;
+
+/** How many connections a listener serves at once, and what its refusal WARN says. */
+export interface ConnectionLimit {
+  /** Open connections at most. */
+  max: number;
+  /** What is refused, for the WARN (the count and the bound are added). */
+  what: string;
+}
 
 /** First and longest pause after a failed accept (ms); it doubles while accepts keep failing. */
 const ACCEPT_BACKOFF_MS = { min: 5, max: 1000 } as const;
@@ -30,6 +48,21 @@ export function isAddrInUse(err: unknown): boolean {
     (err as { code?: string } | null)?.code === "EADDRINUSE";
 }
 
+/**
+ * The WARN, once per burst, for connections refused over `limit` (by this
+ * module's listener, and by the engine's `node:tls` one).
+ *
+ * @param log Where it logs.
+ * @param limit The bound.
+ * @returns The burst warning.
+ */
+export function refusalWarning(log: Logger, limit: ConnectionLimit): BurstWarning {
+  return new BurstWarning(
+    log,
+    `${limit.what} refused: ${limit.max} are open already, the most this listener serves at once`,
+  );
+}
+
 /** A plaintext listener handing each accepted socket on. */
 export interface PlainListener {
   /** The bound TCP port (0 for unix). */
@@ -40,29 +73,57 @@ export interface PlainListener {
 
 /**
  * Listens on `address` and hands every accepted socket to `onConn` until
- * closed. TCP sockets get TCP_NODELAY (small frames must not wait for
+ * closed, keeping at most `limit.max` of them open at once: a socket
+ * accepted beyond it is closed at once, with one WARN per burst of such
+ * refusals. TCP sockets get TCP_NODELAY (small frames must not wait for
  * Nagle's 40 ms).
  *
  * @param network `unix` or `tcp`.
  * @param address Socket path or `host:port`.
- * @param onConn Takes each accepted socket.
- * @param log Where accept failures are logged.
+ * @param onConn Takes each accepted socket; its promise settles when the
+ * socket is done with (it then stops counting against the limit).
+ * @param log Where accept failures and refusals are logged.
+ * @param limit The bound on open connections.
  * @returns The listener.
  * @throws The bind's error (`Deno.errors.AddrInUse` when taken).
  */
 export function listenPlain(
   network: Network,
   address: string,
-  onConn: (sock: Deno.Conn) => void,
+  onConn: (sock: Deno.Conn) => Promise<unknown>,
   log: Logger,
+  limit: ConnectionLimit = { max: MAX_OPEN_CONNECTIONS, what: "connections" },
 ): PlainListener {
   const listener = network === "unix"
     ? Deno.listen({ transport: "unix", path: address })
     : Deno.listen(splitHostPort(address));
   let closed = false;
+  let open = 0;
+  const refused = refusalWarning(log, limit);
+  const done = () => {
+    open--;
+    refused.over();
+  };
   void acceptLoop(listener, () => closed, (sock) => {
+    if (open >= limit.max) {
+      refused.refused({ open });
+      try {
+        sock.close();
+      } catch {
+        // already closed
+      }
+      return;
+    }
+    open++;
     if (network === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
-    onConn(sock);
+    let settled;
+    try {
+      settled = onConn(sock);
+    } catch (err) {
+      done();
+      throw err;
+    }
+    settled.then(done, done);
   }, log);
   return {
     port: network === "unix" ? 0 : (listener.addr as Deno.NetAddr).port,

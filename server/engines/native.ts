@@ -8,7 +8,12 @@
  */
 
 import { splitHostPort } from "../../transport/tcp.ts";
-import { isAddrInUse, listenPlain } from "../../transport/accept.ts";
+import {
+  isAddrInUse,
+  listenPlain,
+  MAX_OPEN_CONNECTIONS,
+  refusalWarning,
+} from "../../transport/accept.ts";
 import { toNodeDuplex } from "../../mux/node_duplex.ts";
 import { after } from "../../_timer.ts";
 import type * as NodeTls from "node:tls";
@@ -124,7 +129,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
     const listener = listenPlain(
       network,
       address,
-      (sock) => void serveDenoConn(sock),
+      serveDenoConn,
       log,
     );
     closers.push(listener.close);
@@ -154,15 +159,28 @@ export function createNativeEngine(options: EngineOptions): Engine {
       pumpNodeSocket(sock, conn, logFailure);
     });
     // Sockets still in the TLS handshake are not connections yet: keep them
-    // so that shutdown can close them.
+    // so that shutdown can close them. At most MAX_OPEN_CONNECTIONS at once.
+    const limit = { max: MAX_OPEN_CONNECTIONS, what: "TLS connections" };
+    const refused = refusalWarning(log, limit);
+    let held = 0;
     server.on("connection", (raw: {
       destroy(): void;
       once(e: "close", f: () => void): void;
       setNoDelay?(on: boolean): void;
     }) => {
+      if (held >= limit.max) {
+        refused.refused({ open: held });
+        raw.destroy();
+        return;
+      }
+      held++;
       if (tcp) raw.setNoDelay?.(true);
       rawSockets.add(raw);
-      raw.once("close", () => rawSockets.delete(raw));
+      raw.once("close", () => {
+        held--;
+        refused.over();
+        rawSockets.delete(raw);
+      });
     });
     server.on("tlsClientError", (err: Error) => {
       log.debug("TLS handshake refused", { error: err.message });

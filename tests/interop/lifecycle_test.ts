@@ -81,12 +81,31 @@ Deno.test("SIGTERM while 100 calls are in flight: all complete, then the plugin 
 
 Deno.test("SIGINT is ignored (logged at trace); the host still shuts the plugin down gracefully", async () => {
   await withTempDir(async (dir) => {
-    const child = await spawnHost(dir, [], ["wait", "800ms"]);
+    // The host pings, then waits until the plugin logged the second SIGINT, then stops it.
+    const child = await spawnHost(dir, [], ["waitfor", "20s", "count=2"]);
     const pid = await pluginPid(dir);
+    const stderr: string[] = [];
+    let heard = Promise.withResolvers<void>();
+    const reading = (async () => {
+      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+        stderr.push(chunk);
+        if (stderr.join("").includes("interrupt signal, ignoring")) heard.resolve();
+      }
+    })();
     Deno.kill(pid, "SIGINT");
-    await new Promise((r) => setTimeout(r, 100));
+    await heard.promise; // the plugin handled the first before the second is sent
+    heard = Promise.withResolvers<void>();
     Deno.kill(pid, "SIGINT");
-    const r = await finish(child);
+    const [status, stdout] = await Promise.all([
+      child.status,
+      new Response(child.stdout).text(),
+      reading,
+    ]);
+    const r = {
+      code: status.code,
+      result: JSON.parse(stdout.trim() || "{}"),
+      stderr: stderr.join(""),
+    };
     assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
     assert(r.stderr.includes("plugin received interrupt signal, ignoring"), r.stderr);
     assert(/interrupt signal, ignoring: .*count=2/.test(r.stderr), "the count was not logged");

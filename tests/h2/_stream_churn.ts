@@ -20,7 +20,7 @@ import { addRoutes, type Route, startCall } from "../../rpc/server_call.ts";
 import { fromTsProto, implement } from "../../rpc/service.ts";
 import { createLogger } from "../../log/logger.ts";
 import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
-import { concat } from "./_h2client.ts";
+import { concat, grpcGoGet } from "./_h2client.ts";
 
 const calls = Number(Deno.args[0] ?? 200_000);
 const IN_FLIGHT = 64;
@@ -53,23 +53,7 @@ const conn = new H2Connection({
   close() {},
 }, { onStream: (s: H2Stream, h) => startCall(s, h, options), onClose() {} });
 
-/** A literal with incremental indexing, new name (RFC 7541 6.2.1). */
-function indexed(name: string, value: string): number[] {
-  const n = te.encode(name), v = te.encode(value);
-  return [0x40, n.length, ...n, v.length, ...v];
-}
-const fields: [string, string][] = [
-  [":method", "POST"],
-  [":scheme", "http"],
-  [":path", "/proto.KV/Get"],
-  [":authority", "localhost"],
-  ["content-type", "application/grpc"],
-  ["te", "trailers"],
-  ["grpc-timeout", "59999987u"],
-];
-const first = new Uint8Array(fields.flatMap(([n, v]) => indexed(n, v)));
-const rest = new Uint8Array(fields.map((_, i) => 0x80 | (62 + fields.length - 1 - i)));
-const message = new Uint8Array([0, 0, 0, 0, 7, 0x0a, 5, ...te.encode("bench")]);
+const { first, rest, message } = grpcGoGet("59999987u");
 conn.receive(concat(
   CLIENT_PREFACE,
   settingsFrame([]),

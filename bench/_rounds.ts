@@ -35,6 +35,14 @@ function p50Rounds(r: DriverResult): Rounds | undefined {
   return l.rounds.map((x) => (x.calls > x.errors ? x.p50us : NaN));
 }
 
+/** The plugin's CPU µs per call per round at concurrency `c`. */
+function cpuRounds(r: DriverResult, c: number): Rounds | undefined {
+  const tp = r.session?.throughput?.find((t) => t.concurrency === c);
+  if (!tp?.cpuUsPerCall) return undefined;
+  if (!tp.rounds?.length) return [tp.cpuUsPerCall];
+  return tp.rounds.map((x) => x.cpuUsPerCall || NaN);
+}
+
 /** Get/s per round at concurrency `c`. */
 function rateRounds(r: DriverResult, c: number): Rounds | undefined {
   const tp = r.session?.throughput?.find((t) => t.concurrency === c);
@@ -49,6 +57,7 @@ interface Unit {
   short: (v: number) => string;
 }
 const US: Unit = { full: (v) => `${v.toFixed(0)} µs`, short: (v) => v.toFixed(0) };
+const CPU: Unit = { full: (v) => `${v.toFixed(1)} µs`, short: (v) => v.toFixed(1) };
 const RATE: Unit = {
   full: (v) => `${Math.round(v).toLocaleString("en-US")}/s`,
   short: (v) => (v >= 1000 ? `${(v / 1000).toFixed(1)}k` : v.toFixed(0)),
@@ -93,18 +102,21 @@ export function roundsTable(out: DriverOutput, info: Record<string, TargetInfo>)
   const per = out.config.throughputMs
     ? `${out.config.throughputMs} ms per level`
     : `${out.config.throughputCalls} Gets per level`;
+  const top = levels[levels.length - 1];
   const lines = [
     `Throughput and latency under go-plugin's Go host: each figure is the median of ${rounds} ` +
     `interleaved round${rounds === 1 ? "" : "s"} (each round: ${out.config.latencyCalls} ` +
     `sequential Gets, then ${per}, every plugin of the mode in turn), with the rounds' ` +
     `min–max in parentheses. × Go: the ratio of the medians · the median of the per-round ` +
     `ratios (this plugin's round i / the Go plugin's round i, measured seconds apart) and ` +
-    `their min–max. For Get p50 lower is better, for Get/s higher.`,
+    `their min–max. For Get p50 and CPU/call lower is better, for Get/s higher. CPU/call: ` +
+    `the plugin's CPU time per call at the highest concurrency, the steadiest figure on a ` +
+    `shared machine.`,
     "",
     `| plugin | engine | AutoMTLS | Get p50 | × Go | ${
       levels.map((c) => `Get/s c=${c} | × Go`).join(" | ")
-    } |`,
-    `| --- | --- | --- | --: | --: | ${levels.map(() => "--: | --:").join(" | ")} |`,
+    } | CPU/call c=${top} | × Go |`,
+    `| --- | --- | --- | --: | --: | ${levels.map(() => "--: | --:").join(" | ")} | --: | --: |`,
   ];
   for (const r of results) {
     const about = info[r.target];
@@ -118,12 +130,13 @@ export function roundsTable(out: DriverOutput, info: Record<string, TargetInfo>)
         valueCell(rateRounds(r, c), RATE),
         vs(rateRounds(r, c), go && rateRounds(go, c)),
       ]),
+      valueCell(cpuRounds(r, top), CPU),
+      vs(cpuRounds(r, top), go && cpuRounds(go, top)),
     ];
     lines.push(
       `| ${about.label} | ${about.engine} | ${r.automtls ? "on" : "off"} | ${cells.join(" | ")} |`,
     );
   }
-  const top = levels[levels.length - 1];
   if (rounds > 1 && top !== undefined) {
     lines.push("", `Get/s c=${top} round by round (in the order they ran):`, "");
     for (const r of results) {

@@ -18,9 +18,12 @@
  * deno task bench --hosts    # only the host rows (under a minute)
  * deno task bench --terraform  # only the Terraform rows (bench/terraform.ts)
  * deno task bench --startup  # only the start-up rows (bench/_startup.ts), native engine
+ * deno task bench --rounds=9 --round-ms=500  # more, shorter interleaved rounds
  * ```
  *
- * Options: `--smoke`; `--hosts`; `--terraform`; `--python=PATH` (or `BENCH_PYTHON`), the
+ * Options: `--smoke`; `--hosts`; `--terraform`; `--rounds=N` and `--round-ms=N` (the
+ * plugin rows' interleaved rounds and each round's time per concurrency level: 5 and
+ * 1000 in a full run, 2 and 50 with `--smoke`); `--python=PATH` (or `BENCH_PYTHON`), the
  * interpreter the venv is made with (3.11+, default `python3`). The driver's
  * raw JSON is kept in .cache/bench/results[-smoke].json (the hosts' in
  * results-host[-kvdeno][-smoke].json), the tables in table[-smoke][-hosts].md.
@@ -185,7 +188,18 @@ async function main(): Promise<number> {
   const hostsOnly = Deno.args.includes("--hosts");
   // --startup: the start phase only (no sessions, no Python, no hosts, no Terraform).
   const startupOnly = !hostsOnly && Deno.args.includes("--startup");
-  const counts = smoke ? SMOKE : FULL;
+  const counts = { ...(smoke ? SMOKE : FULL) };
+  // --rounds=N, --round-ms=N: more (or shorter) rounds on a noisy machine.
+  for (const [name, key] of [["rounds", "rounds"], ["round-ms", "throughputMs"]] as const) {
+    const v = option(name);
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      console.error(`--${name}=${v}: give a whole number of at least 1`);
+      return 2;
+    }
+    counts[key] = n;
+  }
   const python = option("python") ?? Deno.env.get("BENCH_PYTHON") ?? "python3";
   const began = performance.now();
   const failures: string[] = [];

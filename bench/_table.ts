@@ -45,6 +45,11 @@ export interface DriverResult {
       maxUs: number;
       /** The plugin's CPU time per call (µs); absent when /proc could not tell. */
       cpuUsPerCall?: number;
+      /**
+       * bench/driver's interleaved rounds, in the order they ran (then `p50us` and
+       * `cpuUsPerCall` are their medians); absent from the host drivers.
+       */
+      rounds?: { calls: number; errors: number; p50us: number; cpuUsPerCall?: number }[];
     };
     throughput?: {
       concurrency: number;
@@ -56,6 +61,17 @@ export interface DriverResult {
       rssAfterKB?: number;
       /** The plugin's CPU time per call (µs); absent when /proc could not tell. */
       cpuUsPerCall?: number;
+      /**
+       * bench/driver's interleaved rounds, in the order they ran (then `perSecond` and
+       * `cpuUsPerCall` are their medians); absent from the host drivers.
+       */
+      rounds?: {
+        calls: number;
+        errors: number;
+        seconds: number;
+        perSecond: number;
+        cpuUsPerCall?: number;
+      }[];
     }[];
     payload?: {
       bytes: number;
@@ -101,6 +117,10 @@ export interface DriverOutput {
     latencyCalls: number;
     throughputCalls: number;
     payloadReps: number;
+    /** bench/driver: each round of a level lasts this long (instead of `throughputCalls`). */
+    throughputMs?: number;
+    /** bench/driver: interleaved rounds of the latency run and of each level. */
+    rounds?: number;
   };
 }
 

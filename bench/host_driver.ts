@@ -75,6 +75,14 @@ export interface DriverConfig {
   callTimeoutSec: number;
   /** Only the start phase: bench/driver skips the sessions. */
   startOnly?: boolean;
+  /**
+   * bench/driver only (the host drivers measure each level once): the latency
+   * run and each concurrency level repeated this many times, interleaved
+   * across the targets; figures are medians over the rounds.
+   */
+  rounds?: number;
+  /** bench/driver only: each round of a level lasts this long instead of `throughputCalls` calls. */
+  throughputMs?: number;
 }
 
 type Session = NonNullable<DriverResult["session"]>;

@@ -26,7 +26,7 @@ import { Channel } from "../rpc/client_call.ts";
 import { fromTsProto, implement } from "../rpc/service.ts";
 import { createLogger } from "../log/logger.ts";
 import { KVDefinition } from "../examples/kv/gen/kv_pb.ts";
-import { concat } from "../tests/h2/_h2client.ts";
+import { concat, grpcGoGet, indexedLiteral as indexed } from "../tests/h2/_h2client.ts";
 
 const calls = Number(Deno.args[0] ?? 210_000);
 const batch = Number(Deno.args[1] ?? 64);
@@ -35,12 +35,6 @@ const ROUNDS = 7;
 const te = new TextEncoder();
 const KV = fromTsProto(KVDefinition);
 const VALUE = te.encode("hello from the bench driver\n\nWritten from plugin-deno");
-
-/** A literal with incremental indexing, new name (RFC 7541 6.2.1). */
-function indexed(name: string, value: string): number[] {
-  const n = te.encode(name), v = te.encode(value);
-  return [0x40, n.length, ...n, v.length, ...v];
-}
 
 /** Median and minimum CPU µs per call over ROUNDS rounds of `run`. */
 async function measure(run: (n: number) => Promise<void>): Promise<Record<string, number>> {
@@ -94,20 +88,7 @@ async function server(): Promise<Record<string, number | string>> {
     },
     close() {},
   }, { onStream: (s: H2Stream, h) => startCall(s, h, options), onClose() {} });
-  const fields: [string, string][] = [
-    [":method", "POST"],
-    [":scheme", "http"],
-    [":path", "/proto.KV/Get"],
-    [":authority", "localhost"],
-    ["content-type", "application/grpc"],
-    ["user-agent", "grpc-go/1.61.0"],
-    ["te", "trailers"],
-    ...(timeout ? [["grpc-timeout", timeout] as [string, string]] : []),
-  ];
-  const first = new Uint8Array(fields.flatMap(([n, v]) => indexed(n, v)));
-  // Afterwards all from the dynamic table, as grpc-go sends them.
-  const rest = new Uint8Array(fields.map((_, i) => 0x80 | (62 + fields.length - 1 - i)));
-  const message = new Uint8Array([0, 0, 0, 0, 7, 0x0a, 5, ...te.encode("bench")]);
+  const { first, rest, message } = grpcGoGet(timeout);
   conn.receive(concat(
     CLIENT_PREFACE,
     settingsFrame([]),

@@ -18,9 +18,12 @@
  * deno task bench --hosts    # only the host rows (under a minute)
  * deno task bench --terraform  # only the Terraform rows (bench/terraform.ts)
  * deno task bench --startup  # only the start-up rows (bench/_startup.ts), native engine
+ * deno task bench --rounds=9 --round-ms=500  # more, shorter interleaved rounds
  * ```
  *
- * Options: `--smoke`; `--hosts`; `--terraform`; `--python=PATH` (or `BENCH_PYTHON`), the
+ * Options: `--smoke`; `--hosts`; `--terraform`; `--rounds=N` and `--round-ms=N` (the
+ * plugin rows' interleaved rounds and each round's time per concurrency level: 5 and
+ * 1000 in a full run, 2 and 50 with `--smoke`); `--python=PATH` (or `BENCH_PYTHON`), the
  * interpreter the venv is made with (3.11+, default `python3`). The driver's
  * raw JSON is kept in .cache/bench/results[-smoke].json (the hosts' in
  * results-host[-kvdeno][-smoke].json), the tables in table[-smoke][-hosts].md.
@@ -51,6 +54,7 @@ import {
 import { type DriverConfig, hostFlags } from "./host_driver.ts";
 import { terraformSection } from "./terraform.ts";
 import { startupRows } from "./_startup.ts";
+import { roundsTable } from "./_rounds.ts";
 
 /** The gRPC engines our library has, each with its KV plugin script. */
 const DENO_ENGINES = {
@@ -62,8 +66,17 @@ const DENO_ENGINES = {
 interface Counts {
   launches: number;
   warmupCalls: number;
+  /** Sequential Gets per round (the host rows: times `rounds`, in one run). */
   latencyCalls: number;
+  /** Gets per concurrency level of the host rows (the plugin rows: `throughputMs`). */
   throughputCalls: number;
+  /** How long each round of a concurrency level lasts, plugin rows. */
+  throughputMs: number;
+  /**
+   * Interleaved rounds of the plugin rows: the latency run and each level
+   * repeated, every plugin of a mode in turn; figures are medians over them.
+   */
+  rounds: number;
   concurrency: number[];
   payloads: number[];
   payloadReps: number;
@@ -79,8 +92,10 @@ const MODES = [false, true];
 const FULL: Counts = {
   launches: 20,
   warmupCalls: 500,
-  latencyCalls: 10_000,
+  latencyCalls: 2_000,
   throughputCalls: 20_000,
+  throughputMs: 1_000,
+  rounds: 5,
   concurrency: [1, 16, 64],
   payloads: [1 * MiB, 16 * MiB],
   payloadReps: 5,
@@ -91,8 +106,10 @@ const FULL: Counts = {
 const SMOKE: Counts = {
   launches: 2,
   warmupCalls: 20,
-  latencyCalls: 200,
+  latencyCalls: 100,
   throughputCalls: 200,
+  throughputMs: 50,
+  rounds: 2,
   concurrency: [1, 16, 64],
   payloads: [64 * 1024, 1 * MiB],
   payloadReps: 2,
@@ -171,7 +188,18 @@ async function main(): Promise<number> {
   const hostsOnly = Deno.args.includes("--hosts");
   // --startup: the start phase only (no sessions, no Python, no hosts, no Terraform).
   const startupOnly = !hostsOnly && Deno.args.includes("--startup");
-  const counts = smoke ? SMOKE : FULL;
+  const counts = { ...(smoke ? SMOKE : FULL) };
+  // --rounds=N, --round-ms=N: more (or shorter) rounds on a noisy machine.
+  for (const [name, key] of [["rounds", "rounds"], ["round-ms", "throughputMs"]] as const) {
+    const v = option(name);
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      console.error(`--${name}=${v}: give a whole number of at least 1`);
+      return 2;
+    }
+    counts[key] = n;
+  }
   const python = option("python") ?? Deno.env.get("BENCH_PYTHON") ?? "python3";
   const began = performance.now();
   const failures: string[] = [];
@@ -336,6 +364,7 @@ async function main(): Promise<number> {
       );
       out.results = results;
       const { table, notes } = renderTable(out, info, refLabels);
+      const throughput = roundsTable(out, info);
       const startup = startupRows(out, info);
       for (const r of results) {
         if (!r.ok) {
@@ -351,6 +380,7 @@ async function main(): Promise<number> {
         ...loadErrors(results, info),
         ...seeded(results, info),
         ...(startupOnly ? [] : targetsVsFloor(out, info)),
+        ...(startupOnly ? [] : ["", ...throughput]),
         "",
         ...startup,
         `Machine: ${machine(out.host)}.`,
@@ -359,8 +389,11 @@ async function main(): Promise<number> {
           (pyInfo ? `; ${pyInfo.version}` : "") + ".",
         (startupOnly
           ? `Counts: ${counts.launches} launches per plugin and mode (start phase only). `
-          : `Counts: ${counts.launches} launches per plugin and mode; ${counts.latencyCalls} ` +
-            `sequential Gets; ${counts.throughputCalls} Gets per concurrency level; ` +
+          : `Counts: ${counts.launches} launches per plugin and mode; ${counts.rounds} ` +
+            `interleaved rounds per mode, each ${counts.latencyCalls} sequential Gets and ` +
+            `${counts.throughputMs} ms per concurrency level per plugin (Get p50, Get/s and ` +
+            `CPU/call in both tables: medians of the ${counts.rounds} rounds; Get p99: of all ` +
+            `${counts.rounds * counts.latencyCalls} sequential Gets); ` +
             `${counts.payloadReps} Puts and Gets per payload. `) +
           `Ratios: this row / the Go (Python) plugin's row in the same AutoMTLS mode. ` +
           `Measured in ${out.seconds.toFixed(0)} s.`,
@@ -407,6 +440,10 @@ async function main(): Promise<number> {
           references: [],
           automtls: h.modes,
           ...counts,
+          // The host drivers measure once per level, by count: so does bench/driver here.
+          rounds: 1,
+          throughputMs: 0,
+          latencyCalls: counts.latencyCalls * counts.rounds,
         };
         await Deno.writeTextFile(configPath, JSON.stringify(hostConfig, null, 2));
         const hosts = h.plugin instanceof Error
@@ -456,7 +493,9 @@ async function main(): Promise<number> {
       }
       lines.push(
         `The three hosts read one configuration per plugin (${counts.launches} launches per ` +
-          `mode, ${counts.latencyCalls} sequential Gets, ${counts.throughputCalls} Gets per ` +
+          `mode, ${
+            counts.latencyCalls * counts.rounds
+          } sequential Gets, ${counts.throughputCalls} Gets per ` +
           `concurrency level, ${counts.payloadReps} Puts and Gets per payload) and run back to ` +
           `back, go-plugin's first, then ours, then pyvider's, measured in ` +
           `${hostSeconds.toFixed(0)} s. Ratios: a row / go-plugin's host's row (× Go) and / ` +

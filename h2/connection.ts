@@ -45,6 +45,7 @@ import {
   windowUpdateFrame,
 } from "./frame.ts";
 import { checkFields, type FieldsInfo } from "./fields.ts";
+import { StreamTable } from "./stream_table.ts";
 import {
   encodeHeaders,
   type HeaderBlock,
@@ -541,7 +542,8 @@ export class H2Connection {
   #peerInitialWindow = DEFAULT_WINDOW;
   #recvWindow = CONNECTION_WINDOW;
   #recvUnacked = 0;
-  #streams = new Map<number, H2Stream>();
+  /** The open streams (not a `Map`: see stream_table.ts). */
+  #streams = new StreamTable<H2Stream>();
   // How recently closed streams ended (LOCAL_RST | PEER_RST | PEER_END): a
   // ring of the last ones, written once per stream, searched only when a
   // frame comes for a stream that is not open.
@@ -1017,7 +1019,7 @@ export class H2Connection {
     this.#goingAway = true;
     if (this.role === "client") {
       // Streams the server never saw may be retried elsewhere: REFUSED_STREAM.
-      for (const s of [...this.#streams.values()]) {
+      for (const s of this.#streams.values()) {
         if (s.id > lastStreamId) {
           this.#streams.delete(s.id);
           this.blocked.delete(s);
@@ -1782,7 +1784,7 @@ export class H2Connection {
   }
 
   #abandonAll(code: number): void {
-    const streams = [...this.#streams.values()];
+    const streams = this.#streams.values();
     this.#streams.clear();
     this.blocked.clear();
     for (const s of streams) s.abandon(code);

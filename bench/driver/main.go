@@ -12,9 +12,12 @@
 //  1. start: for each AutoMTLS mode, Launches rounds; each round launches
 //     every target once (round robin, so that a noisy neighbour hurts all
 //     plugins alike) and every reference process once.
-//  2. sessions: for each mode and target, one long-lived plugin: RSS after
-//     start, sequential latency, throughput per concurrency, RSS after the
-//     throughput run, payload transfer rates, peak RSS.
+//  2. sessions: for each mode, one long-lived plugin per target: RSS after
+//     start; then Rounds rounds, each the sequential latency run and every
+//     concurrency level of every target in turn (interleaved, so that drift
+//     on the machine hits all plugins alike; figures are medians over the
+//     rounds); then per target the RSS after that load, payload transfer
+//     rates, peak RSS.
 //
 // A target that fails to start or to answer its first call is marked failed
 // for that mode and skipped from then on; the other targets go on.
@@ -73,8 +76,17 @@ type Config struct {
 	WarmupCalls int `json:"warmupCalls"`
 	// LatencyCalls is the number of sequential Get calls timed one by one.
 	LatencyCalls int `json:"latencyCalls"`
-	// ThroughputCalls is the number of Get calls per concurrency level.
+	// ThroughputCalls is the number of Get calls per concurrency level and
+	// round, unless ThroughputMs is set.
 	ThroughputCalls int `json:"throughputCalls"`
+	// ThroughputMs, when above 0, makes each round of a concurrency level
+	// last this long (the calls started within it are counted) instead of
+	// ThroughputCalls calls: every plugin gets the same time, slow or fast.
+	ThroughputMs int `json:"throughputMs,omitempty"`
+	// Rounds repeats the sequential latency run (LatencyCalls each) and each
+	// concurrency level, interleaved across the targets of a mode (see
+	// runSessions); the figures are medians over the rounds. At least 1.
+	Rounds int `json:"rounds,omitempty"`
 	// Concurrency levels of the throughput runs.
 	Concurrency []int `json:"concurrency"`
 	// Payloads are the value sizes of the Put/Get transfer runs, in bytes.
@@ -185,6 +197,9 @@ func readConfig(path string) (*Config, error) {
 	}
 	if cfg.CallTimeoutSec < 1 {
 		cfg.CallTimeoutSec = 60
+	}
+	if cfg.Rounds < 1 {
+		cfg.Rounds = 1
 	}
 	if cfg.PayloadReps < 1 {
 		cfg.PayloadReps = 1

@@ -125,26 +125,13 @@ func run(cfg *Config) results {
 		res.refs = append(res.refs, rr)
 	}
 
-	// Phase 2: one long-lived plugin per target and mode.
+	// Phase 2: per mode, one long-lived plugin per target, measured in
+	// interleaved rounds (runSessions).
 	if cfg.StartOnly {
 		return res
 	}
 	for _, mode := range cfg.AutoMTLS {
-		for _, t := range cfg.Targets {
-			r := byKey[key(t.ID, mode)]
-			if !r.OK {
-				continue
-			}
-			fmt.Fprintf(stderr, "== session: %s, AutoMTLS %s\n", t.ID, onOff(mode))
-			s, err := runSession(cfg, t, mode, startTimeout, callTimeout)
-			if err != nil && s == nil {
-				r.OK = false
-				r.Error = err.Error()
-				progress("FAILED: %s", firstLine(err.Error()))
-				continue
-			}
-			r.Session = s
-		}
+		runSessions(cfg, cfg.Targets, byKey, mode, startTimeout, callTimeout)
 	}
 	return res
 }

@@ -37,6 +37,14 @@ func distOf(samples []float64) *Dist {
 	}
 }
 
+// median is the nearest-rank median of samples in any order; 0 when there
+// are none.
+func median(samples []float64) float64 {
+	sorted := append([]float64(nil), samples...)
+	sort.Float64s(sorted)
+	return percentile(sorted, 50)
+}
+
 // percentile is the nearest-rank percentile of sorted samples.
 func percentile(sorted []float64, p float64) float64 {
 	if len(sorted) == 0 {

@@ -35,6 +35,7 @@ export interface HostResult {
   gets?: { key: string; value: string; error: string }[];
   rss_first_kb?: number;
   rss_end_kb?: number;
+  rss_tenths_kb?: number[];
   elapsed_ms?: number;
   /** The "status" op: the status grpc-go read, and the trailers. */
   status?: {

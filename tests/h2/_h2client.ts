@@ -68,6 +68,48 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** A literal field with incremental indexing and a new name (RFC 7541 6.2.1), no Huffman. */
+export function indexedLiteral(name: string, value: string): number[] {
+  const te = new TextEncoder();
+  const n = te.encode(name), v = te.encode(value);
+  return [0x40, n.length, ...n, v.length, ...v];
+}
+
+/** The header blocks and the message of a unary KV Get as grpc-go's client sends them. */
+export interface GrpcGoGet {
+  /** The first call's block: every field a literal that enters the dynamic table. */
+  first: Uint8Array;
+  /** Every later call's block: every field indexed from the dynamic table. */
+  rest: Uint8Array;
+  /** The length-prefixed `GetRequest{key: "bench"}`. */
+  message: Uint8Array;
+}
+
+/**
+ * go-plugin's `KV.Get` requests, replayed without a client: grpc-go indexes
+ * every request field on the first call and sends them all indexed after.
+ *
+ * @param timeout A `grpc-timeout` value (e.g. `59999987u`, a 60 s deadline), or none.
+ */
+export function grpcGoGet(timeout?: string): GrpcGoGet {
+  const fields: [string, string][] = [
+    [":method", "POST"],
+    [":scheme", "http"],
+    [":path", "/proto.KV/Get"],
+    [":authority", "localhost"],
+    ["content-type", "application/grpc"],
+    ["user-agent", "grpc-go/1.61.0"],
+    ["te", "trailers"],
+    ...(timeout ? [["grpc-timeout", timeout] as [string, string]] : []),
+  ];
+  return {
+    first: new Uint8Array(fields.flatMap(([n, v]) => indexedLiteral(n, v))),
+    // Index 62 is the newest entry (RFC 7541 2.3.3): the last field sent.
+    rest: new Uint8Array(fields.map((_, i) => 0x80 | (62 + fields.length - 1 - i))),
+    message: new Uint8Array([0, 0, 0, 0, 7, 0x0a, 5, ...new TextEncoder().encode("bench")]),
+  };
+}
+
 /** Big-endian 32-bit value at `at`. */
 export function u32At(bytes: Uint8Array, at = 0): number {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.length).getUint32(at);

@@ -1,7 +1,7 @@
 /**
  * The short CI variant of bench/soak.ts: 20,000 calls at concurrency 64 over
  * unix + AutoMTLS with the real Go host, zero errors. The RSS figures are
- * printed, not asserted (the full soak checks the 10% bound).
+ * printed, not asserted (the full soak checks the steady-state growth).
  */
 
 import { soak } from "../../bench/soak.ts";

@@ -72,7 +72,10 @@ type result struct {
 	// of the "soak" op's calls and after the last one; ElapsedMS its duration.
 	RSSFirstKB int64 `json:"rss_first_kb,omitempty"`
 	RSSEndKB   int64 `json:"rss_end_kb,omitempty"`
-	ElapsedMS  int64 `json:"elapsed_ms,omitempty"`
+	// RSSTenthsKB is the plugin's VmRSS after each tenth of the "soak" op's
+	// calls (the first is RSSFirstKB, the last RSSEndKB's moment).
+	RSSTenthsKB []int64 `json:"rss_tenths_kb,omitempty"`
+	ElapsedMS   int64   `json:"elapsed_ms,omitempty"`
 	// Gets holds one entry per key of the "gets" op, in order.
 	Gets []getResult `json:"gets,omitempty"`
 	// Status is what the "status" op's call got.
@@ -710,7 +713,7 @@ func (p *prefixWriter) Write(b []byte) (int, error) {
 
 // runCalls makes n Get calls over concurrency goroutines, counting errors.
 // With sampleRSS ("soak") it also records the plugin's resident memory after
-// the first tenth of the calls and at the end.
+// each tenth of the calls and at the end.
 func runCalls(kv shared.KV, n, concurrency int, key string, res *result, sampleRSS bool) error {
 	var (
 		next, done atomic.Int64
@@ -719,6 +722,7 @@ func runCalls(kv shared.KV, n, concurrency int, key string, res *result, sampleR
 		wg         sync.WaitGroup
 	)
 	tenth := int64(max(n/10, 1))
+	var tenths [10]int64
 	start := time.Now()
 	for i := 0; i < concurrency; i++ {
 		wg.Add(1)
@@ -729,13 +733,22 @@ func runCalls(kv shared.KV, n, concurrency int, key string, res *result, sampleR
 					failures.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
 				}
-				if done.Add(1) == tenth && sampleRSS { // exactly one call is the tenth
-					res.RSSFirstKB = rssKB(res.Pid)
+				// Exactly one call is each tenth.
+				if d := done.Add(1); sampleRSS && d%tenth == 0 && d/tenth <= 10 {
+					tenths[d/tenth-1] = rssKB(res.Pid)
 				}
 			}
 		}()
 	}
 	wg.Wait()
+	if sampleRSS {
+		res.RSSFirstKB = tenths[0]
+		for _, kb := range tenths {
+			if kb > 0 {
+				res.RSSTenthsKB = append(res.RSSTenthsKB, kb)
+			}
+		}
+	}
 	res.ElapsedMS = time.Since(start).Milliseconds()
 	if sampleRSS {
 		res.RSSEndKB = rssKB(res.Pid)

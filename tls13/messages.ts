@@ -123,8 +123,8 @@ export interface ClientHello {
   signatureAlgorithms: number[] | null;
   /** ALPN protocol names, or null when absent. */
   alpn: string[] | null;
-  /** Whether the client offers a PSK or early data (which we never accept). */
-  pskOrEarlyData: boolean;
+  /** Whether the client offers early data (0-RTT: never ours, we issue no tickets). */
+  earlyData: boolean;
 }
 
 function u16List(r: Reader, what: string, min: number): number[] {
@@ -173,7 +173,7 @@ export function parseClientHello(body: Uint8Array): ClientHello {
     keyShareSent: false,
     signatureAlgorithms: null,
     alpn: null,
-    pskOrEarlyData: false,
+    earlyData: false,
   };
   if (!methods.includes(0)) {
     throw new TlsAlertError(
@@ -267,9 +267,8 @@ export function parseClientHello(body: Uint8Array): ClientHello {
         }
         break;
       }
-      case ExtensionType.preSharedKey:
       case ExtensionType.earlyData:
-        hello.pskOrEarlyData = true;
+        hello.earlyData = true;
         data.bytes(data.left);
         break;
       default:

@@ -40,7 +40,7 @@ Deno.test("ClientHello: the fields of a good one", () => {
   assertEquals([...h.x25519Share!], [...share]);
   assertEquals(h.signatureAlgorithms, [0x0403, 0x0603, 0x0804, 0x0807]);
   assertEquals(h.alpn, ["h2"]);
-  assertEquals(h.pskOrEarlyData, false);
+  assertEquals(h.earlyData, false);
 });
 
 Deno.test("ClientHello: every truncation is decode_error", () => {
@@ -114,8 +114,12 @@ Deno.test("ClientHello: duplicate extension, PSK not last, bad x25519 share, com
     alertOf(() => parseClientHello(clientHelloBody({ sessionId: new Uint8Array(33) }))),
     AlertDescription.illegalParameter,
   );
-  const pskLast = [...goodExtensions(), [41, new Uint8Array([0, 0, 0, 0])] as [number, Uint8Array]];
-  assert(parseClientHello(clientHelloBody({ extensions: pskLast })).pskOrEarlyData);
+  const pskLast = [
+    [42, new Uint8Array(0)] as [number, Uint8Array],
+    ...goodExtensions(),
+    [41, new Uint8Array([0, 0, 0, 0])] as [number, Uint8Array],
+  ];
+  assert(parseClientHello(clientHelloBody({ extensions: pskLast })).earlyData);
 });
 
 Deno.test("client Certificate, CertificateVerify, KeyUpdate", () => {

@@ -106,8 +106,6 @@ export const HANDSHAKE_HEADER_BYTES = 4;
  * hundred; 64 KiB leaves room for post-quantum key shares and long chains.
  */
 export const MAX_HANDSHAKE_MESSAGE = 64 << 10;
-/** How long a peer has to complete the handshake (the HTTP/2 preface timeout's value). */
-export const HANDSHAKE_TIMEOUT_MS = 10_000;
 /** Handshakes under way at once; connections past it are closed at once. */
 export const MAX_CONCURRENT_HANDSHAKES = 64;
 /** Bytes read from the socket at once (several records, so several per read). */

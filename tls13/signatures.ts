@@ -78,12 +78,12 @@ export interface Signer {
  * imported again from its PKCS#8 as RSA-PSS).
  *
  * @param keyType The key type.
- * @param privateKey The key (ECDSA), or any key of the pair (RSA: `pkcs8` is used).
+ * @param privateKey The key (needed for ECDSA; RSA's is imported again from `pkcs8`).
  * @param pkcs8 The key's PKCS#8 DER, needed for RSA.
  */
 export async function signerFor(
   keyType: KeyType,
-  privateKey: CryptoKey,
+  privateKey: CryptoKey | undefined,
   pkcs8?: Uint8Array,
 ): Promise<Signer> {
   const scheme = keyType === "ecdsa-p256"
@@ -94,11 +94,12 @@ export async function signerFor(
     ? SignatureScheme.ecdsaSecp521r1Sha512
     : SignatureScheme.rsaPssRsaeSha256;
   const alg = ALGORITHMS[scheme];
-  let key = privateKey;
+  let key: CryptoKey;
   if (!alg.ecdsaSize) {
     if (!pkcs8) throw new TypeError("an RSA key needs its PKCS#8 to sign RSA-PSS");
     key = await subtle.importKey("pkcs8", pkcs8 as Bytes, alg.key, false, ["sign"]);
-  }
+  } else if (privateKey) key = privateKey;
+  else throw new TypeError("an ECDSA signer needs its private key");
   return {
     scheme,
     async sign(content) {

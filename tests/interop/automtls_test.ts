@@ -2,6 +2,8 @@
  * AutoMTLS with real go-plugin hosts: our Go host on go-plugin v1.8.0 with
  * `AutoMTLS: true`, built against the grpc-go go-plugin pins and against the
  * newest grpc-go (which rejects TLS servers that do not negotiate ALPN h2).
+ * Every handshake must be served by our own TLS 1.3 server (its DEBUG line),
+ * not handed to node:tls.
  */
 
 import type { GO_PROGRAMS } from "../_util/go.ts";
@@ -35,6 +37,12 @@ async function autoMtls(
     assert(
       r.stderr.includes("configuring server automatic mTLS"),
       `plugin did not turn AutoMTLS on:\n${r.stderr}`,
+    );
+    // Our own TLS 1.3 server (tls13/) served the host, not node:tls's fallback.
+    assert(
+      r.stderr.includes("TLS 1.3 handshake (rpcplugin)") &&
+        !r.stderr.includes("TLS handshake handed to node:tls"),
+      `the host's handshake did not take our TLS 1.3 server's path:\n${r.stderr}`,
     );
     assert(
       !/\btls: |x509: |handshake failed|missing selected ALPN/.test(r.stderr),

@@ -333,15 +333,14 @@ export async function acceptTls13(
     const written = layer.writeRaw(concat(plain, ccs, flight));
     written.catch(() => {});
     layer.setReadKeys(clientHs);
-    const app = (async () => {
-      const secrets = await applicationSecrets(hs.handshakeSecret, await transcript.hash());
-      const [client, server] = await Promise.all([
-        trafficKeys(secrets.client),
-        trafficKeys(secrets.server),
-      ]);
-      return { secrets, client, server };
-    })();
-    app.catch(() => {});
+    // After our Finished we write with the application keys (an alert about the client's
+    // flight included: the client reads what follows our Finished with them).
+    const appSecrets = await applicationSecrets(hs.handshakeSecret, await transcript.hash());
+    const [appClient, appServer] = await Promise.all([
+      trafficKeys(appSecrets.client),
+      trafficKeys(appSecrets.server),
+    ]);
+    layer.setWriteKeys(appServer);
 
     // The client's Certificate, CertificateVerify and Finished.
     const cc = await reader.next();
@@ -394,14 +393,12 @@ export async function acceptTls13(
         "a handshake message after the client's Finished",
       );
     }
-    const keys = await app;
-    layer.setReadKeys(keys.client);
-    layer.setWriteKeys(keys.server);
+    layer.setReadKeys(appClient);
     cancel();
     await written;
     return {
       kind: "tls",
-      conn: new Tls13Connection(layer, keys.secrets.client, keys.secrets.server),
+      conn: new Tls13Connection(layer, appSecrets.client, appSecrets.server),
       peerCertificate: certs[0].slice(),
       ms: performance.now() - started,
     };

@@ -133,6 +133,9 @@ export function fallbackReason(hello: ClientHello, ourScheme: number): string | 
   return null;
 }
 
+/** change_cipher_spec records taken during a handshake (RFC 8446 §5 lets a peer send one). */
+const MAX_CCS_RECORDS = 16;
+
 /** Thrown when the peer ends the stream mid-handshake. */
 class PeerClosed extends Error {}
 
@@ -140,6 +143,8 @@ class PeerClosed extends Error {}
 class HandshakeReader {
   readonly #layer: RecordLayer;
   readonly #asm = new HandshakeAssembler(MAX_HANDSHAKE_MESSAGE);
+  #messages = 0;
+  #ccs = 0;
 
   constructor(layer: RecordLayer) {
     this.#layer = layer;
@@ -155,7 +160,10 @@ class HandshakeReader {
     const layer = this.#layer;
     while (true) {
       const msg = this.#asm.next();
-      if (msg) return msg;
+      if (msg) {
+        this.#messages++;
+        return msg;
+      }
       let type: number;
       while ((type = layer.next()) === 0) {
         if (!await layer.fill()) {
@@ -168,11 +176,16 @@ class HandshakeReader {
           this.#asm.push(p);
           break;
         case ContentType.changeCipherSpec:
-          // Middlebox compatibility (RFC 8446 §5): one byte 0x01, ignored.
-          if (p.length !== 1 || p[0] !== 1) {
+          // Middlebox compatibility (RFC 8446 §5): one byte 0x01, ignored, after the
+          // ClientHello; a few of them (each is 6 bytes of the peer's that we drop).
+          if (p.length !== 1 || p[0] !== 1 || !this.#messages || ++this.#ccs > MAX_CCS_RECORDS) {
             throw new TlsAlertError(
               AlertDescription.unexpectedMessage,
-              "malformed change_cipher_spec",
+              !this.#messages
+                ? "change_cipher_spec before the ClientHello"
+                : p.length !== 1 || p[0] !== 1
+                ? "malformed change_cipher_spec"
+                : `over ${MAX_CCS_RECORDS} change_cipher_spec records`,
             );
           }
           break;

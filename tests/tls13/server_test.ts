@@ -177,12 +177,15 @@ Deno.test("tls13 server: malformed or oversized input gets the RFC's alert, logg
     exts[3] = [16, vector(2, vector(1, new TextEncoder().encode("http/1.1")))];
     const alpn = await rawExchange(port, record(22, clientHello({ extensions: exts })));
     assertEquals([...alpn], alertRecord(AlertDescription.noApplicationProtocol));
+    // change_cipher_spec before the ClientHello (its bytes would be kept for the fallback).
+    const ccs = await rawExchange(port, new Uint8Array([20, 3, 3, 0, 1, 1]));
+    assertEquals([...ccs], alertRecord(AlertDescription.unexpectedMessage));
     // No signature_algorithms in a TLS 1.3 ClientHello.
     const noSig = goodExtensions().filter(([t]) => t !== 13);
     const missing = await rawExchange(port, record(22, clientHello({ extensions: noSig })));
     assertEquals([...missing], alertRecord(AlertDescription.missingExtension));
-    const refusals = await logged("TLS handshake refused", 6);
-    assertEquals(refusals.length, 6, refusals.join("\n"));
+    const refusals = await logged("TLS handshake refused", 7);
+    assertEquals(refusals.length, 7, refusals.join("\n"));
     for (
       const [i, name] of [
         "illegal_parameter",
@@ -190,6 +193,7 @@ Deno.test("tls13 server: malformed or oversized input gets the RFC's alert, logg
         "unexpected_message",
         "decode_error",
         "no_application_protocol",
+        "change_cipher_spec before the ClientHello",
         "missing_extension",
       ].entries()
     ) {

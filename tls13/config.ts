@@ -12,6 +12,7 @@ import type { KeyType } from "../tls/cert.ts";
 import { pemToDer } from "../tls/pem.ts";
 import type { Tls13Config } from "./server.ts";
 import { signerFor, verifierFor } from "./signatures.ts";
+import { derivedEarly } from "./key_schedule.ts";
 
 const CURVES: Partial<Record<KeyType, string>> = {
   "ecdsa-p256": "P-256",
@@ -52,6 +53,8 @@ export async function tls13ConfigOf(tls: ServerTls): Promise<Tls13Config | null>
       clientSpki: host.spki,
     };
   }
+  // The key schedule's constant first step, ready before the first ClientHello.
+  derivedEarly().catch(() => {});
   const verifier = verifierFor(keys.clientSpki);
   if (!verifier.schemes.length) return null;
   const pkcs8 = CURVES[keys.keyType] ? undefined : pemToDer(tls.keyPem, "PRIVATE KEY");

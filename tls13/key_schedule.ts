@@ -24,16 +24,26 @@ export async function sha256(data: Uint8Array): Promise<Uint8Array> {
   return new Uint8Array(await subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
 }
 
-/** HMAC-SHA-256 of `data` under `key`. */
+/**
+ * Imported HMAC keys by the secret's object: a secret keys several HMACs
+ * (a traffic secret its key, IV and finished key), imported once.
+ */
+const hmacKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
+
+/** HMAC-SHA-256 of `data` under `key` (imported once per key object: do not mutate keys). */
 export async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-  const k = await subtle.importKey(
-    "raw",
-    key as Uint8Array<ArrayBuffer>,
-    { name: "HMAC", hash: "SHA-256" },
-    false,
-    ["sign"],
-  );
-  return new Uint8Array(await subtle.sign("HMAC", k, data as Uint8Array<ArrayBuffer>));
+  let k = hmacKeys.get(key);
+  if (!k) {
+    k = subtle.importKey(
+      "raw",
+      key as Uint8Array<ArrayBuffer>,
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["sign"],
+    );
+    hmacKeys.set(key, k);
+  }
+  return new Uint8Array(await subtle.sign("HMAC", await k, data as Uint8Array<ArrayBuffer>));
 }
 
 /** HKDF-Extract(salt, IKM) (RFC 5869 §2.2). */
@@ -116,8 +126,11 @@ export class Transcript {
 
 let derivedForHandshake: Promise<Uint8Array> | null = null;
 
-/** Derive-Secret(Early Secret, "derived", "") with no PSK: the same for every connection. */
-function derivedEarly(): Promise<Uint8Array> {
+/**
+ * Derive-Secret(Early Secret, "derived", "") with no PSK: the same for
+ * every connection, computed once (call it early to have it ready).
+ */
+export function derivedEarly(): Promise<Uint8Array> {
   return derivedForHandshake ??= (async () => {
     const early = await hkdfExtract(ZEROS, ZEROS);
     return deriveSecret(early, "derived", await sha256(new Uint8Array(0)));
@@ -162,17 +175,24 @@ export interface ApplicationSecrets {
 
 let emptyHash: Promise<Uint8Array> | null = null;
 
+/** The Master Secret from the handshake secret (no transcript needed: compute it early). */
+export async function deriveMasterSecret(handshakeSecret: Uint8Array): Promise<Uint8Array> {
+  emptyHash ??= sha256(new Uint8Array(0));
+  const derived = await deriveSecret(handshakeSecret, "derived", await emptyHash);
+  return hkdfExtract(derived, ZEROS);
+}
+
 /**
- * The application traffic secrets from the handshake secret and the
- * transcript hash of ClientHello...server Finished.
+ * The application traffic secrets from the handshake secret (or its master
+ * secret, already derived) and the transcript hash of ClientHello...server
+ * Finished.
  */
 export async function applicationSecrets(
   handshakeSecret: Uint8Array,
   serverFinishedHash: Uint8Array,
+  master?: Promise<Uint8Array>,
 ): Promise<ApplicationSecrets> {
-  emptyHash ??= sha256(new Uint8Array(0));
-  const derived = await deriveSecret(handshakeSecret, "derived", await emptyHash);
-  const masterSecret = await hkdfExtract(derived, ZEROS);
+  const masterSecret = await (master ?? deriveMasterSecret(handshakeSecret));
   const [client, server] = await Promise.all([
     deriveSecret(masterSecret, "c ap traffic", serverFinishedHash),
     deriveSecret(masterSecret, "s ap traffic", serverFinishedHash),
@@ -198,13 +218,21 @@ export async function trafficKeys(secret: Uint8Array): Promise<TrafficKeys> {
   return { key, iv };
 }
 
-/** Finished's verify_data: HMAC(finished_key of `baseKey`, transcript hash) (RFC 8446 §4.4.4). */
+/** finished_key of a handshake traffic secret (RFC 8446 §4.4.4). */
+export function finishedKey(baseKey: Uint8Array): Promise<Uint8Array> {
+  return hkdfExpandLabel(baseKey, "finished", new Uint8Array(0), HASH_BYTES);
+}
+
+/**
+ * Finished's verify_data: HMAC(finished_key of `baseKey`, transcript hash)
+ * (RFC 8446 §4.4.4); `key`, the finished key if already derived.
+ */
 export async function finishedVerifyData(
   baseKey: Uint8Array,
   transcriptHash: Uint8Array,
+  key?: Promise<Uint8Array>,
 ): Promise<Uint8Array> {
-  const finishedKey = await hkdfExpandLabel(baseKey, "finished", new Uint8Array(0), HASH_BYTES);
-  return hmacSha256(finishedKey, transcriptHash);
+  return hmacSha256(await (key ?? finishedKey(baseKey)), transcriptHash);
 }
 
 /** application_traffic_secret_N+1 from _N (RFC 8446 §7.2, KeyUpdate). */

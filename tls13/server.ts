@@ -25,7 +25,9 @@ import {
 import { TlsAlertError, TlsPeerAlertError } from "./errors.ts";
 import {
   applicationSecrets,
+  deriveMasterSecret,
   equalConstantTime,
+  finishedKey,
   finishedVerifyData,
   handshakeSecrets,
   nextTrafficSecret,
@@ -220,47 +222,37 @@ function expect(msg: { type: number }, type: number, name: string): void {
   }
 }
 
-/** x25519: our key pair (made before the ClientHello arrives) and the shared secret. */
-async function x25519Shared(
-  pair: Promise<CryptoKeyPair>,
-  peerShare: Uint8Array,
-): Promise<{ ours: Uint8Array; shared: Uint8Array }> {
-  const keys = await pair;
-  const [ours, shared] = await Promise.all([
-    crypto.subtle.exportKey("raw", keys.publicKey),
-    (async () => {
-      let peer: CryptoKey;
-      let bits: ArrayBuffer;
-      try {
-        peer = await crypto.subtle.importKey(
-          "raw",
-          peerShare as Uint8Array<ArrayBuffer>,
-          { name: "X25519" },
-          false,
-          [],
-        );
-        bits = await crypto.subtle.deriveBits(
-          { name: "X25519", public: peer },
-          keys.privateKey,
-          256,
-        );
-      } catch (err) {
-        throw new TlsAlertError(
-          AlertDescription.illegalParameter,
-          `the client's x25519 key share is unusable: ${(err as Error).message}`,
-        );
-      }
-      const s = new Uint8Array(bits);
-      if (s.every((b) => b === 0)) {
-        throw new TlsAlertError(
-          AlertDescription.illegalParameter,
-          "x25519 shared secret is all zeros",
-        );
-      }
-      return s;
-    })(),
-  ]);
-  return { ours: new Uint8Array(ours), shared };
+/** Our x25519 key pair and its public key, made before the ClientHello arrives. */
+async function x25519Pair(): Promise<{ keys: CryptoKeyPair; ours: Uint8Array }> {
+  const keys = await crypto.subtle.generateKey({ name: "X25519" }, false, [
+    "deriveBits",
+  ]) as CryptoKeyPair;
+  return { keys, ours: new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey)) };
+}
+
+/** The x25519 shared secret with the client's key share. */
+async function x25519Shared(keys: CryptoKeyPair, peerShare: Uint8Array): Promise<Uint8Array> {
+  let bits: ArrayBuffer;
+  try {
+    const peer = await crypto.subtle.importKey(
+      "raw",
+      peerShare as Uint8Array<ArrayBuffer>,
+      { name: "X25519" },
+      false,
+      [],
+    );
+    bits = await crypto.subtle.deriveBits({ name: "X25519", public: peer }, keys.privateKey, 256);
+  } catch (err) {
+    throw new TlsAlertError(
+      AlertDescription.illegalParameter,
+      `the client's x25519 key share is unusable: ${(err as Error).message}`,
+    );
+  }
+  const s = new Uint8Array(bits);
+  if (s.every((b) => b === 0)) {
+    throw new TlsAlertError(AlertDescription.illegalParameter, "x25519 shared secret is all zeros");
+  }
+  return s;
 }
 
 /**
@@ -279,9 +271,7 @@ export async function acceptTls13(
   timeoutMs: number,
 ): Promise<Tls13Result> {
   const layer = new RecordLayer(sock);
-  const pair = crypto.subtle.generateKey({ name: "X25519" }, false, ["deriveBits"]) as Promise<
-    CryptoKeyPair
-  >;
+  const pair = x25519Pair();
   pair.catch(() => {});
   let timedOut = false;
   const cancel = after(timeoutMs, () => {
@@ -311,8 +301,11 @@ export async function acceptTls13(
     }
     transcript.add(ch.message);
 
-    // ServerHello and the server's flight, in one write.
-    const { ours, shared } = await x25519Shared(pair, hello.x25519Share!);
+    // ServerHello and the server's flight, in one write. WebCrypto's operations are
+    // asynchronous: what does not depend on the transcript runs beside it.
+    const { keys: ephemeral, ours } = await pair;
+    const shared = x25519Shared(ephemeral, hello.x25519Share!);
+    shared.catch(() => {});
     const sh = serverHello(
       crypto.getRandomValues(new Uint8Array(32)),
       hello.sessionId,
@@ -320,22 +313,28 @@ export async function acceptTls13(
       ours,
     );
     transcript.add(sh);
-    const hs = await handshakeSecrets(shared, await transcript.hash());
-    const [serverHs, clientHs] = await Promise.all([
-      trafficKeys(hs.server),
-      trafficKeys(hs.client),
-    ]);
     const ee = encryptedExtensions(ALPN_H2);
     const cr = certificateRequest(VERIFIED_SCHEMES);
     const cert = certificate(config.certDer);
+    const helloHash = transcript.hash();
     transcript.add(ee);
     transcript.add(cr);
     transcript.add(cert);
-    const signature = await config.signer.sign(signedContent("server", await transcript.hash()));
+    const certHash = transcript.hash();
+    const hs = await handshakeSecrets(await shared, await helloHash);
+    const serverFinishedKey = finishedKey(hs.server);
+    const clientFinishedKey = finishedKey(hs.client);
+    const master = deriveMasterSecret(hs.handshakeSecret);
+    const hsKeys = Promise.all([trafficKeys(hs.server), trafficKeys(hs.client)]);
+    for (const p of [serverFinishedKey, clientFinishedKey, master, hsKeys]) p.catch(() => {});
+    const signature = await config.signer.sign(signedContent("server", await certHash));
     const cv = certificateVerify(config.signer.scheme, signature);
     transcript.add(cv);
-    const fin = finished(await finishedVerifyData(hs.server, await transcript.hash()));
+    const fin = finished(
+      await finishedVerifyData(hs.server, await transcript.hash(), serverFinishedKey),
+    );
     transcript.add(fin);
+    const [serverHs, clientHs] = await hsKeys;
     const plain = layer.seal(ContentType.handshake, sh, true);
     // Middlebox compatibility: a client that sent a session id expects a change_cipher_spec.
     const ccs = hello.sessionId.length
@@ -348,7 +347,11 @@ export async function acceptTls13(
     layer.setReadKeys(clientHs);
     // After our Finished we write with the application keys (an alert about the client's
     // flight included: the client reads what follows our Finished with them).
-    const appSecrets = await applicationSecrets(hs.handshakeSecret, await transcript.hash());
+    const appSecrets = await applicationSecrets(
+      hs.handshakeSecret,
+      await transcript.hash(),
+      master,
+    );
     const [appClient, appServer] = await Promise.all([
       trafficKeys(appSecrets.client),
       trafficKeys(appSecrets.server),
@@ -391,7 +394,7 @@ export async function acceptTls13(
       );
     }
     transcript.add(ccvMsg.message);
-    const expected = finishedVerifyData(hs.client, await transcript.hash());
+    const expected = finishedVerifyData(hs.client, await transcript.hash(), clientFinishedKey);
     const cf = await reader.next();
     expect(cf, HandshakeType.finished, "the client's Finished");
     if (!equalConstantTime(cf.body, await expected)) {

@@ -21,9 +21,9 @@
  * ```
  *
  * Options: `--smoke`; `--hosts`; `--terraform`; `--python=PATH` (or `BENCH_PYTHON`), the
- * interpreter the venv is made with (3.11+, default `python3`); `--baseline=REV`: also
- * measure the native plugin (source and bundle) of that git revision, in the same run (the
- * "before" of a change). The driver's
+ * interpreter the venv is made with (3.11+, default `python3`); `--baseline=REV[,REV...]`:
+ * also measure the native plugin (source and bundle) of those git revisions, in the same run
+ * (the "before" of a change). The driver's
  * raw JSON is kept in .cache/bench/results[-smoke].json (the hosts' in
  * results-host[-kvdeno][-smoke].json), the tables in table[-smoke][-hosts].md.
  *
@@ -192,15 +192,17 @@ async function main(): Promise<number> {
 
     status(`== building (${smoke ? "smoke" : "full"} run)`);
     const engines = Object.entries(DENO_ENGINES).filter(([e]) => !startupOnly || e === "native");
-    const baselineRev = hostsOnly ? undefined : option("baseline");
-    const baseline = baselineRev
-      ? (async () => {
-        const root = await checkoutBaseline(baselineRev, await dirOf("baseline-tree"));
-        const script = DENO_ENGINES.native;
-        return { root, bundle: await bundlePlugin(script, await dirOf("bundle-baseline"), root) };
-      })()
-      : undefined;
-    baseline?.catch(() => {});
+    // --baseline=REV[,REV...]: those revisions' native plugin too, extracted and bundled.
+    const baselineRevs = hostsOnly ? [] : option("baseline")?.split(",").filter(Boolean) ?? [];
+    const baselines = baselineRevs.map(async (rev, i) => {
+      const root = await checkoutBaseline(rev, await dirOf(`baseline-tree-${i}`));
+      const script = DENO_ENGINES.native;
+      return {
+        root,
+        bundle: await bundlePlugin(script, await dirOf(`bundle-baseline-${i}`), root),
+      };
+    });
+    for (const b of baselines) b.catch(() => {});
     const [driver, goPlugin, py, ...bundles] = await Promise.allSettled([
       buildDriver(),
       buildGoPlugin(),
@@ -282,21 +284,21 @@ async function main(): Promise<number> {
               : [DENO, "run", ...pluginFlags([sock, dir]), bundled],
         );
       }
-      if (baseline && baselineRev) {
-        const base = await baseline.then((b) => b, (err) => new Error(errorText(err)));
+      for (const [i, rev] of baselineRevs.entries()) {
+        const base = await baselines[i].then((b) => b, (err) => new Error(errorText(err)));
         const script = DENO_ENGINES.native;
         const name = script.slice(script.lastIndexOf("/") + 1);
         await add(
-          "deno-run-native-baseline",
-          { label: `Deno: deno run ${name} @ ${baselineRev}`, engine: "native", role: "deno" },
+          `deno-run-native-baseline-${i}`,
+          { label: `Deno: deno run ${name} @ ${rev}`, engine: "native", role: "deno" },
           (dir) =>
             base instanceof Error
               ? base
               : [DENO, "run", ...pluginFlags([sock, dir]), `${base.root}${script}`],
         );
         await add(
-          "deno-bundle-native-baseline",
-          { label: `Deno: kv-plugin.js (bundle) @ ${baselineRev}`, engine: "native", role: "deno" },
+          `deno-bundle-native-baseline-${i}`,
+          { label: `Deno: kv-plugin.js (bundle) @ ${rev}`, engine: "native", role: "deno" },
           (dir) =>
             base instanceof Error ? base : [DENO, "run", ...pluginFlags([sock, dir]), base.bundle],
         );

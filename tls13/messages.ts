@@ -19,6 +19,7 @@ import {
   X25519,
 } from "./constants.ts";
 import { TlsAlertError } from "./errors.ts";
+import { concat } from "./_bytes.ts";
 
 /** Reads big-endian fields of one message; running past its end is decode_error. */
 export class Reader {
@@ -293,30 +294,20 @@ export function parseClientHello(body: Uint8Array): ClientHello {
 
 /** A handshake message: header (type, uint24 length) and body. */
 export function handshakeMessage(type: number, ...parts: Uint8Array[]): Uint8Array {
-  const n = parts.reduce((s, p) => s + p.length, 0);
-  const out = new Uint8Array(HANDSHAKE_HEADER_BYTES + n);
+  const out = concat(parts, HANDSHAKE_HEADER_BYTES);
+  const n = out.length - HANDSHAKE_HEADER_BYTES;
   out[0] = type;
   out[1] = n >> 16;
   out[2] = (n >> 8) & 0xff;
   out[3] = n & 0xff;
-  let at = HANDSHAKE_HEADER_BYTES;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 
-/** `data` behind a length prefix of `lengthBytes` bytes. */
+/** `parts` behind a length prefix of `lengthBytes` bytes. */
 export function vector(lengthBytes: 1 | 2 | 3, ...parts: Uint8Array[]): Uint8Array {
-  const n = parts.reduce((s, p) => s + p.length, 0);
-  const out = new Uint8Array(lengthBytes + n);
+  const out = concat(parts, lengthBytes);
+  const n = out.length - lengthBytes;
   for (let i = 0; i < lengthBytes; i++) out[i] = (n >> (8 * (lengthBytes - 1 - i))) & 0xff;
-  let at = lengthBytes;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
   return out;
 }
 

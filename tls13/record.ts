@@ -26,6 +26,7 @@ import {
 import { TlsAlertError } from "./errors.ts";
 import type { TrafficKeys } from "./key_schedule.ts";
 import { after } from "../_timer.ts";
+import { concat } from "./_bytes.ts";
 
 /** The socket under TLS: a `Deno.Conn`, or a yamux stream. */
 export interface ByteStream {
@@ -106,14 +107,7 @@ export class RecordLayer {
    * what a fallback TLS stack must be given first.
    */
   raw(): Uint8Array {
-    const parts = this.#raw ?? [];
-    const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    return concat(this.#raw ?? []);
   }
 
   /** Stops keeping the bytes read. */

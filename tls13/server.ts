@@ -53,6 +53,7 @@ import {
 import { type ByteStream, RecordLayer } from "./record.ts";
 import { type Signer, VERIFIED_SCHEMES, type Verifier } from "./signatures.ts";
 import { after } from "../_timer.ts";
+import { concat } from "./_bytes.ts";
 
 /** What the server needs: our certificate and signer, the host's certificate and verifier. */
 export interface Tls13Config {
@@ -203,16 +204,6 @@ class HandshakeReader {
   }
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 function expect(msg: { type: number }, type: number, name: string): void {
   if (msg.type !== type) {
     throw new TlsAlertError(
@@ -341,8 +332,8 @@ export async function acceptTls13(
       ? new Uint8Array([ContentType.changeCipherSpec, 3, 3, 0, 1, 1])
       : new Uint8Array(0);
     layer.setWriteKeys(serverHs);
-    const flight = layer.seal(ContentType.handshake, concat(ee, cr, cert, cv, fin));
-    const written = layer.writeRaw(concat(plain, ccs, flight));
+    const flight = layer.seal(ContentType.handshake, concat([ee, cr, cert, cv, fin]));
+    const written = layer.writeRaw(concat([plain, ccs, flight]));
     written.catch(() => {});
     layer.setReadKeys(clientHs);
     // After our Finished we write with the application keys (an alert about the client's

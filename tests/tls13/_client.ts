@@ -44,6 +44,44 @@ export const H2_PREFACE: Uint8Array = new Uint8Array([
 ]);
 
 /**
+ * Connects with Deno's TLS client (rustls), completes the handshake and
+ * sends HTTP/2's preface: served when the server answers with its SETTINGS
+ * frame (type 4), else the error (TLS 1.3 shows a refused client certificate
+ * on the first read).
+ */
+export async function tryServe(
+  port: number,
+  caPem: string,
+  client?: { certPem: string; keyPem: string },
+): Promise<{ alpn?: string | null; error?: string }> {
+  let conn: Deno.TlsConn | undefined;
+  try {
+    conn = await Deno.connectTls({
+      hostname: "localhost",
+      port,
+      caCerts: [caPem],
+      alpnProtocols: ["h2"],
+      ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
+    });
+    const info = await conn.handshake();
+    await conn.write(H2_PREFACE);
+    const buf = new Uint8Array(9);
+    const n = await conn.read(buf);
+    if (n === null) return { error: "closed by the server" };
+    if (n < 4 || buf[3] !== 4) return { error: `not a SETTINGS frame: ${buf.subarray(0, n)}` };
+    return { alpn: info.alpnProtocol };
+  } catch (err) {
+    return { error: (err as Error).message };
+  } finally {
+    try {
+      conn?.close();
+    } catch {
+      // already closed by the peer
+    }
+  }
+}
+
+/**
  * Connects, runs the handshake with the host's certificate and P-521 key
  * (or the faults), sends the HTTP/2 preface and returns the first record the
  * server sent after: its content type and content (an alert: [level, code]).

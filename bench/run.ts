@@ -153,7 +153,14 @@ const TERRAFORM_REPS = 5;
 async function terraformOnly(smoke: boolean): Promise<number> {
   const work = await Deno.makeTempDir({ dir: "/tmp", prefix: "rpcplugin-bench-" });
   try {
-    const tf = await terraformSection(work, smoke ? 1 : TERRAFORM_REPS, status);
+    const revs = option("baseline")?.split(",").filter(Boolean) ?? [];
+    const baselines = [];
+    for (const [i, rev] of revs.entries()) {
+      const dir = `${work}/baseline-tree-${i}`;
+      await Deno.mkdir(dir);
+      baselines.push({ rev, root: await checkoutBaseline(rev, dir) });
+    }
+    const tf = await terraformSection(work, smoke ? 1 : TERRAFORM_REPS, status, baselines);
     const text = tf.lines.join("\n");
     await Deno.mkdir(BENCH_CACHE, { recursive: true });
     await Deno.writeTextFile(

@@ -126,10 +126,30 @@ export async function preparePython(python: string): Promise<PythonPlugin> {
  *
  * @param script The plugin, relative to the repository root.
  * @param outDir Where to write kv-plugin.js.
+ * @param root The repository root (another checkout's, for `--baseline`).
  * @returns The path of the bundle.
  */
-export async function bundlePlugin(script: string, outDir: string): Promise<string> {
+export async function bundlePlugin(
+  script: string,
+  outDir: string,
+  root: string = ROOT,
+): Promise<string> {
   const out = `${outDir}/kv-plugin.js`;
-  await sh(DENO, ["bundle", "--quiet", `${ROOT}${script}`, "-o", out], { cwd: ROOT });
+  await sh(DENO, ["bundle", "--quiet", `${root}${script}`, "-o", out], { cwd: root });
   return out;
+}
+
+/**
+ * Extracts the tree of a git revision of this repository (`git archive`)
+ * into `dir`: the "before" of a before/after run (`--baseline=REV`).
+ *
+ * @param rev A commit, branch or tag.
+ * @param dir An empty directory.
+ * @returns The tree's root, with a trailing slash.
+ */
+export async function checkoutBaseline(rev: string, dir: string): Promise<string> {
+  await sh("sh", ["-c", `git -C ${ROOT} archive --format=tar ${rev} | tar -x -C ${dir}`], {
+    cwd: ROOT,
+  });
+  return `${dir}/`;
 }

@@ -24,7 +24,9 @@
  * Options: `--smoke`; `--hosts`; `--terraform`; `--rounds=N` and `--round-ms=N` (the
  * plugin rows' interleaved rounds and each round's time per concurrency level: 5 and
  * 1000 in a full run, 2 and 50 with `--smoke`); `--python=PATH` (or `BENCH_PYTHON`), the
- * interpreter the venv is made with (3.11+, default `python3`). The driver's
+ * interpreter the venv is made with (3.11+, default `python3`); `--baseline=REV[,REV...]`:
+ * also measure the native plugin (source and bundle) of those git revisions, in the same run
+ * (the "before" of a change). The driver's
  * raw JSON is kept in .cache/bench/results[-smoke].json (the hosts' in
  * results-host[-kvdeno][-smoke].json), the tables in table[-smoke][-hosts].md.
  *
@@ -41,6 +43,7 @@ import {
   buildDriver,
   buildGoPlugin,
   bundlePlugin,
+  checkoutBaseline,
   preparePython,
   type PythonPlugin,
 } from "./_setup.ts";
@@ -167,7 +170,14 @@ const TERRAFORM_REPS = 5;
 async function terraformOnly(smoke: boolean): Promise<number> {
   const work = await Deno.makeTempDir({ dir: "/tmp", prefix: "rpcplugin-bench-" });
   try {
-    const tf = await terraformSection(work, smoke ? 1 : TERRAFORM_REPS, status);
+    const revs = option("baseline")?.split(",").filter(Boolean) ?? [];
+    const baselines = [];
+    for (const [i, rev] of revs.entries()) {
+      const dir = `${work}/baseline-tree-${i}`;
+      await Deno.mkdir(dir);
+      baselines.push({ rev, root: await checkoutBaseline(rev, dir) });
+    }
+    const tf = await terraformSection(work, smoke ? 1 : TERRAFORM_REPS, status, baselines);
     const text = tf.lines.join("\n");
     await Deno.mkdir(BENCH_CACHE, { recursive: true });
     await Deno.writeTextFile(
@@ -217,6 +227,17 @@ async function main(): Promise<number> {
 
     status(`== building (${smoke ? "smoke" : "full"} run)`);
     const engines = Object.entries(DENO_ENGINES).filter(([e]) => !startupOnly || e === "native");
+    // --baseline=REV[,REV...]: those revisions' native plugin too, extracted and bundled.
+    const baselineRevs = hostsOnly ? [] : option("baseline")?.split(",").filter(Boolean) ?? [];
+    const baselines = baselineRevs.map(async (rev, i) => {
+      const root = await checkoutBaseline(rev, await dirOf(`baseline-tree-${i}`));
+      const script = DENO_ENGINES.native;
+      return {
+        root,
+        bundle: await bundlePlugin(script, await dirOf(`bundle-baseline-${i}`), root),
+      };
+    });
+    for (const b of baselines) b.catch(() => {});
     const [driver, goPlugin, py, ...bundles] = await Promise.allSettled([
       buildDriver(),
       buildGoPlugin(),
@@ -296,6 +317,25 @@ async function main(): Promise<number> {
             bundled instanceof Error
               ? bundled
               : [DENO, "run", ...pluginFlags([sock, dir]), bundled],
+        );
+      }
+      for (const [i, rev] of baselineRevs.entries()) {
+        const base = await baselines[i].then((b) => b, (err) => new Error(errorText(err)));
+        const script = DENO_ENGINES.native;
+        const name = script.slice(script.lastIndexOf("/") + 1);
+        await add(
+          `deno-run-native-baseline-${i}`,
+          { label: `Deno: deno run ${name} @ ${rev}`, engine: "native", role: "deno" },
+          (dir) =>
+            base instanceof Error
+              ? base
+              : [DENO, "run", ...pluginFlags([sock, dir]), `${base.root}${script}`],
+        );
+        await add(
+          `deno-bundle-native-baseline-${i}`,
+          { label: `Deno: kv-plugin.js (bundle) @ ${rev}`, engine: "native", role: "deno" },
+          (dir) =>
+            base instanceof Error ? base : [DENO, "run", ...pluginFlags([sock, dir]), base.bundle],
         );
       }
       const order = Object.keys(info);

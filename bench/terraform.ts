@@ -38,6 +38,16 @@ interface Row {
   label: string;
   go: boolean;
   tls: boolean;
+  /** A baseline revision's tree (its launcher, or its bundle): `--baseline`. */
+  root?: string;
+}
+
+/** Another revision of this repository, measured beside this one (`--baseline`). */
+export interface TerraformBaseline {
+  /** The revision, for the label. */
+  rev: string;
+  /** Its extracted tree, with a trailing slash. */
+  root: string;
 }
 
 const ROWS: Row[] = [
@@ -143,6 +153,7 @@ export async function terraformSection(
   work: string,
   reps: number,
   status: (message: string) => void,
+  baselines: readonly TerraformBaseline[] = [],
 ): Promise<TerraformSection> {
   let cli: Cli;
   try {
@@ -167,9 +178,41 @@ export async function terraformSection(
     })(),
   ]);
 
+  // A baseline's rows (AutoMTLS: what a change to the plugin's start-up moves), its bundle
+  // made with its own bundle.ts.
+  const rows: Row[] = [...ROWS];
+  const baseBundles = new Map<string, Promise<string>>();
+  for (const [i, b] of baselines.entries()) {
+    const id = `deno-base${i}`;
+    rows.push(
+      { id: `${id}-run`, label: `Deno: launcher @ ${b.rev}`, go: false, tls: true, root: b.root },
+      { id: `${id}-bundle`, label: `Deno: bundle @ ${b.rev}`, go: false, tls: true, root: b.root },
+    );
+    const dir = `${work}/tf-bundle-${id}`;
+    const made = (async () => {
+      await Deno.mkdir(dir, { recursive: true });
+      const res = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          `${b.root}examples/terraform/bundle.ts`,
+          dir,
+          `--socket-dir=${work}/tf-tmp`,
+        ],
+        cwd: b.root,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!res.success) throw new Error(new TextDecoder().decode(res.stderr));
+      return dir;
+    })();
+    made.catch(() => {});
+    baseBundles.set(`${id}-bundle`, made);
+  }
+
   const results: Result[] = [];
   const spaces = new Map<string, Workspace>();
-  for (const row of ROWS) {
+  for (const row of rows) {
     const result: Result = {
       row,
       planMs: [],
@@ -182,6 +225,13 @@ export async function terraformSection(
     const dep = row.go ? timeBin : row.id.startsWith("deno-bundle") ? bundleDir : undefined;
     if (dep?.status === "rejected") {
       result.error = `could not be set up: ${(dep.reason as Error).message}`;
+      continue;
+    }
+    let baseBundle: string | undefined;
+    try {
+      baseBundle = await baseBundles.get(row.id);
+    } catch (err) {
+      result.error = `could not be set up: ${(err as Error).message}`;
       continue;
     }
     const dir = `${work}/tf-${row.id}`;
@@ -197,9 +247,12 @@ export async function terraformSection(
       await ws.init(PROVIDER_SOURCE_DIR, { [TIME_ADDRESS]: bin.slice(0, bin.lastIndexOf("/")) });
     } else {
       await ws.init(
-        row.id.startsWith("deno-bundle")
-          ? (bundleDir as PromiseFulfilledResult<string>).value
-          : PROVIDER_SOURCE_DIR,
+        baseBundle ??
+          (row.root
+            ? `${row.root}examples/terraform`
+            : row.id.startsWith("deno-bundle")
+            ? (bundleDir as PromiseFulfilledResult<string>).value
+            : PROVIDER_SOURCE_DIR),
       );
     }
     await ws.config(row.go ? GO_CONFIG : DENO_CONFIG);

@@ -54,11 +54,14 @@ function nodeStream(): typeof NodeStream {
  * ```
  *
  * @param stream The stream; the Duplex owns it from now on.
+ * @param prefix Bytes already read from the stream, read first (a TLS
+ * ClientHello our own TLS server handed on).
  * @returns The Duplex.
  */
-export function toNodeDuplex(stream: DuplexSource): NodeStream.Duplex {
+export function toNodeDuplex(stream: DuplexSource, prefix?: Uint8Array): NodeStream.Duplex {
   let reading = false;
   let ended = false;
+  let head = prefix?.length ? prefix : null;
   const buf = new Uint8Array(DUPLEX_READ_BYTES);
   const duplex: NodeStream.Duplex = new (nodeStream().Duplex)({
     allowHalfOpen: false,
@@ -67,6 +70,11 @@ export function toNodeDuplex(stream: DuplexSource): NodeStream.Duplex {
       reading = true;
       void (async () => {
         try {
+          if (head) {
+            const first = head;
+            head = null;
+            if (!duplex.push(first)) return;
+          }
           while (true) {
             const n = await stream.read(buf);
             if (n === null) {

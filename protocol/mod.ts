@@ -47,6 +47,12 @@ export { formatTimestamp } from "../log/logger.ts";
 // The native gRPC engine (serve()'s default) and the engine seam, to tune
 // its HTTP/2 limits or to write an engine of your own.
 export { createNativeEngine } from "../server/engines/native.ts";
-export type { Engine, EngineFactory, EngineOptions, ServerTls } from "../server/engine.ts";
+export type {
+  AutoMtlsKeys,
+  Engine,
+  EngineFactory,
+  EngineOptions,
+  ServerTls,
+} from "../server/engine.ts";
 export { DEFAULT_H2_LIMITS } from "../h2/connection.ts";
 export type { H2Limits } from "../h2/connection.ts";

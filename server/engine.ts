@@ -11,6 +11,25 @@ import type { Network } from "../constants.ts";
 import type { H2Limits } from "../h2/connection.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ServiceImplementation } from "../rpc/service.ts";
+import type { KeyType } from "../tls/cert.ts";
+
+/**
+ * AutoMTLS's certificate and key as made, and the host's certificate: what
+ * the native engine's own TLS 1.3 server (tls13/) serves with, without
+ * parsing PEM again.
+ */
+export interface AutoMtlsKeys {
+  /** Our private key. */
+  privateKey: CryptoKey;
+  /** Its type. */
+  keyType: KeyType;
+  /** Our certificate, DER. */
+  certDer: Uint8Array;
+  /** The host's certificate (`PLUGIN_CLIENT_CERT`), DER: the only client certificate accepted. */
+  clientCertDer: Uint8Array;
+  /** The host certificate's SubjectPublicKeyInfo, DER. */
+  clientSpki: Uint8Array;
+}
 
 /** TLS settings of a server. */
 export interface ServerTls {
@@ -22,6 +41,12 @@ export interface ServerTls {
   clientCaPem?: string;
   /** Refuse clients without a certificate signed by `clientCaPem`. */
   requireClientCert: boolean;
+  /**
+   * Set by AutoMTLS: the same certificate and key, parsed. The native
+   * engine then serves its own TLS 1.3 (falling back to `node:tls` for a
+   * client asking for more); other engines ignore it.
+   */
+  autoMtls?: AutoMtlsKeys;
 }
 
 /** Settings every engine takes. */

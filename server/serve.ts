@@ -563,8 +563,10 @@ function serverTls(
   const hostCert = readEnv(ENV.clientCert);
   const ready = chooseServerTls(hostCert, options.tls, options.autoMtlsKeyType);
   if (hostCert) logger.debug("configuring server automatic mTLS");
-  // WebCrypto makes the key off the main thread: load the TLS server's `node:tls` meanwhile.
-  if (hostCert || options.tls) nodeTls();
+  // WebCrypto makes the key off the main thread: load the TLS server's `node:tls` meanwhile
+  // (the plugin's own certificate; AutoMTLS on the native engine serves our own TLS 1.3,
+  // and only a host asking for more than it serves loads `node:tls`).
+  if (options.tls && !hostCert) nodeTls();
   return ready;
 }
 

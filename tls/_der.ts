@@ -51,6 +51,37 @@ export function uint(bytes: Uint8Array): Uint8Array {
     : tlv(TAG.integer, trimmed);
 }
 
+/** An ECDSA signature as X.509 and TLS carry it, SEQUENCE { r, s }, from WebCrypto's r||s. */
+export function ecdsaSignatureDer(raw: Uint8Array): Uint8Array {
+  const half = raw.length / 2;
+  return seq(uint(raw.subarray(0, half)), uint(raw.subarray(half)));
+}
+
+/**
+ * WebCrypto's r||s (each `size` bytes) from a DER ECDSA signature, or null
+ * when it is not one (extra bytes, negative or over-long integers).
+ */
+export function ecdsaSignatureRaw(der: Uint8Array, size: number): Uint8Array | null {
+  try {
+    const top = readTlv(der, 0);
+    if (top.tag !== TAG.sequence || top.end !== der.length) return null;
+    const parts = children(der, top);
+    if (parts.length !== 2) return null;
+    const out = new Uint8Array(2 * size);
+    for (let i = 0; i < 2; i++) {
+      const { tag, start, end } = parts[i];
+      if (tag !== TAG.integer || end === start || der[start] & 0x80) return null;
+      let from = start;
+      while (from < end - 1 && der[from] === 0) from++;
+      if (end - from > size) return null;
+      out.set(der.subarray(from, end), (i + 1) * size - (end - from));
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+
 /** An OBJECT IDENTIFIER from its dotted form. */
 export function oid(dotted: string): Uint8Array {
   const arcs = dotted.split(".").map(Number);

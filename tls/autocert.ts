@@ -10,6 +10,7 @@
 import {
   bits,
   children,
+  ecdsaSignatureDer,
   oid,
   readOid,
   readTime,
@@ -34,6 +35,8 @@ export interface AutoCertificate {
   keyPem: string;
   /** The certificate, DER (for handshake field 6). */
   certDer: Uint8Array;
+  /** The private key, for a TLS server that signs with WebCrypto (tls13/). */
+  privateKey: CryptoKey;
 }
 
 interface Algorithm {
@@ -72,12 +75,6 @@ function algorithmOf(keyType: KeyType): Algorithm {
 
 function ec(namedCurve: string, hash: string, sigOid: string): Algorithm {
   return { gen: { name: "ECDSA", namedCurve }, sign: { name: "ECDSA", hash }, sigOid, rsa: false };
-}
-
-/** WebCrypto's ECDSA signature is r||s; X.509 wants SEQUENCE { r, s }. */
-function ecdsaDer(raw: Uint8Array): Uint8Array {
-  const half = raw.length / 2;
-  return seq(uint(raw.subarray(0, half)), uint(raw.subarray(half)));
 }
 
 const extension = (id: string, critical: boolean, value: Uint8Array) =>
@@ -141,11 +138,12 @@ export async function makeAutoCertificate(
     ),
   );
   const raw = new Uint8Array(await crypto.subtle.sign(alg.sign, keys.privateKey, tbs));
-  const certDer = seq(tbs, sigAlg, bits(alg.rsa ? raw : ecdsaDer(raw)));
+  const certDer = seq(tbs, sigAlg, bits(alg.rsa ? raw : ecdsaSignatureDer(raw)));
   return {
     certPem: derToPem(certDer, "CERTIFICATE"),
     keyPem: derToPem(pkcs8, "PRIVATE KEY"),
     certDer,
+    privateKey: keys.privateKey,
   };
 }
 
@@ -157,6 +155,10 @@ export interface HostCertificate {
   notBefore: Date;
   /** End of validity. */
   notAfter: Date;
+  /** The certificate, DER. */
+  der: Uint8Array;
+  /** Its SubjectPublicKeyInfo, DER. */
+  spki: Uint8Array;
 }
 
 /**
@@ -189,7 +191,14 @@ export function readHostCertificate(pem: string): HostCertificate {
         ? `rsa-${bitsLen}` as KeyType
         : "unknown";
     }
-    return { keyType, notBefore: readTime(der, notBeforeEl), notAfter: readTime(der, notAfterEl) };
+    return {
+      keyType,
+      notBefore: readTime(der, notBeforeEl),
+      notAfter: readTime(der, notAfterEl),
+      der,
+      // The SPKI element runs from the end of the subject to its own end.
+      spki: der.subarray(fields[4].end, fields[5].end),
+    };
   } catch (cause) {
     throw new CertificateError(
       "malformed",

@@ -101,6 +101,13 @@ export async function setUpAutoMtls(
       keyPem: ours.keyPem,
       clientCaPem: hostCertPem,
       requireClientCert: true,
+      autoMtls: {
+        privateKey: ours.privateKey,
+        keyType: chosen,
+        certDer: ours.certDer,
+        clientCertDer: host.der,
+        clientSpki: host.spki,
+      },
     },
     certDer: ours.certDer,
     keyType: chosen,

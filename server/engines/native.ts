@@ -1,8 +1,12 @@
 /**
  * The native engine: our own HTTP/2 and gRPC server on Deno sockets, with no
- * npm package to load. Plaintext connections use `Deno.listen`; TLS uses
- * Node's `tls` module from the runtime (Deno's own TLS listener cannot ask
- * for client certificates, which AutoMTLS needs), loaded only when TLS is on.
+ * npm package to load. Plaintext connections use `Deno.listen`. AutoMTLS
+ * uses our own TLS 1.3 server (tls13/) on `Deno.listen` sockets and yamux
+ * streams, and hands a client asking for anything it does not serve (TLS
+ * 1.2, other cipher suites or groups) to Node's `tls` module with the bytes
+ * read replayed. A plugin's own certificate (`serve({ tls })`) uses Node's
+ * `tls` module (Deno's own TLS listener cannot ask for client certificates).
+ * `node:tls` is loaded only when one of those needs it.
  *
  * @module
  */
@@ -15,13 +19,17 @@ import {
   refusalWarning,
 } from "../../transport/accept.ts";
 import { toNodeDuplex } from "../../mux/node_duplex.ts";
+import { acceptTls13, type Tls13Config } from "../../tls13/server.ts";
+import { tls13ConfigOf } from "../../tls13/config.ts";
+import { AlertDescription, MAX_CONCURRENT_HANDSHAKES } from "../../tls13/constants.ts";
+import { RecordLayer } from "../../tls13/record.ts";
 import { after } from "../../_timer.ts";
 import type * as NodeTls from "node:tls";
 import type { Network } from "../../constants.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
 import type { PeerInfo, ServiceImplementation } from "../../rpc/service.ts";
 import { addRoutes, type CallOptions, type Route, startCall } from "../../rpc/server_call.ts";
-import { H2Connection, type Transport } from "../../h2/connection.ts";
+import { DEFAULT_H2_LIMITS, H2Connection, type Transport } from "../../h2/connection.ts";
 import {
   denoTransport,
   nodeTls,
@@ -96,6 +104,9 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const connections = new Set<H2Connection>();
   const closers: (() => void)[] = [];
   const rawSockets = new Set<{ destroy(): void }>();
+  /** Sockets in our TLS 1.3 handshake (shutdown closes them). */
+  const handshaking = new Set<Deno.Conn>();
+  const handshakeTimeoutMs = options.http2?.prefaceTimeoutMs ?? DEFAULT_H2_LIMITS.prefaceTimeoutMs;
   let stopping = false;
 
   const open = (transport: Transport, peerInfo: PeerInfo): H2Connection => {
@@ -188,6 +199,85 @@ export function createNativeEngine(options: EngineOptions): Engine {
     return server;
   };
 
+  /**
+   * Serves `sock` with our TLS 1.3 server: `config` undefined while the
+   * certificate is not installed yet (refused), null when our server cannot
+   * serve these settings (all to `fallback`); a ClientHello outside our
+   * scope goes to `fallback` with the bytes read.
+   */
+  const serveTls13 = async (
+    sock: Deno.Conn,
+    config: Promise<Tls13Config | null> | undefined,
+    base: PeerInfo,
+    fallback: (prefix: Uint8Array) => void,
+  ): Promise<void> => {
+    const peer = base.address || `${base.network} socket`;
+    const refuse = (reason: string) => log.debug("TLS handshake refused", { peer, reason });
+    if (stopping) return void sock.close();
+    if (handshaking.size >= MAX_CONCURRENT_HANDSHAKES) {
+      refuse(`${MAX_CONCURRENT_HANDSHAKES} TLS handshakes under way already`);
+      return void sock.close();
+    }
+    handshaking.add(sock);
+    let result;
+    try {
+      const cfg = config ? await config : undefined;
+      if (cfg === null) return fallback(new Uint8Array(0));
+      if (!cfg) {
+        const layer = new RecordLayer(sock);
+        await layer.alert(AlertDescription.handshakeFailure);
+        layer.close();
+        return refuse("the server's certificate is not installed yet");
+      }
+      result = await acceptTls13(sock, cfg, handshakeTimeoutMs);
+    } catch (err) {
+      // tls13ConfigOf failed: the certificate cannot be used (a bug, as serve() made it).
+      logFailure(err);
+      return void sock.close();
+    } finally {
+      handshaking.delete(sock);
+    }
+    if (result.kind === "fallback") {
+      log.debug("TLS handshake handed to node:tls", { peer, reason: result.reason });
+      return fallback(result.prefix);
+    }
+    if (result.kind === "refused") return refuse(result.reason);
+    log.debug("TLS 1.3 handshake (rpcplugin)", { peer, ms: Math.round(result.ms * 10) / 10 });
+    const tlsConn = result.conn;
+    const conn = open(tlsConn, { ...base, certificate: result.peerCertificate });
+    if (stopping) conn.drain(AbortSignal.abort());
+    tlsConn.pump((data) => conn.receive(data)).then(
+      (reason) => conn.close(reason),
+      (err) => {
+        logFailure(err);
+        tlsConn.close();
+        conn.close("internal error");
+      },
+    );
+  };
+
+  /**
+   * Listens with our TLS 1.3 server on a plain Deno listener; `config()` and
+   * `fallbackServer()` are asked for on each connection.
+   */
+  const bindTls13 = (
+    network: Network,
+    address: string,
+    config: () => Promise<Tls13Config | null> | undefined,
+    fallbackServer: () => ReturnType<typeof tlsServer>,
+  ): number => {
+    const listener = listenPlain(network, address, (sock) => {
+      void serveTls13(sock, config(), peerOfDenoConn(sock.remoteAddr), (prefix) => {
+        fallbackServer().emit("connection", toNodeDuplex(sock, prefix));
+      });
+    }, log);
+    closers.push(listener.close);
+    return listener.port;
+  };
+
+  /** The TLS 1.3 settings of `serveConnection`, by TLS settings (one in practice). */
+  const streamTls13 = new Map<ServerTls, Promise<Tls13Config | null>>();
+
   /** The TLS servers of `serveConnection`, by TLS settings (one in practice). */
   const streamTlsServers = new Map<ServerTls, ReturnType<typeof tlsServer>>();
 
@@ -226,6 +316,17 @@ export function createNativeEngine(options: EngineOptions): Engine {
     async bind(network: Network, address: string, tls?: ServerTls): Promise<number | null> {
       try {
         if (!tls) return bindPlain(network, address);
+        if (tls.autoMtls) {
+          const config = tls13ConfigOf(tls);
+          config.catch(() => {});
+          let server: ReturnType<typeof tlsServer> | undefined;
+          return bindTls13(
+            network,
+            address,
+            () => config,
+            () => server ??= tlsServer(tls, (sock) => peerOfTlsSocket(network, sock), false),
+          );
+        }
         const server = tlsServer(tls, (sock) => peerOfTlsSocket(network, sock), network === "tcp");
         return await bindTls(network, address, server);
       } catch (err) {
@@ -233,12 +334,26 @@ export function createNativeEngine(options: EngineOptions): Engine {
         throw err;
       }
     },
+    // deno-lint-ignore require-await
     async bindTlsLater(network: Network, address: string, requireClientCert: boolean) {
-      const peer = (sock: NodeTls.TLSSocket) => peerOfTlsSocket(network, sock);
-      const server = tlsServer(null, peer, network === "tcp", requireClientCert);
-      const install = (tls: ServerTls) => server.setSecureContext(secureContextOf(tls));
+      // Our TLS 1.3 server on a plain listener bound now; node:tls only for a fallback.
+      let installed: ServerTls | undefined;
+      let config: Promise<Tls13Config | null> | undefined;
+      let server: ReturnType<typeof tlsServer> | undefined;
+      const fallbackServer = () =>
+        server ??= tlsServer(
+          installed!,
+          (sock) => peerOfTlsSocket(network, sock),
+          false,
+          requireClientCert,
+        );
+      const install = (tls: ServerTls) => {
+        installed = tls;
+        config = requireClientCert ? tls13ConfigOf(tls) : Promise.resolve(null);
+        config.catch(() => {});
+      };
       try {
-        return { port: await bindTls(network, address, server), install };
+        return { port: bindTls13(network, address, () => config, fallbackServer), install };
       } catch (err) {
         if (network === "tcp" && isAddrInUse(err)) return { port: null, install };
         throw err;
@@ -249,16 +364,30 @@ export function createNativeEngine(options: EngineOptions): Engine {
         void serveDenoConn(conn);
         return;
       }
-      let server = streamTlsServers.get(tls);
       // A stream's peer is the session's: all streams come through the main listener.
       const network: Network = conn.remoteAddr.transport === "tcp" ? "tcp" : "unix";
-      if (!server) {
-        streamTlsServers.set(
-          tls,
-          server = tlsServer(tls, (sock) => peerOfTlsSocket(network, sock), false),
-        );
+      const nodeServer = () => {
+        let server = streamTlsServers.get(tls);
+        if (!server) {
+          streamTlsServers.set(
+            tls,
+            server = tlsServer(tls, (sock) => peerOfTlsSocket(network, sock), false),
+          );
+        }
+        return server;
+      };
+      if (!tls.autoMtls) {
+        nodeServer().emit("connection", toNodeDuplex(conn));
+        return;
       }
-      server.emit("connection", toNodeDuplex(conn));
+      let config = streamTls13.get(tls);
+      if (!config) {
+        streamTls13.set(tls, config = tls13ConfigOf(tls));
+        config.catch(() => {});
+      }
+      void serveTls13(conn, config, { network, address: "" }, (prefix) => {
+        nodeServer().emit("connection", toNodeDuplex(conn, prefix));
+      });
     },
     async shutdown(graceMs: number): Promise<void> {
       stopping = true;
@@ -293,6 +422,14 @@ export function createNativeEngine(options: EngineOptions): Engine {
       }
       for (const raw of rawSockets) raw.destroy();
       rawSockets.clear();
+      for (const sock of handshaking) {
+        try {
+          sock.close();
+        } catch {
+          // already closed
+        }
+      }
+      handshaking.clear();
     },
   };
 }

@@ -2,10 +2,12 @@
  * AutoMTLS with real go-plugin hosts: our Go host on go-plugin v1.8.0 with
  * `AutoMTLS: true`, built against the grpc-go go-plugin pins and against the
  * newest grpc-go (which rejects TLS servers that do not negotiate ALPN h2).
+ * On the native engine every handshake must be served by our own TLS 1.3
+ * server (its DEBUG line), not handed to node:tls.
  */
 
 import type { GO_PROGRAMS } from "../_util/go.ts";
-import { assertNothingLeft, hostFixture } from "../_util/fixture.ts";
+import { assertNothingLeft, hostFixture, TEST_ENGINE } from "../_util/fixture.ts";
 import { assert, assertEquals, withTempDir } from "../_util/host.ts";
 
 const HOSTS: (keyof typeof GO_PROGRAMS)[] = ["host", "host-grpc-latest"];
@@ -35,6 +37,14 @@ async function autoMtls(
     assert(
       r.stderr.includes("configuring server automatic mTLS"),
       `plugin did not turn AutoMTLS on:\n${r.stderr}`,
+    );
+    // The native engine: our own TLS 1.3 server (tls13/) served the host, not node:tls's
+    // fallback (grpc-js serves TLS with node:tls).
+    assertEquals(
+      r.stderr.includes("TLS 1.3 handshake (rpcplugin)") &&
+        !r.stderr.includes("TLS handshake handed to node:tls"),
+      TEST_ENGINE === "native",
+      `the host's handshake did not take the ${TEST_ENGINE} engine's TLS path:\n${r.stderr}`,
     );
     assert(
       !/\btls: |x509: |handshake failed|missing selected ALPN/.test(r.stderr),

@@ -167,7 +167,8 @@ Deno.test("broker mux: go-plugin's multiplexing host refuses our grpc-js plugin 
 
 Deno.test("broker mux: TLS inside each stream refuses a client without the host's certificate", async () => {
   await withTempDir(async (dir) => {
-    const plugin = await launchMux(dir, PLUGIN);
+    const lines: string[] = [];
+    const plugin = await launchMux(dir, PLUGIN, lines);
     const impostor = await makeAutoCertificate("ecdsa-p256");
     // A second connection to the plugin's listener: its own yamux session.
     const session = new YamuxSession(
@@ -200,6 +201,13 @@ Deno.test("broker mux: TLS inside each stream refuses a client without the host'
       assertEquals(refused, 2);
       // The host's own connection is unaffected.
       await plugin.ping();
+      // Its stream's TLS was our own TLS 1.3 server's (tls13/), and so were the refusals.
+      assert(lines.some((l) => l.includes("TLS 1.3 handshake (rpcplugin)")), lines.join("\n"));
+      assertEquals(
+        lines.filter((l) => l.includes("TLS handshake refused")).length,
+        2,
+        lines.join("\n"),
+      );
     } finally {
       await session.close();
       await plugin.kill();

@@ -11,7 +11,7 @@
  */
 
 import { generateCertificate } from "../../tls/mod.ts";
-import { FIXTURE } from "../_util/fixture.ts";
+import { FIXTURE, TEST_ENGINE } from "../_util/fixture.ts";
 import { buildGo } from "../_util/go.ts";
 import { denoRunLine } from "../_util/plugin.ts";
 import {
@@ -175,6 +175,13 @@ Deno.test("TLS refusal: AutoMTLS with every client limited to TLS 1.2", async ()
     const p = await probe(dir, [], ["-tls12"]);
     await expectRefusals(dir, p);
     p.check(p.result.tls_version === "TLS 1.2", "TLS 1.2 must be negotiated");
+    // Our TLS 1.3 server handed these to node:tls (its fallback), with the ClientHello replayed.
+    if (TEST_ENGINE === "native") {
+      p.check(
+        p.stderr.includes("TLS handshake handed to node:tls"),
+        "TLS 1.2 goes to the fallback",
+      );
+    }
   });
 });
 

@@ -23,6 +23,8 @@ import { DEADLINE_SLACK_MS } from "../../rpc/handler.ts";
 import type { EngineFactory } from "../../server/engine.ts";
 import { ENGINES, rejects, type ServerOptions, textMethod, withServer } from "./_engines.ts";
 import { generateCertificate } from "../../tls/cert.ts";
+import { makeAutoCertificate } from "../../tls/autocert.ts";
+import { setUpAutoMtls } from "../../tls/automtls.ts";
 import { serveInProcess } from "../../testing/mod.ts";
 import { assert, assertEquals } from "../_util/host.ts";
 
@@ -344,6 +346,20 @@ for (const [name, engine] of Object.entries(ENGINES)) {
       });
     });
   }
+
+  // AutoMTLS: on the native engine, our own TLS 1.3 server (tls13/) serves it.
+  Deno.test(`CallContext (${name}): peer of an AutoMTLS host over unix has the host's certificate`, async () => {
+    const host = await makeAutoCertificate("ecdsa-p521");
+    const auto = await setUpAutoMtls(host.certPem);
+    const tls = {
+      server: auto.serverTls,
+      client: { certPem: host.certPem, keyPem: host.keyPem, serverCertDer: auto.certDer },
+    };
+    await withEngine(engine, { network: "unix", tls }, async ({ client }) => {
+      const info = JSON.parse(await client.info("x"));
+      assertEquals(info.certificate, [...host.certDer]);
+    });
+  });
 
   Deno.test(`CallContext (${name}): logger writes through the engine's logger with the method`, () =>
     withEngine(engine, PLAIN_TCP, async ({ client, lines }) => {

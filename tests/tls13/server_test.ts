@@ -1,0 +1,236 @@
+/**
+ * Our TLS 1.3 server through the native engine's AutoMTLS bind: a rustls
+ * client (Deno.connectTls) with the host's certificate is served HTTP/2 on
+ * the fast path; every refusal sends the alert RFC 8446 names and is logged
+ * once at DEBUG with its reason (no certificate → certificate_required,
+ * another one → bad_certificate, a bad CertificateVerify or Finished →
+ * decrypt_error, an oversized ClientHello → illegal_parameter, an oversized
+ * record → record_overflow, garbage → unexpected_message, ALPN without h2 →
+ * no_application_protocol, silence → the handshake timeout); a ClientHello
+ * without ChaCha20 is handed to node:tls with its bytes replayed; the count of
+ * handshakes under way is bounded.
+ *
+ * @module
+ */
+
+import { createNativeEngine } from "../../server/engines/native.ts";
+import { createLogger } from "../../log/logger.ts";
+import { makeAutoCertificate } from "../../tls/autocert.ts";
+import { setUpAutoMtls } from "../../tls/automtls.ts";
+import { AlertDescription, MAX_CONCURRENT_HANDSHAKES } from "../../tls13/constants.ts";
+import { vector } from "../../tls13/messages.ts";
+import { assert, assertEquals } from "../_util/assert.ts";
+import { clientHello, goodExtensions } from "./_hello.ts";
+import { handshakeAndRead, tryServe } from "./_client.ts";
+
+async function setUp(prefaceTimeoutMs = 10_000) {
+  const lines: string[] = [];
+  const engine = createNativeEngine({
+    maxMessageBytes: 1 << 20,
+    logger: createLogger({ level: "debug", write: (l) => lines.push(l) }),
+    http2: { prefaceTimeoutMs },
+  });
+  const host = await makeAutoCertificate("ecdsa-p521");
+  const auto = await setUpAutoMtls(host.certPem, "ecdsa-p256");
+  const port = (await engine.bind("tcp", "127.0.0.1:0", auto.serverTls))!;
+  /** Log lines with `text`, once they are there (the log follows the socket's close). */
+  const logged = async (text: string, count = 1) => {
+    for (let i = 0; i < 200 && lines.filter((l) => l.includes(text)).length < count; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return lines.filter((l) => l.includes(text));
+  };
+  return { engine, lines, host, auto, port, logged };
+}
+
+/** Writes raw bytes, then reads what comes back until the server closes. */
+async function rawExchange(port: number, bytes: Uint8Array): Promise<Uint8Array> {
+  const sock = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await sock.write(bytes);
+    const out: number[] = [];
+    const buf = new Uint8Array(4096);
+    while (true) {
+      let n: number | null;
+      try {
+        n = await sock.read(buf);
+      } catch {
+        break; // reset after the alert
+      }
+      if (n === null) break;
+      out.push(...buf.subarray(0, n));
+    }
+    return new Uint8Array(out);
+  } finally {
+    sock.close();
+  }
+}
+
+/** A plaintext record. */
+const record = (type: number, body: Uint8Array) =>
+  new Uint8Array([type, 3, 1, body.length >> 8, body.length & 0xff, ...body]);
+
+/** A plaintext fatal alert record as we send it. */
+const alertRecord = (code: number) => [21, 3, 3, 0, 2, 2, code];
+
+Deno.test("tls13 server: rustls with the host's certificate gets HTTP/2 on our fast path", async () => {
+  const { engine, host, auto, port, logged, lines } = await setUp();
+  try {
+    const certPem = auto.serverTls.certPem;
+    const r = await tryServe(port, certPem, host);
+    assertEquals(r, { alpn: "h2" });
+    assertEquals((await logged("TLS 1.3 handshake (rpcplugin)")).length, 1);
+    assert(!lines.some((l) => l.includes("node:tls")), lines.join("\n"));
+  } finally {
+    await engine.shutdown(0);
+  }
+});
+
+Deno.test("tls13 server: no client certificate → certificate_required; another → bad_certificate", async () => {
+  const { engine, auto, port, logged } = await setUp();
+  try {
+    const none = await tryServe(port, auto.serverTls.certPem);
+    assert(none.error, `served without a certificate: ${JSON.stringify(none)}`);
+    const [refusal] = await logged("TLS handshake refused");
+    assert(refusal.includes("certificate_required"), refusal);
+    const stranger = await makeAutoCertificate("ecdsa-p256");
+    const other = await tryServe(port, auto.serverTls.certPem, stranger);
+    assert(other.error, "served another certificate");
+    const refusals = await logged("TLS handshake refused", 2);
+    assert(refusals[1].includes("bad_certificate"), refusals[1]);
+  } finally {
+    await engine.shutdown(0);
+  }
+});
+
+Deno.test("tls13 server: a bad CertificateVerify or Finished → decrypt_error; good ones → HTTP/2", async () => {
+  const { engine, host, port, logged } = await setUp();
+  try {
+    const good = await handshakeAndRead(port, host);
+    assertEquals(good?.type, 23, "application data (SETTINGS) after a good handshake");
+    assertEquals(good!.data[3], 4);
+    const badSig = await handshakeAndRead(port, host, { badSignature: true });
+    assertEquals([badSig?.type, ...badSig!.data], [21, 2, AlertDescription.decryptError]);
+    const badFin = await handshakeAndRead(port, host, { badFinished: true });
+    assertEquals([badFin?.type, ...badFin!.data], [21, 2, AlertDescription.decryptError]);
+    const none = await handshakeAndRead(port, host, { certDer: null });
+    assertEquals([none?.type, ...none!.data], [21, 2, AlertDescription.certificateRequired]);
+    const refusals = await logged("TLS handshake refused", 3);
+    assert(refusals[0].includes("CertificateVerify signature does not verify"), refusals[0]);
+    assert(refusals[1].includes("Finished does not verify"), refusals[1]);
+    assertEquals(refusals.length, 3, "each refusal logged once");
+  } finally {
+    await engine.shutdown(0);
+  }
+});
+
+Deno.test("tls13 server: malformed or oversized input gets the RFC's alert, logged once", async () => {
+  const { engine, port, logged } = await setUp();
+  try {
+    // A ClientHello announcing more than 64 KiB.
+    const big = await rawExchange(port, record(22, new Uint8Array([1, 0x01, 0x00, 0x01])));
+    assertEquals([...big], alertRecord(AlertDescription.illegalParameter));
+    // A plaintext record over 2^14.
+    const over = await rawExchange(port, new Uint8Array([22, 3, 1, 0x40, 0x01]));
+    assertEquals([...over], alertRecord(AlertDescription.recordOverflow));
+    // HTTP/1 or plaintext HTTP/2 instead of TLS.
+    const h1 = await rawExchange(port, new TextEncoder().encode("GET / HTTP/1.1\r\n\r\n"));
+    assertEquals([...h1], alertRecord(AlertDescription.unexpectedMessage));
+    // A truncated ClientHello body (its own lengths overflow).
+    const ch = clientHello();
+    ch[4 + 2 + 32] = 200; // session id length past the end
+    const trunc = await rawExchange(port, record(22, ch));
+    assertEquals([...trunc], alertRecord(AlertDescription.decodeError));
+    // ALPN without h2.
+    const exts = goodExtensions();
+    exts[3] = [16, vector(2, vector(1, new TextEncoder().encode("http/1.1")))];
+    const alpn = await rawExchange(port, record(22, clientHello({ extensions: exts })));
+    assertEquals([...alpn], alertRecord(AlertDescription.noApplicationProtocol));
+    // change_cipher_spec before the ClientHello (its bytes would be kept for the fallback).
+    const ccs = await rawExchange(port, new Uint8Array([20, 3, 3, 0, 1, 1]));
+    assertEquals([...ccs], alertRecord(AlertDescription.unexpectedMessage));
+    // No signature_algorithms in a TLS 1.3 ClientHello.
+    const noSig = goodExtensions().filter(([t]) => t !== 13);
+    const missing = await rawExchange(port, record(22, clientHello({ extensions: noSig })));
+    assertEquals([...missing], alertRecord(AlertDescription.missingExtension));
+    const refusals = await logged("TLS handshake refused", 7);
+    assertEquals(refusals.length, 7, refusals.join("\n"));
+    for (
+      const [i, name] of [
+        "illegal_parameter",
+        "record_overflow",
+        "unexpected_message",
+        "decode_error",
+        "no_application_protocol",
+        "change_cipher_spec before the ClientHello",
+        "missing_extension",
+      ].entries()
+    ) {
+      assert(refusals[i].includes(name), `${name}: ${refusals[i]}`);
+    }
+  } finally {
+    await engine.shutdown(0);
+  }
+});
+
+Deno.test("tls13 server: a ClientHello without TLS_CHACHA20_POLY1305_SHA256 is served by node:tls, bytes replayed", async () => {
+  const { engine, port, logged } = await setUp();
+  try {
+    const share = new Uint8Array(32).fill(9);
+    share[0] = 8;
+    const hello = clientHello({ suites: [0x1301], extensions: goodExtensions(share) });
+    const sock = await Deno.connect({ hostname: "127.0.0.1", port });
+    // Split across writes: the fallback gets every byte read, not just the last read.
+    const bytes = record(22, hello);
+    await sock.write(bytes.subarray(0, 3));
+    await new Promise((r) => setTimeout(r, 20));
+    await sock.write(bytes.subarray(3));
+    const buf = new Uint8Array(200);
+    let n = 0;
+    while (n < 50) {
+      const got = await sock.read(buf.subarray(n));
+      if (got === null) break;
+      n += got;
+    }
+    sock.close();
+    // node:tls's ServerHello: a handshake record, message type 2, suite TLS_AES_128_GCM_SHA256.
+    assertEquals(buf[0], 22);
+    assertEquals(buf[5], 2);
+    const sidLen = buf[5 + 4 + 2 + 32];
+    const suiteAt = 5 + 4 + 2 + 32 + 1 + sidLen;
+    assertEquals([buf[suiteAt], buf[suiteAt + 1]], [0x13, 0x01]);
+    const [line] = await logged("TLS handshake handed to node:tls");
+    assert(line.includes("TLS_CHACHA20_POLY1305_SHA256"), line);
+  } finally {
+    await engine.shutdown(0);
+  }
+});
+
+Deno.test("tls13 server: the handshake timeout closes a silent client; the count under way is bounded", async () => {
+  const { engine, port, logged } = await setUp(300);
+  const socks: Deno.Conn[] = [];
+  try {
+    const silent = await Deno.connect({ hostname: "127.0.0.1", port });
+    const t0 = performance.now();
+    assertEquals(await silent.read(new Uint8Array(10)).catch(() => null), null);
+    silent.close();
+    const waited = performance.now() - t0;
+    assert(waited >= 250 && waited < 3000, `closed after ${waited} ms`);
+    const [line] = await logged("no TLS handshake within 300 ms");
+    assert(line, "timeout logged");
+
+    for (let i = 0; i < MAX_CONCURRENT_HANDSHAKES; i++) {
+      socks.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    }
+    // Each sent a byte: they are in the handshake (so counted) once the server read it.
+    for (const s of socks) await s.write(new Uint8Array([22]));
+    const extra = await Deno.connect({ hostname: "127.0.0.1", port });
+    assertEquals(await extra.read(new Uint8Array(10)).catch(() => null), null, "closed at once");
+    extra.close();
+    const [bound] = await logged("TLS handshakes under way already");
+    assert(bound, "the bound is logged");
+  } finally {
+    for (const s of socks) s.close();
+    await engine.shutdown(0);
+  }
+});

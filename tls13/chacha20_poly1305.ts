@@ -1,0 +1,606 @@
+/**
+ * ChaCha20-Poly1305 (RFC 8439), synchronous and in pure TypeScript: the record
+ * protection of the TLS 1.3 server (TLS_CHACHA20_POLY1305_SHA256).
+ *
+ * Constant-time by construction: no table lookups and no branches on secret
+ * data. ChaCha20 is 32-bit integer arithmetic; Poly1305 keeps its accumulator
+ * in six 22-bit limbs held in float64 numbers, whose products and sums stay
+ * below 2^53 and so are exact (no subnormals or non-integers ever occur); the
+ * tag is compared by OR-ing the XOR of every byte. A failed `open` writes no
+ * plaintext: the tag is checked before anything is decrypted.
+ *
+ * All working state lives in typed arrays allocated once per instance: a call
+ * allocates only its result when no `out` is given (and a `subarray` view when
+ * `out` is longer than the result).
+ *
+ * @module
+ */
+
+/**
+ * Length of a ChaCha20-Poly1305 key, in bytes.
+ *
+ * @example
+ * ```ts
+ * import { ChaCha20Poly1305, KEY_BYTES } from "./chacha20_poly1305.ts";
+ *
+ * const aead = new ChaCha20Poly1305(crypto.getRandomValues(new Uint8Array(KEY_BYTES)));
+ * ```
+ */
+export const KEY_BYTES = 32;
+/**
+ * Length of a ChaCha20-Poly1305 nonce, in bytes.
+ *
+ * @example
+ * ```ts
+ * import { NONCE_BYTES } from "./chacha20_poly1305.ts";
+ *
+ * // TLS 1.3 (RFC 8446 5.3): the 64-bit record number, XORed into the IV's last 8 bytes.
+ * const iv = new Uint8Array(NONCE_BYTES), nonce = iv.slice();
+ * new DataView(nonce.buffer).setBigUint64(NONCE_BYTES - 8, 1n ^ new DataView(iv.buffer).getBigUint64(4));
+ * ```
+ */
+export const NONCE_BYTES = 12;
+/**
+ * Length of a Poly1305 tag, in bytes: `seal` returns `plaintext.length + TAG_BYTES` bytes.
+ *
+ * @example
+ * ```ts
+ * import { ChaCha20Poly1305, TAG_BYTES } from "./chacha20_poly1305.ts";
+ *
+ * const aead = new ChaCha20Poly1305(new Uint8Array(32));
+ * const sealed = aead.seal(new Uint8Array(12), new Uint8Array(5), new Uint8Array(0));
+ * console.log(sealed.length === 5 + TAG_BYTES); // true
+ * ```
+ */
+export const TAG_BYTES = 16;
+
+/** Bit 128 of a Poly1305 block ("the 0x01 byte"), as it sits in the top limb. */
+const HIBIT = 1 << 18;
+/** 2^22 and 2^-22: the limb radix of the Poly1305 accumulator. */
+const RADIX = 4194304;
+const INV_RADIX = 1 / RADIX;
+const MASK22 = 0x3fffff;
+/** Slots of the Poly1305 state array: accumulator, r, 20·r, s. */
+const H = 0, R = 6, S20 = 12, PAD = 18, POLY_SLOTS = 22;
+
+function checkBytes(what: string, value: Uint8Array, length: number): void {
+  if (!(value instanceof Uint8Array)) {
+    throw new TypeError(`ChaCha20-Poly1305: the ${what} must be a Uint8Array of ${length} bytes`);
+  }
+  if (value.length !== length) {
+    throw new TypeError(
+      `ChaCha20-Poly1305: the ${what} must be ${length} bytes, got ${value.length}`,
+    );
+  }
+}
+
+function checkInput(what: string, value: Uint8Array): void {
+  if (!(value instanceof Uint8Array)) {
+    throw new TypeError(`ChaCha20-Poly1305: the ${what} must be a Uint8Array`);
+  }
+}
+
+/**
+ * Checks that `out` holds at least `need` bytes and is either `input`'s own
+ * bytes from the same offset (in place) or does not overlap the part of it after
+ * its own start (the loops run forward, reading each byte before writing it).
+ */
+function checkOut(out: Uint8Array, input: Uint8Array, need: number): void {
+  if (!(out instanceof Uint8Array)) {
+    throw new TypeError("ChaCha20-Poly1305: `out` must be a Uint8Array");
+  }
+  if (out.length < need) {
+    throw new RangeError(
+      `ChaCha20-Poly1305: \`out\` must hold at least ${need} bytes, got ${out.length}`,
+    );
+  }
+  if (out.buffer !== input.buffer) return;
+  const a = input.byteOffset, b = out.byteOffset;
+  if (b > a && b < a + input.length) {
+    throw new RangeError(
+      "ChaCha20-Poly1305: `out` overlaps the input from a later offset; " +
+        "pass the input's own bytes (same byteOffset, in place) or a separate buffer",
+    );
+  }
+}
+
+/** The little-endian 32-bit word at `b[o]`, as an int32. */
+function readWord(b: Uint8Array, o: number): number {
+  return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
+}
+
+/** Words 0-11 of a ChaCha20 state: the constant "expand 32-byte k" and the key. */
+function setKey(state: Int32Array, key: Uint8Array): void {
+  state[0] = 0x61707865;
+  state[1] = 0x3320646e;
+  state[2] = 0x79622d32;
+  state[3] = 0x6b206574;
+  for (let i = 0; i < 8; i++) state[4 + i] = readWord(key, i * 4);
+}
+
+/** Words 12-15 of a ChaCha20 state: the block counter and the nonce. */
+function setNonce(state: Int32Array, counter: number, nonce: Uint8Array): void {
+  state[12] = counter;
+  for (let i = 0; i < 3; i++) state[13 + i] = readWord(nonce, i * 4);
+}
+
+/** The ChaCha20 block function (RFC 8439 2.3): 20 rounds of `state`, plus `state`, into `ks`. */
+function chachaBlock(state: Int32Array, ks: Int32Array): void {
+  const j0 = state[0], j1 = state[1], j2 = state[2], j3 = state[3];
+  const j4 = state[4], j5 = state[5], j6 = state[6], j7 = state[7];
+  const j8 = state[8], j9 = state[9], j10 = state[10], j11 = state[11];
+  const j12 = state[12], j13 = state[13], j14 = state[14], j15 = state[15];
+  let x0 = j0, x1 = j1, x2 = j2, x3 = j3, x4 = j4, x5 = j5, x6 = j6, x7 = j7;
+  let x8 = j8, x9 = j9, x10 = j10, x11 = j11, x12 = j12, x13 = j13, x14 = j14, x15 = j15;
+  for (let i = 0; i < 10; i++) {
+    // Column round: QR(0,4,8,12) QR(1,5,9,13) QR(2,6,10,14) QR(3,7,11,15).
+    x0 = (x0 + x4) | 0, x12 ^= x0, x12 = (x12 << 16) | (x12 >>> 16);
+    x8 = (x8 + x12) | 0, x4 ^= x8, x4 = (x4 << 12) | (x4 >>> 20);
+    x0 = (x0 + x4) | 0, x12 ^= x0, x12 = (x12 << 8) | (x12 >>> 24);
+    x8 = (x8 + x12) | 0, x4 ^= x8, x4 = (x4 << 7) | (x4 >>> 25);
+    x1 = (x1 + x5) | 0, x13 ^= x1, x13 = (x13 << 16) | (x13 >>> 16);
+    x9 = (x9 + x13) | 0, x5 ^= x9, x5 = (x5 << 12) | (x5 >>> 20);
+    x1 = (x1 + x5) | 0, x13 ^= x1, x13 = (x13 << 8) | (x13 >>> 24);
+    x9 = (x9 + x13) | 0, x5 ^= x9, x5 = (x5 << 7) | (x5 >>> 25);
+    x2 = (x2 + x6) | 0, x14 ^= x2, x14 = (x14 << 16) | (x14 >>> 16);
+    x10 = (x10 + x14) | 0, x6 ^= x10, x6 = (x6 << 12) | (x6 >>> 20);
+    x2 = (x2 + x6) | 0, x14 ^= x2, x14 = (x14 << 8) | (x14 >>> 24);
+    x10 = (x10 + x14) | 0, x6 ^= x10, x6 = (x6 << 7) | (x6 >>> 25);
+    x3 = (x3 + x7) | 0, x15 ^= x3, x15 = (x15 << 16) | (x15 >>> 16);
+    x11 = (x11 + x15) | 0, x7 ^= x11, x7 = (x7 << 12) | (x7 >>> 20);
+    x3 = (x3 + x7) | 0, x15 ^= x3, x15 = (x15 << 8) | (x15 >>> 24);
+    x11 = (x11 + x15) | 0, x7 ^= x11, x7 = (x7 << 7) | (x7 >>> 25);
+    // Diagonal round: QR(0,5,10,15) QR(1,6,11,12) QR(2,7,8,13) QR(3,4,9,14).
+    x0 = (x0 + x5) | 0, x15 ^= x0, x15 = (x15 << 16) | (x15 >>> 16);
+    x10 = (x10 + x15) | 0, x5 ^= x10, x5 = (x5 << 12) | (x5 >>> 20);
+    x0 = (x0 + x5) | 0, x15 ^= x0, x15 = (x15 << 8) | (x15 >>> 24);
+    x10 = (x10 + x15) | 0, x5 ^= x10, x5 = (x5 << 7) | (x5 >>> 25);
+    x1 = (x1 + x6) | 0, x12 ^= x1, x12 = (x12 << 16) | (x12 >>> 16);
+    x11 = (x11 + x12) | 0, x6 ^= x11, x6 = (x6 << 12) | (x6 >>> 20);
+    x1 = (x1 + x6) | 0, x12 ^= x1, x12 = (x12 << 8) | (x12 >>> 24);
+    x11 = (x11 + x12) | 0, x6 ^= x11, x6 = (x6 << 7) | (x6 >>> 25);
+    x2 = (x2 + x7) | 0, x13 ^= x2, x13 = (x13 << 16) | (x13 >>> 16);
+    x8 = (x8 + x13) | 0, x7 ^= x8, x7 = (x7 << 12) | (x7 >>> 20);
+    x2 = (x2 + x7) | 0, x13 ^= x2, x13 = (x13 << 8) | (x13 >>> 24);
+    x8 = (x8 + x13) | 0, x7 ^= x8, x7 = (x7 << 7) | (x7 >>> 25);
+    x3 = (x3 + x4) | 0, x14 ^= x3, x14 = (x14 << 16) | (x14 >>> 16);
+    x9 = (x9 + x14) | 0, x4 ^= x9, x4 = (x4 << 12) | (x4 >>> 20);
+    x3 = (x3 + x4) | 0, x14 ^= x3, x14 = (x14 << 8) | (x14 >>> 24);
+    x9 = (x9 + x14) | 0, x4 ^= x9, x4 = (x4 << 7) | (x4 >>> 25);
+  }
+  ks[0] = x0 + j0, ks[1] = x1 + j1, ks[2] = x2 + j2, ks[3] = x3 + j3;
+  ks[4] = x4 + j4, ks[5] = x5 + j5, ks[6] = x6 + j6, ks[7] = x7 + j7;
+  ks[8] = x8 + j8, ks[9] = x9 + j9, ks[10] = x10 + j10, ks[11] = x11 + j11;
+  ks[12] = x12 + j12, ks[13] = x13 + j13, ks[14] = x14 + j14, ks[15] = x15 + j15;
+}
+
+/**
+ * XORs `len` bytes of `input` with the keystream of `state` (from its counter
+ * on, which it advances) into `out`, both from offset 0.
+ */
+function chachaXor(
+  state: Int32Array,
+  ks: Int32Array,
+  input: Uint8Array,
+  out: Uint8Array,
+  len: number,
+): void {
+  let o = 0;
+  for (; o + 64 <= len; o += 64) {
+    chachaBlock(state, ks);
+    state[12] = (state[12] + 1) | 0;
+    for (let w = 0; w < 16; w++) {
+      const k = ks[w], p = o + w * 4;
+      out[p] = input[p] ^ k;
+      out[p + 1] = input[p + 1] ^ (k >>> 8);
+      out[p + 2] = input[p + 2] ^ (k >>> 16);
+      out[p + 3] = input[p + 3] ^ (k >>> 24);
+    }
+  }
+  if (o < len) {
+    chachaBlock(state, ks);
+    state[12] = (state[12] + 1) | 0;
+    for (let i = 0; o < len; o++, i++) {
+      out[o] = input[o] ^ (ks[i >>> 2] >>> ((i & 3) << 3));
+    }
+  }
+}
+
+/** Sets up Poly1305 from a one-time key given as eight little-endian words (r, then s). */
+function polyInit(poly: Float64Array, k: Int32Array): void {
+  // Clamp r (RFC 8439 2.5), then cut it into 22-bit limbs.
+  const t0 = k[0] & 0x0fffffff, t1 = k[1] & 0x0ffffffc;
+  const t2 = k[2] & 0x0ffffffc, t3 = k[3] & 0x0ffffffc;
+  const r0 = t0 & MASK22;
+  const r1 = ((t0 >>> 22) | (t1 << 10)) & MASK22;
+  const r2 = ((t1 >>> 12) | (t2 << 20)) & MASK22;
+  const r3 = (t2 >>> 2) & MASK22;
+  const r4 = ((t2 >>> 24) | (t3 << 8)) & MASK22;
+  const r5 = t3 >>> 14;
+  for (let i = 0; i < 6; i++) poly[H + i] = 0;
+  poly[R] = r0, poly[R + 1] = r1, poly[R + 2] = r2;
+  poly[R + 3] = r3, poly[R + 4] = r4, poly[R + 5] = r5;
+  // Limb i·j with i + j >= 6 weighs 2^132·2^(22(i+j-6)), and 2^132 = 4·2^130 ≡ 20 (mod p).
+  poly[S20] = 0, poly[S20 + 1] = r1 * 20, poly[S20 + 2] = r2 * 20;
+  poly[S20 + 3] = r3 * 20, poly[S20 + 4] = r4 * 20, poly[S20 + 5] = r5 * 20;
+  for (let i = 0; i < 4; i++) poly[PAD + i] = k[4 + i] >>> 0;
+}
+
+/**
+ * Absorbs `blocks` 16-byte blocks of `m` from offset `off`, each with bit 128
+ * set when `hibit` is `HIBIT` (every block but a short final one).
+ *
+ * Bounds: between blocks the limbs are below 2^22 (limb 1 below 2^22 + 2^13);
+ * adding a block keeps them below 2^23 + 2^13; every product is below
+ * 2^23.01 · 20 · 2^22 < 2^49.4 and every sum of six below 2^52: exact in float64.
+ */
+function polyBlocks(
+  poly: Float64Array,
+  m: Uint8Array,
+  off: number,
+  blocks: number,
+  hibit: number,
+): void {
+  let h0 = poly[H], h1 = poly[H + 1], h2 = poly[H + 2];
+  let h3 = poly[H + 3], h4 = poly[H + 4], h5 = poly[H + 5];
+  const r0 = poly[R], r1 = poly[R + 1], r2 = poly[R + 2];
+  const r3 = poly[R + 3], r4 = poly[R + 4], r5 = poly[R + 5];
+  const s1 = poly[S20 + 1], s2 = poly[S20 + 2], s3 = poly[S20 + 3];
+  const s4 = poly[S20 + 4], s5 = poly[S20 + 5];
+  const end = off + blocks * 16;
+  for (let o = off; o < end; o += 16) {
+    const t0 = readWord(m, o), t1 = readWord(m, o + 4);
+    const t2 = readWord(m, o + 8), t3 = readWord(m, o + 12);
+    h0 += t0 & MASK22;
+    h1 += ((t0 >>> 22) | (t1 << 10)) & MASK22;
+    h2 += ((t1 >>> 12) | (t2 << 20)) & MASK22;
+    h3 += (t2 >>> 2) & MASK22;
+    h4 += ((t2 >>> 24) | (t3 << 8)) & MASK22;
+    h5 += (t3 >>> 14) | hibit;
+
+    const d0 = h0 * r0 + h1 * s5 + h2 * s4 + h3 * s3 + h4 * s2 + h5 * s1;
+    let d1 = h0 * r1 + h1 * r0 + h2 * s5 + h3 * s4 + h4 * s3 + h5 * s2;
+    let d2 = h0 * r2 + h1 * r1 + h2 * r0 + h3 * s5 + h4 * s4 + h5 * s3;
+    let d3 = h0 * r3 + h1 * r2 + h2 * r1 + h3 * r0 + h4 * s5 + h5 * s4;
+    let d4 = h0 * r4 + h1 * r3 + h2 * r2 + h3 * r1 + h4 * r0 + h5 * s5;
+    let d5 = h0 * r5 + h1 * r4 + h2 * r3 + h3 * r2 + h4 * r1 + h5 * r0;
+
+    let c = Math.floor(d0 * INV_RADIX);
+    h0 = d0 - c * RADIX;
+    d1 += c;
+    c = Math.floor(d1 * INV_RADIX);
+    h1 = d1 - c * RADIX;
+    d2 += c;
+    c = Math.floor(d2 * INV_RADIX);
+    h2 = d2 - c * RADIX;
+    d3 += c;
+    c = Math.floor(d3 * INV_RADIX);
+    h3 = d3 - c * RADIX;
+    d4 += c;
+    c = Math.floor(d4 * INV_RADIX);
+    h4 = d4 - c * RADIX;
+    d5 += c;
+    c = Math.floor(d5 * INV_RADIX);
+    h5 = d5 - c * RADIX;
+    h0 += c * 20;
+    c = Math.floor(h0 * INV_RADIX);
+    h0 -= c * RADIX;
+    h1 += c;
+  }
+  poly[H] = h0, poly[H + 1] = h1, poly[H + 2] = h2;
+  poly[H + 3] = h3, poly[H + 4] = h4, poly[H + 5] = h5;
+}
+
+/**
+ * Absorbs `len` bytes of `m` as the AEAD construction does (RFC 8439 2.8):
+ * a short final block is padded with zeros to 16 bytes.
+ */
+function polyPadded(poly: Float64Array, m: Uint8Array, len: number, block: Uint8Array): void {
+  const full = len >>> 4;
+  polyBlocks(poly, m, 0, full, HIBIT);
+  const rest = len & 15;
+  if (rest !== 0) {
+    const o = full << 4;
+    for (let i = 0; i < 16; i++) block[i] = i < rest ? m[o + i] : 0;
+    polyBlocks(poly, block, 0, 1, HIBIT);
+  }
+}
+
+/** Absorbs the AEAD's final block: both lengths as 64-bit little-endian numbers. */
+function polyLengths(poly: Float64Array, aadLen: number, ctLen: number, block: Uint8Array): void {
+  writeLength(block, 0, aadLen);
+  writeLength(block, 8, ctLen);
+  polyBlocks(poly, block, 0, 1, HIBIT);
+}
+
+function writeLength(b: Uint8Array, o: number, n: number): void {
+  const lo = n >>> 0, hi = Math.floor(n / 4294967296) >>> 0;
+  b[o] = lo, b[o + 1] = lo >>> 8, b[o + 2] = lo >>> 16, b[o + 3] = lo >>> 24;
+  b[o + 4] = hi, b[o + 5] = hi >>> 8, b[o + 6] = hi >>> 16, b[o + 7] = hi >>> 24;
+}
+
+/** Reduces the accumulator mod 2^130 - 5, adds s and writes the 16-byte tag at `out[off]`. */
+function polyFinish(poly: Float64Array, out: Uint8Array, off: number): void {
+  // The limbs are integers below 2^23 + 2^13: int32 from here on.
+  let h0 = poly[H] | 0, h1 = poly[H + 1] | 0, h2 = poly[H + 2] | 0;
+  let h3 = poly[H + 3] | 0, h4 = poly[H + 4] | 0, h5 = poly[H + 5] | 0;
+  // Two carry passes make every limb canonical (22 bits, the top one 20) and h < 2^130.
+  for (let pass = 0; pass < 2; pass++) {
+    let c = h0 >>> 22;
+    h0 &= MASK22, h1 += c, c = h1 >>> 22;
+    h1 &= MASK22, h2 += c, c = h2 >>> 22;
+    h2 &= MASK22, h3 += c, c = h3 >>> 22;
+    h3 &= MASK22, h4 += c, c = h4 >>> 22;
+    h4 &= MASK22, h5 += c, c = h5 >>> 20;
+    h5 &= 0xfffff, h0 += c * 5;
+  }
+  // g = h + 5 - 2^130; take g when it does not borrow (h >= p), without branching.
+  let g0 = h0 + 5, c = g0 >>> 22;
+  g0 &= MASK22;
+  let g1 = h1 + c;
+  c = g1 >>> 22, g1 &= MASK22;
+  let g2 = h2 + c;
+  c = g2 >>> 22, g2 &= MASK22;
+  let g3 = h3 + c;
+  c = g3 >>> 22, g3 &= MASK22;
+  let g4 = h4 + c;
+  c = g4 >>> 22, g4 &= MASK22;
+  let g5 = h5 + c;
+  const take = -(g5 >>> 20), keep = ~take;
+  g5 &= 0xfffff;
+  h0 = (h0 & keep) | (g0 & take), h1 = (h1 & keep) | (g1 & take);
+  h2 = (h2 & keep) | (g2 & take), h3 = (h3 & keep) | (g3 & take);
+  h4 = (h4 & keep) | (g4 & take), h5 = (h5 & keep) | (g5 & take);
+  // h mod 2^128 as four words, plus s mod 2^128.
+  const w0 = (h0 | (h1 << 22)) >>> 0;
+  const w1 = ((h1 >>> 10) | (h2 << 12)) >>> 0;
+  const w2 = ((h2 >>> 20) | (h3 << 2) | (h4 << 24)) >>> 0;
+  const w3 = ((h4 >>> 8) | (h5 << 14)) >>> 0;
+  let f = w0 + poly[PAD];
+  writeWord(out, off, f);
+  f = w1 + poly[PAD + 1] + ((f / 4294967296) | 0);
+  writeWord(out, off + 4, f);
+  f = w2 + poly[PAD + 2] + ((f / 4294967296) | 0);
+  writeWord(out, off + 8, f);
+  f = w3 + poly[PAD + 3] + ((f / 4294967296) | 0);
+  writeWord(out, off + 12, f);
+}
+
+/** Writes the low 32 bits of `f` (an integer below 2^34) little-endian. */
+function writeWord(out: Uint8Array, o: number, f: number): void {
+  const w = f >>> 0;
+  out[o] = w, out[o + 1] = w >>> 8, out[o + 2] = w >>> 16, out[o + 3] = w >>> 24;
+}
+
+/**
+ * The ChaCha20-Poly1305 AEAD of RFC 8439 section 2.8 for one key: `seal`
+ * encrypts and authenticates, `open` checks and decrypts. Synchronous; one
+ * instance is not safe to share between concurrent callers of a worker, but
+ * calls never interleave in one JavaScript thread.
+ *
+ * @example
+ * ```ts
+ * import { ChaCha20Poly1305 } from "./chacha20_poly1305.ts";
+ *
+ * const aead = new ChaCha20Poly1305(crypto.getRandomValues(new Uint8Array(32)));
+ * const nonce = new Uint8Array(12);
+ * const aad = new Uint8Array([23, 3, 3, 0, 21]);
+ * const sealed = aead.seal(nonce, new TextEncoder().encode("hello"), aad);
+ * const opened = aead.open(nonce, sealed, aad);
+ * console.log(new TextDecoder().decode(opened!)); // "hello"
+ * ```
+ */
+export class ChaCha20Poly1305 {
+  /** The ChaCha20 input block: constants, key, counter, nonce. */
+  readonly #state = new Int32Array(16);
+  /** One keystream block. */
+  readonly #ks = new Int32Array(16);
+  /** Poly1305: accumulator, r, 20·r, s (see the slot constants). */
+  readonly #poly = new Float64Array(POLY_SLOTS);
+  /** A padded Poly1305 block. */
+  readonly #block = new Uint8Array(16);
+  /** The tag computed by `open`. */
+  readonly #tag = new Uint8Array(TAG_BYTES);
+
+  /**
+   * Takes a copy of `key`; the instance then seals and opens any number of
+   * records under it (one nonce per record).
+   *
+   * @param key The 32-byte key ({@link KEY_BYTES}); it is copied.
+   * @throws {TypeError} When `key` is not a Uint8Array of 32 bytes.
+   */
+  constructor(key: Uint8Array) {
+    checkBytes("key", key, KEY_BYTES);
+    setKey(this.#state, key);
+  }
+
+  /** Computes the one-time Poly1305 key for `nonce` and leaves the counter at 1. */
+  #start(nonce: Uint8Array, aad: Uint8Array): void {
+    checkBytes("nonce", nonce, NONCE_BYTES);
+    checkInput("aad", aad);
+    setNonce(this.#state, 0, nonce);
+    chachaBlock(this.#state, this.#ks);
+    this.#state[12] = 1;
+    polyInit(this.#poly, this.#ks);
+    polyPadded(this.#poly, aad, aad.length, this.#block);
+  }
+
+  /**
+   * Encrypts and authenticates `plaintext` with `aad`.
+   *
+   * @param nonce 12 bytes ({@link NONCE_BYTES}), never reused with this key.
+   * @param plaintext The bytes to encrypt.
+   * @param aad Additional data, authenticated but not encrypted.
+   * @param out Where to write ciphertext || tag (at least `plaintext.length + 16`
+   *   bytes). It may be `plaintext`'s own buffer from the same offset (in place),
+   *   or start before it; it must not start inside `plaintext` after its start.
+   * @returns ciphertext || tag: `out` itself when it has exactly that length,
+   *   else a view of its first `plaintext.length + 16` bytes, or a new array.
+   * @throws {TypeError} When the nonce is not 12 bytes or an argument is not a Uint8Array.
+   * @throws {RangeError} When `out` is too short or overlaps `plaintext` badly.
+   *
+   * @example
+   * ```ts
+   * import { ChaCha20Poly1305, TAG_BYTES } from "./chacha20_poly1305.ts";
+   *
+   * const aead = new ChaCha20Poly1305(new Uint8Array(32));
+   * // In place: the plaintext sits at the front of a buffer with room for the tag.
+   * const record = new Uint8Array(5 + TAG_BYTES);
+   * record.set([104, 101, 108, 108, 111]);
+   * const sealed = aead.seal(new Uint8Array(12), record.subarray(0, 5), new Uint8Array(0), record);
+   * console.log(sealed === record); // true
+   * ```
+   */
+  seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out?: Uint8Array): Uint8Array {
+    checkInput("plaintext", plaintext);
+    const len = plaintext.length;
+    const need = len + TAG_BYTES;
+    if (out !== undefined) checkOut(out, plaintext, need);
+    this.#start(nonce, aad);
+    const dst = out ?? new Uint8Array(need);
+    chachaXor(this.#state, this.#ks, plaintext, dst, len);
+    polyPadded(this.#poly, dst, len, this.#block);
+    polyLengths(this.#poly, aad.length, len, this.#block);
+    polyFinish(this.#poly, dst, len);
+    return dst.length === need ? dst : dst.subarray(0, need);
+  }
+
+  /**
+   * Checks the tag of `sealed` (ciphertext || tag) with `aad` and decrypts it.
+   * The tag is compared in constant time and checked before anything is
+   * decrypted; when it does not verify, nothing is decrypted and the first
+   * `sealed.length - 16` bytes of `out` (when given) are zeroed.
+   *
+   * @param nonce 12 bytes ({@link NONCE_BYTES}): the nonce it was sealed with.
+   * @param sealed ciphertext || tag, as `seal` returns it.
+   * @param aad The additional data it was sealed with.
+   * @param out Where to write the plaintext (at least `sealed.length - 16`
+   *   bytes). It may be `sealed`'s own buffer from the same offset (in place),
+   *   or start before it; it must not start inside `sealed` after its start.
+   * @returns The plaintext (`out` itself when it has exactly that length, else
+   *   a view of it, or a new array), or `null` when the tag does not verify or
+   *   `sealed` is shorter than a tag.
+   * @throws {TypeError} When the nonce is not 12 bytes or an argument is not a Uint8Array.
+   * @throws {RangeError} When `out` is too short or overlaps `sealed` badly.
+   *
+   * @example
+   * ```ts
+   * import { ChaCha20Poly1305 } from "./chacha20_poly1305.ts";
+   *
+   * const aead = new ChaCha20Poly1305(new Uint8Array(32));
+   * const nonce = new Uint8Array(12);
+   * const sealed = aead.seal(nonce, new Uint8Array([1, 2, 3]), new Uint8Array(0));
+   * // In place: the plaintext replaces the ciphertext at the front of `sealed`.
+   * console.log(aead.open(nonce, sealed, new Uint8Array(0), sealed)); // Uint8Array(3) [1, 2, 3]
+   * sealed[0] ^= 1;
+   * console.log(aead.open(nonce, sealed, new Uint8Array(0))); // null
+   * ```
+   */
+  open(
+    nonce: Uint8Array,
+    sealed: Uint8Array,
+    aad: Uint8Array,
+    out?: Uint8Array,
+  ): Uint8Array | null {
+    checkInput("sealed input", sealed);
+    const len = sealed.length - TAG_BYTES;
+    if (out !== undefined) checkOut(out, sealed, len < 0 ? 0 : len);
+    this.#start(nonce, aad);
+    if (len < 0) return null;
+    const tag = this.#tag;
+    polyPadded(this.#poly, sealed, len, this.#block);
+    polyLengths(this.#poly, aad.length, len, this.#block);
+    polyFinish(this.#poly, tag, 0);
+    let diff = 0;
+    for (let i = 0; i < TAG_BYTES; i++) diff |= tag[i] ^ sealed[len + i];
+    if (diff !== 0) {
+      if (out !== undefined) out.fill(0, 0, len);
+      return null;
+    }
+    const dst = out ?? new Uint8Array(len);
+    chachaXor(this.#state, this.#ks, sealed, dst, len);
+    return dst.length === len ? dst : dst.subarray(0, len);
+  }
+}
+
+/**
+ * The ChaCha20 stream cipher alone (RFC 8439 2.4): XORs `input` with the
+ * keystream of `key` and `nonce` from block `counter` on. Encryption and
+ * decryption are the same operation. No authentication: use
+ * {@link ChaCha20Poly1305} for records.
+ *
+ * @param key 32 bytes.
+ * @param nonce 12 bytes.
+ * @param counter The first block's number (0 to 2^32 - 1).
+ * @param input The bytes to XOR.
+ * @param out Where to write (at least `input.length` bytes; may be `input`).
+ * @returns The `input.length` bytes written.
+ * @throws {TypeError} When the key or nonce has the wrong length.
+ *
+ * @example
+ * ```ts
+ * import { chacha20 } from "./chacha20_poly1305.ts";
+ *
+ * // The keystream block of counter 1: XOR with 64 zero bytes.
+ * const block = chacha20(new Uint8Array(32), new Uint8Array(12), 1, new Uint8Array(64));
+ * console.log(block.length); // 64
+ * ```
+ */
+export function chacha20(
+  key: Uint8Array,
+  nonce: Uint8Array,
+  counter: number,
+  input: Uint8Array,
+  out?: Uint8Array,
+): Uint8Array {
+  checkBytes("key", key, KEY_BYTES);
+  checkBytes("nonce", nonce, NONCE_BYTES);
+  checkInput("input", input);
+  if (out !== undefined) checkOut(out, input, input.length);
+  const state = new Int32Array(16);
+  setKey(state, key);
+  setNonce(state, counter | 0, nonce);
+  const dst = out ?? new Uint8Array(input.length);
+  chachaXor(state, new Int32Array(16), input, dst, input.length);
+  return dst.length === input.length ? dst : dst.subarray(0, input.length);
+}
+
+/**
+ * The Poly1305 one-time authenticator alone (RFC 8439 2.5): the 16-byte tag
+ * of `message` under the 32-byte one-time key `key` (r || s). A key must
+ * never authenticate two messages.
+ *
+ * @param key 32 bytes: r (clamped here), then s.
+ * @param message The bytes to authenticate.
+ * @returns The 16-byte tag.
+ * @throws {TypeError} When the key is not 32 bytes.
+ *
+ * @example
+ * ```ts
+ * import { poly1305 } from "./chacha20_poly1305.ts";
+ *
+ * const tag = poly1305(crypto.getRandomValues(new Uint8Array(32)), new Uint8Array(100));
+ * console.log(tag.length); // 16
+ * ```
+ */
+export function poly1305(key: Uint8Array, message: Uint8Array): Uint8Array {
+  checkBytes("Poly1305 key", key, KEY_BYTES);
+  checkInput("message", message);
+  const words = new Int32Array(8);
+  for (let i = 0; i < 8; i++) words[i] = readWord(key, i * 4);
+  const poly = new Float64Array(POLY_SLOTS);
+  polyInit(poly, words);
+  const full = message.length >>> 4;
+  polyBlocks(poly, message, 0, full, HIBIT);
+  const rest = message.length & 15;
+  if (rest !== 0) {
+    // A short final block: its bytes, then a 0x01 byte, then zeros; no bit 128.
+    const block = new Uint8Array(16);
+    block.set(message.subarray(full << 4));
+    block[rest] = 1;
+    polyBlocks(poly, block, 0, 1, 0);
+  }
+  const tag = new Uint8Array(TAG_BYTES);
+  polyFinish(poly, tag, 0);
+  return tag;
+}

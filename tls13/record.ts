@@ -1,0 +1,368 @@
+/**
+ * The TLS 1.3 record layer (RFC 8446 §5) of our server: framing, record
+ * protection with ChaCha20-Poly1305 (nonce = IV XOR sequence number, the
+ * record header as additional data), the inner content type and padding,
+ * the size limits (record_overflow), alerts and close_notify.
+ *
+ * Reads decrypt in place in one read buffer (several records per socket
+ * read; no allocation per record but the payload's view). Writes seal a
+ * whole batch (up to 16 KiB per record) into one buffer, reused while no
+ * write is under way, and leave in ONE socket write.
+ *
+ * @module
+ */
+
+import { ChaCha20Poly1305 } from "./chacha20_poly1305.ts";
+import {
+  AlertDescription,
+  AlertLevel,
+  ContentType,
+  MAX_CIPHERTEXT,
+  MAX_PLAINTEXT,
+  READ_BUFFER_BYTES,
+  RECORD_HEADER_BYTES,
+  TLS12,
+} from "./constants.ts";
+import { TlsAlertError } from "./errors.ts";
+import type { TrafficKeys } from "./key_schedule.ts";
+import { after } from "../_timer.ts";
+import { concat } from "./_bytes.ts";
+
+/** The socket under TLS: a `Deno.Conn`, or a yamux stream. */
+export interface ByteStream {
+  /** Reads into `buf`; `null` at end of stream. */
+  read(buf: Uint8Array): Promise<number | null>;
+  /** Writes some or all of `data`. */
+  write(data: Uint8Array): Promise<number>;
+  /** Closes both directions. */
+  close(): void;
+}
+
+/** Bytes a protected record adds to its content: header, inner type, tag. */
+const PROTECTED_OVERHEAD = RECORD_HEADER_BYTES + 1 + 16;
+/** The reusable output buffer: a batch of up to this many bytes costs no allocation. */
+const WRITE_BUFFER_BYTES = 64 << 10;
+/** How long an alert or close_notify may take to leave before the socket is closed anyway. */
+const ALERT_WRITE_MS = 1000;
+
+/** One direction's record protection. */
+class Protection {
+  readonly aead: ChaCha20Poly1305;
+  readonly #iv: Uint8Array;
+  readonly #nonce = new Uint8Array(12);
+  #seq = 0;
+
+  constructor(keys: TrafficKeys) {
+    this.aead = new ChaCha20Poly1305(keys.key);
+    this.#iv = keys.iv;
+  }
+
+  /** The next record's nonce (a view reused by every record). */
+  nonce(): Uint8Array {
+    const n = this.#nonce;
+    n.set(this.#iv);
+    const seq = this.#seq++;
+    const hi = Math.floor(seq / 0x1_0000_0000);
+    const lo = seq >>> 0;
+    n[4] ^= hi >>> 24;
+    n[5] ^= (hi >>> 16) & 0xff;
+    n[6] ^= (hi >>> 8) & 0xff;
+    n[7] ^= hi & 0xff;
+    n[8] ^= lo >>> 24;
+    n[9] ^= (lo >>> 16) & 0xff;
+    n[10] ^= (lo >>> 8) & 0xff;
+    n[11] ^= lo & 0xff;
+    return n;
+  }
+}
+
+async function writeAll(sock: ByteStream, data: Uint8Array): Promise<void> {
+  for (let at = 0; at < data.length;) at += await sock.write(at ? data.subarray(at) : data);
+}
+
+/** The record layer over one socket. */
+export class RecordLayer {
+  /** The socket. */
+  readonly sock: ByteStream;
+  /** The content of the record {@linkcode next} returned (a view valid until the next {@linkcode fill}). */
+  payload: Uint8Array = new Uint8Array(0);
+  readonly #buf = new Uint8Array(READ_BUFFER_BYTES);
+  #start = 0;
+  #end = 0;
+  #read: Protection | null = null;
+  #write: Protection | null = null;
+  #writeGate: Promise<void> | null = null;
+  #writing: Promise<void> | null = null;
+  #out = new Uint8Array(0);
+  readonly #aad = new Uint8Array(RECORD_HEADER_BYTES);
+  #raw: Uint8Array[] | null = [];
+
+  /** @param sock The socket; the layer owns it from now on. */
+  constructor(sock: ByteStream) {
+    this.sock = sock;
+  }
+
+  /**
+   * Every byte read so far, while they are kept (until {@linkcode forgetRaw}):
+   * what a fallback TLS stack must be given first.
+   */
+  raw(): Uint8Array {
+    return concat(this.#raw ?? []);
+  }
+
+  /** Stops keeping the bytes read. */
+  forgetRaw(): void {
+    this.#raw = null;
+  }
+
+  /** Bytes read but not yet taken as records. */
+  get buffered(): number {
+    return this.#end - this.#start;
+  }
+
+  /**
+   * Reads more from the socket.
+   * @returns false at the end of the stream.
+   */
+  async fill(): Promise<boolean> {
+    const buf = this.#buf;
+    if (this.#start === this.#end) this.#start = this.#end = 0;
+    else if (buf.length - this.#end < RECORD_HEADER_BYTES + MAX_CIPHERTEXT) {
+      buf.copyWithin(0, this.#start, this.#end);
+      this.#end -= this.#start;
+      this.#start = 0;
+    }
+    const n = await this.sock.read(buf.subarray(this.#end));
+    if (n === null) return false;
+    if (this.#raw) this.#raw.push(buf.slice(this.#end, this.#end + n));
+    this.#end += n;
+    return true;
+  }
+
+  /**
+   * Takes the next complete record from what was read: decrypts it in
+   * place when read protection is on, strips its padding, and returns its
+   * (inner) content type, its content in {@linkcode payload}; 0 when no
+   * complete record is buffered.
+   *
+   * @throws {TlsAlertError} record_overflow, bad_record_mac, unexpected_message.
+   */
+  next(): number {
+    const b = this.#buf;
+    const at = this.#start;
+    if (this.#end - at < RECORD_HEADER_BYTES) return 0;
+    const type = b[at];
+    const len = (b[at + 3] << 8) | b[at + 4];
+    const protectedRecord = this.#read !== null && type === ContentType.applicationData;
+    if (type < ContentType.changeCipherSpec || type > ContentType.applicationData) {
+      throw new TlsAlertError(
+        AlertDescription.unexpectedMessage,
+        `record of unknown content type ${type}`,
+      );
+    }
+    if (len > (protectedRecord ? MAX_CIPHERTEXT : MAX_PLAINTEXT)) {
+      throw new TlsAlertError(
+        AlertDescription.recordOverflow,
+        `record of ${len} bytes: over the ${
+          protectedRecord ? MAX_CIPHERTEXT : MAX_PLAINTEXT
+        } allowed`,
+      );
+    }
+    if (this.#end - at < RECORD_HEADER_BYTES + len) return 0;
+    this.#start = at + RECORD_HEADER_BYTES + len;
+    const body = b.subarray(at + RECORD_HEADER_BYTES, at + RECORD_HEADER_BYTES + len);
+    if (!protectedRecord) {
+      if (this.#read && type === ContentType.handshake) {
+        throw new TlsAlertError(
+          AlertDescription.unexpectedMessage,
+          "unprotected handshake record after ServerHello",
+        );
+      }
+      if (type === ContentType.applicationData) {
+        throw new TlsAlertError(
+          AlertDescription.unexpectedMessage,
+          "application data before the handshake",
+        );
+      }
+      if (len === 0 && type !== ContentType.changeCipherSpec) {
+        throw new TlsAlertError(
+          AlertDescription.unexpectedMessage,
+          `empty record of content type ${type}`,
+        );
+      }
+      this.payload = body;
+      return type;
+    }
+    const aad = this.#aad;
+    aad[0] = type;
+    aad[1] = b[at + 1];
+    aad[2] = b[at + 2];
+    aad[3] = b[at + 3];
+    aad[4] = b[at + 4];
+    const plain = this.#read!.aead.open(this.#read!.nonce(), body, aad, body);
+    if (!plain) {
+      throw new TlsAlertError(
+        AlertDescription.badRecordMac,
+        "a record does not decrypt (bad_record_mac)",
+      );
+    }
+    let end = plain.length;
+    while (end > 0 && plain[end - 1] === 0) end--;
+    if (end === 0) {
+      throw new TlsAlertError(
+        AlertDescription.unexpectedMessage,
+        "protected record with no content type",
+      );
+    }
+    const inner = plain[end - 1];
+    if (end - 1 > MAX_PLAINTEXT) {
+      throw new TlsAlertError(
+        AlertDescription.recordOverflow,
+        `record content of ${end - 1} bytes: over 2^14`,
+      );
+    }
+    if (
+      inner === ContentType.changeCipherSpec ||
+      inner < ContentType.changeCipherSpec || inner > ContentType.applicationData
+    ) {
+      throw new TlsAlertError(
+        AlertDescription.unexpectedMessage,
+        `protected record of content type ${inner}`,
+      );
+    }
+    if (end === 1 && inner !== ContentType.applicationData) {
+      throw new TlsAlertError(
+        AlertDescription.unexpectedMessage,
+        `empty protected record of content type ${inner}`,
+      );
+    }
+    this.payload = plain.subarray(0, end - 1);
+    return inner;
+  }
+
+  /** Protects what is read from now on with `keys` (sequence number 0). */
+  setReadKeys(keys: TrafficKeys): void {
+    this.#read = new Protection(keys);
+  }
+
+  /** Protects what is written from now on with `keys` (sequence number 0). */
+  setWriteKeys(keys: TrafficKeys): void {
+    this.#write = new Protection(keys);
+  }
+
+  /**
+   * Writes made from now on wait for `keys`, then use them (KeyUpdate:
+   * the message itself must already be sealed with the old keys).
+   */
+  changeWriteKeys(keys: Promise<TrafficKeys>): void {
+    const gate: Promise<void> = keys.then((k) => {
+      this.#write = new Protection(k);
+      if (this.#writeGate === gate) this.#writeGate = null;
+    });
+    this.#writeGate = gate;
+  }
+
+  /**
+   * Encodes `data` as records of `type`: protected when write keys are set,
+   * at most 2^14 bytes of content each. The result is a view of a buffer
+   * reused by the next seal unless `fresh` (or a write is under way).
+   */
+  seal(type: number, data: Uint8Array, fresh = false): Uint8Array {
+    const prot = this.#write;
+    const n = data.length;
+    const chunks = Math.max(1, Math.ceil(n / MAX_PLAINTEXT));
+    const size = n + chunks * (prot ? PROTECTED_OVERHEAD : RECORD_HEADER_BYTES);
+    let out: Uint8Array;
+    if (!fresh && this.#writing === null && size <= WRITE_BUFFER_BYTES) {
+      if (this.#out.length === 0) this.#out = new Uint8Array(WRITE_BUFFER_BYTES);
+      out = this.#out;
+    } else out = new Uint8Array(size);
+    let o = 0;
+    for (let i = 0, at = 0; i < chunks; i++) {
+      const len = Math.min(MAX_PLAINTEXT, n - at);
+      const bodyLen = prot ? len + 1 + 16 : len;
+      out[o] = prot ? ContentType.applicationData : type;
+      out[o + 1] = TLS12 >> 8;
+      out[o + 2] = TLS12 & 0xff;
+      out[o + 3] = bodyLen >> 8;
+      out[o + 4] = bodyLen & 0xff;
+      const body = o + RECORD_HEADER_BYTES;
+      out.set(at === 0 && len === n ? data : data.subarray(at, at + len), body);
+      if (prot) {
+        out[body + len] = type;
+        prot.aead.seal(
+          prot.nonce(),
+          out.subarray(body, body + len + 1),
+          out.subarray(o, body),
+          out.subarray(body, body + bodyLen),
+        );
+      }
+      o = body + bodyLen;
+      at += len;
+    }
+    return out.subarray(0, o);
+  }
+
+  /**
+   * Sends `message` (a KeyUpdate) with the current write keys, then
+   * protects every later write with `keys()`.
+   */
+  sendThenRekey(type: number, message: Uint8Array, keys: () => Promise<TrafficKeys>): void {
+    const run = () => {
+      this.writeRaw(this.seal(type, message)).catch(() => {});
+      this.changeWriteKeys(keys());
+    };
+    if (this.#writeGate) void this.#writeGate.then(run);
+    else run();
+  }
+
+  /** Seals `data` as records of `type` and writes them, in one socket write. */
+  send(type: number, data: Uint8Array): Promise<void> {
+    if (this.#writeGate) return this.#writeGate.then(() => this.send(type, data));
+    return this.writeRaw(this.seal(type, data));
+  }
+
+  /** Writes bytes already sealed, after any write under way. */
+  writeRaw(bytes: Uint8Array): Promise<void> {
+    const prev = this.#writing;
+    const p = prev
+      ? prev.then(() => writeAll(this.sock, bytes), () => writeAll(this.sock, bytes))
+      : writeAll(this.sock, bytes);
+    this.#writing = p;
+    const done = () => {
+      if (this.#writing === p) this.#writing = null;
+    };
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Sends an alert (close_notify and user_canceled as warnings, the rest
+   * fatal), waiting at most a second for it to leave; never throws.
+   */
+  async alert(code: number): Promise<void> {
+    const level = code === AlertDescription.closeNotify || code === AlertDescription.userCanceled
+      ? AlertLevel.warning
+      : AlertLevel.fatal;
+    let cancel = () => {};
+    try {
+      await Promise.race([
+        this.send(ContentType.alert, new Uint8Array([level, code])),
+        new Promise<void>((resolve) => (cancel = after(ALERT_WRITE_MS, resolve))),
+      ]);
+    } catch {
+      // the peer is gone
+    } finally {
+      cancel();
+    }
+  }
+
+  /** Closes the socket (no alert: see {@linkcode alert}). */
+  close(): void {
+    try {
+      this.sock.close();
+    } catch {
+      // already closed
+    }
+  }
+}

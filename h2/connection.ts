@@ -499,6 +499,8 @@ export interface ConnectionOptions {
    * same way, silently): a place to log the peer's behaviour.
    */
   onRefusal?(conn: H2Connection, refusal: Refusal): void;
+  /** Called once, when the peer's preface and first SETTINGS frame have arrived. */
+  onReady?(conn: H2Connection): void;
   /** Called once when the connection has closed. */
   onClose(conn: H2Connection, reason: string): void;
 }
@@ -848,6 +850,7 @@ export class H2Connection {
       this.#settingsSeen = true;
       this.#prefaceTimer?.();
       this.#prefaceTimer = null;
+      this.options.onReady?.(this);
     }
     switch (type) {
       case FrameType.DATA:

@@ -48,7 +48,10 @@ export function muxListener(mux: BrokerMux, logger: Logger): MuxListener {
         listener = listenPlain(
           network,
           address,
-          (conn) => {
+          (conn, slot) => {
+            // Never closed to make room: a yamux session has no proof of its peer to wait
+            // for (TLS is inside each stream), so at the limit new sessions are refused.
+            slot.established();
             logger.debug("multiplexed connection accepted");
             const session = mux.start(conn, "server");
             sessions.add(session);

@@ -59,8 +59,22 @@ export function isAddrInUse(err: unknown): boolean {
 export function refusalWarning(log: Logger, limit: ConnectionLimit): BurstWarning {
   return new BurstWarning(
     log,
-    `${limit.what} refused: ${limit.max} are open already, the most this listener serves at once`,
+    `${limit.what} refused: ${limit.max} are open already, the most this listener serves at once ` +
+      "(the oldest not yet established is closed to make room, if there is one)",
   );
+}
+
+/**
+ * What a listener's `onConn` is told about its socket's place under the
+ * limit: once the peer has proven itself (a TLS handshake with the host's
+ * certificate, an HTTP/2 preface), `established()`; until then the socket
+ * may be closed to make room (`onEvict` first, if set).
+ */
+export interface ConnectionSlot {
+  /** The peer proved itself: this socket is no longer closed to make room. */
+  established(): void;
+  /** Called when the socket is closed to make room, before it is closed. */
+  onEvict?: () => void;
 }
 
 /** A plaintext listener handing each accepted socket on. */
@@ -73,9 +87,11 @@ export interface PlainListener {
 
 /**
  * Listens on `address` and hands every accepted socket to `onConn` until
- * closed, keeping at most `limit.max` of them open at once: a socket
- * accepted beyond it is closed at once, with one WARN per burst of such
- * refusals. TCP sockets get TCP_NODELAY (small frames must not wait for
+ * closed, keeping at most `limit.max` of them open at once. At the limit a
+ * new socket closes the oldest one not yet established (a peer that
+ * connects and stays silent cannot lock the host out); when all are
+ * established, the new socket is closed at once. Either way one WARN per
+ * burst. TCP sockets get TCP_NODELAY (small frames must not wait for
  * Nagle's 40 ms).
  *
  * @param network `unix` or `tcp`.
@@ -90,7 +106,7 @@ export interface PlainListener {
 export function listenPlain(
   network: Network,
   address: string,
-  onConn: (sock: Deno.Conn) => Promise<unknown>,
+  onConn: (sock: Deno.Conn, slot: ConnectionSlot) => Promise<unknown>,
   log: Logger,
   limit: ConnectionLimit = { max: MAX_OPEN_CONNECTIONS, what: "connections" },
 ): PlainListener {
@@ -98,27 +114,42 @@ export function listenPlain(
     ? Deno.listen({ transport: "unix", path: address })
     : Deno.listen(splitHostPort(address));
   let closed = false;
-  let open = 0;
+  /** Open sockets, oldest first, each with its slot and whether it is established. */
+  const open = new Map<Deno.Conn, { slot: ConnectionSlot; proven: boolean }>();
   const refused = refusalWarning(log, limit);
-  const done = () => {
-    open--;
-    refused.over();
+  const closeQuietly = (sock: Deno.Conn) => {
+    try {
+      sock.close();
+    } catch {
+      // already closed
+    }
   };
   void acceptLoop(listener, () => closed, (sock) => {
-    if (open >= limit.max) {
-      refused.refused({ open });
-      try {
-        sock.close();
-      } catch {
-        // already closed
+    if (open.size >= limit.max) {
+      refused.refused({ open: open.size });
+      let oldest: [Deno.Conn, { slot: ConnectionSlot }] | undefined;
+      for (const entry of open) {
+        if (!entry[1].proven) {
+          oldest = entry;
+          break;
+        }
       }
-      return;
+      if (!oldest) return closeQuietly(sock);
+      open.delete(oldest[0]);
+      oldest[1].slot.onEvict?.();
+      closeQuietly(oldest[0]);
     }
-    open++;
+    const entry = { slot: null as unknown as ConnectionSlot, proven: false };
+    entry.slot = { established: () => void (entry.proven = true) };
+    open.set(sock, entry);
+    const done = () => {
+      if (open.get(sock) === entry) open.delete(sock);
+      if (open.size < limit.max) refused.over();
+    };
     if (network === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
     let settled;
     try {
-      settled = onConn(sock);
+      settled = onConn(sock, entry.slot);
     } catch (err) {
       done();
       throw err;

@@ -13,6 +13,7 @@
 
 import { splitHostPort } from "../../transport/tcp.ts";
 import {
+  type ConnectionSlot,
   isAddrInUse,
   listenPlain,
   MAX_OPEN_CONNECTIONS,
@@ -104,12 +105,18 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const connections = new Set<H2Connection>();
   const closers: (() => void)[] = [];
   const rawSockets = new Set<{ destroy(): void }>();
-  /** Sockets in our TLS 1.3 handshake (shutdown closes them). */
+  /** Sockets in our TLS 1.3 handshake, oldest first (shutdown closes them). */
   const handshaking = new Set<Deno.Conn>();
+  /** The listener slots of connections handed to node:tls, by the duplex it reads. */
+  const fallbackSlots = new WeakMap<object, ConnectionSlot>();
   const handshakeTimeoutMs = options.http2?.prefaceTimeoutMs ?? DEFAULT_H2_LIMITS.prefaceTimeoutMs;
   let stopping = false;
 
-  const open = (transport: Transport, peerInfo: PeerInfo): H2Connection => {
+  const open = (
+    transport: Transport,
+    peerInfo: PeerInfo,
+    onReady?: () => void,
+  ): H2Connection => {
     const peer = peerInfo.address || `${peerInfo.network} socket`;
     const connOptions: CallOptions = { ...callOptions, peer: Object.freeze(peerInfo) };
     const conn = new H2Connection(transport, {
@@ -118,6 +125,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
       // Once per connection and kind: what the peer did, and what it got.
       onRefusal: (_c, { kind, code, detail }) =>
         log.warn("refused a peer's HTTP/2 behaviour", { peer, kind, h2_error: code, detail }),
+      onReady,
       onClose: (c, reason) => {
         connections.delete(c);
         log.trace("connection closed", { reason });
@@ -130,8 +138,8 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const logFailure = (err: unknown) =>
     log.error("connection failed", { error: (err as Error)?.message });
 
-  const serveDenoConn = (sock: Deno.Conn): Promise<void> => {
-    const conn = open(denoTransport(sock), peerOfDenoConn(sock.remoteAddr));
+  const serveDenoConn = (sock: Deno.Conn, slot?: ConnectionSlot): Promise<void> => {
+    const conn = open(denoTransport(sock), peerOfDenoConn(sock.remoteAddr), slot?.established);
     if (stopping) conn.drain(AbortSignal.abort());
     return pumpDenoSocket(sock, conn, logFailure);
   };
@@ -164,7 +172,10 @@ export function createNativeEngine(options: EngineOptions): Engine {
       requestCert: requireClientCert,
       rejectUnauthorized: requireClientCert,
       ALPNProtocols: ["h2"],
+      handshakeTimeout: handshakeTimeoutMs,
     }, (sock) => {
+      // A connection our TLS 1.3 server handed over: established under its listener's limit.
+      fallbackSlots.get((sock as { _parentWrap?: object })._parentWrap ?? sock)?.established();
       const conn = open(nodeTransport(sock), peer(sock));
       if (stopping) conn.drain(AbortSignal.abort());
       pumpNodeSocket(sock, conn, logFailure);
@@ -193,7 +204,9 @@ export function createNativeEngine(options: EngineOptions): Engine {
         rawSockets.delete(raw);
       });
     });
-    server.on("tlsClientError", (err: Error) => {
+    // Deno 2.9's node:tls reports a handshake timeout here but leaves the socket open.
+    server.on("tlsClientError", (err: Error, sock: { destroy(): void }) => {
+      sock.destroy();
       log.debug("TLS handshake refused", { error: err.message });
     });
     return server;
@@ -202,27 +215,44 @@ export function createNativeEngine(options: EngineOptions): Engine {
   /**
    * Serves `sock` with our TLS 1.3 server: `config` undefined while the
    * certificate is not installed yet (refused), null when our server cannot
-   * serve these settings (all to `fallback`); a ClientHello outside our
-   * scope goes to `fallback` with the bytes read.
+   * serve these settings (all to `fallbackServer()`, node:tls); a ClientHello
+   * outside our scope goes there too, with the bytes read replayed. `slot`
+   * is marked established once the handshake is done. Settles when the
+   * socket is done with.
    */
   const serveTls13 = async (
     sock: Deno.Conn,
     config: Promise<Tls13Config | null> | undefined,
     base: PeerInfo,
-    fallback: (prefix: Uint8Array) => void,
+    fallbackServer: () => ReturnType<typeof tlsServer>,
+    slot?: ConnectionSlot,
   ): Promise<void> => {
     const peer = base.address || `${base.network} socket`;
     const refuse = (reason: string) => log.debug("TLS handshake refused", { peer, reason });
+    const fallback = (prefix: Uint8Array): Promise<void> => {
+      const duplex = toNodeDuplex(sock, prefix);
+      if (slot) fallbackSlots.set(duplex, slot);
+      const closed = new Promise<void>((resolve) => duplex.once("close", () => resolve()));
+      fallbackServer().emit("connection", duplex);
+      return closed;
+    };
     if (stopping) return void sock.close();
     if (handshaking.size >= MAX_CONCURRENT_HANDSHAKES) {
-      refuse(`${MAX_CONCURRENT_HANDSHAKES} TLS handshakes under way already`);
-      return void sock.close();
+      // The oldest makes room: a crowd of silent peers cannot keep the host out.
+      const [oldest] = handshaking;
+      handshaking.delete(oldest);
+      refuse(`${MAX_CONCURRENT_HANDSHAKES} TLS handshakes under way: closing the oldest`);
+      try {
+        oldest.close();
+      } catch {
+        // already closed (by its listener, to make room)
+      }
     }
     handshaking.add(sock);
     let result;
     try {
       const cfg = config ? await config : undefined;
-      if (cfg === null) return fallback(new Uint8Array(0));
+      if (cfg === null) return await fallback(new Uint8Array(0));
       if (!cfg) {
         const layer = new RecordLayer(sock);
         await layer.alert(AlertDescription.handshakeFailure);
@@ -239,26 +269,27 @@ export function createNativeEngine(options: EngineOptions): Engine {
     }
     if (result.kind === "fallback") {
       log.debug("TLS handshake handed to node:tls", { peer, reason: result.reason });
-      return fallback(result.prefix);
+      return await fallback(result.prefix);
     }
     if (result.kind === "refused") return refuse(result.reason);
     log.debug("TLS 1.3 handshake (rpcplugin)", { peer, ms: Math.round(result.ms * 10) / 10 });
+    slot?.established();
     const tlsConn = result.conn;
     const conn = open(tlsConn, { ...base, certificate: result.peerCertificate });
     if (stopping) conn.drain(AbortSignal.abort());
-    tlsConn.pump((data) => conn.receive(data)).then(
-      (reason) => conn.close(reason),
-      (err) => {
-        logFailure(err);
-        tlsConn.close();
-        conn.close("internal error");
-      },
-    );
+    try {
+      conn.close(await tlsConn.pump((data) => conn.receive(data)));
+    } catch (err) {
+      logFailure(err);
+      tlsConn.close();
+      conn.close("internal error");
+    }
   };
 
   /**
-   * Listens with our TLS 1.3 server on a plain Deno listener; `config()` and
-   * `fallbackServer()` are asked for on each connection.
+   * Listens with our TLS 1.3 server on a plain Deno listener; `config()` is
+   * asked for on each connection, and `fallbackServer()` serves what ours
+   * hands over.
    */
   const bindTls13 = (
     network: Network,
@@ -266,11 +297,13 @@ export function createNativeEngine(options: EngineOptions): Engine {
     config: () => Promise<Tls13Config | null> | undefined,
     fallbackServer: () => ReturnType<typeof tlsServer>,
   ): number => {
-    const listener = listenPlain(network, address, (sock) => {
-      void serveTls13(sock, config(), peerOfDenoConn(sock.remoteAddr), (prefix) => {
-        fallbackServer().emit("connection", toNodeDuplex(sock, prefix));
-      });
-    }, log);
+    const listener = listenPlain(
+      network,
+      address,
+      (sock, slot) =>
+        serveTls13(sock, config(), peerOfDenoConn(sock.remoteAddr), fallbackServer, slot),
+      log,
+    );
     closers.push(listener.close);
     return listener.port;
   };
@@ -385,9 +418,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
         streamTls13.set(tls, config = tls13ConfigOf(tls));
         config.catch(() => {});
       }
-      void serveTls13(conn, config, { network, address: "" }, (prefix) => {
-        nodeServer().emit("connection", toNodeDuplex(conn, prefix));
-      });
+      void serveTls13(conn, config, { network, address: "" }, nodeServer);
     },
     async shutdown(graceMs: number): Promise<void> {
       stopping = true;

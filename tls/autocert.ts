@@ -18,6 +18,7 @@ import {
   seq,
   TAG,
   time,
+  type Tlv,
   tlv,
   uint,
   utf8,
@@ -147,10 +148,25 @@ export async function makeAutoCertificate(
   };
 }
 
+/** The first CN of a Name (SEQUENCE OF SET OF {type, value}), or `""`. */
+function commonNameOf(der: Uint8Array, name: Tlv): string {
+  for (const rdn of children(der, name)) {
+    for (const attr of children(der, rdn)) {
+      const [type, value] = children(der, attr);
+      if (value && readOid(der, type) === OID.commonName) {
+        return new TextDecoder().decode(der.subarray(value.start, value.end));
+      }
+    }
+  }
+  return "";
+}
+
 /** What {@linkcode readHostCertificate} reads. */
 export interface HostCertificate {
   /** Key type, or `"unknown"`. */
   keyType: KeyType | "unknown";
+  /** The subject's common name (CN), or `""` when it has none. */
+  commonName: string;
   /** Start of validity. */
   notBefore: Date;
   /** End of validity. */
@@ -163,10 +179,10 @@ export interface HostCertificate {
 
 /**
  * Reads the host's certificate (`PLUGIN_CLIENT_CERT`): enough to check it
- * is an X.509 certificate, its validity, and its key type.
+ * is an X.509 certificate, its validity, its key type and its subject's CN.
  *
  * @param pem The PEM text.
- * @returns Key type and validity.
+ * @returns Key type, subject CN and validity.
  * @throws {CertificateError} When it is not a PEM certificate, or is malformed.
  */
 export function readHostCertificate(pem: string): HostCertificate {
@@ -193,6 +209,7 @@ export function readHostCertificate(pem: string): HostCertificate {
     }
     return {
       keyType,
+      commonName: commonNameOf(der, fields[4]),
       notBefore: readTime(der, notBeforeEl),
       notAfter: readTime(der, notAfterEl),
       der,

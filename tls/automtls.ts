@@ -10,7 +10,7 @@
 import { ENV } from "../constants.ts";
 import { StartupError } from "../errors.ts";
 import type { ServerTls } from "../server/engine.ts";
-import { makeAutoCertificate, readHostCertificate } from "./autocert.ts";
+import { type HostCertificate, makeAutoCertificate, readHostCertificate } from "./autocert.ts";
 import type { KeyType } from "./cert.ts";
 import { CertificateError } from "./errors.ts";
 
@@ -25,17 +25,38 @@ export interface AutoMtls {
 }
 
 /**
- * The key type of our certificate when the author chose none: P-256, which
- * every host's TLS stack handles (pyvider's Python client cannot use P-521,
- * and refuses an Ed25519 server certificate with a handshake failure).
- * Speed does not decide it: Deno 2.9 pays 30-50 ms of CPU once for its
- * crypto stack, in WebCrypto's first ECDSA key generation (off the main
- * thread, beside `node:tls` loading: serve() starts it first) or else in the
- * first TLS handshake (on the main thread). An Ed25519 key skips it at key
- * generation and pays it in the handshake: its first call measured the same
- * as P-256's under go-plugin's host (bench/README.md, "Start-up").
+ * The key type of our certificate when the author chose none
+ * (`autoMtlsKeyType`): ECDSA **P-521** when the host's certificate is a P-521
+ * one for `localhost` (go-plugin's, so Terraform's and OpenTofu's, and our
+ * own host's), else **P-256**.
+ *
+ * Why, measured on Deno 2.9.6 (a fresh `deno run` per figure, median of 5):
+ * WebCrypto's first P-256 or P-384 key generation takes 33-36 ms, a
+ * one-time init of the crypto stack; P-521's takes 1.4 ms and its signature
+ * 3 ms, with no init (Ed25519 0.6 ms; RSA-2048 230 ms). Which server keys
+ * the hosts accept: go-plugin v1.8's Go host, Terraform 1.11 and OpenTofu
+ * (Go's crypto/tls) take P-256, P-384, P-521 and RSA; our host takes P-521
+ * (go-plugin's own plugins have it). pyvider-rpcplugin 0.5.5's client
+ * (grpcio's BoringSSL) takes P-256, P-384 and RSA but never P-521, even when
+ * its own certificate is P-521 (PYVIDER_CLIENT_CERT_CURVE=p521; P-384 by
+ * default, CN "pyvider.rpcplugin.autogen.client"): so "the host's own
+ * type" is not safe, and the CN tells go-plugin-style hosts apart. Every
+ * other host gets P-256, which all of them take.
+ *
+ * The saving is for a TLS server on WebCrypto (no rustls): first call under
+ * go-plugin's host, P-521 / P-256, 0.89× there (117 vs 132 ms p50, 40
+ * launches each), but 1.04× under `node:tls`, whose rustls pays the same
+ * init in the first handshake, on the main thread, instead of in the key
+ * generation beside `node:tls` loading (153 vs 147 ms).
+ *
+ * @param host The host's certificate, as read from `PLUGIN_CLIENT_CERT`.
+ * @returns The key type.
  */
-const DEFAULT_KEY_TYPE: KeyType = "ecdsa-p256";
+export function defaultKeyType(host: HostCertificate): KeyType {
+  return host.keyType === "ecdsa-p521" && host.commonName === "localhost"
+    ? "ecdsa-p521"
+    : "ecdsa-p256";
+}
 
 /**
  * What is wrong with the host's certificate, without the hints for authors
@@ -59,7 +80,7 @@ function hostCertProblem(err: CertificateError): string {
  * Checks the host's certificate and makes ours.
  *
  * @param hostCertPem The value of `PLUGIN_CLIENT_CERT`.
- * @param keyType Our key type; P-256 by default.
+ * @param keyType Our key type; by default {@linkcode defaultKeyType}'s for the host's certificate.
  * @param now The current time (tests).
  * @returns Server TLS settings and our certificate.
  * @throws {StartupError} When the host's certificate is not a usable PEM
@@ -70,10 +91,6 @@ export async function setUpAutoMtls(
   keyType?: KeyType,
   now: Date = new Date(),
 ): Promise<AutoMtls> {
-  // The key first: its generation is the longest step of a launch (see DEFAULT_KEY_TYPE).
-  const chosen = keyType ?? DEFAULT_KEY_TYPE;
-  const making = makeAutoCertificate(chosen, now);
-  making.catch(() => {}); // awaited below unless the host's certificate is refused first
   let host;
   try {
     host = readHostCertificate(hostCertPem);
@@ -94,7 +111,8 @@ export async function setUpAutoMtls(
         "restart the host so it makes a fresh one, or check this machine's clock",
     );
   }
-  const ours = await making;
+  const chosen = keyType ?? defaultKeyType(host);
+  const ours = await makeAutoCertificate(chosen, now);
   return {
     serverTls: {
       certPem: ours.certPem,

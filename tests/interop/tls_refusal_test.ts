@@ -11,17 +11,9 @@
  */
 
 import { generateCertificate } from "../../tls/mod.ts";
-import { FIXTURE, TEST_ENGINE } from "../_util/fixture.ts";
-import { buildGo } from "../_util/go.ts";
-import { denoRunLine } from "../_util/plugin.ts";
-import {
-  assert,
-  assertEquals,
-  run,
-  socketFiles,
-  waitNoProcesses,
-  withTempDir,
-} from "../_util/host.ts";
+import { TEST_ENGINE } from "../_util/fixture.ts";
+import { assert, assertEquals, socketFiles, waitNoProcesses, withTempDir } from "../_util/host.ts";
+import { runTlsprobe } from "../_util/tlsprobe.ts";
 
 /** The JSON object tlsprobe prints. */
 interface ProbeResult {
@@ -52,15 +44,8 @@ async function probe(
   flags: string[] = [],
   env: Record<string, string> = {},
 ) {
-  const bin = await buildGo("tlsprobe");
-  const cmd = denoRunLine(FIXTURE, [dir], pluginArgs);
-  const r = await run(bin, ["-cmd", cmd, ...flags], { cwd: dir, env: { TMPDIR: dir, ...env } });
-  let result: ProbeResult;
-  try {
-    result = JSON.parse(r.stdout.trim().split("\n").pop()!);
-  } catch {
-    throw new Error(`tlsprobe printed no JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
-  }
+  const r = await runTlsprobe<ProbeResult>(dir, pluginArgs, flags, env);
+  const result = r.result;
   /** Asserts `cond`, showing the probe's result and stderr when it fails. */
   const check = (cond: unknown, what: string): void =>
     assert(
@@ -147,9 +132,34 @@ Deno.test("TLS refusal: AutoMTLS over a unix socket refuses plaintext, no cert, 
     const [head, field6] = splitHandshake(p.result.handshake);
     p.check(head.startsWith(`1|1|unix|${dir}/plugin`) && head.endsWith("|grpc"), "handshake");
     p.check(field6.length > 50 && !field6.includes("="), "field 6: unpadded base64 DER");
-    p.check(p.result.cert_key === "ECDSA P-256", "the default key is P-256");
+    p.check(
+      p.result.cert_key === "ECDSA P-521",
+      "the default key under go-plugin's P-521 host certificate is P-521",
+    );
   });
 });
+
+/**
+ * The default AutoMTLS key type follows the host's certificate (tls/automtls.ts
+ * defaultKeyType): P-521 only for a P-521 one for localhost, as go-plugin's hosts
+ * make; P-256 for anything else, pyvider-rpcplugin's client's P-384 certificate
+ * (and its P-521 one, whose grpcio cannot use a P-521 server) among them.
+ */
+for (
+  const [hostKey, hostCn, expected] of [
+    ["p256", "localhost", "ECDSA P-256"],
+    ["p384", "pyvider.rpcplugin.autogen.client", "ECDSA P-256"],
+    ["p521", "pyvider.rpcplugin.autogen.client", "ECDSA P-256"],
+  ]
+) {
+  Deno.test(`TLS refusal: AutoMTLS under a ${hostKey} host certificate for ${hostCn}: the default key is ${expected}`, async () => {
+    await withTempDir(async (dir) => {
+      const p = await probe(dir, [], ["-host-key", hostKey, "-host-cn", hostCn]);
+      await expectRefusals(dir, p);
+      p.check(p.result.cert_key === expected, `the plugin certificate must be ${expected}`);
+    });
+  });
+}
 
 Deno.test("TLS refusal: AutoMTLS over TCP", async () => {
   await withTempDir(async (dir) => {

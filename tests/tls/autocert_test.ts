@@ -29,7 +29,7 @@ Deno.test("makeAutoCertificate() makes what the pkijs reader and AutoMTLS expect
 
 Deno.test("readHostCertificate() reads key type and validity of go-plugin-like host certificates", async () => {
   const cases = [
-    ["ecdsa-p521", { isCA: true }],
+    ["ecdsa-p521", { isCA: true, commonName: "localhost" }],
     ["ecdsa-p256", {}],
     ["rsa-2048", {}],
   ] as const;
@@ -38,6 +38,7 @@ Deno.test("readHostCertificate() reads key type and validity of go-plugin-like h
     const info = readHostCertificate(cert.certPem);
     const full = parseCertificatePem(cert.certPem);
     assertEquals(info.keyType, keyType);
+    assertEquals(info.commonName, /(?:^|,)CN=([^,]*)/.exec(full.subject)?.[1] ?? "");
     assertEquals([info.notBefore.getTime(), info.notAfter.getTime()], [
       full.notBefore.getTime(),
       full.notAfter.getTime(),

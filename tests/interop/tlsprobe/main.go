@@ -31,6 +31,8 @@
 //
 //	tlsprobe -cmd 'deno run ... plugin.ts' [-min-port N -max-port M]
 //	tlsprobe -cmd '...' -tls12                    (every TLS client limited to TLS 1.2)
+//	tlsprobe -cmd '...' -host-key p256 -host-cn NAME   (another host certificate than go-plugin's)
+//	tlsprobe -cmd '...' -suite hostile [-crowd N -idle-timeout D]   (hostile.go's cases)
 //	tlsprobe -cmd '...' -no-automtls -tls-ca CA.pem -client-cert C.pem -client-key C.key [-client-auth=false]
 //
 // It prints exactly one JSON object on stdout and exits 0 when every
@@ -95,11 +97,13 @@ type report struct {
 	// that key (must be NotFound); good_put/good_get are the control.
 	KV map[string]string `json:"kv"`
 	// Failures lists every expectation that did not hold.
-	Failures      []string `json:"failures"`
-	ExitCode      int      `json:"exit_code"`
-	ExitSignal    string   `json:"exit_signal,omitempty"`
-	Killed        bool     `json:"killed"`
-	SocketRemoved bool     `json:"socket_removed"`
+	Failures []string `json:"failures"`
+	// Cases holds the hostile suite's cases (-suite hostile), by name.
+	Cases         map[string]*caseResult `json:"cases,omitempty"`
+	ExitCode      int                    `json:"exit_code"`
+	ExitSignal    string                 `json:"exit_signal,omitempty"`
+	Killed        bool                   `json:"killed"`
+	SocketRemoved bool                   `json:"socket_removed"`
 }
 
 type options struct {
@@ -115,6 +119,11 @@ type options struct {
 	startTimeout time.Duration
 	killTimeout  time.Duration
 	tls12        bool
+	suite        string
+	hostKey      string
+	hostCN       string
+	crowd        int
+	idleTimeout  time.Duration
 }
 
 func main() {
@@ -131,6 +140,11 @@ func main() {
 	flag.DurationVar(&o.startTimeout, "start-timeout", 30*time.Second, "how long to wait for the handshake line")
 	flag.DurationVar(&o.killTimeout, "kill-timeout", 5*time.Second, "how long the plugin may take to exit after SIGTERM")
 	flag.BoolVar(&o.tls12, "tls12", false, "limit every TLS client to TLS 1.2")
+	flag.StringVar(&o.hostKey, "host-key", "p521", "curve of the host certificate: p256, p384 or p521 (go-plugin's)")
+	flag.StringVar(&o.hostCN, "host-cn", "localhost", "CN of the host certificate (go-plugin's: localhost)")
+	flag.StringVar(&o.suite, "suite", "refusal", "which clients: refusal (above) or hostile (hostile.go; AutoMTLS only)")
+	flag.IntVar(&o.crowd, "crowd", 64, "with -suite hostile: how many idle connections crowd opens")
+	flag.DurationVar(&o.idleTimeout, "idle-timeout", 180*time.Second, "with -suite hostile: how long idle connections may stay open")
 	flag.Parse()
 
 	rep := &report{Results: map[string]string{}, Raw: map[string]string{}, KV: map[string]string{}, Failures: []string{}, ExitCode: -1}
@@ -149,11 +163,20 @@ func (r *report) fail(format string, args ...any) {
 	r.Failures = append(r.Failures, fmt.Sprintf(format, args...))
 }
 
+// hostCurves are the -host-key values.
+var hostCurves = map[string]elliptic.Curve{"p256": elliptic.P256(), "p384": elliptic.P384(), "p521": elliptic.P521()}
+
 // newHostCert makes a certificate the way go-plugin hosts make theirs for
 // AutoMTLS (protocol.md 6.1): self-signed ECDSA P-521, CN=localhost,
 // O=HashiCorp, DNS:localhost, CA:TRUE, clientAuth+serverAuth, about 30 years.
-func newHostCert() (tls.Certificate, []byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+// -host-key and -host-cn change the curve and the CN (to play other hosts:
+// pyvider-rpcplugin's client makes P-384, CN=pyvider.rpcplugin.autogen.client).
+func newHostCert(o options) (tls.Certificate, []byte, error) {
+	curve, ok := hostCurves[o.hostKey]
+	if !ok {
+		return tls.Certificate{}, nil, fmt.Errorf("-host-key %q: want p256, p384 or p521", o.hostKey)
+	}
+	key, err := ecdsa.GenerateKey(curve, rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, nil, err
 	}
@@ -164,7 +187,7 @@ func newHostCert() (tls.Certificate, []byte, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: "localhost", Organization: []string{"HashiCorp"}},
+		Subject:      pkix.Name{CommonName: o.hostCN, Organization: []string{"HashiCorp"}},
 		DNSNames:     []string{"localhost"},
 		NotBefore:    now.Add(-30 * time.Second),
 		NotAfter:     now.Add(262980 * time.Hour),
@@ -464,7 +487,7 @@ func probe(o options, rep *report) error {
 	} else {
 		var certPEM []byte
 		var err error
-		if clientCert, certPEM, err = newHostCert(); err != nil {
+		if clientCert, certPEM, err = newHostCert(o); err != nil {
 			return fmt.Errorf("host certificate: %v", err)
 		}
 		env = append(env, "PLUGIN_CLIENT_CERT="+string(certPEM))
@@ -521,6 +544,16 @@ func probe(o options, rep *report) error {
 		return cfg
 	}
 	network, address, timeout := rep.Network, rep.Address, o.callTimeout
+
+	if o.suite == "hostile" {
+		if o.noAutoMTLS {
+			return errors.New("-suite hostile needs AutoMTLS")
+		}
+		hostile(o, rep, rep.Network, rep.Address, roots, clientCert)
+		return stopPlugin(o, rep, p)
+	} else if o.suite != "refusal" {
+		return fmt.Errorf("-suite %q: want refusal or hostile", o.suite)
+	}
 
 	// 3a. ALPN and version, and the certificate the plugin presents.
 	cfg := tlsConfig(clientCert)
@@ -626,7 +659,12 @@ func probe(o options, rep *report) error {
 		rep.fail("good: KV.Put then Get gave %q (put: %s)", rep.KV["good_get"], rep.KV["good_put"])
 	}
 
-	// 4. SIGTERM; the plugin must exit 0 in time and remove its socket.
+	return stopPlugin(o, rep, p)
+}
+
+// stopPlugin sends SIGTERM: the plugin must exit 0 in time and remove its socket.
+func stopPlugin(o options, rep *report, p *plugin) error {
+	network, address := rep.Network, rep.Address
 	rep.Killed = p.stop(o.killTimeout)
 	if rep.Killed {
 		rep.fail("the plugin did not exit within %s of SIGTERM; it was killed", o.killTimeout)

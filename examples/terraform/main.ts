@@ -12,8 +12,6 @@
  * @module
  */
 
-// First: starts the crypto library's one-time initialisation while the rest loads.
-import "./warm_crypto.ts";
 import { serve } from "../../mod.ts";
 import { exampleProvider, PROVIDER_ADDRESS } from "./provider.ts";
 import { PROTOCOL_VERSION, providerService, TERRAFORM_HANDSHAKE } from "./tfplugin6/mod.ts";

@@ -130,6 +130,20 @@ Deno.test("Poly1305 matches its BigInt definition on extreme and random keys and
     const msg = messages[i % messages.length];
     assertEquals(toHex(poly1305(key, msg)), poly1305Reference(key, msg), `case ${i}`);
   }
+  // Every block count from 0 to 40 (one at a time, and two at a time from 8 on),
+  // with the largest limbs (all-ones r and message) and random ones, at every
+  // alignment of the message.
+  for (let blocks = 0; blocks <= 40; blocks++) {
+    for (const extra of [0, 1, 15]) {
+      const len = blocks * 16 + extra;
+      for (const [key, msg] of [[ones(32), ones(len + 3)], [prng.bytes(32), prng.bytes(len + 3)]]) {
+        for (let shift = 0; shift < 4; shift++) {
+          const m = msg.subarray(shift, shift + len);
+          assertEquals(toHex(poly1305(key, m)), poly1305Reference(key, m), `length ${len}`);
+        }
+      }
+    }
+  }
 });
 
 Deno.test("Poly1305 key generation: RFC 8439 2.6.2 and A.4", () => {
@@ -242,6 +256,33 @@ Deno.test("AEAD: in-place seal and open at every boundary length, against node:c
       const view = aead.open(nonce, expected, aad, out);
       assert(view !== null && view.buffer === out.buffer && view.length === len);
       assertEquals(toHex(view), toHex(pt), `${what}: open into out`);
+    }
+  }
+});
+
+Deno.test("AEAD: every alignment of input and out, separate buffers and in place", () => {
+  const prng = new Prng(mixSeed(SEED, 6));
+  const key = prng.bytes(KEY_BYTES), aead = new ChaCha20Poly1305(key);
+  for (const len of [15, 64, 100, 257, 4096]) {
+    const nonce = prng.bytes(NONCE_BYTES), aad = prng.bytes(5), pt = prng.bytes(len);
+    const expected = toHex(oracleSeal(key, nonce, pt, aad));
+    for (let inOff = 0; inOff < 4; inOff++) {
+      const input = new Uint8Array(inOff + len + TAG_BYTES);
+      input.set(pt, inOff);
+      for (let outOff = 0; outOff < 4; outOff++) {
+        const out = new Uint8Array(outOff + len + TAG_BYTES).subarray(outOff);
+        const what = `length ${len}, input at ${inOff}, out at ${outOff}`;
+        const sealed = aead.seal(nonce, input.subarray(inOff, inOff + len), aad, out);
+        assertEquals(toHex(sealed), expected, what);
+        const back = new Uint8Array(outOff + len).subarray(outOff);
+        const ctIn = new Uint8Array(inOff + len + TAG_BYTES).subarray(inOff);
+        ctIn.set(sealed);
+        assertEquals(toHex(aead.open(nonce, ctIn, aad, back) ?? new Uint8Array(0)), toHex(pt));
+      }
+      const record = new Uint8Array(inOff + len + TAG_BYTES).subarray(inOff);
+      record.set(pt);
+      assertEquals(toHex(aead.seal(nonce, record.subarray(0, len), aad, record)), expected);
+      assertEquals(toHex(aead.open(nonce, record, aad, record) ?? new Uint8Array(0)), toHex(pt));
     }
   }
 });

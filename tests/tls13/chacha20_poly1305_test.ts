@@ -15,6 +15,7 @@ import {
   NONCE_BYTES,
   poly1305,
   TAG_BYTES,
+  warmUpChaCha20Poly1305,
 } from "../../tls13/chacha20_poly1305.ts";
 import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
 import { toHex } from "../_util/fuzz.ts";
@@ -376,4 +377,15 @@ Deno.test("AEAD: the key is copied, and exported constants are the RFC's", () =>
   const before = toHex(aead.seal(nonce, pt, pt));
   key.fill(0);
   assertEquals(toHex(aead.seal(nonce, pt, pt)), before);
+});
+
+Deno.test("warmUpChaCha20Poly1305 runs and leaves other instances as they were", () => {
+  const prng = new Prng(mixSeed(SEED, 7));
+  const key = prng.bytes(KEY_BYTES), nonce = prng.bytes(NONCE_BYTES), pt = prng.bytes(1000);
+  const aead = new ChaCha20Poly1305(key);
+  const before = toHex(aead.seal(nonce, pt, pt));
+  warmUpChaCha20Poly1305(3);
+  warmUpChaCha20Poly1305(0);
+  assertEquals(toHex(aead.seal(nonce, pt, pt)), before);
+  assertEquals(before, toHex(oracleSeal(key, nonce, pt, pt)));
 });

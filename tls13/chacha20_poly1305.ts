@@ -2,16 +2,22 @@
  * ChaCha20-Poly1305 (RFC 8439), synchronous and in pure TypeScript: the record
  * protection of the TLS 1.3 server (TLS_CHACHA20_POLY1305_SHA256).
  *
- * Constant-time by construction: no table lookups and no branches on secret
- * data. ChaCha20 is 32-bit integer arithmetic; Poly1305 keeps its accumulator
- * in six 22-bit limbs held in float64 numbers, whose products and sums stay
- * below 2^53 and so are exact (no subnormals or non-integers ever occur); the
- * tag is compared by OR-ing the XOR of every byte. A failed `open` writes no
- * plaintext: the tag is checked before anything is decrypted.
+ * Constant-time by construction: no table lookups, and branches only on
+ * lengths and alignment, never on key, keystream, accumulator or tag bits.
+ * ChaCha20 is 32-bit integer arithmetic; Poly1305 keeps its accumulator in six
+ * 22-bit limbs held in float64 numbers, whose products and sums stay below
+ * 2^53 and so are exact (integers only: no subnormals, no rounding); carries
+ * are `Math.floor` of a product by 2^-22, the final reduction selects with
+ * masks, and the tag is compared by OR-ing the XOR of every byte. A failed
+ * `open` writes no plaintext: the tag is checked before anything is decrypted.
+ * (Every integer operation sees full-range values from the first block on, so
+ * V8's type feedback is general before anything is optimised: no later
+ * deoptimisation depends on secret values.)
  *
- * All working state lives in typed arrays allocated once per instance: a call
- * allocates only its result when no `out` is given (and a `subarray` view when
- * `out` is longer than the result).
+ * All working state lives in typed arrays allocated once per instance. A call
+ * allocates its result when no `out` is given, a `subarray` view when `out` is
+ * longer than the result, and, for 64 bytes or more starting 4-aligned, one or
+ * two Int32Array views (input, out) so that ChaCha20 XORs whole words.
  *
  * @module
  */
@@ -60,6 +66,8 @@ const HIBIT = 1 << 18;
 const RADIX = 4194304;
 const INV_RADIX = 1 / RADIX;
 const MASK22 = 0x3fffff;
+/** 2^-32: a multiplication (constant time, exact here), never a division, takes the carry. */
+const INV_2_32 = 1 / 4294967296;
 /** Slots of the Poly1305 state array: accumulator, r, 20·r, r², 20·r², s, r² computed. */
 const H = 0, R = 6, S20 = 12, R2 = 18, S2 = 24, PAD = 30, HAVE_R2 = 34, POLY_SLOTS = 35;
 /** From this many blocks in one call on, Poly1305 takes them two at a time (it needs r²). */
@@ -422,7 +430,7 @@ function polyFinish(poly: Float64Array, out: Uint8Array, off: number): void {
   let g4 = h4 + c;
   c = g4 >>> 22, g4 &= MASK22;
   let g5 = h5 + c;
-  const take = -(g5 >>> 20), keep = ~take;
+  const take = -(g5 >>> 20) | 0, keep = ~take;
   g5 &= 0xfffff;
   h0 = (h0 & keep) | (g0 & take), h1 = (h1 & keep) | (g1 & take);
   h2 = (h2 & keep) | (g2 & take), h3 = (h3 & keep) | (g3 & take);
@@ -434,11 +442,11 @@ function polyFinish(poly: Float64Array, out: Uint8Array, off: number): void {
   const w3 = ((h4 >>> 8) | (h5 << 14)) >>> 0;
   let f = w0 + poly[PAD];
   writeWord(out, off, f);
-  f = w1 + poly[PAD + 1] + ((f / 4294967296) | 0);
+  f = w1 + poly[PAD + 1] + ((f * INV_2_32) | 0);
   writeWord(out, off + 4, f);
-  f = w2 + poly[PAD + 2] + ((f / 4294967296) | 0);
+  f = w2 + poly[PAD + 2] + ((f * INV_2_32) | 0);
   writeWord(out, off + 8, f);
-  f = w3 + poly[PAD + 3] + ((f / 4294967296) | 0);
+  f = w3 + poly[PAD + 3] + ((f * INV_2_32) | 0);
   writeWord(out, off + 12, f);
 }
 

@@ -362,18 +362,15 @@ function polyBlocks(
     // Two carry passes, each over all six limbs at once (a short dependency
     // chain): the first leaves limbs below 2^22 + 2^31 (limb 0: + 20·2^31),
     // the second below 2^22 + 2^13.
-    const c0 = Math.floor(d0 * INV_RADIX), c1 = Math.floor(d1 * INV_RADIX);
-    const c2 = Math.floor(d2 * INV_RADIX), c3 = Math.floor(d3 * INV_RADIX);
-    const c4 = Math.floor(d4 * INV_RADIX), c5 = Math.floor(d5 * INV_RADIX);
-    d0 = d0 - c0 * RADIX + c5 * 20, d1 = d1 - c1 * RADIX + c0;
-    d2 = d2 - c2 * RADIX + c1, d3 = d3 - c3 * RADIX + c2;
-    d4 = d4 - c4 * RADIX + c3, d5 = d5 - c5 * RADIX + c4;
-    const e0 = Math.floor(d0 * INV_RADIX), e1 = Math.floor(d1 * INV_RADIX);
-    const e2 = Math.floor(d2 * INV_RADIX), e3 = Math.floor(d3 * INV_RADIX);
-    const e4 = Math.floor(d4 * INV_RADIX), e5 = Math.floor(d5 * INV_RADIX);
-    h0 = d0 - e0 * RADIX + e5 * 20, h1 = d1 - e1 * RADIX + e0;
-    h2 = d2 - e2 * RADIX + e1, h3 = d3 - e3 * RADIX + e2;
-    h4 = d4 - e4 * RADIX + e3, h5 = d5 - e5 * RADIX + e4;
+    for (let pass = 0; pass < 2; pass++) {
+      const c0 = Math.floor(d0 * INV_RADIX), c1 = Math.floor(d1 * INV_RADIX);
+      const c2 = Math.floor(d2 * INV_RADIX), c3 = Math.floor(d3 * INV_RADIX);
+      const c4 = Math.floor(d4 * INV_RADIX), c5 = Math.floor(d5 * INV_RADIX);
+      d0 = d0 - c0 * RADIX + c5 * 20, d1 = d1 - c1 * RADIX + c0;
+      d2 = d2 - c2 * RADIX + c1, d3 = d3 - c3 * RADIX + c2;
+      d4 = d4 - c4 * RADIX + c3, d5 = d5 - c5 * RADIX + c4;
+    }
+    h0 = d0, h1 = d1, h2 = d2, h3 = d3, h4 = d4, h5 = d5;
   }
   poly[H] = h0, poly[H + 1] = h1, poly[H + 2] = h2;
   poly[H + 3] = h3, poly[H + 4] = h4, poly[H + 5] = h5;

@@ -140,6 +140,24 @@ function wordView(b: Uint8Array, len: number): Int32Array | null {
   return new Int32Array(b.buffer, b.byteOffset, len >>> 2);
 }
 
+/**
+ * Checks that blocks `counter` on cover `len` bytes without passing the 32-bit
+ * block counter (RFC 8439 2.4: at most 2^32 blocks; the AEAD starts at 1, so
+ * 2^38 - 64 bytes at most).
+ */
+function checkCounter(counter: number, len: number): void {
+  if (!Number.isInteger(counter) || counter < 0 || counter > 0xffffffff) {
+    throw new TypeError(
+      `ChaCha20: the block counter must be an integer from 0 to 2^32 - 1, got ${counter}`,
+    );
+  }
+  if (counter + Math.ceil(len / 64) > 4294967296) {
+    throw new RangeError(
+      `ChaCha20: ${len} bytes from block ${counter} run past the 32-bit block counter`,
+    );
+  }
+}
+
 /** Words 0-11 of a ChaCha20 state: the constant "expand 32-byte k" and the key. */
 function setKey(state: Int32Array, key: Uint8Array): void {
   state[0] = 0x61707865;
@@ -537,6 +555,7 @@ export class ChaCha20Poly1305 {
     const len = plaintext.length;
     const need = len + TAG_BYTES;
     if (out !== undefined) checkOut(out, plaintext, need);
+    checkCounter(1, len);
     this.#start(nonce, aad);
     const dst = out ?? new Uint8Array(need);
     const inWords = wordView(plaintext, len);
@@ -620,7 +639,9 @@ export class ChaCha20Poly1305 {
  * @param input The bytes to XOR.
  * @param out Where to write (at least `input.length` bytes; may be `input`).
  * @returns The `input.length` bytes written.
- * @throws {TypeError} When the key or nonce has the wrong length.
+ * @throws {TypeError} When the key or nonce has the wrong length, or the
+ *   counter is not an integer from 0 to 2^32 - 1.
+ * @throws {RangeError} When `input` runs past block 2^32 - 1.
  *
  * @example
  * ```ts
@@ -642,6 +663,7 @@ export function chacha20(
   checkBytes("nonce", nonce, NONCE_BYTES);
   checkInput("input", input);
   if (out !== undefined) checkOut(out, input, input.length);
+  checkCounter(counter, input.length);
   const state = new Int32Array(16);
   setKey(state, key);
   setNonce(state, counter | 0, nonce);

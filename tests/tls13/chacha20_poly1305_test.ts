@@ -349,6 +349,37 @@ Deno.test("AEAD: wrong key or nonce lengths throw a TypeError naming the length 
   assertThrows(() => poly1305(new Uint8Array(16), empty), TypeError, /must be 32 bytes/);
 });
 
+Deno.test("ChaCha20: the block counter is 32 bits, and the keystream may not run past it", () => {
+  const key = new Uint8Array(KEY_BYTES), nonce = new Uint8Array(NONCE_BYTES);
+  for (const counter of [-1, 1.5, 2 ** 32, NaN]) {
+    assertThrows(
+      () => chacha20(key, nonce, counter, new Uint8Array(1)),
+      TypeError,
+      /0 to 2\^32 - 1/,
+    );
+  }
+  const last = 2 ** 32 - 1;
+  assertEquals(chacha20(key, nonce, last, new Uint8Array(64)).length, 64);
+  assertThrows(() => chacha20(key, nonce, last, new Uint8Array(65)), RangeError, /32-bit/);
+});
+
+Deno.test("ChaCha20 agrees with node:crypto's chacha20 at random and extreme counters", () => {
+  const prng = new Prng(mixSeed(SEED, 8));
+  for (let i = 0; i < 100; i++) {
+    const key = prng.bytes(KEY_BYTES), nonce = prng.bytes(NONCE_BYTES);
+    const len = prng.size(5000);
+    const counter = i < 4 ? [0, 1, 2 ** 31, 2 ** 32 - 1][i] : prng.u32();
+    const input = prng.bytes(Math.min(len, (2 ** 32 - counter) * 64));
+    // OpenSSL's chacha20 takes the 32-bit counter (little-endian) || the nonce as its IV.
+    const iv = concat(new Uint8Array(4), nonce);
+    new DataView(iv.buffer).setUint32(0, counter, true);
+    const c = createCipheriv("chacha20", key, iv);
+    const expected = concat(c.update(input), c.final());
+    const what = `case ${i}: counter ${counter}, length ${input.length}`;
+    assertEquals(toHex(chacha20(key, nonce, counter, input)), toHex(expected), what);
+  }
+});
+
 Deno.test("AEAD: a short out or one overlapping the input from a later offset is a RangeError", () => {
   const aead = new ChaCha20Poly1305(new Uint8Array(KEY_BYTES));
   const nonce = new Uint8Array(NONCE_BYTES), empty = new Uint8Array(0);

@@ -15,6 +15,7 @@ import {
   NONCE_BYTES,
   poly1305,
   TAG_BYTES,
+  warmUpChaCha20Poly1305,
 } from "../../tls13/chacha20_poly1305.ts";
 import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
 import { toHex } from "../_util/fuzz.ts";
@@ -129,6 +130,20 @@ Deno.test("Poly1305 matches its BigInt definition on extreme and random keys and
   for (const [i, key] of keys.entries()) {
     const msg = messages[i % messages.length];
     assertEquals(toHex(poly1305(key, msg)), poly1305Reference(key, msg), `case ${i}`);
+  }
+  // Every block count from 0 to 40 (one at a time, and two at a time from 8 on),
+  // with the largest limbs (all-ones r and message) and random ones, at every
+  // alignment of the message.
+  for (let blocks = 0; blocks <= 40; blocks++) {
+    for (const extra of [0, 1, 15]) {
+      const len = blocks * 16 + extra;
+      for (const [key, msg] of [[ones(32), ones(len + 3)], [prng.bytes(32), prng.bytes(len + 3)]]) {
+        for (let shift = 0; shift < 4; shift++) {
+          const m = msg.subarray(shift, shift + len);
+          assertEquals(toHex(poly1305(key, m)), poly1305Reference(key, m), `length ${len}`);
+        }
+      }
+    }
   }
 });
 
@@ -246,6 +261,33 @@ Deno.test("AEAD: in-place seal and open at every boundary length, against node:c
   }
 });
 
+Deno.test("AEAD: every alignment of input and out, separate buffers and in place", () => {
+  const prng = new Prng(mixSeed(SEED, 6));
+  const key = prng.bytes(KEY_BYTES), aead = new ChaCha20Poly1305(key);
+  for (const len of [15, 64, 100, 257, 4096]) {
+    const nonce = prng.bytes(NONCE_BYTES), aad = prng.bytes(5), pt = prng.bytes(len);
+    const expected = toHex(oracleSeal(key, nonce, pt, aad));
+    for (let inOff = 0; inOff < 4; inOff++) {
+      const input = new Uint8Array(inOff + len + TAG_BYTES);
+      input.set(pt, inOff);
+      for (let outOff = 0; outOff < 4; outOff++) {
+        const out = new Uint8Array(outOff + len + TAG_BYTES).subarray(outOff);
+        const what = `length ${len}, input at ${inOff}, out at ${outOff}`;
+        const sealed = aead.seal(nonce, input.subarray(inOff, inOff + len), aad, out);
+        assertEquals(toHex(sealed), expected, what);
+        const back = new Uint8Array(outOff + len).subarray(outOff);
+        const ctIn = new Uint8Array(inOff + len + TAG_BYTES).subarray(inOff);
+        ctIn.set(sealed);
+        assertEquals(toHex(aead.open(nonce, ctIn, aad, back) ?? new Uint8Array(0)), toHex(pt));
+      }
+      const record = new Uint8Array(inOff + len + TAG_BYTES).subarray(inOff);
+      record.set(pt);
+      assertEquals(toHex(aead.seal(nonce, record.subarray(0, len), aad, record)), expected);
+      assertEquals(toHex(aead.open(nonce, record, aad, record) ?? new Uint8Array(0)), toHex(pt));
+    }
+  }
+});
+
 Deno.test("AEAD: out may start before the input in the same buffer", () => {
   const prng = new Prng(mixSeed(SEED, 4));
   const key = prng.bytes(KEY_BYTES), nonce = prng.bytes(NONCE_BYTES), aad = prng.bytes(5);
@@ -307,6 +349,37 @@ Deno.test("AEAD: wrong key or nonce lengths throw a TypeError naming the length 
   assertThrows(() => poly1305(new Uint8Array(16), empty), TypeError, /must be 32 bytes/);
 });
 
+Deno.test("ChaCha20: the block counter is 32 bits, and the keystream may not run past it", () => {
+  const key = new Uint8Array(KEY_BYTES), nonce = new Uint8Array(NONCE_BYTES);
+  for (const counter of [-1, 1.5, 2 ** 32, NaN]) {
+    assertThrows(
+      () => chacha20(key, nonce, counter, new Uint8Array(1)),
+      TypeError,
+      /0 to 2\^32 - 1/,
+    );
+  }
+  const last = 2 ** 32 - 1;
+  assertEquals(chacha20(key, nonce, last, new Uint8Array(64)).length, 64);
+  assertThrows(() => chacha20(key, nonce, last, new Uint8Array(65)), RangeError, /32-bit/);
+});
+
+Deno.test("ChaCha20 agrees with node:crypto's chacha20 at random and extreme counters", () => {
+  const prng = new Prng(mixSeed(SEED, 8));
+  for (let i = 0; i < 100; i++) {
+    const key = prng.bytes(KEY_BYTES), nonce = prng.bytes(NONCE_BYTES);
+    const len = prng.size(5000);
+    const counter = i < 4 ? [0, 1, 2 ** 31, 2 ** 32 - 1][i] : prng.u32();
+    const input = prng.bytes(Math.min(len, (2 ** 32 - counter) * 64));
+    // OpenSSL's chacha20 takes the 32-bit counter (little-endian) || the nonce as its IV.
+    const iv = concat(new Uint8Array(4), nonce);
+    new DataView(iv.buffer).setUint32(0, counter, true);
+    const c = createCipheriv("chacha20", key, iv);
+    const expected = concat(c.update(input), c.final());
+    const what = `case ${i}: counter ${counter}, length ${input.length}`;
+    assertEquals(toHex(chacha20(key, nonce, counter, input)), toHex(expected), what);
+  }
+});
+
 Deno.test("AEAD: a short out or one overlapping the input from a later offset is a RangeError", () => {
   const aead = new ChaCha20Poly1305(new Uint8Array(KEY_BYTES));
   const nonce = new Uint8Array(NONCE_BYTES), empty = new Uint8Array(0);
@@ -335,4 +408,15 @@ Deno.test("AEAD: the key is copied, and exported constants are the RFC's", () =>
   const before = toHex(aead.seal(nonce, pt, pt));
   key.fill(0);
   assertEquals(toHex(aead.seal(nonce, pt, pt)), before);
+});
+
+Deno.test("warmUpChaCha20Poly1305 runs and leaves other instances as they were", () => {
+  const prng = new Prng(mixSeed(SEED, 7));
+  const key = prng.bytes(KEY_BYTES), nonce = prng.bytes(NONCE_BYTES), pt = prng.bytes(1000);
+  const aead = new ChaCha20Poly1305(key);
+  const before = toHex(aead.seal(nonce, pt, pt));
+  warmUpChaCha20Poly1305(3);
+  warmUpChaCha20Poly1305(0);
+  assertEquals(toHex(aead.seal(nonce, pt, pt)), before);
+  assertEquals(before, toHex(oracleSeal(key, nonce, pt, pt)));
 });

@@ -68,7 +68,7 @@ export const SIGNATURE_NAMES: Readonly<Record<string, string>> = {
   [OID.sha384WithRsa]: "sha384WithRSAEncryption",
   [OID.sha512WithRsa]: "sha512WithRSAEncryption",
   [OID.rsassaPss]: "RSASSA-PSS",
-  [OID.ed25519]: "Ed25519",
+  [OID.ed25519]: "ED25519",
 };
 
 /** Names of extended key usages, as Go's and RFC 5280's identifiers. */

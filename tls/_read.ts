@@ -151,6 +151,7 @@ function readAltNames(names: asn1js.Sequence, info: CertificateInfo): void {
 
 function keyTypeOf(info: pkijs.PublicKeyInfo): KeyType | "unknown" {
   const algorithm = info.algorithm.algorithmId;
+  if (algorithm === OID.ed25519) return "ed25519";
   if (algorithm === OID.ecPublicKey) {
     const curve = info.algorithm.algorithmParams;
     return curve instanceof asn1js.ObjectIdentifier

@@ -192,17 +192,22 @@ export async function signCertificate(
     }
     oid = found;
     params = { name: "RSASSA-PKCS1-v1_5" };
+  } else if (algorithm.name === "Ed25519") {
+    oid = OID.ed25519;
+    params = { name: "Ed25519" };
   } else {
     throw new TypeError(
-      `Cannot sign a certificate with a "${algorithm.name}" key: use an ECDSA or RSASSA-PKCS1-v1_5 key`,
+      `Cannot sign a certificate with a "${algorithm.name}" key: use an ECDSA, Ed25519 or RSASSA-PKCS1-v1_5 key`,
     );
   }
   const ecdsa = params.name === "ECDSA";
-  // RFC 4055: the RSA signature algorithms carry NULL parameters; RFC 5758:
-  // the ECDSA ones carry none.
+  // RFC 4055: the RSA signature algorithms carry NULL parameters; RFC 5758
+  // and RFC 8410: the ECDSA and Ed25519 ones carry none.
   const identifier = () =>
     new pkijs.AlgorithmIdentifier(
-      ecdsa ? { algorithmId: oid } : { algorithmId: oid, algorithmParams: new asn1js.Null() },
+      params.name === "RSASSA-PKCS1-v1_5"
+        ? { algorithmId: oid, algorithmParams: new asn1js.Null() }
+        : { algorithmId: oid },
     );
   certificate.signature = identifier();
   certificate.signatureAlgorithm = identifier();

@@ -41,10 +41,12 @@ export interface AutoCertificate {
 }
 
 interface Algorithm {
-  gen: EcKeyGenParams | RsaHashedKeyGenParams;
+  gen: EcKeyGenParams | RsaHashedKeyGenParams | { name: string };
   sign: EcdsaParams | AlgorithmIdentifier;
   sigOid: string;
   rsa: boolean;
+  /** WebCrypto's ECDSA signature is r||s; X.509 carries it as DER. */
+  ecdsa: boolean;
 }
 
 const RSA_EXPONENT = new Uint8Array([1, 0, 1]);
@@ -57,6 +59,15 @@ function algorithmOf(keyType: KeyType): Algorithm {
       return ec("P-384", "SHA-384", OID.ecdsaWithSha384);
     case "ecdsa-p521":
       return ec("P-521", "SHA-512", OID.ecdsaWithSha512);
+    case "ed25519":
+      // RFC 8410: the SPKI and the signature algorithm are id-Ed25519, without parameters.
+      return {
+        gen: { name: "Ed25519" },
+        sign: { name: "Ed25519" },
+        sigOid: OID.ed25519,
+        rsa: false,
+        ecdsa: false,
+      };
     default: {
       const modulusLength = Number(keyType.slice(4));
       return {
@@ -69,13 +80,20 @@ function algorithmOf(keyType: KeyType): Algorithm {
         sign: { name: "RSASSA-PKCS1-v1_5" },
         sigOid: OID.sha256WithRsa,
         rsa: true,
+        ecdsa: false,
       };
     }
   }
 }
 
 function ec(namedCurve: string, hash: string, sigOid: string): Algorithm {
-  return { gen: { name: "ECDSA", namedCurve }, sign: { name: "ECDSA", hash }, sigOid, rsa: false };
+  return {
+    gen: { name: "ECDSA", namedCurve },
+    sign: { name: "ECDSA", hash },
+    sigOid,
+    rsa: false,
+    ecdsa: true,
+  };
 }
 
 const extension = (id: string, critical: boolean, value: Uint8Array) =>
@@ -139,7 +157,7 @@ export async function makeAutoCertificate(
     ),
   );
   const raw = new Uint8Array(await crypto.subtle.sign(alg.sign, keys.privateKey, tbs));
-  const certDer = seq(tbs, sigAlg, bits(alg.rsa ? raw : ecdsaSignatureDer(raw)));
+  const certDer = seq(tbs, sigAlg, bits(alg.ecdsa ? ecdsaSignatureDer(raw) : raw));
   return {
     certPem: derToPem(certDer, "CERTIFICATE"),
     keyPem: derToPem(pkcs8, "PRIVATE KEY"),
@@ -199,6 +217,8 @@ export function readHostCertificate(pem: string): HostCertificate {
     let keyType: KeyType | "unknown" = "unknown";
     if (alg === OID.ecPublicKey && params?.tag === TAG.oid) {
       keyType = CURVE_KEY_TYPES[readOid(der, params)] ?? "unknown";
+    } else if (alg === OID.ed25519) {
+      keyType = "ed25519";
     } else if (alg === OID.rsaEncryption) {
       const [, key] = children(der, fields[5]);
       const [modulus] = children(der, readTlv(der, key.start + 1, key.end));

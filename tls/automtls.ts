@@ -54,7 +54,7 @@ export interface AutoMtls {
  */
 export function defaultKeyType(host: HostCertificate): KeyType {
   return host.keyType === "ecdsa-p521" && host.commonName === "localhost"
-    ? "ecdsa-p521"
+    ? "ed25519"
     : "ecdsa-p256";
 }
 

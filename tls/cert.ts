@@ -27,7 +27,7 @@
 import * as pkijs from "pkijs";
 import { derToPem, pemToDer } from "./pem.ts";
 import { parseIpAddress } from "./_ip.ts";
-import { KEY_USAGE_BITS } from "./_oids.ts";
+import { KEY_USAGE_BITS, OID } from "./_oids.ts";
 import { decodeCertificate, describeCertificate, subjectKeyIdOf } from "./_read.ts";
 import {
   encodeExtensions,
@@ -61,6 +61,7 @@ export type KeyType =
   | "ecdsa-p256"
   | "ecdsa-p384"
   | "ecdsa-p521"
+  | "ed25519"
   | "rsa-2048"
   | "rsa-3072"
   | "rsa-4096";
@@ -82,6 +83,7 @@ export const KEY_TYPES: readonly KeyType[] = Object.freeze([
   "ecdsa-p256",
   "ecdsa-p384",
   "ecdsa-p521",
+  "ed25519",
   "rsa-2048",
   "rsa-3072",
   "rsa-4096",
@@ -199,7 +201,7 @@ export interface GeneratedCertificate {
 
 /** What {@linkcode parseCertificatePem} reads from a certificate. */
 export interface CertificateInfo {
-  /** The public key's algorithm, or `"unknown"` for any other key (Ed25519, RSA-1024, …). */
+  /** The public key's algorithm, or `"unknown"` for any other key (Ed448, RSA-1024, …). */
   keyType: KeyType | "unknown";
   /** The subject as an RFC 4514 string, last RDN first, e.g. `CN=localhost,O=rpcplugin`. */
   subject: string;
@@ -230,7 +232,7 @@ export interface CertificateInfo {
 }
 
 interface KeySpec {
-  readonly generate: EcKeyGenParams | RsaHashedKeyGenParams;
+  readonly generate: EcKeyGenParams | RsaHashedKeyGenParams | Algorithm;
   readonly rsa: boolean;
 }
 
@@ -246,6 +248,7 @@ const KEY_SPECS: Readonly<Record<KeyType, KeySpec>> = {
   "ecdsa-p256": { generate: { name: "ECDSA", namedCurve: "P-256" }, rsa: false },
   "ecdsa-p384": { generate: { name: "ECDSA", namedCurve: "P-384" }, rsa: false },
   "ecdsa-p521": { generate: { name: "ECDSA", namedCurve: "P-521" }, rsa: false },
+  "ed25519": { generate: { name: "Ed25519" }, rsa: false },
   "rsa-2048": rsaSpec(2048),
   "rsa-3072": rsaSpec(3072),
   "rsa-4096": rsaSpec(4096),
@@ -275,8 +278,8 @@ function webCryptoEngine(): pkijs.CryptoEngine {
  * with the serverAuth and clientAuth extended key usages: what a go-plugin
  * host expects of a plugin under AutoMTLS. The serial number is a random
  * positive integer of up to 127 bits. ECDSA keys sign with the hash that
- * matches their curve (SHA-256, SHA-384, SHA-512); RSA keys sign with
- * sha256WithRSAEncryption.
+ * matches their curve (SHA-256, SHA-384, SHA-512); Ed25519 keys sign with
+ * Ed25519 (RFC 8410); RSA keys sign with sha256WithRSAEncryption.
  *
  * Needs no permissions.
  *
@@ -471,12 +474,30 @@ function checkExtKeyUsages(usages: ExtKeyUsage[]): ExtKeyUsage[] {
   return [...new Set(usages)];
 }
 
-/** Whether `issuer`'s public key verifies `certificate`'s signature. */
+/**
+ * Whether `issuer`'s public key verifies `certificate`'s signature: through
+ * pkijs, or WebCrypto for Ed25519 (which pkijs 4 does not verify).
+ */
 async function signedBy(
   certificate: pkijs.Certificate,
   issuer: pkijs.Certificate,
 ): Promise<boolean> {
   try {
+    if (certificate.signatureAlgorithm.algorithmId === OID.ed25519) {
+      const key = await crypto.subtle.importKey(
+        "spki",
+        issuer.subjectPublicKeyInfo.toSchema().toBER(),
+        { name: "Ed25519" },
+        false,
+        ["verify"],
+      );
+      return await crypto.subtle.verify(
+        "Ed25519",
+        key,
+        certificate.signatureValue.valueBlock.valueHexView.slice(),
+        certificate.tbsView.slice(),
+      );
+    }
     return await certificate.verify(issuer, webCryptoEngine());
   } catch {
     // pkijs throws rather than returning false for some mismatches, such as

@@ -8,17 +8,10 @@
 
 import type { ServerTls } from "../server/engine.ts";
 import { readHostCertificate } from "../tls/autocert.ts";
-import type { KeyType } from "../tls/cert.ts";
 import { pemToDer } from "../tls/pem.ts";
 import type { Tls13Config } from "./server.ts";
-import { signerFor, verifierFor } from "./signatures.ts";
+import { signerFor, signingKeyImport, verifierFor } from "./signatures.ts";
 import { derivedEarly } from "./key_schedule.ts";
-
-const CURVES: Partial<Record<KeyType, string>> = {
-  "ecdsa-p256": "P-256",
-  "ecdsa-p384": "P-384",
-  "ecdsa-p521": "P-521",
-};
 
 /**
  * Our TLS 1.3 server's settings for `tls`, or null when it cannot serve
@@ -35,12 +28,12 @@ export async function tls13ConfigOf(tls: ServerTls): Promise<Tls13Config | null>
     const ours = readHostCertificate(tls.certPem);
     const host = readHostCertificate(tls.clientCaPem);
     if (ours.keyType === "unknown") return null;
-    const curve = CURVES[ours.keyType];
-    const privateKey = curve
+    const algorithm = signingKeyImport(ours.keyType);
+    const privateKey = algorithm
       ? await crypto.subtle.importKey(
         "pkcs8",
         pemToDer(tls.keyPem, "PRIVATE KEY") as Uint8Array<ArrayBuffer>,
-        { name: "ECDSA", namedCurve: curve },
+        algorithm,
         false,
         ["sign"],
       )
@@ -57,7 +50,7 @@ export async function tls13ConfigOf(tls: ServerTls): Promise<Tls13Config | null>
   derivedEarly().catch(() => {});
   const verifier = verifierFor(keys.clientSpki);
   if (!verifier.schemes.length) return null;
-  const pkcs8 = CURVES[keys.keyType] ? undefined : pemToDer(tls.keyPem, "PRIVATE KEY");
+  const pkcs8 = signingKeyImport(keys.keyType) ? undefined : pemToDer(tls.keyPem, "PRIVATE KEY");
   return {
     certDer: keys.certDer,
     signer: await signerFor(keys.keyType, keys.privateKey, pkcs8),

@@ -72,13 +72,21 @@ export interface Signer {
   sign(content: Uint8Array): Promise<Uint8Array>;
 }
 
+/** Our CertificateVerify scheme per key type; RSA keys sign RSA-PSS with SHA-256. */
+const SCHEME_OF: Readonly<Partial<Record<KeyType, number>>> = {
+  "ecdsa-p256": SignatureScheme.ecdsaSecp256r1Sha256,
+  "ecdsa-p384": SignatureScheme.ecdsaSecp384r1Sha384,
+  "ecdsa-p521": SignatureScheme.ecdsaSecp521r1Sha512,
+  "ed25519": SignatureScheme.ed25519,
+};
+
 /**
- * The signer of an AutoMTLS key: ECDSA with its curve's hash, or RSA-PSS
- * with SHA-256 (an RSA key from WebCrypto's RSASSA-PKCS1-v1_5 generation is
- * imported again from its PKCS#8 as RSA-PSS).
+ * The signer of an AutoMTLS key: ECDSA with its curve's hash, Ed25519, or
+ * RSA-PSS with SHA-256 (an RSA key from WebCrypto's RSASSA-PKCS1-v1_5
+ * generation is imported again from its PKCS#8 as RSA-PSS).
  *
  * @param keyType The key type.
- * @param privateKey The key (needed for ECDSA; RSA's is imported again from `pkcs8`).
+ * @param privateKey The key (needed for ECDSA and Ed25519; RSA's is imported again from `pkcs8`).
  * @param pkcs8 The key's PKCS#8 DER, needed for RSA.
  */
 export async function signerFor(
@@ -86,20 +94,14 @@ export async function signerFor(
   privateKey: CryptoKey | undefined,
   pkcs8?: Uint8Array,
 ): Promise<Signer> {
-  const scheme = keyType === "ecdsa-p256"
-    ? SignatureScheme.ecdsaSecp256r1Sha256
-    : keyType === "ecdsa-p384"
-    ? SignatureScheme.ecdsaSecp384r1Sha384
-    : keyType === "ecdsa-p521"
-    ? SignatureScheme.ecdsaSecp521r1Sha512
-    : SignatureScheme.rsaPssRsaeSha256;
+  const scheme = SCHEME_OF[keyType] ?? SignatureScheme.rsaPssRsaeSha256;
   const alg = ALGORITHMS[scheme];
   let key: CryptoKey;
-  if (!alg.ecdsaSize) {
+  if (scheme === SignatureScheme.rsaPssRsaeSha256) {
     if (!pkcs8) throw new TypeError("an RSA key needs its PKCS#8 to sign RSA-PSS");
     key = await subtle.importKey("pkcs8", pkcs8 as Bytes, alg.key, false, ["sign"]);
   } else if (privateKey) key = privateKey;
-  else throw new TypeError("an ECDSA signer needs its private key");
+  else throw new TypeError(`a ${keyType} signer needs its private key`);
   return {
     scheme,
     async sign(content) {
@@ -107,6 +109,21 @@ export async function signerFor(
       return alg.ecdsaSize ? ecdsaSignatureDer(sig) : sig;
     },
   };
+}
+
+/**
+ * WebCrypto's import algorithm for a private key of `keyType` that signs
+ * without being imported again (ECDSA, Ed25519), or undefined (RSA:
+ * {@linkcode signerFor} imports its PKCS#8 itself).
+ *
+ * @param keyType The key type.
+ * @returns importKey's algorithm, or undefined.
+ */
+export function signingKeyImport(
+  keyType: KeyType,
+): EcKeyImportParams | Algorithm | undefined {
+  const scheme = SCHEME_OF[keyType];
+  return scheme === undefined ? undefined : ALGORITHMS[scheme].key;
 }
 
 /** Checks the client's CertificateVerify. */

@@ -17,13 +17,15 @@ import { createNativeEngine } from "../../server/engines/native.ts";
 import { createLogger } from "../../log/logger.ts";
 import { makeAutoCertificate } from "../../tls/autocert.ts";
 import { setUpAutoMtls } from "../../tls/automtls.ts";
+import type { KeyType } from "../../tls/cert.ts";
+import { run, withTempDir } from "../_util/host.ts";
 import { AlertDescription, MAX_CONCURRENT_HANDSHAKES } from "../../tls13/constants.ts";
 import { vector } from "../../tls13/messages.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { clientHello, goodExtensions } from "./_hello.ts";
 import { handshakeAndRead, tryServe } from "./_client.ts";
 
-async function setUp(prefaceTimeoutMs = 10_000) {
+async function setUp(prefaceTimeoutMs = 10_000, keyType: KeyType = "ecdsa-p256") {
   const lines: string[] = [];
   const engine = createNativeEngine({
     maxMessageBytes: 1 << 20,
@@ -31,7 +33,7 @@ async function setUp(prefaceTimeoutMs = 10_000) {
     http2: { prefaceTimeoutMs },
   });
   const host = await makeAutoCertificate("ecdsa-p521");
-  const auto = await setUpAutoMtls(host.certPem, "ecdsa-p256");
+  const auto = await setUpAutoMtls(host.certPem, keyType);
   const port = (await engine.bind("tcp", "127.0.0.1:0", auto.serverTls))!;
   /** Log lines with `text`, once they are there (the log follows the socket's close). */
   const logged = async (text: string, count = 1) => {
@@ -81,6 +83,63 @@ Deno.test("tls13 server: rustls with the host's certificate gets HTTP/2 on our f
     assertEquals(r, { alpn: "h2" });
     assertEquals((await logged("TLS 1.3 handshake (rpcplugin)")).length, 1);
     assert(!lines.some((l) => l.includes("node:tls")), lines.join("\n"));
+  } finally {
+    await engine.shutdown(0);
+  }
+});
+
+Deno.test("tls13 server: an Ed25519 key signs CertificateVerify with ed25519 (0x0807); rustls accepts it on the fast path", async () => {
+  const { engine, host, auto, port, logged, lines } = await setUp(10_000, "ed25519");
+  try {
+    assertEquals(auto.keyType, "ed25519");
+    const r = await tryServe(port, auto.serverTls.certPem, host);
+    assertEquals(r, { alpn: "h2" });
+    assertEquals((await logged("TLS 1.3 handshake (rpcplugin)")).length, 1);
+    assert(!lines.some((l) => l.includes("node:tls")), lines.join("\n"));
+  } finally {
+    await engine.shutdown(0);
+  }
+});
+
+Deno.test("tls13 server: with an Ed25519 key, a client without ChaCha20 or x25519 completes its handshake on node:tls (openssl s_client)", async () => {
+  const { engine, host, auto, port, logged } = await setUp(10_000, "ed25519");
+  try {
+    await withTempDir(async (dir) => {
+      await Deno.writeTextFile(`${dir}/host.pem`, host.certPem);
+      await Deno.writeTextFile(`${dir}/host.key`, host.keyPem);
+      await Deno.writeTextFile(`${dir}/ours.pem`, auto.serverTls.certPem);
+      const common = [
+        "s_client",
+        "-connect",
+        `127.0.0.1:${port}`,
+        "-servername",
+        "localhost",
+        "-verify_hostname",
+        "localhost",
+        "-tls1_3",
+        "-alpn",
+        "h2",
+        "-cert",
+        `${dir}/host.pem`,
+        "-key",
+        `${dir}/host.key`,
+        "-CAfile",
+        `${dir}/ours.pem`,
+        "-verify_return_error",
+      ];
+      // No ChaCha20, then no x25519: both are node:tls's (rustls's) to serve.
+      for (const extra of [["-ciphersuites", "TLS_AES_128_GCM_SHA256"], ["-groups", "P-256"]]) {
+        const r = await run("openssl", [...common, ...extra]);
+        const where = `openssl ${extra.join(" ")}: ${r.stdout}\n${r.stderr}`;
+        assertEquals(r.code, 0, where);
+        assert(r.stdout.includes("Verify return code: 0 (ok)"), where);
+        assert(/Peer signature type: ed25519/i.test(r.stdout), where);
+        assert(r.stdout.includes("ALPN protocol: h2"), where);
+      }
+    });
+    const handed = await logged("TLS handshake handed to node:tls", 2);
+    assert(handed[0].includes("TLS_CHACHA20_POLY1305_SHA256"), handed[0]);
+    assert(handed[1].includes("x25519"), handed[1]);
   } finally {
     await engine.shutdown(0);
   }

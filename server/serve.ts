@@ -88,13 +88,15 @@ export interface ServeOptions {
   tls?: TlsOptions;
   /**
    * Key type of the certificate made for AutoMTLS. By default it follows
-   * the host: ECDSA P-521 when the host's certificate (`PLUGIN_CLIENT_CERT`)
+   * the host: Ed25519 when the host's certificate (`PLUGIN_CLIENT_CERT`)
    * is a P-521 one for `localhost`, as go-plugin's hosts (Terraform,
-   * OpenTofu) and `launch()` make, since P-521 keys need no one-time
-   * crypto init in Deno (P-256's first key costs about 35 ms); else P-256,
-   * which every host takes (pyvider-rpcplugin's client cannot use a P-521
-   * server certificate, whatever its own). Set it to force one type.
-   * @default {"ecdsa-p521 under a go-plugin-style P-521 host certificate, else ecdsa-p256"}
+   * OpenTofu) and `launch()` make, since Ed25519 keys need no one-time
+   * crypto init in Deno (P-256's first key costs about 35 ms) and sign and
+   * verify fastest (P-521 costs Deno 3-4 ms and a Go host 5-6 ms a launch);
+   * else P-256, which every host takes (pyvider-rpcplugin's client cannot
+   * use a P-521 or Ed25519 server certificate, whatever its own). Set it to
+   * force one type.
+   * @default {"ed25519 under a go-plugin-style P-521 host certificate, else ecdsa-p256"}
    */
   autoMtlsKeyType?: KeyType;
   /**

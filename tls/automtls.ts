@@ -26,22 +26,30 @@ export interface AutoMtls {
 
 /**
  * The key type of our certificate when the author chose none
- * (`autoMtlsKeyType`): ECDSA **P-521** when the host's certificate is a P-521
+ * (`autoMtlsKeyType`): **Ed25519** when the host's certificate is a P-521
  * one for `localhost` (go-plugin's, so Terraform's and OpenTofu's, and our
- * own host's), else **P-256**.
+ * own host's), else ECDSA **P-256**.
  *
  * Why, measured on Deno 2.9.6 (a fresh `deno run` per figure, median of 5):
  * WebCrypto's first P-256 or P-384 key generation takes 33-36 ms, a
  * one-time init of the crypto stack; P-521's takes 1.4 ms and its signature
- * 3 ms, with no init (Ed25519 0.6 ms; RSA-2048 230 ms). Which server keys
- * the hosts accept: go-plugin v1.8's Go host, Terraform 1.11 and OpenTofu
- * (Go's crypto/tls) take P-256, P-384, P-521 and RSA; our host takes P-521
- * (go-plugin's own plugins have it). pyvider-rpcplugin 0.5.5's client
- * (grpcio's BoringSSL) takes P-256, P-384 and RSA but never P-521, even when
- * its own certificate is P-521 (PYVIDER_CLIENT_CERT_CURVE=p521; P-384 by
- * default, CN "pyvider.rpcplugin.autogen.client"): so "the host's own
+ * 3-4 ms, Ed25519's 0.4-0.6 ms and 0.3 ms, neither with an init (RSA-2048
+ * 230 ms); and the host checks our signature and certificate, where Go's
+ * P-521 verification costs it 5-6 ms a launch and Ed25519's a fraction.
+ * Which server keys the hosts accept: go-plugin v1.8's Go host, Terraform
+ * 1.11 and OpenTofu (Go's crypto/tls) take P-256, P-384, P-521, Ed25519
+ * and RSA; our host (rustls) takes P-521 and Ed25519 (go-plugin's own
+ * plugins have P-521). pyvider-rpcplugin 0.5.5's client (grpcio's
+ * BoringSSL) takes P-256, P-384 and RSA but never P-521 (nor Ed25519), even
+ * when its own certificate is P-521 (PYVIDER_CLIENT_CERT_CURVE=p521; P-384
+ * by default, CN "pyvider.rpcplugin.autogen.client"): so "the host's own
  * type" is not safe, and the CN tells go-plugin-style hosts apart. Every
  * other host gets P-256, which all of them take.
+ *
+ * Ed25519 against P-521 under go-plugin's host (`deno task bench --startup
+ * --baseline`, 20 launches each, interleaved, load 1.5): the bundle's
+ * AutoMTLS handshake / first call 43.1 / 69.9 ms against 48.0 / 85.4 ms
+ * (1.7× / 1.9× Go against 1.9× / 2.3×).
  *
  * The saving is for a TLS server on WebCrypto (no rustls): first call under
  * go-plugin's host, P-521 / P-256, 0.89× there (117 vs 132 ms p50, 40

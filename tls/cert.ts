@@ -47,7 +47,7 @@ export { certToHandshakeField, derToPem, pemToDer } from "./pem.ts";
 
 /**
  * Key algorithms of certificates: of the one AutoMTLS makes (`serve()`'s
- * `autoMtlsKeyType`: by default P-521 under a go-plugin-style P-521 host
+ * `autoMtlsKeyType`: by default Ed25519 under a go-plugin-style P-521 host
  * certificate, else P-256), and of those
  * `generateCertificate()` of `@rpcplugin/rpcplugin/tls` makes.
  *

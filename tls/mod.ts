@@ -1,6 +1,6 @@
 /**
- * The certificate factory (WebCrypto + pkijs): ECDSA P-256/P-384/P-521 and
- * RSA 2048/3072/4096 certificates, self-signed or signed by a CA you made,
+ * The certificate factory (WebCrypto + pkijs): ECDSA P-256/P-384/P-521,
+ * Ed25519 and RSA 2048/3072/4096 certificates, self-signed or signed by a CA you made,
  * with the subject, SANs, validity, key usages and CA flag you choose; and a
  * reader for PEM certificates. A separate entry point from the plugin server,
  * which makes its AutoMTLS certificate without loading pkijs.

@@ -79,7 +79,7 @@ for (const hostName of HOSTS) {
   });
 }
 
-for (const keyType of ["ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa-2048"]) {
+for (const keyType of ["ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "ed25519", "rsa-2048"]) {
   Deno.test(`AutoMTLS, host-grpc-latest: plugin certificate ${keyType}`, async () => {
     await withTempDir((dir) => autoMtls("host-grpc-latest", dir, [`--automtls-key=${keyType}`]));
   });

@@ -133,17 +133,17 @@ Deno.test("TLS refusal: AutoMTLS over a unix socket refuses plaintext, no cert, 
     p.check(head.startsWith(`1|1|unix|${dir}/plugin`) && head.endsWith("|grpc"), "handshake");
     p.check(field6.length > 50 && !field6.includes("="), "field 6: unpadded base64 DER");
     p.check(
-      p.result.cert_key === "ECDSA P-521",
-      "the default key under go-plugin's P-521 host certificate is P-521",
+      p.result.cert_key === "Ed25519",
+      "the default key under go-plugin's P-521 host certificate is Ed25519",
     );
   });
 });
 
 /**
  * The default AutoMTLS key type follows the host's certificate (tls/automtls.ts
- * defaultKeyType): P-521 only for a P-521 one for localhost, as go-plugin's hosts
+ * defaultKeyType): Ed25519 only for a P-521 one for localhost, as go-plugin's hosts
  * make; P-256 for anything else, pyvider-rpcplugin's client's P-384 certificate
- * (and its P-521 one, whose grpcio cannot use a P-521 server) among them.
+ * (and its P-521 one, whose grpcio cannot use a P-521 or Ed25519 server) among them.
  */
 for (
   const [hostKey, hostCn, expected] of [
@@ -196,7 +196,11 @@ Deno.test("TLS refusal: AutoMTLS with every client limited to TLS 1.2", async ()
 });
 
 for (
-  const [keyType, expected] of [["ecdsa-p256", "ECDSA P-256"], ["rsa-2048", "RSA 2048"]]
+  const [keyType, expected] of [
+    ["ecdsa-p256", "ECDSA P-256"],
+    ["ecdsa-p521", "ECDSA P-521"],
+    ["rsa-2048", "RSA 2048"],
+  ]
 ) {
   Deno.test(`TLS refusal: AutoMTLS with a ${keyType} plugin certificate`, async () => {
     await withTempDir(async (dir) => {

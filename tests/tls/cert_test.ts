@@ -244,6 +244,28 @@ Deno.test("generateCertificate() honours isCA, keyUsages and extKeyUsages", asyn
   assertEquals(anonymous.ipAddresses, []);
 });
 
+Deno.test("generateCertificate() signs with an Ed25519 CA, and an Ed25519 leaf with an ECDSA CA", async () => {
+  const edCa = await generateCertificate({ isCA: true, commonName: "ed CA", keyType: "ed25519" });
+  const leaf = await generateCertificate({ issuer: edCa, keyType: "ecdsa-p256" });
+  const info = parseCertificatePem(leaf.certPem);
+  assertEquals([info.issuer, info.signatureAlgorithm, info.keyType], [
+    "CN=ed CA,O=rpcplugin",
+    "ED25519",
+    "ecdsa-p256",
+  ]);
+  const p256Ca = await generateCertificate({ isCA: true, commonName: "ec CA" });
+  const edLeaf = await generateCertificate({ issuer: p256Ca, keyType: "ed25519" });
+  const edInfo = parseCertificatePem(edLeaf.certPem);
+  assertEquals([edInfo.signatureAlgorithm, edInfo.keyType], ["ecdsa-with-SHA256", "ed25519"]);
+  // The issuer check holds for Ed25519 keys (pkijs 4 cannot verify them; WebCrypto does).
+  const otherEd = await generateCertificate({ keyType: "ed25519" });
+  await assertRejects(
+    () => generateCertificate({ issuer: { ...edCa, privateKey: otherEd.privateKey } }),
+    TypeError,
+    "does not belong",
+  );
+});
+
 Deno.test("generateCertificate() signs with an issuer CA", async () => {
   const ca = await generateCertificate({
     isCA: true,

@@ -211,3 +211,26 @@ function stripZeros(bytes: Uint8Array): Uint8Array {
 function toHex(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/**
+ * Whether `certificate` carries an Ed25519 signature that the Ed25519 key in
+ * `issuerKey` verifies, checked with WebCrypto (pkijs 4 verifies no Ed25519).
+ */
+export async function ed25519SignedBy(
+  certificate: pkijs.Certificate,
+  issuerKey: pkijs.PublicKeyInfo,
+): Promise<boolean> {
+  const key = await crypto.subtle.importKey(
+    "spki",
+    issuerKey.toSchema().toBER(),
+    { name: "Ed25519" },
+    false,
+    ["verify"],
+  );
+  return await crypto.subtle.verify(
+    "Ed25519",
+    key,
+    certificate.signatureValue.valueBlock.valueHexView.slice(),
+    certificate.tbsView.slice(),
+  );
+}

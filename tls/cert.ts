@@ -28,7 +28,12 @@ import * as pkijs from "pkijs";
 import { derToPem, pemToDer } from "./pem.ts";
 import { parseIpAddress } from "./_ip.ts";
 import { KEY_USAGE_BITS, OID } from "./_oids.ts";
-import { decodeCertificate, describeCertificate, subjectKeyIdOf } from "./_read.ts";
+import {
+  decodeCertificate,
+  describeCertificate,
+  ed25519SignedBy,
+  subjectKeyIdOf,
+} from "./_read.ts";
 import {
   encodeExtensions,
   encodeName,
@@ -484,19 +489,7 @@ async function signedBy(
 ): Promise<boolean> {
   try {
     if (certificate.signatureAlgorithm.algorithmId === OID.ed25519) {
-      const key = await crypto.subtle.importKey(
-        "spki",
-        issuer.subjectPublicKeyInfo.toSchema().toBER(),
-        { name: "Ed25519" },
-        false,
-        ["verify"],
-      );
-      return await crypto.subtle.verify(
-        "Ed25519",
-        key,
-        certificate.signatureValue.valueBlock.valueHexView.slice(),
-        certificate.tbsView.slice(),
-      );
+      return await ed25519SignedBy(certificate, issuer.subjectPublicKeyInfo);
     }
     return await certificate.verify(issuer, webCryptoEngine());
   } catch {

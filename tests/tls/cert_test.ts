@@ -6,6 +6,7 @@
  */
 
 import * as pkijs from "pkijs";
+import { ed25519SignedBy } from "../../tls/_read.ts";
 import {
   CertificateError,
   certToHandshakeField,
@@ -59,19 +60,7 @@ async function sha256Hex(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
 async function selfSignatureValid(der: Uint8Array): Promise<boolean> {
   const cert = pkijs.Certificate.fromBER(der.slice());
   if (cert.signatureAlgorithm.algorithmId === "1.3.101.112") {
-    const key = await crypto.subtle.importKey(
-      "spki",
-      cert.subjectPublicKeyInfo.toSchema().toBER(),
-      { name: "Ed25519" },
-      false,
-      ["verify"],
-    );
-    return await crypto.subtle.verify(
-      "Ed25519",
-      key,
-      cert.signatureValue.valueBlock.valueHexView.slice(),
-      cert.tbsView.slice(),
-    );
+    return await ed25519SignedBy(cert, cert.subjectPublicKeyInfo);
   }
   const engine = new pkijs.CryptoEngine({ name: "webcrypto", crypto: globalThis.crypto });
   return await cert.verify(undefined, engine);

@@ -299,8 +299,8 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
 
   // P-521, as go-plugin's hosts make theirs: its key costs Deno no one-time
-  // crypto init (P-256's first key does, ~35 ms), and so a plugin of ours
-  // answers with P-521 too (tls/automtls.ts defaultKeyType). Every plugin we
+  // crypto init (P-256's first key does, ~35 ms), and a plugin of ours
+  // answers with Ed25519 to it (tls/automtls.ts defaultKeyType). Every plugin we
   // run takes it: go-plugin's, pyvider-rpcplugin's (which does not verify it)
   // and ours (tests/interop/host_kv_test.ts, host_pyvider_test.ts).
   const hostCert = autoMtls ? await makeAutoCertificate(HOST_KEY_TYPE) : undefined;

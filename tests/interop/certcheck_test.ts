@@ -60,6 +60,7 @@ const EXPECTED: Record<
   "ecdsa-p256": { keyAlgorithm: "ECDSA", bits: 256, curve: "P-256", sig: "ECDSA-SHA256" },
   "ecdsa-p384": { keyAlgorithm: "ECDSA", bits: 384, curve: "P-384", sig: "ECDSA-SHA384" },
   "ecdsa-p521": { keyAlgorithm: "ECDSA", bits: 521, curve: "P-521", sig: "ECDSA-SHA512" },
+  "ed25519": { keyAlgorithm: "Ed25519", bits: 256, sig: "Ed25519" },
   "rsa-2048": { keyAlgorithm: "RSA", bits: 2048, sig: "SHA256-RSA" },
   "rsa-3072": { keyAlgorithm: "RSA", bits: 3072, sig: "SHA256-RSA" },
   "rsa-4096": { keyAlgorithm: "RSA", bits: 4096, sig: "SHA256-RSA" },
@@ -99,7 +100,9 @@ Deno.test({
         });
       }
 
-      for (const keyType of ["ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "rsa-2048"] as const) {
+      for (
+        const keyType of ["ecdsa-p256", "ecdsa-p384", "ecdsa-p521", "ed25519", "rsa-2048"] as const
+      ) {
         await t.step(`AutoMTLS certificate (tls/autocert.ts, no pkijs), ${keyType}`, async () => {
           const cert = await makeAutoCertificate(keyType);
           const result = await certcheck(binary, [

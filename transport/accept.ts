@@ -9,25 +9,13 @@
 
 import type { Network } from "../constants.ts";
 import type { Logger } from "../log/logger.ts";
-import { BurstWarning } from "../services/broker_limits.ts";
+import {
+  type ConnectionLimit,
+  type ConnectionSlot,
+  ConnectionTable,
+  MAX_OPEN_CONNECTIONS,
+} from "./connection_table.ts";
 import { splitHostPort } from "./tcp.ts";
-
-/**
- * Connections a plaintext listener keeps open at once unless told
- * otherwise; one accepted beyond it is closed at once (one WARN per burst).
- * A go-plugin host opens one connection to each listener of a plugin; the
- * bound stops a local peer from making the plugin hold sockets, HTTP/2
- * state and buffers without end.
- */
-export const MAX_OPEN_CONNECTIONS = 64;
-
-/** How many connections a listener serves at once, and what its refusal WARN says. */
-export interface ConnectionLimit {
-  /** Open connections at most. */
-  max: number;
-  /** What is refused, for the WARN (the count and the bound are added). */
-  what: string;
-}
 
 /** First and longest pause after a failed accept (ms); it doubles while accepts keep failing. */
 const ACCEPT_BACKOFF_MS = { min: 5, max: 1000 } as const;
@@ -42,39 +30,19 @@ function pause(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Closes `sock`, if it is not closed already. */
+function closeQuietly(sock: Deno.Conn): void {
+  try {
+    sock.close();
+  } catch {
+    // already closed
+  }
+}
+
 /** Whether a bind failed because the address is taken (Deno's and Node's spellings). */
 export function isAddrInUse(err: unknown): boolean {
   return err instanceof Deno.errors.AddrInUse ||
     (err as { code?: string } | null)?.code === "EADDRINUSE";
-}
-
-/**
- * The WARN, once per burst, for connections refused over `limit` (by this
- * module's listener, and by the engine's `node:tls` one).
- *
- * @param log Where it logs.
- * @param limit The bound.
- * @returns The burst warning.
- */
-export function refusalWarning(log: Logger, limit: ConnectionLimit): BurstWarning {
-  return new BurstWarning(
-    log,
-    `${limit.what} refused: ${limit.max} are open already, the most this listener serves at once ` +
-      "(the oldest not yet established is closed to make room, if there is one)",
-  );
-}
-
-/**
- * What a listener's `onConn` is told about its socket's place under the
- * limit: once the peer has proven itself (a TLS handshake with the host's
- * certificate, an HTTP/2 preface), `established()`; until then the socket
- * may be closed to make room (`onEvict` first, if set).
- */
-export interface ConnectionSlot {
-  /** The peer proved itself: this socket is no longer closed to make room. */
-  established(): void;
-  /** Called when the socket is closed to make room, before it is closed. */
-  onEvict?: () => void;
 }
 
 /** A plaintext listener handing each accepted socket on. */
@@ -114,42 +82,15 @@ export function listenPlain(
     ? Deno.listen({ transport: "unix", path: address })
     : Deno.listen(splitHostPort(address));
   let closed = false;
-  /** Open sockets, oldest first, each with its slot and whether it is established. */
-  const open = new Map<Deno.Conn, { slot: ConnectionSlot; proven: boolean }>();
-  const refused = refusalWarning(log, limit);
-  const closeQuietly = (sock: Deno.Conn) => {
-    try {
-      sock.close();
-    } catch {
-      // already closed
-    }
-  };
+  const open = new ConnectionTable<Deno.Conn>(log, limit);
   void acceptLoop(listener, () => closed, (sock) => {
-    if (open.size >= limit.max) {
-      refused.refused({ open: open.size });
-      let oldest: [Deno.Conn, { slot: ConnectionSlot }] | undefined;
-      for (const entry of open) {
-        if (!entry[1].proven) {
-          oldest = entry;
-          break;
-        }
-      }
-      if (!oldest) return closeQuietly(sock);
-      open.delete(oldest[0]);
-      oldest[1].slot.onEvict?.();
-      closeQuietly(oldest[0]);
-    }
-    const entry = { slot: null as unknown as ConnectionSlot, proven: false };
-    entry.slot = { established: () => void (entry.proven = true) };
-    open.set(sock, entry);
-    const done = () => {
-      if (open.get(sock) === entry) open.delete(sock);
-      if (open.size < limit.max) refused.over();
-    };
+    const slot = open.admit(sock, closeQuietly);
+    if (!slot) return closeQuietly(sock);
+    const done = () => open.release(sock);
     if (network === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
     let settled;
     try {
-      settled = onConn(sock, entry.slot);
+      settled = onConn(sock, slot);
     } catch (err) {
       done();
       throw err;

@@ -12,13 +12,12 @@
  */
 
 import { splitHostPort } from "../../transport/tcp.ts";
+import { isAddrInUse, listenPlain } from "../../transport/accept.ts";
 import {
   type ConnectionSlot,
-  isAddrInUse,
-  listenPlain,
+  ConnectionTable,
   MAX_OPEN_CONNECTIONS,
-  refusalWarning,
-} from "../../transport/accept.ts";
+} from "../../transport/connection_table.ts";
 import { toNodeDuplex } from "../../mux/node_duplex.ts";
 import { acceptTls13, type Tls13Config } from "../../tls13/server.ts";
 import { tls13ConfigOf } from "../../tls13/config.ts";
@@ -60,6 +59,13 @@ function secureContextOf(tls: ServerTls): NodeTls.SecureContextOptions {
     ...(tls.clientCaPem ? { ca: [tls.clientCaPem] } : {}),
     minVersion: "TLSv1.2",
   };
+}
+
+/** The parts of a raw socket under a `node:tls` server that the engine uses. */
+interface RawSocket {
+  destroy(): void;
+  once(e: "close", f: () => void): void;
+  setNoDelay?(on: boolean): void;
 }
 
 /** The parts of a Node TLS socket a peer is made from. */
@@ -107,8 +113,6 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const rawSockets = new Set<{ destroy(): void }>();
   /** Sockets in our TLS 1.3 handshake, oldest first (shutdown closes them). */
   const handshaking = new Set<Deno.Conn>();
-  /** The listener slots of connections handed to node:tls, by the duplex it reads. */
-  const fallbackSlots = new WeakMap<object, ConnectionSlot>();
   const handshakeTimeoutMs = options.http2?.prefaceTimeoutMs ?? DEFAULT_H2_LIMITS.prefaceTimeoutMs;
   let stopping = false;
 
@@ -174,33 +178,26 @@ export function createNativeEngine(options: EngineOptions): Engine {
       ALPNProtocols: ["h2"],
       handshakeTimeout: handshakeTimeoutMs,
     }, (sock) => {
-      // A connection our TLS 1.3 server handed over: established under its listener's limit.
-      fallbackSlots.get((sock as { _parentWrap?: object })._parentWrap ?? sock)?.established();
       const conn = open(nodeTransport(sock), peer(sock));
       if (stopping) conn.drain(AbortSignal.abort());
       pumpNodeSocket(sock, conn, logFailure);
     });
     // Sockets still in the TLS handshake are not connections yet: keep them
-    // so that shutdown can close them. At most MAX_OPEN_CONNECTIONS at once.
-    const limit = { max: MAX_OPEN_CONNECTIONS, what: "TLS connections" };
-    const refused = refusalWarning(log, limit);
-    let held = 0;
-    server.on("connection", (raw: {
-      destroy(): void;
-      once(e: "close", f: () => void): void;
-      setNoDelay?(on: boolean): void;
-    }) => {
-      if (held >= limit.max) {
-        refused.refused({ open: held });
-        raw.destroy();
-        return;
-      }
-      held++;
+    // so that shutdown can close them. At most MAX_OPEN_CONNECTIONS at once, each
+    // established at once (which raw socket a TLS socket wraps cannot be told from
+    // here), so at the limit new ones are refused.
+    const table = new ConnectionTable<RawSocket>(log, {
+      max: MAX_OPEN_CONNECTIONS,
+      what: "TLS connections",
+    });
+    server.on("connection", (raw: RawSocket) => {
+      const slot = table.admit(raw, (r) => r.destroy());
+      if (!slot) return raw.destroy();
+      slot.established();
       if (tcp) raw.setNoDelay?.(true);
       rawSockets.add(raw);
       raw.once("close", () => {
-        held--;
-        refused.over();
+        table.release(raw);
         rawSockets.delete(raw);
       });
     });
@@ -230,8 +227,10 @@ export function createNativeEngine(options: EngineOptions): Engine {
     const peer = base.address || `${base.network} socket`;
     const refuse = (reason: string) => log.debug("TLS handshake refused", { peer, reason });
     const fallback = (prefix: Uint8Array): Promise<void> => {
+      // Established once handed over (a whole ClientHello came): node:tls's own handshake
+      // timeout bounds it from here, and an established host connection is never evicted.
+      slot?.established();
       const duplex = toNodeDuplex(sock, prefix);
-      if (slot) fallbackSlots.set(duplex, slot);
       const closed = new Promise<void>((resolve) => duplex.once("close", () => resolve()));
       fallbackServer().emit("connection", duplex);
       return closed;

@@ -10,7 +10,7 @@
 import { type ClientTls, connect } from "../../rpc/connect.ts";
 import { makeAutoCertificate } from "../../tls/autocert.ts";
 import { checkHealth } from "../../services/health.ts";
-import { MAX_OPEN_CONNECTIONS } from "../../transport/accept.ts";
+import { MAX_OPEN_CONNECTIONS } from "../../transport/connection_table.ts";
 import { hostEnv, startDirect } from "../_util/direct.ts";
 import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
 import { assert, assertEquals, withTempDir } from "../_util/host.ts";
@@ -42,8 +42,8 @@ async function closedByPeer(conn: Deno.Conn, ms = REFUSAL_MS): Promise<boolean> 
   }
 }
 
-/** One health check on a fresh connection. */
-async function healthCheck(address: string, tls?: ClientTls): Promise<void> {
+/** A connection to the plugin (the host's TLS settings under AutoMTLS), checked healthy. */
+async function dialHealthy(address: string, tls?: ClientTls) {
   const channel = await connect({
     network: "unix",
     address,
@@ -53,9 +53,17 @@ async function healthCheck(address: string, tls?: ClientTls): Promise<void> {
   });
   try {
     await checkHealth(channel, { timeoutMs: 5_000 });
-  } finally {
-    channel.close("test over");
+  } catch (err) {
+    channel.close("test: refused");
+    throw err;
   }
+  return channel;
+}
+
+/** One health check on a fresh connection. */
+async function healthCheck(address: string, tls?: ClientTls): Promise<void> {
+  const channel = await dialHealthy(address, tls);
+  channel.close("test over");
 }
 
 /** The fixture plugin with its host's settings, plain or AutoMTLS, and the client TLS for it. */
@@ -93,15 +101,7 @@ for (const autoMtls of [false, true]) {
         }
         // Each real client is served, and takes the place of the oldest silent socket.
         for (let i = 0; i < 3; i++) {
-          const channel = await connect({
-            network: "unix",
-            address,
-            tls,
-            maxMessageBytes: 1 << 20,
-            timeoutMs: 10_000,
-          });
-          clients.push(channel);
-          await checkHealth(channel, { timeoutMs: 5_000 });
+          clients.push(await dialHealthy(address, tls));
           assert(await closedByPeer(silent[i]), `silent connection ${i} was kept open`);
         }
         assert(!(await closedByPeer(silent[3], 200)), "a younger silent connection was closed");
@@ -123,15 +123,7 @@ for (const autoMtls of [false, true]) {
       const channels: Awaited<ReturnType<typeof connect>>[] = [];
       try {
         for (let i = 0; i < MAX_OPEN_CONNECTIONS; i++) {
-          const channel = await connect({
-            network: "unix",
-            address,
-            tls,
-            maxMessageBytes: 1 << 20,
-            timeoutMs: 10_000,
-          });
-          channels.push(channel);
-          await checkHealth(channel, { timeoutMs: 5_000 }); // established: it has spoken
+          channels.push(await dialHealthy(address, tls)); // established: it has spoken
         }
         let refused = false;
         await healthCheck(address, tls).catch(() => refused = true);

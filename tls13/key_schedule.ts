@@ -147,6 +147,18 @@ export interface HandshakeSecrets {
   server: Uint8Array;
 }
 
+/** The client's and the server's traffic secrets of a phase ("c hs traffic", "s hs traffic", ...). */
+function trafficSecrets(
+  secret: Uint8Array,
+  phase: "hs" | "ap",
+  transcriptHash: Uint8Array,
+): Promise<[Uint8Array, Uint8Array]> {
+  return Promise.all([
+    deriveSecret(secret, `c ${phase} traffic`, transcriptHash),
+    deriveSecret(secret, `s ${phase} traffic`, transcriptHash),
+  ]);
+}
+
 /**
  * The handshake secrets from the (EC)DHE shared secret and the transcript
  * hash of ClientHello...ServerHello.
@@ -156,10 +168,7 @@ export async function handshakeSecrets(
   helloHash: Uint8Array,
 ): Promise<HandshakeSecrets> {
   const handshakeSecret = await hkdfExtract(await derivedEarly(), shared);
-  const [client, server] = await Promise.all([
-    deriveSecret(handshakeSecret, "c hs traffic", helloHash),
-    deriveSecret(handshakeSecret, "s hs traffic", helloHash),
-  ]);
+  const [client, server] = await trafficSecrets(handshakeSecret, "hs", helloHash);
   return { handshakeSecret, client, server };
 }
 
@@ -193,10 +202,7 @@ export async function applicationSecrets(
   master?: Promise<Uint8Array>,
 ): Promise<ApplicationSecrets> {
   const masterSecret = await (master ?? deriveMasterSecret(handshakeSecret));
-  const [client, server] = await Promise.all([
-    deriveSecret(masterSecret, "c ap traffic", serverFinishedHash),
-    deriveSecret(masterSecret, "s ap traffic", serverFinishedHash),
-  ]);
+  const [client, server] = await trafficSecrets(masterSecret, "ap", serverFinishedHash);
   return { masterSecret, client, server };
 }
 

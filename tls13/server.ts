@@ -221,6 +221,9 @@ async function x25519Pair(): Promise<{ keys: CryptoKeyPair; ours: Uint8Array }> 
   return { keys, ours: new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey)) };
 }
 
+/** Waits for `p` to settle, whichever way. */
+const settled = (p: Promise<unknown>): Promise<void> => p.then(() => {}, () => {});
+
 /** The x25519 shared secret with the client's key share. */
 async function x25519Shared(keys: CryptoKeyPair, peerShare: Uint8Array): Promise<Uint8Array> {
   let bits: ArrayBuffer;
@@ -281,6 +284,7 @@ export async function acceptTls13(
     const reason = fallbackReason(hello, config.signer.scheme);
     if (reason) {
       cancel();
+      await settled(pair);
       return { kind: "fallback", reason, prefix: layer.raw() };
     }
     layer.forgetRaw();
@@ -411,6 +415,8 @@ export async function acceptTls13(
     };
   } catch (err) {
     cancel();
+    // The key pair made at accept: no WebCrypto call outlives the connection.
+    await settled(pair);
     if (timedOut) return { kind: "refused", reason: `no TLS handshake within ${timeoutMs} ms` };
     if (err instanceof TlsAlertError) await layer.alert(err.alert);
     else if (

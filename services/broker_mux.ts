@@ -57,7 +57,7 @@ interface Routed {
   session: YamuxSession;
   expected: { id: number; cancel: () => void }[];
   /** We dialled it, or its peer has sent a frame. */
-  spoke: boolean;
+  readonly spoke: boolean;
 }
 
 /** One side's multiplexed broker: its sessions, where their streams go, what it serves. */
@@ -91,7 +91,7 @@ export class BrokerMux {
    * @returns The session (closing it is its owner's job).
    */
   start(conn: YamuxConn, role: YamuxRole, onPeerFrame?: () => void): YamuxSession {
-    let routed: Routed | undefined;
+    let spoke = role === "client";
     const session = new YamuxSession(conn, role, {
       maxStreams: MUX_MAX_STREAMS,
       onClose: (error) => {
@@ -99,13 +99,18 @@ export class BrokerMux {
           this.#options.logger.debug("multiplexed connection ended", { error: error.message });
         }
       },
-      // Never called before the constructor returns: the peer's frames are read later.
       onPeerFrame: () => {
-        routed!.spoke = true;
+        spoke = true;
         onPeerFrame?.();
       },
     });
-    routed = { session, expected: [], spoke: role === "client" };
+    const routed: Routed = {
+      session,
+      expected: [],
+      get spoke() {
+        return spoke;
+      },
+    };
     this.#sessions.push(routed);
     for (const w of this.#sessionWaiters.splice(0)) w(routed);
     void this.#route(routed);

@@ -15,19 +15,45 @@ import { BrokerMux } from "../../services/broker_mux.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { withTempDir } from "../_util/host.ts";
 
+/** A log record, as the tests read it. */
+type LogRecord = { "@level": string; "@message": string };
+
+/** The multiplexed listener on `dir`'s socket, its mux, and its log (trace and up). */
+async function listening(dir: string) {
+  const records: LogRecord[] = [];
+  let written = Promise.withResolvers<void>();
+  const logger = createLogger({
+    level: "trace",
+    write: (l) => {
+      records.push(JSON.parse(l));
+      written.resolve();
+      written = Promise.withResolvers<void>();
+    },
+  });
+  const mux = new BrokerMux({
+    engine: () => createNativeEngine({ maxMessageBytes: 4 << 20, logger }),
+    maxMessageBytes: 4 << 20,
+    logger,
+    program: "the plugin",
+  });
+  const listener = muxListener(mux, logger);
+  const path = `${dir}/plugin.sock`;
+  await listener.bind("unix", path);
+  return {
+    records,
+    mux,
+    listener,
+    path,
+    /** Resolves once a record for which `pred` holds has been logged. */
+    async logged(pred: (records: LogRecord[]) => boolean): Promise<void> {
+      while (!pred(records)) await written.promise;
+    },
+  };
+}
+
 Deno.test("mux listener: connections beyond MUX_MAX_SESSIONS are closed, one WARN per burst", async () => {
   await withTempDir(async (dir) => {
-    const records: { "@level": string; "@message": string }[] = [];
-    const logger = createLogger({ level: "debug", write: (l) => records.push(JSON.parse(l)) });
-    const mux = new BrokerMux({
-      engine: () => createNativeEngine({ maxMessageBytes: 4 << 20, logger }),
-      maxMessageBytes: 4 << 20,
-      logger,
-      program: "the plugin",
-    });
-    const listener = muxListener(mux, logger);
-    const path = `${dir}/plugin.sock`;
-    await listener.bind("unix", path);
+    const { records, mux, listener, path } = await listening(dir);
     const clients: YamuxSession[] = [];
     try {
       for (let i = 0; i < MUX_MAX_SESSIONS + 2; i++) {
@@ -57,27 +83,9 @@ Deno.test("mux listener: connections beyond MUX_MAX_SESSIONS are closed, one WAR
 
 Deno.test("mux listener: MUX_MAX_SESSIONS silent sockets cannot keep the host out, nor become the broker's session", async () => {
   await withTempDir(async (dir) => {
-    const records: { "@level": string; "@message": string }[] = [];
-    let accepted = Promise.withResolvers<void>();
-    const logger = createLogger({
-      level: "trace",
-      write: (l) => {
-        records.push(JSON.parse(l));
-        accepted.resolve();
-        accepted = Promise.withResolvers<void>();
-      },
-    });
-    const acceptedCount = () =>
-      records.filter((r) => r["@message"] === "multiplexed connection accepted").length;
-    const mux = new BrokerMux({
-      engine: () => createNativeEngine({ maxMessageBytes: 4 << 20, logger }),
-      maxMessageBytes: 4 << 20,
-      logger,
-      program: "the plugin",
-    });
-    const listener = muxListener(mux, logger);
-    const path = `${dir}/plugin.sock`;
-    await listener.bind("unix", path);
+    const { records, mux, listener, path, logged } = await listening(dir);
+    const acceptedCount = (rs: LogRecord[]) =>
+      rs.filter((r) => r["@message"] === "multiplexed connection accepted").length;
     const served = mux.listen(5, []);
     const silent: Deno.Conn[] = [];
     let host: YamuxSession | undefined;
@@ -85,7 +93,7 @@ Deno.test("mux listener: MUX_MAX_SESSIONS silent sockets cannot keep the host ou
       for (let i = 0; i < MUX_MAX_SESSIONS; i++) {
         silent.push(await Deno.connect({ transport: "unix", path }));
       }
-      while (acceptedCount() < MUX_MAX_SESSIONS) await accepted.promise;
+      await logged((rs) => acceptedCount(rs) >= MUX_MAX_SESSIONS);
       // The host: its ping is answered, so the oldest silent socket made room.
       host = new YamuxSession(await Deno.connect({ transport: "unix", path }), "client");
       await host.ping();
@@ -97,7 +105,7 @@ Deno.test("mux listener: MUX_MAX_SESSIONS silent sockets cannot keep the host ou
       const routed = (r: { "@message": string }) =>
         r["@message"] === "sending stream to brokered listener" ||
         r["@message"] === "multiplexed stream refused: no knock announced it";
-      while (!records.some(routed)) await accepted.promise;
+      await logged((rs) => rs.some(routed));
       assertEquals(records.find(routed)!["@message"], "sending stream to brokered listener");
       stream.close();
       const warnings = records.filter((r) => r["@level"] === "warn");

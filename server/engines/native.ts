@@ -52,13 +52,12 @@ function peerOfDenoConn(addr: Deno.Addr): PeerInfo {
     : { network: "unix", address: ("path" in addr ? addr.path : null) ?? "" };
 }
 
-/** A TLS server's key, certificate and CA (what `setSecureContext` replaces). */
+/** A TLS server's key, certificate and CA. */
 function secureContextOf(tls: ServerTls): NodeTls.SecureContextOptions {
   return {
     key: tls.keyPem,
     cert: tls.certPem,
     ...(tls.clientCaPem ? { ca: [tls.clientCaPem] } : {}),
-    minVersion: "TLSv1.2",
   };
 }
 
@@ -185,7 +184,8 @@ export function createNativeEngine(options: EngineOptions): Engine {
     onSecure: (sock: NodeTls.TLSSocket) => void,
   ): NodeTls.Server => {
     const server = nodeTls().createServer({
-      ...(tls ? secureContextOf(tls) : { minVersion: "TLSv1.2" }),
+      ...(tls ? secureContextOf(tls) : {}),
+      minVersion: "TLSv1.2",
       requestCert: requireClientCert,
       rejectUnauthorized: requireClientCert,
       ALPNProtocols: ["h2"],

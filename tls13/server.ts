@@ -333,7 +333,7 @@ export async function acceptTls13(
     const plain = layer.seal(ContentType.handshake, sh, true);
     // Middlebox compatibility: a client that sent a session id expects a change_cipher_spec.
     const ccs = hello.sessionId.length
-      ? new Uint8Array([ContentType.changeCipherSpec, 3, 3, 0, 1, 1])
+      ? layer.seal(ContentType.changeCipherSpec, new Uint8Array([1]), true)
       : new Uint8Array(0);
     layer.setWriteKeys(serverHs);
     const flight = layer.seal(ContentType.handshake, concat([ee, cr, cert, cv, fin]));
@@ -405,8 +405,8 @@ export async function acceptTls13(
       );
     }
     layer.setReadKeys(appClient);
+    await written; // within the timeout too: a client that never reads is closed by it
     cancel();
-    await written;
     return {
       kind: "tls",
       conn: new Tls13Connection(layer, appSecrets.client, appSecrets.server),

@@ -230,12 +230,14 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 /** Output pieces at least this large are written as they are, not copied into the output arena. */
 const LARGE_WRITE = 64 << 10;
 /**
- * Size of a connection's write buffer for bulk DATA: a window's worth of
- * body is framed into it, and written, one chunk at a time (about what a
- * unix socket takes in one write), rather than copied whole into a buffer
- * of its own.
+ * Size of a connection's write buffer for bulk DATA (made when it first
+ * sends some, kept while it lives): a window's worth of body is framed
+ * into it and written one chunk at a time, rather than copied whole into a
+ * buffer of its own. A unix socket takes about 200 KiB per write; smaller
+ * chunks cost more round trips through the event loop than the copy saves
+ * (bench/README.md, "Throughput of the native engine", fourth pass).
  */
-const CHUNK_BYTES = 200 << 10;
+const CHUNK_BYTES = 1 << 20;
 /** The largest DATA frame we send, whatever the peer allows: one fits a chunk. */
 const MAX_DATA_FRAME = CHUNK_BYTES - FRAME_HEADER_BYTES;
 /** Size of an output arena: frames are written into it, and leave in one write per turn. */

@@ -88,6 +88,32 @@ Deno.test("fromTsProto() codecs take a writer of another kind through its finish
   for (let i = 1; i <= 3; i++) assertEquals([...def.methods.m.request.encode({})], [1, 2, i]);
 });
 
+Deno.test("fromTsProto() codecs: large and small responses side by side arrive intact through serveInProcess()", async () => {
+  const store = new Map<string, Uint8Array>();
+  const impl = implement(KVDefinition, {
+    get: (req: { key: string }) => ({ value: store.get(req.key) ?? new Uint8Array() }),
+    put: (req: { key: string; value: Uint8Array }) => {
+      store.set(req.key, req.value);
+      return {};
+    },
+  });
+  await using plugin = serveInProcess({ services: [impl] });
+  const kv = plugin.client(fromTsProto(KVDefinition));
+  const big = new Uint8Array(5 << 20).map((_, i) => (i * 31 + (i >>> 16)) & 0xff);
+  store.set("big", big);
+  store.set("small", new Uint8Array([1, 2, 3]));
+  // Bulk DATA and small calls interleaved on one connection, several rounds.
+  for (let round = 0; round < 3; round++) {
+    const calls = [kv.get({ key: "big" }), kv.get({ key: "small" }), kv.get({ key: "big" })];
+    const [a, b, c] = await Promise.all(calls);
+    for (const r of [a, c]) {
+      assertEquals(r.value.length, big.length);
+      assert(r.value.every((v, i) => v === big[i]), `round ${round}: the 5 MiB value`);
+    }
+    assertEquals([...b.value], [1, 2, 3]);
+  }
+});
+
 Deno.test("implement() binds a class instance's methods and takes ts-proto's definition directly", async () => {
   class Kv {
     #store = new Map<string, Uint8Array>();

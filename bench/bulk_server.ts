@@ -10,7 +10,7 @@
  *
  * ```sh
  * git archive main | tar -x -C /tmp/main-tree
- * deno run --allow-read bench/bulk.ts 16 /tmp/main-tree/ ./
+ * deno run --allow-read bench/bulk_server.ts 16 /tmp/main-tree/ ./
  * ```
  *
  * @module

@@ -198,3 +198,20 @@ Deno.test("Tls13Connection: a bad record ends the pump with bad_record_mac sent 
   const [alert] = await take(cr, 1);
   assertEquals([alert.type, ...alert.data], [ContentType.alert, 2, AlertDescription.badRecordMac]);
 });
+
+Deno.test("record layer: small records stay on the TypeScript AEAD; the first large one loads the WebAssembly one, bulk goes in full records, a write per 16; the TypeScript AEAD opens them all", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", new URL("./_record_paths_probe.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assert(out.success, `the probe failed: ${err}`);
+  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  assertEquals(r.phases[0], { loaded: false, writes: 3, intact: true }, "small records");
+  // 2 chunks of 16 records, then the remaining 3 full records and 7 bytes: 3 writes.
+  assertEquals(r.phases[1], { loaded: true, writes: 3, intact: true }, "the bulk batch");
+  assertEquals(r.phases[2], { loaded: true, writes: 2, intact: true }, "small records after");
+  assertEquals(r.fullRecords, 2 * 16 + 3);
+  assert(r.allOpen, "every record opens with the TypeScript AEAD");
+});

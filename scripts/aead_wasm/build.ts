@@ -18,7 +18,7 @@ export class WabtMissingError extends Error {
   /** @param cause Why the import failed. */
   constructor(cause: unknown) {
     super(
-      `cannot load ${WABT} (the WebAssembly assembler that builds tls13/${GENERATED}): ` +
+      `cannot load ${WABT} (the WebAssembly assembler that builds ${GENERATED}): ` +
         `${(cause as Error)?.message ?? cause}. Install it with network access to npm: ` +
         `deno cache scripts/gen_aead_wasm.ts (bash .ci/run does this)`,
       { cause },

@@ -174,7 +174,7 @@ Deno.test("wasm AEAD: bad arguments are named", () => {
   assertThrows(
     () => aead.seal(new Uint8Array(12), new Uint8Array(4), new Uint8Array(0), new Uint8Array(19)),
     RangeError,
-    /at least 20/
+    /at least 20/,
   );
 });
 
@@ -199,9 +199,15 @@ Deno.test("wasm AEAD: the module's memory holds no key, nonce, one-time key or k
     mem.set(nonce, NONCE_AT);
     assertEquals(e.open(DATA, 5, DATA + 16, len), 1, "the same key and nonce: opens");
     assert(scratch().every((b) => b === 0), `after open of ${len}`);
+    e.seal(DATA, 5, DATA + 16, len);
+    const sealed = mem.slice(DATA + 16, DATA + 16 + len + 16);
     mem.set(crypto.getRandomValues(new Uint8Array(32)), KEY_AT);
     mem.set(nonce, NONCE_AT);
     assertEquals(e.open(DATA, 5, DATA + 16, len), 0, "another key: rejected");
     assert(scratch().every((b) => b === 0), `after a failed open of ${len}`);
+    assert(
+      mem.subarray(DATA + 16, DATA + 16 + len + 16).every((b, i) => b === sealed[i]),
+      "a failed open decrypts nothing: the ciphertext is left as it was",
+    );
   }
 });

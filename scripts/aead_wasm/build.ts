@@ -1,6 +1,6 @@
 /**
  * Assembles scripts/aead_wasm/wat.ts into WebAssembly bytes with npm's wabt
- * (pinned: the same version gives the same bytes), and renders the
+ * (deno.json pins the version: the same version gives the same bytes), and renders the
  * TypeScript file that embeds them (tls13/_chacha20_poly1305_wasm.ts).
  *
  * @module
@@ -8,8 +8,8 @@
 
 import { chacha20Poly1305Wat } from "./wat.ts";
 
-/** The wabt release the committed bytes come from. */
-export const WABT = "npm:wabt@1.0.39";
+/** The assembler: deno.json's `wabt` entry pins the release the committed bytes come from. */
+export const WABT = "wabt (npm, pinned in deno.json)";
 /** The generated file, relative to the repository root. */
 export const GENERATED = "tls13/_chacha20_poly1305_wasm.ts";
 
@@ -54,7 +54,7 @@ interface Wabt {
 export async function buildAeadWasm(): Promise<Uint8Array> {
   let init: () => Promise<Wabt>;
   try {
-    init = (await import("npm:wabt@1.0.39")).default as () => Promise<Wabt>;
+    init = (await import("wabt")).default as () => Promise<Wabt>;
   } catch (err) {
     throw new WabtMissingError(err);
   }

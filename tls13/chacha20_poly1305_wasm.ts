@@ -17,6 +17,14 @@
  */
 
 import { CHACHA20_POLY1305_WASM_BASE64 } from "./_chacha20_poly1305_wasm.ts";
+import {
+  checkBytes,
+  checkInput,
+  checkOut,
+  KEY_BYTES,
+  NONCE_BYTES,
+  TAG_BYTES,
+} from "./chacha20_poly1305.ts";
 
 /** Where the AAD and data go in the module's memory (scripts/aead_wasm/wat.ts). */
 const DATA = 1024;
@@ -24,7 +32,6 @@ const DATA = 1024;
 const KEY_AT = 16;
 /** Where the nonce goes. */
 const NONCE_AT = 52;
-const TAG_BYTES = 16;
 const PAGE = 65536;
 
 interface Exports {
@@ -82,23 +89,8 @@ function room(e: Exports, bytes: number): Uint8Array {
 }
 
 function checkArgs(nonce: Uint8Array, aad: Uint8Array): void {
-  if (!(nonce instanceof Uint8Array) || nonce.length !== 12) {
-    throw new TypeError("ChaCha20-Poly1305: the nonce must be a Uint8Array of 12 bytes");
-  }
-  if (!(aad instanceof Uint8Array)) {
-    throw new TypeError("ChaCha20-Poly1305: the aad must be a Uint8Array");
-  }
-}
-
-function checkOut(out: Uint8Array, need: number): void {
-  if (!(out instanceof Uint8Array)) {
-    throw new TypeError("ChaCha20-Poly1305: `out` must be a Uint8Array");
-  }
-  if (out.length < need) {
-    throw new RangeError(
-      `ChaCha20-Poly1305: \`out\` must hold at least ${need} bytes, got ${out.length}`,
-    );
-  }
+  checkBytes("nonce", nonce, NONCE_BYTES);
+  checkInput("aad", aad);
 }
 
 /**
@@ -158,9 +150,7 @@ export class WasmChaCha20Poly1305 {
    * @throws {TypeError} When `key` is not a Uint8Array of 32 bytes.
    */
   constructor(key: Uint8Array) {
-    if (!(key instanceof Uint8Array) || key.length !== 32) {
-      throw new TypeError("ChaCha20-Poly1305: the key must be a Uint8Array of 32 bytes");
-    }
+    checkBytes("key", key, KEY_BYTES);
     this.#key = key.slice();
   }
 
@@ -182,7 +172,8 @@ export class WasmChaCha20Poly1305 {
    * @param plaintext The bytes to encrypt.
    * @param aad Additional data, authenticated but not encrypted.
    * @param out Where to write ciphertext || tag (at least `plaintext.length + 16`
-   *   bytes; it may overlap `plaintext` in any way).
+   *   bytes): `plaintext`'s own bytes (in place), or not overlapping it from a
+   *   later offset, as for the TypeScript AEAD.
    * @returns ciphertext || tag: `out` itself when it has exactly that length,
    *   else a view of its first bytes, or a new array.
    * @throws {TypeError} When the nonce is not 12 bytes or an argument is not a Uint8Array.
@@ -197,11 +188,9 @@ export class WasmChaCha20Poly1305 {
    * ```
    */
   seal(nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array, out?: Uint8Array): Uint8Array {
-    if (!(plaintext instanceof Uint8Array)) {
-      throw new TypeError("ChaCha20-Poly1305: the plaintext must be a Uint8Array");
-    }
+    checkInput("plaintext", plaintext);
     const len = plaintext.length, need = len + TAG_BYTES;
-    if (out !== undefined) checkOut(out, need);
+    if (out !== undefined) checkOut(out, plaintext, need);
     const e = instance();
     const [m, at] = this.#load(e, nonce, aad, need);
     m.set(plaintext, at);
@@ -239,8 +228,9 @@ export class WasmChaCha20Poly1305 {
     aad: Uint8Array,
     out: Uint8Array,
   ): void {
+    checkInput("content", content);
     const len = content.length + 1, need = len + TAG_BYTES;
-    checkOut(out, need);
+    checkOut(out, content, need);
     const e = instance();
     const [m, at] = this.#load(e, nonce, aad, need);
     m.set(content, at);
@@ -258,8 +248,8 @@ export class WasmChaCha20Poly1305 {
    * @param nonce The nonce it was sealed with.
    * @param sealed ciphertext || tag.
    * @param aad The additional data it was sealed with.
-   * @param out Where the plaintext goes (at least `sealed.length - 16` bytes;
-   *   it may overlap `sealed` in any way).
+   * @param out Where the plaintext goes (at least `sealed.length - 16` bytes):
+   *   `sealed`'s own bytes (in place), or not overlapping it from a later offset.
    * @returns The plaintext, or `null` when the tag does not verify or `sealed`
    *   is shorter than a tag.
    * @throws {TypeError} When the nonce is not 12 bytes or an argument is not a Uint8Array.
@@ -281,11 +271,9 @@ export class WasmChaCha20Poly1305 {
     aad: Uint8Array,
     out?: Uint8Array,
   ): Uint8Array | null {
-    if (!(sealed instanceof Uint8Array)) {
-      throw new TypeError("ChaCha20-Poly1305: the sealed input must be a Uint8Array");
-    }
+    checkInput("sealed input", sealed);
     const len = sealed.length - TAG_BYTES;
-    if (out !== undefined) checkOut(out, len < 0 ? 0 : len);
+    if (out !== undefined) checkOut(out, sealed, len < 0 ? 0 : len);
     checkArgs(nonce, aad);
     if (len < 0) return null;
     const e = instance();

@@ -54,7 +54,7 @@ export interface ByteStream {
 
 /** Bytes a protected record adds to its content: header, inner type, tag. */
 const PROTECTED_OVERHEAD = RECORD_HEADER_BYTES + 1 + 16;
-/** The reusable output buffer: a batch of up to this many bytes costs no allocation. */
+/** The reusable output buffer's first size. */
 const WRITE_BUFFER_BYTES = 64 << 10;
 /** How long an alert or close_notify may take to leave before the socket is closed anyway. */
 const ALERT_WRITE_MS = 1000;
@@ -119,6 +119,9 @@ function sealedSize(n: number, protect: boolean): number {
   const chunks = Math.max(1, Math.ceil(n / MAX_PLAINTEXT));
   return n + chunks * (protect ? PROTECTED_OVERHEAD : RECORD_HEADER_BYTES);
 }
+
+/** A bulk chunk, sealed: the largest batch the reused buffers hold. */
+const BULK_SEALED_BYTES = sealedSize(BULK_CHUNK, true);
 
 async function writeAll(sock: ByteStream, data: Uint8Array): Promise<void> {
   for (let at = 0; at < data.length;) at += await sock.write(at ? data.subarray(at) : data);
@@ -320,8 +323,10 @@ export class RecordLayer {
   seal(type: number, data: Uint8Array, fresh = false): Uint8Array {
     const size = sealedSize(data.length, this.#write !== null);
     let out: Uint8Array;
-    if (!fresh && this.#writing === null && size <= WRITE_BUFFER_BYTES) {
-      if (this.#out.length === 0) this.#out = new Uint8Array(WRITE_BUFFER_BYTES);
+    if (!fresh && this.#writing === null && size <= BULK_SEALED_BYTES) {
+      // Grown once to the largest batch (at most a bulk chunk), then reused:
+      // fresh memory costs page faults on every batch.
+      if (this.#out.length < size) this.#out = new Uint8Array(Math.max(size, WRITE_BUFFER_BYTES));
       out = this.#out;
     } else out = new Uint8Array(size);
     return this.#sealInto(type, data, out);
@@ -400,8 +405,7 @@ export class RecordLayer {
   async #sendBulk(type: number, data: Uint8Array): Promise<void> {
     this.#bulkBusy = true;
     try {
-      const size = sealedSize(BULK_CHUNK, this.#write !== null);
-      if (this.#bulk.length < size) this.#bulk = new Uint8Array(size);
+      if (this.#bulk.length === 0) this.#bulk = new Uint8Array(BULK_SEALED_BYTES);
       for (let at = 0; at < data.length; at += BULK_CHUNK) {
         if (this.#writeGate) await this.#writeGate;
         const end = Math.min(data.length, at + BULK_CHUNK);

@@ -224,6 +224,8 @@ const PEER_END = 4;
 const EMPTY: Uint8Array = new Uint8Array(0);
 /** Output pieces at least this large are written as they are, not copied into the output arena. */
 const LARGE_WRITE = 64 << 10;
+/** The largest bulk DATA buffer a connection keeps for its next bulk write. */
+const SPARE_MAX_BYTES = 1 << 20;
 /** Size of an output arena: frames are written into it, and leave in one write per turn. */
 const ARENA_BYTES = 64 << 10;
 /** Microtask turns replies to the peer's frames wait for other output before they are written. */
@@ -419,7 +421,7 @@ export class H2Stream {
       // its own, no copy at the flush); bulk data gets a buffer of its own.
       const inArena = size < LARGE_WRITE;
       let at = inArena ? conn.reserve(size) : 0;
-      const out = inArena ? conn.arena : new Uint8Array(size);
+      const out = inArena ? conn.arena : conn.bulkBuffer(size);
       let room = 0;
       let lastHeader = 0;
       while (avail > 0) {
@@ -577,6 +579,10 @@ export class H2Connection {
   #maxContinuations: number;
   /** Output ready to be written: regions of arenas, and large pieces, in order. */
   #out: Uint8Array[] = [];
+  /** A bulk DATA buffer whose write is done, kept for the next one (see `bulkBuffer`). */
+  #spare: Uint8Array | null = null;
+  /** The buffers `bulkBuffer` made: only those come back as `#spare`. */
+  readonly #lent = new WeakSet<ArrayBufferLike>();
   /**
    * Where small frames are written as they are made: a bump allocator whose
    * bytes, once handed to a write, are never written over (a full arena is
@@ -1509,6 +1515,31 @@ export class H2Connection {
     this.#added(n);
   }
 
+  /**
+   * A buffer of `size` bytes for a stream's bulk DATA frames, queued with
+   * {@linkcode enqueue}: the buffer of a bulk write already done when it is
+   * big enough (fresh memory costs a page fault per 4 KiB on every write),
+   * else a new one. @internal
+   */
+  bulkBuffer(size: number): Uint8Array {
+    const spare = this.#spare;
+    if (spare !== null && spare.length >= size) {
+      this.#spare = null;
+      return spare.subarray(0, size);
+    }
+    const fresh = new Uint8Array(size);
+    this.#lent.add(fresh.buffer);
+    return fresh;
+  }
+
+  /** A bulk part was written: its buffer may serve the next `bulkBuffer`. */
+  #giveBack(part: Uint8Array): void {
+    if (!this.#lent.has(part.buffer) || part.buffer.byteLength > SPARE_MAX_BYTES) return;
+    if (this.#spare === null || this.#spare.length < part.buffer.byteLength) {
+      this.#spare = new Uint8Array(part.buffer);
+    }
+  }
+
   /** Queues one frame, written straight into the output arena. @internal */
   enqueueFrame(type: number, flags: number, id: number, payload: Uint8Array): void {
     if (this.#closed || this.#failed) return;
@@ -1656,7 +1687,10 @@ export class H2Connection {
         for (let i = 0; i <= parts.length; i++) {
           if (i < parts.length && parts[i].length < LARGE_WRITE) continue;
           if (i > from) await this.#write(concat(parts, from, i));
-          if (i < parts.length) await this.#write(parts[i]);
+          if (i < parts.length) {
+            await this.#write(parts[i]);
+            this.#giveBack(parts[i]);
+          }
           from = i + 1;
         }
       } catch {

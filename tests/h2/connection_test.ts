@@ -691,3 +691,62 @@ Deno.test("connection: a failing transport write closes the connection", async (
   assertEquals(client.closeReasons, ["write failed"]);
   assertEquals(streams[0].resets, [H2Error.CANCEL]);
 });
+
+Deno.test("connection: bulk DATA reuses the buffer of a bulk write once it is done, never one still being written", async () => {
+  const streams: RecordedStream[] = [];
+  /** The buffer under each write (HeldTransport keeps copies of the bytes). */
+  const buffers: ArrayBufferLike[] = [];
+  class Recording extends HeldTransport {
+    override write(data: Uint8Array): Promise<void> {
+      buffers.push(data.buffer);
+      return super.write(data);
+    }
+  }
+  const transport = new Recording();
+  const client = new H2TestClient(recordingOnStream(streams), {}, transport);
+  client.start([[Setting.INITIAL_WINDOW_SIZE, 1 << 20]]);
+  client.send(windowUpdateFrame(0, 8 << 20));
+  await tick();
+  transport.release();
+  await tick();
+  client.take();
+  const bodies: Uint8Array[] = [];
+  const respond = async (id: number) => {
+    client.send(headersFrame(id, REQUEST, true));
+    await tick();
+    const s = streams[streams.length - 1].stream;
+    const body = Uint8Array.from({ length: 200_000 }, (_, k) => (k * 7 + id) & 0xff);
+    bodies.push(body);
+    s.sendHeaders(RESPONSE_HEADERS);
+    s.sendData(body);
+    s.end(TRAILERS);
+    await tick();
+  };
+  const bulk = () => buffers.filter((_, i) => transport.writes[i].length > 200_000);
+  const drain = async () => {
+    for (let i = 0; i < 6; i++) {
+      transport.release();
+      await tick();
+    }
+  };
+  await respond(1);
+  transport.release(); // the HEADERS: stream 1's bulk write starts, and is held
+  await tick();
+  assertEquals(bulk().length, 1);
+  assertEquals(transport.pendingWrites, 1, "stream 1's bulk write is under way");
+  await respond(3); // its DATA is framed now, while stream 1's bulk write is under way
+  await drain();
+  await respond(5); // both written: one of their buffers serves again
+  await drain();
+  const big = bulk();
+  assertEquals(big.length, 3);
+  assert(big[1] !== big[0], "a buffer still being written is not reused");
+  assert(big[2] === big[0] || big[2] === big[1], "a written bulk buffer serves the next one");
+  for (const [i, id] of [1, 3, 5].entries()) {
+    const res = client.response(id);
+    assert(res.ended, `stream ${id} ended`);
+    assertEquals(res.body.length, bodies[i].length);
+    assert(res.body.every((b, k) => b === bodies[i][k]), `stream ${id}: its own bytes`);
+  }
+  await finish(client);
+});

@@ -19,6 +19,7 @@
 import { DENO, pluginFlags, ROOT } from "../tests/_util/plugin.ts";
 import {
   BENCH_CACHE,
+  benchWorkDir,
   buildDriver,
   buildGoPlugin,
   checkoutBaseline,
@@ -57,15 +58,8 @@ interface Target {
   env: Record<string, string>;
 }
 
-const work = await Deno.makeTempDir({ dir: "/tmp", prefix: "rpcplugin-bulk-" });
+const { work, sock, dirOf } = await benchWorkDir("rpcplugin-bulk-");
 try {
-  const sock = `${work}/sock`;
-  await Deno.mkdir(sock);
-  const dirOf = async (id: string) => {
-    const dir = `${work}/${id}`;
-    await Deno.mkdir(dir, { recursive: true });
-    return dir;
-  };
   console.error("== building the driver, go-plugin's KV plugin, the pyvider venv");
   const [driver, goBin, py] = await Promise.all([
     buildDriver(),

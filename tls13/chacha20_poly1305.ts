@@ -129,6 +129,17 @@ export function checkOut(out: Uint8Array, input: Uint8Array, need: number): void
   }
 }
 
+/**
+ * Checks `open`'s sealed input and `out`; the plaintext's length (negative
+ * when the input is shorter than a tag). @internal
+ */
+export function openLength(sealed: Uint8Array, out: Uint8Array | undefined): number {
+  checkInput("sealed input", sealed);
+  const len = sealed.length - TAG_BYTES;
+  if (out !== undefined) checkOut(out, sealed, len < 0 ? 0 : len);
+  return len;
+}
+
 /** The little-endian 32-bit word at `b[o]`, as an int32. */
 function readWord(b: Uint8Array, o: number): number {
   return b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24);
@@ -607,9 +618,7 @@ export class ChaCha20Poly1305 {
     aad: Uint8Array,
     out?: Uint8Array,
   ): Uint8Array | null {
-    checkInput("sealed input", sealed);
-    const len = sealed.length - TAG_BYTES;
-    if (out !== undefined) checkOut(out, sealed, len < 0 ? 0 : len);
+    const len = openLength(sealed, out);
     this.#start(nonce, aad);
     if (len < 0) return null;
     const tag = this.#tag;

@@ -23,6 +23,7 @@ import {
   checkOut,
   KEY_BYTES,
   NONCE_BYTES,
+  openLength,
   TAG_BYTES,
 } from "./chacha20_poly1305.ts";
 
@@ -271,9 +272,7 @@ export class WasmChaCha20Poly1305 {
     aad: Uint8Array,
     out?: Uint8Array,
   ): Uint8Array | null {
-    checkInput("sealed input", sealed);
-    const len = sealed.length - TAG_BYTES;
-    if (out !== undefined) checkOut(out, sealed, len < 0 ? 0 : len);
+    const len = openLength(sealed, out);
     checkArgs(nonce, aad);
     if (len < 0) return null;
     const e = instance();

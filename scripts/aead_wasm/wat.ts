@@ -37,7 +37,9 @@
  * Exports: `memory`; `seal(aad, aadLen, data, len)` encrypts `len` bytes at
  * `data` in place and writes the tag after them; `open(aad, aadLen, data,
  * len)` checks the tag after the `len` bytes and returns 1 (and decrypts in
- * place) or 0 (and leaves them).
+ * place) or 0 (and leaves them); `poly1305(m, len)` (for the RFC's vectors
+ * only) writes the Poly1305 tag of the `len` bytes at m under the one-time key
+ * the caller wrote at `OTK_AT`, at `TAG_AT`.
  *
  * @module
  */
@@ -48,12 +50,16 @@ export const DATA = 1024;
 export const KEY_AT = 16;
 /** Where the caller writes the 12-byte nonce. */
 export const NONCE_AT = 52;
+/** Where `poly1305` takes its one-time key (r || s). */
+export const OTK_AT = 352;
+/** Where `poly1305` leaves its tag. */
+export const TAG_AT = 336;
 
 const KS = 64;
 const PADBLK = 320;
-const TAG = 336;
+const TAG = TAG_AT;
 /** The one-time Poly1305 key, copied out of block 0 (KS is reused for a last partial step). */
-const OTK = 352;
+const OTK = OTK_AT;
 const WIPE = 384;
 
 /** The byte shuffle that rotates every 32-bit lane left by 16 bits. */
@@ -196,8 +202,10 @@ function polyBlock(lo: string, hi: string, top: string): string {
 /**
  * Absorbs `len` bytes at `ptr` (i32 locals) padded with zeros to 16 bytes
  * (RFC 8439 2.8): whole blocks in place, a short last block through PADBLK.
+ * `raw`: Poly1305 alone (RFC 8439 2.5) instead, whose short last block is
+ * its bytes, a 1 byte, then zeros, without bit 128.
  */
-function absorbPadded(ptr: string, len: string): string {
+function absorbPadded(ptr: string, len: string, raw = false): string {
   const full = polyBlock(
     `(i64.load (local.get $q))`,
     `(i64.load offset=8 (local.get $q))`,
@@ -206,8 +214,11 @@ function absorbPadded(ptr: string, len: string): string {
   const last = polyBlock(
     `(i64.load (i32.const ${PADBLK}))`,
     `(i64.load (i32.const ${PADBLK + 8}))`,
-    `(i64.const 0x1000000)`,
+    raw ? `(i64.const 0)` : `(i64.const 0x1000000)`,
   );
+  const one = raw
+    ? `(i32.store8 (i32.add (i32.const ${PADBLK}) (i32.and (local.get ${len}) (i32.const 15))) (i32.const 1))`
+    : "";
   return `(local.set $q (local.get ${ptr}))
 (local.set $end (i32.add (local.get ${ptr}) (i32.and (local.get ${len}) (i32.const -16))))
 (block $done (loop $blocks
@@ -218,12 +229,18 @@ function absorbPadded(ptr: string, len: string): string {
 (if (i32.and (local.get ${len}) (i32.const 15)) (then
   (memory.fill (i32.const ${PADBLK}) (i32.const 0) (i32.const 16))
   (memory.copy (i32.const ${PADBLK}) (local.get $end) (i32.and (local.get ${len}) (i32.const 15)))
+  ${one}
   ${last}))
 `;
 }
 
-/** `$mac(aad, aadLen, ct, len)`: the AEAD tag (RFC 8439 2.8) into TAG, with the one-time key at OTK. */
-function mac(): string {
+/**
+ * `$mac(aad, aadLen, ct, len)`: the AEAD tag (RFC 8439 2.8) into TAG, with
+ * the one-time key at OTK. `raw`: instead the exported `poly1305(m, len)`,
+ * the tag of Poly1305 alone (RFC 8439 2.5) of the `len` bytes at m, for the
+ * RFC's Poly1305 test vectors (the record layer never calls it).
+ */
+function mac(raw = false): string {
   const M = "(i64.const 0x3ffffff)";
   const key = (o: number) => `(i64.load32_u offset=${OTK + o} (i32.const 0))`;
   const lengths = polyBlock(
@@ -235,7 +252,13 @@ function mac(): string {
     "$h0 $h1 $h2 $h3 $h4 $r0 $r1 $r2 $r3 $r4 $s1 $s2 $s3 $s4",
     "$d0 $d1 $d2 $d3 $d4 $lo $hi $g0 $g1 $g2 $g3 $g4 $mask $f",
   ].join(" ").split(" ").map((n) => `(local ${n} i64)`).join(" ");
-  return `(func $mac (param $aad i32) (param $aadLen i32) (param $ct i32) (param $len i32)
+  const head = raw
+    ? `(func (export "poly1305") (param $m i32) (param $len i32)`
+    : `(func $mac (param $aad i32) (param $aadLen i32) (param $ct i32) (param $len i32)`;
+  const absorbed = raw
+    ? absorbPadded("$m", "$len", true)
+    : `${absorbPadded("$aad", "$aadLen")}\n${absorbPadded("$ct", "$len")}\n${lengths}`;
+  return `${head}
 (local $q i32) (local $end i32) ${locals}
 ;; r, clamped (RFC 8439 2.5), in 26-bit limbs; s_i = 5 r_i.
 (local.set $lo (i64.and (i64.load offset=${OTK} (i32.const 0)) (i64.const 0x0ffffffc0fffffff)))
@@ -249,9 +272,7 @@ function mac(): string {
 (local.set $s2 (i64.mul (local.get $r2) (i64.const 5)))
 (local.set $s3 (i64.mul (local.get $r3) (i64.const 5)))
 (local.set $s4 (i64.mul (local.get $r4) (i64.const 5)))
-${absorbPadded("$aad", "$aadLen")}
-${absorbPadded("$ct", "$len")}
-${lengths}
+${absorbed}
 ;; Full carry: every limb 26 bits, h < 2^130 + small.
 (local.set $h2 (i64.add (local.get $h2) (i64.shr_u (local.get $h1) (i64.const 26))))
 (local.set $h1 (i64.and (local.get $h1) ${M}))
@@ -363,6 +384,7 @@ export function chacha20Poly1305Wat(): string {
 (memory (export "memory") 1)
 ${xor4()}
 ${mac()}
+${mac(true)}
 ${XOR_BYTES}
 ${FIRST}
 ${CRYPT}

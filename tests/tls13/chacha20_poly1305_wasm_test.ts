@@ -15,11 +15,11 @@ import { ChaCha20Poly1305 } from "../../tls13/chacha20_poly1305.ts";
 import { WasmChaCha20Poly1305 } from "../../tls13/chacha20_poly1305_wasm.ts";
 import { CHACHA20_POLY1305_WASM_BASE64 } from "../../tls13/_chacha20_poly1305_wasm.ts";
 import { buildAeadWasm, GENERATED, renderGenerated } from "../../scripts/aead_wasm/build.ts";
-import { DATA, KEY_AT, NONCE_AT } from "../../scripts/aead_wasm/wat.ts";
+import { DATA, KEY_AT, NONCE_AT, OTK_AT, TAG_AT } from "../../scripts/aead_wasm/wat.ts";
 import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
 import { toHex } from "../_util/fuzz.ts";
 import { mixSeed, Prng } from "../_util/prng.ts";
-import { AEAD_2_8_2, AEAD_A_5 } from "./_rfc8439_vectors.ts";
+import { AEAD_2_8_2, AEAD_A_5, POLY1305_2_5_2, POLY1305_A_3 } from "./_rfc8439_vectors.ts";
 
 const SEED = 20261203;
 /** Around the 16-byte Poly1305 block, the 64-byte ChaCha20 block, the module's 192/256-byte steps, and 2^14. */
@@ -88,6 +88,29 @@ Deno.test("wasm AEAD: RFC 8439 2.8.2 seal and A.5 open", () => {
   );
   assert(opened !== null, "A.5 opens");
   assertEquals(toHex(opened), a5.plaintext);
+});
+
+/** The module's exports, instantiated apart from the wrapper's instance. */
+function rawModule() {
+  const bytes = Uint8Array.from(atob(CHACHA20_POLY1305_WASM_BASE64), (c) => c.charCodeAt(0));
+  return new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as {
+    memory: WebAssembly.Memory;
+    seal(a: number, al: number, p: number, l: number): void;
+    open(a: number, al: number, p: number, l: number): number;
+    poly1305(m: number, l: number): void;
+  };
+}
+
+Deno.test("wasm AEAD: its Poly1305 gives the tags of RFC 8439 2.5.2 and A.3 (the final reduction's edge cases)", () => {
+  const e = rawModule();
+  const mem = new Uint8Array(e.memory.buffer);
+  for (const [i, v] of [POLY1305_2_5_2, ...POLY1305_A_3].entries()) {
+    mem.set(fromHex(v.key), OTK_AT);
+    const message = fromHex(v.message);
+    mem.set(message, DATA);
+    e.poly1305(DATA, message.length);
+    assertEquals(toHex(mem.subarray(TAG_AT, TAG_AT + 16)), v.tag, `vector ${i}`);
+  }
 });
 
 Deno.test("wasm AEAD: the same bytes as the TypeScript AEAD, every length and AAD length, both ways", () => {
@@ -179,12 +202,7 @@ Deno.test("wasm AEAD: bad arguments are named", () => {
 });
 
 Deno.test("wasm AEAD: the module's memory holds no key, nonce, one-time key or keystream after seal and open", () => {
-  const bytes = Uint8Array.from(atob(CHACHA20_POLY1305_WASM_BASE64), (c) => c.charCodeAt(0));
-  const e = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as {
-    memory: WebAssembly.Memory;
-    seal(a: number, al: number, p: number, l: number): void;
-    open(a: number, al: number, p: number, l: number): number;
-  };
+  const e = rawModule();
   const mem = new Uint8Array(e.memory.buffer);
   const scratch = () => mem.subarray(0, DATA);
   for (const len of [1, 200, 1000]) {

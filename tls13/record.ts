@@ -9,9 +9,8 @@
  * batch as full records (2^14 bytes of content each, whatever the frames
  * inside) into one buffer, reused while no write is under way, and leave in
  * ONE socket write; a bulk batch (over `BULK_CHUNK`) is sealed and written
- * a chunk of 16 records at a time through two reused buffers, so a chunk is
- * sealed while the last one's write waits for the peer, the peer decrypts a
- * chunk while the next is sealed, and no batch-sized buffer is made.
+ * a chunk of 16 records at a time through one reused buffer, so the peer
+ * decrypts a chunk while the next is sealed and no batch-sized buffer is made.
  *
  * Records are protected by the TypeScript AEAD (tls13/chacha20_poly1305.ts)
  * until the first record of `WASM_FROM` bytes or more; from then on, by the
@@ -142,8 +141,7 @@ export class RecordLayer {
   #writeGate: Promise<void> | null = null;
   #writing: Promise<void> | null = null;
   #out = new Uint8Array(0);
-  /** The two bulk buffers (see `#sendBulk`), made when first needed. */
-  readonly #bulk: (Uint8Array | undefined)[] = [undefined, undefined];
+  #bulk = new Uint8Array(0);
   #bulkBusy = false;
   readonly #aad = new Uint8Array(RECORD_HEADER_BYTES);
   #raw: Uint8Array[] | null = [];
@@ -399,26 +397,20 @@ export class RecordLayer {
   }
 
   /**
-   * A large batch, a chunk at a time through two bulk buffers: a chunk is
-   * sealed into one while the other's write is under way (the socket is
-   * full, the peer reads), and a buffer is sealed into again only once its
-   * write is done. Each chunk's write is queued as it is sealed, so records
-   * leave in sequence order.
+   * A large batch: each chunk sealed into the one bulk buffer once the
+   * previous chunk's write is done, so the buffer is never written while a
+   * socket write reads it, and records keep their sequence order (each
+   * chunk's write is queued as it is sealed).
    */
   async #sendBulk(type: number, data: Uint8Array): Promise<void> {
     this.#bulkBusy = true;
-    const writes: Promise<void>[] = [];
     try {
-      for (let at = 0, k = 0; at < data.length; at += BULK_CHUNK, k++) {
+      if (this.#bulk.length === 0) this.#bulk = new Uint8Array(BULK_SEALED_BYTES);
+      for (let at = 0; at < data.length; at += BULK_CHUNK) {
         if (this.#writeGate) await this.#writeGate;
-        if (k >= 2) await writes[k - 2];
-        const buf = this.#bulk[k & 1] ??= new Uint8Array(BULK_SEALED_BYTES);
         const end = Math.min(data.length, at + BULK_CHUNK);
-        const write = this.writeRaw(this.#sealInto(type, data.subarray(at, end), buf));
-        write.catch(() => {}); // awaited below, or by the chunk two further on
-        writes.push(write);
+        await this.writeRaw(this.#sealInto(type, data.subarray(at, end), this.#bulk));
       }
-      for (const write of writes.slice(-2)) await write;
     } finally {
       this.#bulkBusy = false;
     }

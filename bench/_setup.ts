@@ -34,6 +34,33 @@ async function sh(
   return out;
 }
 
+/** A bench run's temporary tree (see {@linkcode benchWorkDir}). */
+export interface BenchWorkDir {
+  /** Its root, under /tmp (unix socket paths must stay under 108 bytes). */
+  work: string;
+  /** Where the plugins' sockets go (their TMPDIR). */
+  sock: string;
+  /** Makes (and returns) the directory of one plugin or tree. */
+  dirOf(id: string): Promise<string>;
+}
+
+/**
+ * Makes a bench run's temporary tree; the caller removes `work` at the end.
+ *
+ * @param prefix The directory name's prefix.
+ */
+export async function benchWorkDir(prefix: string): Promise<BenchWorkDir> {
+  const work = await Deno.makeTempDir({ dir: "/tmp", prefix });
+  const sock = `${work}/sock`;
+  await Deno.mkdir(sock);
+  const dirOf = async (id: string) => {
+    const dir = `${work}/${id}`;
+    await Deno.mkdir(dir, { recursive: true });
+    return dir;
+  };
+  return { work, sock, dirOf };
+}
+
 /**
  * Builds the benchmark host (bench/driver, its own Go module).
  *

@@ -40,6 +40,7 @@
 import { DENO, pluginFlags, ROOT } from "../tests/_util/plugin.ts";
 import {
   BENCH_CACHE,
+  benchWorkDir,
   buildDriver,
   buildGoPlugin,
   bundlePlugin,
@@ -214,17 +215,8 @@ async function main(): Promise<number> {
   const began = performance.now();
   const failures: string[] = [];
 
-  // A short path: unix socket paths must stay under 108 bytes.
-  const work = await Deno.makeTempDir({ dir: "/tmp", prefix: "rpcplugin-bench-" });
+  const { work, sock, dirOf } = await benchWorkDir("rpcplugin-bench-");
   try {
-    const sock = `${work}/sock`;
-    await Deno.mkdir(sock);
-    const dirOf = async (id: string) => {
-      const dir = `${work}/${id}`;
-      await Deno.mkdir(dir, { recursive: true });
-      return dir;
-    };
-
     status(`== building (${smoke ? "smoke" : "full"} run)`);
     const engines = Object.entries(DENO_ENGINES).filter(([e]) => !startupOnly || e === "native");
     // --baseline=REV[,REV...]: those revisions' native plugin too, extracted and bundled.

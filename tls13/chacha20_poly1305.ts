@@ -85,7 +85,8 @@ const WARM_UP_BYTES = 1024;
 /** From this many bytes on, 4-aligned data is worth a word view. */
 const WORD_VIEW_MIN = 64;
 
-function checkBytes(what: string, value: Uint8Array, length: number): void {
+/** Throws a TypeError unless `value` is a Uint8Array of `length` bytes. @internal */
+export function checkBytes(what: string, value: Uint8Array, length: number): void {
   if (!(value instanceof Uint8Array)) {
     throw new TypeError(`ChaCha20-Poly1305: the ${what} must be a Uint8Array of ${length} bytes`);
   }
@@ -96,7 +97,8 @@ function checkBytes(what: string, value: Uint8Array, length: number): void {
   }
 }
 
-function checkInput(what: string, value: Uint8Array): void {
+/** Throws a TypeError unless `value` is a Uint8Array. @internal */
+export function checkInput(what: string, value: Uint8Array): void {
   if (!(value instanceof Uint8Array)) {
     throw new TypeError(`ChaCha20-Poly1305: the ${what} must be a Uint8Array`);
   }
@@ -106,8 +108,9 @@ function checkInput(what: string, value: Uint8Array): void {
  * Checks that `out` holds at least `need` bytes and is either `input`'s own
  * bytes from the same offset (in place) or does not overlap the part of it after
  * its own start (the loops run forward, reading each byte before writing it).
+ * @internal
  */
-function checkOut(out: Uint8Array, input: Uint8Array, need: number): void {
+export function checkOut(out: Uint8Array, input: Uint8Array, need: number): void {
   if (!(out instanceof Uint8Array)) {
     throw new TypeError("ChaCha20-Poly1305: `out` must be a Uint8Array");
   }
@@ -124,6 +127,17 @@ function checkOut(out: Uint8Array, input: Uint8Array, need: number): void {
         "pass the input's own bytes (same byteOffset, in place) or a separate buffer",
     );
   }
+}
+
+/**
+ * Checks `open`'s sealed input and `out`; the plaintext's length (negative
+ * when the input is shorter than a tag). @internal
+ */
+export function openLength(sealed: Uint8Array, out: Uint8Array | undefined): number {
+  checkInput("sealed input", sealed);
+  const len = sealed.length - TAG_BYTES;
+  if (out !== undefined) checkOut(out, sealed, len < 0 ? 0 : len);
+  return len;
 }
 
 /** The little-endian 32-bit word at `b[o]`, as an int32. */
@@ -604,9 +618,7 @@ export class ChaCha20Poly1305 {
     aad: Uint8Array,
     out?: Uint8Array,
   ): Uint8Array | null {
-    checkInput("sealed input", sealed);
-    const len = sealed.length - TAG_BYTES;
-    if (out !== undefined) checkOut(out, sealed, len < 0 ? 0 : len);
+    const len = openLength(sealed, out);
     this.#start(nonce, aad);
     if (len < 0) return null;
     const tag = this.#tag;

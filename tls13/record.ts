@@ -6,13 +6,27 @@
  *
  * Reads decrypt in place in one read buffer (several records per socket
  * read; no allocation per record but the payload's view). Writes seal a
- * whole batch (up to 16 KiB per record) into one buffer, reused while no
- * write is under way, and leave in ONE socket write.
+ * batch as full records (2^14 bytes of content each, whatever the frames
+ * inside) into one buffer, reused while no write is under way, and leave in
+ * ONE socket write; a bulk batch (over `BULK_CHUNK`) is sealed and written
+ * a chunk of 16 records at a time through one reused buffer, so the peer
+ * decrypts a chunk while the next is sealed and no batch-sized buffer is made.
+ *
+ * Records are protected by the TypeScript AEAD (tls13/chacha20_poly1305.ts)
+ * until the first record of `WASM_FROM` bytes or more; from then on, by the
+ * WebAssembly one (tls13/chacha20_poly1305_wasm.ts), which is faster at every
+ * size once loaded (bench/aead.ts) but costs a few milliseconds to compile:
+ * a connection that only makes small calls never loads it.
  *
  * @module
  */
 
 import { ChaCha20Poly1305 } from "./chacha20_poly1305.ts";
+import {
+  wasmAeadAvailable,
+  wasmAeadLoaded,
+  WasmChaCha20Poly1305,
+} from "./chacha20_poly1305_wasm.ts";
 import {
   AlertDescription,
   AlertLevel,
@@ -40,21 +54,45 @@ export interface ByteStream {
 
 /** Bytes a protected record adds to its content: header, inner type, tag. */
 const PROTECTED_OVERHEAD = RECORD_HEADER_BYTES + 1 + 16;
-/** The reusable output buffer: a batch of up to this many bytes costs no allocation. */
+/** The reusable output buffer's first size. */
 const WRITE_BUFFER_BYTES = 64 << 10;
 /** How long an alert or close_notify may take to leave before the socket is closed anyway. */
 const ALERT_WRITE_MS = 1000;
+/**
+ * The record size (sealed or opened) from which the WebAssembly AEAD is
+ * loaded. Above the handshake's flights and the small calls a plugin starts
+ * with, so the first call never pays its compilation; once loaded, it
+ * protects every record.
+ */
+export const WASM_FROM = 8192;
+/** A batch larger than this is sealed and written in chunks of this size (16 full records). */
+export const BULK_CHUNK = 16 * MAX_PLAINTEXT;
 
 /** One direction's record protection. */
 class Protection {
   readonly aead: ChaCha20Poly1305;
+  #wasm: WasmChaCha20Poly1305 | null = null;
+  readonly #key: Uint8Array;
   readonly #iv: Uint8Array;
   readonly #nonce = new Uint8Array(12);
   #seq = 0;
 
   constructor(keys: TrafficKeys) {
     this.aead = new ChaCha20Poly1305(keys.key);
+    this.#key = keys.key;
     this.#iv = keys.iv;
+  }
+
+  /**
+   * The WebAssembly AEAD for a record of `len` bytes, when it is to be
+   * used (loaded already, or `len` is at least {@linkcode WASM_FROM}); null
+   * for the TypeScript one.
+   */
+  wasm(len: number): WasmChaCha20Poly1305 | null {
+    if (this.#wasm !== null) return this.#wasm;
+    if (len < WASM_FROM && !wasmAeadLoaded()) return null;
+    if (!wasmAeadAvailable()) return null;
+    return this.#wasm = new WasmChaCha20Poly1305(this.#key);
   }
 
   /** The next record's nonce (a view reused by every record). */
@@ -76,6 +114,15 @@ class Protection {
   }
 }
 
+/** Bytes `n` bytes of content take as records (protected or not). */
+function sealedSize(n: number, protect: boolean): number {
+  const chunks = Math.max(1, Math.ceil(n / MAX_PLAINTEXT));
+  return n + chunks * (protect ? PROTECTED_OVERHEAD : RECORD_HEADER_BYTES);
+}
+
+/** A bulk chunk, sealed: the largest batch the reused buffers hold. */
+const BULK_SEALED_BYTES = sealedSize(BULK_CHUNK, true);
+
 async function writeAll(sock: ByteStream, data: Uint8Array): Promise<void> {
   for (let at = 0; at < data.length;) at += await sock.write(at ? data.subarray(at) : data);
 }
@@ -94,6 +141,8 @@ export class RecordLayer {
   #writeGate: Promise<void> | null = null;
   #writing: Promise<void> | null = null;
   #out = new Uint8Array(0);
+  #bulk = new Uint8Array(0);
+  #bulkBusy = false;
   readonly #aad = new Uint8Array(RECORD_HEADER_BYTES);
   #raw: Uint8Array[] | null = [];
 
@@ -199,7 +248,11 @@ export class RecordLayer {
     aad[2] = b[at + 2];
     aad[3] = b[at + 3];
     aad[4] = b[at + 4];
-    const plain = this.#read!.aead.open(this.#read!.nonce(), body, aad, body);
+    const read = this.#read!;
+    const wasm = read.wasm(len);
+    const plain = wasm !== null
+      ? wasm.open(read.nonce(), body, aad, body)
+      : read.aead.open(read.nonce(), body, aad, body);
     if (!plain) {
       throw new TlsAlertError(
         AlertDescription.badRecordMac,
@@ -268,15 +321,22 @@ export class RecordLayer {
    * reused by the next seal unless `fresh` (or a write is under way).
    */
   seal(type: number, data: Uint8Array, fresh = false): Uint8Array {
+    const size = sealedSize(data.length, this.#write !== null);
+    let out: Uint8Array;
+    if (!fresh && this.#writing === null && size <= BULK_SEALED_BYTES) {
+      // Grown once to the largest batch (at most a bulk chunk), then reused:
+      // fresh memory costs page faults on every batch.
+      if (this.#out.length < size) this.#out = new Uint8Array(Math.max(size, WRITE_BUFFER_BYTES));
+      out = this.#out;
+    } else out = new Uint8Array(size);
+    return this.#sealInto(type, data, out);
+  }
+
+  /** Seals `data` as records of `type` into `out` (room for them all); the records. */
+  #sealInto(type: number, data: Uint8Array, out: Uint8Array): Uint8Array {
     const prot = this.#write;
     const n = data.length;
     const chunks = Math.max(1, Math.ceil(n / MAX_PLAINTEXT));
-    const size = n + chunks * (prot ? PROTECTED_OVERHEAD : RECORD_HEADER_BYTES);
-    let out: Uint8Array;
-    if (!fresh && this.#writing === null && size <= WRITE_BUFFER_BYTES) {
-      if (this.#out.length === 0) this.#out = new Uint8Array(WRITE_BUFFER_BYTES);
-      out = this.#out;
-    } else out = new Uint8Array(size);
     let o = 0;
     for (let i = 0, at = 0; i < chunks; i++) {
       const len = Math.min(MAX_PLAINTEXT, n - at);
@@ -287,8 +347,18 @@ export class RecordLayer {
       out[o + 3] = bodyLen >> 8;
       out[o + 4] = bodyLen & 0xff;
       const body = o + RECORD_HEADER_BYTES;
-      out.set(at === 0 && len === n ? data : data.subarray(at, at + len), body);
-      if (prot) {
+      const content = at === 0 && len === n ? data : data.subarray(at, at + len);
+      const wasm = prot ? prot.wasm(bodyLen) : null;
+      if (wasm !== null) {
+        wasm.sealRecord(
+          prot!.nonce(),
+          content,
+          type,
+          out.subarray(o, body),
+          out.subarray(body, body + bodyLen),
+        );
+      } else if (prot) {
+        out.set(content, body);
         out[body + len] = type;
         prot.aead.seal(
           prot.nonce(),
@@ -296,7 +366,7 @@ export class RecordLayer {
           out.subarray(o, body),
           out.subarray(body, body + bodyLen),
         );
-      }
+      } else out.set(content, body);
       o = body + bodyLen;
       at += len;
     }
@@ -316,10 +386,34 @@ export class RecordLayer {
     else run();
   }
 
-  /** Seals `data` as records of `type` and writes them, in one socket write. */
+  /**
+   * Seals `data` as records of `type` and writes them: in one socket write,
+   * or, over {@linkcode BULK_CHUNK} bytes, one write per chunk.
+   */
   send(type: number, data: Uint8Array): Promise<void> {
     if (this.#writeGate) return this.#writeGate.then(() => this.send(type, data));
+    if (data.length > BULK_CHUNK && !this.#bulkBusy) return this.#sendBulk(type, data);
     return this.writeRaw(this.seal(type, data));
+  }
+
+  /**
+   * A large batch: each chunk sealed into the one bulk buffer once the
+   * previous chunk's write is done, so the buffer is never written while a
+   * socket write reads it, and records keep their sequence order (each
+   * chunk's write is queued as it is sealed).
+   */
+  async #sendBulk(type: number, data: Uint8Array): Promise<void> {
+    this.#bulkBusy = true;
+    try {
+      if (this.#bulk.length === 0) this.#bulk = new Uint8Array(BULK_SEALED_BYTES);
+      for (let at = 0; at < data.length; at += BULK_CHUNK) {
+        if (this.#writeGate) await this.#writeGate;
+        const end = Math.min(data.length, at + BULK_CHUNK);
+        await this.writeRaw(this.#sealInto(type, data.subarray(at, end), this.#bulk));
+      }
+    } finally {
+      this.#bulkBusy = false;
+    }
   }
 
   /** Writes bytes already sealed, after any write under way. */

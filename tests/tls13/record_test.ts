@@ -8,7 +8,7 @@
  * @module
  */
 
-import { RecordLayer } from "../../tls13/record.ts";
+import { BULK_CHUNK, type ByteStream, RecordLayer } from "../../tls13/record.ts";
 import { AlertDescription, ContentType, MAX_PLAINTEXT } from "../../tls13/constants.ts";
 import { TlsAlertError } from "../../tls13/errors.ts";
 import { nextTrafficSecret, trafficKeys } from "../../tls13/key_schedule.ts";
@@ -197,4 +197,59 @@ Deno.test("Tls13Connection: a bad record ends the pump with bad_record_mac sent 
   cr.setReadKeys(await trafficKeys(secretB));
   const [alert] = await take(cr, 1);
   assertEquals([alert.type, ...alert.data], [ContentType.alert, 2, AlertDescription.badRecordMac]);
+});
+
+Deno.test("record layer: small records stay on the TypeScript AEAD; the first large one loads the WebAssembly one, bulk goes in full records, a write per 16; the TypeScript AEAD opens them all", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", new URL("./_record_paths_probe.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr);
+  assert(out.success, `the probe failed: ${err}`);
+  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  assertEquals(r.phases[0], { loaded: false, writes: 3, intact: true }, "small records");
+  // 2 chunks of 16 records, then the remaining 3 full records and 7 bytes: 3 writes.
+  assertEquals(r.phases[1], { loaded: true, writes: 3, intact: true }, "the bulk batch");
+  assertEquals(r.phases[2], { loaded: true, writes: 2, intact: true }, "small records after");
+  assertEquals(r.fullRecords, 2 * 16 + 3);
+  assert(r.allOpen, "every record opens with the TypeScript AEAD");
+});
+
+Deno.test("record layer: a bulk batch's buffer is not sealed into again while its write is under way", async () => {
+  // A socket that takes the bytes only when a write completes (a turn later),
+  // as a kernel buffer that fills up does: a buffer reused too early shows as
+  // records that do not decrypt, or wrong bytes.
+  const [, y] = pipe();
+  const slow: ByteStream = {
+    read: () => new Promise(() => {}),
+    write(data) {
+      return new Promise((resolve) =>
+        setTimeout(() => {
+          y.inject(data.slice());
+          resolve(data.length);
+        }, 1)
+      );
+    },
+    close() {},
+  };
+  const writer = new RecordLayer(slow);
+  const reader = new RecordLayer(y);
+  writer.setWriteKeys(await trafficKeys(secretA));
+  reader.setReadKeys(await trafficKeys(secretA));
+  const data = Uint8Array.from({ length: 5 * BULK_CHUNK + 1000 }, (_, i) => (i * 31) & 0xff);
+  const small = new Uint8Array([7, 7, 7]);
+  const sent = writer.send(ContentType.applicationData, data);
+  const between = writer.send(ContentType.applicationData, small); // while the bulk goes
+  await Promise.all([sent, between]);
+  const recs = await take(reader, Math.ceil(data.length / MAX_PLAINTEXT) + 1);
+  // The small record went whole between two chunks (or after them); the rest is the batch.
+  const smallAt = recs.findIndex((r) => r.data.length === 3 && r.data.every((b) => b === 7));
+  assert(smallAt > 0, "the small record arrived, after the first chunk's records");
+  const bulk = recs.filter((_, i) => i !== smallAt);
+  const joined = new Uint8Array(bulk.reduce((n, r) => n + r.data.length, 0));
+  let o = 0;
+  for (const r of bulk) joined.set(r.data, o), o += r.data.length;
+  assertEquals(joined.length, data.length);
+  assert(joined.every((b, i) => b === data[i]), "every byte of the batch, in order");
 });

@@ -1,0 +1,186 @@
+/**
+ * Only the bulk rows of `deno task bench`: Put and Get of 1 MiB and 16 MiB
+ * values through go-plugin's host (bench/driver), on go-plugin's Go KV
+ * plugin, pyvider-rpcplugin's and ours (`deno run examples/kv/plugin.ts`,
+ * native engine), plus the same plugin of other revisions (`--baseline=REV`).
+ * The driver measures one plugin after the other, so the run is repeated
+ * `--runs` times with the order rotated, and each figure is the median over
+ * the runs (each run's figure is itself the median of `--reps` transfers).
+ * Prints a markdown table with ratios to Go and to pyvider; asserts nothing.
+ *
+ * ```sh
+ * deno run -A bench/bulk.ts                     # AutoMTLS on, 5 runs of 5 transfers
+ * deno run -A bench/bulk.ts --baseline=main --automtls=both --runs=7
+ * ```
+ *
+ * @module
+ */
+
+import { DENO, pluginFlags, ROOT } from "../tests/_util/plugin.ts";
+import {
+  BENCH_CACHE,
+  benchWorkDir,
+  buildDriver,
+  buildGoPlugin,
+  checkoutBaseline,
+  preparePython,
+} from "./_setup.ts";
+import type { DriverOutput } from "./_table.ts";
+
+const MiB = 1 << 20;
+const PAYLOADS = [1 * MiB, 16 * MiB];
+
+function option(name: string, fallback: string): string {
+  const prefix = `--${name}=`;
+  return Deno.args.find((a) => a.startsWith(prefix))?.slice(prefix.length) ?? fallback;
+}
+
+function whole(name: string, fallback: number): number {
+  const n = Number(option(name, String(fallback)));
+  if (!Number.isInteger(n) || n < 1) {
+    console.error(`--${name}: give a whole number of at least 1`);
+    Deno.exit(2);
+  }
+  return n;
+}
+
+const runs = whole("runs", 5);
+const reps = whole("reps", 5);
+const modeArg = option("automtls", "on");
+const modes = modeArg === "both" ? [false, true] : [modeArg !== "off"];
+const revs = option("baseline", "").split(",").filter(Boolean);
+
+interface Target {
+  id: string;
+  label: string;
+  argv: string[];
+  dir: string;
+  env: Record<string, string>;
+}
+
+const { work, sock, dirOf } = await benchWorkDir("rpcplugin-bulk-");
+try {
+  console.error("== building the driver, go-plugin's KV plugin, the pyvider venv");
+  const [driver, goBin, py] = await Promise.all([
+    buildDriver(),
+    buildGoPlugin(),
+    preparePython(Deno.env.get("BENCH_PYTHON") ?? "python3"),
+  ]);
+  const env = { TMPDIR: sock };
+  const targets: Target[] = [
+    { id: "go", label: "Go: go-plugin plugin-go-grpc", argv: [goBin], dir: "", env },
+    {
+      id: "python",
+      label: "Python: pyvider-rpcplugin 0.5.5",
+      argv: [py.python, `${ROOT}bench/python/kv_plugin.py`],
+      dir: "",
+      env: { ...env, PYTHONPATH: py.pythonPath },
+    },
+  ];
+  const deno = async (id: string, label: string, root: string) => {
+    const dir = await dirOf(id);
+    targets.push({
+      id,
+      label,
+      argv: [DENO, "run", ...pluginFlags([sock, dir]), `${root}examples/kv/plugin.ts`],
+      dir,
+      env,
+    });
+  };
+  await deno("deno", "Deno: deno run plugin.ts (this tree)", ROOT);
+  for (const [i, rev] of revs.entries()) {
+    const root = await checkoutBaseline(rev, await dirOf(`tree-${i}`));
+    await deno(`deno-${i}`, `Deno: deno run plugin.ts @ ${rev}`, root);
+  }
+  for (const t of targets) if (!t.dir) t.dir = await dirOf(t.id);
+
+  /** figures[`${id} ${automtls} ${bytes} ${put|get}`] = MB/s of each run. */
+  const figures = new Map<string, number[]>();
+  const errors = new Map<string, string>();
+  for (let run = 0; run < runs; run++) {
+    const order = targets.map((_, i) => targets[(i + run) % targets.length]);
+    const config = {
+      targets: order.map(({ id, argv, dir, env }) => ({ id, argv, dir, env })),
+      references: [],
+      automtls: modes,
+      launches: 1,
+      warmupCalls: 20,
+      latencyCalls: 20,
+      throughputCalls: 20,
+      rounds: 1,
+      concurrency: [1],
+      payloads: PAYLOADS,
+      payloadReps: reps,
+      startTimeoutSec: 60,
+      callTimeoutSec: 120,
+    };
+    const configPath = `${work}/config.json`;
+    await Deno.writeTextFile(configPath, JSON.stringify(config));
+    console.error(`== run ${run + 1}/${runs}: ${order.map((t) => t.id).join(", ")}`);
+    const res = await new Deno.Command(driver, {
+      args: ["-config", configPath],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!res.success) throw new Error(`the driver failed (exit ${res.code})`);
+    const out: DriverOutput = JSON.parse(new TextDecoder().decode(res.stdout));
+    for (const r of out.results ?? []) {
+      for (const p of r.session?.payload ?? []) {
+        for (
+          const [dir, mbps, err] of [
+            ["put", p.putMBps, p.putError],
+            ["get", p.getMBps, p.getError],
+          ] as const
+        ) {
+          const key = `${r.target} ${r.automtls} ${p.bytes} ${dir}`;
+          if (err) errors.set(key, err.split("\n")[0]);
+          else if (mbps) figures.set(key, [...(figures.get(key) ?? []), mbps]);
+        }
+      }
+    }
+  }
+  await Deno.mkdir(BENCH_CACHE, { recursive: true });
+  await Deno.writeTextFile(
+    `${BENCH_CACHE}bulk.json`,
+    JSON.stringify(Object.fromEntries(figures), null, 1),
+  );
+
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  };
+  const cols = PAYLOADS.flatMap((b) => [`${b / MiB} MiB`].flatMap((n) => [["put", n], ["get", n]]));
+  console.log(
+    `${runs} runs (order rotated), each the median of ${reps} transfers; MB/s, median ` +
+      `over the runs [min-max] (× Go, × pyvider in the same mode)\n`,
+  );
+  console.log(
+    `| plugin | AutoMTLS | ${
+      cols.map(([d, n]) => `${d === "put" ? "Put" : "Get"} ${n}`).join(" | ")
+    } |`,
+  );
+  console.log(`| --- | --- | ${cols.map(() => "---:").join(" | ")} |`);
+  for (const automtls of modes) {
+    for (const t of targets) {
+      const cells = PAYLOADS.flatMap((bytes) =>
+        (["put", "get"] as const).map((dir) => {
+          const key = (id: string) => `${id} ${automtls} ${bytes} ${dir}`;
+          const xs = figures.get(key(t.id));
+          if (!xs?.length) return `n/a (${errors.get(key(t.id)) ?? "no figure"})`;
+          const m = median(xs);
+          const ref = (id: string) => {
+            const r = figures.get(key(id));
+            return r?.length && id !== t.id ? `${(m / median(r)).toFixed(2)}× ${id}` : "";
+          };
+          const ratios = [ref("go"), ref("python")].filter(Boolean).join(", ");
+          return `${m.toFixed(0)} [${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}]` +
+            (ratios ? ` (${ratios})` : "");
+        })
+      );
+      console.log(`| ${t.label} | ${automtls ? "on" : "off"} | ${cells.join(" | ")} |`);
+    }
+  }
+} finally {
+  await Deno.remove(work, { recursive: true }).catch(() => {});
+}

@@ -31,6 +31,7 @@ import {
   finishedVerifyData,
   handshakeSecrets,
   nextTrafficSecret,
+  type TrafficKeys,
   trafficKeys,
   Transcript,
 } from "./key_schedule.ts";
@@ -52,6 +53,7 @@ import {
 } from "./messages.ts";
 import { type ByteStream, RecordLayer } from "./record.ts";
 import { type Signer, VERIFIED_SCHEMES, type Verifier } from "./signatures.ts";
+import { takeKeyShare } from "./key_share.ts";
 import { after } from "../_timer.ts";
 import { concat } from "./_bytes.ts";
 
@@ -213,14 +215,6 @@ function expect(msg: { type: number }, type: number, name: string): void {
   }
 }
 
-/** Our x25519 key pair and its public key, made before the ClientHello arrives. */
-async function x25519Pair(): Promise<{ keys: CryptoKeyPair; ours: Uint8Array }> {
-  const keys = await crypto.subtle.generateKey({ name: "X25519" }, false, [
-    "deriveBits",
-  ]) as CryptoKeyPair;
-  return { keys, ours: new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey)) };
-}
-
 /** The x25519 shared secret with the client's key share. */
 async function x25519Shared(keys: CryptoKeyPair, peerShare: Uint8Array): Promise<Uint8Array> {
   let bits: ArrayBuffer;
@@ -246,6 +240,27 @@ async function x25519Shared(keys: CryptoKeyPair, peerShare: Uint8Array): Promise
   return s;
 }
 
+/** The application traffic secrets and their record keys. */
+interface ApplicationKeys {
+  secrets: { client: Uint8Array; server: Uint8Array };
+  client: TrafficKeys;
+  server: TrafficKeys;
+}
+
+/** The application secrets and keys from the transcript hash through our Finished. */
+async function applicationKeys(
+  handshakeSecret: Uint8Array,
+  serverFinishedHash: Promise<Uint8Array>,
+  master: Promise<Uint8Array>,
+): Promise<ApplicationKeys> {
+  const secrets = await applicationSecrets(handshakeSecret, await serverFinishedHash, master);
+  const [client, server] = await Promise.all([
+    trafficKeys(secrets.client),
+    trafficKeys(secrets.server),
+  ]);
+  return { secrets, client, server };
+}
+
 /**
  * Runs the server side of a TLS 1.3 handshake on `sock`.
  *
@@ -262,7 +277,7 @@ export async function acceptTls13(
   timeoutMs: number,
 ): Promise<Tls13Result> {
   const layer = new RecordLayer(sock);
-  const pair = x25519Pair();
+  const pair = takeKeyShare();
   pair.catch(() => {});
   let timedOut = false;
   const cancel = after(timeoutMs, () => {
@@ -270,6 +285,8 @@ export async function acceptTls13(
     layer.close();
   });
   let started = 0;
+  /** The application keys, once our Finished is written. */
+  let app: Promise<ApplicationKeys> | undefined;
   try {
     const reader = new HandshakeReader(layer);
     const transcript = new Transcript();
@@ -311,15 +328,16 @@ export async function acceptTls13(
     transcript.add(ee);
     transcript.add(cr);
     transcript.add(cert);
-    const certHash = transcript.hash();
+    // Our signature needs only the transcript: it is made beside the key schedule.
+    const signature = transcript.hash().then((h) => config.signer.sign(signedContent("server", h)));
+    signature.catch(() => {});
     const hs = await handshakeSecrets(await shared, await helloHash);
     const serverFinishedKey = finishedKey(hs.server);
     const clientFinishedKey = finishedKey(hs.client);
     const master = deriveMasterSecret(hs.handshakeSecret);
     const hsKeys = Promise.all([trafficKeys(hs.server), trafficKeys(hs.client)]);
     for (const p of [serverFinishedKey, clientFinishedKey, master, hsKeys]) p.catch(() => {});
-    const signature = await config.signer.sign(signedContent("server", await certHash));
-    const cv = certificateVerify(config.signer.scheme, signature);
+    const cv = certificateVerify(config.signer.scheme, await signature);
     transcript.add(cv);
     const fin = finished(
       await finishedVerifyData(hs.server, await transcript.hash(), serverFinishedKey),
@@ -336,18 +354,11 @@ export async function acceptTls13(
     const written = layer.writeRaw(concat([plain, ccs, flight]));
     written.catch(() => {});
     layer.setReadKeys(clientHs);
-    // After our Finished we write with the application keys (an alert about the client's
-    // flight included: the client reads what follows our Finished with them).
-    const appSecrets = await applicationSecrets(
-      hs.handshakeSecret,
-      await transcript.hash(),
-      master,
-    );
-    const [appClient, appServer] = await Promise.all([
-      trafficKeys(appSecrets.client),
-      trafficKeys(appSecrets.server),
-    ]);
-    layer.setWriteKeys(appServer);
+    // The application keys are derived while the client's flight is read and checked.
+    // After our Finished we write with them (an alert about the client's flight
+    // included: the client reads what follows our Finished with them).
+    app = applicationKeys(hs.handshakeSecret, transcript.hash(), master);
+    app.catch(() => {});
 
     // The client's Certificate, CertificateVerify and Finished.
     const cc = await reader.next();
@@ -378,17 +389,26 @@ export async function acceptTls13(
       );
     }
     const content = signedContent("client", await transcript.hash());
-    if (!await config.verifier.verify(ccv.scheme, content, ccv.signature)) {
+    // Checked before anything else of the client's is taken; the Finished it must
+    // send next is computed (and read) meanwhile.
+    const verified = config.verifier.verify(ccv.scheme, content, ccv.signature);
+    verified.catch(() => {});
+    transcript.add(ccvMsg.message);
+    const expected = transcript.hash().then((h) =>
+      finishedVerifyData(hs.client, h, clientFinishedKey)
+    );
+    expected.catch(() => {});
+    const cf = reader.next();
+    cf.catch(() => {});
+    if (!await verified) {
       throw new TlsAlertError(
         AlertDescription.decryptError,
         "the client's CertificateVerify signature does not verify",
       );
     }
-    transcript.add(ccvMsg.message);
-    const expected = finishedVerifyData(hs.client, await transcript.hash(), clientFinishedKey);
-    const cf = await reader.next();
-    expect(cf, HandshakeType.finished, "the client's Finished");
-    if (!equalConstantTime(cf.body, await expected)) {
+    const clientFinished = await cf;
+    expect(clientFinished, HandshakeType.finished, "the client's Finished");
+    if (!equalConstantTime(clientFinished.body, await expected)) {
       throw new TlsAlertError(
         AlertDescription.decryptError,
         "the client's Finished does not verify",
@@ -400,19 +420,32 @@ export async function acceptTls13(
         "a handshake message after the client's Finished",
       );
     }
-    layer.setReadKeys(appClient);
+    const keys = await app;
+    layer.setWriteKeys(keys.server);
+    layer.setReadKeys(keys.client);
     cancel();
     await written;
     return {
       kind: "tls",
-      conn: new Tls13Connection(layer, appSecrets.client, appSecrets.server),
+      conn: new Tls13Connection(layer, keys.secrets.client, keys.secrets.server),
       peerCertificate: certs[0].slice(),
       ms: performance.now() - started,
     };
   } catch (err) {
     cancel();
     if (timedOut) return { kind: "refused", reason: `no TLS handshake within ${timeoutMs} ms` };
-    if (err instanceof TlsAlertError) await layer.alert(err.alert);
+    // After our Finished, an alert goes out under the application keys (none without them).
+    let canAlert = true;
+    if (app) {
+      try {
+        layer.setWriteKeys((await app).server);
+      } catch {
+        canAlert = false;
+      }
+    }
+    if (!canAlert) {
+      // the keys failed: nothing the client could read
+    } else if (err instanceof TlsAlertError) await layer.alert(err.alert);
     else if (
       !(err instanceof TlsPeerAlertError || err instanceof PeerClosed || isSocketGone(err))
     ) {

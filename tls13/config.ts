@@ -12,18 +12,6 @@ import { pemToDer } from "../tls/pem.ts";
 import type { Tls13Config } from "./server.ts";
 import { signerFor, signingKeyImport, verifierFor } from "./signatures.ts";
 import { derivedEarly } from "./key_schedule.ts";
-import { prepareKeyShare } from "./key_share.ts";
-
-/**
- * Starts what every handshake needs and no ClientHello changes: the key
- * schedule's constant first step and the first x25519 key share. Call it
- * as soon as a TLS 1.3 listener is to come (before its certificate is
- * made); {@linkcode tls13ConfigOf} calls it too.
- */
-export function prepareTls13(): void {
-  derivedEarly().catch(() => {});
-  prepareKeyShare();
-}
 
 /**
  * Our TLS 1.3 server's settings for `tls`, or null when it cannot serve
@@ -58,8 +46,8 @@ export async function tls13ConfigOf(tls: ServerTls): Promise<Tls13Config | null>
       clientSpki: host.spki,
     };
   }
-  // Ready before the first ClientHello.
-  prepareTls13();
+  // The key schedule's constant first step, ready before the first ClientHello.
+  derivedEarly().catch(() => {});
   const verifier = verifierFor(keys.clientSpki);
   if (!verifier.schemes.length) return null;
   const pkcs8 = signingKeyImport(keys.keyType) ? undefined : pemToDer(tls.keyPem, "PRIVATE KEY");

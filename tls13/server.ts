@@ -53,7 +53,6 @@ import {
 } from "./messages.ts";
 import { type ByteStream, RecordLayer } from "./record.ts";
 import { type Signer, VERIFIED_SCHEMES, type Verifier } from "./signatures.ts";
-import { takeKeyShare } from "./key_share.ts";
 import { after } from "../_timer.ts";
 import { concat } from "./_bytes.ts";
 
@@ -221,6 +220,14 @@ function expect(msg: { type: number }, type: number, name: string): void {
   }
 }
 
+/** Our x25519 key pair and its public key, made while the ClientHello arrives. */
+async function x25519Pair(): Promise<{ keys: CryptoKeyPair; ours: Uint8Array }> {
+  const keys = await crypto.subtle.generateKey({ name: "X25519" }, false, [
+    "deriveBits",
+  ]) as CryptoKeyPair;
+  return { keys, ours: new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey)) };
+}
+
 /** The x25519 shared secret with the client's key share. */
 async function x25519Shared(keys: CryptoKeyPair, peerShare: Uint8Array): Promise<Uint8Array> {
   let bits: ArrayBuffer;
@@ -290,7 +297,7 @@ export async function acceptTls13(
   onConnection?: (conn: Tls13Connection) => void,
 ): Promise<Tls13Result> {
   const layer = new RecordLayer(sock);
-  const pair = takeKeyShare();
+  const pair = x25519Pair();
   pair.catch(() => {});
   let timedOut = false;
   const cancel = after(timeoutMs, () => {
@@ -399,6 +406,9 @@ export async function acceptTls13(
       );
     }
     transcript.add(cc.message);
+    // What the client's CertificateVerify signs, hashed while it is read.
+    const signedHash = transcript.hash();
+    signedHash.catch(() => {});
     const ccvMsg = await reader.next();
     expect(ccvMsg, HandshakeType.certificateVerify, "the client's CertificateVerify");
     const ccv = parseCertificateVerify(ccvMsg.body);
@@ -410,7 +420,7 @@ export async function acceptTls13(
         }, not one for its key that we asked for`,
       );
     }
-    const content = signedContent("client", await transcript.hash());
+    const content = signedContent("client", await signedHash);
     // Checked before anything else of the client's is taken; the Finished it must
     // send next is computed (and read) meanwhile.
     const verified = config.verifier.verify(ccv.scheme, content, ccv.signature);

@@ -20,7 +20,7 @@ import {
 } from "../../transport/connection_table.ts";
 import { toNodeDuplex } from "../../mux/node_duplex.ts";
 import { acceptTls13, type Tls13Config } from "../../tls13/server.ts";
-import { prepareTls13, tls13ConfigOf } from "../../tls13/config.ts";
+import { tls13ConfigOf } from "../../tls13/config.ts";
 import { AlertDescription, MAX_CONCURRENT_HANDSHAKES } from "../../tls13/constants.ts";
 import { RecordLayer } from "../../tls13/record.ts";
 import { after } from "../../_timer.ts";
@@ -383,7 +383,6 @@ export function createNativeEngine(options: EngineOptions): Engine {
     // deno-lint-ignore require-await
     async bindTlsLater(network: Network, address: string, requireClientCert: boolean) {
       // Our TLS 1.3 server on a plain listener bound now; node:tls only for a fallback.
-      if (requireClientCert) prepareTls13();
       let installed: ServerTls | undefined;
       let config: Promise<Tls13Config | null> | undefined;
       let server: ReturnType<typeof tlsServer> | undefined;

@@ -137,12 +137,6 @@ export function fallbackReason(hello: ClientHello, ourScheme: number): string | 
   return null;
 }
 
-/**
- * Bytes the layer above may write before the handshake is over (held, see
- * {@linkcode Tls13Connection}): an HTTP/2 server preface is 46.
- */
-const MAX_HELD_BYTES = 16 << 10;
-
 /** change_cipher_spec records taken during a handshake (RFC 8446 §5 lets a peer send one). */
 const MAX_CCS_RECORDS = 16;
 
@@ -281,12 +275,6 @@ async function applicationKeys(
  * fallback's caller, or closed when refused).
  * @param config Certificates and keys.
  * @param timeoutMs Longest the handshake may take.
- * @param onConnection Called once our Finished is written and the
- * application keys are made, before the client's flight is checked, with
- * the connection the result will hold, so that the layer above can be set
- * up meanwhile: what is written to it is held until the client is
- * authenticated (no 0.5-RTT data) and dropped if it is not; read nothing
- * until the result is "tls".
  * @returns The connection, a fallback with the bytes read, or a refusal
  * (the alert already sent and the socket closed).
  */
@@ -294,7 +282,6 @@ export async function acceptTls13(
   sock: ByteStream,
   config: Tls13Config,
   timeoutMs: number,
-  onConnection?: (conn: Tls13Connection) => void,
 ): Promise<Tls13Result> {
   const layer = new RecordLayer(sock);
   const pair = x25519Pair();
@@ -305,8 +292,8 @@ export async function acceptTls13(
     layer.close();
   });
   let started = 0;
-  /** The application keys, installed for writing once made (after our Finished). */
-  let app: Promise<ApplicationKeys & { conn: Tls13Connection }> | undefined;
+  /** The application keys, once our Finished is written. */
+  let app: Promise<ApplicationKeys> | undefined;
   try {
     const reader = new HandshakeReader(layer);
     const transcript = new Transcript();
@@ -377,16 +364,7 @@ export async function acceptTls13(
     // The application keys are derived while the client's flight is read and checked.
     // After our Finished we write with them (an alert about the client's flight
     // included: the client reads what follows our Finished with them).
-    app = applicationKeys(hs.handshakeSecret, transcript.hash(), master).then((keys) => {
-      layer.setWriteKeys(keys.server);
-      const conn = new Tls13Connection(layer, keys.secrets.client, keys.secrets.server, true);
-      try {
-        onConnection?.(conn);
-      } catch {
-        // the caller's own failure: the handshake goes on
-      }
-      return { ...keys, conn };
-    });
+    app = applicationKeys(hs.handshakeSecret, transcript.hash(), master);
     app.catch(() => {});
 
     // The client's Certificate, CertificateVerify and Finished.
@@ -453,13 +431,13 @@ export async function acceptTls13(
       );
     }
     const keys = await app;
+    layer.setWriteKeys(keys.server);
     layer.setReadKeys(keys.client);
     cancel();
     await written;
-    keys.conn.release();
     return {
       kind: "tls",
-      conn: keys.conn,
+      conn: new Tls13Connection(layer, keys.secrets.client, keys.secrets.server),
       peerCertificate: certs[0].slice(),
       ms: performance.now() - started,
     };
@@ -470,7 +448,7 @@ export async function acceptTls13(
     let canAlert = true;
     if (app) {
       try {
-        await app;
+        layer.setWriteKeys((await app).server);
       } catch {
         canAlert = false;
       }
@@ -506,61 +484,28 @@ export class Tls13Connection {
   #readSecret: Uint8Array;
   #writeSecret: Uint8Array;
   #closed = false;
-  /** Writes held until the client is authenticated (null: none held), and their bytes. */
-  #held: Uint8Array[] | null;
-  #heldBytes = 0;
 
   /**
    * @param layer The record layer, with application keys installed.
    * @param clientSecret client_application_traffic_secret_0.
    * @param serverSecret server_application_traffic_secret_0.
-   * @param held Whether writes wait for {@linkcode release} (the handshake
-   * is not over yet): nothing goes to a client before it is authenticated.
    */
-  constructor(
-    layer: RecordLayer,
-    clientSecret: Uint8Array,
-    serverSecret: Uint8Array,
-    held = false,
-  ) {
+  constructor(layer: RecordLayer, clientSecret: Uint8Array, serverSecret: Uint8Array) {
     this.#layer = layer;
     this.#readSecret = clientSecret;
     this.#writeSecret = serverSecret;
-    this.#held = held ? [] : null;
   }
 
   /** Writes `data` as application data: as few records as fit, in one socket write. */
   write(data: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(new Deno.errors.BadResource("TLS connection closed"));
-    if (this.#held) {
-      if (this.#heldBytes + data.length > MAX_HELD_BYTES) {
-        return Promise.reject(
-          new RangeError(`over ${MAX_HELD_BYTES} bytes written before the handshake is over`),
-        );
-      }
-      this.#held.push(data.slice());
-      this.#heldBytes += data.length;
-      return Promise.resolve();
-    }
     return this.#layer.send(ContentType.applicationData, data);
-  }
-
-  /** The handshake is over: what was written meanwhile goes out, in one write. @internal */
-  release(): void {
-    const held = this.#held;
-    if (!held) return;
-    this.#held = null;
-    if (held.length && !this.#closed) {
-      this.#layer.send(ContentType.applicationData, concat(held)).catch(() => {});
-    }
   }
 
   /** Sends close_notify (after the writes under way) and closes the socket. */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    // Before the handshake is over, the handshake's own end closes the socket.
-    if (this.#held) return void (this.#held = null);
     void this.#layer.alert(AlertDescription.closeNotify).finally(() => this.#layer.close());
   }
 

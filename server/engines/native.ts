@@ -249,12 +249,6 @@ export function createNativeEngine(options: EngineOptions): Engine {
     }
     handshaking.add(sock);
     let result;
-    /**
-     * The HTTP/2 connection, made while the host's flight is checked (its P-521
-     * signature takes 2-3 ms): its SETTINGS are held by the TLS connection until the
-     * host is authenticated, and go out the moment it is. It reads nothing before.
-     */
-    let early: H2Connection | undefined;
     try {
       const cfg = config ? await config : undefined;
       if (cfg === null) return await fallback(new Uint8Array(0));
@@ -264,18 +258,13 @@ export function createNativeEngine(options: EngineOptions): Engine {
         layer.close();
         return refuse("the server's certificate is not installed yet");
       }
-      result = await acceptTls13(sock, cfg, handshakeTimeoutMs, (tlsConn) => {
-        // The only certificate the handshake accepts is the host's, byte for byte.
-        early = open(tlsConn, { ...base, certificate: cfg.clientCertDer.slice() });
-        if (stopping) early.drain(AbortSignal.abort());
-      });
+      result = await acceptTls13(sock, cfg, handshakeTimeoutMs);
     } catch (err) {
       // tls13ConfigOf failed: the certificate cannot be used (a bug, as serve() made it).
       logFailure(err);
       return void sock.close();
     } finally {
       handshaking.delete(sock);
-      if (result?.kind !== "tls") early?.close("TLS handshake failed");
     }
     if (result.kind === "fallback") {
       log.debug("TLS handshake handed to node:tls", { peer, reason: result.reason });
@@ -285,11 +274,8 @@ export function createNativeEngine(options: EngineOptions): Engine {
     log.debug("TLS 1.3 handshake (rpcplugin)", { peer, ms: Math.round(result.ms * 10) / 10 });
     slot?.established();
     const tlsConn = result.conn;
-    let conn = early;
-    if (!conn) {
-      conn = open(tlsConn, { ...base, certificate: result.peerCertificate });
-      if (stopping) conn.drain(AbortSignal.abort());
-    }
+    const conn = open(tlsConn, { ...base, certificate: result.peerCertificate });
+    if (stopping) conn.drain(AbortSignal.abort());
     try {
       conn.close(await tlsConn.pump((data) => conn.receive(data)));
     } catch (err) {

@@ -176,7 +176,7 @@ Deno.test("tls13 server: a bad CertificateVerify or Finished → decrypt_error; 
   }
 });
 
-Deno.test("tls13 server: no application data before the client's flight is checked (no 0.5-RTT data, though HTTP/2 is set up meanwhile), its SETTINGS at once after", async () => {
+Deno.test("tls13 server: no application data before the client's flight is checked (no 0.5-RTT data), its SETTINGS once it is", async () => {
   const { engine, host, port } = await setUp(2000);
   try {
     // A client waiting for data before it sends its flight gets none: the handshake times out.

@@ -4,6 +4,9 @@
  * fields; other lines get a level from a `[LEVEL]` prefix, or ERROR from a
  * Go panic on, or DEBUG.
  *
+ * Internal to `launch()`, which relays through its `logger` option: a host
+ * author never calls these, so `host/mod.ts` does not export them.
+ *
  * @module
  */
 
@@ -134,7 +137,7 @@ export function classifyLine(line: string, state: LogRelayState): RelayedLine {
 /**
  * Creates the function that re-logs a plugin's stderr lines on `logger`, one
  * call per line, keeping the panic state between lines. Hand it to
- * `spawnPlugin`'s `onStderrLine`. Name the logger after the plugin first, as
+ * `spawnPlugin`'s `onStderrLine` (`launch()` does). Name the logger after the plugin first, as
  * go-plugin does (`plugin.<executable name>`).
  *
  * @example

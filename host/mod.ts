@@ -49,7 +49,5 @@ export {
   StartTimeoutError,
 } from "./errors.ts";
 export type { ChecksumFailure, LaunchErrorDetails } from "./errors.ts";
-export { classifyLine, createLogRelay } from "./log_relay.ts";
-export type { LogRelayState, RelayedLine, RelayLevel } from "./log_relay.ts";
 export { RpcError, Status } from "../rpc/status.ts";
 export type { StatusCode } from "../rpc/status.ts";

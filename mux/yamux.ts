@@ -109,6 +109,11 @@ export interface YamuxOptions {
   streamCloseTimeoutMs?: number;
   /** Called once when the session has ended, with the error that ended it (none after `close()`). */
   onClose?: (error: YamuxError | undefined) => void;
+  /**
+   * Called once, when the first frame the peer sent has been handled without
+   * error: the peer speaks yamux (a listener's proof that it is not a silent socket).
+   */
+  onPeerFrame?: () => void;
 }
 
 /** Options of {@linkcode YamuxSession.accept}. */
@@ -153,6 +158,7 @@ export class YamuxSession implements AsyncIterable<YamuxStream> {
   readonly role: YamuxRole;
   readonly #conn: YamuxConn;
   readonly #reader: FrameReader;
+  #onPeerFrame: (() => void) | undefined;
   readonly #writer: FrameWriter;
   readonly #owner: StreamOwner;
   readonly #backlogLimit: number;
@@ -205,6 +211,7 @@ export class YamuxSession implements AsyncIterable<YamuxStream> {
     this.#writeTimeoutMs = o.connectionWriteTimeoutMs;
     this.#openTimeoutMs = o.streamOpenTimeoutMs;
     this.#onClose = options.onClose;
+    this.#onPeerFrame = options.onPeerFrame;
     this.#reader = new FrameReader(conn);
     this.#writer = new FrameWriter(conn, o.connectionWriteTimeoutMs, (err) =>
       this.#shutdown(
@@ -401,6 +408,11 @@ export class YamuxSession implements AsyncIterable<YamuxStream> {
           continue;
         }
         await this.#onFrame(header);
+        if (this.#onPeerFrame) {
+          const spoke = this.#onPeerFrame;
+          this.#onPeerFrame = undefined;
+          spoke();
+        }
       }
     } catch (err) {
       if (this.#ending) return; // our own close of the connection

@@ -4,9 +4,10 @@
  * plaintext at this level and runs a yamux server session, whose streams
  * the plugin's {@linkcode BrokerMux} routes (TLS, if any, is inside each
  * stream). go-plugin's plugins take only the first connection; we run a
- * session on each, the oldest open one being the broker's, up to
- * `MUX_MAX_SESSIONS` at once (a connection beyond it is closed, with one
- * WARN per burst).
+ * session on each, the oldest open one whose peer has spoken being the
+ * broker's, up to `MUX_MAX_SESSIONS` at once: at the limit a new connection
+ * closes the oldest one whose peer has not sent a yamux frame yet, or else
+ * is closed itself (one WARN per burst).
  *
  * @module
  */
@@ -49,11 +50,11 @@ export function muxListener(mux: BrokerMux, logger: Logger): MuxListener {
           network,
           address,
           (conn, slot) => {
-            // Never closed to make room: a yamux session has no proof of its peer to wait
-            // for (TLS is inside each stream), so at the limit new sessions are refused.
-            slot.established();
+            // Established once the peer sent a yamux frame (TLS, if any, is inside each
+            // stream): until then it may be closed to make room, so silent sockets cannot
+            // keep the host out.
             logger.debug("multiplexed connection accepted");
-            const session = mux.start(conn, "server");
+            const session = mux.start(conn, "server", slot.established);
             sessions.add(session);
             return session.done().then(() => sessions.delete(session));
           },

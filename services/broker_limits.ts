@@ -10,7 +10,7 @@
  * | replies to knocks the peer does not read off the stream | {@linkcode BROKER_MAX_QUEUED} | the knock is dropped   |
  * | knocked ids waiting for their stream, per session      | {@linkcode MUX_MAX_EXPECTED}, 5 s each | refused with an error  |
  * | streams open at once, per session                      | {@linkcode MUX_MAX_STREAMS}   | reset                  |
- * | multiplexed connections to the plugin's main listener  | {@linkcode MUX_MAX_SESSIONS}  | closed at once         |
+ * | multiplexed connections to the plugin's main listener  | {@linkcode MUX_MAX_SESSIONS}  | the oldest silent one closed, else the new one |
  *
  * @module
  */
@@ -37,7 +37,8 @@ export const MUX_MAX_STREAMS = 128;
 
 /**
  * Multiplexed: sessions (connections) the plugin's main listener keeps open
- * at once; a connection beyond it is closed. The host opens one (go-plugin's
+ * at once; a connection beyond it closes the oldest one whose peer has not
+ * sent a yamux frame yet, or else is closed. The host opens one (go-plugin's
  * plugins take only the first).
  */
 export const MUX_MAX_SESSIONS = 8;

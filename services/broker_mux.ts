@@ -56,12 +56,14 @@ export interface BrokerMuxOptions {
 interface Routed {
   session: YamuxSession;
   expected: { id: number; cancel: () => void }[];
+  /** We dialled it, or its peer has sent a frame. */
+  readonly spoke: boolean;
 }
 
 /** One side's multiplexed broker: its sessions, where their streams go, what it serves. */
 export class BrokerMux {
   #options: BrokerMuxOptions;
-  /** Open sessions, oldest first; the first is the broker's. */
+  /** Open sessions, oldest first (`#brokerRouted()` is the broker's). */
   #sessions: Routed[] = [];
   #sessionWaiters: BrokerWaiter<Routed>[] = [];
   #listeners = new Map<number, Engine>();
@@ -79,13 +81,17 @@ export class BrokerMux {
   /**
    * Runs a yamux session on `conn` (the host: `client`, the plugin:
    * `server`) and routes the streams the peer opens on it until it ends.
-   * The oldest open session is the broker's: knocks and dials use it.
+   * The oldest open session is the broker's (knocks and dials use it): on
+   * the plugin's side, the oldest whose peer has sent a frame, if one has,
+   * so a socket that connected first and stays silent is not the broker's.
    *
    * @param conn The connection; the session owns it.
    * @param role Which end we are.
+   * @param onPeerFrame Called once the peer has sent its first frame.
    * @returns The session (closing it is its owner's job).
    */
-  start(conn: YamuxConn, role: YamuxRole): YamuxSession {
+  start(conn: YamuxConn, role: YamuxRole, onPeerFrame?: () => void): YamuxSession {
+    let spoke = role === "client";
     const session = new YamuxSession(conn, role, {
       maxStreams: MUX_MAX_STREAMS,
       onClose: (error) => {
@@ -93,12 +99,31 @@ export class BrokerMux {
           this.#options.logger.debug("multiplexed connection ended", { error: error.message });
         }
       },
+      onPeerFrame: () => {
+        spoke = true;
+        onPeerFrame?.();
+      },
     });
-    const routed: Routed = { session, expected: [] };
+    const routed: Routed = {
+      session,
+      expected: [],
+      get spoke() {
+        return spoke;
+      },
+    };
     this.#sessions.push(routed);
     for (const w of this.#sessionWaiters.splice(0)) w(routed);
     void this.#route(routed);
     return session;
+  }
+
+  /**
+   * The broker's session: the oldest open one whose peer has sent a frame
+   * (a socket that connected first and stays silent is not the host), or
+   * else the oldest open one.
+   */
+  #brokerRouted(): Routed | undefined {
+    return this.#sessions.find((r) => r.spoke) ?? this.#sessions[0];
   }
 
   /** Whether `id` is served (`listen()` was called and not closed). */
@@ -129,7 +154,7 @@ export class BrokerMux {
    * @returns The error for the knock's ack; empty when expected.
    */
   expect(id: number): string {
-    const routed = this.#sessions[0];
+    const routed = this.#brokerRouted();
     if (!routed) return "no multiplexed connection is open";
     if (!this.#listeners.has(id)) return `no listener for id ${id}`;
     if (routed.expected.length >= MUX_MAX_EXPECTED) {
@@ -210,7 +235,7 @@ export class BrokerMux {
     if (this.#closed) {
       return Promise.reject(new BrokerError(`The broker is closed: cannot dial broker id ${id}`));
     }
-    const open = this.#sessions[0];
+    const open = this.#brokerRouted();
     if (open) return Promise.resolve(open);
     return brokerWait(
       id,

@@ -59,7 +59,10 @@ export const CURVE_KEY_TYPES: Readonly<Record<string, KeyType>> = {
   [OID.p521]: "ecdsa-p521",
 };
 
-/** Names of signature algorithms, as OpenSSL prints them. */
+/**
+ * Names of signature algorithms, as `openssl x509 -text` prints them (its long
+ * names: `ED25519` and `rsassaPss` included, whatever their case).
+ */
 export const SIGNATURE_NAMES: Readonly<Record<string, string>> = {
   [OID.ecdsaWithSha256]: "ecdsa-with-SHA256",
   [OID.ecdsaWithSha384]: "ecdsa-with-SHA384",
@@ -67,7 +70,7 @@ export const SIGNATURE_NAMES: Readonly<Record<string, string>> = {
   [OID.sha256WithRsa]: "sha256WithRSAEncryption",
   [OID.sha384WithRsa]: "sha384WithRSAEncryption",
   [OID.sha512WithRsa]: "sha512WithRSAEncryption",
-  [OID.rsassaPss]: "RSASSA-PSS",
+  [OID.rsassaPss]: "rsassaPss",
   [OID.ed25519]: "ED25519",
 };
 

@@ -228,7 +228,10 @@ export interface CertificateInfo {
   keyUsages: X509KeyUsage[];
   /** The serial number as lowercase hex, without leading zero bytes. */
   serialNumber: string;
-  /** The signature algorithm by name (`ecdsa-with-SHA256`, …) or as a dotted OID. */
+  /**
+   * The signature algorithm by the name `openssl x509 -text` prints (`ecdsa-with-SHA256`,
+   * `sha256WithRSAEncryption`, `ED25519`, `rsassaPss`), or as a dotted OID.
+   */
   signatureAlgorithm: string;
   /** SHA-256 of the DER as lowercase hex without colons. */
   fingerprintSha256: string;

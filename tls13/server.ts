@@ -222,6 +222,9 @@ async function x25519Pair(): Promise<{ keys: CryptoKeyPair; ours: Uint8Array }> 
   return { keys, ours: new Uint8Array(await crypto.subtle.exportKey("raw", keys.publicKey)) };
 }
 
+/** Waits for `p` to settle, whichever way. */
+const settled = (p: Promise<unknown>): Promise<void> => p.then(() => {}, () => {});
+
 /** The x25519 shared secret with the client's key share. */
 async function x25519Shared(keys: CryptoKeyPair, peerShare: Uint8Array): Promise<Uint8Array> {
   let bits: ArrayBuffer;
@@ -285,7 +288,13 @@ export async function acceptTls13(
 ): Promise<Tls13Result> {
   const layer = new RecordLayer(sock);
   const pair = x25519Pair();
-  pair.catch(() => {});
+  /** WebCrypto operations under way: none outlives the connection (see the catch). */
+  const underWay: Promise<unknown>[] = [pair];
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {});
+    underWay.push(p);
+    return p;
+  };
   let timedOut = false;
   const cancel = after(timeoutMs, () => {
     timedOut = true;
@@ -305,6 +314,7 @@ export async function acceptTls13(
     const reason = fallbackReason(hello, config.signer.scheme);
     if (reason) {
       cancel();
+      await settled(pair);
       return { kind: "fallback", reason, prefix: layer.raw() };
     }
     layer.forgetRaw();
@@ -319,8 +329,7 @@ export async function acceptTls13(
     // ServerHello and the server's flight, in one write. WebCrypto's operations are
     // asynchronous: what does not depend on the transcript runs beside it.
     const { keys: ephemeral, ours } = await pair;
-    const shared = x25519Shared(ephemeral, hello.x25519Share!);
-    shared.catch(() => {});
+    const shared = track(x25519Shared(ephemeral, hello.x25519Share!));
     const sh = serverHello(
       crypto.getRandomValues(new Uint8Array(32)),
       hello.sessionId,
@@ -336,14 +345,17 @@ export async function acceptTls13(
     transcript.add(cr);
     transcript.add(cert);
     // Our signature needs only the transcript: it is made beside the key schedule.
-    const signature = transcript.hash().then((h) => config.signer.sign(signedContent("server", h)));
-    signature.catch(() => {});
+    const signature = track(
+      transcript.hash().then((h) => config.signer.sign(signedContent("server", h))),
+    );
     const hs = await handshakeSecrets(await shared, await helloHash);
     const serverFinishedKey = finishedKey(hs.server);
     const clientFinishedKey = finishedKey(hs.client);
     const master = deriveMasterSecret(hs.handshakeSecret);
     const hsKeys = Promise.all([trafficKeys(hs.server), trafficKeys(hs.client)]);
-    for (const p of [serverFinishedKey, clientFinishedKey, master, hsKeys]) p.catch(() => {});
+    for (const p of [serverFinishedKey, clientFinishedKey, master, hsKeys] as Promise<unknown>[]) {
+      track(p);
+    }
     const cv = certificateVerify(config.signer.scheme, await signature);
     transcript.add(cv);
     const fin = finished(
@@ -354,7 +366,7 @@ export async function acceptTls13(
     const plain = layer.seal(ContentType.handshake, sh, true);
     // Middlebox compatibility: a client that sent a session id expects a change_cipher_spec.
     const ccs = hello.sessionId.length
-      ? new Uint8Array([ContentType.changeCipherSpec, 3, 3, 0, 1, 1])
+      ? layer.seal(ContentType.changeCipherSpec, new Uint8Array([1]), true)
       : new Uint8Array(0);
     layer.setWriteKeys(serverHs);
     const flight = layer.seal(ContentType.handshake, concat([ee, cr, cert, cv, fin]));
@@ -364,8 +376,7 @@ export async function acceptTls13(
     // The application keys are derived while the client's flight is read and checked.
     // After our Finished we write with them (an alert about the client's flight
     // included: the client reads what follows our Finished with them).
-    app = applicationKeys(hs.handshakeSecret, transcript.hash(), master);
-    app.catch(() => {});
+    app = track(applicationKeys(hs.handshakeSecret, transcript.hash(), master));
 
     // The client's Certificate, CertificateVerify and Finished.
     const cc = await reader.next();
@@ -385,8 +396,7 @@ export async function acceptTls13(
     }
     transcript.add(cc.message);
     // What the client's CertificateVerify signs, hashed while it is read.
-    const signedHash = transcript.hash();
-    signedHash.catch(() => {});
+    const signedHash = track(transcript.hash());
     const ccvMsg = await reader.next();
     expect(ccvMsg, HandshakeType.certificateVerify, "the client's CertificateVerify");
     const ccv = parseCertificateVerify(ccvMsg.body);
@@ -401,13 +411,11 @@ export async function acceptTls13(
     const content = signedContent("client", await signedHash);
     // Checked before anything else of the client's is taken; the Finished it must
     // send next is computed (and read) meanwhile.
-    const verified = config.verifier.verify(ccv.scheme, content, ccv.signature);
-    verified.catch(() => {});
+    const verified = track(config.verifier.verify(ccv.scheme, content, ccv.signature));
     transcript.add(ccvMsg.message);
-    const expected = transcript.hash().then((h) =>
-      finishedVerifyData(hs.client, h, clientFinishedKey)
+    const expected = track(
+      transcript.hash().then((h) => finishedVerifyData(hs.client, h, clientFinishedKey)),
     );
-    expected.catch(() => {});
     const cf = reader.next();
     cf.catch(() => {});
     if (!await verified) {
@@ -433,8 +441,8 @@ export async function acceptTls13(
     const keys = await app;
     layer.setWriteKeys(keys.server);
     layer.setReadKeys(keys.client);
+    await written; // within the timeout too: a client that never reads is closed by it
     cancel();
-    await written;
     return {
       kind: "tls",
       conn: new Tls13Connection(layer, keys.secrets.client, keys.secrets.server),
@@ -443,6 +451,9 @@ export async function acceptTls13(
     };
   } catch (err) {
     cancel();
+    // The key pair made at accept and what was started beside the handshake: no
+    // WebCrypto call outlives the connection.
+    await Promise.all(underWay.map(settled));
     if (timedOut) return { kind: "refused", reason: `no TLS handshake within ${timeoutMs} ms` };
     // After our Finished, an alert goes out under the application keys (none without them).
     let canAlert = true;

@@ -21,13 +21,22 @@ import { splitHostPort } from "./tcp.ts";
 const ACCEPT_BACKOFF_MS = { min: 5, max: 1000 } as const;
 
 /**
- * Waits `ms` while holding the event loop. Not `after()`: its timer does not
- * keep the process alive, and while the accept loop backs off no accept is
- * pending, so a plugin without connections would exit. Only failed accepts
- * pay for the global timer.
+ * Waits `ms` while holding the event loop, or until `wake` is called (the
+ * listener closed: its timer must not keep the process up to 1 s longer).
+ * Not `after()`: its timer does not keep the process alive, and while the
+ * accept loop backs off no accept is pending, so a plugin without
+ * connections would exit. Only failed accepts pay for the global timer.
  */
-function pause(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+function pause(ms: number): { done: Promise<void>; wake: () => void } {
+  let wake = () => {};
+  const done = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    wake = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  return { done, wake };
 }
 
 /** Closes `sock`, if it is not closed already. */
@@ -81,26 +90,33 @@ export function listenPlain(
   const listener = network === "unix"
     ? Deno.listen({ transport: "unix", path: address })
     : Deno.listen(splitHostPort(address));
-  let closed = false;
+  const state = { closed: false, wake: () => {} };
   const open = new ConnectionTable<Deno.Conn>(log, limit);
-  void acceptLoop(listener, () => closed, (sock) => {
+  void acceptLoop(listener, state, (sock) => {
     const slot = open.admit(sock, closeQuietly);
     if (!slot) return closeQuietly(sock);
     const done = () => open.release(sock);
-    if (network === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
     let settled;
     try {
+      // Throws if the peer is gone already (then so is the connection).
+      if (network === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
       settled = onConn(sock, slot);
     } catch (err) {
+      // A bug of the connection's: it must not stop the listener (nor crash the plugin).
       done();
-      throw err;
+      closeQuietly(sock);
+      log.error("serving an accepted connection failed; it is closed", {
+        error: (err as Error)?.message ?? String(err),
+      });
+      return;
     }
     settled.then(done, done);
   }, log);
   return {
     port: network === "unix" ? 0 : (listener.addr as Deno.NetAddr).port,
     close: () => {
-      closed = true;
+      state.closed = true;
+      state.wake();
       listener.close();
     },
   };
@@ -110,11 +126,12 @@ export function listenPlain(
  * Accepts until the listener closes. A failed accept (EMFILE when the
  * process is out of file descriptors, ENFILE, ECONNABORTED, ...) is logged
  * at ERROR and retried after a pause that doubles while it keeps failing,
- * so that the plugin accepts again once descriptors are free.
+ * so that the plugin accepts again once descriptors are free; closing the
+ * listener ends the pause.
  */
 async function acceptLoop(
   listener: Deno.Listener,
-  closed: () => boolean,
+  state: { readonly closed: boolean; wake: () => void },
   onConn: (sock: Deno.Conn) => void,
   log: Logger,
 ): Promise<void> {
@@ -125,16 +142,22 @@ async function acceptLoop(
     try {
       sock = await listener.accept();
     } catch (err) {
-      if (closed() || err instanceof Deno.errors.BadResource) return;
+      if (state.closed || err instanceof Deno.errors.BadResource) return;
       failures++;
       backoff = Math.min(backoff ? backoff * 2 : ACCEPT_BACKOFF_MS.min, ACCEPT_BACKOFF_MS.max);
+      const message = (err as Error)?.message ?? String(err);
       log.error("accepting a connection failed; retrying", {
-        error: (err as Error)?.message ?? String(err),
+        error: message,
         failures,
         retry_ms: backoff,
+        ...(/too many open files/i.test(message)
+          ? { fix: "raise the descriptor limit (ulimit -n), or close connections" }
+          : {}),
       });
-      await pause(backoff);
-      if (closed()) return;
+      const wait = pause(backoff);
+      state.wake = wait.wake;
+      await wait.done;
+      if (state.closed) return;
       continue;
     }
     if (failures) {

@@ -11,13 +11,13 @@
  * @module
  */
 
-import { splitHostPort } from "../../transport/tcp.ts";
 import { isAddrInUse, listenPlain } from "../../transport/accept.ts";
 import {
   type ConnectionSlot,
   ConnectionTable,
   MAX_OPEN_CONNECTIONS,
 } from "../../transport/connection_table.ts";
+import { splitHostPort } from "../../transport/tcp.ts";
 import { toNodeDuplex } from "../../mux/node_duplex.ts";
 import { acceptTls13, type Tls13Config } from "../../tls13/server.ts";
 import { tls13ConfigOf } from "../../tls13/config.ts";
@@ -25,6 +25,7 @@ import { AlertDescription, MAX_CONCURRENT_HANDSHAKES } from "../../tls13/constan
 import { RecordLayer } from "../../tls13/record.ts";
 import { after } from "../../_timer.ts";
 import type * as NodeTls from "node:tls";
+import type * as NodeStream from "node:stream";
 import type { Network } from "../../constants.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
 import type { PeerInfo, ServiceImplementation } from "../../rpc/service.ts";
@@ -51,21 +52,31 @@ function peerOfDenoConn(addr: Deno.Addr): PeerInfo {
     : { network: "unix", address: ("path" in addr ? addr.path : null) ?? "" };
 }
 
-/** A TLS server's key, certificate and CA (what `setSecureContext` replaces). */
+/** A TLS server's key, certificate and CA. */
 function secureContextOf(tls: ServerTls): NodeTls.SecureContextOptions {
   return {
     key: tls.keyPem,
     cert: tls.certPem,
     ...(tls.clientCaPem ? { ca: [tls.clientCaPem] } : {}),
-    minVersion: "TLSv1.2",
   };
 }
 
-/** The parts of a raw socket under a `node:tls` server that the engine uses. */
+/** The parts of a raw socket under a `node:tls` listener that the engine uses. */
 interface RawSocket {
   destroy(): void;
   once(e: "close", f: () => void): void;
   setNoDelay?(on: boolean): void;
+}
+
+/** What `node:tls` serves a connection with: the certificate (null: none installed yet). */
+interface NodeTlsSettings {
+  tls: ServerTls | null;
+  requireClientCert: boolean;
+}
+
+/** `tls` served by `node:tls` as it says. */
+function nodeTlsOf(tls: ServerTls): NodeTlsSettings {
+  return { tls, requireClientCert: tls.requireClientCert };
 }
 
 /** The parts of a Node TLS socket a peer is made from. */
@@ -75,13 +86,16 @@ interface TlsPeerSocket {
   getPeerCertificate(): { raw?: Uint8Array } | null;
 }
 
-/** A TLS connection's peer: its address, and its certificate under client authentication. */
-function peerOfTlsSocket(network: Network, sock: TlsPeerSocket): PeerInfo {
-  const address = network === "unix" ? "" : hostPort(sock.remoteAddress, sock.remotePort);
+/**
+ * A `node:tls` connection's peer: the socket's under it (`node:tls` runs on a
+ * Duplex over it, which has no address), with the client's certificate under
+ * client authentication.
+ */
+function peerOfTlsSocket(base: PeerInfo, sock: TlsPeerSocket): PeerInfo {
   const raw = sock.getPeerCertificate()?.raw;
   return raw?.length
-    ? { network, address, certificate: new Uint8Array(raw) }
-    : { network, address };
+    ? { network: base.network, address: base.address, certificate: new Uint8Array(raw) }
+    : { network: base.network, address: base.address };
 }
 
 /**
@@ -160,46 +174,27 @@ export function createNativeEngine(options: EngineOptions): Engine {
   };
 
   /**
-   * A `node:tls` server serving HTTP/2 on each connection it is given: by
-   * its own listener (`bindTls`), or by `serveConnection` (a yamux stream,
-   * through `emit("connection")`, which verifies client certificates as
-   * the listener does; a bare server-side TLSSocket does not).
+   * A `node:tls` server serving HTTP/2 on each TLS connection: `onSecure`
+   * hears of each handshake done first, `peer` makes the handler's peer.
+   * `tls` null (before a certificate is installed): it refuses handshakes.
    */
-  const tlsServer = (
-    tls: ServerTls | null,
+  const nodeTlsServer = (
+    { tls, requireClientCert }: NodeTlsSettings,
     peer: (sock: NodeTls.TLSSocket) => PeerInfo,
-    tcp: boolean,
-    requireClientCert = tls!.requireClientCert,
-  ) => {
+    onSecure: (sock: NodeTls.TLSSocket) => void,
+  ): NodeTls.Server => {
     const server = nodeTls().createServer({
-      ...(tls ? secureContextOf(tls) : { minVersion: "TLSv1.2" }),
+      ...(tls ? secureContextOf(tls) : {}),
+      minVersion: "TLSv1.2",
       requestCert: requireClientCert,
       rejectUnauthorized: requireClientCert,
       ALPNProtocols: ["h2"],
       handshakeTimeout: handshakeTimeoutMs,
     }, (sock) => {
+      onSecure(sock);
       const conn = open(nodeTransport(sock), peer(sock));
       if (stopping) conn.drain(AbortSignal.abort());
       pumpNodeSocket(sock, conn, logFailure);
-    });
-    // Sockets still in the TLS handshake are not connections yet: keep them
-    // so that shutdown can close them. At most MAX_OPEN_CONNECTIONS at once, each
-    // established at once (which raw socket a TLS socket wraps cannot be told from
-    // here), so at the limit new ones are refused.
-    const table = new ConnectionTable<RawSocket>(log, {
-      max: MAX_OPEN_CONNECTIONS,
-      what: "TLS connections",
-    });
-    server.on("connection", (raw: RawSocket) => {
-      const slot = table.admit(raw, (r) => r.destroy());
-      if (!slot) return raw.destroy();
-      slot.established();
-      if (tcp) raw.setNoDelay?.(true);
-      rawSockets.add(raw);
-      raw.once("close", () => {
-        table.release(raw);
-        rawSockets.delete(raw);
-      });
     });
     // Deno 2.9's node:tls reports a handshake timeout here but leaves the socket open.
     server.on("tlsClientError", (err: Error, sock: { destroy(): void }) => {
@@ -210,9 +205,44 @@ export function createNativeEngine(options: EngineOptions): Engine {
   };
 
   /**
+   * Serves one connection with `node:tls`, then HTTP/2 on it: `duplex` is a
+   * Node Duplex over the socket (what our TLS 1.3 server hands over) or a
+   * yamux stream, given to a `node:tls` server of its own through
+   * `emit("connection")`, which verifies client certificates as a listening
+   * server does (in Deno 2.9 a bare server-side TLSSocket does not). One
+   * server per connection (about 0.4 ms to make): only then does its secure
+   * callback know which connection it is for, to mark `slot` established
+   * once the handshake is done and to give the handler `base`'s address (a
+   * TLSSocket on a Duplex has none). Settles when the connection is closed.
+   */
+  const serveNodeTls = (
+    duplex: NodeStream.Duplex,
+    settings: NodeTlsSettings,
+    base: PeerInfo,
+    slot?: ConnectionSlot,
+  ): Promise<void> => {
+    if (stopping) return Promise.resolve(void duplex.destroy());
+    const server = nodeTlsServer(
+      settings,
+      (sock) => peerOfTlsSocket(base, sock),
+      () => slot?.established(),
+    );
+    // Until closed, shutdown destroys it (in its handshake it is no H2 connection yet).
+    rawSockets.add(duplex);
+    const closed = new Promise<void>((resolve) =>
+      duplex.once("close", () => {
+        rawSockets.delete(duplex);
+        resolve();
+      })
+    );
+    server.emit("connection", duplex);
+    return closed;
+  };
+
+  /**
    * Serves `sock` with our TLS 1.3 server: `config` undefined while the
    * certificate is not installed yet (refused), null when our server cannot
-   * serve these settings (all to `fallbackServer()`, node:tls); a ClientHello
+   * serve these settings (all to node:tls, with `fallbackTls()`); a ClientHello
    * outside our scope goes there too, with the bytes read replayed. `slot`
    * is marked established once the handshake is done. Settles when the
    * socket is done with.
@@ -221,20 +251,14 @@ export function createNativeEngine(options: EngineOptions): Engine {
     sock: Deno.Conn,
     config: Promise<Tls13Config | null> | undefined,
     base: PeerInfo,
-    fallbackServer: () => ReturnType<typeof tlsServer>,
+    fallbackTls: () => NodeTlsSettings,
     slot?: ConnectionSlot,
   ): Promise<void> => {
     const peer = base.address || `${base.network} socket`;
     const refuse = (reason: string) => log.debug("TLS handshake refused", { peer, reason });
-    const fallback = (prefix: Uint8Array): Promise<void> => {
-      // Established once handed over (a whole ClientHello came): node:tls's own handshake
-      // timeout bounds it from here, and an established host connection is never evicted.
-      slot?.established();
-      const duplex = toNodeDuplex(sock, prefix);
-      const closed = new Promise<void>((resolve) => duplex.once("close", () => resolve()));
-      fallbackServer().emit("connection", duplex);
-      return closed;
-    };
+    // Established once node:tls's handshake is done; its handshake timeout bounds it till then.
+    const fallback = (prefix: Uint8Array): Promise<void> =>
+      serveNodeTls(toNodeDuplex(sock, prefix), fallbackTls(), base, slot);
     if (stopping) return void sock.close();
     if (handshaking.size >= MAX_CONCURRENT_HANDSHAKES) {
       // The oldest makes room: a crowd of silent peers cannot keep the host out.
@@ -248,24 +272,26 @@ export function createNativeEngine(options: EngineOptions): Engine {
       }
     }
     handshaking.add(sock);
-    let result;
+    // "node:tls": our server does not serve these settings (all to node:tls).
+    let result: Awaited<ReturnType<typeof acceptTls13>> | "node:tls";
     try {
       const cfg = config ? await config : undefined;
-      if (cfg === null) return await fallback(new Uint8Array(0));
-      if (!cfg) {
+      if (cfg === undefined) {
         const layer = new RecordLayer(sock);
         await layer.alert(AlertDescription.handshakeFailure);
         layer.close();
         return refuse("the server's certificate is not installed yet");
       }
-      result = await acceptTls13(sock, cfg, handshakeTimeoutMs);
+      result = cfg === null ? "node:tls" : await acceptTls13(sock, cfg, handshakeTimeoutMs);
     } catch (err) {
       // tls13ConfigOf failed: the certificate cannot be used (a bug, as serve() made it).
       logFailure(err);
       return void sock.close();
     } finally {
+      // Before a hand-over: under node:tls the socket is out of our handshake (and its bound).
       handshaking.delete(sock);
     }
+    if (result === "node:tls") return await fallback(new Uint8Array(0));
     if (result.kind === "fallback") {
       log.debug("TLS handshake handed to node:tls", { peer, reason: result.reason });
       return await fallback(result.prefix);
@@ -287,37 +313,65 @@ export function createNativeEngine(options: EngineOptions): Engine {
 
   /**
    * Listens with our TLS 1.3 server on a plain Deno listener; `config()` is
-   * asked for on each connection, and `fallbackServer()` serves what ours
-   * hands over.
+   * asked for on each connection, and node:tls serves what ours hands over,
+   * with `fallbackTls()`.
    */
   const bindTls13 = (
     network: Network,
     address: string,
     config: () => Promise<Tls13Config | null> | undefined,
-    fallbackServer: () => ReturnType<typeof tlsServer>,
+    fallbackTls: () => NodeTlsSettings,
   ): number => {
     const listener = listenPlain(
       network,
       address,
       (sock, slot) =>
-        serveTls13(sock, config(), peerOfDenoConn(sock.remoteAddr), fallbackServer, slot),
+        serveTls13(sock, config(), peerOfDenoConn(sock.remoteAddr), fallbackTls, slot),
       log,
     );
     closers.push(listener.close);
     return listener.port;
   };
 
-  /** The TLS 1.3 settings of `serveConnection`, by TLS settings (one in practice). */
-  const streamTls13 = new Map<ServerTls, Promise<Tls13Config | null>>();
-
-  /** The TLS servers of `serveConnection`, by TLS settings (one in practice). */
-  const streamTlsServers = new Map<ServerTls, ReturnType<typeof tlsServer>>();
-
-  const bindTls = (
-    network: Network,
-    address: string,
-    server: ReturnType<typeof tlsServer>,
-  ): Promise<number> => {
+  /**
+   * Listens with `node:tls` (a plugin's own certificate, `serve({ tls })`):
+   * its own listener, as node:tls on a Deno socket through a Duplex gives
+   * small calls 1.6-2.8x the latency (measured side by side in one process). At most MAX_OPEN_CONNECTIONS at once;
+   * at the limit the oldest whose TLS handshake is not done is closed, as on
+   * the plain listener. A TLS socket is matched to its raw socket through
+   * `_parent`, which Deno's node:tls sets as Node's does (undocumented:
+   * tests/server/connection_limit_test.ts's "user TLS" cases fail should it
+   * change, as a connection that is never established can be closed to make room).
+   */
+  const bindNodeTls = (network: Network, address: string, tls: ServerTls): Promise<number> => {
+    const table = new ConnectionTable<RawSocket>(log, {
+      max: MAX_OPEN_CONNECTIONS,
+      what: "TLS connections",
+    });
+    const slots = new WeakMap<object, ConnectionSlot>();
+    const server = nodeTlsServer(
+      nodeTlsOf(tls),
+      (sock) =>
+        peerOfTlsSocket({
+          network,
+          address: network === "unix" ? "" : hostPort(sock.remoteAddress, sock.remotePort),
+        }, sock),
+      (sock) => {
+        const raw = (sock as unknown as { _parent?: object })._parent;
+        if (raw) slots.get(raw)?.established();
+      },
+    );
+    server.on("connection", (raw: RawSocket) => {
+      const slot = table.admit(raw, (r) => r.destroy());
+      if (!slot) return raw.destroy();
+      slots.set(raw, slot);
+      if (network === "tcp") raw.setNoDelay?.(true);
+      rawSockets.add(raw);
+      raw.once("close", () => {
+        table.release(raw);
+        rawSockets.delete(raw);
+      });
+    });
     return new Promise((resolve, reject) => {
       const onError = (err: Error) => reject(err);
       server.once("error", onError);
@@ -341,6 +395,9 @@ export function createNativeEngine(options: EngineOptions): Engine {
     });
   };
 
+  /** The TLS 1.3 settings of `serveConnection`, by TLS settings (one in practice). */
+  const streamTls13 = new Map<ServerTls, Promise<Tls13Config | null>>();
+
   return {
     addService(service: ServiceImplementation): void {
       addRoutes(routes, service);
@@ -348,19 +405,11 @@ export function createNativeEngine(options: EngineOptions): Engine {
     async bind(network: Network, address: string, tls?: ServerTls): Promise<number | null> {
       try {
         if (!tls) return bindPlain(network, address);
-        if (tls.autoMtls) {
-          const config = tls13ConfigOf(tls);
-          config.catch(() => {});
-          let server: ReturnType<typeof tlsServer> | undefined;
-          return bindTls13(
-            network,
-            address,
-            () => config,
-            () => server ??= tlsServer(tls, (sock) => peerOfTlsSocket(network, sock), false),
-          );
-        }
-        const server = tlsServer(tls, (sock) => peerOfTlsSocket(network, sock), network === "tcp");
-        return await bindTls(network, address, server);
+        if (!tls.autoMtls) return await bindNodeTls(network, address, tls);
+        const config = tls13ConfigOf(tls);
+        config.catch(() => {});
+        const fallbackTls = nodeTlsOf(tls);
+        return bindTls13(network, address, () => config, () => fallbackTls);
       } catch (err) {
         if (network === "tcp" && isAddrInUse(err)) return null;
         throw err;
@@ -369,23 +418,16 @@ export function createNativeEngine(options: EngineOptions): Engine {
     // deno-lint-ignore require-await
     async bindTlsLater(network: Network, address: string, requireClientCert: boolean) {
       // Our TLS 1.3 server on a plain listener bound now; node:tls only for a fallback.
-      let installed: ServerTls | undefined;
+      let installed: ServerTls | null = null;
       let config: Promise<Tls13Config | null> | undefined;
-      let server: ReturnType<typeof tlsServer> | undefined;
-      const fallbackServer = () =>
-        server ??= tlsServer(
-          installed!,
-          (sock) => peerOfTlsSocket(network, sock),
-          false,
-          requireClientCert,
-        );
+      const fallbackTls = () => ({ tls: installed, requireClientCert });
       const install = (tls: ServerTls) => {
         installed = tls;
         config = requireClientCert ? tls13ConfigOf(tls) : Promise.resolve(null);
         config.catch(() => {});
       };
       try {
-        return { port: bindTls13(network, address, () => config, fallbackServer), install };
+        return { port: bindTls13(network, address, () => config, fallbackTls), install };
       } catch (err) {
         if (network === "tcp" && isAddrInUse(err)) return { port: null, install };
         throw err;
@@ -398,18 +440,13 @@ export function createNativeEngine(options: EngineOptions): Engine {
       }
       // A stream's peer is the session's: all streams come through the main listener.
       const network: Network = conn.remoteAddr.transport === "tcp" ? "tcp" : "unix";
-      const nodeServer = () => {
-        let server = streamTlsServers.get(tls);
-        if (!server) {
-          streamTlsServers.set(
-            tls,
-            server = tlsServer(tls, (sock) => peerOfTlsSocket(network, sock), false),
-          );
-        }
-        return server;
-      };
+      const base: PeerInfo = { network, address: "" };
       if (!tls.autoMtls) {
-        nodeServer().emit("connection", toNodeDuplex(conn));
+        void serveNodeTls(
+          toNodeDuplex(conn),
+          nodeTlsOf(tls),
+          base,
+        );
         return;
       }
       let config = streamTls13.get(tls);
@@ -417,7 +454,8 @@ export function createNativeEngine(options: EngineOptions): Engine {
         streamTls13.set(tls, config = tls13ConfigOf(tls));
         config.catch(() => {});
       }
-      void serveTls13(conn, config, { network, address: "" }, nodeServer);
+      const fallbackTls = nodeTlsOf(tls);
+      void serveTls13(conn, config, base, () => fallbackTls);
     },
     async shutdown(graceMs: number): Promise<void> {
       stopping = true;

@@ -144,6 +144,75 @@ export async function pidAlive(pid: number): Promise<boolean> {
 }
 
 /**
+ * A child's output (its stderr, say) read as it comes, to wait on what the
+ * code writes there instead of sleeping.
+ */
+export class OutputWatch {
+  #text = "";
+  #ended = false;
+  #changed = Promise.withResolvers<void>();
+  /** Everything, once the stream has ended. */
+  readonly done: Promise<string>;
+
+  /** @param stream The stream; the watch reads it to its end. */
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.done = (async () => {
+      try {
+        for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+          this.#text += chunk;
+          this.#notify();
+        }
+      } finally {
+        this.#ended = true;
+        this.#notify();
+      }
+      return this.#text;
+    })();
+  }
+
+  /** What came so far. */
+  get text(): string {
+    return this.#text;
+  }
+
+  #notify(): void {
+    this.#changed.resolve();
+    this.#changed = Promise.withResolvers<void>();
+  }
+
+  /**
+   * Resolves with `test(text)` once it is truthy (for what came so far or
+   * later); throws, naming `what` and quoting the output, when the stream
+   * ends first or after `ms`.
+   */
+  async until<T>(
+    test: (text: string) => T | null | undefined | false,
+    what: string,
+    ms = 30_000,
+  ): Promise<T> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), ms)));
+    try {
+      while (true) {
+        const got = test(this.#text);
+        if (got) return got;
+        if (this.#ended) throw new Error(`the output ended before ${what}:\n${this.#text}`);
+        if (await Promise.race([this.#changed.promise, late]) === "late") {
+          throw new Error(`no ${what} within ${ms} ms:\n${this.#text}`);
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** How many times `text` occurs in `output`. */
+export function occurrences(output: string, text: string): number {
+  return output.split(text).length - 1;
+}
+
+/**
  * Lists the socket files (`plugin*`) in a directory.
  *
  * @param dir The directory.

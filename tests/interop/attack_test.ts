@@ -34,7 +34,7 @@ import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { createLogger } from "../../log/logger.ts";
 import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
 import { kvGoPlugin } from "../_util/peers.ts";
-import { pidAlive, withTempDir } from "../_util/host.ts";
+import { OutputWatch, pidAlive, withTempDir } from "../_util/host.ts";
 
 const KV_HANDSHAKE = {
   magicCookieKey: "BASIC_PLUGIN",
@@ -148,6 +148,7 @@ function sampleRss(pid: number): { peakKb: () => number; stop: () => Promise<voi
   };
 }
 
+/** A pause between samples and calls (pacing, not ordering). */
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -431,8 +432,12 @@ function summarize(calls: Call[]): Figures["during"] {
   };
 }
 
-/** Runs one attacker, with a hard limit on its life (it has its own watchdog too). */
-async function runAttacker(bin: string, attack: string, args: string[], addr: string) {
+/**
+ * Runs one attacker, with a hard limit on its life (it has its own watchdog
+ * too): `connected` resolves once it has dialled the plugin (its stderr says
+ * so), `report` with its report.
+ */
+function runAttacker(bin: string, attack: string, args: string[], addr: string) {
   const child = new Deno.Command(bin, {
     args: [attack, "-addr", addr, ...BOUNDS, ...args],
     stdin: "null",
@@ -446,19 +451,26 @@ async function runAttacker(bin: string, attack: string, args: string[], addr: st
       // already gone
     }
   }, 10_000);
-  try {
-    const out = await child.output();
-    const line = dec.decode(out.stdout).trim().split("\n").pop() ?? "";
+  const stderr = new OutputWatch(child.stderr);
+  const connected = stderr.until(
+    (t) => t.includes("attacker: connected"),
+    "the attacker connected",
+  );
+  const report = (async () => {
     try {
-      return JSON.parse(line) as AttackReport;
-    } catch {
-      throw new Error(
-        `the attacker printed no report (exit ${out.code}): ${line}\n${dec.decode(out.stderr)}`,
-      );
+      const [stdout, err] = await Promise.all([new Response(child.stdout).text(), stderr.done]);
+      const { code } = await child.status;
+      const line = stdout.trim().split("\n").pop() ?? "";
+      try {
+        return JSON.parse(line) as AttackReport;
+      } catch {
+        throw new Error(`the attacker printed no report (exit ${code}): ${line}\n${err}`);
+      }
+    } finally {
+      clearTimeout(killer);
     }
-  } finally {
-    clearTimeout(killer);
-  }
+  })();
+  return { connected, report };
 }
 
 /** Launches the plugin, runs the class's attacks, checks (a)-(d), and returns the figures. */
@@ -513,12 +525,12 @@ async function attackClass(c: AttackClass): Promise<Figures> {
 
       for (const args of c.runs) {
         let done = false;
-        const attackRun = runAttacker(bin, c.attack, args, plugin.address).finally(
-          () => (done = true),
-        );
+        const attacker = runAttacker(bin, c.attack, args, plugin.address);
+        const attackRun = attacker.report.finally(() => (done = true));
         attackRun.catch(() => {}); // awaited below; no unhandled rejection meanwhile
-        // (c) during: calls every 250 ms while the attacker runs (at least one).
-        await sleep(300);
+        // (c) during: calls every 250 ms while the attacker runs (at least one), from the
+        // moment it is connected (a dial error is in its report).
+        await Promise.race([attacker.connected, attackRun]).catch(() => {});
         do {
           during.push(...await legitimateCalls(plugin));
           if (!done) await sleep(250);
@@ -546,6 +558,7 @@ async function attackClass(c: AttackClass): Promise<Figures> {
 
       // (c) after: the attack connection is gone.
       after.push(...await legitimateCalls(plugin));
+      // A figure only (nothing waits on it): the RSS half a second after the attack.
       await sleep(500);
       afterKb = await rssKb(pid);
     } finally {

@@ -68,8 +68,12 @@ const EXPECTED: Record<
 
 Deno.test({
   name: "Go crypto/x509 accepts generated certificates as a go-plugin host would",
-  ignore: !hasCommand("go", ["version"]),
   fn: async (t) => {
+    if (!hasCommand("go", ["version"])) {
+      throw new Error(
+        "`go version` cannot be run: install Go (the interop tests build their peers with it)",
+      );
+    }
     await withTempDir(async (dir) => {
       const binary = await buildCertcheck(dir);
       const write = async (name: string, text: string) => {

@@ -6,7 +6,8 @@
 import { assertNothingLeft, FIXTURE, hostFixture } from "../_util/fixture.ts";
 import { buildGo } from "../_util/go.ts";
 import { denoRunLine } from "../_util/plugin.ts";
-import { assert, assertEquals, socketFiles, withTempDir } from "../_util/host.ts";
+import { assert, assertEquals, OutputWatch, socketFiles, withTempDir } from "../_util/host.ts";
+import { IN_HANDLER } from "../fixtures/signals.ts";
 
 const host = (dir: string, pluginArgs: string[], op: string[]) => hostFixture(dir, op, pluginArgs);
 
@@ -83,19 +84,20 @@ Deno.test("clients that connect and leave, send garbage, or speak HTTP/1 do not 
     await Deno.writeTextFile(`${dir}/kv_k`, "v");
     const bin = await buildGo("host");
     const child = new Deno.Command(bin, {
-      args: ["-cmd", denoRunLine(FIXTURE, [dir], ["--delay-ms=5"]), "calls", "300", "2", "k"],
+      args: ["-cmd", denoRunLine(FIXTURE, [dir], ["--delay-ms=5"]), "calls", "600", "2", "k"],
       cwd: dir,
       env: { TMPDIR: dir },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    let path = "";
-    for (let i = 0; i < 400 && !path; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      const [name] = socketFiles(dir);
-      if (name) path = `${dir}/${name}`;
-    }
-    assert(path, "the plugin did not start");
+    const stderr = new OutputWatch(child.stderr);
+    let hostDone = false;
+    const status = child.status.finally(() => (hostDone = true));
+    // The pokes go in while the host's calls run: once the first is in the handler.
+    await stderr.until((t) => t.includes(IN_HANDLER), "a call in the handler");
+    const [name] = socketFiles(dir);
+    assert(name, "the plugin serves calls but has no socket file");
+    const path = `${dir}/${name}`;
     const poke = async (bytes?: Uint8Array) => {
       const conn = await Deno.connect({ transport: "unix", path });
       try {
@@ -112,13 +114,13 @@ Deno.test("clients that connect and leave, send garbage, or speak HTTP/1 do not 
     await poke(crypto.getRandomValues(new Uint8Array(512)));
     await poke(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     await poke(new TextEncoder().encode("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + "\xff".repeat(64)));
-    const out = await child.output();
-    const result = JSON.parse(new TextDecoder().decode(out.stdout));
-    assert(
-      result.ok,
-      `${result.error} ${result.first_error}\n${new TextDecoder().decode(out.stderr)}`,
-    );
-    assertEquals([result.calls, result.errors], [300, 0]);
+    // Else the pokes proved nothing about the calls (600 of 5 ms, 2 at a time, last >= 1.5 s).
+    assert(!hostDone, "the host's calls were over before the pokes were: make them last longer");
+    const [stdout, err] = await Promise.all([new Response(child.stdout).text(), stderr.done]);
+    await status;
+    const result = JSON.parse(stdout);
+    assert(result.ok, `${result.error} ${result.first_error}\n${err}`);
+    assertEquals([result.calls, result.errors], [600, 0]);
     await assertNothingLeft(dir);
   });
 });

@@ -31,28 +31,36 @@ async function script(dir: string, name: string, body: string): Promise<string> 
   return path;
 }
 
-/** Launches and expects a failure of class `Kind`; checks nothing is left behind. */
+/**
+ * Launches and expects a failure of class `Kind`; checks nothing is left
+ * behind. launch() makes the plugin's socket directory in TMPDIR: for the
+ * launch, TMPDIR is a directory of this test's own (tests run one at a time
+ * in a process), so only this launch's leftovers are seen, never those of
+ * runs beside it.
+ */
 async function expectFailure<E extends Error>(
   dir: string,
   options: Partial<LaunchOptions> & { cmd: string[] },
   Kind: new (...args: never[]) => E,
 ): Promise<E> {
-  const before = new Set(
-    [...Deno.readDirSync(Deno.env.get("TMPDIR") ?? "/tmp")].map((e) => e.name),
-  );
+  const tmp = await Deno.makeTempDir({ dir, prefix: "tmpdir-" });
+  const outer = Deno.env.get("TMPDIR");
   let error: unknown;
+  Deno.env.set("TMPDIR", tmp);
   try {
     const p = await launch({ handshake: HANDSHAKE, logger: quiet, cwd: dir, ...options });
     await p.kill();
   } catch (err) {
     error = err;
+  } finally {
+    if (outer === undefined) Deno.env.delete("TMPDIR");
+    else Deno.env.set("TMPDIR", outer);
   }
   assert(error instanceof Kind, `expected ${Kind.name}, got ${error}`);
   assertEquals(await waitNoProcesses(dir), [], "a plugin process was left behind");
-  const left = [...Deno.readDirSync(Deno.env.get("TMPDIR") ?? "/tmp")].filter((e) =>
-    e.name.startsWith("rpcplugin-") && !before.has(e.name)
-  );
-  assertEquals(left.map((e) => e.name), [], "a socket directory was left behind");
+  const left = [...Deno.readDirSync(tmp)].map((e) => e.name);
+  assertEquals(left, [], "a socket directory was left behind");
+  await Deno.remove(tmp);
   return error as E;
 }
 

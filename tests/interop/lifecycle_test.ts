@@ -5,22 +5,28 @@
 import { buildGo } from "../_util/go.ts";
 import { denoRunLine } from "../_util/plugin.ts";
 import { assertNothingLeft, FIXTURE } from "../_util/fixture.ts";
+import { IN_HANDLER, SERVING } from "../fixtures/signals.ts";
 import {
   assert,
   assertEquals,
-  processesMatching,
+  occurrences,
+  OutputWatch,
   socketFiles,
   waitNoProcesses,
   withTempDir,
 } from "../_util/host.ts";
 
-const decoder = new TextDecoder();
+/** Our Go host started in the background, its stderr watched. */
+interface SpawnedHost {
+  child: Deno.ChildProcess;
+  stderr: OutputWatch;
+}
 
 /** Starts our Go host in the background. */
-async function spawnHost(dir: string, pluginArgs: string[], op: string[]) {
+async function spawnHost(dir: string, pluginArgs: string[], op: string[]): Promise<SpawnedHost> {
   const bin = await buildGo("host");
   const cmd = denoRunLine(FIXTURE, [dir], pluginArgs);
-  return new Deno.Command(bin, {
+  const child = new Deno.Command(bin, {
     args: ["-cmd", cmd, ...op],
     cwd: dir,
     env: { TMPDIR: dir },
@@ -28,26 +34,30 @@ async function spawnHost(dir: string, pluginArgs: string[], op: string[]) {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  return { child, stderr: new OutputWatch(child.stderr) };
 }
 
-/** Waits for the plugin (a process whose command line names `dir`) and returns its pid. */
-async function pluginPid(dir: string): Promise<number> {
-  for (let i = 0; i < 200; i++) {
-    const found = (await processesMatching(FIXTURE)).filter((l) =>
-      l.includes(dir) && /^\d+ \S*deno run /.test(l)
-    );
-    if (found.length && socketFiles(dir).length) return Number(found[0].split(" ")[0]);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error("the plugin did not start");
+/** Waits for the plugin to log that it is serving (the host re-logs it) and returns its pid. */
+async function pluginPid(host: SpawnedHost): Promise<number> {
+  const pattern = new RegExp(`${SERVING}: .*pid=(\\d+)`);
+  return Number(await host.stderr.until((t) => pattern.exec(t)?.[1], "plugin serving"));
 }
 
-async function finish(child: Deno.ChildProcess) {
-  const out = await child.output();
+/** Waits for `n` calls in the plugin's handler (they wait out its --delay-ms there). */
+async function callsInHandler(host: SpawnedHost, n: number): Promise<void> {
+  await host.stderr.until((t) => occurrences(t, IN_HANDLER) >= n, `${n} calls in the handler`);
+}
+
+async function finish({ child, stderr }: SpawnedHost) {
+  const [status, stdout, err] = await Promise.all([
+    child.status,
+    new Response(child.stdout).text(),
+    stderr.done,
+  ]);
   return {
-    code: out.code,
-    result: JSON.parse(decoder.decode(out.stdout).trim() || "{}"),
-    stderr: decoder.decode(out.stderr),
+    code: status.code,
+    result: JSON.parse(stdout.trim() || "{}"),
+    stderr: err,
   };
 }
 
@@ -61,11 +71,11 @@ async function assertCleanExit(dir: string, stderr: string) {
 Deno.test("SIGTERM while 100 calls are in flight: all complete, then the plugin exits 0", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/kv_k`, "v");
-    const child = await spawnHost(dir, ["--delay-ms=800"], ["calls", "100", "100", "k"]);
-    const pid = await pluginPid(dir);
-    await new Promise((r) => setTimeout(r, 300)); // the calls are now sleeping in the handler
+    const host = await spawnHost(dir, ["--delay-ms=800"], ["calls", "100", "100", "k"]);
+    const pid = await pluginPid(host);
+    await callsInHandler(host, 100);
     Deno.kill(pid, "SIGTERM");
-    const r = await finish(child);
+    const r = await finish(host);
     assertEquals(
       [r.result.calls, r.result.errors],
       [100, 0],
@@ -82,30 +92,16 @@ Deno.test("SIGTERM while 100 calls are in flight: all complete, then the plugin 
 Deno.test("SIGINT is ignored (logged at trace); the host still shuts the plugin down gracefully", async () => {
   await withTempDir(async (dir) => {
     // The host pings, then waits until the plugin logged the second SIGINT, then stops it.
-    const child = await spawnHost(dir, [], ["waitfor", "20s", "count=2"]);
-    const pid = await pluginPid(dir);
-    const stderr: string[] = [];
-    let heard = Promise.withResolvers<void>();
-    const reading = (async () => {
-      for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-        stderr.push(chunk);
-        if (stderr.join("").includes("interrupt signal, ignoring")) heard.resolve();
-      }
-    })();
+    const host = await spawnHost(dir, [], ["waitfor", "20s", "count=2"]);
+    const pid = await pluginPid(host);
     Deno.kill(pid, "SIGINT");
-    await heard.promise; // the plugin handled the first before the second is sent
-    heard = Promise.withResolvers<void>();
+    // The plugin handled the first before the second is sent.
+    await host.stderr.until(
+      (t) => t.includes("interrupt signal, ignoring"),
+      "the first SIGINT logged",
+    );
     Deno.kill(pid, "SIGINT");
-    const [status, stdout] = await Promise.all([
-      child.status,
-      new Response(child.stdout).text(),
-      reading,
-    ]);
-    const r = {
-      code: status.code,
-      result: JSON.parse(stdout.trim() || "{}"),
-      stderr: stderr.join(""),
-    };
+    const r = await finish(host);
     assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
     assert(r.stderr.includes("plugin received interrupt signal, ignoring"), r.stderr);
     assert(/interrupt signal, ignoring: .*count=2/.test(r.stderr), "the count was not logged");
@@ -117,11 +113,11 @@ Deno.test("SIGINT is ignored (logged at trace); the host still shuts the plugin 
 
 Deno.test("host SIGKILLed: the plugin notices, exits and removes its socket", async () => {
   await withTempDir(async (dir) => {
-    const child = await spawnHost(dir, [], ["wait", "60s"]);
-    await pluginPid(dir);
+    const host = await spawnHost(dir, [], ["wait", "60s"]);
+    await pluginPid(host);
     assertEquals(socketFiles(dir).length, 1);
-    child.kill("SIGKILL");
-    await child.output();
+    host.child.kill("SIGKILL");
+    await finish(host);
     const left = await waitNoProcesses(dir, 2000);
     assertEquals(left, [], "the plugin outlived its host by more than 2 s");
     assertEquals(socketFiles(dir), [], "the socket file was left behind");
@@ -131,8 +127,9 @@ Deno.test("host SIGKILLed: the plugin notices, exits and removes its socket", as
 Deno.test("GRPCController/Shutdown with 100 calls in flight: they finish, and the host never waits its 2 s", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/kv_k`, "v");
-    const child = await spawnHost(dir, ["--delay-ms=500"], ["killduring", "100", "200ms", "k"]);
-    const r = await finish(child);
+    // The host kills the plugin once its 100 calls are all in the handler.
+    const host = await spawnHost(dir, ["--delay-ms=500"], ["killduring", "100", "20s", "k"]);
+    const r = await finish(host);
     assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
     assertEquals([r.result.calls, r.result.errors], [100, 0], r.result.first_error);
     assert(r.stderr.includes("reason=GRPCController/Shutdown"), r.stderr);
@@ -144,8 +141,8 @@ Deno.test("GRPCController/Shutdown with 100 calls in flight: they finish, and th
 Deno.test("GRPCController/Shutdown with calls that would run 30 s: answered within 1 s, never SIGKILLed", async () => {
   await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/kv_k`, "v");
-    const child = await spawnHost(dir, ["--delay-ms=30000"], ["killduring", "20", "200ms", "k"]);
-    const r = await finish(child);
+    const host = await spawnHost(dir, ["--delay-ms=30000"], ["killduring", "20", "20s", "k"]);
+    const r = await finish(host);
     assert(r.result.ok, `${r.result.error}\n${r.stderr}`);
     assertEquals(r.result.errors, 20, "the hung calls should fail (cancelled), not hang");
     assert(!r.stderr.includes("plugin failed to exit gracefully"), r.stderr);

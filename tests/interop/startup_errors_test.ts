@@ -9,10 +9,12 @@ import { generateCertificate } from "../../tls/mod.ts";
 import { hostEnv, startDirect } from "../_util/direct.ts";
 import { FIXTURE, TEST_ENGINE } from "../_util/fixture.ts";
 import { buildGo } from "../_util/go.ts";
+import { SERVING } from "../fixtures/signals.ts";
 import { DENO, denoRunLine, pluginFlags, ROOT } from "../_util/plugin.ts";
 import {
   assert,
   assertEquals,
+  OutputWatch,
   run,
   runHost,
   socketFiles,
@@ -172,24 +174,27 @@ Deno.test("PLUGIN_UNIX_SOCKET_GROUP from the Go host: the socket gets the group 
   await withTempDir(async (dir) => {
     const bin = await buildGo("host");
     const cmd = denoRunLine("tests/fixtures/plugin.ts", [dir, "/etc/group"]);
+    // The host pings, then waits for the plugin to log a SIGINT, which the test sends once
+    // it has looked at the socket.
     const child = new Deno.Command(bin, {
-      args: ["-cmd", cmd, "-socket-group", "root", "wait", "1500ms"],
+      args: ["-cmd", cmd, "-socket-group", "root", "waitfor", "20s", "interrupt signal, ignoring"],
       cwd: dir,
       env: { TMPDIR: dir },
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    let mode = 0, gid = -1;
-    for (let i = 0; i < 200 && mode === 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-      const [name] = socketFiles(dir);
-      if (!name) continue;
-      const st = await Deno.stat(`${dir}/${name}`).catch(() => null);
-      if (st && (st.mode! & 0o777) === 0o660) [mode, gid] = [st.mode! & 0o777, st.gid!];
-    }
-    const out = await child.output();
-    const result = JSON.parse(new TextDecoder().decode(out.stdout));
-    assert(result.ok, `${result.error}\n${new TextDecoder().decode(out.stderr)}`);
+    const stderr = new OutputWatch(child.stderr);
+    const pattern = new RegExp(`${SERVING}: .*pid=(\\d+)`);
+    const pid = Number(await stderr.until((t) => pattern.exec(t)?.[1], "plugin serving"));
+    const [name] = socketFiles(dir);
+    assert(name, `no socket file in ${dir} once the plugin serves`);
+    const st = await Deno.stat(`${dir}/${name}`);
+    const [mode, gid] = [st.mode! & 0o777, st.gid!];
+    Deno.kill(pid, "SIGINT");
+    const [stdout, err] = await Promise.all([new Response(child.stdout).text(), stderr.done]);
+    await child.status;
+    const result = JSON.parse(stdout);
+    assert(result.ok, `${result.error}\n${err}`);
     assertEquals([mode, gid], [0o660, 0]);
     assertEquals(socketFiles(dir), []);
   });

@@ -13,7 +13,9 @@
  * @module
  */
 
-import type { Channel } from "../../rpc/client_call.ts";
+import { Channel } from "../../rpc/client_call.ts";
+import { nodeTls, nodeTransport, pumpNodeSocket } from "../../h2/socket.ts";
+import { derToPem } from "../../tls/pem.ts";
 import { createLogger } from "../../log/logger.ts";
 import type { CallContext, CallKind } from "../../rpc/service.ts";
 import { implement } from "../../rpc/service.ts";
@@ -161,6 +163,46 @@ function withEngine(
 }
 
 const PLAIN_TCP: ServerOptions = { network: "tcp" };
+
+/** A TCP peer's address: 127.0.0.1 and the client's port. */
+function assertLoopback(address: string): void {
+  assert(/^127\.0\.0\.1:[1-9]\d*$/.test(address), `address: ${JSON.stringify(address)}`);
+}
+
+/**
+ * A gRPC channel over `node:tls` limited to TLS 1.2 (our client offers TLS
+ * 1.3, which the native engine's own server takes), with the host's
+ * certificate, trusting exactly the plugin's.
+ */
+function tls12Channel(
+  port: number,
+  host: { certPem: string; keyPem: string },
+  serverCertDer: Uint8Array,
+): Promise<Channel> {
+  return new Promise((resolve, reject) => {
+    const sock = nodeTls().connect({
+      host: "127.0.0.1",
+      port,
+      servername: "localhost",
+      cert: host.certPem,
+      key: host.keyPem,
+      ca: [derToPem(serverCertDer, "CERTIFICATE")],
+      ALPNProtocols: ["h2"],
+      maxVersion: "TLSv1.2",
+    });
+    sock.once("error", reject);
+    sock.once("secureConnect", () => {
+      assertEquals(sock.getProtocol(), "TLSv1.2");
+      const channel = new Channel(nodeTransport(sock), {
+        authority: "localhost",
+        scheme: "https",
+        maxMessageBytes: 1 << 20,
+      });
+      pumpNodeSocket(sock, channel.conn, reject);
+      resolve(channel);
+    });
+  });
+}
 
 /** The signal's reason, checked to be an RpcError with `code`. */
 function assertReason(call: CallContext, code: number): RpcError {
@@ -343,11 +385,49 @@ for (const [name, engine] of Object.entries(ENGINES)) {
         const info = JSON.parse(await client.info("x"));
         assertEquals(info.network, network);
         assertEquals(info.certificate, [...clientCert.certDer]);
+        if (network === "tcp") assertLoopback(info.address);
       });
     });
   }
 
   // AutoMTLS: on the native engine, our own TLS 1.3 server (tls13/) serves it.
+  Deno.test(`CallContext (${name}): peer of an AutoMTLS host over TCP has its address and the host's certificate`, async () => {
+    const host = await makeAutoCertificate("ecdsa-p521");
+    const auto = await setUpAutoMtls(host.certPem);
+    const tls = {
+      server: auto.serverTls,
+      client: { certPem: host.certPem, keyPem: host.keyPem, serverCertDer: auto.certDer },
+    };
+    await withEngine(engine, { network: "tcp", tls }, async ({ client }) => {
+      const info = JSON.parse(await client.info("x"));
+      assertEquals(info.certificate, [...host.certDer]);
+      assertLoopback(info.address);
+    });
+  });
+
+  // A TLS 1.2 client: the native engine's TLS 1.3 server hands it to node:tls.
+  Deno.test(`CallContext (${name}): peer of an AutoMTLS host on TLS 1.2 over TCP (node:tls) has its address and certificate`, async () => {
+    const host = await makeAutoCertificate("ecdsa-p521");
+    const auto = await setUpAutoMtls(host.certPem);
+    const lines: string[] = [];
+    const logger = createLogger({ level: "debug", write: (l) => lines.push(l) });
+    const server = engine({ maxMessageBytes: 1 << 20, logger });
+    server.addService(lifeService(new Seen()));
+    const port = await server.bind("tcp", "127.0.0.1:0", auto.serverTls);
+    const channel = await tls12Channel(port!, host, auto.certDer);
+    try {
+      const info = JSON.parse(await serviceClient(channel, LifeService).info("x"));
+      assertEquals(info.certificate, [...host.certDer]);
+      assertLoopback(info.address);
+      if (name === "native") {
+        assert(lines.some((l) => l.includes("handed to node:tls")), lines.join(""));
+      }
+    } finally {
+      channel.close();
+      await server.shutdown(0);
+    }
+  });
+
   Deno.test(`CallContext (${name}): peer of an AutoMTLS host over unix has the host's certificate`, async () => {
     const host = await makeAutoCertificate("ecdsa-p521");
     const auto = await setUpAutoMtls(host.certPem);

@@ -62,6 +62,7 @@ Deno.test("native engine, plaintext: EMFILE while accepting is logged at ERROR a
         }`,
       );
       assert(/Too many open files|EMFILE/.test(line), line);
+      assert(line.includes("ulimit -n"), `no fix named: ${line}`);
     } finally {
       for (const c of raw) c.close();
     }

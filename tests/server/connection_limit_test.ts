@@ -1,14 +1,16 @@
 /**
- * The plugin's main listener, plaintext or AutoMTLS, keeps at most
- * MAX_OPEN_CONNECTIONS connections open. At the limit a new connection
+ * The plugin's main listener, plaintext, AutoMTLS (our TLS 1.3 server) or
+ * with the plugin's own certificate (`serve({ tls })`, node:tls), keeps at
+ * most MAX_OPEN_CONNECTIONS connections open. At the limit a new connection
  * closes the oldest one that has not proven itself yet (no HTTP/2 preface,
- * no TLS handshake), or else is closed itself; one WARN per burst; once a
+ * no TLS handshake done), or else is closed itself; one WARN per burst; once a
  * connection ends a new one is served again. Driven through `serve()` (the
  * fixture plugin), with a real gRPC health check as the proof of service.
  */
 
 import { type ClientTls, connect } from "../../rpc/connect.ts";
 import { makeAutoCertificate } from "../../tls/autocert.ts";
+import { generateCertificate } from "../../tls/cert.ts";
 import { checkHealth } from "../../services/health.ts";
 import { MAX_OPEN_CONNECTIONS } from "../../transport/connection_table.ts";
 import { hostEnv, startDirect } from "../_util/direct.ts";
@@ -66,19 +68,48 @@ async function healthCheck(address: string, tls?: ClientTls): Promise<void> {
   channel.close("test over");
 }
 
-/** The fixture plugin with its host's settings, plain or AutoMTLS, and the client TLS for it. */
-async function start(dir: string, autoMtls: boolean) {
-  const hostCert = autoMtls ? await makeAutoCertificate("ecdsa-p521") : undefined;
+/** How the plugin's main listener serves: plaintext, AutoMTLS, or its own certificate (node:tls). */
+type Mode = "plaintext" | "AutoMTLS" | "user TLS";
+
+/** The fixture plugin with its host's settings for `mode`, and the client TLS for it. */
+async function start(dir: string, mode: Mode) {
+  const hostCert = mode === "AutoMTLS" ? await makeAutoCertificate("ecdsa-p521") : undefined;
+  const flags: string[] = [];
+  let userTls: ClientTls | undefined;
+  if (mode === "user TLS") {
+    const [server, client] = await Promise.all([generateCertificate(), generateCertificate()]);
+    for (
+      const [name, pem] of [["cert", server.certPem], ["key", server.keyPem], [
+        "ca",
+        client.certPem,
+      ]]
+    ) {
+      await Deno.writeTextFile(`${dir}/${name}.pem`, pem);
+    }
+    flags.push(
+      `--tls-cert=${dir}/cert.pem`,
+      `--tls-key=${dir}/key.pem`,
+      `--tls-client-ca=${dir}/ca.pem`,
+    );
+    userTls = { certPem: client.certPem, keyPem: client.keyPem, serverCertDer: server.certDer };
+  }
   const p = startDirect(
-    [DENO, "run", ...pluginFlags([dir]), ROOT + "tests/fixtures/plugin.ts", "--log-level=trace"],
+    [
+      DENO,
+      "run",
+      ...pluginFlags([dir]),
+      ROOT + "tests/fixtures/plugin.ts",
+      "--log-level=trace",
+      ...flags,
+    ],
     { cwd: dir, env: hostEnv(dir, hostCert ? { PLUGIN_CLIENT_CERT: hostCert.certPem } : {}) },
   );
   const info = await p.handshake;
-  const tls: ClientTls | undefined = hostCert && {
+  const tls: ClientTls | undefined = userTls ?? (hostCert && {
     certPem: hostCert.certPem,
     keyPem: hostCert.keyPem,
     serverCertDer: info.serverCertDer,
-  };
+  });
   return { p, address: info.address, tls };
 }
 
@@ -87,12 +118,10 @@ function refusalWarnings(lines: string[]): string[] {
   return lines.filter((l) => /connections refused/.test(l) && l.includes('"warn"'));
 }
 
-for (const autoMtls of [false, true]) {
-  const mode = autoMtls ? "AutoMTLS" : "plaintext";
-
+for (const mode of ["plaintext", "AutoMTLS", "user TLS"] as const) {
   Deno.test(`${mode} main listener: ${MAX_OPEN_CONNECTIONS} silent connections cannot keep the host out (the oldest silent one is closed), one WARN`, async () => {
     await withTempDir(async (dir) => {
-      const { p, address, tls } = await start(dir, autoMtls);
+      const { p, address, tls } = await start(dir, mode);
       const silent: Deno.Conn[] = [];
       const clients: Awaited<ReturnType<typeof connect>>[] = [];
       try {
@@ -119,7 +148,7 @@ for (const autoMtls of [false, true]) {
 
   Deno.test(`${mode} main listener: with ${MAX_OPEN_CONNECTIONS} established connections one more is refused, with one WARN; a freed slot serves again`, async () => {
     await withTempDir(async (dir) => {
-      const { p, address, tls } = await start(dir, autoMtls);
+      const { p, address, tls } = await start(dir, mode);
       const channels: Awaited<ReturnType<typeof connect>>[] = [];
       try {
         for (let i = 0; i < MAX_OPEN_CONNECTIONS; i++) {

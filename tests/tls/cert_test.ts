@@ -2,7 +2,7 @@
  * Tests of tls/cert.ts, tls/pem.ts and tls/errors.ts.
  *
  * Run: deno test --allow-read --allow-write --allow-run=openssl tests/tls/
- * The OpenSSL test is skipped when `openssl` cannot be started.
+ * The OpenSSL tests fail, saying so, when `openssl` cannot be started.
  */
 
 import * as pkijs from "pkijs";
@@ -434,10 +434,17 @@ Deno.test("parseCertificatePem() throws CertificateError that says what is wrong
 
 const HAS_OPENSSL = hasCommand("openssl", ["version"]);
 
+/** These tests need OpenSSL: without it they fail, saying so (no silent skip). */
+function requireOpenssl(): void {
+  if (!HAS_OPENSSL) {
+    throw new Error("`openssl version` cannot be run: install OpenSSL (apt-get install openssl)");
+  }
+}
+
 Deno.test({
   name: "openssl x509 -text shows the requested fields of every key type",
-  ignore: !HAS_OPENSSL,
   fn: async () => {
+    requireOpenssl();
     await withTempDir(async (dir) => {
       for (const keyType of KEY_TYPES) {
         const cert = await defaultCertificate(keyType);
@@ -505,6 +512,44 @@ Deno.test({
       ]);
       assertEquals(verify.code, 0, verify.stdout + verify.stderr);
       assertIncludes(verify.stdout, [": OK"]);
+    });
+  },
+});
+
+Deno.test({
+  name:
+    "parseCertificatePem() names signature algorithms as openssl x509 -text does (certificates openssl made)",
+  fn: async () => {
+    requireOpenssl();
+    await withTempDir(async (dir) => {
+      const kinds: [string, string[]][] = [
+        ["ed25519", ["-newkey", "ed25519"]],
+        ["rsa-pss", ["-newkey", "rsa:2048", "-sigopt", "rsa_padding_mode:pss", "-sha256"]],
+        ["rsa", ["-newkey", "rsa:2048", "-sha384"]],
+        ["ecdsa", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384", "-sha384"]],
+      ];
+      for (const [name, args] of kinds) {
+        const certFile = `${dir}/${name}.pem`;
+        const made = await run("openssl", [
+          "req",
+          "-x509",
+          ...args,
+          "-nodes",
+          "-keyout",
+          `${dir}/${name}.key`,
+          "-out",
+          certFile,
+          "-subj",
+          "/CN=openssl",
+          "-days",
+          "1",
+        ]);
+        assertEquals(made.code, 0, made.stderr);
+        const text = await run("openssl", ["x509", "-noout", "-text", "-in", certFile]);
+        const printed = /Signature Algorithm: (\S+)/.exec(text.stdout)?.[1];
+        const info = parseCertificatePem(await Deno.readTextFile(certFile));
+        assertEquals(info.signatureAlgorithm, printed, name);
+      }
     });
   },
 });

@@ -27,22 +27,71 @@ import { handshakeAndRead, onlyServerPreface, tryServe } from "./_client.ts";
 
 async function setUp(prefaceTimeoutMs = 10_000, keyType: KeyType = "ecdsa-p256") {
   const lines: string[] = [];
+  let written = Promise.withResolvers<void>();
   const engine = createNativeEngine({
     maxMessageBytes: 1 << 20,
-    logger: createLogger({ level: "debug", write: (l) => lines.push(l) }),
+    logger: createLogger({
+      level: "debug",
+      write: (l) => {
+        lines.push(l);
+        written.resolve();
+        written = Promise.withResolvers<void>();
+      },
+    }),
     http2: { prefaceTimeoutMs },
   });
   const host = await makeAutoCertificate("ecdsa-p521");
   const auto = await setUpAutoMtls(host.certPem, keyType);
   const port = (await engine.bind("tcp", "127.0.0.1:0", auto.serverTls))!;
-  /** Log lines with `text`, once they are there (the log follows the socket's close). */
+  /**
+   * Log lines with `text`, once `count` are there (the log follows the
+   * socket's close), or what there is after 5 s (the callers' checks say what is missing).
+   */
   const logged = async (text: string, count = 1) => {
-    for (let i = 0; i < 200 && lines.filter((l) => l.includes(text)).length < count; i++) {
-      await new Promise((r) => setTimeout(r, 10));
+    const found = () => lines.filter((l) => l.includes(text));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), 5_000)));
+    try {
+      while (found().length < count && await Promise.race([written.promise, late]) !== "late");
+    } finally {
+      clearTimeout(timer);
     }
-    return lines.filter((l) => l.includes(text));
+    return found();
   };
   return { engine, lines, host, auto, port, logged };
+}
+
+/** The send and receive queues (bytes) of the IPv4 TCP socket `local` -> `remote`, from /proc/net/tcp. */
+function tcpQueues(local: number, remote: number): { tx: number; rx: number } | undefined {
+  const hexPort = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
+  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f[1]?.endsWith(`:${hexPort(local)}`) && f[2]?.endsWith(`:${hexPort(remote)}`)) {
+      const [tx, rx] = f[4].split(":").map((h) => parseInt(h, 16));
+      return { tx, rx };
+    }
+  }
+}
+
+/**
+ * Waits until the server has read all that `sock` sent: our send queue is
+ * empty (the server's kernel acknowledged it) and so is the server's
+ * receive queue (its read took it). Fails after 5 s.
+ */
+async function serverHasRead(sock: Deno.Conn, serverPort: number): Promise<void> {
+  const ours = (sock.localAddr as Deno.NetAddr).port;
+  const end = Date.now() + 5_000;
+  while (true) {
+    const client = tcpQueues(ours, serverPort);
+    const server = tcpQueues(serverPort, ours);
+    if (client?.tx === 0 && server?.rx === 0) return;
+    if (Date.now() > end) {
+      throw new Error(
+        `the server did not read what was sent: ${JSON.stringify({ client, server })}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
 }
 
 /** Writes raw bytes, then reads what comes back until the server closes. */
@@ -253,10 +302,11 @@ Deno.test("tls13 server: a ClientHello without TLS_CHACHA20_POLY1305_SHA256 is s
     share[0] = 8;
     const hello = clientHello({ suites: [0x1301], extensions: goodExtensions(share) });
     const sock = await Deno.connect({ hostname: "127.0.0.1", port });
-    // Split across writes: the fallback gets every byte read, not just the last read.
+    // Split across writes, the server reading the first before the rest is sent: the
+    // fallback gets every byte read, not just the last read.
     const bytes = record(22, hello);
     await sock.write(bytes.subarray(0, 3));
-    await new Promise((r) => setTimeout(r, 20));
+    await serverHasRead(sock, port);
     await sock.write(bytes.subarray(3));
     const buf = new Uint8Array(200);
     let n = 0;

@@ -881,6 +881,8 @@ func main() {
 		return
 	}
 	defer conn.Close()
+	// The test waits for this line to start its legitimate calls during the attack.
+	fmt.Fprintln(os.Stderr, "attacker: connected")
 	m := &meter{conn: conn}
 	bw := bufio.NewWriterSize(m, 64<<10)
 	fr := http2.NewFramer(bw, bufio.NewReaderSize(conn, 64<<10))

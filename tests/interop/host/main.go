@@ -191,7 +191,8 @@ func run(args []string) (res result) {
 
 	// All stderr output (host logs and plugin stdio) goes through a single
 	// locked writer, so that lines from different goroutines don't interleave.
-	stderr := &lockedWriter{w: os.Stderr, record: opts.op == "waitfor", changed: make(chan struct{})}
+	record := opts.op == "waitfor" || opts.op == "killduring"
+	stderr := &lockedWriter{w: os.Stderr, record: record, changed: make(chan struct{})}
 	logger := hclog.New(&hclog.LoggerOptions{
 		Name:   "host",
 		Level:  opts.logLevel,
@@ -459,10 +460,12 @@ func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, client *plugin.C
 		return shutdownAndHold(ctx, rpcClient, client, opts, res)
 
 	case "killduring":
-		// N calls in flight, then return after DELAY: run() kills the plugin
-		// (Shutdown, then up to 2 s) while they are still running.
+		// N calls in flight, then return once the plugin has logged that all N
+		// are in its handler (the fixture's inHandler line, with --delay-ms),
+		// or fail after TIMEOUT: run() kills the plugin (Shutdown, then up to
+		// 2 s) while they are still running.
 		n, _ := strconv.Atoi(opts.args[0])
-		delay, _ := time.ParseDuration(opts.args[1])
+		timeout, _ := time.ParseDuration(opts.args[1])
 		for i := 0; i < n; i++ {
 			inflight.wg.Add(1)
 			go func() {
@@ -475,8 +478,7 @@ func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, client *plugin.C
 				}
 			}()
 		}
-		time.Sleep(delay)
-		return nil
+		return stderr.waitForCount(ctx, timeout, inHandler, n)
 
 	case "soak":
 		n, _ := strconv.Atoi(opts.args[0])
@@ -645,8 +647,8 @@ func checkOpArgs(op string, args []string) error {
 		if v, err := strconv.Atoi(args[0]); err != nil || v < 1 {
 			return fmt.Errorf("invalid count %q: must be a positive integer", args[0])
 		}
-		if d, err := time.ParseDuration(args[1]); err != nil || d < 0 {
-			return fmt.Errorf("invalid DELAY %q", args[1])
+		if d, err := time.ParseDuration(args[1]); err != nil || d <= 0 {
+			return fmt.Errorf("invalid TIMEOUT %q: must be a positive duration", args[1])
 		}
 	case "roundtrip":
 		if v, err := strconv.Atoi(args[1]); err != nil || v < 0 {
@@ -697,6 +699,33 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 		l.changed = make(chan struct{})
 	}
 	return l.w.Write(p)
+}
+
+// inHandler is what the fixture plugin logs (tests/fixtures/signals.ts IN_HANDLER) as
+// each KV call enters its handler, when it runs with --delay-ms.
+const inHandler = "call in the handler"
+
+// waitForCount returns once text has been written n times, or fails after
+// timeout, or when ctx ends.
+func (l *lockedWriter) waitForCount(ctx context.Context, timeout time.Duration, text string, n int) error {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		l.mu.Lock()
+		seen := bytes.Count(l.seen.Bytes(), []byte(text))
+		changed := l.changed
+		l.mu.Unlock()
+		if seen >= n {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			return fmt.Errorf("killduring: the plugin logged %q %d times of %d after %s (run it with --delay-ms)", text, seen, n, timeout)
+		case <-ctx.Done():
+			return errors.New("killduring interrupted")
+		}
+	}
 }
 
 // waitFor returns once every text has been written (in one write or across

@@ -57,7 +57,12 @@ import {
 
 /** Where a connection's bytes go. */
 export interface Transport {
-  /** Writes all of `data`; rejects when the connection is gone. */
+  /**
+   * Writes all of `data`; rejects when the connection is gone. The bytes are
+   * the caller's again once the promise settles (the connection reuses its
+   * write buffer for the next chunk of bulk DATA): a transport that needs
+   * them later copies them.
+   */
   write(data: Uint8Array): Promise<void>;
   /** Closes the connection. */
   close(): void;
@@ -224,6 +229,17 @@ const PEER_END = 4;
 const EMPTY: Uint8Array = new Uint8Array(0);
 /** Output pieces at least this large are written as they are, not copied into the output arena. */
 const LARGE_WRITE = 64 << 10;
+/**
+ * Size of a connection's write buffer for bulk DATA (made when it first
+ * sends some, kept while it lives): a window's worth of body is framed
+ * into it and written one chunk at a time, rather than copied whole into a
+ * buffer of its own. A unix socket takes about 200 KiB per write; smaller
+ * chunks cost more round trips through the event loop than the copy saves
+ * (bench/README.md, "Throughput of the native engine", fourth pass).
+ */
+const CHUNK_BYTES = 1 << 20;
+/** The largest DATA frame we send, whatever the peer allows: one fits a chunk. */
+const MAX_DATA_FRAME = CHUNK_BYTES - FRAME_HEADER_BYTES;
 /** Size of an output arena: frames are written into it, and leave in one write per turn. */
 const ARENA_BYTES = 64 << 10;
 /** Microtask turns replies to the peer's frames wait for other output before they are written. */
@@ -250,6 +266,35 @@ function concat(parts: readonly Uint8Array[], from: number, to: number): Uint8Ar
 function u32(bytes: Uint8Array, at: number): number {
   return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
+
+/**
+ * Bulk DATA of one stream on its way out: the body pieces its window let go
+ * (views, not copies), framed only as the flush writes them.
+ */
+class DataRun {
+  /**
+   * @param id The stream.
+   * @param pieces The body bytes, in order.
+   * @param bytes Their total length.
+   * @param frameBytes Payload bytes per frame (the last frame may have fewer).
+   * @param end Whether the last frame carries END_STREAM.
+   */
+  constructor(
+    readonly id: number,
+    readonly pieces: Uint8Array[],
+    readonly bytes: number,
+    readonly frameBytes: number,
+    readonly end: boolean,
+  ) {}
+
+  /** Its bytes on the wire: the body and a header per frame. */
+  get size(): number {
+    return this.bytes + Math.ceil(this.bytes / this.frameBytes) * FRAME_HEADER_BYTES;
+  }
+}
+
+/** What waits to be written: regions of output arenas, large pieces, and bulk DATA. */
+type OutPart = Uint8Array | DataRun;
 
 /** One HTTP/2 stream. */
 export class H2Stream {
@@ -408,42 +453,43 @@ export class H2Stream {
     /** The last DATA frame carries END_STREAM when nothing (no trailers) follows it. */
     let endedInData = false;
     if (avail > 0) {
-      const maxFrame = conn.peerMaxFrame;
+      const maxFrame = Math.min(conn.peerMaxFrame, MAX_DATA_FRAME);
       const frames = Math.ceil(avail / maxFrame);
       const size = avail + frames * FRAME_HEADER_BYTES;
       this.sendWindow -= avail;
       conn.sendWindow -= avail;
       this.#queuedBytes -= avail;
       conn.queued(-avail);
-      // Small output goes straight into the connection's arena (no buffer of
-      // its own, no copy at the flush); bulk data gets a buffer of its own.
-      const inArena = size < LARGE_WRITE;
-      let at = inArena ? conn.reserve(size) : 0;
-      const out = inArena ? conn.arena : new Uint8Array(size);
-      let room = 0;
-      let lastHeader = 0;
-      while (avail > 0) {
-        if (room === 0) {
-          room = Math.min(maxFrame, avail);
-          lastHeader = at;
-          putFrameHeader(out, at, room, FrameType.DATA, 0, this.id);
-          at += FRAME_HEADER_BYTES;
+      endedInData = this.#queuedBytes === 0 && this.#trailers === EMPTY;
+      if (size < LARGE_WRITE) {
+        // Small output goes straight into the connection's arena (no buffer
+        // of its own, no copy at the flush).
+        let at = conn.reserve(size);
+        const out = conn.arena;
+        let room = 0;
+        let lastHeader = 0;
+        while (avail > 0) {
+          if (room === 0) {
+            room = Math.min(maxFrame, avail);
+            lastHeader = at;
+            putFrameHeader(out, at, room, FrameType.DATA, 0, this.id);
+            at += FRAME_HEADER_BYTES;
+          }
+          const head = this.#queue[0];
+          const n = Math.min(head.length, room);
+          out.set(n === head.length ? head : head.subarray(0, n), at);
+          at += n;
+          room -= n;
+          avail -= n;
+          if (n === head.length) this.#queue.shift();
+          else this.#queue[0] = head.subarray(n);
         }
-        const head = this.#queue[0];
-        const n = Math.min(head.length, room);
-        out.set(n === head.length ? head : head.subarray(0, n), at);
-        at += n;
-        room -= n;
-        avail -= n;
-        if (n === head.length) this.#queue.shift();
-        else this.#queue[0] = head.subarray(n);
+        if (endedInData) out[lastHeader + 4] |= Flag.END_STREAM;
+        conn.commit(size);
+      } else {
+        // Bulk data is framed as it is written, a chunk at a time.
+        conn.enqueueRun(new DataRun(this.id, this.#take(avail), avail, maxFrame, endedInData));
       }
-      if (this.#queuedBytes === 0 && this.#trailers === EMPTY) {
-        out[lastHeader + 4] |= Flag.END_STREAM;
-        endedInData = true;
-      }
-      if (inArena) conn.commit(size);
-      else conn.enqueue(out);
       if (this.#queuedBytes < STREAM_HIGH_WATER) this.#wake();
     }
     if (this.#queuedBytes > 0) {
@@ -463,6 +509,24 @@ export class H2Stream {
       }
       conn.forget(this, serverFirst);
     }
+  }
+
+  /** Takes the first `n` queued bytes off the queue, as views. */
+  #take(n: number): Uint8Array[] {
+    const taken: Uint8Array[] = [];
+    while (n > 0) {
+      const head = this.#queue[0];
+      if (head.length <= n) {
+        taken.push(head);
+        this.#queue.shift();
+        n -= head.length;
+      } else {
+        taken.push(head.subarray(0, n));
+        this.#queue[0] = head.subarray(n);
+        n = 0;
+      }
+    }
+    return taken;
   }
 
   #closeLocal(): void {
@@ -575,8 +639,10 @@ export class H2Connection {
   #blockFrames = 0;
   #blockLimit: number;
   #maxContinuations: number;
-  /** Output ready to be written: regions of arenas, and large pieces, in order. */
-  #out: Uint8Array[] = [];
+  /** Output ready to be written, in order. */
+  #out: OutPart[] = [];
+  /** The write buffer bulk DATA is framed into (made on first use; see `CHUNK_BYTES`). */
+  #chunk: Uint8Array = EMPTY;
   /**
    * Where small frames are written as they are made: a bump allocator whose
    * bytes, once handed to a write, are never written over (a full arena is
@@ -1509,6 +1575,14 @@ export class H2Connection {
     this.#added(n);
   }
 
+  /** Queues bulk DATA, framed when it is written. */
+  enqueueRun(run: DataRun): void {
+    if (this.#closed || this.#failed) return;
+    this.#seal();
+    this.#out.push(run);
+    this.#added(run.size);
+  }
+
   /** Queues one frame, written straight into the output arena. @internal */
   enqueueFrame(type: number, flags: number, id: number, payload: Uint8Array): void {
     if (this.#closed || this.#failed) return;
@@ -1650,15 +1724,7 @@ export class H2Connection {
       this.#controlQueued = 0;
       this.#controlWriting += control;
       try {
-        // Small frames leave together in one write; a large one (bulk DATA)
-        // is written as it is rather than copied once more.
-        let from = 0;
-        for (let i = 0; i <= parts.length; i++) {
-          if (i < parts.length && parts[i].length < LARGE_WRITE) continue;
-          if (i > from) await this.#write(concat(parts, from, i));
-          if (i < parts.length) await this.#write(parts[i]);
-          from = i + 1;
-        }
+        await this.#writeParts(parts);
       } catch {
         this.close("write failed");
         return;
@@ -1675,6 +1741,95 @@ export class H2Connection {
     this.#flushing = false;
     const reason = this.#failed ?? this.#closeAfterFlush;
     if (reason) this.close(reason);
+  }
+
+  /**
+   * Writes one batch of output in order. Small parts leave together in one
+   * write (a view, when they are one region of an arena); a large piece is
+   * written as it is. Bulk DATA is framed into the write buffer and written
+   * a chunk at a time, the buffer reused once each write is done; the small
+   * parts just before it (its HEADERS) open its first chunk, and those just
+   * after it (its trailers, the next calls' frames) close its last while
+   * they fit.
+   */
+  async #writeParts(parts: readonly OutPart[]): Promise<void> {
+    /** Small parts not yet written, when the write buffer is empty. */
+    let small: Uint8Array[] = [];
+    let smallBytes = 0;
+    /** Bytes in the write buffer. */
+    let fill = 0;
+    let buf = this.#chunk;
+    for (const part of parts) {
+      if (this.#closed) return;
+      if (part instanceof Uint8Array) {
+        if (fill > 0) {
+          if (part.length < LARGE_WRITE && fill + part.length <= buf.length) {
+            buf.set(part, fill);
+            fill += part.length;
+            continue;
+          }
+          await this.#write(buf.subarray(0, fill));
+          fill = 0;
+        }
+        if (part.length < LARGE_WRITE) {
+          small.push(part);
+          smallBytes += part.length;
+          continue;
+        }
+        if (small.length) await this.#write(concat(small, 0, small.length));
+        small = [];
+        smallBytes = 0;
+        await this.#write(part);
+        continue;
+      }
+      if (buf.length === 0) buf = this.#chunk = new Uint8Array(CHUNK_BYTES);
+      if (small.length) {
+        if (smallBytes + FRAME_HEADER_BYTES + part.frameBytes <= buf.length) {
+          for (const s of small) {
+            buf.set(s, fill);
+            fill += s.length;
+          }
+        } else await this.#write(concat(small, 0, small.length));
+        small = [];
+        smallBytes = 0;
+      }
+      const { pieces, frameBytes, id } = part;
+      let left = part.bytes;
+      let piece = 0;
+      let offset = 0;
+      while (left > 0) {
+        const n = Math.min(frameBytes, left);
+        if (fill + FRAME_HEADER_BYTES + n > buf.length) {
+          await this.#write(buf.subarray(0, fill));
+          fill = 0;
+          if (this.#closed) return;
+        }
+        left -= n;
+        putFrameHeader(
+          buf,
+          fill,
+          n,
+          FrameType.DATA,
+          left === 0 && part.end ? Flag.END_STREAM : 0,
+          id,
+        );
+        fill += FRAME_HEADER_BYTES;
+        for (let need = n; need > 0;) {
+          const p = pieces[piece];
+          const take = Math.min(p.length - offset, need);
+          buf.set(offset === 0 && take === p.length ? p : p.subarray(offset, offset + take), fill);
+          fill += take;
+          need -= take;
+          offset += take;
+          if (offset === p.length) {
+            piece++;
+            offset = 0;
+          }
+        }
+      }
+    }
+    if (fill > 0) await this.#write(buf.subarray(0, fill));
+    else if (small.length) await this.#write(concat(small, 0, small.length));
   }
 
   async #write(data: Uint8Array): Promise<void> {
@@ -1803,6 +1958,7 @@ export class H2Connection {
   #teardown(reason: string): void {
     this.#closeReason = reason;
     this.#out = [];
+    this.#chunk = EMPTY;
     this.#arena = EMPTY;
     this.#arenaAt = this.#sealed = 0;
     for (

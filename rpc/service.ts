@@ -10,6 +10,7 @@ import type { Broker } from "../services/broker.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Compression, MetadataInit } from "./wire.ts";
 import { RpcError, Status } from "./status.ts";
+import { BytePool } from "../_pool.ts";
 
 export type { Compression, MetadataInit } from "./wire.ts";
 
@@ -476,10 +477,61 @@ export type FromTsProto<D extends TsProtoService> = ServiceDefinition<
 const KEEP_WRITER_BYTES = 64 * 1024;
 
 /**
+ * Small encoded messages are copied out of their writer into shared
+ * buffers rather than each into an `ArrayBuffer` of its own (`finish()`'s
+ * copy), which costs more than encoding them.
+ */
+const pool = new BytePool(8 << 10, 256);
+
+/**
+ * What `finish()` reads in @bufbuild/protobuf 2's `BinaryWriter` (ts-proto's
+ * writer): one growing buffer, written up to `pos`, and the open forks.
+ */
+interface FlatWriter {
+  buffer: Uint8Array;
+  pos: number;
+  stackPos: number[];
+}
+
+/**
+ * Per writer class, whether it is a {@linkcode FlatWriter} whose `finish()`
+ * was seen to return exactly `buffer[0, pos)` and empty it: the first
+ * message of each class is checked so, and goes through `finish()`.
+ */
+const flatWriters = new WeakMap<object, boolean>();
+
+/** Whether `writer` has the {@linkcode FlatWriter} fields, with no fork open. */
+function flatOf(writer: TsProtoWriter): FlatWriter | null {
+  const w = writer as unknown as Partial<FlatWriter>;
+  const flat = w.buffer instanceof Uint8Array && Number.isInteger(w.pos) &&
+    Array.isArray(w.stackPos) && w.stackPos.length === 0 && w.pos! <= w.buffer.length &&
+    !("chunks" in w);
+  return flat ? w as FlatWriter : null;
+}
+
+/** The first message of a writer class: `finish()`, checked against the flat layout. */
+function finishChecked(writer: TsProtoWriter): Uint8Array {
+  const w = flatOf(writer);
+  const expected = w?.buffer.slice(0, w.pos);
+  const bytes = writer.finish();
+  // An empty message proves nothing: the next one is checked instead.
+  if (bytes.length === 0 && expected?.length === 0) return bytes;
+  flatWriters.set(
+    writer.constructor,
+    expected !== undefined && w!.pos === 0 && bytes.length === expected.length &&
+      bytes.every((b, i) => b === expected[i]),
+  );
+  return bytes;
+}
+
+/**
  * Encodes with ts-proto's functions into the writer the previous message
- * used (its `finish()` empties it, and keeps its buffer): no writer, buffer
- * and view made per message. Encoding is synchronous, so one writer per
- * message type is enough; a writer whose encoding threw is dropped.
+ * used (emptied, its buffer kept): no writer, buffer and view made per
+ * message. Encoding is synchronous, so one writer per message type is
+ * enough; a writer whose encoding threw is dropped. With ts-proto's own
+ * writer (checked once, see {@linkcode finishChecked}), the bytes are taken
+ * without `finish()`'s copy: a small message is copied into a shared buffer,
+ * a large one is a view of the writer's buffer, which the writer gives up.
  */
 function tsProtoEncoder<T>(fns: TsProtoMessageFns<T>): (value: T) => Uint8Array {
   let spare: TsProtoWriter | undefined;
@@ -487,7 +539,16 @@ function tsProtoEncoder<T>(fns: TsProtoMessageFns<T>): (value: T) => Uint8Array 
     const given = spare;
     spare = undefined;
     const writer = fns.encode(value, given);
-    const bytes = writer.finish();
+    const known = flatWriters.get(writer.constructor);
+    const w = known ? flatOf(writer) : null;
+    if (w && w.pos <= pool.largest) {
+      const bytes = pool.copy(w.buffer, 0, w.pos);
+      w.pos = 0;
+      spare = writer;
+      return bytes;
+    }
+    if (w && w.pos > KEEP_WRITER_BYTES) return w.buffer.subarray(0, w.pos);
+    const bytes = known === undefined ? finishChecked(writer) : writer.finish();
     if (bytes.length <= KEEP_WRITER_BYTES) spare = writer;
     return bytes;
   };

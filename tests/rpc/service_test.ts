@@ -1,8 +1,8 @@
 import { fromTsProto, implement, mapHandlers } from "../../rpc/service.ts";
 import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { GRPCStdioDefinition } from "../../gen/plugin/grpc_stdio_pb.ts";
-import { GRPCBrokerDefinition } from "../../gen/plugin/grpc_broker_pb.ts";
-import { assertEquals, assertThrows } from "../_util/assert.ts";
+import { ConnInfo, GRPCBrokerDefinition } from "../../gen/plugin/grpc_broker_pb.ts";
+import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
 import { serveInProcess } from "../../testing/mod.ts";
 
 Deno.test("fromTsProto() derives wire paths, call kinds and codecs", () => {
@@ -33,6 +33,85 @@ Deno.test("fromTsProto() codecs reuse one writer: each message's bytes are its o
   assertEquals([big.length, big[big.length - 1]], [100_007, 9]);
   assertEquals([...put.encode({ key: "f", value: new Uint8Array([4]) })], [10, 1, 102, 18, 1, 4]);
   assertEquals([...first], [10, 1, 97, 18, 1, 1]); // not overwritten by the later ones
+});
+
+Deno.test("fromTsProto() codecs take ts-proto's bytes without finish()'s copy, as finish() gives them", () => {
+  const put = fromTsProto(KVDefinition).methods.put.request;
+  put.encode({ key: "warm", value: new Uint8Array([1]) }); // the writer class's first message is checked
+  // Small messages: views into one shared buffer, each its own bytes.
+  const a = put.encode({ key: "a", value: new Uint8Array([1]) });
+  const b = put.encode({ key: "b", value: new Uint8Array([2]) });
+  assertEquals(a.buffer, b.buffer);
+  assert(a.buffer.byteLength > a.length, "a small message is no ArrayBuffer of its own");
+  assertEquals([...a], [10, 1, 97, 18, 1, 1]);
+  assertEquals([...b], [10, 1, 98, 18, 1, 2]);
+  // A large one: a view of its writer's buffer (no second copy of 200 kB).
+  const value = new Uint8Array(200_000).map((_, i) => i);
+  const big = put.encode({ key: "e", value });
+  assert(big.buffer.byteLength > big.length, "a large message is a view of its writer's buffer");
+  assertEquals(big.length, 200_007);
+  assert(big.subarray(7).every((v, i) => v === value[i]), "the large message's value");
+  // The next message does not write over it (its writer was given up).
+  put.encode({ key: "f", value: new Uint8Array(100_000).fill(7) });
+  assert(big.subarray(7).every((v, i) => v === value[i]), "the large message is not written over");
+  // Nested messages (fork/join), against ts-proto's own finish().
+  const conn = fromTsProto(GRPCBrokerDefinition).methods.startStream.request;
+  for (const address of ["x", "y".repeat(300), "z".repeat(70_000)]) {
+    const info = {
+      serviceId: 3,
+      network: "unix",
+      address,
+      knock: { knock: true, ack: false, error: address.slice(0, 5) },
+    };
+    assertEquals([...conn.encode(info)], [...ConnInfo.encode(info).finish()]);
+  }
+});
+
+Deno.test("fromTsProto() codecs take a writer of another kind through its finish()", () => {
+  let made = 0;
+  const fns = {
+    encode: (_m: unknown, _w?: unknown) => ({ finish: () => new Uint8Array([1, 2, ++made]) }),
+    decode: () => ({}),
+  };
+  const def = fromTsProto({
+    fullName: "t.T",
+    methods: {
+      m: {
+        name: "M",
+        requestType: fns,
+        responseType: fns,
+        requestStream: false,
+        responseStream: false,
+      },
+    },
+  });
+  for (let i = 1; i <= 3; i++) assertEquals([...def.methods.m.request.encode({})], [1, 2, i]);
+});
+
+Deno.test("fromTsProto() codecs: large and small responses side by side arrive intact through serveInProcess()", async () => {
+  const store = new Map<string, Uint8Array>();
+  const impl = implement(KVDefinition, {
+    get: (req: { key: string }) => ({ value: store.get(req.key) ?? new Uint8Array() }),
+    put: (req: { key: string; value: Uint8Array }) => {
+      store.set(req.key, req.value);
+      return {};
+    },
+  });
+  await using plugin = serveInProcess({ services: [impl] });
+  const kv = plugin.client(fromTsProto(KVDefinition));
+  const big = new Uint8Array(5 << 20).map((_, i) => (i * 31 + (i >>> 16)) & 0xff);
+  store.set("big", big);
+  store.set("small", new Uint8Array([1, 2, 3]));
+  // Bulk DATA and small calls interleaved on one connection, several rounds.
+  for (let round = 0; round < 3; round++) {
+    const calls = [kv.get({ key: "big" }), kv.get({ key: "small" }), kv.get({ key: "big" })];
+    const [a, b, c] = await Promise.all(calls);
+    for (const r of [a, c]) {
+      assertEquals(r.value.length, big.length);
+      assert(r.value.every((v, i) => v === big[i]), `round ${round}: the 5 MiB value`);
+    }
+    assertEquals([...b.value], [1, 2, 3]);
+  }
 });
 
 Deno.test("implement() binds a class instance's methods and takes ts-proto's definition directly", async () => {

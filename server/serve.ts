@@ -459,12 +459,18 @@ async function start(
     return stopPromise;
   };
   const inFlight = new InFlight();
+  // The host asked us to stop and its calls are over: the broker's stream ends with the
+  // stop, which then waits for nothing of the host's.
+  const hostDone = new AbortController();
   engine.addService(healthService(services.map((s) => s.definition.name), stopping.signal));
-  engine.addService(brokerService(broker));
+  engine.addService(brokerService(broker, hostDone.signal));
   engine.addService(
     controllerService(
       () => inFlight.idle(HOST_STOP_GRACE_MS),
-      () => void stop("GRPCController/Shutdown", HOST_STOP_GRACE_MS),
+      () => {
+        hostDone.abort();
+        void stop("GRPCController/Shutdown", HOST_STOP_GRACE_MS);
+      },
     ),
   );
   engine.addService(stdioService(stdio));

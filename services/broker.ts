@@ -501,9 +501,13 @@ const startStream = fromTsProto(GRPCBrokerDefinition).methods.startStream;
  * host sends into `broker` and sending what the broker announces.
  *
  * @param broker The plugin's broker.
+ * @param hostDone Aborted once the host asked the plugin to stop
+ * (GRPCController/Shutdown): the stream ends then. A go-plugin host never
+ * ends it (it hangs up after the Shutdown call), so without this the stop
+ * would wait for the host to close its connection.
  * @returns The service implementation for `serve()`.
  */
-export function brokerService(broker: Broker): ServiceImplementation {
+export function brokerService(broker: Broker, hostDone?: AbortSignal): ServiceImplementation {
   return implement(fromTsProto(GRPCBrokerDefinition), {
     startStream: (requests, call) => {
       void (async () => {
@@ -513,7 +517,7 @@ export function brokerService(broker: Broker): ServiceImplementation {
           // the host closed the stream
         }
       })();
-      return broker.outgoing(call.signal);
+      return broker.outgoing(hostDone ? AbortSignal.any([call.signal, hostDone]) : call.signal);
     },
   });
 }

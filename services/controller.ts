@@ -5,7 +5,6 @@
  * @module
  */
 
-import { after } from "../_timer.ts";
 import { GRPCControllerDefinition } from "../gen/plugin/grpc_controller_pb.ts";
 import { fromTsProto, implement, type ServiceImplementation } from "../rpc/service.ts";
 import type { Channel } from "../rpc/client_call.ts";
@@ -17,7 +16,7 @@ import { type RpcError, Status } from "../rpc/status.ts";
  * @param beforeReply Awaited before answering: lets calls in flight finish
  * (bounded, so the host's 2 s kill timer, which starts after the answer,
  * is never reached).
- * @param onShutdown Called after the reply is queued.
+ * @param onShutdown Called as soon as the reply is out (handed to the transport).
  * @returns The service implementation.
  */
 export function controllerService(
@@ -25,9 +24,10 @@ export function controllerService(
   onShutdown: () => void,
 ): ServiceImplementation {
   return implement(fromTsProto(GRPCControllerDefinition), {
-    shutdown: async () => {
+    shutdown: async (_req, call) => {
       await beforeReply();
-      after(1, onShutdown);
+      // At once when the answer is out: no timer stands between the reply and the stop.
+      void call.ended.then(onShutdown);
       return {};
     },
   });

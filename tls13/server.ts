@@ -31,6 +31,7 @@ import {
   finishedVerifyData,
   handshakeSecrets,
   nextTrafficSecret,
+  type TrafficKeys,
   trafficKeys,
   Transcript,
 } from "./key_schedule.ts";
@@ -213,7 +214,7 @@ function expect(msg: { type: number }, type: number, name: string): void {
   }
 }
 
-/** Our x25519 key pair and its public key, made before the ClientHello arrives. */
+/** Our x25519 key pair and its public key, made while the ClientHello arrives. */
 async function x25519Pair(): Promise<{ keys: CryptoKeyPair; ours: Uint8Array }> {
   const keys = await crypto.subtle.generateKey({ name: "X25519" }, false, [
     "deriveBits",
@@ -249,6 +250,27 @@ async function x25519Shared(keys: CryptoKeyPair, peerShare: Uint8Array): Promise
   return s;
 }
 
+/** The application traffic secrets and their record keys. */
+interface ApplicationKeys {
+  secrets: { client: Uint8Array; server: Uint8Array };
+  client: TrafficKeys;
+  server: TrafficKeys;
+}
+
+/** The application secrets and keys from the transcript hash through our Finished. */
+async function applicationKeys(
+  handshakeSecret: Uint8Array,
+  serverFinishedHash: Promise<Uint8Array>,
+  master: Promise<Uint8Array>,
+): Promise<ApplicationKeys> {
+  const secrets = await applicationSecrets(handshakeSecret, await serverFinishedHash, master);
+  const [client, server] = await Promise.all([
+    trafficKeys(secrets.client),
+    trafficKeys(secrets.server),
+  ]);
+  return { secrets, client, server };
+}
+
 /**
  * Runs the server side of a TLS 1.3 handshake on `sock`.
  *
@@ -266,13 +288,21 @@ export async function acceptTls13(
 ): Promise<Tls13Result> {
   const layer = new RecordLayer(sock);
   const pair = x25519Pair();
-  pair.catch(() => {});
+  /** WebCrypto operations under way: none outlives the connection (see the catch). */
+  const underWay: Promise<unknown>[] = [pair];
+  const track = <T>(p: Promise<T>): Promise<T> => {
+    p.catch(() => {});
+    underWay.push(p);
+    return p;
+  };
   let timedOut = false;
   const cancel = after(timeoutMs, () => {
     timedOut = true;
     layer.close();
   });
   let started = 0;
+  /** The application keys, once our Finished is written. */
+  let app: Promise<ApplicationKeys> | undefined;
   try {
     const reader = new HandshakeReader(layer);
     const transcript = new Transcript();
@@ -299,8 +329,7 @@ export async function acceptTls13(
     // ServerHello and the server's flight, in one write. WebCrypto's operations are
     // asynchronous: what does not depend on the transcript runs beside it.
     const { keys: ephemeral, ours } = await pair;
-    const shared = x25519Shared(ephemeral, hello.x25519Share!);
-    shared.catch(() => {});
+    const shared = track(x25519Shared(ephemeral, hello.x25519Share!));
     const sh = serverHello(
       crypto.getRandomValues(new Uint8Array(32)),
       hello.sessionId,
@@ -315,15 +344,19 @@ export async function acceptTls13(
     transcript.add(ee);
     transcript.add(cr);
     transcript.add(cert);
-    const certHash = transcript.hash();
+    // Our signature needs only the transcript: it is made beside the key schedule.
+    const signature = track(
+      transcript.hash().then((h) => config.signer.sign(signedContent("server", h))),
+    );
     const hs = await handshakeSecrets(await shared, await helloHash);
     const serverFinishedKey = finishedKey(hs.server);
     const clientFinishedKey = finishedKey(hs.client);
     const master = deriveMasterSecret(hs.handshakeSecret);
     const hsKeys = Promise.all([trafficKeys(hs.server), trafficKeys(hs.client)]);
-    for (const p of [serverFinishedKey, clientFinishedKey, master, hsKeys]) p.catch(() => {});
-    const signature = await config.signer.sign(signedContent("server", await certHash));
-    const cv = certificateVerify(config.signer.scheme, signature);
+    for (const p of [serverFinishedKey, clientFinishedKey, master, hsKeys] as Promise<unknown>[]) {
+      track(p);
+    }
+    const cv = certificateVerify(config.signer.scheme, await signature);
     transcript.add(cv);
     const fin = finished(
       await finishedVerifyData(hs.server, await transcript.hash(), serverFinishedKey),
@@ -340,18 +373,10 @@ export async function acceptTls13(
     const written = layer.writeRaw(concat([plain, ccs, flight]));
     written.catch(() => {});
     layer.setReadKeys(clientHs);
-    // After our Finished we write with the application keys (an alert about the client's
-    // flight included: the client reads what follows our Finished with them).
-    const appSecrets = await applicationSecrets(
-      hs.handshakeSecret,
-      await transcript.hash(),
-      master,
-    );
-    const [appClient, appServer] = await Promise.all([
-      trafficKeys(appSecrets.client),
-      trafficKeys(appSecrets.server),
-    ]);
-    layer.setWriteKeys(appServer);
+    // The application keys are derived while the client's flight is read and checked.
+    // After our Finished we write with them (an alert about the client's flight
+    // included: the client reads what follows our Finished with them).
+    app = track(applicationKeys(hs.handshakeSecret, transcript.hash(), master));
 
     // The client's Certificate, CertificateVerify and Finished.
     const cc = await reader.next();
@@ -370,6 +395,8 @@ export async function acceptTls13(
       );
     }
     transcript.add(cc.message);
+    // What the client's CertificateVerify signs, hashed while it is read.
+    const signedHash = track(transcript.hash());
     const ccvMsg = await reader.next();
     expect(ccvMsg, HandshakeType.certificateVerify, "the client's CertificateVerify");
     const ccv = parseCertificateVerify(ccvMsg.body);
@@ -381,18 +408,25 @@ export async function acceptTls13(
         }, not one for its key that we asked for`,
       );
     }
-    const content = signedContent("client", await transcript.hash());
-    if (!await config.verifier.verify(ccv.scheme, content, ccv.signature)) {
+    const content = signedContent("client", await signedHash);
+    // Checked before anything else of the client's is taken; the Finished it must
+    // send next is computed (and read) meanwhile.
+    const verified = track(config.verifier.verify(ccv.scheme, content, ccv.signature));
+    transcript.add(ccvMsg.message);
+    const expected = track(
+      transcript.hash().then((h) => finishedVerifyData(hs.client, h, clientFinishedKey)),
+    );
+    const cf = reader.next();
+    cf.catch(() => {});
+    if (!await verified) {
       throw new TlsAlertError(
         AlertDescription.decryptError,
         "the client's CertificateVerify signature does not verify",
       );
     }
-    transcript.add(ccvMsg.message);
-    const expected = finishedVerifyData(hs.client, await transcript.hash(), clientFinishedKey);
-    const cf = await reader.next();
-    expect(cf, HandshakeType.finished, "the client's Finished");
-    if (!equalConstantTime(cf.body, await expected)) {
+    const clientFinished = await cf;
+    expect(clientFinished, HandshakeType.finished, "the client's Finished");
+    if (!equalConstantTime(clientFinished.body, await expected)) {
       throw new TlsAlertError(
         AlertDescription.decryptError,
         "the client's Finished does not verify",
@@ -404,21 +438,35 @@ export async function acceptTls13(
         "a handshake message after the client's Finished",
       );
     }
-    layer.setReadKeys(appClient);
+    const keys = await app;
+    layer.setWriteKeys(keys.server);
+    layer.setReadKeys(keys.client);
     await written; // within the timeout too: a client that never reads is closed by it
     cancel();
     return {
       kind: "tls",
-      conn: new Tls13Connection(layer, appSecrets.client, appSecrets.server),
+      conn: new Tls13Connection(layer, keys.secrets.client, keys.secrets.server),
       peerCertificate: certs[0].slice(),
       ms: performance.now() - started,
     };
   } catch (err) {
     cancel();
-    // The key pair made at accept: no WebCrypto call outlives the connection.
-    await settled(pair);
+    // The key pair made at accept and what was started beside the handshake: no
+    // WebCrypto call outlives the connection.
+    await Promise.all(underWay.map(settled));
     if (timedOut) return { kind: "refused", reason: `no TLS handshake within ${timeoutMs} ms` };
-    if (err instanceof TlsAlertError) await layer.alert(err.alert);
+    // After our Finished, an alert goes out under the application keys (none without them).
+    let canAlert = true;
+    if (app) {
+      try {
+        layer.setWriteKeys((await app).server);
+      } catch {
+        canAlert = false;
+      }
+    }
+    if (!canAlert) {
+      // the keys failed: nothing the client could read
+    } else if (err instanceof TlsAlertError) await layer.alert(err.alert);
     else if (
       !(err instanceof TlsPeerAlertError || err instanceof PeerClosed || isSocketGone(err))
     ) {

@@ -149,3 +149,21 @@ Deno.test("GRPCController/Shutdown with calls that would run 30 s: answered with
     await assertCleanExit(dir, r.stderr);
   });
 });
+
+// go-plugin's host answers nothing after Shutdown: it hangs up when it likes. The plugin
+// must not wait for that (its broker stream would hold the graceful stop for its 1 s
+// grace, then be cancelled with a warning), with or without our TLS 1.3 server.
+for (const autoMtls of [false, true]) {
+  Deno.test(`GRPCController/Shutdown, the host's connection kept open: the plugin exits without waiting for it (AutoMTLS ${autoMtls ? "on" : "off"})`, async () => {
+    await withTempDir(async (dir) => {
+      const flags = autoMtls ? ["-automtls"] : [];
+      const child = await spawnHost(dir, [], [...flags, "shutdownhold", "20s"]);
+      const r = await finish(child);
+      assert(r.result.ok && r.result.exited, `${r.result.error}\n${r.stderr}`);
+      assert(r.stderr.includes("reason=GRPCController/Shutdown"), r.stderr);
+      assert(!r.stderr.includes("graceful stop timed out"), r.stderr);
+      assert(!r.stderr.includes("closing its connections"), r.stderr);
+      await assertCleanExit(dir, r.stderr);
+    });
+  });
+}

@@ -35,6 +35,13 @@ export interface ClientFaults {
   badSignature?: boolean;
   /** Flip a bit of Finished. */
   badFinished?: boolean;
+  /**
+   * Before sending its flight, wait for the server's first application data
+   * (0.5-RTT) and put it in `halfRtt` of the result. A server that sends
+   * none before it has checked the client's flight (ours) leaves this client
+   * waiting until its handshake times out: "server closed".
+   */
+  readHalfRtt?: boolean;
 }
 
 /** The HTTP/2 preface and an empty SETTINGS frame. */
@@ -43,11 +50,32 @@ export const H2_PREFACE: Uint8Array = new Uint8Array([
   ...[0, 0, 0, 4, 0, 0, 0, 0, 0],
 ]);
 
+/** HTTP/2 frames in `bytes` as [type, flags], as far as whole frame headers go. */
+function frameKinds(bytes: Uint8Array): [number, number][] {
+  const out: [number, number][] = [];
+  for (let at = 0; at + 9 <= bytes.length;) {
+    out.push([bytes[at + 3], bytes[at + 4]]);
+    at += 9 + ((bytes[at] << 16) | (bytes[at + 1] << 8) | bytes[at + 2]);
+  }
+  return out;
+}
+
+/**
+ * Whether `bytes` holds only what an HTTP/2 server sends before it read
+ * anything of the client's: SETTINGS (not an ACK) and WINDOW_UPDATE frames.
+ */
+export function onlyServerPreface(bytes: Uint8Array): boolean {
+  return frameKinds(bytes).every(([type, flags]) =>
+    (type === 4 && (flags & 1) === 0) || type === 8
+  );
+}
+
 /**
  * Connects with Deno's TLS client (rustls), completes the handshake and
- * sends HTTP/2's preface: served when the server answers with its SETTINGS
- * frame (type 4), else the error (TLS 1.3 shows a refused client certificate
- * on the first read).
+ * sends HTTP/2's preface: served when the server acknowledges the client's
+ * SETTINGS (it read them), else the error (TLS 1.3 shows a refused client
+ * certificate on a read, after what the server may send as 0.5-RTT data:
+ * its own SETTINGS).
  */
 export async function tryServe(
   port: number,
@@ -65,11 +93,19 @@ export async function tryServe(
     });
     const info = await conn.handshake();
     await conn.write(H2_PREFACE);
-    const buf = new Uint8Array(9);
-    const n = await conn.read(buf);
-    if (n === null) return { error: "closed by the server" };
-    if (n < 4 || buf[3] !== 4) return { error: `not a SETTINGS frame: ${buf.subarray(0, n)}` };
-    return { alpn: info.alpnProtocol };
+    let got = new Uint8Array(0);
+    while (got.length < 1 << 16) {
+      const buf = new Uint8Array(4096);
+      const n = await conn.read(buf);
+      if (n === null) return { error: "closed by the server" };
+      got = new Uint8Array([...got, ...buf.subarray(0, n)]);
+      const kinds = frameKinds(got);
+      if (kinds.some(([type, flags]) => type === 4 && (flags & 1) === 1)) {
+        return { alpn: info.alpnProtocol };
+      }
+      if (!onlyServerPreface(got)) return { error: `not an HTTP/2 server preface: ${got}` };
+    }
+    return { error: "no SETTINGS acknowledgement in 64 KiB" };
   } catch (err) {
     return { error: (err as Error).message };
   } finally {
@@ -84,13 +120,15 @@ export async function tryServe(
 /**
  * Connects, runs the handshake with the host's certificate and P-521 key
  * (or the faults), sends the HTTP/2 preface and returns the first record the
- * server sent after: its content type and content (an alert: [level, code]).
+ * server sent after its own HTTP/2 preface (which it may send as 0.5-RTT
+ * data, before checking the client's flight): its content type and content
+ * (an alert: [level, code]); `preface`, the application data before it.
  */
 export async function handshakeAndRead(
   port: number,
   host: { certDer: Uint8Array; privateKey: CryptoKey },
   faults: ClientFaults = {},
-): Promise<{ type: number; data: Uint8Array } | null> {
+): Promise<{ type: number; data: Uint8Array; preface: Uint8Array; halfRtt?: Uint8Array } | null> {
   const sock = await Deno.connect({ hostname: "127.0.0.1", port });
   const layer = new RecordLayer(sock);
   try {
@@ -158,6 +196,12 @@ export async function handshakeAndRead(
       if (m.type === HandshakeType.finished) break;
     }
     const app = await applicationSecrets(hs.handshakeSecret, await transcript.hash());
+    let halfRtt: Uint8Array | undefined;
+    if (faults.readHalfRtt) {
+      layer.setReadKeys(await trafficKeys(app.server));
+      if (await nextRecord() !== ContentType.applicationData) throw new Error("not 0.5-RTT data");
+      halfRtt = layer.payload.slice();
+    }
     layer.setWriteKeys(await trafficKeys(hs.client));
     const certDer = faults.certDer === undefined ? host.certDer : faults.certDer;
     const cert = certDer
@@ -183,11 +227,19 @@ export async function handshakeAndRead(
     flight.push(finished(verify));
     await layer.send(ContentType.handshake, new Uint8Array(flight.flatMap((m) => [...m])));
     layer.setWriteKeys(await trafficKeys(app.client));
-    layer.setReadKeys(await trafficKeys(app.server));
+    if (!halfRtt) layer.setReadKeys(await trafficKeys(app.server));
     await layer.send(ContentType.applicationData, H2_PREFACE);
+    let preface = new Uint8Array(0);
     try {
-      const type = await nextRecord();
-      return { type, data: layer.payload.slice() };
+      while (true) {
+        const type = await nextRecord();
+        const data = layer.payload.slice();
+        const more = new Uint8Array([...preface, ...data]);
+        if (type !== ContentType.applicationData || !onlyServerPreface(more)) {
+          return { type, data, preface, ...(halfRtt ? { halfRtt } : {}) };
+        }
+        preface = more;
+      }
     } catch {
       return null;
     }

@@ -23,7 +23,7 @@ import { AlertDescription, MAX_CONCURRENT_HANDSHAKES } from "../../tls13/constan
 import { vector } from "../../tls13/messages.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { clientHello, goodExtensions } from "./_hello.ts";
-import { handshakeAndRead, tryServe } from "./_client.ts";
+import { handshakeAndRead, onlyServerPreface, tryServe } from "./_client.ts";
 
 async function setUp(prefaceTimeoutMs = 10_000, keyType: KeyType = "ecdsa-p256") {
   const lines: string[] = [];
@@ -204,9 +204,12 @@ Deno.test("tls13 server: no client certificate → certificate_required; another
 Deno.test("tls13 server: a bad CertificateVerify or Finished → decrypt_error; good ones → HTTP/2", async () => {
   const { engine, host, port, logged } = await setUp();
   try {
+    // Our SETTINGS come as 0.5-RTT data; what shows the client's data was read (its
+    // SETTINGS acknowledged) comes only after a good flight.
     const good = await handshakeAndRead(port, host);
-    assertEquals(good?.type, 23, "application data (SETTINGS) after a good handshake");
-    assertEquals(good!.data[3], 4);
+    assertEquals(good?.type, 23, "application data (SETTINGS ACK) after a good handshake");
+    assertEquals([good!.data[3], good!.data[4]], [4, 1]);
+    assert(good!.preface.length > 0 && good!.preface[3] === 4, "our SETTINGS first");
     const badSig = await handshakeAndRead(port, host, { badSignature: true });
     assertEquals([badSig?.type, ...badSig!.data], [21, 2, AlertDescription.decryptError]);
     const badFin = await handshakeAndRead(port, host, { badFinished: true });
@@ -217,6 +220,27 @@ Deno.test("tls13 server: a bad CertificateVerify or Finished → decrypt_error; 
     assert(refusals[0].includes("CertificateVerify signature does not verify"), refusals[0]);
     assert(refusals[1].includes("Finished does not verify"), refusals[1]);
     assertEquals(refusals.length, 3, "each refusal logged once");
+  } finally {
+    await engine.shutdown(0);
+  }
+});
+
+Deno.test("tls13 server: no application data before the client's flight is checked (no 0.5-RTT data), its SETTINGS once it is", async () => {
+  const { engine, host, port } = await setUp(2000);
+  try {
+    // A client waiting for data before it sends its flight gets none: the handshake times out.
+    const waited = await handshakeAndRead(port, host, { readHalfRtt: true }).catch((e) => e);
+    assert(waited instanceof Error && waited.message === "server closed", String(waited));
+    // A bad flight gets the alert and nothing before it.
+    const bad = await handshakeAndRead(port, host, { badSignature: true });
+    assertEquals(
+      [bad?.type, ...bad!.data, bad!.preface.length],
+      [21, 2, AlertDescription.decryptError, 0],
+    );
+    // A good one: our SETTINGS first, then the acknowledgement of the client's.
+    const good = await handshakeAndRead(port, host);
+    assert(good && good.preface.length > 0 && onlyServerPreface(good.preface), "SETTINGS first");
+    assertEquals([good.type, good.data[3], good.data[4]], [23, 4, 1], "then the SETTINGS ACK");
   } finally {
     await engine.shutdown(0);
   }

@@ -42,6 +42,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // pluginName is the name the KV gRPC plugin is registered under in every
@@ -143,11 +144,12 @@ var opArgs = map[string]int{
 	"waitfor": -1,
 	"calls":   3,
 	// "gets" takes one or more keys (see parseArgs).
-	"gets":       -1,
-	"roundtrip":  2,
-	"killduring": 3,
-	"soak":       3,
-	"status":     1,
+	"gets":         -1,
+	"roundtrip":    2,
+	"killduring":   3,
+	"soak":         3,
+	"status":       1,
+	"shutdownhold": 1,
 }
 
 // inflight tracks the calls the "killduring" op leaves running while the
@@ -325,7 +327,7 @@ func run(args []string) (res result) {
 		}
 	}
 
-	if err := doOp(ctx, rpcClient, opts, &res, stderr); err != nil {
+	if err := doOp(ctx, rpcClient, client, opts, &res, stderr); err != nil {
 		res.Error = err.Error()
 		return res
 	}
@@ -380,6 +382,34 @@ func killPlugin(client *plugin.Client, pid int, grace time.Duration, logger hclo
 	return killMS, err
 }
 
+// shutdownAndHold calls GRPCController/Shutdown on the plugin's connection
+// itself, as GRPCClient.Close does, but keeps the connection (and its broker
+// and stdio streams) open afterwards, then waits up to TIMEOUT for the
+// plugin's process to exit: a plugin must not wait for its host to hang up.
+func shutdownAndHold(ctx context.Context, rpcClient plugin.ClientProtocol, client *plugin.Client, opts options, res *result) error {
+	grpcClient, ok := rpcClient.(*plugin.GRPCClient)
+	if !ok {
+		return fmt.Errorf("not a gRPC plugin client: %T", rpcClient)
+	}
+	if err := grpcClient.Conn.Invoke(ctx, "/plugin.GRPCController/Shutdown", &emptypb.Empty{}, &emptypb.Empty{}); err != nil {
+		return fmt.Errorf("GRPCController/Shutdown: %w", err)
+	}
+	timeout, _ := time.ParseDuration(opts.args[0]) // validated by parseArgs
+	deadline := time.Now().Add(timeout)
+	for !client.Exited() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the plugin did not exit within %s of its Shutdown answer, the connection still open", timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return errors.New("shutdownhold interrupted")
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	res.Exited = true
+	return nil
+}
+
 // joinErrors joins two error messages with ": ", skipping empty ones.
 func joinErrors(a, b string) string {
 	switch {
@@ -393,7 +423,7 @@ func joinErrors(a, b string) string {
 
 // doOp performs the requested operation on a connected plugin client.
 // The arguments were validated by parseArgs.
-func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, res *result, stderr *lockedWriter) error {
+func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, client *plugin.Client, opts options, res *result, stderr *lockedWriter) error {
 	if opts.op == "ping" {
 		return rpcClient.Ping()
 	}
@@ -425,6 +455,9 @@ func doOp(ctx context.Context, rpcClient plugin.ClientProtocol, opts options, re
 		}
 		res.Calls, res.Errors = len(opts.args), failed
 		return nil
+
+	case "shutdownhold":
+		return shutdownAndHold(ctx, rpcClient, client, opts, res)
 
 	case "killduring":
 		// N calls in flight, then return once the plugin has logged that all N
@@ -620,6 +653,10 @@ func checkOpArgs(op string, args []string) error {
 	case "roundtrip":
 		if v, err := strconv.Atoi(args[1]); err != nil || v < 0 {
 			return fmt.Errorf("invalid SIZE %q: must be a non-negative integer", args[1])
+		}
+	case "shutdownhold":
+		if d, err := time.ParseDuration(args[0]); err != nil || d <= 0 {
+			return fmt.Errorf("invalid TIMEOUT %q: must be a positive duration", args[0])
 		}
 	case "wait":
 		if d, err := time.ParseDuration(args[0]); err != nil || d < 0 {

@@ -11,6 +11,9 @@
  * ```sh
  * deno run -A bench/bulk.ts                     # AutoMTLS on, 5 runs of 5 transfers
  * deno run -A bench/bulk.ts --baseline=main --automtls=both --runs=7
+ * # profile this tree's plugin alone: flags for its `deno run`, a command before it
+ * deno run -A bench/bulk.ts --only=deno --plugin-flags=--cpu-prof,--cpu-prof-dir=/tmp/prof
+ * deno run -A bench/bulk.ts --only=deno --wrap="strace -f -c -o /tmp/strace.txt"
  * ```
  *
  * @module
@@ -49,6 +52,12 @@ const reps = whole("reps", 5);
 const modeArg = option("automtls", "on");
 const modes = modeArg === "both" ? [false, true] : [modeArg !== "off"];
 const revs = option("baseline", "").split(",").filter(Boolean);
+/** Extra flags for the Deno plugins' `deno run` (profiling). */
+const pluginExtra = option("plugin-flags", "").split(",").filter(Boolean);
+/** A command (space-separated) the Deno plugins run under: `strace -c -f -o FILE`, `perf stat -o FILE`. */
+const wrap = option("wrap", "").split(" ").filter(Boolean);
+/** Only these targets (ids: go, python, deno, deno-0...). */
+const only = option("only", "").split(",").filter(Boolean);
 
 interface Target {
   id: string;
@@ -82,7 +91,14 @@ try {
     targets.push({
       id,
       label,
-      argv: [DENO, "run", ...pluginFlags([sock, dir]), `${root}examples/kv/plugin.ts`],
+      argv: [
+        ...wrap,
+        DENO,
+        "run",
+        ...pluginExtra,
+        ...pluginFlags([sock, dir]),
+        `${root}examples/kv/plugin.ts`,
+      ],
       dir,
       env,
     });
@@ -93,6 +109,7 @@ try {
     await deno(`deno-${i}`, `Deno: deno run plugin.ts @ ${rev}`, root);
   }
   for (const t of targets) if (!t.dir) t.dir = await dirOf(t.id);
+  if (only.length) targets.splice(0, targets.length, ...targets.filter((t) => only.includes(t.id)));
 
   /** figures[`${id} ${automtls} ${bytes} ${put|get}`] = MB/s of each run. */
   const figures = new Map<string, number[]>();

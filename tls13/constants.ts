@@ -110,3 +110,9 @@ export const MAX_HANDSHAKE_MESSAGE = 64 << 10;
 export const MAX_CONCURRENT_HANDSHAKES = 64;
 /** Bytes read from the socket at once (several records, so several per read). */
 export const READ_BUFFER_BYTES = 64 << 10;
+/**
+ * What the read buffer grows to (once per connection, and kept) when reads
+ * fill it: a bulk upload then takes a socket's worth per read (a unix
+ * socket holds about 208 KiB) rather than one read per 64 KiB.
+ */
+export const BULK_READ_BUFFER_BYTES = 256 << 10;

@@ -30,6 +30,7 @@ import {
 import {
   AlertDescription,
   AlertLevel,
+  BULK_READ_BUFFER_BYTES,
   ContentType,
   MAX_CIPHERTEXT,
   MAX_PLAINTEXT,
@@ -133,7 +134,7 @@ export class RecordLayer {
   readonly sock: ByteStream;
   /** The content of the record {@linkcode next} returned (a view valid until the next {@linkcode fill}). */
   payload: Uint8Array = new Uint8Array(0);
-  readonly #buf = new Uint8Array(READ_BUFFER_BYTES);
+  #buf = new Uint8Array(READ_BUFFER_BYTES);
   #start = 0;
   #end = 0;
   #read: Protection | null = null;
@@ -174,17 +175,28 @@ export class RecordLayer {
    * @returns false at the end of the stream.
    */
   async fill(): Promise<boolean> {
-    const buf = this.#buf;
+    let buf = this.#buf;
     if (this.#start === this.#end) this.#start = this.#end = 0;
     else if (buf.length - this.#end < RECORD_HEADER_BYTES + MAX_CIPHERTEXT) {
       buf.copyWithin(0, this.#start, this.#end);
       this.#end -= this.#start;
       this.#start = 0;
     }
+    const room = buf.length - this.#end;
     const n = await this.sock.read(buf.subarray(this.#end));
     if (n === null) return false;
     if (this.#raw) this.#raw.push(buf.slice(this.#end, this.#end + n));
     this.#end += n;
+    if (n === room && buf.length < BULK_READ_BUFFER_BYTES && this.#raw === null) {
+      // The peer sends faster than one buffer per read: grow once (bounded),
+      // keeping what is buffered. Views of the old buffer (`payload`) are
+      // valid only until this fill, so nothing still reads it.
+      const bigger = new Uint8Array(BULK_READ_BUFFER_BYTES);
+      bigger.set(buf.subarray(this.#start, this.#end));
+      this.#end -= this.#start;
+      this.#start = 0;
+      this.#buf = buf = bigger;
+    }
     return true;
   }
 

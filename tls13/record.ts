@@ -9,8 +9,9 @@
  * batch as full records (2^14 bytes of content each, whatever the frames
  * inside) into one buffer, reused while no write is under way, and leave in
  * ONE socket write; a bulk batch (over `BULK_CHUNK`) is sealed and written
- * a chunk of 16 records at a time through one reused buffer, so the peer
- * decrypts a chunk while the next is sealed and no batch-sized buffer is made.
+ * a chunk of 16 records at a time through two reused buffers in turn, so the
+ * next chunk is sealed while the last one waits for the socket, the peer
+ * decrypts a chunk while the next is sealed, and no batch-sized buffer is made.
  *
  * Records are protected by the TypeScript AEAD (tls13/chacha20_poly1305.ts)
  * until the first record of `WASM_FROM` bytes or more; from then on, by the
@@ -142,8 +143,13 @@ export class RecordLayer {
   #writeGate: Promise<void> | null = null;
   #writing: Promise<void> | null = null;
   #out = new Uint8Array(0);
-  #bulk = new Uint8Array(0);
+  /** The two bulk buffers (made on first use), and when each one's write is over. */
+  readonly #bulk: (Uint8Array | undefined)[] = [undefined, undefined];
+  readonly #bulkDone: (Promise<void> | null)[] = [null, null];
+  #bulkNext = 0;
   #bulkBusy = false;
+  /** Why a bulk write that no caller awaits failed (thrown by the next send). */
+  #writeError: unknown = null;
   readonly #aad = new Uint8Array(RECORD_HEADER_BYTES);
   #raw: Uint8Array[] | null = [];
 
@@ -404,24 +410,40 @@ export class RecordLayer {
    */
   send(type: number, data: Uint8Array): Promise<void> {
     if (this.#writeGate) return this.#writeGate.then(() => this.send(type, data));
+    if (this.#writeError !== null) return Promise.reject(this.#writeError);
     if (data.length > BULK_CHUNK && !this.#bulkBusy) return this.#sendBulk(type, data);
     return this.writeRaw(this.seal(type, data));
   }
 
   /**
-   * A large batch: each chunk sealed into the one bulk buffer once the
-   * previous chunk's write is done, so the buffer is never written while a
-   * socket write reads it, and records keep their sequence order (each
-   * chunk's write is queued as it is sealed).
+   * A large batch: sealed a chunk at a time into two bulk buffers in turn,
+   * so the next chunk is sealed while the socket write of the last one
+   * waits for the peer to read. A buffer is sealed into only once its
+   * previous write is done, so no socket write ever reads a buffer being
+   * sealed, and records keep their sequence order (each chunk's write is
+   * queued as it is sealed). Settles once all of `data` is sealed (it is the
+   * caller's again): at most two chunks are then still being written, and a
+   * failure of those writes is thrown by the next send.
    */
   async #sendBulk(type: number, data: Uint8Array): Promise<void> {
     this.#bulkBusy = true;
     try {
-      if (this.#bulk.length === 0) this.#bulk = new Uint8Array(BULK_SEALED_BYTES);
       for (let at = 0; at < data.length; at += BULK_CHUNK) {
+        const k = this.#bulkNext;
+        this.#bulkNext ^= 1;
+        const done = this.#bulkDone[k];
+        if (done !== null) await done;
+        if (this.#writeError !== null) throw this.#writeError;
         if (this.#writeGate) await this.#writeGate;
+        const buf = this.#bulk[k] ??= new Uint8Array(BULK_SEALED_BYTES);
         const end = Math.min(data.length, at + BULK_CHUNK);
-        await this.writeRaw(this.#sealInto(type, data.subarray(at, end), this.#bulk));
+        const written = this.writeRaw(this.#sealInto(type, data.subarray(at, end), buf));
+        const over: Promise<void> = written.then(() => {}, (err) => {
+          this.#writeError ??= err;
+        }).finally(() => {
+          if (this.#bulkDone[k] === over) this.#bulkDone[k] = null;
+        });
+        this.#bulkDone[k] = over;
       }
     } finally {
       this.#bulkBusy = false;

@@ -11,6 +11,12 @@ import type * as NodeTls from "node:tls";
 import type { H2Connection, Transport } from "./connection.ts";
 
 const READ_BUFFER_BYTES = 64 << 10;
+/**
+ * What the read buffer grows to (once per connection, and kept) when a read
+ * fills it: a bulk upload then takes a socket's worth per read (a unix
+ * socket holds about 208 KiB), not one event-loop round trip per 64 KiB.
+ */
+const BULK_READ_BUFFER_BYTES = 256 << 10;
 
 /**
  * Loads `node:tls` on first use, without an import statement, so that a
@@ -50,12 +56,14 @@ export async function pumpDenoSocket(
   conn: H2Connection,
   onError: (err: unknown) => void,
 ): Promise<void> {
-  const buf = new Uint8Array(READ_BUFFER_BYTES);
+  let buf = new Uint8Array(READ_BUFFER_BYTES);
   try {
     while (!conn.closed) {
       const n = await sock.read(buf);
       if (n === null) break;
       conn.receive(buf.subarray(0, n));
+      // The connection keeps no view of what it was given: a new buffer is safe.
+      if (n === buf.length && n < BULK_READ_BUFFER_BYTES) buf = new Uint8Array(BULK_READ_BUFFER_BYTES);
     }
   } catch (err) {
     if (

@@ -212,9 +212,15 @@ export class RecordLayer {
    * (inner) content type, its content in {@linkcode payload}; 0 when no
    * complete record is buffered.
    *
+   * @param joinAt Where in the read buffer the content may go instead (the
+   *   end of the previous record's {@linkcode payload}, still unconsumed),
+   *   so that consecutive records' contents lie end to end and can be taken
+   *   as one view; -1 for in place. Used when the WebAssembly AEAD opens the
+   *   record (it decrypts in its own memory, so any destination costs the
+   *   same copy); the TypeScript AEAD decrypts in place.
    * @throws {TlsAlertError} record_overflow, bad_record_mac, unexpected_message.
    */
-  next(): number {
+  next(joinAt = -1): number {
     const b = this.#buf;
     const at = this.#start;
     if (this.#end - at < RECORD_HEADER_BYTES) return 0;
@@ -269,7 +275,7 @@ export class RecordLayer {
     const read = this.#read!;
     const wasm = read.wasm(len);
     const plain = wasm !== null
-      ? wasm.open(read.nonce(), body, aad, body)
+      ? wasm.open(read.nonce(), body, aad, joinAt >= 0 ? b.subarray(joinAt, joinAt + len) : body)
       : read.aead.open(read.nonce(), body, aad, body);
     if (!plain) {
       throw new TlsAlertError(

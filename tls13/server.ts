@@ -536,15 +536,39 @@ export class Tls13Connection {
   async pump(receive: (data: Uint8Array) => void): Promise<string> {
     const layer = this.#layer;
     const asm = new HandshakeAssembler(MAX_HANDSHAKE_MESSAGE);
+    /**
+     * Application data decrypted end to end in the read buffer, not yet
+     * handed on: one call per read rather than one per record, so the layer
+     * above gets whole frames (no frame is cut at every record boundary and
+     * gathered by a copy). A view of the read buffer: handed on before the
+     * next fill, and before any other record is acted on.
+     */
+    let run: Uint8Array | null = null;
+    const flush = () => {
+      if (run === null) return;
+      const r = run;
+      run = null;
+      receive(r);
+    };
     try {
       while (!this.#closed) {
         let type: number;
-        while ((type = layer.next()) !== 0) {
+        while ((type = layer.next(run === null ? -1 : run.byteOffset + run.length)) !== 0) {
           const p = layer.payload;
           if (type === ContentType.applicationData) {
-            if (p.length) receive(p);
-            if (this.#closed) return "closed";
-          } else if (type === ContentType.alert) {
+            if (!p.length) continue;
+            if (run !== null && p.byteOffset === run.byteOffset + run.length) {
+              run = new Uint8Array(run.buffer, run.byteOffset, run.length + p.length);
+            } else {
+              flush();
+              if (this.#closed) return "closed";
+              run = p;
+            }
+            continue;
+          }
+          flush();
+          if (this.#closed) return "closed";
+          if (type === ContentType.alert) {
             const code = p.length === 2 ? p[1] : -1;
             if (code === AlertDescription.userCanceled) continue;
             if (code === AlertDescription.closeNotify) {
@@ -580,6 +604,8 @@ export class Tls13Connection {
             );
           }
         }
+        flush();
+        if (this.#closed) return "closed";
         if (!await layer.fill()) return "peer closed the connection";
       }
       return "closed";

@@ -63,7 +63,9 @@ export async function pumpDenoSocket(
       if (n === null) break;
       conn.receive(buf.subarray(0, n));
       // The connection keeps no view of what it was given: a new buffer is safe.
-      if (n === buf.length && n < BULK_READ_BUFFER_BYTES) buf = new Uint8Array(BULK_READ_BUFFER_BYTES);
+      if (n === buf.length && n < BULK_READ_BUFFER_BYTES) {
+        buf = new Uint8Array(BULK_READ_BUFFER_BYTES);
+      }
     }
   } catch (err) {
     if (

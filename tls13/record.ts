@@ -148,7 +148,7 @@ export class RecordLayer {
   readonly #bulkDone: (Promise<void> | null)[] = [null, null];
   #bulkNext = 0;
   #bulkBusy = false;
-  /** Why a bulk write that no caller awaits failed (thrown by the next send). */
+  /** Why a socket write failed: every later write is refused with it (a bulk write no caller awaits, too). */
   #writeError: unknown = null;
   readonly #aad = new Uint8Array(RECORD_HEADER_BYTES);
   #raw: Uint8Array[] | null = [];
@@ -444,9 +444,8 @@ export class RecordLayer {
         const buf = this.#bulk[k] ??= new Uint8Array(BULK_SEALED_BYTES);
         const end = Math.min(data.length, at + BULK_CHUNK);
         const written = this.writeRaw(this.#sealInto(type, data.subarray(at, end), buf));
-        const over: Promise<void> = written.then(() => {}, (err) => {
-          this.#writeError ??= err;
-        }).finally(() => {
+        // A failure is kept by writeRaw (#writeError) and thrown by the next send.
+        const over: Promise<void> = written.catch(() => {}).finally(() => {
           if (this.#bulkDone[k] === over) this.#bulkDone[k] = null;
         });
         this.#bulkDone[k] = over;
@@ -458,10 +457,17 @@ export class RecordLayer {
 
   /** Writes bytes already sealed, after any write under way. */
   writeRaw(bytes: Uint8Array): Promise<void> {
+    // Once a write has failed, nothing more goes out: the records after it
+    // would leave a hole in the sequence the peer can only reject.
+    const write = () =>
+      this.#writeError !== null
+        ? Promise.reject(this.#writeError)
+        : writeAll(this.sock, bytes).catch((err) => {
+          this.#writeError ??= err;
+          throw err;
+        });
     const prev = this.#writing;
-    const p = prev
-      ? prev.then(() => writeAll(this.sock, bytes), () => writeAll(this.sock, bytes))
-      : writeAll(this.sock, bytes);
+    const p = prev ? prev.then(write, write) : write();
     this.#writing = p;
     const done = () => {
       if (this.#writing === p) this.#writing = null;

@@ -19,8 +19,8 @@
 import {
   cryptoWasm as instance,
   cryptoWasmAvailable,
-  cryptoWasmLoaded,
   type CryptoWasmExports as Exports,
+  cryptoWasmLoaded,
   cryptoWasmRoom as room,
   DATA,
 } from "./crypto_wasm.ts";

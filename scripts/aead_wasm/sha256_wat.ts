@@ -100,12 +100,14 @@ function compress(): string {
     `(v128.store offset=${W + o} (i32.const 0) (i8x16.shuffle ${BSWAP32} ` +
     `(v128.load offset=${o} align=1 (local.get $p)) (v128.load offset=${o} align=1 (local.get $p))))`
   ).join("\n");
-  const loadState = VARS.map((v, i) => `(local.set ${v} (i32.load offset=${ST + 4 * i} (i32.const 0)))`)
+  const loadState = VARS.map((v, i) =>
+    `(local.set ${v} (i32.load offset=${ST + 4 * i} (i32.const 0)))`
+  )
     .join("\n");
   const addState = VARS.map((v, i) =>
-    `(i32.store offset=${ST + 4 * i} (i32.const 0) (i32.add (i32.load offset=${ST + 4 * i} (i32.const 0)) ${
-      get(v)
-    }))`
+    `(i32.store offset=${ST + 4 * i} (i32.const 0) (i32.add (i32.load offset=${
+      ST + 4 * i
+    } (i32.const 0)) ${get(v)}))`
   ).join("\n");
   const s0 = (x: string) => xor3(rotr(x, 7), rotr(x, 18), `(i32.shr_u ${x} (i32.const 3))`);
   const s1 = (x: string) => xor3(rotr(x, 17), rotr(x, 19), `(i32.shr_u ${x} (i32.const 10))`);
@@ -147,10 +149,14 @@ ${addState})`;
 }
 
 const INIT = `(func $init
-${SHA256_H0.map((h, i) => `(i32.store offset=${ST + 4 * i} (i32.const 0) (i32.const ${h | 0}))`).join("\n")})`;
+${
+  SHA256_H0.map((h, i) => `(i32.store offset=${ST + 4 * i} (i32.const 0) (i32.const ${h | 0}))`)
+    .join("\n")
+})`;
 
 /** `$tail(p, len, prefix)`: the whole blocks at p, then the last bytes and the padding. */
-const TAIL = `(func $tail (param $p i32) (param $len i32) (param $prefix i32) (local $end i32) (local $rem i32)
+const TAIL =
+  `(func $tail (param $p i32) (param $len i32) (param $prefix i32) (local $end i32) (local $rem i32)
 (local.set $end (i32.add (local.get $p) (i32.and (local.get $len) (i32.const -64))))
 (block $done (loop $blocks
   (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
@@ -162,7 +168,9 @@ const TAIL = `(func $tail (param $p i32) (param $len i32) (param $prefix i32) (l
 (memory.copy (i32.const ${PAD}) (local.get $p) (local.get $rem))
 (i32.store8 offset=${PAD} (local.get $rem) (i32.const 0x80))
 ;; the message's length in bits, big-endian, ending the first or the second block
-(i64.store (select (i32.const ${PAD + 56}) (i32.const ${PAD + 120}) (i32.lt_u (local.get $rem) (i32.const 56)))
+(i64.store (select (i32.const ${PAD + 56}) (i32.const ${
+    PAD + 120
+  }) (i32.lt_u (local.get $rem) (i32.const 56)))
   (i64x2.extract_lane 0 (i8x16.shuffle 7 6 5 4 3 2 1 0 8 9 10 11 12 13 14 15
     (i64x2.splat (i64.shl (i64.extend_i32_u (i32.add (local.get $prefix) (local.get $len))) (i64.const 3)))
     (i64x2.splat (i64.const 0)))))
@@ -190,7 +198,8 @@ ${
 (call $init)
 (call $compress (i32.const ${PAD})))`;
 
-const WIPE_SHA = `(func $wipeSha (memory.fill (i32.const ${WIPE_FROM}) (i32.const 0) (i32.const ${WIPE_BYTES})))`;
+const WIPE_SHA =
+  `(func $wipeSha (memory.fill (i32.const ${WIPE_FROM}) (i32.const 0) (i32.const ${WIPE_BYTES})))`;
 
 /**
  * The SHA-256 and HMAC-SHA-256 functions, data segment and exports, to go

@@ -25,13 +25,13 @@ import { Prng } from "../_util/prng.ts";
 const SEED = 20261202;
 const text = (s: string) => new TextEncoder().encode(s);
 const fill = (n: number, b: number) => new Uint8Array(n).fill(b);
-const range = (from: number, to: number) => Uint8Array.from({ length: to - from + 1 }, (_, i) => from + i);
-function fromHex(hex: string): Uint8Array {
-  return Uint8Array.from(hex.match(/../g) ?? [], (h) => parseInt(h, 16));
-}
+const range = (from: number, to: number) =>
+  Uint8Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 async function webSha256(data: Uint8Array): Promise<string> {
-  return toHex(new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>)));
+  return toHex(
+    new Uint8Array(await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>)),
+  );
 }
 
 async function webHmac(key: Uint8Array, data: Uint8Array): Promise<string> {
@@ -42,7 +42,9 @@ async function webHmac(key: Uint8Array, data: Uint8Array): Promise<string> {
     false,
     ["sign"],
   );
-  return toHex(new Uint8Array(await crypto.subtle.sign("HMAC", k, data as Uint8Array<ArrayBuffer>)));
+  return toHex(
+    new Uint8Array(await crypto.subtle.sign("HMAC", k, data as Uint8Array<ArrayBuffer>)),
+  );
 }
 
 Deno.test("wasm SHA-256: FIPS 180-2's examples (one block, two blocks, one million 'a')", () => {
@@ -92,7 +94,11 @@ const RFC4231: { key: Uint8Array; data: Uint8Array; mac: string }[] = [
     data: fill(50, 0xcd),
     mac: "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
   },
-  { key: fill(20, 0x0c), data: text("Test With Truncation"), mac: "a3b6167473100ee06e0c796c2955552b" },
+  {
+    key: fill(20, 0x0c),
+    data: text("Test With Truncation"),
+    mac: "a3b6167473100ee06e0c796c2955552b",
+  },
   {
     key: fill(131, 0xaa),
     data: text("Test Using Larger Than Block-Size Key - Hash Key First"),
@@ -161,7 +167,11 @@ Deno.test("wasm SHA-256 and HMAC-SHA-256: the same as WebCrypto over random inpu
   for (const n of lengths) {
     const data = rng.bytes(n);
     assertEquals(toHex(sha256Wasm(data)), await webSha256(data), `SHA-256 of ${n} bytes`);
-    assertEquals(toHex(await sha256(data)), await webSha256(data), `key schedule sha256, ${n} bytes`);
+    assertEquals(
+      toHex(await sha256(data)),
+      await webSha256(data),
+      `key schedule sha256, ${n} bytes`,
+    );
     // WebCrypto refuses an empty HMAC key: every other length up to 200, and 32 (a secret).
     const key = rng.bytes(n <= 300 ? 1 + (n % 200) : 32);
     assertEquals(

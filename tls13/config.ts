@@ -46,8 +46,10 @@ export async function tls13ConfigOf(tls: ServerTls): Promise<Tls13Config | null>
       clientSpki: host.spki,
     };
   }
-  // The key schedule's constant first step, ready before the first ClientHello.
-  derivedEarly().catch(() => {});
+  // The key schedule's constant first step (and with it the WebAssembly module's compilation,
+  // ~1 ms, synchronous), ready before the first ClientHello: in a task of its own, after the
+  // handshake line that serve() writes once this returns, while the host reads it and dials.
+  setTimeout(() => derivedEarly().catch(() => {}), 0);
   const verifier = verifierFor(keys.clientSpki);
   if (!verifier.schemes.length) return null;
   const pkcs8 = signingKeyImport(keys.keyType) ? undefined : pemToDer(tls.keyPem, "PRIVATE KEY");

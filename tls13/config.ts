@@ -11,7 +11,6 @@ import { readHostCertificate } from "../tls/autocert.ts";
 import { pemToDer } from "../tls/pem.ts";
 import type { Tls13Config } from "./server.ts";
 import { signerFor, signingKeyImport, verifierFor } from "./signatures.ts";
-import { derivedEarly } from "./key_schedule.ts";
 
 /**
  * Our TLS 1.3 server's settings for `tls`, or null when it cannot serve
@@ -46,10 +45,6 @@ export async function tls13ConfigOf(tls: ServerTls): Promise<Tls13Config | null>
       clientSpki: host.spki,
     };
   }
-  // The key schedule's constant first step (and with it the WebAssembly module's compilation,
-  // ~1 ms, synchronous), ready before the first ClientHello: in a task of its own, after the
-  // handshake line that serve() writes once this returns, while the host reads it and dials.
-  setTimeout(() => derivedEarly().catch(() => {}), 0);
   const verifier = verifierFor(keys.clientSpki);
   if (!verifier.schemes.length) return null;
   const pkcs8 = signingKeyImport(keys.keyType) ? undefined : pemToDer(tls.keyPem, "PRIVATE KEY");

@@ -25,6 +25,7 @@ import {
 import { TlsAlertError, TlsPeerAlertError } from "./errors.ts";
 import {
   applicationSecrets,
+  derivedEarly,
   deriveMasterSecret,
   equalConstantTime,
   finishedKey,
@@ -288,6 +289,9 @@ export async function acceptTls13(
 ): Promise<Tls13Result> {
   const layer = new RecordLayer(sock);
   const pair = x25519Pair();
+  // The key schedule's constant first step, and with it the WebAssembly module's compilation
+  // (synchronous), while the host's ClientHello is on its way.
+  derivedEarly().catch(() => {});
   /** WebCrypto operations under way: none outlives the connection (see the catch). */
   const underWay: Promise<unknown>[] = [pair];
   const track = <T>(p: Promise<T>): Promise<T> => {

@@ -3,7 +3,7 @@
  * as tls13/chacha20_poly1305.ts, for the record layer's large records, where
  * it is faster (see bench/aead.ts). The module (tls13/crypto_wasm.ts, generated
  * from scripts/aead_wasm/wat.ts, where its design is described; it also holds
- * the key schedule's SHA-256) is compiled and instantiated synchronously the
+ * a SHA-256) is compiled and instantiated synchronously the
  * first time it is used, and then shared (calls never interleave in one
  * JavaScript thread).
  *
@@ -60,8 +60,7 @@ export function wasmAeadAvailable(): boolean {
 }
 
 /**
- * Whether the module was instantiated in this process (for tests and the
- * start-up bench: small records must not instantiate it).
+ * Whether the module was instantiated in this process (for tests).
  *
  * @example
  * ```ts

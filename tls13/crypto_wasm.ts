@@ -1,8 +1,8 @@
 /**
  * The one WebAssembly module of tls13/ (tls13/_chacha20_poly1305_wasm.ts,
  * generated from scripts/aead_wasm/): ChaCha20-Poly1305 for the record
- * layer (tls13/chacha20_poly1305_wasm.ts) and SHA-256 / HMAC-SHA-256 for the
- * key schedule (tls13/sha256_wasm.ts). Compiled and instantiated
+ * layer (tls13/chacha20_poly1305_wasm.ts) and SHA-256 / HMAC-SHA-256
+ * (tls13/sha256_wasm.ts). Compiled and instantiated
  * synchronously on first use, once per process, and shared: calls never
  * interleave in one JavaScript thread.
  *

@@ -4,9 +4,9 @@
  * Finished's verify_data, traffic keys and KeyUpdate's next secret. No PSK:
  * the early secret is always the one of a zero key.
  *
- * The hashes run in our WebAssembly SHA-256 (tls13/sha256_wasm.ts), which in
- * a fresh process costs a fraction of a WebCrypto call each (bench/README.md,
- * "Sixth round"); on a runtime that cannot run the module, on WebCrypto.
+ * The hashes run on WebCrypto: our WebAssembly SHA-256 (tls13/sha256_wasm.ts)
+ * was measured no faster for a handshake's schedule in a fresh process
+ * (bench/README.md, "Sixth round").
  *
  * @module
  */
@@ -18,9 +18,6 @@ export const KEY_BYTES = 32;
 /** IV bytes (the per-record nonce's base). */
 export const IV_BYTES = 12;
 
-import { cryptoWasmAvailable } from "./crypto_wasm.ts";
-import { hmacSha256Wasm, sha256Wasm } from "./sha256_wasm.ts";
-
 const subtle = crypto.subtle;
 const encoder = new TextEncoder();
 const ZEROS = new Uint8Array(HASH_BYTES);
@@ -28,7 +25,6 @@ const LABEL_PREFIX = encoder.encode("tls13 ");
 
 /** SHA-256 of `data`. */
 export async function sha256(data: Uint8Array): Promise<Uint8Array> {
-  if (cryptoWasmAvailable()) return sha256Wasm(data);
   return new Uint8Array(await subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>));
 }
 
@@ -43,7 +39,6 @@ const hmacKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
  * object: do not mutate keys).
  */
 export async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-  if (cryptoWasmAvailable()) return hmacSha256Wasm(key, data);
   let k = hmacKeys.get(key);
   if (!k) {
     k = subtle.importKey(

@@ -14,8 +14,8 @@
  *
  * Records are protected by the WebAssembly AEAD (tls13/chacha20_poly1305_wasm.ts)
  * from the first: faster at every size (bench/aead.ts), and cold too, since its
- * module, which also holds the key schedule's SHA-256, is compiled before the
- * first ClientHello (tls13/config.ts). The TypeScript AEAD
+ * module is compiled when a connection is accepted, while its ClientHello is
+ * on the way (tls13/server.ts). The TypeScript AEAD
  * (tls13/chacha20_poly1305.ts) only where WebAssembly SIMD cannot run.
  *
  * @module

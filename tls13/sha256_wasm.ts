@@ -1,9 +1,10 @@
 /**
  * SHA-256 (FIPS 180-4) and HMAC-SHA-256 (RFC 2104) in WebAssembly
  * (scripts/aead_wasm/sha256_wat.ts, in the same module as the record
- * layer's ChaCha20-Poly1305: tls13/crypto_wasm.ts), synchronous: the key
- * schedule's and the transcript's hashes without WebCrypto's per-call cost,
- * which in a fresh process is most of a handshake's hashing time.
+ * layer's ChaCha20-Poly1305: tls13/crypto_wasm.ts), synchronous. Measured
+ * against WebCrypto for a handshake's key schedule in a fresh process it was
+ * no faster (bench/README.md, "Sixth round"), so key_schedule.ts stays on
+ * WebCrypto; tested against FIPS 180-2, RFC 4231 and WebCrypto.
  *
  * Each call copies its input into the module's memory, and zeroes that
  * input, the digest it read and (in the module) the state, pad blocks and

@@ -2,7 +2,7 @@
  * Run in a process of its own by record_test.ts (the WebAssembly module is
  * loaded once per process): small records through the record layer, then a
  * bulk batch, then small records again; prints JSON with whether the module
- * was loaded before the key schedule ran and after each phase, the records
+ * was loaded before the first record and after each phase, the records
  * the WebAssembly AEAD sealed or opened in each phase, the socket writes each phase made, whether
  * every record read back intact, and whether every record on the wire opens
  * with the TypeScript AEAD (so both paths make the same records).

@@ -3,7 +3,7 @@
  * module, scripts/aead_wasm/sha256_wat.ts) and of the key schedule's HKDF on
  * top of it: FIPS 180-2's SHA-256 examples, RFC 4231's HMAC-SHA-256 test
  * cases, RFC 5869's HKDF-SHA-256 test cases (through key_schedule.ts's
- * hkdfExtract and hkdfExpand), a cross-check against WebCrypto over random
+ * hkdfExtract and hkdfExpand, on WebCrypto), a cross-check against WebCrypto over random
  * inputs (every length 0-300 around the 55/56/64-byte padding edges, and
  * large ones; keys of every length 1-200 around the 64-byte block), the
  * constants computed against FIPS 180-4's first and last, and the module's
@@ -153,7 +153,7 @@ const RFC5869 = [
   },
 ];
 
-Deno.test("key schedule HKDF on the wasm HMAC: RFC 5869's test cases A.1-A.3", async () => {
+Deno.test("key schedule HKDF: RFC 5869's test cases A.1-A.3", async () => {
   for (const [i, v] of RFC5869.entries()) {
     const prk = await hkdfExtract(v.salt, v.ikm);
     assertEquals(toHex(prk), v.prk, `A.${i + 1} PRK`);

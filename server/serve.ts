@@ -613,7 +613,6 @@ async function listenUnix(bind: Bind, cleanups: Cleanup[]): Promise<string> {
   const group = readEnv(ENV.unixSocketGroup);
   if (group) resolveGroup(group); // fail before anything exists
   const path = chooseSocketPath(readEnv);
-  checkSocketDir(path);
   cleanups.push(() => removeSocket(path));
   const onUnload = () => removeSocket(path);
   globalThis.addEventListener("unload", onUnload);
@@ -621,6 +620,9 @@ async function listenUnix(bind: Bind, cleanups: Cleanup[]): Promise<string> {
   try {
     await bind("unix", path);
   } catch (err) {
+    // Only now: a stat on every start is a cold op before the line, and the
+    // bind fails anyway when the directory is missing or a file.
+    checkSocketDir(path);
     const e = explainPermission(err, `listening on the unix socket ${path}`);
     if (e !== err) throw e;
     throw new StartupError(

@@ -1,11 +1,11 @@
 /**
  * ChaCha20-Poly1305 (RFC 8439) in WebAssembly (128-bit SIMD): the same AEAD
  * as tls13/chacha20_poly1305.ts, for the record layer's large records, where
- * it is faster (see bench/aead.ts). The module (tls13/_chacha20_poly1305_wasm.ts,
- * generated from scripts/aead_wasm/wat.ts, where its design is described) is
- * compiled and instantiated synchronously the first time a
- * {@linkcode WasmChaCha20Poly1305} seals or opens, and then shared by every
- * instance (calls never interleave in one JavaScript thread).
+ * it is faster (see bench/aead.ts). The module (tls13/crypto_wasm.ts, generated
+ * from scripts/aead_wasm/wat.ts, where its design is described; it also holds
+ * a SHA-256) is compiled and instantiated synchronously the
+ * first time it is used, and then shared (calls never interleave in one
+ * JavaScript thread).
  *
  * Constant time as the TypeScript version: the module branches and
  * addresses memory on lengths only, and `open` checks the tag before it
@@ -16,7 +16,14 @@
  * @module
  */
 
-import { CHACHA20_POLY1305_WASM_BASE64 } from "./_chacha20_poly1305_wasm.ts";
+import {
+  cryptoWasm as instance,
+  cryptoWasmAvailable,
+  type CryptoWasmExports as Exports,
+  cryptoWasmLoaded,
+  cryptoWasmRoom as room,
+  DATA,
+} from "./crypto_wasm.ts";
 import {
   checkBytes,
   checkInput,
@@ -27,67 +34,10 @@ import {
   TAG_BYTES,
 } from "./chacha20_poly1305.ts";
 
-/** Where the AAD and data go in the module's memory (scripts/aead_wasm/wat.ts). */
-const DATA = 1024;
-/** Where the key goes. */
+/** Where the key goes (scripts/aead_wasm/wat.ts). */
 const KEY_AT = 16;
 /** Where the nonce goes. */
 const NONCE_AT = 52;
-const PAGE = 65536;
-
-interface Exports {
-  memory: WebAssembly.Memory;
-  seal(aad: number, aadLen: number, data: number, len: number): void;
-  open(aad: number, aadLen: number, data: number, len: number): number;
-}
-
-let exports: Exports | null = null;
-let unavailable: Error | null = null;
-let mem: Uint8Array = new Uint8Array(0);
-
-/** `Uint8Array.fromBase64` (V8 has it; TypeScript's lib does not yet). */
-const fromBase64 = (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array })
-  .fromBase64;
-
-function decodeBase64(b64: string): Uint8Array {
-  if (fromBase64) return fromBase64(b64);
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-/**
- * The module's exports, compiled and instantiated on the first call.
- * @throws {Error} When this runtime cannot compile it (no WebAssembly SIMD).
- */
-function instance(): Exports {
-  if (exports) return exports;
-  if (unavailable) throw unavailable;
-  try {
-    const bytes = decodeBase64(CHACHA20_POLY1305_WASM_BASE64) as Uint8Array<ArrayBuffer>;
-    exports = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as Exports;
-  } catch (err) {
-    unavailable = new Error(
-      `ChaCha20-Poly1305: this runtime cannot run the WebAssembly module (it needs WebAssembly ` +
-        `with 128-bit SIMD): ${(err as Error)?.message ?? err}`,
-      { cause: err },
-    );
-    throw unavailable;
-  }
-  mem = new Uint8Array(exports.memory.buffer);
-  return exports;
-}
-
-/** Makes the memory hold `bytes` from DATA on; returns the current view. */
-function room(e: Exports, bytes: number): Uint8Array {
-  const need = DATA + bytes;
-  if (need > e.memory.buffer.byteLength) {
-    e.memory.grow(Math.ceil((need - e.memory.buffer.byteLength) / PAGE));
-  }
-  if (mem.buffer !== e.memory.buffer) mem = new Uint8Array(e.memory.buffer);
-  return mem;
-}
 
 function checkArgs(nonce: Uint8Array, aad: Uint8Array): void {
   checkBytes("nonce", nonce, NONCE_BYTES);
@@ -106,17 +56,11 @@ function checkArgs(nonce: Uint8Array, aad: Uint8Array): void {
  * ```
  */
 export function wasmAeadAvailable(): boolean {
-  try {
-    instance();
-    return true;
-  } catch {
-    return false;
-  }
+  return cryptoWasmAvailable();
 }
 
 /**
- * Whether the module was instantiated in this process (for tests and the
- * start-up bench: small records must not instantiate it).
+ * Whether the module was instantiated in this process (for tests).
  *
  * @example
  * ```ts
@@ -126,7 +70,7 @@ export function wasmAeadAvailable(): boolean {
  * ```
  */
 export function wasmAeadLoaded(): boolean {
-  return exports !== null;
+  return cryptoWasmLoaded();
 }
 
 /**

@@ -11,7 +11,6 @@ import { readHostCertificate } from "../tls/autocert.ts";
 import { pemToDer } from "../tls/pem.ts";
 import type { Tls13Config } from "./server.ts";
 import { signerFor, signingKeyImport, verifierFor } from "./signatures.ts";
-import { derivedEarly } from "./key_schedule.ts";
 
 /**
  * Our TLS 1.3 server's settings for `tls`, or null when it cannot serve
@@ -46,8 +45,6 @@ export async function tls13ConfigOf(tls: ServerTls): Promise<Tls13Config | null>
       clientSpki: host.spki,
     };
   }
-  // The key schedule's constant first step, ready before the first ClientHello.
-  derivedEarly().catch(() => {});
   const verifier = verifierFor(keys.clientSpki);
   if (!verifier.schemes.length) return null;
   const pkcs8 = signingKeyImport(keys.keyType) ? undefined : pemToDer(tls.keyPem, "PRIVATE KEY");

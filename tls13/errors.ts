@@ -6,12 +6,8 @@
 
 import { type AlertCode, AlertDescription } from "./constants.ts";
 
-const NAMES: Readonly<Record<number, string>> = Object.fromEntries(
-  Object.entries(AlertDescription).map(([name, code]) => [
-    code,
-    name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
-  ]),
-);
+/** Alert names by code, made on the first refusal (not at load: the plain path never needs them). */
+let names: Readonly<Record<number, string>> | undefined;
 
 /**
  * An alert's name as RFC 8446 spells it (`bad_certificate`), or its number.
@@ -26,7 +22,13 @@ const NAMES: Readonly<Record<number, string>> = Object.fromEntries(
  * @returns Its name.
  */
 export function alertName(code: number): string {
-  return NAMES[code] ?? `alert ${code}`;
+  names ??= Object.fromEntries(
+    Object.entries(AlertDescription).map(([name, value]) => [
+      value,
+      name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+    ]),
+  );
+  return names[code] ?? `alert ${code}`;
 }
 
 /**

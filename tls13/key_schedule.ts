@@ -1,8 +1,12 @@
 /**
- * TLS 1.3's key schedule for SHA-256 (RFC 8446 §7.1) on WebCrypto: HKDF
- * (RFC 5869) from HMAC-SHA-256, HKDF-Expand-Label, Derive-Secret, the
- * transcript hash, Finished's verify_data, traffic keys and KeyUpdate's next
- * secret. No PSK: the early secret is always the one of a zero key.
+ * TLS 1.3's key schedule for SHA-256 (RFC 8446 §7.1): HKDF (RFC 5869) from
+ * HMAC-SHA-256, HKDF-Expand-Label, Derive-Secret, the transcript hash,
+ * Finished's verify_data, traffic keys and KeyUpdate's next secret. No PSK:
+ * the early secret is always the one of a zero key.
+ *
+ * The hashes run on WebCrypto: our WebAssembly SHA-256 (tls13/sha256_wasm.ts)
+ * was measured no faster for a handshake's schedule in a fresh process
+ * (bench/README.md, "Sixth round").
  *
  * @module
  */
@@ -30,7 +34,10 @@ export async function sha256(data: Uint8Array): Promise<Uint8Array> {
  */
 const hmacKeys = new WeakMap<Uint8Array, Promise<CryptoKey>>();
 
-/** HMAC-SHA-256 of `data` under `key` (imported once per key object: do not mutate keys). */
+/**
+ * HMAC-SHA-256 of `data` under `key` (on WebCrypto, imported once per key
+ * object: do not mutate keys).
+ */
 export async function hmacSha256(key: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
   let k = hmacKeys.get(key);
   if (!k) {
@@ -66,14 +73,12 @@ export function hkdfLabel(label: string, context: Uint8Array, length: number): U
   return out;
 }
 
-/** HKDF-Expand-Label(Secret, Label, Context, Length), `length` at most 255 * 32. */
-export async function hkdfExpandLabel(
-  secret: Uint8Array,
-  label: string,
-  context: Uint8Array,
+/** HKDF-Expand(PRK, info, L) (RFC 5869 §2.3), `length` at most 255 * 32. */
+export async function hkdfExpand(
+  prk: Uint8Array,
+  info: Uint8Array,
   length: number,
 ): Promise<Uint8Array> {
-  const info = hkdfLabel(label, context, length);
   const out = new Uint8Array(length);
   let t = new Uint8Array(0);
   for (let i = 1, at = 0; at < length; i++) {
@@ -81,11 +86,21 @@ export async function hkdfExpandLabel(
     input.set(t);
     input.set(info, t.length);
     input[input.length - 1] = i;
-    t = await hmacSha256(secret, input) as Uint8Array<ArrayBuffer>;
+    t = await hmacSha256(prk, input) as Uint8Array<ArrayBuffer>;
     out.set(t.subarray(0, Math.min(t.length, length - at)), at);
     at += t.length;
   }
   return out;
+}
+
+/** HKDF-Expand-Label(Secret, Label, Context, Length), `length` at most 255 * 32. */
+export function hkdfExpandLabel(
+  secret: Uint8Array,
+  label: string,
+  context: Uint8Array,
+  length: number,
+): Promise<Uint8Array> {
+  return hkdfExpand(secret, hkdfLabel(label, context, length), length);
 }
 
 /** Derive-Secret(Secret, Label, Messages), given the transcript hash of the messages. */

@@ -13,21 +13,17 @@
  * next chunk is sealed while the last one waits for the socket, the peer
  * decrypts a chunk while the next is sealed, and no batch-sized buffer is made.
  *
- * Records are protected by the TypeScript AEAD (tls13/chacha20_poly1305.ts)
- * until the first record of `WASM_FROM` bytes or more; from then on, by the
- * WebAssembly one (tls13/chacha20_poly1305_wasm.ts), which is faster at every
- * size once loaded (bench/aead.ts) but costs a few milliseconds to compile:
- * a connection that only makes small calls never loads it.
+ * Records are protected by the WebAssembly AEAD (tls13/chacha20_poly1305_wasm.ts)
+ * from the first: faster at every size (bench/aead.ts), and cold too, since its
+ * module is compiled when a connection is accepted, while its ClientHello is
+ * on the way (tls13/server.ts). The TypeScript AEAD
+ * (tls13/chacha20_poly1305.ts) only where WebAssembly SIMD cannot run.
  *
  * @module
  */
 
 import { ChaCha20Poly1305 } from "./chacha20_poly1305.ts";
-import {
-  wasmAeadAvailable,
-  wasmAeadLoaded,
-  WasmChaCha20Poly1305,
-} from "./chacha20_poly1305_wasm.ts";
+import { wasmAeadAvailable, WasmChaCha20Poly1305 } from "./chacha20_poly1305_wasm.ts";
 import {
   AlertDescription,
   AlertLevel,
@@ -60,13 +56,6 @@ const PROTECTED_OVERHEAD = RECORD_HEADER_BYTES + 1 + 16;
 const WRITE_BUFFER_BYTES = 64 << 10;
 /** How long an alert or close_notify may take to leave before the socket is closed anyway. */
 const ALERT_WRITE_MS = 1000;
-/**
- * The record size (sealed or opened) from which the WebAssembly AEAD is
- * loaded. Above the handshake's flights and the small calls a plugin starts
- * with, so the first call never pays its compilation; once loaded, it
- * protects every record.
- */
-export const WASM_FROM = 8192;
 /** A batch larger than this is sealed and written in chunks of this size (16 full records). */
 export const BULK_CHUNK = 16 * MAX_PLAINTEXT;
 
@@ -85,14 +74,9 @@ class Protection {
     this.#iv = keys.iv;
   }
 
-  /**
-   * The WebAssembly AEAD for a record of `len` bytes, when it is to be
-   * used (loaded already, or `len` is at least {@linkcode WASM_FROM}); null
-   * for the TypeScript one.
-   */
-  wasm(len: number): WasmChaCha20Poly1305 | null {
+  /** The WebAssembly AEAD; null for the TypeScript one (no WebAssembly SIMD here). */
+  wasm(): WasmChaCha20Poly1305 | null {
     if (this.#wasm !== null) return this.#wasm;
-    if (len < WASM_FROM && !wasmAeadLoaded()) return null;
     if (!wasmAeadAvailable()) return null;
     return this.#wasm = new WasmChaCha20Poly1305(this.#key);
   }
@@ -273,7 +257,7 @@ export class RecordLayer {
     aad[3] = b[at + 3];
     aad[4] = b[at + 4];
     const read = this.#read!;
-    const wasm = read.wasm(len);
+    const wasm = read.wasm();
     const plain = wasm !== null
       ? wasm.open(read.nonce(), body, aad, joinAt >= 0 ? b.subarray(joinAt, joinAt + len) : body)
       : read.aead.open(read.nonce(), body, aad, body);
@@ -372,7 +356,7 @@ export class RecordLayer {
       out[o + 4] = bodyLen & 0xff;
       const body = o + RECORD_HEADER_BYTES;
       const content = at === 0 && len === n ? data : data.subarray(at, at + len);
-      const wasm = prot ? prot.wasm(bodyLen) : null;
+      const wasm = prot ? prot.wasm() : null;
       if (wasm !== null) {
         wasm.sealRecord(
           prot!.nonce(),

@@ -22,9 +22,11 @@ import {
   TLS13,
   X25519,
 } from "./constants.ts";
+import { cryptoWasmAvailable } from "./crypto_wasm.ts";
 import { TlsAlertError, TlsPeerAlertError } from "./errors.ts";
 import {
   applicationSecrets,
+  derivedEarly,
   deriveMasterSecret,
   equalConstantTime,
   finishedKey,
@@ -288,6 +290,11 @@ export async function acceptTls13(
 ): Promise<Tls13Result> {
   const layer = new RecordLayer(sock);
   const pair = x25519Pair();
+  // While the host's ClientHello is on its way: the record AEAD's WebAssembly module compiled
+  // (synchronous, ~0.5-1 ms: after the handshake line it delayed the line), and the key
+  // schedule's constant first step started.
+  cryptoWasmAvailable();
+  derivedEarly().catch(() => {});
   /** WebCrypto operations under way: none outlives the connection (see the catch). */
   const underWay: Promise<unknown>[] = [pair];
   const track = <T>(p: Promise<T>): Promise<T> => {

@@ -50,9 +50,11 @@ export function chooseSocketPath(getEnv: (name: string) => string | undefined): 
 
 /**
  * Checks that the socket directory exists and is a directory, so the error
- * says so instead of a bare bind failure.
+ * says so instead of a bare bind failure. `serve()` calls it once the bind
+ * has failed, not before: a stat on every start is a cold op before the
+ * handshake line.
  *
- * @param path The socket path about to be bound.
+ * @param path The socket path whose bind failed.
  * @throws {StartupError} When its directory is missing.
  */
 export function checkSocketDir(path: string): void {

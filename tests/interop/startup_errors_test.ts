@@ -88,6 +88,13 @@ const cases: Case[] = [
     stderr: /socket directory "\/nonexistent-rpcplugin-dir" does not exist/,
   },
   {
+    // The directory is checked only once the bind has failed (no stat before the line).
+    name: "PLUGIN_UNIX_SOCKET_DIR a file",
+    env: { PLUGIN_UNIX_SOCKET_DIR: "/etc/hostname" },
+    flags: (dir) => pluginFlags([dir, "/etc/hostname"]),
+    stderr: /socket directory "\/etc\/hostname" is not a directory/,
+  },
+  {
     name: "socket path too long",
     env: { PLUGIN_UNIX_SOCKET_DIR: "/tmp/" + "x".repeat(110) },
     stderr:

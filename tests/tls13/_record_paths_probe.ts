@@ -1,22 +1,37 @@
 /**
- * Run in a process of its own by record_test.ts (the WebAssembly AEAD is
+ * Run in a process of its own by record_test.ts (the WebAssembly module is
  * loaded once per process): small records through the record layer, then a
  * bulk batch, then small records again; prints JSON with whether the module
- * was loaded after each phase, the socket writes each phase made, whether
+ * was loaded before the first record and after each phase, the records
+ * the WebAssembly AEAD sealed or opened in each phase, the socket writes each phase made, whether
  * every record read back intact, and whether every record on the wire opens
  * with the TypeScript AEAD (so both paths make the same records).
  *
  * @module
  */
 
-import { BULK_CHUNK, RecordLayer, WASM_FROM } from "../../tls13/record.ts";
+import { BULK_CHUNK, RecordLayer } from "../../tls13/record.ts";
 import { ContentType, MAX_PLAINTEXT } from "../../tls13/constants.ts";
 import { trafficKeys } from "../../tls13/key_schedule.ts";
 import { ChaCha20Poly1305 } from "../../tls13/chacha20_poly1305.ts";
-import { wasmAeadLoaded } from "../../tls13/chacha20_poly1305_wasm.ts";
+import { wasmAeadLoaded, WasmChaCha20Poly1305 } from "../../tls13/chacha20_poly1305_wasm.ts";
 import { pipe } from "./_pipe.ts";
 
 const secret = new Uint8Array(32).fill(0x5c);
+const loadedFirst = wasmAeadLoaded();
+// Counts the records the WebAssembly AEAD seals and opens.
+let wasmCalls = 0;
+const proto = WasmChaCha20Poly1305.prototype;
+for (const name of ["sealRecord", "open"] as const) {
+  const real = proto[name] as (...args: unknown[]) => unknown;
+  (proto as unknown as Record<string, unknown>)[name] = function (
+    this: unknown,
+    ...args: unknown[]
+  ) {
+    wasmCalls++;
+    return real.apply(this, args);
+  };
+}
 const keys = await trafficKeys(secret);
 const [x, y] = pipe(7000);
 const writer = new RecordLayer(x);
@@ -53,17 +68,18 @@ async function readBack(): Promise<boolean> {
   return have === want && a.every((v, i) => v === b[i]);
 }
 
-const phases: { loaded: boolean; writes: number; intact: boolean }[] = [];
+const phases: { loaded: boolean; writes: number; intact: boolean; wasmCalls: number }[] = [];
 async function phase(sizes: number[]): Promise<void> {
   const before = x.writes.length;
+  wasmCalls = 0;
   for (const n of sizes) await send(n);
   const loaded = wasmAeadLoaded();
   // A bulk send settles once sealed: its last writes are counted once read back.
   const intact = await readBack();
-  phases.push({ loaded, writes: x.writes.length - before, intact });
+  phases.push({ loaded, writes: x.writes.length - before, intact, wasmCalls });
 }
 
-await phase([100, 1000, WASM_FROM - 200]);
+await phase([100, 1000, 8000]);
 await phase([2 * BULK_CHUNK + 3 * MAX_PLAINTEXT + 7]);
 await phase([100, 5000]);
 
@@ -85,4 +101,4 @@ for (let at = 0; at < wire.length;) {
   if (len === MAX_PLAINTEXT + 17) fullRecords++;
   at += 5 + len;
 }
-console.log(JSON.stringify({ phases, allOpen, records, fullRecords }));
+console.log(JSON.stringify({ loadedFirst, phases, allOpen, records, fullRecords }));

@@ -199,7 +199,7 @@ Deno.test("Tls13Connection: a bad record ends the pump with bad_record_mac sent 
   assertEquals([alert.type, ...alert.data], [ContentType.alert, 2, AlertDescription.badRecordMac]);
 });
 
-Deno.test("record layer: small records stay on the TypeScript AEAD; the first large one loads the WebAssembly one, bulk goes in full records, a write per 16; the TypeScript AEAD opens them all", async () => {
+Deno.test("record layer: the WebAssembly AEAD seals and opens every record from the first, small ones too; bulk goes in full records, a write per 16; the TypeScript AEAD opens them all", async () => {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--quiet", new URL("./_record_paths_probe.ts", import.meta.url).pathname],
     stdout: "piped",
@@ -208,10 +208,24 @@ Deno.test("record layer: small records stay on the TypeScript AEAD; the first la
   const err = new TextDecoder().decode(out.stderr);
   assert(out.success, `the probe failed: ${err}`);
   const r = JSON.parse(new TextDecoder().decode(out.stdout));
-  assertEquals(r.phases[0], { loaded: false, writes: 3, intact: true }, "small records");
+  assertEquals(r.loadedFirst, false, "the module is not loaded before the first record");
+  // Each record sealed by the writer and opened by the reader: 2 calls per record.
+  assertEquals(
+    r.phases[0],
+    { loaded: true, writes: 3, intact: true, wasmCalls: 6 },
+    "small records",
+  );
   // 2 chunks of 16 records, then the remaining 3 full records and 7 bytes: 3 writes.
-  assertEquals(r.phases[1], { loaded: true, writes: 3, intact: true }, "the bulk batch");
-  assertEquals(r.phases[2], { loaded: true, writes: 2, intact: true }, "small records after");
+  assertEquals(
+    r.phases[1],
+    { loaded: true, writes: 3, intact: true, wasmCalls: 2 * (2 * 16 + 4) },
+    "the bulk batch",
+  );
+  assertEquals(
+    r.phases[2],
+    { loaded: true, writes: 2, intact: true, wasmCalls: 4 },
+    "small records after",
+  );
   assertEquals(r.fullRecords, 2 * 16 + 3);
   assert(r.allOpen, "every record opens with the TypeScript AEAD");
 });

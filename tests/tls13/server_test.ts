@@ -64,7 +64,11 @@ async function setUp(prefaceTimeoutMs = 10_000, keyType: KeyType = "ecdsa-p256")
 /** The send and receive queues (bytes) of the IPv4 TCP socket `local` -> `remote`, from /proc/net/tcp. */
 function tcpQueues(local: number, remote: number): { tx: number; rx: number } | undefined {
   const hexPort = (n: number) => n.toString(16).toUpperCase().padStart(4, "0");
-  for (const line of Deno.readTextFileSync("/proc/net/tcp").split("\n").slice(1)) {
+  // Through cat: Deno wants --allow-all to read /proc itself, and the test task grants --allow-run.
+  const table = new TextDecoder().decode(
+    new Deno.Command("cat", { args: ["/proc/net/tcp"], stderr: "inherit" }).outputSync().stdout,
+  );
+  for (const line of table.split("\n").slice(1)) {
     const f = line.trim().split(/\s+/);
     if (f[1]?.endsWith(`:${hexPort(local)}`) && f[2]?.endsWith(`:${hexPort(remote)}`)) {
       const [tx, rx] = f[4].split(":").map((h) => parseInt(h, 16));

@@ -9,14 +9,7 @@
 
 import type * as NodeTls from "node:tls";
 import type { H2Connection, Transport } from "./connection.ts";
-
-const READ_BUFFER_BYTES = 64 << 10;
-/**
- * What the read buffer grows to (once per connection, and kept) when a read
- * fills it: a bulk upload then takes a socket's worth per read (a unix
- * socket holds about 208 KiB), not one event-loop round trip per 64 KiB.
- */
-const BULK_READ_BUFFER_BYTES = 256 << 10;
+import { BULK_READ_BUFFER_BYTES, READ_BUFFER_BYTES } from "../transport/read_buffer.ts";
 
 /**
  * Loads `node:tls` on first use, without an import statement, so that a

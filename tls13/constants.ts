@@ -108,11 +108,5 @@ export const HANDSHAKE_HEADER_BYTES = 4;
 export const MAX_HANDSHAKE_MESSAGE = 64 << 10;
 /** Handshakes under way at once; connections past it are closed at once. */
 export const MAX_CONCURRENT_HANDSHAKES = 64;
-/** Bytes read from the socket at once (several records, so several per read). */
-export const READ_BUFFER_BYTES = 64 << 10;
-/**
- * What the read buffer grows to (once per connection, and kept) when reads
- * fill it: a bulk upload then takes a socket's worth per read (a unix
- * socket holds about 208 KiB) rather than one read per 64 KiB.
- */
-export const BULK_READ_BUFFER_BYTES = 256 << 10;
+/** The socket read sizes (several records per read): one policy with the plaintext pump. */
+export { BULK_READ_BUFFER_BYTES, READ_BUFFER_BYTES } from "../transport/read_buffer.ts";

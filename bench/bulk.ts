@@ -6,11 +6,14 @@
  * The driver measures one plugin after the other, so the run is repeated
  * `--runs` times with the order rotated, and each figure is the median over
  * the runs (each run's figure is itself the median of `--reps` transfers).
- * Prints a markdown table with ratios to Go and to pyvider; asserts nothing.
+ * Prints a markdown table with ratios to Go and to pyvider, then the CPU
+ * time per call of the plugin and of the host (the driver), which a shared
+ * machine's noise moves far less than the rates; asserts nothing.
  *
  * ```sh
  * deno run -A bench/bulk.ts                     # AutoMTLS on, 5 runs of 5 transfers
  * deno run -A bench/bulk.ts --baseline=main --automtls=both --runs=7
+ * deno run -A bench/bulk.ts --sizes=1 --reps=9   # the 1 MiB rows alone, 9 transfers each
  * # profile this tree's plugin alone: flags for its `deno run`, a command before it
  * deno run -A bench/bulk.ts --only=deno --plugin-flags=--cpu-prof,--cpu-prof-dir=/tmp/prof
  * deno run -A bench/bulk.ts --only=deno --wrap="strace -f -c -o /tmp/strace.txt"
@@ -31,7 +34,6 @@ import {
 import type { DriverOutput } from "./_table.ts";
 
 const MiB = 1 << 20;
-const PAYLOADS = [1 * MiB, 16 * MiB];
 
 function option(name: string, fallback: string): string {
   const prefix = `--${name}=`;
@@ -47,6 +49,15 @@ function whole(name: string, fallback: number): number {
   return n;
 }
 
+/** The value sizes, in MiB (`--sizes=1` for the 1 MiB rows alone). */
+const PAYLOADS = option("sizes", "1,16").split(",").map((n) => {
+  const mib = Number(n);
+  if (!Number.isInteger(mib) || mib < 1) {
+    console.error("--sizes: give whole numbers of MiB, comma-separated (1,16)");
+    Deno.exit(2);
+  }
+  return mib * MiB;
+});
 const runs = whole("runs", 5);
 const reps = whole("reps", 5);
 const modeArg = option("automtls", "on");
@@ -113,6 +124,8 @@ try {
 
   /** figures[`${id} ${automtls} ${bytes} ${put|get}`] = MB/s of each run. */
   const figures = new Map<string, number[]>();
+  /** The same keys: [plugin, host] CPU µs per call, of each run. */
+  const cpu = new Map<string, [number, number][]>();
   const errors = new Map<string, string>();
   for (let run = 0; run < runs; run++) {
     const order = targets.map((_, i) => targets[(i + run) % targets.length]);
@@ -145,14 +158,15 @@ try {
     for (const r of out.results ?? []) {
       for (const p of r.session?.payload ?? []) {
         for (
-          const [dir, mbps, err] of [
-            ["put", p.putMBps, p.putError],
-            ["get", p.getMBps, p.getError],
+          const [dir, mbps, err, plugin, host] of [
+            ["put", p.putMBps, p.putError, p.putCpuUs, p.putHostCpuUs],
+            ["get", p.getMBps, p.getError, p.getCpuUs, p.getHostCpuUs],
           ] as const
         ) {
           const key = `${r.target} ${r.automtls} ${p.bytes} ${dir}`;
           if (err) errors.set(key, err.split("\n")[0]);
           else if (mbps) figures.set(key, [...(figures.get(key) ?? []), mbps]);
+          if (!err && plugin && host) cpu.set(key, [...(cpu.get(key) ?? []), [plugin, host]]);
         }
       }
     }
@@ -160,7 +174,7 @@ try {
   await Deno.mkdir(BENCH_CACHE, { recursive: true });
   await Deno.writeTextFile(
     `${BENCH_CACHE}bulk.json`,
-    JSON.stringify(Object.fromEntries(figures), null, 1),
+    JSON.stringify({ mbps: Object.fromEntries(figures), cpu: Object.fromEntries(cpu) }, null, 1),
   );
 
   const median = (xs: number[]) => {
@@ -193,6 +207,37 @@ try {
           const ratios = [ref("go"), ref("python")].filter(Boolean).join(", ");
           return `${m.toFixed(0)} [${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}]` +
             (ratios ? ` (${ratios})` : "");
+        })
+      );
+      console.log(`| ${t.label} | ${automtls ? "on" : "off"} | ${cells.join(" | ")} |`);
+    }
+  }
+  console.log(
+    `\nCPU ms per call, plugin / host (the driver): the median over the runs ` +
+      `(× pyvider's in the same mode, plugin / host)\n`,
+  );
+  console.log(
+    `| plugin | AutoMTLS | ${
+      cols.map(([d, n]) => `${d === "put" ? "Put" : "Get"} ${n}`).join(" | ")
+    } |`,
+  );
+  console.log(`| --- | --- | ${cols.map(() => "---:").join(" | ")} |`);
+  for (const automtls of modes) {
+    for (const t of targets) {
+      const cells = PAYLOADS.flatMap((bytes) =>
+        (["put", "get"] as const).map((dir) => {
+          const at = (id: string) => cpu.get(`${id} ${automtls} ${bytes} ${dir}`);
+          const xs = at(t.id);
+          if (!xs?.length) return "n/a";
+          const plugin = median(xs.map((x) => x[0])) / 1e3;
+          const host = median(xs.map((x) => x[1])) / 1e3;
+          const py = at("python");
+          const ratio = py?.length && t.id !== "python"
+            ? ` (${(plugin * 1e3 / median(py.map((x) => x[0]))).toFixed(2)}× / ${
+              (host * 1e3 / median(py.map((x) => x[1]))).toFixed(2)
+            }×)`
+            : "";
+          return `${plugin.toFixed(2)} / ${host.toFixed(2)}${ratio}`;
         })
       );
       console.log(`| ${t.label} | ${automtls ? "on" : "off"} | ${cells.join(" | ")} |`);

@@ -75,6 +75,14 @@ type Payload struct {
 	PutError string  `json:"putError,omitempty"`
 	GetMBps  float64 `json:"getMBps,omitempty"`
 	GetError string  `json:"getError,omitempty"`
+	// PutCPUUs and GetCPUUs are the plugin's CPU time per call (all its
+	// threads, from schedstat: exact, and steadier than the rates on a shared
+	// machine); PutHostCPUUs and GetHostCPUUs the driver's own, i.e. the
+	// host's: its side of the transfer (its TLS records included).
+	PutCPUUs     float64 `json:"putCpuUs,omitempty"`
+	GetCPUUs     float64 `json:"getCpuUs,omitempty"`
+	PutHostCPUUs float64 `json:"putHostCpuUs,omitempty"`
+	GetHostCPUUs float64 `json:"getHostCpuUs,omitempty"`
 	// Seeded is true when Put failed and the driver wrote the value file
 	// itself so that Get could still be measured.
 	Seeded bool `json:"seeded,omitempty"`
@@ -362,6 +370,7 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 	key := fmt.Sprintf("payload%d", size)
 
 	var puts []float64
+	cpu0, host0 := cpuNanos(r.pid), cpuNanos(0)
 	for i := 0; i < reps; i++ {
 		began := time.Now()
 		if err := r.put(key, value); err != nil {
@@ -372,6 +381,8 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 	}
 	if p.PutError == "" {
 		p.PutMBps = rate(size, puts)
+		p.PutCPUUs = nanosPerCall(cpu0, cpuNanos(r.pid), reps)
+		p.PutHostCPUUs = nanosPerCall(host0, cpuNanos(0), reps)
 	} else {
 		// Let Get be measured anyway, on a file of the same size.
 		if err := os.WriteFile(filepath.Join(dir, "kv_"+key), value, 0o644); err != nil {
@@ -383,6 +394,7 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 
 	var gets []float64
 	got := 0
+	cpu0, host0 = cpuNanos(r.pid), cpuNanos(0)
 	for i := 0; i < reps; i++ {
 		began := time.Now()
 		v, err := r.get(key)
@@ -398,6 +410,8 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 			p.GetError = fmt.Sprintf("Get returned %d bytes, fewer than the %d stored", got, size)
 		} else {
 			p.GetMBps = rate(got, gets)
+			p.GetCPUUs = nanosPerCall(cpu0, cpuNanos(r.pid), reps)
+			p.GetHostCPUUs = nanosPerCall(host0, cpuNanos(0), reps)
 		}
 	}
 	_ = os.Remove(filepath.Join(dir, "kv_"+key))

@@ -8,7 +8,7 @@
 
 import { fromTsProto, implement, RpcError, type ServiceImplementation, Status } from "../../mod.ts";
 import { KVDefinition } from "./gen/kv_pb.ts";
-import { readValue, writeValue } from "./value_file.ts";
+import { writeValue } from "./value_file.ts";
 
 const SUFFIX = new TextEncoder().encode("\n\nWritten from plugin-deno");
 
@@ -32,7 +32,7 @@ export function kvService(options: KvOptions = {}): ServiceImplementation {
       if (options.delayMs) await pause();
       try {
         // Synchronous: a small file reads faster than an async op round trip.
-        return { value: readValue(`kv_${req.key}`) };
+        return { value: Deno.readFileSync(`kv_${req.key}`) };
       } catch (err) {
         if (err instanceof Deno.errors.NotFound) {
           throw new RpcError(Status.NOT_FOUND, `no value stored for key "${req.key}"`);

@@ -168,3 +168,59 @@ Deno.test("bulk DATA: two streams and a window that opens in steps", async () =>
   client.conn.close("test over");
   await tick();
 });
+
+Deno.test("bulk DATA: released() only once every piece is framed; the pieces may then be written over", async () => {
+  // A body that leaves in steps (the window opens 150 KB at a time): the
+  // stream holds views of it until its last run is framed. The callback
+  // writes over the body, as a buffer pool reusing it would: any byte
+  // framed after that shows as changed.
+  const { client, streams, transport } = await started(100_000);
+  client.send(windowUpdateFrame(0, 8 * MiB));
+  client.send(headersFrame(1, REQUEST, true));
+  const s = streams[0].stream;
+  const sent = body(500_000);
+  const pristine = sent.slice();
+  let released = 0;
+  s.sendHeaders(RESPONSE_HEADERS);
+  s.sendData(sent.subarray(0, 5), sent.subarray(5));
+  s.end(TRAILERS);
+  s.released(() => {
+    released++;
+    sent.fill(0xee);
+  });
+  const sentOn = () =>
+    client.sync().filter((f) => f.type === FrameType.DATA && f.streamId === 1)
+      .reduce((n, f) => n + f.payload.length, 0);
+  for (let granted = 100_000; granted < 500_000; granted += 150_000) {
+    await until(() => transport.pending === 0 && sentOn() === granted);
+    assertEquals(released, 0, `released with ${granted} of ${sent.length} bytes sent`);
+    client.send(windowUpdateFrame(1, 150_000));
+  }
+  await until(() => transport.pending === 0 && client.response(1).ended, "the response");
+  assertEquals(released, 1);
+  const res = client.response(1);
+  assertEquals(res.body.length, pristine.length);
+  assert(res.body.every((b, i) => b === pristine[i]), "the body arrives as it was sent");
+
+  // Small output is copied at once, and a body dropped by a reset is read
+  // no more: both release at once.
+  client.send(headersFrame(3, REQUEST, true));
+  await until(() => streams.length === 2);
+  const small = streams[1].stream;
+  small.sendData(body(1_000));
+  let smallReleased = false;
+  small.released(() => (smallReleased = true));
+  assert(smallReleased, "a small body is released as soon as it is queued");
+  client.send(headersFrame(5, REQUEST, true));
+  await until(() => streams.length === 3);
+  const held = streams[2].stream; // 100 KB of window: the rest of its body waits in its queue
+  held.sendData(body(200_000));
+  let heldReleased = false;
+  held.released(() => (heldReleased = true));
+  await tick();
+  assert(!heldReleased, "a body waiting for window is held");
+  held.reset(0x8);
+  assert(heldReleased, "a reset stream's body is released");
+  client.conn.close("test over");
+  await tick();
+});

@@ -182,67 +182,59 @@ try {
     return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   };
   const cols = PAYLOADS.flatMap((b) => [`${b / MiB} MiB`].flatMap((n) => [["put", n], ["get", n]]));
-  console.log(
+  /** One markdown table: a row per target and mode, a cell per size and direction. */
+  const table = (title: string, cell: (key: (id: string) => string, id: string) => string) => {
+    console.log(title);
+    console.log(
+      `| plugin | AutoMTLS | ${
+        cols.map(([d, n]) => `${d === "put" ? "Put" : "Get"} ${n}`).join(" | ")
+      } |`,
+    );
+    console.log(`| --- | --- | ${cols.map(() => "---:").join(" | ")} |`);
+    for (const automtls of modes) {
+      for (const t of targets) {
+        const cells = PAYLOADS.flatMap((bytes) =>
+          (["put", "get"] as const).map((dir) =>
+            cell((id) => `${id} ${automtls} ${bytes} ${dir}`, t.id)
+          )
+        );
+        console.log(`| ${t.label} | ${automtls ? "on" : "off"} | ${cells.join(" | ")} |`);
+      }
+    }
+  };
+  table(
     `${runs} runs (order rotated), each the median of ${reps} transfers; MB/s, median ` +
       `over the runs [min-max] (× Go, × pyvider in the same mode)\n`,
+    (key, id) => {
+      const xs = figures.get(key(id));
+      if (!xs?.length) return `n/a (${errors.get(key(id)) ?? "no figure"})`;
+      const m = median(xs);
+      const ref = (other: string) => {
+        const r = figures.get(key(other));
+        return r?.length && other !== id ? `${(m / median(r)).toFixed(2)}× ${other}` : "";
+      };
+      const ratios = [ref("go"), ref("python")].filter(Boolean).join(", ");
+      return `${m.toFixed(0)} [${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}]` +
+        (ratios ? ` (${ratios})` : "");
+    },
   );
-  console.log(
-    `| plugin | AutoMTLS | ${
-      cols.map(([d, n]) => `${d === "put" ? "Put" : "Get"} ${n}`).join(" | ")
-    } |`,
-  );
-  console.log(`| --- | --- | ${cols.map(() => "---:").join(" | ")} |`);
-  for (const automtls of modes) {
-    for (const t of targets) {
-      const cells = PAYLOADS.flatMap((bytes) =>
-        (["put", "get"] as const).map((dir) => {
-          const key = (id: string) => `${id} ${automtls} ${bytes} ${dir}`;
-          const xs = figures.get(key(t.id));
-          if (!xs?.length) return `n/a (${errors.get(key(t.id)) ?? "no figure"})`;
-          const m = median(xs);
-          const ref = (id: string) => {
-            const r = figures.get(key(id));
-            return r?.length && id !== t.id ? `${(m / median(r)).toFixed(2)}× ${id}` : "";
-          };
-          const ratios = [ref("go"), ref("python")].filter(Boolean).join(", ");
-          return `${m.toFixed(0)} [${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}]` +
-            (ratios ? ` (${ratios})` : "");
-        })
-      );
-      console.log(`| ${t.label} | ${automtls ? "on" : "off"} | ${cells.join(" | ")} |`);
-    }
-  }
-  console.log(
+  table(
     `\nCPU ms per call, plugin / host (the driver): the median over the runs ` +
       `(× pyvider's in the same mode, plugin / host)\n`,
+    (key, id) => {
+      const xs = cpu.get(key(id));
+      if (!xs?.length) return "n/a";
+      const plugin = median(xs.map((x) => x[0]));
+      const host = median(xs.map((x) => x[1]));
+      const py = cpu.get(key("python"));
+      const ratio = py?.length && id !== "python"
+        ? ` (${(plugin / median(py.map((x) => x[0]))).toFixed(2)}× / ${
+          (host / median(py.map((x) => x[1]))).toFixed(2)
+        }×)`
+        : "";
+      return `${(plugin / 1e3).toFixed(2)} / ${(host / 1e3).toFixed(2)}${ratio}`;
+    },
   );
-  console.log(
-    `| plugin | AutoMTLS | ${
-      cols.map(([d, n]) => `${d === "put" ? "Put" : "Get"} ${n}`).join(" | ")
-    } |`,
-  );
-  console.log(`| --- | --- | ${cols.map(() => "---:").join(" | ")} |`);
-  for (const automtls of modes) {
-    for (const t of targets) {
-      const cells = PAYLOADS.flatMap((bytes) =>
-        (["put", "get"] as const).map((dir) => {
-          const at = (id: string) => cpu.get(`${id} ${automtls} ${bytes} ${dir}`);
-          const xs = at(t.id);
-          if (!xs?.length) return "n/a";
-          const plugin = median(xs.map((x) => x[0])) / 1e3;
-          const host = median(xs.map((x) => x[1])) / 1e3;
-          const py = at("python");
-          const ratio = py?.length && t.id !== "python"
-            ? ` (${(plugin * 1e3 / median(py.map((x) => x[0]))).toFixed(2)}× / ${
-              (host * 1e3 / median(py.map((x) => x[1]))).toFixed(2)
-            }×)`
-            : "";
-          return `${plugin.toFixed(2)} / ${host.toFixed(2)}${ratio}`;
-        })
-      );
-      console.log(`| ${t.label} | ${automtls ? "on" : "off"} | ${cells.join(" | ")} |`);
-    }
-  }
 } finally {
   await Deno.remove(work, { recursive: true }).catch(() => {});
 }

@@ -86,6 +86,9 @@ export interface DriverResult {
       /** The host's (the driver's) CPU µs per call. */
       putHostCpuUs?: number;
       getHostCpuUs?: number;
+      /** The plugin's minor page faults per call (fresh memory touched). */
+      putFaults?: number;
+      getFaults?: number;
     }[];
   };
 }

@@ -8,7 +8,8 @@
  * the runs (each run's figure is itself the median of `--reps` transfers).
  * Prints a markdown table with ratios to Go and to pyvider, then the CPU
  * time per call of the plugin and of the host (the driver), which a shared
- * machine's noise moves far less than the rates; asserts nothing.
+ * machine's noise moves less than the rates, and the plugin's page faults
+ * per call (the fresh memory it touched); asserts nothing.
  *
  * ```sh
  * deno run -A bench/bulk.ts                     # AutoMTLS on, 5 runs of 5 transfers
@@ -124,8 +125,8 @@ try {
 
   /** figures[`${id} ${automtls} ${bytes} ${put|get}`] = MB/s of each run. */
   const figures = new Map<string, number[]>();
-  /** The same keys: [plugin, host] CPU µs per call, of each run. */
-  const cpu = new Map<string, [number, number][]>();
+  /** The same keys: [plugin, host] CPU µs and the plugin's page faults per call, of each run. */
+  const cpu = new Map<string, [number, number, number][]>();
   const errors = new Map<string, string>();
   for (let run = 0; run < runs; run++) {
     const order = targets.map((_, i) => targets[(i + run) % targets.length]);
@@ -158,15 +159,17 @@ try {
     for (const r of out.results ?? []) {
       for (const p of r.session?.payload ?? []) {
         for (
-          const [dir, mbps, err, plugin, host] of [
-            ["put", p.putMBps, p.putError, p.putCpuUs, p.putHostCpuUs],
-            ["get", p.getMBps, p.getError, p.getCpuUs, p.getHostCpuUs],
+          const [dir, mbps, err, plugin, host, faults] of [
+            ["put", p.putMBps, p.putError, p.putCpuUs, p.putHostCpuUs, p.putFaults],
+            ["get", p.getMBps, p.getError, p.getCpuUs, p.getHostCpuUs, p.getFaults],
           ] as const
         ) {
           const key = `${r.target} ${r.automtls} ${p.bytes} ${dir}`;
           if (err) errors.set(key, err.split("\n")[0]);
           else if (mbps) figures.set(key, [...(figures.get(key) ?? []), mbps]);
-          if (!err && plugin && host) cpu.set(key, [...(cpu.get(key) ?? []), [plugin, host]]);
+          if (!err && plugin && host) {
+            cpu.set(key, [...(cpu.get(key) ?? []), [plugin, host, faults ?? 0]]);
+          }
         }
       }
     }
@@ -219,8 +222,8 @@ try {
     },
   );
   table(
-    `\nCPU ms per call, plugin / host (the driver): the median over the runs ` +
-      `(× pyvider's in the same mode, plugin / host)\n`,
+    `\nCPU ms per call, plugin / host (the driver), and the plugin's page faults per call: ` +
+      `the medians over the runs (CPU × pyvider's in the same mode, plugin / host)\n`,
     (key, id) => {
       const xs = cpu.get(key(id));
       if (!xs?.length) return "n/a";
@@ -232,7 +235,10 @@ try {
           (host / median(py.map((x) => x[1]))).toFixed(2)
         }×)`
         : "";
-      return `${(plugin / 1e3).toFixed(2)} / ${(host / 1e3).toFixed(2)}${ratio}`;
+      const faults = median(xs.map((x) => x[2]));
+      return `${(plugin / 1e3).toFixed(2)} / ${(host / 1e3).toFixed(2)}${ratio}, ${
+        faults.toFixed(0)
+      } faults`;
     },
   );
 } finally {

@@ -274,7 +274,6 @@ function u32(bytes: Uint8Array, at: number): number {
 class DataRun {
   /**
    * @param id The stream.
-   * @param stream The stream, told once the run is framed (its pieces no longer read).
    * @param pieces The body bytes, in order.
    * @param bytes Their total length.
    * @param frameBytes Payload bytes per frame (the last frame may have fewer).
@@ -282,7 +281,6 @@ class DataRun {
    */
   constructor(
     readonly id: number,
-    readonly stream: H2Stream,
     readonly pieces: Uint8Array[],
     readonly bytes: number,
     readonly frameBytes: number,
@@ -334,10 +332,6 @@ export class H2Stream {
   #trailers: HeaderBlock | null = null;
   /** Writers waiting for the queue to go down (made when the first one waits). */
   #waiters: (() => void)[] | null = null;
-  /** Bulk runs of this stream queued on the connection and not framed yet. */
-  #runsOut = 0;
-  /** Called once no body piece given so far is read any more (see `released`). */
-  #releasers: (() => void)[] | null = null;
 
   /** @internal */
   constructor(readonly id: number, readonly conn: H2Connection, sendWindow: number) {
@@ -494,13 +488,9 @@ export class H2Stream {
         conn.commit(size);
       } else {
         // Bulk data is framed as it is written, a chunk at a time.
-        this.#runsOut++;
-        conn.enqueueRun(
-          new DataRun(this.id, this, this.#take(avail), avail, maxFrame, endedInData),
-        );
+        conn.enqueueRun(new DataRun(this.id, this.#take(avail), avail, maxFrame, endedInData));
       }
       if (this.#queuedBytes < STREAM_HIGH_WATER) this.#wake();
-      this.#release();
     }
     if (this.#queuedBytes > 0) {
       if (this.sendWindow > 0) conn.blocked.add(this);
@@ -519,33 +509,6 @@ export class H2Stream {
       }
       conn.forget(this, serverFirst);
     }
-  }
-
-  /**
-   * Calls `fn` once none of the body pieces given to this stream so far is
-   * read any more: all of them framed (copied into the connection's
-   * buffers), or dropped with the stream's output. At once when that is
-   * already so. A piece written by a bulk run the connection then drops
-   * (it closed first) is never released: `fn` is not called, and whatever
-   * it would recycle is left to the garbage collector. So a caller may
-   * reuse the memory of its pieces in `fn`, and never earlier.
-   */
-  released(fn: () => void): void {
-    if (this.#runsOut === 0 && this.#queuedBytes === 0) return fn();
-    (this.#releasers ??= []).push(fn);
-  }
-
-  /** A bulk run of this stream is framed. @internal */
-  runFramed(): void {
-    this.#runsOut--;
-    this.#release();
-  }
-
-  #release(): void {
-    const fns = this.#releasers;
-    if (fns === null || this.#runsOut > 0 || this.#queuedBytes > 0) return;
-    this.#releasers = null;
-    for (const fn of fns) fn();
   }
 
   /** Takes the first `n` queued bytes off the queue, as views. */
@@ -572,7 +535,6 @@ export class H2Stream {
     if (this.#queue.length) this.#queue = [];
     this.#queuedBytes = 0;
     this.#wake();
-    this.#release();
   }
 
   #wake(): void {
@@ -1865,7 +1827,6 @@ export class H2Connection {
           }
         }
       }
-      part.stream.runFramed();
     }
     if (fill > 0) await this.#write(buf.subarray(0, fill));
     else if (small.length) await this.#write(concat(small, 0, small.length));

@@ -27,7 +27,6 @@ import {
 } from "./handler.ts";
 import type { H2Stream, StreamHandler } from "../h2/connection.ts";
 import { encodeHeaders } from "../h2/hpack.ts";
-import { isLent, recycleEncoded } from "./encode_buffers.ts";
 import {
   ACCEPTED_ENCODINGS,
   acceptsGzip,
@@ -468,9 +467,6 @@ class Call implements StreamHandler, CallContext {
       return;
     }
     this.#send(bytes, false);
-    // The message's buffer, if lent by its encoder, is written into again
-    // once HTTP/2 has framed it (see encode_buffers.ts).
-    if (isLent(bytes)) this.#stream.released(() => recycleEncoded(bytes));
     this.#finish(Status.OK, "");
   }
 

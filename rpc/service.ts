@@ -11,7 +11,6 @@ import type { Logger } from "../log/logger.ts";
 import type { Compression, MetadataInit } from "./wire.ts";
 import { RpcError, Status } from "./status.ts";
 import { BytePool } from "../_pool.ts";
-import { keepBuffer, lend, LEND_ABOVE_BYTES, takeBuffer } from "./encode_buffers.ts";
 
 export type { Compression, MetadataInit } from "./wire.ts";
 
@@ -474,8 +473,8 @@ export type FromTsProto<D extends TsProtoService> = ServiceDefinition<
   }
 >;
 
-/** Messages up to this size leave their writer for the next one; a larger one's buffer is lent out. */
-const KEEP_WRITER_BYTES = LEND_ABOVE_BYTES;
+/** Messages up to this size leave their writer for the next one; a larger one's buffer is let go. */
+const KEEP_WRITER_BYTES = 64 * 1024;
 
 /**
  * Small encoded messages are copied out of their writer into shared
@@ -510,29 +509,6 @@ function flatOf(writer: TsProtoWriter): FlatWriter | null {
   return flat ? w as FlatWriter : null;
 }
 
-/**
- * Per writer class, whether a writer of it made with `new` and given a
- * buffer (`buffer` set, `pos` 0) encodes into that buffer: the first
- * message so encoded is checked against the same message encoded by the
- * generated code's own writer, and a class that fails is never given one.
- */
-const givenBufferWorks = new WeakMap<object, boolean>();
-
-/**
- * A writer of `cls` writing into a kept buffer (see encode_buffers.ts), or
- * undefined when none is kept or the class does not take one.
- */
-function writerInto(cls: object | null): { writer: TsProtoWriter; buf: Uint8Array } | undefined {
-  if (cls === null || givenBufferWorks.get(cls) === false) return undefined;
-  const buf = takeBuffer();
-  if (!buf) return undefined;
-  const writer = new (cls as new () => TsProtoWriter)();
-  const w = writer as unknown as FlatWriter;
-  w.buffer = buf;
-  w.pos = 0;
-  return { writer, buf };
-}
-
 /** The first message of a writer class: `finish()`, checked against the flat layout. */
 function finishChecked(writer: TsProtoWriter): Uint8Array {
   const w = flatOf(writer);
@@ -559,33 +535,19 @@ function finishChecked(writer: TsProtoWriter): Uint8Array {
  */
 function tsProtoEncoder<T>(fns: TsProtoMessageFns<T>): (value: T) => Uint8Array {
   let spare: TsProtoWriter | undefined;
-  /** The writer class, once it is known to be ts-proto's own (flat). */
-  let flatClass: object | null = null;
   return (value) => {
-    let given = spare;
+    const given = spare;
     spare = undefined;
-    // After a large message (its buffer lent out), a kept buffer if any.
-    const into = given === undefined ? writerInto(flatClass) : undefined;
-    given ??= into?.writer;
     const writer = fns.encode(value, given);
     const known = flatWriters.get(writer.constructor);
     const w = known ? flatOf(writer) : null;
-    if (known) flatClass = writer.constructor;
-    if (into && w && w.buffer !== into.buf) keepBuffer(into.buf); // it grew: the kept one is free
-    if (into && givenBufferWorks.get(writer.constructor) === undefined) {
-      const expected = fns.encode(value).finish();
-      const ok = w !== null && w.pos === expected.length &&
-        w.buffer.subarray(0, w.pos).every((b, i) => b === expected[i]);
-      givenBufferWorks.set(writer.constructor, ok);
-      if (!ok) return expected;
-    }
     if (w && w.pos <= pool.largest) {
       const bytes = pool.copy(w.buffer, 0, w.pos);
       w.pos = 0;
       spare = writer;
       return bytes;
     }
-    if (w && w.pos > KEEP_WRITER_BYTES) return lend(w.buffer.subarray(0, w.pos));
+    if (w && w.pos > KEEP_WRITER_BYTES) return w.buffer.subarray(0, w.pos);
     const bytes = known === undefined ? finishChecked(writer) : writer.finish();
     if (bytes.length <= KEEP_WRITER_BYTES) spare = writer;
     return bytes;

@@ -83,6 +83,10 @@ type Payload struct {
 	GetCPUUs     float64 `json:"getCpuUs,omitempty"`
 	PutHostCPUUs float64 `json:"putHostCpuUs,omitempty"`
 	GetHostCPUUs float64 `json:"getHostCpuUs,omitempty"`
+	// PutFaults and GetFaults are the plugin's minor page faults per call:
+	// the fresh memory it touched.
+	PutFaults float64 `json:"putFaults,omitempty"`
+	GetFaults float64 `json:"getFaults,omitempty"`
 	// Seeded is true when Put failed and the driver wrote the value file
 	// itself so that Get could still be measured.
 	Seeded bool `json:"seeded,omitempty"`
@@ -370,7 +374,7 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 	key := fmt.Sprintf("payload%d", size)
 
 	var puts []float64
-	cpu0, host0 := cpuNanos(r.pid), cpuNanos(0)
+	cpu0, host0, faults0 := cpuNanos(r.pid), cpuNanos(0), minorFaults(r.pid)
 	for i := 0; i < reps; i++ {
 		began := time.Now()
 		if err := r.put(key, value); err != nil {
@@ -381,8 +385,9 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 	}
 	if p.PutError == "" {
 		p.PutMBps = rate(size, puts)
-		p.PutCPUUs = nanosPerCall(cpu0, cpuNanos(r.pid), reps)
-		p.PutHostCPUUs = nanosPerCall(host0, cpuNanos(0), reps)
+		p.PutCPUUs = perCall(cpu0/1e3, cpuNanos(r.pid)/1e3, reps)
+		p.PutHostCPUUs = perCall(host0/1e3, cpuNanos(0)/1e3, reps)
+		p.PutFaults = perCall(faults0, minorFaults(r.pid), reps)
 	} else {
 		// Let Get be measured anyway, on a file of the same size.
 		if err := os.WriteFile(filepath.Join(dir, "kv_"+key), value, 0o644); err != nil {
@@ -394,7 +399,7 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 
 	var gets []float64
 	got := 0
-	cpu0, host0 = cpuNanos(r.pid), cpuNanos(0)
+	cpu0, host0, faults0 = cpuNanos(r.pid), cpuNanos(0), minorFaults(r.pid)
 	for i := 0; i < reps; i++ {
 		began := time.Now()
 		v, err := r.get(key)
@@ -410,8 +415,9 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 			p.GetError = fmt.Sprintf("Get returned %d bytes, fewer than the %d stored", got, size)
 		} else {
 			p.GetMBps = rate(got, gets)
-			p.GetCPUUs = nanosPerCall(cpu0, cpuNanos(r.pid), reps)
-			p.GetHostCPUUs = nanosPerCall(host0, cpuNanos(0), reps)
+			p.GetCPUUs = perCall(cpu0/1e3, cpuNanos(r.pid)/1e3, reps)
+			p.GetHostCPUUs = perCall(host0/1e3, cpuNanos(0)/1e3, reps)
+			p.GetFaults = perCall(faults0, minorFaults(r.pid), reps)
 		}
 	}
 	_ = os.Remove(filepath.Join(dir, "kv_"+key))

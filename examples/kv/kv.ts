@@ -8,7 +8,6 @@
 
 import { fromTsProto, implement, RpcError, type ServiceImplementation, Status } from "../../mod.ts";
 import { KVDefinition } from "./gen/kv_pb.ts";
-import { writeValue } from "./value_file.ts";
 
 const SUFFIX = new TextEncoder().encode("\n\nWritten from plugin-deno");
 
@@ -42,7 +41,10 @@ export function kvService(options: KvOptions = {}): ServiceImplementation {
     },
     async put(req) {
       if (options.delayMs) await pause();
-      writeValue(`kv_${req.key}`, req.value, SUFFIX);
+      const data = new Uint8Array(req.value.length + SUFFIX.length);
+      data.set(req.value);
+      data.set(SUFFIX, req.value.length);
+      Deno.writeFileSync(`kv_${req.key}`, data);
       return {};
     },
   });

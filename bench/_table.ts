@@ -80,6 +80,15 @@ export interface DriverResult {
       getMBps?: number;
       getError?: string;
       seeded?: boolean;
+      /** The plugin's CPU µs per call (schedstat, all threads). */
+      putCpuUs?: number;
+      getCpuUs?: number;
+      /** The host's (the driver's) CPU µs per call. */
+      putHostCpuUs?: number;
+      getHostCpuUs?: number;
+      /** The plugin's minor page faults per call (fresh memory touched). */
+      putFaults?: number;
+      getFaults?: number;
     }[];
   };
 }

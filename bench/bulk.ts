@@ -6,11 +6,15 @@
  * The driver measures one plugin after the other, so the run is repeated
  * `--runs` times with the order rotated, and each figure is the median over
  * the runs (each run's figure is itself the median of `--reps` transfers).
- * Prints a markdown table with ratios to Go and to pyvider; asserts nothing.
+ * Prints a markdown table with ratios to Go and to pyvider, then the CPU
+ * time per call of the plugin and of the host (the driver), which a shared
+ * machine's noise moves less than the rates, and the plugin's page faults
+ * per call (the fresh memory it touched); asserts nothing.
  *
  * ```sh
  * deno run -A bench/bulk.ts                     # AutoMTLS on, 5 runs of 5 transfers
  * deno run -A bench/bulk.ts --baseline=main --automtls=both --runs=7
+ * deno run -A bench/bulk.ts --sizes=1 --reps=9   # the 1 MiB rows alone, 9 transfers each
  * # profile this tree's plugin alone: flags for its `deno run`, a command before it
  * deno run -A bench/bulk.ts --only=deno --plugin-flags=--cpu-prof,--cpu-prof-dir=/tmp/prof
  * deno run -A bench/bulk.ts --only=deno --wrap="strace -f -c -o /tmp/strace.txt"
@@ -31,7 +35,6 @@ import {
 import type { DriverOutput } from "./_table.ts";
 
 const MiB = 1 << 20;
-const PAYLOADS = [1 * MiB, 16 * MiB];
 
 function option(name: string, fallback: string): string {
   const prefix = `--${name}=`;
@@ -47,6 +50,15 @@ function whole(name: string, fallback: number): number {
   return n;
 }
 
+/** The value sizes, in MiB (`--sizes=1` for the 1 MiB rows alone). */
+const PAYLOADS = option("sizes", "1,16").split(",").map((n) => {
+  const mib = Number(n);
+  if (!Number.isInteger(mib) || mib < 1) {
+    console.error("--sizes: give whole numbers of MiB, comma-separated (1,16)");
+    Deno.exit(2);
+  }
+  return mib * MiB;
+});
 const runs = whole("runs", 5);
 const reps = whole("reps", 5);
 const modeArg = option("automtls", "on");
@@ -113,6 +125,8 @@ try {
 
   /** figures[`${id} ${automtls} ${bytes} ${put|get}`] = MB/s of each run. */
   const figures = new Map<string, number[]>();
+  /** The same keys: [plugin, host] CPU µs and the plugin's page faults per call, of each run. */
+  const cpu = new Map<string, [number, number, number][]>();
   const errors = new Map<string, string>();
   for (let run = 0; run < runs; run++) {
     const order = targets.map((_, i) => targets[(i + run) % targets.length]);
@@ -145,14 +159,17 @@ try {
     for (const r of out.results ?? []) {
       for (const p of r.session?.payload ?? []) {
         for (
-          const [dir, mbps, err] of [
-            ["put", p.putMBps, p.putError],
-            ["get", p.getMBps, p.getError],
+          const [dir, mbps, err, plugin, host, faults] of [
+            ["put", p.putMBps, p.putError, p.putCpuUs, p.putHostCpuUs, p.putFaults],
+            ["get", p.getMBps, p.getError, p.getCpuUs, p.getHostCpuUs, p.getFaults],
           ] as const
         ) {
           const key = `${r.target} ${r.automtls} ${p.bytes} ${dir}`;
           if (err) errors.set(key, err.split("\n")[0]);
           else if (mbps) figures.set(key, [...(figures.get(key) ?? []), mbps]);
+          if (!err && plugin && host) {
+            cpu.set(key, [...(cpu.get(key) ?? []), [plugin, host, faults ?? 0]]);
+          }
         }
       }
     }
@@ -160,7 +177,7 @@ try {
   await Deno.mkdir(BENCH_CACHE, { recursive: true });
   await Deno.writeTextFile(
     `${BENCH_CACHE}bulk.json`,
-    JSON.stringify(Object.fromEntries(figures), null, 1),
+    JSON.stringify({ mbps: Object.fromEntries(figures), cpu: Object.fromEntries(cpu) }, null, 1),
   );
 
   const median = (xs: number[]) => {
@@ -168,36 +185,62 @@ try {
     return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   };
   const cols = PAYLOADS.flatMap((b) => [`${b / MiB} MiB`].flatMap((n) => [["put", n], ["get", n]]));
-  console.log(
+  /** One markdown table: a row per target and mode, a cell per size and direction. */
+  const table = (title: string, cell: (key: (id: string) => string, id: string) => string) => {
+    console.log(title);
+    console.log(
+      `| plugin | AutoMTLS | ${
+        cols.map(([d, n]) => `${d === "put" ? "Put" : "Get"} ${n}`).join(" | ")
+      } |`,
+    );
+    console.log(`| --- | --- | ${cols.map(() => "---:").join(" | ")} |`);
+    for (const automtls of modes) {
+      for (const t of targets) {
+        const cells = PAYLOADS.flatMap((bytes) =>
+          (["put", "get"] as const).map((dir) =>
+            cell((id) => `${id} ${automtls} ${bytes} ${dir}`, t.id)
+          )
+        );
+        console.log(`| ${t.label} | ${automtls ? "on" : "off"} | ${cells.join(" | ")} |`);
+      }
+    }
+  };
+  table(
     `${runs} runs (order rotated), each the median of ${reps} transfers; MB/s, median ` +
       `over the runs [min-max] (× Go, × pyvider in the same mode)\n`,
+    (key, id) => {
+      const xs = figures.get(key(id));
+      if (!xs?.length) return `n/a (${errors.get(key(id)) ?? "no figure"})`;
+      const m = median(xs);
+      const ref = (other: string) => {
+        const r = figures.get(key(other));
+        return r?.length && other !== id ? `${(m / median(r)).toFixed(2)}× ${other}` : "";
+      };
+      const ratios = [ref("go"), ref("python")].filter(Boolean).join(", ");
+      return `${m.toFixed(0)} [${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}]` +
+        (ratios ? ` (${ratios})` : "");
+    },
   );
-  console.log(
-    `| plugin | AutoMTLS | ${
-      cols.map(([d, n]) => `${d === "put" ? "Put" : "Get"} ${n}`).join(" | ")
-    } |`,
+  table(
+    `\nCPU ms per call, plugin / host (the driver), and the plugin's page faults per call: ` +
+      `the medians over the runs (CPU × pyvider's in the same mode, plugin / host)\n`,
+    (key, id) => {
+      const xs = cpu.get(key(id));
+      if (!xs?.length) return "n/a";
+      const plugin = median(xs.map((x) => x[0]));
+      const host = median(xs.map((x) => x[1]));
+      const py = cpu.get(key("python"));
+      const ratio = py?.length && id !== "python"
+        ? ` (${(plugin / median(py.map((x) => x[0]))).toFixed(2)}× / ${
+          (host / median(py.map((x) => x[1]))).toFixed(2)
+        }×)`
+        : "";
+      const faults = median(xs.map((x) => x[2]));
+      return `${(plugin / 1e3).toFixed(2)} / ${(host / 1e3).toFixed(2)}${ratio}, ${
+        faults.toFixed(0)
+      } faults`;
+    },
   );
-  console.log(`| --- | --- | ${cols.map(() => "---:").join(" | ")} |`);
-  for (const automtls of modes) {
-    for (const t of targets) {
-      const cells = PAYLOADS.flatMap((bytes) =>
-        (["put", "get"] as const).map((dir) => {
-          const key = (id: string) => `${id} ${automtls} ${bytes} ${dir}`;
-          const xs = figures.get(key(t.id));
-          if (!xs?.length) return `n/a (${errors.get(key(t.id)) ?? "no figure"})`;
-          const m = median(xs);
-          const ref = (id: string) => {
-            const r = figures.get(key(id));
-            return r?.length && id !== t.id ? `${(m / median(r)).toFixed(2)}× ${id}` : "";
-          };
-          const ratios = [ref("go"), ref("python")].filter(Boolean).join(", ");
-          return `${m.toFixed(0)} [${Math.min(...xs).toFixed(0)}-${Math.max(...xs).toFixed(0)}]` +
-            (ratios ? ` (${ratios})` : "");
-        })
-      );
-      console.log(`| ${t.label} | ${automtls ? "on" : "off"} | ${cells.join(" | ")} |`);
-    }
-  }
 } finally {
   await Deno.remove(work, { recursive: true }).catch(() => {});
 }

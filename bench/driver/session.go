@@ -75,6 +75,18 @@ type Payload struct {
 	PutError string  `json:"putError,omitempty"`
 	GetMBps  float64 `json:"getMBps,omitempty"`
 	GetError string  `json:"getError,omitempty"`
+	// PutCPUUs and GetCPUUs are the plugin's CPU time per call (all its
+	// threads, from schedstat: exact, and steadier than the rates on a shared
+	// machine); PutHostCPUUs and GetHostCPUUs the driver's own, i.e. the
+	// host's: its side of the transfer (its TLS records included).
+	PutCPUUs     float64 `json:"putCpuUs,omitempty"`
+	GetCPUUs     float64 `json:"getCpuUs,omitempty"`
+	PutHostCPUUs float64 `json:"putHostCpuUs,omitempty"`
+	GetHostCPUUs float64 `json:"getHostCpuUs,omitempty"`
+	// PutFaults and GetFaults are the plugin's minor page faults per call:
+	// the fresh memory it touched.
+	PutFaults float64 `json:"putFaults,omitempty"`
+	GetFaults float64 `json:"getFaults,omitempty"`
 	// Seeded is true when Put failed and the driver wrote the value file
 	// itself so that Get could still be measured.
 	Seeded bool `json:"seeded,omitempty"`
@@ -362,6 +374,7 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 	key := fmt.Sprintf("payload%d", size)
 
 	var puts []float64
+	cpu0, host0, faults0 := cpuNanos(r.pid), cpuNanos(0), minorFaults(r.pid)
 	for i := 0; i < reps; i++ {
 		began := time.Now()
 		if err := r.put(key, value); err != nil {
@@ -372,6 +385,9 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 	}
 	if p.PutError == "" {
 		p.PutMBps = rate(size, puts)
+		p.PutCPUUs = perCall(cpu0/1e3, cpuNanos(r.pid)/1e3, reps)
+		p.PutHostCPUUs = perCall(host0/1e3, cpuNanos(0)/1e3, reps)
+		p.PutFaults = perCall(faults0, minorFaults(r.pid), reps)
 	} else {
 		// Let Get be measured anyway, on a file of the same size.
 		if err := os.WriteFile(filepath.Join(dir, "kv_"+key), value, 0o644); err != nil {
@@ -383,6 +399,7 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 
 	var gets []float64
 	got := 0
+	cpu0, host0, faults0 = cpuNanos(r.pid), cpuNanos(0), minorFaults(r.pid)
 	for i := 0; i < reps; i++ {
 		began := time.Now()
 		v, err := r.get(key)
@@ -398,6 +415,9 @@ func measurePayload(r *running, dir string, size, reps int) *Payload {
 			p.GetError = fmt.Sprintf("Get returned %d bytes, fewer than the %d stored", got, size)
 		} else {
 			p.GetMBps = rate(got, gets)
+			p.GetCPUUs = perCall(cpu0/1e3, cpuNanos(r.pid)/1e3, reps)
+			p.GetHostCPUUs = perCall(host0/1e3, cpuNanos(0)/1e3, reps)
+			p.GetFaults = perCall(faults0, minorFaults(r.pid), reps)
 		}
 	}
 	_ = os.Remove(filepath.Join(dir, "kv_"+key))

@@ -101,21 +101,27 @@ func readProcStatus(pid int) (procStatus, error) {
 	return st, nil
 }
 
+// statFields are the fields of /proc/<pid>/stat after the command name (which
+// may hold spaces): field 3 (state) is [0]; nil when it cannot be read.
+func statFields(pid int) []string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
+	}
+	s := string(data)
+	end := strings.LastIndexByte(s, ')')
+	if end < 0 || end+2 > len(s) {
+		return nil
+	}
+	return strings.Fields(s[end+2:])
+}
+
 // cpuMicros is a process's CPU time so far (user+system, all threads), in
 // µs, from /proc/<pid>/stat (clock ticks of 1/100 s, as USER_HZ is on
 // Linux); -1 when it cannot be read.
 func cpuMicros(pid int) float64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return -1
-	}
-	s := string(data)
-	end := strings.LastIndexByte(s, ')') // the command name may hold spaces
-	if end < 0 || end+2 > len(s) {
-		return -1
-	}
-	// After the name: state is field 3; utime and stime are fields 14 and 15.
-	f := strings.Fields(s[end+2:])
+	// utime and stime are fields 14 and 15.
+	f := statFields(pid)
 	if len(f) < 13 {
 		return -1
 	}
@@ -127,8 +133,58 @@ func cpuMicros(pid int) float64 {
 	return (utime + stime) * 1e4
 }
 
-// perCall spreads the CPU time between two cpuMicros readings over n
-// calls; 0 (omitted) when either could not be read.
+// minorFaults is a process's minor page faults so far (all threads, the
+// exited ones included), from /proc/<pid>/stat: a page touched for the first
+// time, what fresh memory costs; -1 when it cannot be read.
+func minorFaults(pid int) float64 {
+	// minflt is field 10.
+	f := statFields(pid)
+	if len(f) < 8 {
+		return -1
+	}
+	n, err := strconv.ParseFloat(f[7], 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// cpuNanos is a process's CPU time so far, in ns, summed over its threads'
+// /proc/<pid>/task/<tid>/schedstat (the scheduler's on-CPU time, exact where
+// /proc/<pid>/stat counts 10 ms ticks): a transfer of a few milliseconds is
+// measured per call. Threads that have exited are not counted, so it is for
+// differences over a span in which the process keeps its threads (runtimes'
+// worker pools do); -1 when it cannot be read. pid 0 is this process.
+func cpuNanos(pid int) float64 {
+	dir := "/proc/self/task"
+	if pid != 0 {
+		dir = fmt.Sprintf("/proc/%d/task", pid)
+	}
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return -1
+	}
+	total := 0.0
+	for _, t := range tasks {
+		data, err := os.ReadFile(dir + "/" + t.Name() + "/schedstat")
+		if err != nil {
+			continue // the thread just exited
+		}
+		f := strings.Fields(string(data))
+		if len(f) == 0 {
+			continue
+		}
+		ns, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			return -1
+		}
+		total += ns
+	}
+	return total
+}
+
+// perCall spreads what grew between two readings (cpuMicros, minorFaults)
+// over n calls; 0 (omitted) when either could not be read.
 func perCall(before, after float64, n int) float64 {
 	if before < 0 || after < before || n <= 0 {
 		return 0

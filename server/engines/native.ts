@@ -153,13 +153,21 @@ export function createNativeEngine(options: EngineOptions): Engine {
     return conn;
   };
 
-  const logFailure = (err: unknown) =>
-    log.error("connection failed", { error: (err as Error)?.message });
+  /** What a report of a failure we did not expect asks of the operator. */
+  const REPORT = "a bug of rpcplugin's: report this line; the host's calls on this connection fail";
+  /** Logs, for a connection closed on an unexpected failure, what failed and what to do. */
+  const logFailure = (what: string, fix = REPORT) => (err: unknown) =>
+    log.error(`${what}; the connection is closed`, {
+      error: (err as Error)?.message ?? String(err),
+      fix,
+    });
+  const readFailed = logFailure("reading a plaintext connection failed");
+  const handlingFailed = logFailure("handling a TLS connection's data failed");
 
   const serveDenoConn = (sock: Deno.Conn, slot?: ConnectionSlot): Promise<void> => {
     const conn = open(denoTransport(sock), peerOfDenoConn(sock.remoteAddr), slot?.established);
     if (stopping) conn.drain(AbortSignal.abort());
-    return pumpDenoSocket(sock, conn, logFailure);
+    return pumpDenoSocket(sock, conn, readFailed);
   };
 
   const bindPlain = (network: Network, address: string): number => {
@@ -194,7 +202,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
       onSecure(sock);
       const conn = open(nodeTransport(sock), peer(sock));
       if (stopping) conn.drain(AbortSignal.abort());
-      pumpNodeSocket(sock, conn, logFailure);
+      pumpNodeSocket(sock, conn, handlingFailed);
     });
     // Deno 2.9's node:tls reports a handshake timeout here but leaves the socket open.
     server.on("tlsClientError", (err: Error, sock: { destroy(): void }) => {
@@ -285,7 +293,11 @@ export function createNativeEngine(options: EngineOptions): Engine {
       result = cfg === null ? "node:tls" : await acceptTls13(sock, cfg, handshakeTimeoutMs);
     } catch (err) {
       // tls13ConfigOf failed: the certificate cannot be used (a bug, as serve() made it).
-      logFailure(err);
+      logFailure(
+        "setting up TLS 1.3 with the server's certificate and key failed",
+        "under AutoMTLS a bug of rpcplugin's (report this line); with serve()'s tls option, " +
+          'give certPem\'s own private key as PKCS#8 PEM ("BEGIN PRIVATE KEY")',
+      )(err);
       return void sock.close();
     } finally {
       // Before a hand-over: under node:tls the socket is out of our handshake (and its bound).
@@ -305,7 +317,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
     try {
       conn.close(await tlsConn.pump((data) => conn.receive(data)));
     } catch (err) {
-      logFailure(err);
+      logFailure("serving a TLS 1.3 connection failed")(err);
       tlsConn.close();
       conn.close("internal error");
     }

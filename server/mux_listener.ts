@@ -78,7 +78,12 @@ export function muxListener(
             });
           },
           logger,
-          { max: MUX_MAX_SESSIONS, what: "multiplexed connections" },
+          {
+            max: MUX_MAX_SESSIONS,
+            what: "multiplexed connections",
+            fix: "a go-plugin host opens one multiplexed connection: find what else connects to " +
+              "the plugin's socket (this bound, MUX_MAX_SESSIONS, is fixed)",
+          },
         );
         return Promise.resolve(listener.port);
       } catch (err) {

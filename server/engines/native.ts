@@ -13,9 +13,11 @@
 
 import { isAddrInUse, listenPlain } from "../../transport/accept.ts";
 import {
+  type ConnectionLimit,
   type ConnectionSlot,
   ConnectionTable,
   MAX_OPEN_CONNECTIONS,
+  RAISE_MAX_CONNECTIONS,
 } from "../../transport/connection_table.ts";
 import { splitHostPort } from "../../transport/tcp.ts";
 import { toNodeDuplex } from "../../mux/node_duplex.ts";
@@ -128,6 +130,18 @@ export function createNativeEngine(options: EngineOptions): Engine {
   /** Sockets in our TLS 1.3 handshake, oldest first (shutdown closes them). */
   const handshaking = new Set<Deno.Conn>();
   const handshakeTimeoutMs = options.http2?.prefaceTimeoutMs ?? DEFAULT_H2_LIMITS.prefaceTimeoutMs;
+  const maxConnections = options.maxConnections ?? MAX_OPEN_CONNECTIONS;
+  if (!(Number.isInteger(maxConnections) && maxConnections > 0)) {
+    throw new RangeError(
+      `maxConnections must be a positive integer, not ${maxConnections}: leave it out for ` +
+        `the default (${MAX_OPEN_CONNECTIONS})`,
+    );
+  }
+  const limit = (what: string): ConnectionLimit => ({
+    max: maxConnections,
+    what,
+    fix: RAISE_MAX_CONNECTIONS,
+  });
   let stopping = false;
 
   const open = (
@@ -171,12 +185,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
   };
 
   const bindPlain = (network: Network, address: string): number => {
-    const listener = listenPlain(
-      network,
-      address,
-      serveDenoConn,
-      log,
-    );
+    const listener = listenPlain(network, address, serveDenoConn, log, limit("connections"));
     closers.push(listener.close);
     return listener.port;
   };
@@ -340,6 +349,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
       (sock, slot) =>
         serveTls13(sock, config(), peerOfDenoConn(sock.remoteAddr), fallbackTls, slot),
       log,
+      limit("connections"),
     );
     closers.push(listener.close);
     return listener.port;
@@ -348,7 +358,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
   /**
    * Listens with `node:tls` (a plugin's own certificate, `serve({ tls })`):
    * its own listener, as node:tls on a Deno socket through a Duplex gives
-   * small calls 1.6-2.8x the latency (measured side by side in one process). At most MAX_OPEN_CONNECTIONS at once;
+   * small calls 1.6-2.8x the latency (measured side by side in one process). At most maxConnections at once;
    * at the limit the oldest whose TLS handshake is not done is closed, as on
    * the plain listener. A TLS socket is matched to its raw socket through
    * `_parent`, which Deno's node:tls sets as Node's does (undocumented:
@@ -356,10 +366,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
    * change, as a connection that is never established can be closed to make room).
    */
   const bindNodeTls = (network: Network, address: string, tls: ServerTls): Promise<number> => {
-    const table = new ConnectionTable<RawSocket>(log, {
-      max: MAX_OPEN_CONNECTIONS,
-      what: "TLS connections",
-    });
+    const table = new ConnectionTable<RawSocket>(log, limit("TLS connections"));
     const slots = new WeakMap<object, ConnectionSlot>();
     const server = nodeTlsServer(
       nodeTlsOf(tls),

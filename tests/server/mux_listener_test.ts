@@ -75,6 +75,10 @@ Deno.test("mux listener: connections beyond MUX_MAX_SESSIONS are closed, one WAR
       const warnings = records.filter((r) => r["@level"] === "warn");
       assertEquals(warnings.length, 1, JSON.stringify(warnings));
       assert(/multiplexed connections refused/.test(warnings[0]["@message"]));
+      // What the limit is and what to do about it.
+      const warn = warnings[0] as LogRecord & { limit?: number; fix?: string };
+      assertEquals(warn.limit, MUX_MAX_SESSIONS);
+      assert(/find what else connects/.test(warn.fix ?? ""), JSON.stringify(warn));
     } finally {
       await Promise.all(clients.map((c) => c.close()));
       await listener.close();

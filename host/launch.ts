@@ -165,12 +165,19 @@ const HOST_KEY_TYPE = "ecdsa-p521";
 const managed = new Set<PluginClient>();
 /** Every live launched plugin, killed at the host's exit. */
 const live = new Map<PluginClient, () => void>();
+/**
+ * Launches under way (a socket directory made, the process perhaps started,
+ * no client yet): abandoned at the host's exit, their process killed and
+ * their directory removed, as a live plugin's are.
+ */
+const starting = new Set<() => void>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   globalThis.addEventListener("unload", () => {
+    for (const abandon of starting) abandon();
     for (const killNow of live.values()) killNow();
   });
 }
@@ -322,6 +329,18 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
     }
   };
   let proc: PluginProcess | undefined;
+  // Should the host exit before the launch ends (a test runner's exit, Deno.exit() from
+  // elsewhere), the process and the directory do not outlive it.
+  const abandon = () => {
+    try {
+      proc?.kill("SIGKILL");
+    } catch {
+      // the exit goes on
+    }
+    removeDir();
+  };
+  installExitHook();
+  starting.add(abandon);
   try {
     const env = buildPluginEnv({
       handshake: options.handshake,
@@ -458,6 +477,9 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
     removeDir();
     if (err instanceof Refusal) throw err.error();
     throw explainPermission(err, "launching the plugin", HOST);
+  } finally {
+    // Succeeded: the client's exit hook (finishConnect) has it now.
+    starting.delete(abandon);
   }
 }
 

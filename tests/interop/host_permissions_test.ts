@@ -2,7 +2,8 @@
  * The exact Deno flags a host needs (README "Writing a host"): a host run
  * with just these launches go-plugin's Go KV plugin and calls it, plain and
  * AutoMTLS; with any one of them missing it fails with a PermissionError
- * that names the flag to add, and leaves no process and no socket directory.
+ * that names the flag to add, and leaves no process and no socket directory; nor
+ * does a host that exits without kill(), after the launch or during it.
  */
 
 import { kvGoPlugin } from "../_util/peers.ts";
@@ -93,5 +94,30 @@ Deno.test("host exit without kill(): the exit hook kills the plugin and removes 
     assert(pid && dir, r.stdout);
     assertEquals(await waitNoProcesses(exe), [], `the plugin ${pid} outlived its host`);
     assertEquals(rpcpluginDirs(tmp), [], `${dir} was left behind`);
+  });
+});
+
+Deno.test("host exit mid-launch (before the handshake line): the exit hook kills the plugin and removes its socket directory", async () => {
+  await withTempDir(async (tmp) => {
+    // A plugin that says something on stderr and never prints a handshake line; its sleep's
+    // argument marks this test's process.
+    const marker = `600.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+    const exe = `${tmp}/silentplugin`;
+    await Deno.writeTextFile(exe, `#!/bin/sh\necho starting >&2\nexec sleep ${marker}\n`);
+    await Deno.chmod(exe, 0o755);
+    const r = await run(DENO, [
+      "run",
+      ...hostFlags(exe, tmp),
+      ROOT + "tests/fixtures/host.ts",
+      "--exit-mid-start",
+      "--",
+      exe,
+    ], { cwd: tmp, env: { TMPDIR: tmp } });
+    assertEquals(r.code, 0, r.stderr);
+    const left = await waitNoProcesses(marker);
+    // A leftover (the hook broken) is this test's own sleep: ended here, by its pid.
+    for (const line of left) Deno.kill(Number(line.split(" ")[0]), "SIGKILL");
+    assertEquals(left, [], "the starting plugin outlived its host");
+    assertEquals(rpcpluginDirs(tmp), [], "the launch's socket directory was left behind");
   });
 });

@@ -133,3 +133,48 @@ Deno.test("record layer: a failed bulk write that no caller awaits fails the nex
   assert(failed instanceof Deno.errors.BrokenPipe, `the write's error came back: ${failed}`);
   assertEquals(writes, 2, "nothing written after the failed write");
 });
+
+Deno.test("Tls13Connection: a burst of KeyUpdates asking for ours gets one answer before our next data, not one each", async () => {
+  const [client, server] = pipe();
+  const layer = new RecordLayer(server);
+  layer.setReadKeys(await trafficKeys(secretA));
+  layer.setWriteKeys(await trafficKeys(secretB));
+  layer.forgetRaw();
+  const conn = new Tls13Connection(layer, secretA, secretB);
+  const ended = conn.pump(() => {});
+  // The peer: 64 KeyUpdates with update_requested, each under the keys the one before made.
+  const cw = new RecordLayer(client);
+  let ours: Uint8Array = secretA;
+  cw.setWriteKeys(await trafficKeys(ours));
+  const wire: Uint8Array[] = [];
+  for (let i = 0; i < 64; i++) {
+    wire.push(cw.seal(ContentType.handshake, keyUpdate(true), true));
+    ours = await nextTrafficSecret(ours);
+    cw.setWriteKeys(await trafficKeys(ours));
+  }
+  wire.push(cw.seal(ContentType.alert, new Uint8Array([1, AlertDescription.closeNotify]), true));
+  server.inject(joined(wire));
+  assertEquals(await ended, "peer closed the connection (close_notify)");
+  const data = pattern(1000, 7);
+  await conn.write(data);
+  // What the server wrote, read as the peer reads it: KeyUpdates, then the data under the
+  // keys they made.
+  let theirs: Uint8Array = secretB;
+  cw.setReadKeys(await trafficKeys(theirs));
+  let updates = 0;
+  const got: Uint8Array[] = [];
+  while (joined(got).length < data.length) {
+    const type = cw.next();
+    if (type === ContentType.handshake) {
+      assertEquals([...cw.payload], [...keyUpdate(false)], "a KeyUpdate not asking for one back");
+      updates++;
+      theirs = await nextTrafficSecret(theirs);
+      cw.setReadKeys(await trafficKeys(theirs));
+    } else if (type === ContentType.applicationData) got.push(cw.payload.slice());
+    else if (type === 0) assert(await cw.fill(), "the server's records end early");
+    else throw new Error(`record of type ${type}`);
+  }
+  assert(sameBytes(joined(got), data), "the data, under the updated keys");
+  assertEquals(updates, 1, "one KeyUpdate answers the burst");
+  conn.close();
+});

@@ -47,6 +47,18 @@ async function runHost(flags: string[], tmp: string, exe: string, plain: boolean
   ], { cwd: tmp, env: { TMPDIR: tmp } });
 }
 
+/** The fixture host with the documented flags, made to exit without kill() (`how`). */
+function runHostExiting(tmp: string, exe: string, how: "--exit-without-kill" | "--exit-mid-start") {
+  return run(
+    DENO,
+    ["run", ...hostFlags(exe, tmp), ROOT + "tests/fixtures/host.ts", how, "--", exe],
+    {
+      cwd: tmp,
+      env: { TMPDIR: tmp },
+    },
+  );
+}
+
 for (const plain of [true, false]) {
   const mode = plain ? "plain" : "AutoMTLS";
   Deno.test(`host permissions (${mode}): the documented flags are enough`, async () => {
@@ -81,14 +93,7 @@ for (const plain of [true, false]) {
 Deno.test("host exit without kill(): the exit hook kills the plugin and removes its socket directory", async () => {
   await withTempDir(async (tmp) => {
     const exe = await pluginIn(tmp);
-    const r = await run(DENO, [
-      "run",
-      ...hostFlags(exe, tmp),
-      ROOT + "tests/fixtures/host.ts",
-      "--exit-without-kill",
-      "--",
-      exe,
-    ], { cwd: tmp, env: { TMPDIR: tmp } });
+    const r = await runHostExiting(tmp, exe, "--exit-without-kill");
     assertEquals(r.code, 0, r.stderr);
     const [, pid, dir] = /pid (\d+) dir (\S+)/.exec(r.stdout) ?? [];
     assert(pid && dir, r.stdout);
@@ -105,14 +110,7 @@ Deno.test("host exit mid-launch (before the handshake line): the exit hook kills
     const exe = `${tmp}/silentplugin`;
     await Deno.writeTextFile(exe, `#!/bin/sh\necho starting >&2\nexec sleep ${marker}\n`);
     await Deno.chmod(exe, 0o755);
-    const r = await run(DENO, [
-      "run",
-      ...hostFlags(exe, tmp),
-      ROOT + "tests/fixtures/host.ts",
-      "--exit-mid-start",
-      "--",
-      exe,
-    ], { cwd: tmp, env: { TMPDIR: tmp } });
+    const r = await runHostExiting(tmp, exe, "--exit-mid-start");
     assertEquals(r.code, 0, r.stderr);
     const left = await waitNoProcesses(marker);
     // A leftover (the hook broken) is this test's own sleep: ended here, by its pid.

@@ -39,6 +39,16 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
+/** A Tls13Connection on one end of a pipe (it reads under secretA, writes under secretB). */
+async function connectionOverPipe() {
+  const [client, server] = pipe();
+  const layer = new RecordLayer(server);
+  layer.setReadKeys(await trafficKeys(secretA));
+  layer.setWriteKeys(await trafficKeys(secretB));
+  layer.forgetRaw();
+  return { client, server, conn: new Tls13Connection(layer, secretA, secretB) };
+}
+
 Deno.test("record layer: the read buffer grows once, to its bound, when reads fill it, and keeps what it held", async () => {
   const [x, y] = pipe();
   const sizes: number[] = [];
@@ -73,12 +83,7 @@ Deno.test("record layer: the read buffer grows once, to its bound, when reads fi
 });
 
 Deno.test("Tls13Connection: the records of one read reach the layer above in one call, intact, before the alert after them", async () => {
-  const [client, server] = pipe();
-  const layer = new RecordLayer(server);
-  layer.setReadKeys(await trafficKeys(secretA));
-  layer.setWriteKeys(await trafficKeys(secretB));
-  layer.forgetRaw();
-  const conn = new Tls13Connection(layer, secretA, secretB);
+  const { client, server, conn } = await connectionOverPipe();
   const calls: Uint8Array[] = [];
   // Copied during the call: the view is valid only then.
   const ended = conn.pump((d) => calls.push(d.slice()));
@@ -135,12 +140,7 @@ Deno.test("record layer: a failed bulk write that no caller awaits fails the nex
 });
 
 Deno.test("Tls13Connection: a burst of KeyUpdates asking for ours gets one answer before our next data, not one each", async () => {
-  const [client, server] = pipe();
-  const layer = new RecordLayer(server);
-  layer.setReadKeys(await trafficKeys(secretA));
-  layer.setWriteKeys(await trafficKeys(secretB));
-  layer.forgetRaw();
-  const conn = new Tls13Connection(layer, secretA, secretB);
+  const { client, server, conn } = await connectionOverPipe();
   const ended = conn.pump(() => {});
   // The peer: 64 KeyUpdates with update_requested, each under the keys the one before made.
   const cw = new RecordLayer(client);

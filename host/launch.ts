@@ -18,7 +18,7 @@ import { type HandshakeInfo, parseHandshakeLine } from "../handshake/line.ts";
 import { parseReattach, type ReattachConfig } from "../handshake/reattach.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import type { Channel } from "../rpc/client_call.ts";
-import { Broker, openBrokerStream } from "../services/broker.ts";
+import { Broker, BrokerError, openBrokerStream } from "../services/broker.ts";
 import { hostBrokerListen } from "./broker_listener.ts";
 import { connectMultiplexed } from "./mux_connect.ts";
 import type { ServerTls } from "../server/engine.ts";
@@ -165,12 +165,20 @@ const HOST_KEY_TYPE = "ecdsa-p521";
 const managed = new Set<PluginClient>();
 /** Every live launched plugin, killed at the host's exit. */
 const live = new Map<PluginClient, () => void>();
+/**
+ * What the host's exit must undo besides live plugins: launches under way
+ * (a socket directory made, the process perhaps started, no client yet:
+ * their process killed, their directory removed) and the broker socket
+ * directories of attached plugins.
+ */
+const atExit = new Set<() => void>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   globalThis.addEventListener("unload", () => {
+    for (const undo of atExit) undo();
     for (const killNow of live.values()) killNow();
   });
 }
@@ -322,6 +330,18 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
     }
   };
   let proc: PluginProcess | undefined;
+  // Should the host exit before the launch ends (a test runner's exit, Deno.exit() from
+  // elsewhere), the process and the directory do not outlive it.
+  const abandon = () => {
+    try {
+      proc?.kill("SIGKILL");
+    } catch {
+      // the exit goes on
+    }
+    removeDir();
+  };
+  installExitHook();
+  atExit.add(abandon);
   try {
     const env = buildPluginEnv({
       handshake: options.handshake,
@@ -458,6 +478,9 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
     removeDir();
     if (err instanceof Refusal) throw err.error();
     throw explainPermission(err, "launching the plugin", HOST);
+  } finally {
+    // Succeeded: the client's exit hook (finishConnect) has it now.
+    atExit.delete(abandon);
   }
 }
 
@@ -564,9 +587,33 @@ export async function attach(options: AttachOptions): Promise<PluginClient> {
   }
   const logger = options.logger ?? defaultLogger("plugin");
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  // The broker's sockets, if it serves any, go in a directory of our own.
+  // The broker's sockets, if it serves any, go in a directory of our own: made once (the
+  // listens that ask for it at once share it), removed with the client or at the host's exit,
+  // and not made any more once the client is gone.
   let madeDir: string | undefined;
-  const brokerDir = async () => (madeDir ??= await Deno.makeTempDir({ prefix: "rpcplugin-" }));
+  let making: Promise<string> | undefined;
+  let dirDone = false;
+  const removeMadeDir = () => {
+    dirDone = true;
+    atExit.delete(removeMadeDir);
+    if (!madeDir) return;
+    try {
+      Deno.removeSync(madeDir, { recursive: true });
+    } catch {
+      // already gone
+    }
+  };
+  const brokerDir = () =>
+    making ??= Deno.makeTempDir({ prefix: "rpcplugin-" }).then((dir) => {
+      madeDir = dir;
+      if (dirDone) {
+        removeMadeDir();
+        throw new BrokerError("The connection to the plugin is closed: its broker serves nothing");
+      }
+      installExitHook();
+      atExit.add(removeMadeDir);
+      return dir;
+    });
   let closed!: () => void;
   const connectionClosed = new Promise<void>((resolve) => (closed = resolve));
   let channel: Channel;
@@ -612,14 +659,7 @@ export async function attach(options: AttachOptions): Promise<PluginClient> {
       code: null,
       signal: null,
     })),
-    removeDir: () => {
-      if (!madeDir) return;
-      try {
-        Deno.removeSync(madeDir, { recursive: true });
-      } catch {
-        // already gone
-      }
-    },
+    removeDir: removeMadeDir,
     connectionOnly: config.test ?? false,
     owned: false,
     broker: new Broker({

@@ -90,7 +90,11 @@ export const COALESCE_BYTES = 256 * 1024;
 /** Bytes queued for the connection above which stream writes wait for it to drain. */
 export const WRITE_HIGH_WATER = 1024 * 1024;
 
-/** Ping answers queued but unsent beyond which the peer is flooding us: protocol error. */
+/**
+ * Replies to the peer's frames (ping answers, resets of streams we refuse)
+ * queued while no connection write completes, beyond which the peer is
+ * flooding us: protocol error.
+ */
 export const MAX_PENDING_PONGS = 1024;
 
 /** Size of the buffer a Node duplex over a stream reads into, in bytes. */

@@ -174,7 +174,8 @@ export class YamuxSession implements AsyncIterable<YamuxStream> {
   readonly #pings = new Map<number, PendingPing>();
   #nextId: number;
   #pingId = 0;
-  #pongsSinceWrite = 0;
+  /** Replies to the peer's frames (pongs, refusals) queued since a connection write last completed. */
+  #repliesSinceWrite = 0;
   #writesSeen = 0;
   #localGoAway = false;
   #remoteGoAway = false;
@@ -506,7 +507,7 @@ export class YamuxSession implements AsyncIterable<YamuxStream> {
       this.#localGoAway || this.#backlog.length >= this.#backlogLimit ||
       (this.#maxStreams > 0 && this.#streams.size >= this.#maxStreams)
     ) {
-      this.#writer.send(controlFrame(FrameType.windowUpdate, Flag.rst, id, 0));
+      this.#reply(controlFrame(FrameType.windowUpdate, Flag.rst, id, 0), "streams we refused");
       return undefined;
     }
     const stream = new Stream(this.#owner, id, true);
@@ -525,16 +526,7 @@ export class YamuxSession implements AsyncIterable<YamuxStream> {
 
   #onPing(h: Header): void {
     if (h.flags & Flag.syn) {
-      if (this.#writer.writes !== this.#writesSeen) {
-        this.#writesSeen = this.#writer.writes;
-        this.#pongsSinceWrite = 0;
-      }
-      if (++this.#pongsSinceWrite > MAX_PENDING_PONGS) {
-        throw new YamuxProtocolError(
-          `yamux: the peer sent ${MAX_PENDING_PONGS} pings while we could not write one answer`,
-        );
-      }
-      this.#writer.send(controlFrame(FrameType.ping, Flag.ack, SESSION_ID, h.length));
+      this.#reply(controlFrame(FrameType.ping, Flag.ack, SESSION_ID, h.length), "pings");
       return;
     }
     const ping = this.#pings.get(h.length);
@@ -542,6 +534,26 @@ export class YamuxSession implements AsyncIterable<YamuxStream> {
       this.#pings.delete(h.length);
       ping.resolve();
     }
+  }
+
+  /**
+   * Queues a reply to the peer's frame. A peer that sends frames needing one
+   * (pings, streams we refuse) while it reads nothing would make us queue
+   * them without end: past {@linkcode MAX_PENDING_PONGS} since a connection
+   * write last completed, a protocol error.
+   */
+  #reply(frame: Uint8Array, what: string): void {
+    if (this.#writer.writes !== this.#writesSeen) {
+      this.#writesSeen = this.#writer.writes;
+      this.#repliesSinceWrite = 0;
+    }
+    if (++this.#repliesSinceWrite > MAX_PENDING_PONGS) {
+      throw new YamuxProtocolError(
+        `yamux: the peer made us answer ${MAX_PENDING_PONGS} frames (${what}) while we could ` +
+          "not write one answer: it does not read",
+      );
+    }
+    this.#writer.send(frame);
   }
 
   #onGoAway(h: Header): void {

@@ -486,6 +486,11 @@ const pool = new BytePool(8 << 10, 256);
 /**
  * What `finish()` reads in @bufbuild/protobuf 2's `BinaryWriter` (ts-proto's
  * writer): one growing buffer, written up to `pos`, and the open forks.
+ * These are private fields of that class, not its API: every use of them is
+ * guarded (a writer class that lacks any, has other state, or whose
+ * `finish()` gives anything but `buffer[0, pos)` goes through `finish()`),
+ * and tests/rpc/service_test.ts fails if the pinned @bufbuild/protobuf's
+ * writer stops taking the copy-free path or a foreign one takes it.
  */
 interface FlatWriter {
   buffer: Uint8Array;
@@ -494,9 +499,23 @@ interface FlatWriter {
 }
 
 /**
- * Per writer class, whether it is a {@linkcode FlatWriter} whose `finish()`
- * was seen to return exactly `buffer[0, pos)` and empty it: the first
- * message of each class is checked so, and goes through `finish()`.
+ * Every own field of @bufbuild/protobuf 2's `BinaryWriter`. A writer with
+ * another one may keep state that `finish()` resets and the copy-free path
+ * (which only sets `pos` to 0) would not: it goes through `finish()`.
+ */
+const FLAT_WRITER_FIELDS: ReadonlySet<string> = new Set([
+  "buffer",
+  "pos",
+  "stackPos",
+  "viewCache",
+  "encodeUtf8Into",
+]);
+
+/**
+ * Per writer class, whether it is a {@linkcode FlatWriter} with no other
+ * field whose `finish()` was seen to return exactly `buffer[0, pos)` and
+ * empty it: the first message of each class is checked so, and goes
+ * through `finish()`.
  */
 const flatWriters = new WeakMap<object, boolean>();
 
@@ -511,7 +530,7 @@ function flatOf(writer: TsProtoWriter): FlatWriter | null {
 
 /** The first message of a writer class: `finish()`, checked against the flat layout. */
 function finishChecked(writer: TsProtoWriter): Uint8Array {
-  const w = flatOf(writer);
+  const w = Object.keys(writer).every((k) => FLAT_WRITER_FIELDS.has(k)) ? flatOf(writer) : null;
   const expected = w?.buffer.slice(0, w.pos);
   const bytes = writer.finish();
   // An empty message proves nothing: the next one is checked instead.

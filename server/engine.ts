@@ -73,6 +73,15 @@ export interface EngineOptions {
    * ```
    */
   http2?: Partial<H2Limits>;
+  /**
+   * The native engine's bound on the connections each of its listeners
+   * keeps open at once (a go-plugin host opens one); at it, the oldest not
+   * yet established is closed to make room, or else the new one is refused,
+   * with a WARN. grpc-js ignores it.
+   *
+   * @default {64}
+   */
+  maxConnections?: number;
 }
 
 /**

@@ -7,7 +7,8 @@
  * session on each, the oldest open one whose peer has spoken being the
  * broker's, up to `MUX_MAX_SESSIONS` at once: at the limit a new connection
  * closes the oldest one whose peer has not sent a yamux frame yet, or else
- * is closed itself (one WARN per burst).
+ * is closed itself (one WARN per burst). A connection whose peer sends no
+ * frame within `MUX_SILENT_SESSION_MS` is closed.
  *
  * @module
  */
@@ -17,7 +18,8 @@ import type { Logger } from "../log/logger.ts";
 import type { YamuxSession } from "../mux/yamux.ts";
 import { type Broker, multiplexBroker } from "../services/broker.ts";
 import { BrokerMux } from "../services/broker_mux.ts";
-import { MUX_MAX_SESSIONS } from "../services/broker_limits.ts";
+import { MUX_MAX_SESSIONS, MUX_SILENT_SESSION_MS } from "../services/broker_limits.ts";
+import { after } from "../_timer.ts";
 import type { ClientTls } from "../rpc/connect.ts";
 import type { Engine, EngineFactory, ServerTls } from "./engine.ts";
 import { isAddrInUse, listenPlain, type PlainListener } from "../transport/accept.ts";
@@ -38,9 +40,14 @@ export interface MuxListener {
  *
  * @param mux Where the sessions' streams go.
  * @param logger Where accept failures are logged.
+ * @param silentMs How long a connection may stay without a yamux frame from its peer.
  * @returns The listener, not bound yet.
  */
-export function muxListener(mux: BrokerMux, logger: Logger): MuxListener {
+export function muxListener(
+  mux: BrokerMux,
+  logger: Logger,
+  silentMs: number = MUX_SILENT_SESSION_MS,
+): MuxListener {
   const sessions = new Set<YamuxSession>();
   let listener: PlainListener | null = null;
   return {
@@ -52,14 +59,31 @@ export function muxListener(mux: BrokerMux, logger: Logger): MuxListener {
           (conn, slot) => {
             // Established once the peer sent a yamux frame (TLS, if any, is inside each
             // stream): until then it may be closed to make room, so silent sockets cannot
-            // keep the host out.
+            // keep the host out; and it is closed if it stays silent for silentMs.
             logger.debug("multiplexed connection accepted");
-            const session = mux.start(conn, "server", slot.established);
+            const cancelSilent = after(silentMs, () => {
+              logger.warn("closed a multiplexed connection whose peer sent no yamux frame", {
+                within_ms: silentMs,
+              });
+              void session.close();
+            });
+            const session = mux.start(conn, "server", () => {
+              cancelSilent();
+              slot.established();
+            });
             sessions.add(session);
-            return session.done().then(() => sessions.delete(session));
+            return session.done().then(() => {
+              cancelSilent();
+              sessions.delete(session);
+            });
           },
           logger,
-          { max: MUX_MAX_SESSIONS, what: "multiplexed connections" },
+          {
+            max: MUX_MAX_SESSIONS,
+            what: "multiplexed connections",
+            fix: "a go-plugin host opens one multiplexed connection: find what else connects to " +
+              "the plugin's socket (this bound, MUX_MAX_SESSIONS, is fixed)",
+          },
         );
         return Promise.resolve(listener.port);
       } catch (err) {

@@ -442,6 +442,9 @@ async function start(
       try {
         stopping.abort();
         stdio.close();
+        // The host's broker stream is no call of the plugin's: it ends once the plugin's own
+        // calls are over (they may still dial through the broker), not with the grace.
+        void inFlight.idle(graceMs).then(() => hostDone.abort());
         await shutdownEngine(graceMs);
       } catch (err) {
         failed = true;

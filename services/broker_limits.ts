@@ -11,6 +11,7 @@
  * | knocked ids waiting for their stream, per session      | {@linkcode MUX_MAX_EXPECTED}, 5 s each | refused with an error  |
  * | streams open at once, per session                      | {@linkcode MUX_MAX_STREAMS}   | reset                  |
  * | multiplexed connections to the plugin's main listener  | {@linkcode MUX_MAX_SESSIONS}  | the oldest silent one closed, else the new one |
+ * | a multiplexed connection whose peer sends no yamux frame | {@linkcode MUX_SILENT_SESSION_MS} | closed                 |
  *
  * @module
  */
@@ -42,6 +43,14 @@ export const MUX_MAX_STREAMS = 128;
  * plugins take only the first).
  */
 export const MUX_MAX_SESSIONS = 8;
+
+/**
+ * Multiplexed: how long a connection to the plugin's main listener may stay
+ * without a yamux frame from its peer before it is closed (as an HTTP/2
+ * connection without its preface is, `H2Limits.prefaceTimeoutMs`'s default):
+ * a silent socket does not hold a session's place for ever.
+ */
+export const MUX_SILENT_SESSION_MS = 10_000;
 
 /**
  * One WARN per burst of refusals of one kind: the first refusal of a burst

@@ -1,8 +1,7 @@
 /**
  * The one WebAssembly module of tls13/ (tls13/_chacha20_poly1305_wasm.ts,
  * generated from scripts/aead_wasm/): ChaCha20-Poly1305 for the record
- * layer (tls13/chacha20_poly1305_wasm.ts) and SHA-256 / HMAC-SHA-256
- * (tls13/sha256_wasm.ts). Compiled and instantiated
+ * layer (tls13/chacha20_poly1305_wasm.ts). Compiled and instantiated
  * synchronously on first use, once per process, and shared: calls never
  * interleave in one JavaScript thread.
  *
@@ -23,10 +22,6 @@ export interface CryptoWasmExports {
   seal(aad: number, aadLen: number, data: number, len: number): void;
   /** ChaCha20-Poly1305 open in place: 1, or 0 when the tag does not verify. */
   open(aad: number, aadLen: number, data: number, len: number): number;
-  /** SHA-256 of `len` bytes at `p` (scripts/aead_wasm/sha256_wat.ts). */
-  sha256(p: number, len: number): void;
-  /** HMAC-SHA-256 under at most 64 key bytes. */
-  hmac(k: number, kLen: number, m: number, mLen: number): void;
 }
 
 let exports: CryptoWasmExports | null = null;

@@ -4,9 +4,9 @@
  * Finished's verify_data, traffic keys and KeyUpdate's next secret. No PSK:
  * the early secret is always the one of a zero key.
  *
- * The hashes run on WebCrypto: our WebAssembly SHA-256 (tls13/sha256_wasm.ts)
- * was measured no faster for a handshake's schedule in a fresh process
- * (bench/README.md, "Sixth round").
+ * The hashes run on WebCrypto: a WebAssembly SHA-256 of ours was measured no
+ * faster for a handshake's schedule in a fresh process (bench/README.md,
+ * "Seventh round"), and removed.
  *
  * @module
  */

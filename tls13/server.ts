@@ -502,6 +502,13 @@ export class Tls13Connection {
   #readSecret: Uint8Array;
   #writeSecret: Uint8Array;
   #closed = false;
+  /**
+   * Whether we sent a KeyUpdate and no application data since: a request
+   * for one arriving then is already met (our next data goes under keys
+   * newer than the ones it asked to replace), so a peer's burst of requests
+   * gets one answer, not one record and one key derivation each.
+   */
+  #updatedSinceData = false;
 
   /**
    * @param layer The record layer, with application keys installed.
@@ -517,6 +524,7 @@ export class Tls13Connection {
   /** Writes `data` as application data: as few records as fit, in one socket write. */
   write(data: Uint8Array): Promise<void> {
     if (this.#closed) return Promise.reject(new Deno.errors.BadResource("TLS connection closed"));
+    this.#updatedSinceData = false;
     return this.#layer.send(ContentType.applicationData, data);
   }
 
@@ -602,7 +610,7 @@ export class Tls13Connection {
               }
               this.#readSecret = await nextTrafficSecret(this.#readSecret);
               layer.setReadKeys(await trafficKeys(this.#readSecret));
-              if (requested) this.#answerKeyUpdate();
+              if (requested && !this.#updatedSinceData) this.#answerKeyUpdate();
             }
           } else {
             throw new TlsAlertError(
@@ -627,6 +635,7 @@ export class Tls13Connection {
   }
 
   #answerKeyUpdate(): void {
+    this.#updatedSinceData = true;
     this.#layer.sendThenRekey(ContentType.handshake, keyUpdate(false), async () => {
       this.#writeSecret = await nextTrafficSecret(this.#writeSecret);
       return trafficKeys(this.#writeSecret);

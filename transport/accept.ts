@@ -14,6 +14,7 @@ import {
   type ConnectionSlot,
   ConnectionTable,
   MAX_OPEN_CONNECTIONS,
+  RAISE_MAX_CONNECTIONS,
 } from "./connection_table.ts";
 import { splitHostPort } from "./tcp.ts";
 
@@ -85,7 +86,11 @@ export function listenPlain(
   address: string,
   onConn: (sock: Deno.Conn, slot: ConnectionSlot) => Promise<unknown>,
   log: Logger,
-  limit: ConnectionLimit = { max: MAX_OPEN_CONNECTIONS, what: "connections" },
+  limit: ConnectionLimit = {
+    max: MAX_OPEN_CONNECTIONS,
+    what: "connections",
+    fix: RAISE_MAX_CONNECTIONS,
+  },
 ): PlainListener {
   const listener = network === "unix"
     ? Deno.listen({ transport: "unix", path: address })

@@ -26,7 +26,18 @@ export interface ConnectionLimit {
   max: number;
   /** What is refused, for the WARN (the count and the bound are added). */
   what: string;
+  /** The WARN's `fix`: what an operator can do (which option raises `max`, if one does). */
+  fix: string;
 }
+
+/**
+ * The `fix` of the native engine's listeners: the option that raises
+ * {@linkcode MAX_OPEN_CONNECTIONS}.
+ */
+export const RAISE_MAX_CONNECTIONS: string =
+  "a go-plugin host opens one connection per listener: find what else connects to the " +
+  "plugin, or raise the bound with serve({ engine: (o) => createNativeEngine({ ...o, " +
+  "maxConnections: N }) })";
 
 /**
  * A connection's place under the limit: until the peer has proven itself
@@ -42,6 +53,7 @@ export interface ConnectionSlot {
 export class ConnectionTable<T> {
   readonly #limit: ConnectionLimit;
   readonly #refused: BurstWarning;
+  readonly #fields: { limit: number; fix: string };
   /** Each open connection, with how to close it and whether it is established. */
   readonly #open = new Map<T, { close: (item: T) => void; proven: boolean }>();
 
@@ -56,6 +68,7 @@ export class ConnectionTable<T> {
       `${limit.what} refused: ${limit.max} are open already, the most this listener serves ` +
         "at once (the oldest not yet established is closed to make room, if there is one)",
     );
+    this.#fields = { limit: limit.max, fix: limit.fix };
   }
 
   /**
@@ -69,7 +82,7 @@ export class ConnectionTable<T> {
    */
   admit(item: T, close: (item: T) => void): ConnectionSlot | null {
     if (this.#open.size >= this.#limit.max) {
-      this.#refused.refused({ open: this.#open.size });
+      this.#refused.refused({ open: this.#open.size, ...this.#fields });
       const oldest = [...this.#open].find(([, e]) => !e.proven);
       if (!oldest) return null;
       this.#open.delete(oldest[0]);

@@ -44,8 +44,6 @@
  * @module
  */
 
-import { sha256Wat } from "./sha256_wat.ts";
-
 /** Where the caller's AAD and data go in the module's memory. */
 export const DATA = 1024;
 /** Where the caller writes the 32-byte key. */
@@ -390,7 +388,6 @@ ${mac(true)}
 ${XOR_BYTES}
 ${FIRST}
 ${CRYPT}
-${sha256Wat()}
 (func $wipe (memory.fill (i32.const 0) (i32.const 0) (i32.const ${WIPE})))
 (func (export "seal") (param $aad i32) (param $aadLen i32) (param $p i32) (param $len i32)
   (call $first)

@@ -13,9 +13,11 @@
 
 import { isAddrInUse, listenPlain } from "../../transport/accept.ts";
 import {
+  type ConnectionLimit,
   type ConnectionSlot,
   ConnectionTable,
   MAX_OPEN_CONNECTIONS,
+  RAISE_MAX_CONNECTIONS,
 } from "../../transport/connection_table.ts";
 import { splitHostPort } from "../../transport/tcp.ts";
 import { toNodeDuplex } from "../../mux/node_duplex.ts";
@@ -128,6 +130,18 @@ export function createNativeEngine(options: EngineOptions): Engine {
   /** Sockets in our TLS 1.3 handshake, oldest first (shutdown closes them). */
   const handshaking = new Set<Deno.Conn>();
   const handshakeTimeoutMs = options.http2?.prefaceTimeoutMs ?? DEFAULT_H2_LIMITS.prefaceTimeoutMs;
+  const maxConnections = options.maxConnections ?? MAX_OPEN_CONNECTIONS;
+  if (!(Number.isInteger(maxConnections) && maxConnections > 0)) {
+    throw new RangeError(
+      `maxConnections must be a positive integer, not ${maxConnections}: leave it out for ` +
+        `the default (${MAX_OPEN_CONNECTIONS})`,
+    );
+  }
+  const limit = (what: string): ConnectionLimit => ({
+    max: maxConnections,
+    what,
+    fix: RAISE_MAX_CONNECTIONS,
+  });
   let stopping = false;
 
   const open = (
@@ -153,22 +167,25 @@ export function createNativeEngine(options: EngineOptions): Engine {
     return conn;
   };
 
-  const logFailure = (err: unknown) =>
-    log.error("connection failed", { error: (err as Error)?.message });
+  /** What a report of a failure we did not expect asks of the operator. */
+  const REPORT = "a bug of rpcplugin's: report this line; the host's calls on this connection fail";
+  /** Logs, for a connection closed on an unexpected failure, what failed and what to do. */
+  const logFailure = (what: string, fix = REPORT) => (err: unknown) =>
+    log.error(`${what}; the connection is closed`, {
+      error: (err as Error)?.message ?? String(err),
+      fix,
+    });
+  const readFailed = logFailure("reading a plaintext connection failed");
+  const handlingFailed = logFailure("handling a TLS connection's data failed");
 
   const serveDenoConn = (sock: Deno.Conn, slot?: ConnectionSlot): Promise<void> => {
     const conn = open(denoTransport(sock), peerOfDenoConn(sock.remoteAddr), slot?.established);
     if (stopping) conn.drain(AbortSignal.abort());
-    return pumpDenoSocket(sock, conn, logFailure);
+    return pumpDenoSocket(sock, conn, readFailed);
   };
 
   const bindPlain = (network: Network, address: string): number => {
-    const listener = listenPlain(
-      network,
-      address,
-      serveDenoConn,
-      log,
-    );
+    const listener = listenPlain(network, address, serveDenoConn, log, limit("connections"));
     closers.push(listener.close);
     return listener.port;
   };
@@ -194,7 +211,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
       onSecure(sock);
       const conn = open(nodeTransport(sock), peer(sock));
       if (stopping) conn.drain(AbortSignal.abort());
-      pumpNodeSocket(sock, conn, logFailure);
+      pumpNodeSocket(sock, conn, handlingFailed);
     });
     // Deno 2.9's node:tls reports a handshake timeout here but leaves the socket open.
     server.on("tlsClientError", (err: Error, sock: { destroy(): void }) => {
@@ -285,7 +302,11 @@ export function createNativeEngine(options: EngineOptions): Engine {
       result = cfg === null ? "node:tls" : await acceptTls13(sock, cfg, handshakeTimeoutMs);
     } catch (err) {
       // tls13ConfigOf failed: the certificate cannot be used (a bug, as serve() made it).
-      logFailure(err);
+      logFailure(
+        "setting up TLS 1.3 with the server's certificate and key failed",
+        "under AutoMTLS a bug of rpcplugin's (report this line); with serve()'s tls option, " +
+          'give certPem\'s own private key as PKCS#8 PEM ("BEGIN PRIVATE KEY")',
+      )(err);
       return void sock.close();
     } finally {
       // Before a hand-over: under node:tls the socket is out of our handshake (and its bound).
@@ -305,7 +326,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
     try {
       conn.close(await tlsConn.pump((data) => conn.receive(data)));
     } catch (err) {
-      logFailure(err);
+      logFailure("serving a TLS 1.3 connection failed")(err);
       tlsConn.close();
       conn.close("internal error");
     }
@@ -328,6 +349,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
       (sock, slot) =>
         serveTls13(sock, config(), peerOfDenoConn(sock.remoteAddr), fallbackTls, slot),
       log,
+      limit("connections"),
     );
     closers.push(listener.close);
     return listener.port;
@@ -336,7 +358,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
   /**
    * Listens with `node:tls` (a plugin's own certificate, `serve({ tls })`):
    * its own listener, as node:tls on a Deno socket through a Duplex gives
-   * small calls 1.6-2.8x the latency (measured side by side in one process). At most MAX_OPEN_CONNECTIONS at once;
+   * small calls 1.6-2.8x the latency (measured side by side in one process). At most maxConnections at once;
    * at the limit the oldest whose TLS handshake is not done is closed, as on
    * the plain listener. A TLS socket is matched to its raw socket through
    * `_parent`, which Deno's node:tls sets as Node's does (undocumented:
@@ -344,10 +366,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
    * change, as a connection that is never established can be closed to make room).
    */
   const bindNodeTls = (network: Network, address: string, tls: ServerTls): Promise<number> => {
-    const table = new ConnectionTable<RawSocket>(log, {
-      max: MAX_OPEN_CONNECTIONS,
-      what: "TLS connections",
-    });
+    const table = new ConnectionTable<RawSocket>(log, limit("TLS connections"));
     const slots = new WeakMap<object, ConnectionSlot>();
     const server = nodeTlsServer(
       nodeTlsOf(tls),

@@ -2,7 +2,8 @@
  * The exact Deno flags a host needs (README "Writing a host"): a host run
  * with just these launches go-plugin's Go KV plugin and calls it, plain and
  * AutoMTLS; with any one of them missing it fails with a PermissionError
- * that names the flag to add, and leaves no process and no socket directory.
+ * that names the flag to add, and leaves no process and no socket directory; nor
+ * does a host that exits without kill(), after the launch or during it.
  */
 
 import { kvGoPlugin } from "../_util/peers.ts";
@@ -46,6 +47,18 @@ async function runHost(flags: string[], tmp: string, exe: string, plain: boolean
   ], { cwd: tmp, env: { TMPDIR: tmp } });
 }
 
+/** The fixture host with the documented flags, made to exit without kill() (`how`). */
+function runHostExiting(tmp: string, exe: string, how: "--exit-without-kill" | "--exit-mid-start") {
+  return run(
+    DENO,
+    ["run", ...hostFlags(exe, tmp), ROOT + "tests/fixtures/host.ts", how, "--", exe],
+    {
+      cwd: tmp,
+      env: { TMPDIR: tmp },
+    },
+  );
+}
+
 for (const plain of [true, false]) {
   const mode = plain ? "plain" : "AutoMTLS";
   Deno.test(`host permissions (${mode}): the documented flags are enough`, async () => {
@@ -80,18 +93,29 @@ for (const plain of [true, false]) {
 Deno.test("host exit without kill(): the exit hook kills the plugin and removes its socket directory", async () => {
   await withTempDir(async (tmp) => {
     const exe = await pluginIn(tmp);
-    const r = await run(DENO, [
-      "run",
-      ...hostFlags(exe, tmp),
-      ROOT + "tests/fixtures/host.ts",
-      "--exit-without-kill",
-      "--",
-      exe,
-    ], { cwd: tmp, env: { TMPDIR: tmp } });
+    const r = await runHostExiting(tmp, exe, "--exit-without-kill");
     assertEquals(r.code, 0, r.stderr);
     const [, pid, dir] = /pid (\d+) dir (\S+)/.exec(r.stdout) ?? [];
     assert(pid && dir, r.stdout);
     assertEquals(await waitNoProcesses(exe), [], `the plugin ${pid} outlived its host`);
     assertEquals(rpcpluginDirs(tmp), [], `${dir} was left behind`);
+  });
+});
+
+Deno.test("host exit mid-launch (before the handshake line): the exit hook kills the plugin and removes its socket directory", async () => {
+  await withTempDir(async (tmp) => {
+    // A plugin that says something on stderr and never prints a handshake line; its sleep's
+    // argument marks this test's process.
+    const marker = `600.${crypto.getRandomValues(new Uint32Array(1))[0]}`;
+    const exe = `${tmp}/silentplugin`;
+    await Deno.writeTextFile(exe, `#!/bin/sh\necho starting >&2\nexec sleep ${marker}\n`);
+    await Deno.chmod(exe, 0o755);
+    const r = await runHostExiting(tmp, exe, "--exit-mid-start");
+    assertEquals(r.code, 0, r.stderr);
+    const left = await waitNoProcesses(marker);
+    // A leftover (the hook broken) is this test's own sleep: ended here, by its pid.
+    for (const line of left) Deno.kill(Number(line.split(" ")[0]), "SIGKILL");
+    assertEquals(left, [], "the starting plugin outlived its host");
+    assertEquals(rpcpluginDirs(tmp), [], "the launch's socket directory was left behind");
   });
 });

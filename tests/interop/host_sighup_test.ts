@@ -2,7 +2,9 @@
  * SIGHUP stops the plugin as SIGTERM does (server/lifecycle.ts): a call in
  * flight finishes, the socket file is removed, the exit status is 0. Both
  * engines, launched by our host; the call in flight is an Echo bidi stream
- * (tests/fixtures/echo.ts), so the test knows its handler is running.
+ * (tests/fixtures/echo.ts), so the test knows its handler is running. An
+ * idle plugin stops at once on SIGTERM or SIGHUP: the host's broker stream,
+ * always open, does not hold it for the graceful-stop timeout.
  */
 
 import { launch } from "../../host/mod.ts";
@@ -10,6 +12,7 @@ import { createLogger } from "../../log/logger.ts";
 import { EchoDefinition } from "../fixtures/echo.ts";
 import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
 import { assert, assertEquals, withTempDir } from "../_util/host.ts";
+import { within } from "../_util/fuzz.ts";
 
 const HANDSHAKE = { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello", protocolVersion: 1 };
 const FIXTURES = {
@@ -77,4 +80,38 @@ for (const [engine, script] of Object.entries(FIXTURES)) {
       }
     });
   });
+}
+
+for (const [engine, script] of Object.entries(FIXTURES)) {
+  for (const signal of ["SIGTERM", "SIGHUP"] as const) {
+    Deno.test(`${engine}: ${signal} to an idle plugin stops it at once: the host's broker stream does not wait out the grace`, async () => {
+      await withTempDir(async (dir) => {
+        const lines: string[] = [];
+        const plugin = await launch({
+          cmd: [
+            DENO,
+            "run",
+            ...pluginFlags([dir, Deno.env.get("TMPDIR") ?? "/tmp"]),
+            ROOT + script,
+            // A grace far longer than the bound below: waiting it out fails the test.
+            "--grace-ms=120000",
+          ],
+          cwd: dir,
+          handshake: HANDSHAKE,
+          autoMtls: false,
+          logger: createLogger({ level: "trace", write: (l) => void lines.push(l) }),
+        });
+        try {
+          await plugin.ping(); // our host's broker and stdio streams are open
+          Deno.kill(plugin.pid!, signal);
+          const exit = await within(plugin.exited, 30_000, `the plugin's exit after ${signal}`);
+          assertEquals([exit.code, exit.signal], [0, null], lines.join("\n"));
+          const timedOut = lines.filter((l) => l.includes("graceful stop timed out"));
+          assertEquals(timedOut, [], lines.join("\n"));
+        } finally {
+          await plugin.kill();
+        }
+      });
+    });
+  }
 }

@@ -30,6 +30,8 @@ import {
 } from "../../mux/yamux.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { pipePair, RawPeer } from "./_pipe.ts";
+import { controlFrame } from "../../mux/_frame.ts";
+import { within } from "../_util/fuzz.ts";
 import {
   assertRejects,
   bytesOf,
@@ -409,6 +411,35 @@ Deno.test("yamux: maxStreams bounds the streams open at once: the peer's beyond 
   assertEquals(next.id, 7);
   const [answer] = await Promise.all([roundTrip(fourth, bytesOf("again")), echo(next)]);
   assertEquals(text(answer), "again");
+});
+
+Deno.test("yamux: a peer that opens streams we refuse (or pings) and never reads ends the session, not our memory", async () => {
+  for (const flood of ["streams", "pings"] as const) {
+    // Without the bound on unwritten replies, the write timeout would end it (a timeout
+    // error, later); once ended, the session tries that long to write what it queued.
+    const { session, peer, end } = rawPeer("server", {
+      maxStreams: 1,
+      connectionWriteTimeoutMs: 2_000,
+    });
+    const frames: Uint8Array[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      frames.push(
+        flood === "streams"
+          ? controlFrame(FrameType.windowUpdate, Flag.syn, 2 * i + 1, 0)
+          : controlFrame(FrameType.ping, Flag.syn, 0, i),
+      );
+    }
+    // Sent (the session reads them all) while the raw peer reads none of the answers.
+    const sending = peer.send(...frames).catch(() => {});
+    await within(session.done(), 20_000, `the session under a flood of ${flood}`);
+    assert(session.error instanceof YamuxProtocolError, `${flood}: ${session.error}`);
+    assert(
+      /while we could not write one answer/.test(session.error.message),
+      session.error.message,
+    );
+    end.close();
+    await sending;
+  }
 });
 
 Deno.test("yamux: opens wait while acceptBacklog of ours are unacknowledged", async () => {

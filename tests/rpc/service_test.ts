@@ -88,6 +88,114 @@ Deno.test("fromTsProto() codecs take a writer of another kind through its finish
   for (let i = 1; i <= 3; i++) assertEquals([...def.methods.m.request.encode({})], [1, 2, i]);
 });
 
+/** A one-method definition over `fns`, to drive fromTsProto()'s codecs with a writer of ours. */
+function oneMethod(fns: { encode: (m: unknown, w?: never) => unknown; decode: () => unknown }) {
+  return fromTsProto({
+    fullName: "t.T",
+    methods: {
+      m: {
+        name: "M",
+        requestType: fns as never,
+        responseType: fns as never,
+        requestStream: false,
+        responseStream: false,
+      },
+    },
+  }).methods.m.request;
+}
+
+/** How often each writer's finish() ran (kept off the writers: an own field is a case below). */
+const finishes = new WeakMap<object, number>();
+
+/**
+ * A writer with ts-proto's `buffer`/`pos`/`stackPos` and nothing else,
+ * writing `[marker, k]` for its `k`-th message.
+ */
+class LookalikeWriter {
+  buffer = new Uint8Array(64);
+  pos = 0;
+  stackPos: number[] = [];
+  static marker = 0;
+  write(): this {
+    this.buffer[this.pos++] = (this.constructor as typeof LookalikeWriter).marker;
+    this.buffer[this.pos++] = (finishes.get(this) ?? 0) + 1;
+    return this;
+  }
+  finish(): Uint8Array {
+    finishes.set(this, (finishes.get(this) ?? 0) + 1);
+    const out = this.buffer.slice(0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+}
+
+Deno.test("fromTsProto() codecs take a writer that only looks like ts-proto's through its finish(), every message", () => {
+  // A writer class lacking what the copy-free path relies on, or with more; and, as the
+  // control, one with just ts-proto's fields, copy-free after its first message.
+  const cases: [string, typeof LookalikeWriter, number][] = [
+    [
+      "ts-proto's fields only (the control)",
+      class extends LookalikeWriter {
+        static override marker = 1;
+      },
+      1,
+    ],
+    [
+      "another field, which finish() resets",
+      class extends LookalikeWriter {
+        static override marker = 2;
+        pending = 0;
+        override write(): this {
+          this.pending++;
+          return super.write();
+        }
+        override finish(): Uint8Array {
+          this.pending = 0;
+          return super.finish();
+        }
+      },
+      4,
+    ],
+    [
+      "no stackPos",
+      class extends LookalikeWriter {
+        static override marker = 3;
+        constructor() {
+          super();
+          delete (this as { stackPos?: unknown }).stackPos;
+        }
+      },
+      4,
+    ],
+    [
+      "finish() other than buffer[0, pos)",
+      class extends LookalikeWriter {
+        static override marker = 4;
+        override finish(): Uint8Array {
+          return super.finish().reverse();
+        }
+      },
+      4,
+    ],
+  ];
+  for (const [what, Writer, finished] of cases) {
+    let writer: LookalikeWriter | undefined;
+    const encode = oneMethod({
+      encode: (_m, given?: LookalikeWriter) => (writer = given ?? new Writer()).write(),
+      decode: () => ({}),
+    }).encode;
+    const out = [0, 1, 2, 3].map(() => [...encode({})]);
+    assertEquals(finishes.get(writer!), finished, `${what}: finish() calls for 4 messages`);
+    const reversed = what.startsWith("finish()");
+    for (const [i, bytes] of out.entries()) {
+      // Copy-free, the k-th message counts only the finish() calls before it.
+      const k = Math.min(i, finished) + 1;
+      const expected = [Writer.marker, k];
+      assertEquals(bytes, reversed ? expected.reverse() : expected, `${what}: message ${i + 1}`);
+    }
+  }
+});
+
 Deno.test("fromTsProto() codecs: large and small responses side by side arrive intact through serveInProcess()", async () => {
   const store = new Map<string, Uint8Array>();
   const impl = implement(KVDefinition, {

@@ -16,6 +16,9 @@ import { MAX_OPEN_CONNECTIONS } from "../../transport/connection_table.ts";
 import { hostEnv, startDirect } from "../_util/direct.ts";
 import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
 import { assert, assertEquals, withTempDir } from "../_util/host.ts";
+import { assertThrows } from "../_util/assert.ts";
+import { createLogger } from "../../log/logger.ts";
+import { createNativeEngine } from "../../server/engines/native.ts";
 
 /** Bound on a refused connection's close: an accepted one stays open for the 10 s preface timeout. */
 const REFUSAL_MS = 5_000;
@@ -137,6 +140,10 @@ for (const mode of ["plaintext", "AutoMTLS", "user TLS"] as const) {
         const warns = refusalWarnings(p.stderrLines);
         assertEquals(warns.length, 1, "one WARN per burst:\n" + warns.join("\n"));
         assert(warns[0].includes(`${MAX_OPEN_CONNECTIONS} are open already`), warns[0]);
+        // What an operator can do: the option that raises the bound.
+        const warn = JSON.parse(warns[0]);
+        assertEquals(warn.limit, MAX_OPEN_CONNECTIONS, warns[0]);
+        assert(/createNativeEngine\(\{ \.\.\.o, maxConnections: N \}\)/.test(warn.fix), warns[0]);
       } finally {
         for (const c of silent) c.close();
         for (const c of clients) c.close("test over");
@@ -172,3 +179,45 @@ for (const mode of ["plaintext", "AutoMTLS", "user TLS"] as const) {
     });
   });
 }
+
+Deno.test("createNativeEngine({ maxConnections }): the bound its WARN names is the one the listener keeps", async () => {
+  await withTempDir(async (dir) => {
+    const lines: string[] = [];
+    const logged = Promise.withResolvers<void>();
+    const logger = createLogger({
+      level: "warn",
+      write: (l) => {
+        lines.push(l);
+        if (/connections refused/.test(l)) logged.resolve();
+      },
+    });
+    const engine = createNativeEngine({ maxMessageBytes: 1 << 20, logger, maxConnections: 2 });
+    const path = `${dir}/plugin.sock`;
+    await engine.bind("unix", path);
+    const silent: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 3; i++) silent.push(await Deno.connect({ transport: "unix", path }));
+      // The third closes the oldest silent one: the bound is 2, not MAX_OPEN_CONNECTIONS.
+      assert(await closedByPeer(silent[0]), "the oldest of 3 silent connections was kept open");
+      await logged.promise;
+      const warn = JSON.parse(lines.find((l) => /connections refused/.test(l))!);
+      assertEquals(warn.limit, 2, JSON.stringify(warn));
+      assert(warn["@message"].includes("2 are open already"), warn["@message"]);
+      assert(warn.fix.includes("maxConnections"), warn.fix);
+    } finally {
+      for (const c of silent) c.close();
+      await engine.shutdown(0);
+    }
+  });
+});
+
+Deno.test("createNativeEngine({ maxConnections }): a bound that is not a positive integer is named", () => {
+  const logger = createLogger({ level: "off", write: () => {} });
+  for (const bad of [0, -1, 1.5, NaN]) {
+    assertThrows(
+      () => createNativeEngine({ maxMessageBytes: 1 << 20, logger, maxConnections: bad }),
+      RangeError,
+      /maxConnections must be a positive integer/,
+    );
+  }
+});

@@ -10,6 +10,7 @@ import { fromTsProto, serve, StartupError } from "../../mod.ts";
 import { KVDefinition } from "../../examples/kv/gen/kv_pb.ts";
 import { kvService } from "../../examples/kv/kv.ts";
 import { debugMode, debugText } from "../../server/debug.ts";
+import { createLogger } from "../../log/logger.ts";
 import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
 import { socketFiles, withTempDir } from "../_util/host.ts";
 import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
@@ -284,4 +285,47 @@ Deno.test("debugText(): the Terraform SDK shape, shell-quoted; Windows forms", (
     parseReattach(REATTACH_LINE.exec(debugText(PROVIDER, config, "linux").split("\n")[2])![1]),
     parseReattach(json),
   );
+});
+
+Deno.test({
+  name:
+    "attach(): the broker's socket directory is made once for listens at once, and removed by kill()",
+  ignore: !onUnix,
+  fn: () =>
+    withTempDir(async (dir) => {
+      const p = startDebugPlugin(dir, ["--log-level=info"]);
+      const serving: string[] = [];
+      const logger = createLogger({
+        level: "debug",
+        write: (l) => {
+          const r = JSON.parse(l);
+          if (r["@message"] === "broker serving") serving.push(r.address);
+        },
+      });
+      const plugin = await attach({ reattach: await printedConfig(p), logger });
+      try {
+        // Two listeners asked for at once: both in the one directory of this client.
+        const listeners = await Promise.all([
+          plugin.broker.acceptAndServe(plugin.broker.nextId(), []),
+          plugin.broker.acceptAndServe(plugin.broker.nextId(), []),
+        ]);
+        const dirs = [...new Set(serving.map((a) => a.slice(0, a.lastIndexOf("/"))))];
+        assertEquals(serving.length, 2, JSON.stringify(serving));
+        assertEquals(dirs.length, 1, `one directory, not ${JSON.stringify(dirs)}`);
+        await Promise.all(listeners.map((l) => l.close()));
+        await plugin.kill();
+        const left = dirs.filter((d) => {
+          try {
+            return Deno.statSync(d).isDirectory;
+          } catch {
+            return false;
+          }
+        });
+        assertEquals(left, [], "the broker's directory outlived kill()");
+      } finally {
+        await plugin.kill();
+        p.child.kill("SIGINT");
+        await finish(p);
+      }
+    }),
 });

@@ -2,7 +2,8 @@
  * The plugin's multiplexed main listener keeps a bounded number of
  * sessions: at `MUX_MAX_SESSIONS` a new connection closes the oldest whose
  * peer has not sent a yamux frame, or else is closed itself, with one WARN
- * per burst; a silent socket is never the broker's session while the host's is open. (The multiplexed mode against go-plugin's hosts:
+ * per burst; a silent socket is never the broker's session while the host's is open, and is
+ * closed once it stayed silent for the deadline. (The multiplexed mode against go-plugin's hosts:
  * tests/interop/broker_mux_test.ts.)
  */
 
@@ -14,12 +15,13 @@ import { MUX_MAX_SESSIONS } from "../../services/broker_limits.ts";
 import { BrokerMux } from "../../services/broker_mux.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { withTempDir } from "../_util/host.ts";
+import { within } from "../_util/fuzz.ts";
 
 /** A log record, as the tests read it. */
 type LogRecord = { "@level": string; "@message": string };
 
 /** The multiplexed listener on `dir`'s socket, its mux, and its log (trace and up). */
-async function listening(dir: string) {
+async function listening(dir: string, silentMs?: number) {
   const records: LogRecord[] = [];
   let written = Promise.withResolvers<void>();
   const logger = createLogger({
@@ -36,7 +38,7 @@ async function listening(dir: string) {
     logger,
     program: "the plugin",
   });
-  const listener = muxListener(mux, logger);
+  const listener = muxListener(mux, logger, silentMs);
   const path = `${dir}/plugin.sock`;
   await listener.bind("unix", path);
   return {
@@ -73,6 +75,10 @@ Deno.test("mux listener: connections beyond MUX_MAX_SESSIONS are closed, one WAR
       const warnings = records.filter((r) => r["@level"] === "warn");
       assertEquals(warnings.length, 1, JSON.stringify(warnings));
       assert(/multiplexed connections refused/.test(warnings[0]["@message"]));
+      // What the limit is and what to do about it.
+      const warn = warnings[0] as LogRecord & { limit?: number; fix?: string };
+      assertEquals(warn.limit, MUX_MAX_SESSIONS);
+      assert(/find what else connects/.test(warn.fix ?? ""), JSON.stringify(warn));
     } finally {
       await Promise.all(clients.map((c) => c.close()));
       await listener.close();
@@ -114,6 +120,34 @@ Deno.test("mux listener: MUX_MAX_SESSIONS silent sockets cannot keep the host ou
       for (const c of silent) c.close();
       await host?.close();
       await served.close();
+      await listener.close();
+      await mux.close();
+    }
+  });
+});
+
+Deno.test("mux listener: a connection whose peer sends no yamux frame is closed after the deadline; one that spoke stays", async () => {
+  await withTempDir(async (dir) => {
+    const { records, mux, listener, path } = await listening(dir, 200);
+    // The host first: its deadline, were it not cancelled by its frame, would pass first.
+    const host = new YamuxSession(await Deno.connect({ transport: "unix", path }), "client");
+    await host.ping();
+    const silent = await Deno.connect({ transport: "unix", path });
+    try {
+      // The plugin ends the silent socket's session (its GoAway) and closes it; a hang
+      // here: the socket holds its place for ever.
+      const buf = new Uint8Array(64);
+      const drained = (async () => {
+        while (await silent.read(buf).catch(() => null) !== null) { /* the GoAway */ }
+      })();
+      await within(drained, 5_000, "the silent socket's close (the deadline is 200 ms)");
+      const closed = records.filter((r) => /sent no yamux frame/.test(r["@message"]));
+      assertEquals(closed.length, 1, JSON.stringify(records));
+      // The host's session outlived the deadline.
+      await host.ping();
+    } finally {
+      silent.close();
+      await host.close();
       await listener.close();
       await mux.close();
     }

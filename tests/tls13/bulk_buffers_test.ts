@@ -39,6 +39,16 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
+/** A Tls13Connection on one end of a pipe (it reads under secretA, writes under secretB). */
+async function connectionOverPipe() {
+  const [client, server] = pipe();
+  const layer = new RecordLayer(server);
+  layer.setReadKeys(await trafficKeys(secretA));
+  layer.setWriteKeys(await trafficKeys(secretB));
+  layer.forgetRaw();
+  return { client, server, conn: new Tls13Connection(layer, secretA, secretB) };
+}
+
 Deno.test("record layer: the read buffer grows once, to its bound, when reads fill it, and keeps what it held", async () => {
   const [x, y] = pipe();
   const sizes: number[] = [];
@@ -73,12 +83,7 @@ Deno.test("record layer: the read buffer grows once, to its bound, when reads fi
 });
 
 Deno.test("Tls13Connection: the records of one read reach the layer above in one call, intact, before the alert after them", async () => {
-  const [client, server] = pipe();
-  const layer = new RecordLayer(server);
-  layer.setReadKeys(await trafficKeys(secretA));
-  layer.setWriteKeys(await trafficKeys(secretB));
-  layer.forgetRaw();
-  const conn = new Tls13Connection(layer, secretA, secretB);
+  const { client, server, conn } = await connectionOverPipe();
   const calls: Uint8Array[] = [];
   // Copied during the call: the view is valid only then.
   const ended = conn.pump((d) => calls.push(d.slice()));
@@ -132,4 +137,44 @@ Deno.test("record layer: a failed bulk write that no caller awaits fails the nex
   await writer.send(ContentType.applicationData, new Uint8Array(3)).catch((e) => (failed ??= e));
   assert(failed instanceof Deno.errors.BrokenPipe, `the write's error came back: ${failed}`);
   assertEquals(writes, 2, "nothing written after the failed write");
+});
+
+Deno.test("Tls13Connection: a burst of KeyUpdates asking for ours gets one answer before our next data, not one each", async () => {
+  const { client, server, conn } = await connectionOverPipe();
+  const ended = conn.pump(() => {});
+  // The peer: 64 KeyUpdates with update_requested, each under the keys the one before made.
+  const cw = new RecordLayer(client);
+  let ours: Uint8Array = secretA;
+  cw.setWriteKeys(await trafficKeys(ours));
+  const wire: Uint8Array[] = [];
+  for (let i = 0; i < 64; i++) {
+    wire.push(cw.seal(ContentType.handshake, keyUpdate(true), true));
+    ours = await nextTrafficSecret(ours);
+    cw.setWriteKeys(await trafficKeys(ours));
+  }
+  wire.push(cw.seal(ContentType.alert, new Uint8Array([1, AlertDescription.closeNotify]), true));
+  server.inject(joined(wire));
+  assertEquals(await ended, "peer closed the connection (close_notify)");
+  const data = pattern(1000, 7);
+  await conn.write(data);
+  // What the server wrote, read as the peer reads it: KeyUpdates, then the data under the
+  // keys they made.
+  let theirs: Uint8Array = secretB;
+  cw.setReadKeys(await trafficKeys(theirs));
+  let updates = 0;
+  const got: Uint8Array[] = [];
+  while (joined(got).length < data.length) {
+    const type = cw.next();
+    if (type === ContentType.handshake) {
+      assertEquals([...cw.payload], [...keyUpdate(false)], "a KeyUpdate not asking for one back");
+      updates++;
+      theirs = await nextTrafficSecret(theirs);
+      cw.setReadKeys(await trafficKeys(theirs));
+    } else if (type === ContentType.applicationData) got.push(cw.payload.slice());
+    else if (type === 0) assert(await cw.fill(), "the server's records end early");
+    else throw new Error(`record of type ${type}`);
+  }
+  assert(sameBytes(joined(got), data), "the data, under the updated keys");
+  assertEquals(updates, 1, "one KeyUpdate answers the burst");
+  conn.close();
 });

@@ -3,7 +3,7 @@
  * cipher suite is TLS_AES_128_GCM_SHA256, but every secret up to the
  * traffic secrets uses SHA-256 as ours does; its 16-byte keys check
  * HKDF-Expand-Label with another length, and the client's Finished checks
- * verify_data.
+ * verify_data. HKDF itself against RFC 5869's SHA-256 test cases.
  *
  * @module
  */
@@ -13,7 +13,9 @@ import {
   equalConstantTime,
   finishedVerifyData,
   handshakeSecrets,
+  hkdfExpand,
   hkdfExpandLabel,
+  hkdfExtract,
   hkdfLabel,
   nextTrafficSecret,
   sha256,
@@ -24,6 +26,9 @@ import { assert, assertEquals } from "../_util/assert.ts";
 
 const hex = (s: string) =>
   new Uint8Array(s.replace(/\s+/g, "").match(/../g)!.map((b) => parseInt(b, 16)));
+const fill = (n: number, b: number) => new Uint8Array(n).fill(b);
+const range = (from: number, to: number) =>
+  Uint8Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const toHex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
 
 // RFC 8448 §3.
@@ -117,4 +122,42 @@ Deno.test("key schedule: HkdfLabel layout, transcript hash, KeyUpdate's next sec
   const next = await nextTrafficSecret(s);
   assertEquals(toHex(next), toHex(await hkdfExpandLabel(s, "traffic upd", new Uint8Array(0), 32)));
   assert(toHex(next) !== toHex(s));
+});
+
+/** RFC 5869 A.1-A.3 (HKDF-SHA-256). */
+const RFC5869 = [
+  {
+    ikm: fill(22, 0x0b),
+    salt: range(0x00, 0x0c),
+    info: range(0xf0, 0xf9),
+    length: 42,
+    prk: "077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5",
+    okm: "3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865",
+  },
+  {
+    ikm: range(0x00, 0x4f),
+    salt: range(0x60, 0xaf),
+    info: range(0xb0, 0xff),
+    length: 82,
+    prk: "06a6b88c5853361a06104c9ceb35b45cef760014904671014a193f40c15fc244",
+    okm: "b11e398dc80327a1c8e7f78c596a49344f012eda2d4efad8a050cc4c19afa97c" +
+      "59045a99cac7827271cb41c65e590e09da3275600c2f09b8367793a9aca3db71" +
+      "cc30c58179ec3e87c14c01d5c1f3434f1d87",
+  },
+  {
+    ikm: fill(22, 0x0b),
+    salt: new Uint8Array(0),
+    info: new Uint8Array(0),
+    length: 42,
+    prk: "19ef24a32c717b167f33a91d6f648bdf96596776afdb6377ac434c1c293ccb04",
+    okm: "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8",
+  },
+];
+
+Deno.test("key schedule: HKDF (hkdfExtract, hkdfExpand) gives RFC 5869's test cases A.1-A.3", async () => {
+  for (const [i, v] of RFC5869.entries()) {
+    const prk = await hkdfExtract(v.salt, v.ikm);
+    assertEquals(toHex(prk), v.prk, `A.${i + 1} PRK`);
+    assertEquals(toHex(await hkdfExpand(prk, v.info, v.length)), v.okm, `A.${i + 1} OKM`);
+  }
 });

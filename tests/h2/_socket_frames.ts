@@ -2,12 +2,14 @@
  * A raw HTTP/2 peer's side of a socket, for tests that play a hostile or
  * scripted peer against our server or client over a real socket: frames
  * read and gathered (header blocks decoded), a PING whose ACK says that
- * every frame sent before it was handled (frames are handled in order), and
- * a write of all bytes.
+ * every frame sent before it was handled (frames are handled in order), a
+ * write of all bytes, and our client connected to a raw server.
  *
  * @module
  */
 
+import { connect } from "../../rpc/connect.ts";
+import type { Channel } from "../../rpc/client_call.ts";
 import { Flag, frame, FrameType } from "../../h2/frame.ts";
 import { HpackDecoder } from "../../h2/hpack.ts";
 import { concat, decodeHeaderBlocks, type Frame, parseFrames } from "./_h2client.ts";
@@ -57,4 +59,37 @@ export const pingAcked = (frames: Frame[]) =>
 /** Writes all of `data`. */
 export async function writeAll(sock: Deno.Conn, data: Uint8Array): Promise<void> {
   for (let at = 0; at < data.length;) at += await sock.write(data.subarray(at));
+}
+
+/**
+ * Runs `fn` with our client (`connect()`, allowing `maxMessageBytes`) and
+ * the raw server's side of its unix socket; closes both and the listener
+ * after, and removes the socket's directory.
+ */
+export async function withRawServer(
+  maxMessageBytes: number,
+  fn: (channel: Channel, sock: Deno.Conn) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "rpcplugin-raw-server-" });
+  const path = `${dir}/server.sock`;
+  const listener = Deno.listen({ transport: "unix", path });
+  try {
+    const accepted = listener.accept();
+    const channel = await connect({
+      network: "unix",
+      address: path,
+      maxMessageBytes,
+      timeoutMs: 5000,
+    });
+    const sock = await accepted;
+    try {
+      await fn(channel, sock);
+    } finally {
+      channel.close();
+      sock.close();
+    }
+  } finally {
+    listener.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 }

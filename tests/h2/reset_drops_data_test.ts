@@ -20,7 +20,6 @@
  */
 
 import { createLogger } from "../../log/logger.ts";
-import { connect } from "../../rpc/connect.ts";
 import { implement } from "../../rpc/service.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
 import { createNativeEngine } from "../../server/engines/native.ts";
@@ -44,7 +43,7 @@ import {
   headersFrame,
   requestHeaders,
 } from "./_h2client.ts";
-import { FrameReader, PING, pingAcked, writeAll } from "./_socket_frames.ts";
+import { FrameReader, PING, pingAcked, withRawServer, writeAll } from "./_socket_frames.ts";
 
 const MiB = 1 << 20;
 /** What the sender makes before the reset: more than its 4 MiB of unwritten output. */
@@ -166,68 +165,55 @@ Deno.test("server: DATA queued for a stream the client resets is dropped, its wi
 Deno.test("server: DATA queued for a stream the client resets is dropped, its window given back (small frames)", () =>
   serverCase(SMALL_CHUNK));
 
-Deno.test("client: request DATA queued for a call we cancel is dropped", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "rpcplugin-reset-" });
-  const path = `${dir}/server.sock`;
-  const listener = Deno.listen({ transport: "unix", path });
-  const accepted = listener.accept();
-  const channel = await connect({
-    network: "unix",
-    address: path,
-    maxMessageBytes: 16 * MiB,
-    timeoutMs: 5000,
-  });
-  const sock = await accepted;
-  const abort = new AbortController();
-  const made = Promise.withResolvers<void>();
-  let call: Promise<unknown> | null = null;
-  try {
-    await writeAll(
-      sock,
-      concat(
-        settingsFrame([[Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW]]),
-        windowUpdateFrame(0, CONNECTION_WINDOW - 65535),
-      ),
-    );
-    const reader = new FrameReader(sock, CLIENT_PREFACE.length);
-    // Our SETTINGS ACK: the client now has the windows.
-    await writeAll(sock, PING);
-    await reader.until(pingAcked, "the client's PING ACK");
-    call = channel.clientStream(
-      upload,
-      (async function* () {
-        for (let sent = 0;; sent += CHUNK.length) {
-          if (sent >= MADE) made.resolve();
-          yield CHUNK;
-        }
-      })(),
-      { signal: abort.signal },
-    ).catch((e) => e);
-    // Not reading: the requests wait in the client once the socket is full.
-    await made.promise;
-    abort.abort();
-    const err = await call;
-    assert(err instanceof RpcError && err.code === Status.CANCELLED, `the call gave ${err}`);
-    const reset = (frames: Frame[]) =>
-      frames.some((f) => f.type === FrameType.RST_STREAM && f.streamId === 1);
-    await reader.until(reset, "the RST_STREAM of the cancelled call");
-    const arrived = dataBytes(
-      reader.frames.slice(0, reader.frames.findIndex((f) => f.type === FrameType.RST_STREAM)),
-      1,
-    );
-    assert(
-      arrived < ARRIVED_BOUND,
-      `${(arrived / MiB).toFixed(2)} MiB of the request arrived after we cancelled it with ` +
-        `more than ${MADE / MiB} MiB made (bound ${
-          ARRIVED_BOUND / MiB
-        } MiB): queued DATA was still written`,
-    );
-    assertEquals(dataBytes(reader.frames), arrived, "DATA of the call after its RST_STREAM");
-  } finally {
-    channel.close();
-    sock.close();
-    listener.close();
-    await call;
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+Deno.test("client: request DATA queued for a call we cancel is dropped", () =>
+  withRawServer(16 * MiB, async (channel, sock) => {
+    const abort = new AbortController();
+    const made = Promise.withResolvers<void>();
+    let call: Promise<unknown> | null = null;
+    try {
+      await writeAll(
+        sock,
+        concat(
+          settingsFrame([[Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW]]),
+          windowUpdateFrame(0, CONNECTION_WINDOW - 65535),
+        ),
+      );
+      const reader = new FrameReader(sock, CLIENT_PREFACE.length);
+      // Our SETTINGS ACK: the client now has the windows.
+      await writeAll(sock, PING);
+      await reader.until(pingAcked, "the client's PING ACK");
+      call = channel.clientStream(
+        upload,
+        (async function* () {
+          for (let sent = 0;; sent += CHUNK.length) {
+            if (sent >= MADE) made.resolve();
+            yield CHUNK;
+          }
+        })(),
+        { signal: abort.signal },
+      ).catch((e) => e);
+      // Not reading: the requests wait in the client once the socket is full.
+      await made.promise;
+      abort.abort();
+      const err = await call;
+      assert(err instanceof RpcError && err.code === Status.CANCELLED, `the call gave ${err}`);
+      const reset = (frames: Frame[]) =>
+        frames.some((f) => f.type === FrameType.RST_STREAM && f.streamId === 1);
+      await reader.until(reset, "the RST_STREAM of the cancelled call");
+      const arrived = dataBytes(
+        reader.frames.slice(0, reader.frames.findIndex((f) => f.type === FrameType.RST_STREAM)),
+        1,
+      );
+      assert(
+        arrived < ARRIVED_BOUND,
+        `${(arrived / MiB).toFixed(2)} MiB of the request arrived after we cancelled it with ` +
+          `more than ${MADE / MiB} MiB made (bound ${
+            ARRIVED_BOUND / MiB
+          } MiB): queued DATA was still written`,
+      );
+      assertEquals(dataBytes(reader.frames), arrived, "DATA of the call after its RST_STREAM");
+    } finally {
+      channel.close();
+      await call;
+    }
+  }));

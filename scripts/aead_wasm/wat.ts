@@ -160,43 +160,216 @@ ${body})`;
  */
 function polyBlock(lo: string, hi: string, top: string): string {
   const M = "(i64.const 0x3ffffff)";
-  const g = (n: string) => `(local.get ${n})`;
-  const mul = (a: string, b: string) => `(i64.mul ${g(a)} ${g(b)})`;
-  const sum = (terms: string[]) => terms.reduce((acc, t) => `(i64.add ${acc} ${t})`);
   const h = ["$h0", "$h1", "$h2", "$h3", "$h4"];
   const r = ["$r0", "$r1", "$r2", "$r3", "$r4"];
   const s = ["", "$s1", "$s2", "$s3", "$s4"];
-  let code = `(local.set $lo ${lo}) (local.set $hi ${hi})
+  const code = `(local.set $lo ${lo}) (local.set $hi ${hi})
 (local.set $h0 (i64.add $h0g (i64.and (local.get $lo) ${M})))
 (local.set $h1 (i64.add $h1g (i64.and (i64.shr_u (local.get $lo) (i64.const 26)) ${M})))
 (local.set $h2 (i64.add $h2g (i64.and (i64.or (i64.shr_u (local.get $lo) (i64.const 52)) (i64.shl (local.get $hi) (i64.const 12))) ${M})))
 (local.set $h3 (i64.add $h3g (i64.and (i64.shr_u (local.get $hi) (i64.const 14)) ${M})))
 (local.set $h4 (i64.add $h4g (i64.or (i64.shr_u (local.get $hi) (i64.const 40)) ${top})))
 `.replace(/\$h(\d)g/g, (_, d) => `(local.get $h${d})`);
-  // d_k = sum over i + j = k of h_i r_j, plus 5 h_i r_j for i + j = k + 5.
+  return code + mulReduce(h, r, s, h);
+}
+
+/**
+ * `out = a * b mod 2^130 - 5` in 26-bit limbs (i64 locals; `sb` holds 5 b_i),
+ * partly carried: every limb below 2^26 but limb 1, below 2^26 + 2^10. `out`
+ * may be `a`: the products are summed into `$d0`-`$d4` first.
+ */
+function mulReduce(a: string[], b: string[], sb: string[], out: string[]): string {
+  const M = "(i64.const 0x3ffffff)";
+  const mul = (x: string, y: string) => `(i64.mul (local.get ${x}) (local.get ${y}))`;
+  const sum = (terms: string[]) => terms.reduce((acc, t) => `(i64.add ${acc} ${t})`);
+  let code = "";
+  // d_k = sum over i + j = k of a_i b_j, plus 5 a_i b_j for i + j = k + 5.
   for (let k = 0; k < 5; k++) {
     const terms: string[] = [];
     for (let i = 0; i < 5; i++) {
       const j = k - i;
-      terms.push(j >= 0 ? mul(h[i], r[j]) : mul(h[i], s[j + 5]));
+      terms.push(j >= 0 ? mul(a[i], b[j]) : mul(a[i], sb[j + 5]));
     }
     code += `(local.set $d${k} ${sum(terms)})\n`;
   }
-  // Carry: d0 -> d1 -> ... -> d4 -> 5 * into h0 -> h1.
-  code += `(local.set $h0 (i64.and (local.get $d0) ${M}))
+  const [o0, o1, o2, o3, o4] = out;
+  // Carry: d0 -> d1 -> ... -> d4 -> 5 * into out0 -> out1.
+  code += `(local.set ${o0} (i64.and (local.get $d0) ${M}))
 (local.set $d1 (i64.add (local.get $d1) (i64.shr_u (local.get $d0) (i64.const 26))))
-(local.set $h1 (i64.and (local.get $d1) ${M}))
+(local.set ${o1} (i64.and (local.get $d1) ${M}))
 (local.set $d2 (i64.add (local.get $d2) (i64.shr_u (local.get $d1) (i64.const 26))))
-(local.set $h2 (i64.and (local.get $d2) ${M}))
+(local.set ${o2} (i64.and (local.get $d2) ${M}))
 (local.set $d3 (i64.add (local.get $d3) (i64.shr_u (local.get $d2) (i64.const 26))))
-(local.set $h3 (i64.and (local.get $d3) ${M}))
+(local.set ${o3} (i64.and (local.get $d3) ${M}))
 (local.set $d4 (i64.add (local.get $d4) (i64.shr_u (local.get $d3) (i64.const 26))))
-(local.set $h4 (i64.and (local.get $d4) ${M}))
-(local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $d4) (i64.const 26)) (i64.const 5))))
-(local.set $h1 (i64.add (local.get $h1) (i64.shr_u (local.get $h0) (i64.const 26))))
-(local.set $h0 (i64.and (local.get $h0) ${M}))
+(local.set ${o4} (i64.and (local.get $d4) ${M}))
+(local.set ${o0} (i64.add (local.get ${o0}) (i64.mul (i64.shr_u (local.get $d4) (i64.const 26)) (i64.const 5))))
+(local.set ${o1} (i64.add (local.get ${o1}) (i64.shr_u (local.get ${o0}) (i64.const 26))))
+(local.set ${o0} (i64.and (local.get ${o0}) ${M}))
 `;
   return code;
+}
+
+const limbs = (name: string) => [0, 1, 2, 3, 4].map((i) => `$${name}${i}`);
+/** The powers r^2, r^3, r^4 (i64 locals) and 5 times each (limbs 1-4). */
+const POW = [2, 3, 4].map((k) => ({ r: limbs(`p${k}_`), s: ["", ...limbs(`q${k}_`).slice(1)] }));
+const V_H = limbs("vh"), V_X = limbs("vx"), V_LO = limbs("vlo"), V_HI = limbs("vhi");
+/** r^4 in every lane, and 5 r^4. */
+const V_R4 = limbs("vr4_"), V_S4 = ["", ...limbs("vs4_").slice(1)];
+/** [r^4, r^3, r^2, r] (the last step's), and 5 times. */
+const V_RL = limbs("vrl"), V_SL = ["", ...limbs("vsl").slice(1)];
+const V_B = ["$vb0", "$vb1", "$vb2", "$vb3"], V_T = ["$vt0", "$vt1", "$vt2", "$vt3"];
+const V_W = ["$vw0", "$vw1", "$vw2", "$vw3"];
+const LO32 = "0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23";
+const HI32 = "8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31";
+const LO64 = "0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23";
+const HI64 = "8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31";
+
+/** The v128 locals of the four-block Poly1305. */
+const VEC_LOCALS = [
+  ...V_H,
+  ...V_X,
+  ...V_LO,
+  ...V_HI,
+  ...V_R4,
+  ...V_S4,
+  ...V_RL,
+  ...V_SL,
+  ...V_B,
+  ...V_T,
+  ...V_W,
+].filter((n) => n !== "").map((n) => `(local ${n} v128)`).join(" ");
+/** Its i64 locals. */
+const POW_LOCALS = POW.flatMap((p) => [...p.r, ...p.s]).filter((n) => n !== "")
+  .map((n) => `(local ${n} i64)`).join(" ");
+
+/**
+ * Four Poly1305 blocks at once (the 64 bytes at `$q`): lane l of the i32x4
+ * accumulator limbs `V_H` holds the sum of blocks 4i + l, each step
+ * H = (H + m) * r^4, the last one (`last`) times [r^4, r^3, r^2, r] instead,
+ * so that the lanes' sum is the scalar Horner value of all those blocks. A
+ * limb of H + m stays below 2^27 + 2^10, 5 r^k's below 2^29: their products
+ * (i64x2.extmul of the i32 lanes) below 2^57, a sum of five below 2^60. The
+ * carries run in the 64-bit lanes; the result is packed back into 32-bit
+ * lanes (or, `last`, summed over the lanes into the scalar `$h0`-`$h4`).
+ */
+function poly4(last: boolean): string {
+  const g = (n: string) => `(local.get ${n})`;
+  const R = last ? V_RL : V_R4, S = last ? V_SL : V_S4;
+  const M32 = "(v128.const i32x4 0x3ffffff 0x3ffffff 0x3ffffff 0x3ffffff)";
+  const M64 = "(v128.const i64x2 0x3ffffff 0x3ffffff)";
+  const [b0, b1, b2, b3] = V_B, [t0, t1, t2, t3] = V_T, [w0, w1, w2, w3] = V_W;
+  let code = V_B.map((b, i) =>
+    `(local.set ${b} (v128.load offset=${16 * i} align=1 (local.get $q)))\n`
+  ).join("");
+  // Transpose: w_i = word i of the four blocks.
+  code += `(local.set ${t0} (i8x16.shuffle ${LO32} ${g(b0)} ${g(b1)}))
+(local.set ${t1} (i8x16.shuffle ${HI32} ${g(b0)} ${g(b1)}))
+(local.set ${t2} (i8x16.shuffle ${LO32} ${g(b2)} ${g(b3)}))
+(local.set ${t3} (i8x16.shuffle ${HI32} ${g(b2)} ${g(b3)}))
+(local.set ${w0} (i8x16.shuffle ${LO64} ${g(t0)} ${g(t2)}))
+(local.set ${w1} (i8x16.shuffle ${HI64} ${g(t0)} ${g(t2)}))
+(local.set ${w2} (i8x16.shuffle ${LO64} ${g(t1)} ${g(t3)}))
+(local.set ${w3} (i8x16.shuffle ${HI64} ${g(t1)} ${g(t3)}))\n`;
+  const shr = (x: string, n: number) => `(i32x4.shr_u ${g(x)} (i32.const ${n}))`;
+  const shl = (x: string, n: number) => `(i32x4.shl ${g(x)} (i32.const ${n}))`;
+  const m = [
+    `(v128.and ${g(w0)} ${M32})`,
+    `(v128.and (v128.or ${shr(w0, 26)} ${shl(w1, 6)}) ${M32})`,
+    `(v128.and (v128.or ${shr(w1, 20)} ${shl(w2, 12)}) ${M32})`,
+    `(v128.and (v128.or ${shr(w2, 14)} ${shl(w3, 18)}) ${M32})`,
+    `(v128.or ${shr(w3, 8)} (v128.const i32x4 0x1000000 0x1000000 0x1000000 0x1000000))`,
+  ];
+  for (let k = 0; k < 5; k++) code += `(local.set ${V_X[k]} (i32x4.add ${g(V_H[k])} ${m[k]}))\n`;
+  for (const [half, D] of [["low", V_LO], ["high", V_HI]] as const) {
+    for (let k = 0; k < 5; k++) {
+      const terms: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const j = k - i;
+        terms.push(`(i64x2.extmul_${half}_i32x4_u ${g(V_X[i])} ${g(j >= 0 ? R[j] : S[j + 5])})`);
+      }
+      code += `(local.set ${D[k]} ${terms.reduce((acc, t) => `(i64x2.add ${acc} ${t})`)})\n`;
+    }
+    const carry = (from: number, to: number) =>
+      `(local.set ${D[to]} (i64x2.add ${g(D[to])} (i64x2.shr_u ${g(D[from])} (i32.const 26))))\n` +
+      `(local.set ${D[from]} (v128.and ${g(D[from])} ${M64}))\n`;
+    code += carry(0, 1) + carry(1, 2) + carry(2, 3) + carry(3, 4);
+    code += `(local.set $vc (i64x2.shr_u ${g(D[4])} (i32.const 26)))
+(local.set ${D[4]} (v128.and ${g(D[4])} ${M64}))
+(local.set ${D[0]} (i64x2.add ${
+      g(D[0])
+    } (i64x2.add (i64x2.shl (local.get $vc) (i32.const 2)) (local.get $vc))))\n`;
+    code += carry(0, 1);
+  }
+  for (let k = 0; k < 5; k++) {
+    code += last
+      ? `(local.set $vc (i64x2.add ${g(V_LO[k])} ${g(V_HI[k])}))
+(local.set $h${k} (i64.add (i64x2.extract_lane 0 (local.get $vc)) (i64x2.extract_lane 1 (local.get $vc))))\n`
+      : `(local.set ${V_H[k]} (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 ${
+        g(V_LO[k])
+      } ${g(V_HI[k])}))\n`;
+  }
+  if (last) {
+    // The lanes' sum has limbs below 2^28: carried back to polyBlock's bounds.
+    const M = "(i64.const 0x3ffffff)";
+    const c = (from: number, to: number) =>
+      `(local.set $h${to} (i64.add (local.get $h${to}) (i64.shr_u (local.get $h${from}) (i64.const 26))))\n` +
+      `(local.set $h${from} (i64.and (local.get $h${from}) ${M}))\n`;
+    code += c(0, 1) + c(1, 2) + c(2, 3) + c(3, 4);
+    code +=
+      `(local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $h4) (i64.const 26)) (i64.const 5))))
+(local.set $h4 (i64.and (local.get $h4) ${M}))\n` + c(0, 1);
+  }
+  return code + `(local.set $q (i32.add (local.get $q) (i32.const 64)))\n`;
+}
+
+/**
+ * Absorbs the whole 64-byte groups of the `len` bytes at `ptr` four blocks
+ * at a time (`poly4`), when there is at least one, then the rest as
+ * `absorbPadded` does. The powers of r are made only then (lengths decide,
+ * not data).
+ */
+function absorbWide(ptr: string, len: string, raw = false): string {
+  const r = limbs("r"), s = ["", "$s1", "$s2", "$s3", "$s4"];
+  const wrap = (n: string) => `(i32.wrap_i64 (local.get ${n}))`;
+  let pow = "";
+  let prev = r;
+  for (const p of POW) {
+    pow += mulReduce(prev, r, s, p.r);
+    for (let i = 1; i < 5; i++) {
+      pow += `(local.set ${p.s[i]} (i64.mul (local.get ${p.r[i]}) (i64.const 5)))\n`;
+    }
+    prev = p.r;
+  }
+  const [p2, p3, p4] = POW;
+  for (let i = 0; i < 5; i++) {
+    pow += `(local.set ${V_R4[i]} (i32x4.splat ${wrap(p4.r[i])}))\n`;
+    const lanes = [p4.r[i], p3.r[i], p2.r[i], r[i]];
+    pow += `(local.set ${V_RL[i]} ${
+      lanes.slice(1).reduce((acc, n, l) =>
+        `(i32x4.replace_lane ${l + 1} ${acc} ${wrap(n)})`, `(i32x4.splat ${wrap(lanes[0])})`)
+    })\n`;
+    if (i === 0) continue;
+    pow += `(local.set ${V_S4[i]} (i32x4.splat ${wrap(p4.s[i])}))\n`;
+    const five = [p4.s[i], p3.s[i], p2.s[i], s[i]];
+    pow += `(local.set ${V_SL[i]} ${
+      five.slice(1).reduce((acc, n, l) =>
+        `(i32x4.replace_lane ${l + 1} ${acc} ${wrap(n)})`, `(i32x4.splat ${wrap(five[0])})`)
+    })\n`;
+  }
+  const start = V_H.map((v, k) =>
+    `(local.set ${v} (i32x4.replace_lane 0 (v128.const i64x2 0 0) ${wrap(`$h${k}`)}))\n`
+  ).join("");
+  return `(local.set $q (local.get ${ptr}))
+(local.set $wend (i32.add (local.get ${ptr}) (i32.and (local.get ${len}) (i32.const -64))))
+(local.set $rest (i32.and (local.get ${len}) (i32.const 63)))
+(if (i32.lt_u (local.get $q) (local.get $wend)) (then
+${pow}${start}(block $wdone (loop $wide
+  (br_if $wdone (i32.ge_u (i32.add (local.get $q) (i32.const 64)) (local.get $wend)))
+  ${poly4(false)}
+  (br $wide)))
+${poly4(true)}))
+${absorbPadded("$wend", "$rest", raw)}`;
 }
 
 /**
@@ -256,10 +429,11 @@ function mac(raw = false): string {
     ? `(func (export "poly1305") (param $m i32) (param $len i32)`
     : `(func $mac (param $aad i32) (param $aadLen i32) (param $ct i32) (param $len i32)`;
   const absorbed = raw
-    ? absorbPadded("$m", "$len", true)
-    : `${absorbPadded("$aad", "$aadLen")}\n${absorbPadded("$ct", "$len")}\n${lengths}`;
+    ? absorbWide("$m", "$len", true)
+    : `${absorbPadded("$aad", "$aadLen")}\n${absorbWide("$ct", "$len")}\n${lengths}`;
   return `${head}
-(local $q i32) (local $end i32) ${locals}
+(local $q i32) (local $end i32) (local $wend i32) (local $rest i32) ${locals}
+${POW_LOCALS} ${VEC_LOCALS} (local $vc v128)
 ;; r, clamped (RFC 8439 2.5), in 26-bit limbs; s_i = 5 r_i.
 (local.set $lo (i64.and (i64.load offset=${OTK} (i32.const 0)) (i64.const 0x0ffffffc0fffffff)))
 (local.set $hi (i64.and (i64.load offset=${OTK + 8} (i32.const 0)) (i64.const 0x0ffffffc0ffffffc)))

@@ -23,6 +23,14 @@
  *   a product of two limbs is below 2^(26+29) (r's limbs times 5 stay below
  *   2^29) and a sum of five below 2^59, so nothing overflows. The final
  *   reduction selects h or h - p with masks; the tag comparison ORs the XORs.
+ * - From 512 bytes on, Poly1305 takes four blocks at once (`poly4`): the
+ *   limbs of four accumulators in the 32-bit lanes of five v128s, block
+ *   4i + l into lane l, each step H = (H + m) * r^4 with the products made
+ *   by `i64x2.extmul` (32 x 32 -> 64 bits, two lanes at a time) and the
+ *   carries in 64-bit lanes; the last step multiplies by [r^4, r^3, r^2, r],
+ *   so that the lanes' sum is the Horner value of the blocks
+ *   (sum of m_i r^(n-i+1)). r^2, r^3, r^4 are made once per call; blocks
+ *   past the last whole 64 bytes, and the AAD, go through the scalar step.
  * - `open` computes the tag over the ciphertext and compares it before it
  *   decrypts a byte: on failure the data is left as it was (ciphertext).
  * - Every call ends by zeroing the key, the nonce, the one-time key and the
@@ -214,10 +222,8 @@ const limbs = (name: string) => [0, 1, 2, 3, 4].map((i) => `$${name}${i}`);
 /** The powers r^2, r^3, r^4 (i64 locals) and 5 times each (limbs 1-4). */
 const POW = [2, 3, 4].map((k) => ({ r: limbs(`p${k}_`), s: ["", ...limbs(`q${k}_`).slice(1)] }));
 const V_H = limbs("vh"), V_X = limbs("vx"), V_LO = limbs("vlo"), V_HI = limbs("vhi");
-/** r^4 in every lane, and 5 r^4. */
-const V_R4 = limbs("vr4_"), V_S4 = ["", ...limbs("vs4_").slice(1)];
-/** [r^4, r^3, r^2, r] (the last step's), and 5 times. */
-const V_RL = limbs("vrl"), V_SL = ["", ...limbs("vsl").slice(1)];
+/** The step's multiplier: r^4 in every lane (5 r^4), the last step [r^4, r^3, r^2, r]. */
+const V_R = limbs("vr"), V_S = ["", ...limbs("vs").slice(1)];
 const V_B = ["$vb0", "$vb1", "$vb2", "$vb3"], V_T = ["$vt0", "$vt1", "$vt2", "$vt3"];
 const V_W = ["$vw0", "$vw1", "$vw2", "$vw3"];
 const LO32 = "0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23";
@@ -231,10 +237,8 @@ const VEC_LOCALS = [
   ...V_X,
   ...V_LO,
   ...V_HI,
-  ...V_R4,
-  ...V_S4,
-  ...V_RL,
-  ...V_SL,
+  ...V_R,
+  ...V_S,
   ...V_B,
   ...V_T,
   ...V_W,
@@ -246,16 +250,16 @@ const POW_LOCALS = POW.flatMap((p) => [...p.r, ...p.s]).filter((n) => n !== "")
 /**
  * Four Poly1305 blocks at once (the 64 bytes at `$q`): lane l of the i32x4
  * accumulator limbs `V_H` holds the sum of blocks 4i + l, each step
- * H = (H + m) * r^4, the last one (`last`) times [r^4, r^3, r^2, r] instead,
- * so that the lanes' sum is the scalar Horner value of all those blocks. A
+ * H = (H + m) * `V_R` (r^4 in every lane; the last step [r^4, r^3, r^2, r],
+ * so that the lanes' sum is the scalar Horner value of all those blocks). A
  * limb of H + m stays below 2^27 + 2^10, 5 r^k's below 2^29: their products
  * (i64x2.extmul of the i32 lanes) below 2^57, a sum of five below 2^60. The
- * carries run in the 64-bit lanes; the result is packed back into 32-bit
- * lanes (or, `last`, summed over the lanes into the scalar `$h0`-`$h4`).
+ * carries run in the 64-bit lanes (every limb then below 2^26 but limb 1,
+ * below 2^26 + 2^10), and the limbs are packed back into 32-bit lanes.
  */
-function poly4(last: boolean): string {
+function poly4(): string {
   const g = (n: string) => `(local.get ${n})`;
-  const R = last ? V_RL : V_R4, S = last ? V_SL : V_S4;
+  const R = V_R, S = V_S;
   const M32 = "(v128.const i32x4 0x3ffffff 0x3ffffff 0x3ffffff 0x3ffffff)";
   const M64 = "(v128.const i64x2 0x3ffffff 0x3ffffff)";
   const [b0, b1, b2, b3] = V_B, [t0, t1, t2, t3] = V_T, [w0, w1, w2, w3] = V_W;
@@ -302,32 +306,20 @@ function poly4(last: boolean): string {
     code += carry(0, 1);
   }
   for (let k = 0; k < 5; k++) {
-    code += last
-      ? `(local.set $vc (i64x2.add ${g(V_LO[k])} ${g(V_HI[k])}))
-(local.set $h${k} (i64.add (i64x2.extract_lane 0 (local.get $vc)) (i64x2.extract_lane 1 (local.get $vc))))\n`
-      : `(local.set ${V_H[k]} (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 ${
-        g(V_LO[k])
-      } ${g(V_HI[k])}))\n`;
-  }
-  if (last) {
-    // The lanes' sum has limbs below 2^28: carried back to polyBlock's bounds.
-    const M = "(i64.const 0x3ffffff)";
-    const c = (from: number, to: number) =>
-      `(local.set $h${to} (i64.add (local.get $h${to}) (i64.shr_u (local.get $h${from}) (i64.const 26))))\n` +
-      `(local.set $h${from} (i64.and (local.get $h${from}) ${M}))\n`;
-    code += c(0, 1) + c(1, 2) + c(2, 3) + c(3, 4);
-    code +=
-      `(local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $h4) (i64.const 26)) (i64.const 5))))
-(local.set $h4 (i64.and (local.get $h4) ${M}))\n` + c(0, 1);
+    code += `(local.set ${V_H[k]} (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 ${
+      g(V_LO[k])
+    } ${g(V_HI[k])}))\n`;
   }
   return code + `(local.set $q (i32.add (local.get $q) (i32.const 64)))\n`;
 }
 
+/** From this many bytes on, Poly1305 takes four blocks at once: below, making r^2-r^4 costs more than it saves. */
+const WIDE_FROM = 512;
+
 /**
  * Absorbs the whole 64-byte groups of the `len` bytes at `ptr` four blocks
- * at a time (`poly4`), when there is at least one, then the rest as
- * `absorbPadded` does. The powers of r are made only then (lengths decide,
- * not data).
+ * at a time (`poly4`) when `len` is at least `WIDE_FROM`, then the rest as
+ * `absorbPadded` does. Lengths decide every branch, not data.
  */
 function absorbWide(ptr: string, len: string, raw = false): string {
   const r = limbs("r"), s = ["", "$s1", "$s2", "$s3", "$s4"];
@@ -342,33 +334,48 @@ function absorbWide(ptr: string, len: string, raw = false): string {
     prev = p.r;
   }
   const [p2, p3, p4] = POW;
+  const lanes = (names: string[]) =>
+    names.slice(1).reduce(
+      (acc, n, l) => `(i32x4.replace_lane ${l + 1} ${acc} ${wrap(n)})`,
+      `(i32x4.splat ${wrap(names[0])})`,
+    );
+  let lastStep = "";
   for (let i = 0; i < 5; i++) {
-    pow += `(local.set ${V_R4[i]} (i32x4.splat ${wrap(p4.r[i])}))\n`;
-    const lanes = [p4.r[i], p3.r[i], p2.r[i], r[i]];
-    pow += `(local.set ${V_RL[i]} ${
-      lanes.slice(1).reduce((acc, n, l) =>
-        `(i32x4.replace_lane ${l + 1} ${acc} ${wrap(n)})`, `(i32x4.splat ${wrap(lanes[0])})`)
-    })\n`;
+    pow += `(local.set ${V_R[i]} (i32x4.splat ${wrap(p4.r[i])}))\n`;
+    lastStep += `(local.set ${V_R[i]} ${lanes([p4.r[i], p3.r[i], p2.r[i], r[i]])})\n`;
     if (i === 0) continue;
-    pow += `(local.set ${V_S4[i]} (i32x4.splat ${wrap(p4.s[i])}))\n`;
-    const five = [p4.s[i], p3.s[i], p2.s[i], s[i]];
-    pow += `(local.set ${V_SL[i]} ${
-      five.slice(1).reduce((acc, n, l) =>
-        `(i32x4.replace_lane ${l + 1} ${acc} ${wrap(n)})`, `(i32x4.splat ${wrap(five[0])})`)
-    })\n`;
+    pow += `(local.set ${V_S[i]} (i32x4.splat ${wrap(p4.s[i])}))\n`;
+    lastStep += `(local.set ${V_S[i]} ${lanes([p4.s[i], p3.s[i], p2.s[i], s[i]])})\n`;
   }
   const start = V_H.map((v, k) =>
     `(local.set ${v} (i32x4.replace_lane 0 (v128.const i64x2 0 0) ${wrap(`$h${k}`)}))\n`
   ).join("");
+  const lane = (v: string, l: number) =>
+    `(i64.extend_i32_u (i32x4.extract_lane ${l} (local.get ${v})))`;
+  const sum = V_H.map((v, k) =>
+    `(local.set $h${k} (i64.add (i64.add ${lane(v, 0)} ${lane(v, 1)}) (i64.add ${lane(v, 2)} ${
+      lane(v, 3)
+    })))\n`
+  ).join("");
+  // The lanes' sum has limbs below 2^28: carried back to polyBlock's bounds.
+  const M = "(i64.const 0x3ffffff)";
+  const c = (from: number, to: number) =>
+    `(local.set $h${to} (i64.add (local.get $h${to}) (i64.shr_u (local.get $h${from}) (i64.const 26))))\n` +
+    `(local.set $h${from} (i64.and (local.get $h${from}) ${M}))\n`;
+  const carried = c(0, 1) + c(1, 2) + c(2, 3) + c(3, 4) +
+    `(local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $h4) (i64.const 26)) (i64.const 5))))
+(local.set $h4 (i64.and (local.get $h4) ${M}))\n` + c(0, 1);
   return `(local.set $q (local.get ${ptr}))
-(local.set $wend (i32.add (local.get ${ptr}) (i32.and (local.get ${len}) (i32.const -64))))
-(local.set $rest (i32.and (local.get ${len}) (i32.const 63)))
+(local.set $wend (select (i32.add (local.get ${ptr}) (i32.and (local.get ${len}) (i32.const -64)))
+  (local.get ${ptr}) (i32.ge_u (local.get ${len}) (i32.const ${WIDE_FROM}))))
+(local.set $rest (i32.sub (i32.add (local.get ${ptr}) (local.get ${len})) (local.get $wend)))
 (if (i32.lt_u (local.get $q) (local.get $wend)) (then
-${pow}${start}(block $wdone (loop $wide
-  (br_if $wdone (i32.ge_u (i32.add (local.get $q) (i32.const 64)) (local.get $wend)))
-  ${poly4(false)}
-  (br $wide)))
-${poly4(true)}))
+${pow}${start}(loop $wide
+  (if (i32.ge_u (i32.add (local.get $q) (i32.const 64)) (local.get $wend)) (then
+${lastStep}))
+  ${poly4()}
+  (br_if $wide (i32.lt_u (local.get $q) (local.get $wend))))
+${sum}${carried}))
 ${absorbPadded("$wend", "$rest", raw)}`;
 }
 

@@ -112,10 +112,10 @@ Deno.test("wasm AEAD: its Poly1305 gives the tags of RFC 8439 2.5.2 and A.3 (the
 });
 
 Deno.test("wasm AEAD: its four-block Poly1305 gives the TypeScript Poly1305's tags, every length to 1,100, the largest limbs too", () => {
-  // From 64 bytes on the module absorbs four blocks at once with powers of r:
-  // every length up to 1,100 covers each count of whole four-block steps (0
-  // to 17) with every remainder of whole and partial blocks; all-ones r and
-  // message give the largest limbs and carries.
+  // From 512 bytes on the module absorbs four blocks at once with powers of
+  // r: every length up to 1,100 covers the scalar path alone and each count
+  // of whole four-block steps from 8 to 17, with every remainder of whole and
+  // partial blocks; all-ones r and message give the largest limbs and carries.
   const e = rawModule();
   e.memory.grow(2);
   const mem = new Uint8Array(e.memory.buffer);

@@ -317,14 +317,18 @@ function poly4(): string {
 const WIDE_FROM = 512;
 
 /**
- * Absorbs the whole 64-byte groups of the `len` bytes at `ptr` four blocks
- * at a time (`poly4`) when `len` is at least `WIDE_FROM`, then the rest as
- * `absorbPadded` does. Lengths decide every branch, not data.
+ * `$wide(q, wend, h0..h4, r0..r4) -> h0..h4`: absorbs the 64-byte groups
+ * from q to wend (at least one) four blocks at a time (`poly4`) into the
+ * accumulator h, r^2-r^4 made first. A function of its own, so that a
+ * process's small records never compile it (V8 compiles lazily).
  */
-function absorbWide(ptr: string, len: string, raw = false): string {
+function wide(): string {
   const r = limbs("r"), s = ["", "$s1", "$s2", "$s3", "$s4"];
   const wrap = (n: string) => `(i32.wrap_i64 (local.get ${n}))`;
-  let pow = "";
+  let pow = [1, 2, 3, 4].map((i) =>
+    `(local.set $s${i} (i64.mul (local.get $r${i}) (i64.const 5)))\n`
+  )
+    .join("");
   let prev = r;
   for (const p of POW) {
     pow += mulReduce(prev, r, s, p.r);
@@ -365,17 +369,33 @@ function absorbWide(ptr: string, len: string, raw = false): string {
   const carried = c(0, 1) + c(1, 2) + c(2, 3) + c(3, 4) +
     `(local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $h4) (i64.const 26)) (i64.const 5))))
 (local.set $h4 (i64.and (local.get $h4) ${M}))\n` + c(0, 1);
-  return `(local.set $q (local.get ${ptr}))
-(local.set $wend (select (i32.add (local.get ${ptr}) (i32.and (local.get ${len}) (i32.const -64)))
-  (local.get ${ptr}) (i32.ge_u (local.get ${len}) (i32.const ${WIDE_FROM}))))
-(local.set $rest (i32.sub (i32.add (local.get ${ptr}) (local.get ${len})) (local.get $wend)))
-(if (i32.lt_u (local.get $q) (local.get $wend)) (then
+  const params = [...limbs("h"), ...r].map((n) => `(param ${n} i64)`).join(" ");
+  return `(func $wide (param $q i32) (param $wend i32) ${params} (result i64 i64 i64 i64 i64)
+(local $s1 i64) (local $s2 i64) (local $s3 i64) (local $s4 i64)
+(local $d0 i64) (local $d1 i64) (local $d2 i64) (local $d3 i64) (local $d4 i64)
+${POW_LOCALS} ${VEC_LOCALS} (local $vc v128)
 ${pow}${start}(loop $wide
   (if (i32.ge_u (i32.add (local.get $q) (i32.const 64)) (local.get $wend)) (then
 ${lastStep}))
   ${poly4()}
   (br_if $wide (i32.lt_u (local.get $q) (local.get $wend))))
-${sum}${carried}))
+${sum}${carried}(local.get $h0) (local.get $h1) (local.get $h2) (local.get $h3) (local.get $h4))`;
+}
+
+/**
+ * Absorbs the whole 64-byte groups of the `len` bytes at `ptr` with `$wide`
+ * when `len` is at least `WIDE_FROM`, then the rest as `absorbPadded` does.
+ * Lengths decide every branch, not data.
+ */
+function absorbWide(ptr: string, len: string, raw = false): string {
+  const args = [...limbs("h"), ...limbs("r")].map((n) => `(local.get ${n})`).join(" ");
+  return `(local.set $q (local.get ${ptr}))
+(local.set $wend (select (i32.add (local.get ${ptr}) (i32.and (local.get ${len}) (i32.const -64)))
+  (local.get ${ptr}) (i32.ge_u (local.get ${len}) (i32.const ${WIDE_FROM}))))
+(local.set $rest (i32.sub (i32.add (local.get ${ptr}) (local.get ${len})) (local.get $wend)))
+(if (i32.lt_u (local.get $q) (local.get $wend)) (then
+  (call $wide (local.get $q) (local.get $wend) ${args})
+  (local.set $h4) (local.set $h3) (local.set $h2) (local.set $h1) (local.set $h0)))
 ${absorbPadded("$wend", "$rest", raw)}`;
 }
 
@@ -440,7 +460,6 @@ function mac(raw = false): string {
     : `${absorbPadded("$aad", "$aadLen")}\n${absorbWide("$ct", "$len")}\n${lengths}`;
   return `${head}
 (local $q i32) (local $end i32) (local $wend i32) (local $rest i32) ${locals}
-${POW_LOCALS} ${VEC_LOCALS} (local $vc v128)
 ;; r, clamped (RFC 8439 2.5), in 26-bit limbs; s_i = 5 r_i.
 (local.set $lo (i64.and (i64.load offset=${OTK} (i32.const 0)) (i64.const 0x0ffffffc0fffffff)))
 (local.set $hi (i64.and (i64.load offset=${OTK + 8} (i32.const 0)) (i64.const 0x0ffffffc0ffffffc)))
@@ -564,6 +583,7 @@ export function chacha20Poly1305Wat(): string {
   return `(module
 (memory (export "memory") 1)
 ${xor4()}
+${wide()}
 ${mac()}
 ${mac(true)}
 ${XOR_BYTES}

@@ -8,7 +8,6 @@
 
 import { fromTsProto, implement, RpcError, type ServiceImplementation, Status } from "../../mod.ts";
 import { KVDefinition } from "./gen/kv_pb.ts";
-import { OpenFiles } from "./open_files.ts";
 
 const SUFFIX = new TextEncoder().encode("\n\nWritten from plugin-deno");
 
@@ -16,13 +15,6 @@ const SUFFIX = new TextEncoder().encode("\n\nWritten from plugin-deno");
 export interface KvOptions {
   /** Delay every call by this many milliseconds (tests of in-flight calls). */
   delayMs?: number;
-  /**
-   * Keep up to this many value files open between `Get`s (see
-   * `open_files.ts`; still read fresh on every `Get`): the plugin's way.
-   * 0, the default: open and close each one per `Get`, which leaves nothing
-   * open in a process that only borrows the service (tests).
-   */
-  openFiles?: number;
 }
 
 /**
@@ -47,11 +39,10 @@ function filePrefix(): string {
  */
 export function kvService(options: KvOptions = {}): ServiceImplementation {
   const prefix = filePrefix();
-  const files = options.openFiles ? new OpenFiles(options.openFiles) : null;
   const get = (key: string) => {
     try {
       // Synchronous: a small file reads faster than an async op round trip.
-      return { value: files ? files.read(prefix + key) : Deno.readFileSync(prefix + key) };
+      return { value: Deno.readFileSync(prefix + key) };
     } catch (err) {
       if (err instanceof Deno.errors.NotFound) {
         throw new RpcError(Status.NOT_FOUND, `no value stored for key "${key}"`);

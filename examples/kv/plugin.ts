@@ -21,5 +21,5 @@ import { kvService } from "./kv.ts";
 
 await serve({
   handshake: { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello", protocolVersion: 1 },
-  services: [kvService({ openFiles: 64 })],
+  services: [kvService()],
 });

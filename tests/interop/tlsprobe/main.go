@@ -429,17 +429,17 @@ func rawTLS(network, address string, cfg *tls.Config, timeout time.Duration) (de
 		for at := 0; at+9 <= len(got); at += 9 + (int(got[at])<<16 | int(got[at+1])<<8 | int(got[at+2])) {
 			typ, flags := got[at+3], got[at+4]
 			if !(typ == 4 && flags&1 == 0) && typ != 8 {
-				return fmt.Sprintf("plugin sent %d bytes of application data, frame type %d flags %d among them (it read ours)", len(got), typ, flags), true, &st
+				return fmt.Sprintf("plugin read our preface: it sent %d bytes of application data, frame type %d flags %d among them", len(got), typ, flags), true, &st
 			}
 		}
 		if err != nil {
 			if len(got) > 0 {
-				return fmt.Sprintf("plugin sent only its own %d bytes of SETTINGS and WINDOW_UPDATE, then read: %v", len(got), err), false, &st
+				return fmt.Sprintf("only the plugin's own SETTINGS and WINDOW_UPDATE (%d bytes: 0.5-RTT data), then read: %v", len(got), err), false, &st
 			}
 			return "read: " + err.Error(), false, &st
 		}
 	}
-	return fmt.Sprintf("plugin sent %d bytes of its SETTINGS and WINDOW_UPDATE frames alone", len(got)), true, &st
+	return fmt.Sprintf("plugin read our preface? it sent %d bytes of SETTINGS and WINDOW_UPDATE frames alone", len(got)), true, &st
 }
 
 // rawSend writes payload on a bare connection and reports how the plugin

@@ -73,6 +73,27 @@ export interface Tls13Config {
   verifier: Verifier;
 }
 
+/** What the layer above may do while a handshake is under way. */
+export interface Tls13Hooks {
+  /**
+   * Called once our Finished is written and the application keys are made,
+   * before the client's flight is read and checked, with the connection a
+   * "tls" result will hold: what is written to it goes out at once, as
+   * 0.5-RTT data (RFC 8446 §4.4.4: to a client not yet authenticated, so
+   * only what does not depend on it, such as an HTTP/2 server's SETTINGS).
+   * Feed nothing of the connection's reads to the layer above until the
+   * result is "tls": the handshake reads them meanwhile. On any other
+   * result the connection is closed (write nothing more to it).
+   */
+  onWritable?(conn: Tls13Connection): void;
+  /**
+   * Called while the client's CertificateVerify is checked (WebCrypto, off
+   * the main thread), which the main thread otherwise waits for: short
+   * work only (it holds up the rest of the handshake).
+   */
+  whileVerifying?(): void;
+}
+
 /** How a handshake ended. */
 export type Tls13Result =
   | {
@@ -283,14 +304,8 @@ async function applicationKeys(
  * fallback's caller, or closed when refused).
  * @param config Certificates and keys.
  * @param timeoutMs Longest the handshake may take.
- * @param onWritable Called once our Finished is written and the application
- * keys are made, before the client's flight is read and checked, with the
- * connection a "tls" result will hold: what is written to it goes out at
- * once, as 0.5-RTT data (RFC 8446 §4.4.4: to a client not yet
- * authenticated, so only what does not depend on it, such as an HTTP/2
- * server's SETTINGS). Feed nothing of the connection's reads to the layer
- * above until the result is "tls": the handshake reads them meanwhile. On
- * any other result the connection is closed (write nothing more to it).
+ * @param hooks What the layer above does meanwhile: its 0.5-RTT writes, short
+ * work while the client's signature is checked.
  * @returns The connection, a fallback with the bytes read, or a refusal
  * (the alert already sent and the socket closed).
  */
@@ -298,8 +313,9 @@ export async function acceptTls13(
   sock: ByteStream,
   config: Tls13Config,
   timeoutMs: number,
-  onWritable?: (conn: Tls13Connection) => void,
+  hooks: Tls13Hooks = {},
 ): Promise<Tls13Result> {
+  const { onWritable, whileVerifying } = hooks;
   const layer = new RecordLayer(sock);
   const pair = x25519Pair();
   // While the host's ClientHello is on its way: the record AEAD's WebAssembly module compiled
@@ -454,6 +470,7 @@ export async function acceptTls13(
     );
     const cf = reader.next();
     cf.catch(() => {});
+    whileVerifying?.();
     if (!await verified) {
       throw new TlsAlertError(
         AlertDescription.decryptError,

@@ -31,6 +31,7 @@ import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
 import type { PeerInfo, ServiceImplementation } from "../../rpc/service.ts";
 import { addRoutes, type CallOptions, type Route, startCall } from "../../rpc/server_call.ts";
 import { DEFAULT_H2_LIMITS, H2Connection, type Transport } from "../../h2/connection.ts";
+import { warmUpHpackDecoder } from "../../h2/hpack.ts";
 import {
   denoTransport,
   nodeTls,
@@ -288,12 +289,12 @@ export function createNativeEngine(options: EngineOptions): Engine {
         layer.close();
         return refuse("the server's certificate is not installed yet");
       }
-      result = cfg === null ? "node:tls" : await acceptTls13(
-        sock,
-        cfg,
-        handshakeTimeoutMs,
-        (tlsConn) => early = open(tlsConn, { ...base, certificate: cfg.clientCertDer.slice() }),
-      );
+      result = cfg === null ? "node:tls" : await acceptTls13(sock, cfg, handshakeTimeoutMs, {
+        onWritable: (tlsConn) =>
+          early = open(tlsConn, { ...base, certificate: cfg.clientCertDer.slice() }),
+        // The first request's header block finds HPACK warm.
+        whileVerifying: warmUpHpackDecoder,
+      });
     } catch (err) {
       // tls13ConfigOf failed: the certificate cannot be used (a bug, as serve() made it).
       logFailure(err);

@@ -24,6 +24,9 @@ import { vector } from "../../tls13/messages.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { clientHello, goodExtensions } from "./_hello.ts";
 import { handshakeAndRead, onlyServerPreface, tryServe } from "./_client.ts";
+import { acceptTls13 } from "../../tls13/server.ts";
+import { tls13ConfigOf } from "../../tls13/config.ts";
+import type { Verifier } from "../../tls13/signatures.ts";
 
 async function setUp(prefaceTimeoutMs = 10_000, keyType: KeyType = "ecdsa-p256") {
   const lines: string[] = [];
@@ -373,5 +376,36 @@ Deno.test("tls13 server: the handshake timeout closes a silent client; the count
   } finally {
     for (const s of socks) s.close();
     await engine.shutdown(0);
+  }
+});
+
+Deno.test("tls13 server: whileVerifying runs once, while the client's signature check is under way", async () => {
+  const host = await makeAutoCertificate("ecdsa-p521");
+  const auto = await setUpAutoMtls(host.certPem, "ecdsa-p256");
+  const cfg = (await tls13ConfigOf(auto.serverTls))!;
+  let checking = 0;
+  const seen: number[] = [];
+  const verifier: Verifier = {
+    schemes: cfg.verifier.schemes,
+    verify: (scheme, content, signature) => {
+      checking++;
+      return cfg.verifier.verify(scheme, content, signature).finally(() => checking--);
+    },
+  };
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const accepted = listener.accept().then((sock) =>
+      acceptTls13(sock, { ...cfg, verifier }, 5_000, { whileVerifying: () => seen.push(checking) })
+    );
+    const client = handshakeAndRead((listener.addr as Deno.NetAddr).port, host);
+    const result = await accepted;
+    assertEquals(seen, [1], "called once, while the check was under way");
+    assertEquals(result.kind, "tls");
+    // No HTTP/2 here: our close_notify is the first record after the handshake.
+    if (result.kind === "tls") result.conn.close();
+    const closed = await client;
+    assertEquals([closed?.type, ...closed!.data], [21, 1, AlertDescription.closeNotify]);
+  } finally {
+    listener.close();
   }
 });

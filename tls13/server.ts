@@ -3,7 +3,7 @@
  * (TLS_CHACHA20_POLY1305_SHA256), x25519 from the ClientHello's key share
  * (no HelloRetryRequest), ALPN h2, no PSK, tickets or 0-RTT, a client
  * certificate required that must be the host's certificate byte for byte.
- * What the layer above writes before the client's flight is checked (its
+ * What the layer above writes while the client's signature is checked (its
  * HTTP/2 SETTINGS) goes out as 0.5-RTT data; nothing of the client's is
  * read by it until the client is authenticated.
  * A ClientHello asking for anything else is handed back untouched (with the
@@ -76,20 +76,21 @@ export interface Tls13Config {
 /** What the layer above may do while a handshake is under way. */
 export interface Tls13Hooks {
   /**
-   * Called once our Finished is written and the application keys are made,
-   * before the client's flight is read and checked, with the connection a
-   * "tls" result will hold: what is written to it goes out at once, as
-   * 0.5-RTT data (RFC 8446 §4.4.4: to a client not yet authenticated, so
-   * only what does not depend on it, such as an HTTP/2 server's SETTINGS).
-   * Feed nothing of the connection's reads to the layer above until the
-   * result is "tls": the handshake reads them meanwhile. On any other
-   * result the connection is closed (write nothing more to it).
+   * Called once the client has sent the host's certificate and its
+   * CertificateVerify is being checked (the application keys made), with
+   * the connection a "tls" result will hold: what is written to it goes
+   * out at once, as 0.5-RTT data (RFC 8446 §4.4.4: to a client not yet
+   * authenticated, so only what does not depend on it, such as an HTTP/2
+   * server's SETTINGS). Feed nothing of the connection's reads to the layer
+   * above until the result is "tls": the handshake reads them meanwhile. On
+   * any other result the connection is closed (write nothing more to it).
    */
   onWritable?(conn: Tls13Connection): void;
   /**
-   * Called while the client's CertificateVerify is checked (WebCrypto, off
-   * the main thread), which the main thread otherwise waits for: short
-   * work only (it holds up the rest of the handshake).
+   * Called after `onWritable`, while the client's CertificateVerify is
+   * checked (WebCrypto, off the main thread), which the main thread
+   * otherwise waits for: short work only (it holds up the rest of the
+   * handshake). What it throws is ignored.
    */
   whileVerifying?(): void;
 }
@@ -420,15 +421,6 @@ export async function acceptTls13(
     // After our Finished we write with the application keys (an alert about the client's
     // flight included: the client reads what follows our Finished with them).
     app = appKeys;
-    if (onWritable) {
-      // 0.5-RTT: the layer above may write (not read) while the client's flight comes.
-      writable = track(app.then((keys) => {
-        if (failed) return;
-        layer.setWriteKeys(keys.server);
-        early = new Tls13Connection(layer, keys.secrets.client, keys.secrets.server);
-        onWritable(early);
-      }));
-    }
 
     // The client's Certificate, CertificateVerify and Finished.
     const cc = await reader.next();
@@ -470,7 +462,24 @@ export async function acceptTls13(
     );
     const cf = reader.next();
     cf.catch(() => {});
-    whileVerifying?.();
+    if (onWritable) {
+      // 0.5-RTT: the client sent the host's certificate, its signature is being checked;
+      // meanwhile the layer above may write (not read). Not sooner: the work would
+      // delay our reading of the client's flight, and the CPU the client needs for it.
+      writable = track(app.then((keys) => {
+        if (failed) return;
+        layer.setWriteKeys(keys.server);
+        early = new Tls13Connection(layer, keys.secrets.client, keys.secrets.server);
+        onWritable(early);
+      }));
+    }
+    if (whileVerifying) {
+      track(
+        Promise.resolve(writable).then(() => {
+          if (!failed) whileVerifying();
+        }),
+      );
+    }
     if (!await verified) {
       throw new TlsAlertError(
         AlertDescription.decryptError,

@@ -276,9 +276,9 @@ export function createNativeEngine(options: EngineOptions): Engine {
     // "node:tls": our server does not serve these settings (all to node:tls).
     let result: Awaited<ReturnType<typeof acceptTls13>> | "node:tls";
     /**
-     * The HTTP/2 connection, made while the client's flight comes: its SETTINGS go out as
-     * 0.5-RTT data (grpc-go sends no request before them), and it is fed nothing until the
-     * client is authenticated. Its peer's certificate is the only one the handshake accepts.
+     * The HTTP/2 connection, made while the client's signature is checked: its SETTINGS go
+     * out as 0.5-RTT data (grpc-go sends no request before them), and it is fed nothing until
+     * the client is authenticated. Its peer's certificate is the only one the handshake takes.
      */
     let early: H2Connection | undefined;
     try {

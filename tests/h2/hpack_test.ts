@@ -604,7 +604,7 @@ Deno.test({
   },
 });
 
-Deno.test("hpack: warmUpHpackDecoder decodes its canned blocks (a bad one would throw inside our TLS handshake)", () => {
+Deno.test("hpack: warmUpHpackDecoder decodes its canned blocks (it warms nothing if they throw)", () => {
   warmUpHpackDecoder();
   warmUpHpackDecoder(); // once per process: the second call does nothing
 });

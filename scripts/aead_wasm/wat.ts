@@ -484,6 +484,14 @@ ${absorbed}
 (local.set $h4 (i64.and (local.get $h4) ${M}))
 (local.set $h1 (i64.add (local.get $h1) (i64.shr_u (local.get $h0) (i64.const 26))))
 (local.set $h0 (i64.and (local.get $h0) ${M}))
+;; That carry can make h1 2^26: carry on to h4 (a limb reaching 2^26 there means
+;; h >= 2^130 > p, which the selection below reduces), so the packing's ORs are exact.
+(local.set $h2 (i64.add (local.get $h2) (i64.shr_u (local.get $h1) (i64.const 26))))
+(local.set $h1 (i64.and (local.get $h1) ${M}))
+(local.set $h3 (i64.add (local.get $h3) (i64.shr_u (local.get $h2) (i64.const 26))))
+(local.set $h2 (i64.and (local.get $h2) ${M}))
+(local.set $h4 (i64.add (local.get $h4) (i64.shr_u (local.get $h3) (i64.const 26))))
+(local.set $h3 (i64.and (local.get $h3) ${M}))
 ;; g = h + 5 - 2^130: taken when it does not borrow (h >= p), by mask.
 (local.set $g0 (i64.add (local.get $h0) (i64.const 5)))
 (local.set $g1 (i64.add (local.get $h1) (i64.shr_u (local.get $g0) (i64.const 26))))

@@ -19,11 +19,14 @@
  * deno task bench --terraform  # only the Terraform rows (bench/terraform.ts)
  * deno task bench --startup  # only the start-up rows (bench/_startup.ts), native engine
  * deno task bench --rounds=9 --round-ms=500  # more, shorter interleaved rounds
+ * deno task bench --throughput --baseline=main  # only Go and the native plugin: p50, Get/s
  * ```
  *
  * Options: `--smoke`; `--hosts`; `--terraform`; `--rounds=N` and `--round-ms=N` (the
  * plugin rows' interleaved rounds and each round's time per concurrency level: 5 and
- * 1000 in a full run, 2 and 50 with `--smoke`); `--python=PATH` (or `BENCH_PYTHON`), the
+ * 1000 in a full run, 2 and 50 with `--smoke`); `--throughput`: only go-plugin's Go plugin and
+ * our native plugin (source, bundle and the baselines), one launch each, no payloads, no
+ * Python, grpc-js, hosts or Terraform (the throughput table in about 2 minutes); `--python=PATH` (or `BENCH_PYTHON`), the
  * interpreter the venv is made with (3.11+, default `python3`); `--baseline=REV[,REV...]`:
  * also measure the native plugin (source and bundle) of those git revisions, in the same run
  * (the "before" of a change). The driver's
@@ -199,7 +202,10 @@ async function main(): Promise<number> {
   const hostsOnly = Deno.args.includes("--hosts");
   // --startup: the start phase only (no sessions, no Python, no hosts, no Terraform).
   const startupOnly = !hostsOnly && Deno.args.includes("--startup");
+  // --throughput: Go and the native plugin only, the sessions without the payloads.
+  const throughputOnly = !hostsOnly && !startupOnly && Deno.args.includes("--throughput");
   const counts = { ...(smoke ? SMOKE : FULL) };
+  if (throughputOnly) Object.assign(counts, { launches: 1, payloads: [] });
   // --rounds=N, --round-ms=N: more (or shorter) rounds on a noisy machine.
   for (const [name, key] of [["rounds", "rounds"], ["round-ms", "throughputMs"]] as const) {
     const v = option(name);
@@ -218,7 +224,9 @@ async function main(): Promise<number> {
   const { work, sock, dirOf } = await benchWorkDir("rpcplugin-bench-");
   try {
     status(`== building (${smoke ? "smoke" : "full"} run)`);
-    const engines = Object.entries(DENO_ENGINES).filter(([e]) => !startupOnly || e === "native");
+    const engines = Object.entries(DENO_ENGINES).filter(([e]) =>
+      !(startupOnly || throughputOnly) || e === "native"
+    );
     // --baseline=REV[,REV...]: those revisions' native plugin too, extracted and bundled.
     const baselineRevs = hostsOnly ? [] : option("baseline")?.split(",").filter(Boolean) ?? [];
     const baselines = baselineRevs.map(async (rev, i) => {
@@ -233,7 +241,9 @@ async function main(): Promise<number> {
     const [driver, goPlugin, py, ...bundles] = await Promise.allSettled([
       buildDriver(),
       buildGoPlugin(),
-      startupOnly ? Promise.reject(new Error("not with --startup")) : preparePython(python),
+      startupOnly || throughputOnly
+        ? Promise.reject(new Error("not with --startup or --throughput"))
+        : preparePython(python),
       ...(hostsOnly
         ? []
         : engines.map(async ([engine, script]) =>
@@ -280,7 +290,7 @@ async function main(): Promise<number> {
         { label: "Go: go-plugin plugin-go-grpc", engine: "grpc-go", role: "go" },
         () => goBin instanceof Error ? goBin : [goBin],
       );
-      if (!startupOnly) {
+      if (!startupOnly && !throughputOnly) {
         await add(
           "python",
           { label: "Python: pyvider-rpcplugin 0.5.5", engine: "grpcio (C core)", role: "python" },
@@ -384,7 +394,10 @@ async function main(): Promise<number> {
         return 1;
       }
       const out: DriverOutput = JSON.parse(new TextDecoder().decode(run.stdout));
-      await Deno.writeTextFile(`${BENCH_CACHE}results${suffix}.json`, JSON.stringify(out, null, 2));
+      await Deno.writeTextFile(
+        `${BENCH_CACHE}results${suffix}${throughputOnly ? "-throughput" : ""}.json`,
+        JSON.stringify(out, null, 2),
+      );
 
       for (const [id, error] of Object.entries(setupErrors)) {
         for (const automtls of MODES) {
@@ -433,7 +446,7 @@ async function main(): Promise<number> {
       );
     }
 
-    if (!startupOnly) {
+    if (!startupOnly && !throughputOnly) {
       // The hosts, back to back on one configuration each: go-plugin's, ours, pyvider's.
       // First go-plugin's Go KV plugin in both modes (pyvider's client cannot use its
       // P-521 certificate: AutoMTLS n/a), then our Deno KV plugin with AutoMTLS, the
@@ -535,7 +548,7 @@ async function main(): Promise<number> {
           `run took ${((performance.now() - began) / 1000).toFixed(0)} s.`,
       );
     }
-    if (!hostsOnly && !startupOnly) {
+    if (!hostsOnly && !startupOnly && !throughputOnly) {
       // The Terraform rows: a section of their own (bench/terraform.ts).
       const tf = await terraformSection(work, smoke ? 1 : TERRAFORM_REPS, status);
       lines.push("", ...tf.lines);
@@ -543,7 +556,9 @@ async function main(): Promise<number> {
     }
     const text = lines.join("\n");
     await Deno.writeTextFile(
-      `${BENCH_CACHE}table${suffix}${hostsOnly ? "-hosts" : startupOnly ? "-startup" : ""}.md`,
+      `${BENCH_CACHE}table${suffix}${
+        hostsOnly ? "-hosts" : startupOnly ? "-startup" : throughputOnly ? "-throughput" : ""
+      }.md`,
       text + "\n",
     );
     console.log(text);

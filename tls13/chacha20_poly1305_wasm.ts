@@ -2,8 +2,8 @@
  * ChaCha20-Poly1305 (RFC 8439) in WebAssembly (128-bit SIMD): the same AEAD
  * as tls13/chacha20_poly1305.ts, for the record layer's large records, where
  * it is faster (see bench/aead.ts). The module (tls13/crypto_wasm.ts, generated
- * from scripts/aead_wasm/wat.ts, where its design is described; it also holds
- * a SHA-256) is compiled and instantiated synchronously the
+ * from scripts/aead_wasm/wat.ts, where its design is described) is compiled
+ * and instantiated synchronously the
  * first time it is used, and then shared (calls never interleave in one
  * JavaScript thread).
  *

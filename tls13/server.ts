@@ -3,6 +3,9 @@
  * (TLS_CHACHA20_POLY1305_SHA256), x25519 from the ClientHello's key share
  * (no HelloRetryRequest), ALPN h2, no PSK, tickets or 0-RTT, a client
  * certificate required that must be the host's certificate byte for byte.
+ * What the layer above writes while the client's signature is checked (its
+ * HTTP/2 SETTINGS) goes out as 0.5-RTT data; nothing of the client's is
+ * read by it until the client is authenticated.
  * A ClientHello asking for anything else is handed back untouched (with the
  * bytes read) for another TLS stack to serve: `fallback`.
  *
@@ -68,6 +71,28 @@ export interface Tls13Config {
   clientCertDer: Uint8Array;
   /** Verifies the client's CertificateVerify with that certificate's key. */
   verifier: Verifier;
+}
+
+/** What the layer above may do while a handshake is under way. */
+export interface Tls13Hooks {
+  /**
+   * Called once the client has sent the host's certificate and its
+   * CertificateVerify is being checked (the application keys made), with
+   * the connection a "tls" result will hold: what is written to it goes
+   * out at once, as 0.5-RTT data (RFC 8446 §4.4.4: to a client not yet
+   * authenticated, so only what does not depend on it, such as an HTTP/2
+   * server's SETTINGS). Feed nothing of the connection's reads to the layer
+   * above until the result is "tls": the handshake reads them meanwhile. On
+   * any other result the connection is closed (write nothing more to it).
+   */
+  onWritable?(conn: Tls13Connection): void;
+  /**
+   * Called after `onWritable`, while the client's CertificateVerify is
+   * checked (WebCrypto, off the main thread), which the main thread
+   * otherwise waits for: short work only (it holds up the rest of the
+   * handshake). What it throws is ignored.
+   */
+  whileVerifying?(): void;
 }
 
 /** How a handshake ended. */
@@ -280,6 +305,8 @@ async function applicationKeys(
  * fallback's caller, or closed when refused).
  * @param config Certificates and keys.
  * @param timeoutMs Longest the handshake may take.
+ * @param hooks What the layer above does meanwhile: its 0.5-RTT writes, short
+ * work while the client's signature is checked.
  * @returns The connection, a fallback with the bytes read, or a refusal
  * (the alert already sent and the socket closed).
  */
@@ -287,7 +314,9 @@ export async function acceptTls13(
   sock: ByteStream,
   config: Tls13Config,
   timeoutMs: number,
+  hooks: Tls13Hooks = {},
 ): Promise<Tls13Result> {
+  const { onWritable, whileVerifying } = hooks;
   const layer = new RecordLayer(sock);
   const pair = x25519Pair();
   // While the host's ClientHello is on its way: the record AEAD's WebAssembly module compiled
@@ -310,6 +339,12 @@ export async function acceptTls13(
   let started = 0;
   /** The application keys, once our Finished is written. */
   let app: Promise<ApplicationKeys> | undefined;
+  /** The connection given to `onWritable` (the application write keys installed), once made. */
+  let early: Tls13Connection | null = null;
+  /** `onWritable` called (or failed), when there is one. */
+  let writable: Promise<void> | null = null;
+  /** The handshake has failed: no connection is made for it any more. */
+  let failed = false;
   try {
     const reader = new HandshakeReader(layer);
     const transcript = new Transcript();
@@ -369,6 +404,9 @@ export async function acceptTls13(
       await finishedVerifyData(hs.server, await transcript.hash(), serverFinishedKey),
     );
     transcript.add(fin);
+    // The application keys are derived while the flight is sealed and written and the
+    // client's is read and checked.
+    const appKeys = track(applicationKeys(hs.handshakeSecret, transcript.hash(), master));
     const [serverHs, clientHs] = await hsKeys;
     const plain = layer.seal(ContentType.handshake, sh, true);
     // Middlebox compatibility: a client that sent a session id expects a change_cipher_spec.
@@ -380,10 +418,9 @@ export async function acceptTls13(
     const written = layer.writeRaw(concat([plain, ccs, flight]));
     written.catch(() => {});
     layer.setReadKeys(clientHs);
-    // The application keys are derived while the client's flight is read and checked.
-    // After our Finished we write with them (an alert about the client's flight
-    // included: the client reads what follows our Finished with them).
-    app = track(applicationKeys(hs.handshakeSecret, transcript.hash(), master));
+    // After our Finished we write with the application keys (an alert about the client's
+    // flight included: the client reads what follows our Finished with them).
+    app = appKeys;
 
     // The client's Certificate, CertificateVerify and Finished.
     const cc = await reader.next();
@@ -425,6 +462,24 @@ export async function acceptTls13(
     );
     const cf = reader.next();
     cf.catch(() => {});
+    if (onWritable) {
+      // 0.5-RTT: the client sent the host's certificate, its signature is being checked;
+      // meanwhile the layer above may write (not read). Not sooner: the work would
+      // delay our reading of the client's flight, and the CPU the client needs for it.
+      writable = track(app.then((keys) => {
+        if (failed) return;
+        layer.setWriteKeys(keys.server);
+        early = new Tls13Connection(layer, keys.secrets.client, keys.secrets.server);
+        onWritable(early);
+      }));
+    }
+    if (whileVerifying) {
+      track(
+        Promise.resolve(writable).then(() => {
+          if (!failed) whileVerifying();
+        }),
+      );
+    }
     if (!await verified) {
       throw new TlsAlertError(
         AlertDescription.decryptError,
@@ -446,25 +501,30 @@ export async function acceptTls13(
       );
     }
     const keys = await app;
-    layer.setWriteKeys(keys.server);
+    await writable; // the caller's failure in onWritable fails the handshake
+    if (!early) layer.setWriteKeys(keys.server);
     layer.setReadKeys(keys.client);
     await written; // within the timeout too: a client that never reads is closed by it
     cancel();
     return {
       kind: "tls",
-      conn: new Tls13Connection(layer, keys.secrets.client, keys.secrets.server),
+      conn: early ?? new Tls13Connection(layer, keys.secrets.client, keys.secrets.server),
       peerCertificate: certs[0].slice(),
       ms: performance.now() - started,
     };
   } catch (err) {
     cancel();
+    failed = true;
     // The key pair made at accept and what was started beside the handshake: no
     // WebCrypto call outlives the connection.
     await Promise.all(underWay.map(settled));
+    // What was written to the connection went out before the alert; nothing more will.
+    (early as Tls13Connection | null)?.abandon();
     if (timedOut) return { kind: "refused", reason: `no TLS handshake within ${timeoutMs} ms` };
     // After our Finished, an alert goes out under the application keys (none without them).
+    // (With 0.5-RTT data written, they are installed already, their sequence under way.)
     let canAlert = true;
-    if (app) {
+    if (app && !early) {
       try {
         layer.setWriteKeys((await app).server);
       } catch {
@@ -526,6 +586,14 @@ export class Tls13Connection {
     if (this.#closed) return Promise.reject(new Deno.errors.BadResource("TLS connection closed"));
     this.#updatedSinceData = false;
     return this.#layer.send(ContentType.applicationData, data);
+  }
+
+  /**
+   * The handshake it was made for failed (its alert sent, the socket
+   * closed): closed without another word. @internal
+   */
+  abandon(): void {
+    this.#closed = true;
   }
 
   /** Sends close_notify (after the writes under way) and closes the socket. */

@@ -23,6 +23,14 @@
  *   a product of two limbs is below 2^(26+29) (r's limbs times 5 stay below
  *   2^29) and a sum of five below 2^59, so nothing overflows. The final
  *   reduction selects h or h - p with masks; the tag comparison ORs the XORs.
+ * - From 512 bytes on, Poly1305 takes four blocks at once (`poly4`): the
+ *   limbs of four accumulators in the 32-bit lanes of five v128s, block
+ *   4i + l into lane l, each step H = (H + m) * r^4 with the products made
+ *   by `i64x2.extmul` (32 x 32 -> 64 bits, two lanes at a time) and the
+ *   carries in 64-bit lanes; the last step multiplies by [r^4, r^3, r^2, r],
+ *   so that the lanes' sum is the Horner value of the blocks
+ *   (sum of m_i r^(n-i+1)). r^2, r^3, r^4 are made once per call; blocks
+ *   past the last whole 64 bytes, and the AAD, go through the scalar step.
  * - `open` computes the tag over the ciphertext and compares it before it
  *   decrypts a byte: on failure the data is left as it was (ciphertext).
  * - Every call ends by zeroing the key, the nonce, the one-time key and the
@@ -160,43 +168,235 @@ ${body})`;
  */
 function polyBlock(lo: string, hi: string, top: string): string {
   const M = "(i64.const 0x3ffffff)";
-  const g = (n: string) => `(local.get ${n})`;
-  const mul = (a: string, b: string) => `(i64.mul ${g(a)} ${g(b)})`;
-  const sum = (terms: string[]) => terms.reduce((acc, t) => `(i64.add ${acc} ${t})`);
   const h = ["$h0", "$h1", "$h2", "$h3", "$h4"];
   const r = ["$r0", "$r1", "$r2", "$r3", "$r4"];
   const s = ["", "$s1", "$s2", "$s3", "$s4"];
-  let code = `(local.set $lo ${lo}) (local.set $hi ${hi})
+  const code = `(local.set $lo ${lo}) (local.set $hi ${hi})
 (local.set $h0 (i64.add $h0g (i64.and (local.get $lo) ${M})))
 (local.set $h1 (i64.add $h1g (i64.and (i64.shr_u (local.get $lo) (i64.const 26)) ${M})))
 (local.set $h2 (i64.add $h2g (i64.and (i64.or (i64.shr_u (local.get $lo) (i64.const 52)) (i64.shl (local.get $hi) (i64.const 12))) ${M})))
 (local.set $h3 (i64.add $h3g (i64.and (i64.shr_u (local.get $hi) (i64.const 14)) ${M})))
 (local.set $h4 (i64.add $h4g (i64.or (i64.shr_u (local.get $hi) (i64.const 40)) ${top})))
 `.replace(/\$h(\d)g/g, (_, d) => `(local.get $h${d})`);
-  // d_k = sum over i + j = k of h_i r_j, plus 5 h_i r_j for i + j = k + 5.
+  return code + mulReduce(h, r, s, h);
+}
+
+/**
+ * `out = a * b mod 2^130 - 5` in 26-bit limbs (i64 locals; `sb` holds 5 b_i),
+ * partly carried: every limb below 2^26 but limb 1, below 2^26 + 2^10. `out`
+ * may be `a`: the products are summed into `$d0`-`$d4` first.
+ */
+function mulReduce(a: string[], b: string[], sb: string[], out: string[]): string {
+  const M = "(i64.const 0x3ffffff)";
+  const mul = (x: string, y: string) => `(i64.mul (local.get ${x}) (local.get ${y}))`;
+  const sum = (terms: string[]) => terms.reduce((acc, t) => `(i64.add ${acc} ${t})`);
+  let code = "";
+  // d_k = sum over i + j = k of a_i b_j, plus 5 a_i b_j for i + j = k + 5.
   for (let k = 0; k < 5; k++) {
     const terms: string[] = [];
     for (let i = 0; i < 5; i++) {
       const j = k - i;
-      terms.push(j >= 0 ? mul(h[i], r[j]) : mul(h[i], s[j + 5]));
+      terms.push(j >= 0 ? mul(a[i], b[j]) : mul(a[i], sb[j + 5]));
     }
     code += `(local.set $d${k} ${sum(terms)})\n`;
   }
-  // Carry: d0 -> d1 -> ... -> d4 -> 5 * into h0 -> h1.
-  code += `(local.set $h0 (i64.and (local.get $d0) ${M}))
+  const [o0, o1, o2, o3, o4] = out;
+  // Carry: d0 -> d1 -> ... -> d4 -> 5 * into out0 -> out1.
+  code += `(local.set ${o0} (i64.and (local.get $d0) ${M}))
 (local.set $d1 (i64.add (local.get $d1) (i64.shr_u (local.get $d0) (i64.const 26))))
-(local.set $h1 (i64.and (local.get $d1) ${M}))
+(local.set ${o1} (i64.and (local.get $d1) ${M}))
 (local.set $d2 (i64.add (local.get $d2) (i64.shr_u (local.get $d1) (i64.const 26))))
-(local.set $h2 (i64.and (local.get $d2) ${M}))
+(local.set ${o2} (i64.and (local.get $d2) ${M}))
 (local.set $d3 (i64.add (local.get $d3) (i64.shr_u (local.get $d2) (i64.const 26))))
-(local.set $h3 (i64.and (local.get $d3) ${M}))
+(local.set ${o3} (i64.and (local.get $d3) ${M}))
 (local.set $d4 (i64.add (local.get $d4) (i64.shr_u (local.get $d3) (i64.const 26))))
-(local.set $h4 (i64.and (local.get $d4) ${M}))
-(local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $d4) (i64.const 26)) (i64.const 5))))
-(local.set $h1 (i64.add (local.get $h1) (i64.shr_u (local.get $h0) (i64.const 26))))
-(local.set $h0 (i64.and (local.get $h0) ${M}))
+(local.set ${o4} (i64.and (local.get $d4) ${M}))
+(local.set ${o0} (i64.add (local.get ${o0}) (i64.mul (i64.shr_u (local.get $d4) (i64.const 26)) (i64.const 5))))
+(local.set ${o1} (i64.add (local.get ${o1}) (i64.shr_u (local.get ${o0}) (i64.const 26))))
+(local.set ${o0} (i64.and (local.get ${o0}) ${M}))
 `;
   return code;
+}
+
+const limbs = (name: string) => [0, 1, 2, 3, 4].map((i) => `$${name}${i}`);
+/** The powers r^2, r^3, r^4 (i64 locals) and 5 times each (limbs 1-4). */
+const POW = [2, 3, 4].map((k) => ({ r: limbs(`p${k}_`), s: ["", ...limbs(`q${k}_`).slice(1)] }));
+const V_H = limbs("vh"), V_X = limbs("vx"), V_LO = limbs("vlo"), V_HI = limbs("vhi");
+/** The step's multiplier: r^4 in every lane (5 r^4), the last step [r^4, r^3, r^2, r]. */
+const V_R = limbs("vr"), V_S = ["", ...limbs("vs").slice(1)];
+const V_B = ["$vb0", "$vb1", "$vb2", "$vb3"], V_T = ["$vt0", "$vt1", "$vt2", "$vt3"];
+const V_W = ["$vw0", "$vw1", "$vw2", "$vw3"];
+const LO32 = "0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23";
+const HI32 = "8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31";
+const LO64 = "0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23";
+const HI64 = "8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31";
+
+/** The v128 locals of the four-block Poly1305. */
+const VEC_LOCALS = [
+  ...V_H,
+  ...V_X,
+  ...V_LO,
+  ...V_HI,
+  ...V_R,
+  ...V_S,
+  ...V_B,
+  ...V_T,
+  ...V_W,
+].filter((n) => n !== "").map((n) => `(local ${n} v128)`).join(" ");
+/** Its i64 locals. */
+const POW_LOCALS = POW.flatMap((p) => [...p.r, ...p.s]).filter((n) => n !== "")
+  .map((n) => `(local ${n} i64)`).join(" ");
+
+/**
+ * Four Poly1305 blocks at once (the 64 bytes at `$q`): lane l of the i32x4
+ * accumulator limbs `V_H` holds the sum of blocks 4i + l, each step
+ * H = (H + m) * `V_R` (r^4 in every lane; the last step [r^4, r^3, r^2, r],
+ * so that the lanes' sum is the scalar Horner value of all those blocks). A
+ * limb of H + m stays below 2^27 + 2^10, 5 r^k's below 2^29: their products
+ * (i64x2.extmul of the i32 lanes) below 2^57, a sum of five below 2^60. The
+ * carries run in the 64-bit lanes (every limb then below 2^26 but limb 1,
+ * below 2^26 + 2^10), and the limbs are packed back into 32-bit lanes.
+ */
+function poly4(): string {
+  const g = (n: string) => `(local.get ${n})`;
+  const R = V_R, S = V_S;
+  const M32 = "(v128.const i32x4 0x3ffffff 0x3ffffff 0x3ffffff 0x3ffffff)";
+  const M64 = "(v128.const i64x2 0x3ffffff 0x3ffffff)";
+  const [b0, b1, b2, b3] = V_B, [t0, t1, t2, t3] = V_T, [w0, w1, w2, w3] = V_W;
+  let code = V_B.map((b, i) =>
+    `(local.set ${b} (v128.load offset=${16 * i} align=1 (local.get $q)))\n`
+  ).join("");
+  // Transpose: w_i = word i of the four blocks.
+  code += `(local.set ${t0} (i8x16.shuffle ${LO32} ${g(b0)} ${g(b1)}))
+(local.set ${t1} (i8x16.shuffle ${HI32} ${g(b0)} ${g(b1)}))
+(local.set ${t2} (i8x16.shuffle ${LO32} ${g(b2)} ${g(b3)}))
+(local.set ${t3} (i8x16.shuffle ${HI32} ${g(b2)} ${g(b3)}))
+(local.set ${w0} (i8x16.shuffle ${LO64} ${g(t0)} ${g(t2)}))
+(local.set ${w1} (i8x16.shuffle ${HI64} ${g(t0)} ${g(t2)}))
+(local.set ${w2} (i8x16.shuffle ${LO64} ${g(t1)} ${g(t3)}))
+(local.set ${w3} (i8x16.shuffle ${HI64} ${g(t1)} ${g(t3)}))\n`;
+  const shr = (x: string, n: number) => `(i32x4.shr_u ${g(x)} (i32.const ${n}))`;
+  const shl = (x: string, n: number) => `(i32x4.shl ${g(x)} (i32.const ${n}))`;
+  const m = [
+    `(v128.and ${g(w0)} ${M32})`,
+    `(v128.and (v128.or ${shr(w0, 26)} ${shl(w1, 6)}) ${M32})`,
+    `(v128.and (v128.or ${shr(w1, 20)} ${shl(w2, 12)}) ${M32})`,
+    `(v128.and (v128.or ${shr(w2, 14)} ${shl(w3, 18)}) ${M32})`,
+    `(v128.or ${shr(w3, 8)} (v128.const i32x4 0x1000000 0x1000000 0x1000000 0x1000000))`,
+  ];
+  for (let k = 0; k < 5; k++) code += `(local.set ${V_X[k]} (i32x4.add ${g(V_H[k])} ${m[k]}))\n`;
+  for (const [half, D] of [["low", V_LO], ["high", V_HI]] as const) {
+    for (let k = 0; k < 5; k++) {
+      const terms: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const j = k - i;
+        terms.push(`(i64x2.extmul_${half}_i32x4_u ${g(V_X[i])} ${g(j >= 0 ? R[j] : S[j + 5])})`);
+      }
+      code += `(local.set ${D[k]} ${terms.reduce((acc, t) => `(i64x2.add ${acc} ${t})`)})\n`;
+    }
+    const carry = (from: number, to: number) =>
+      `(local.set ${D[to]} (i64x2.add ${g(D[to])} (i64x2.shr_u ${g(D[from])} (i32.const 26))))\n` +
+      `(local.set ${D[from]} (v128.and ${g(D[from])} ${M64}))\n`;
+    code += carry(0, 1) + carry(1, 2) + carry(2, 3) + carry(3, 4);
+    code += `(local.set $vc (i64x2.shr_u ${g(D[4])} (i32.const 26)))
+(local.set ${D[4]} (v128.and ${g(D[4])} ${M64}))
+(local.set ${D[0]} (i64x2.add ${
+      g(D[0])
+    } (i64x2.add (i64x2.shl (local.get $vc) (i32.const 2)) (local.get $vc))))\n`;
+    code += carry(0, 1);
+  }
+  for (let k = 0; k < 5; k++) {
+    code += `(local.set ${V_H[k]} (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 ${
+      g(V_LO[k])
+    } ${g(V_HI[k])}))\n`;
+  }
+  return code + `(local.set $q (i32.add (local.get $q) (i32.const 64)))\n`;
+}
+
+/** From this many bytes on, Poly1305 takes four blocks at once: below, making r^2-r^4 costs more than it saves. */
+const WIDE_FROM = 512;
+
+/**
+ * `$wide(q, wend, h0..h4, r0..r4) -> h0..h4`: absorbs the 64-byte groups
+ * from q to wend (at least one) four blocks at a time (`poly4`) into the
+ * accumulator h, r^2-r^4 made first. A function of its own, so that a
+ * process's small records never compile it (V8 compiles lazily).
+ */
+function wide(): string {
+  const r = limbs("r"), s = ["", "$s1", "$s2", "$s3", "$s4"];
+  const wrap = (n: string) => `(i32.wrap_i64 (local.get ${n}))`;
+  let pow = [1, 2, 3, 4].map((i) =>
+    `(local.set $s${i} (i64.mul (local.get $r${i}) (i64.const 5)))\n`
+  )
+    .join("");
+  let prev = r;
+  for (const p of POW) {
+    pow += mulReduce(prev, r, s, p.r);
+    for (let i = 1; i < 5; i++) {
+      pow += `(local.set ${p.s[i]} (i64.mul (local.get ${p.r[i]}) (i64.const 5)))\n`;
+    }
+    prev = p.r;
+  }
+  const [p2, p3, p4] = POW;
+  const lanes = (names: string[]) =>
+    names.slice(1).reduce(
+      (acc, n, l) => `(i32x4.replace_lane ${l + 1} ${acc} ${wrap(n)})`,
+      `(i32x4.splat ${wrap(names[0])})`,
+    );
+  let lastStep = "";
+  for (let i = 0; i < 5; i++) {
+    pow += `(local.set ${V_R[i]} (i32x4.splat ${wrap(p4.r[i])}))\n`;
+    lastStep += `(local.set ${V_R[i]} ${lanes([p4.r[i], p3.r[i], p2.r[i], r[i]])})\n`;
+    if (i === 0) continue;
+    pow += `(local.set ${V_S[i]} (i32x4.splat ${wrap(p4.s[i])}))\n`;
+    lastStep += `(local.set ${V_S[i]} ${lanes([p4.s[i], p3.s[i], p2.s[i], s[i]])})\n`;
+  }
+  const start = V_H.map((v, k) =>
+    `(local.set ${v} (i32x4.replace_lane 0 (v128.const i64x2 0 0) ${wrap(`$h${k}`)}))\n`
+  ).join("");
+  const lane = (v: string, l: number) =>
+    `(i64.extend_i32_u (i32x4.extract_lane ${l} (local.get ${v})))`;
+  const sum = V_H.map((v, k) =>
+    `(local.set $h${k} (i64.add (i64.add ${lane(v, 0)} ${lane(v, 1)}) (i64.add ${lane(v, 2)} ${
+      lane(v, 3)
+    })))\n`
+  ).join("");
+  // The lanes' sum has limbs below 2^28: carried back to polyBlock's bounds.
+  const M = "(i64.const 0x3ffffff)";
+  const c = (from: number, to: number) =>
+    `(local.set $h${to} (i64.add (local.get $h${to}) (i64.shr_u (local.get $h${from}) (i64.const 26))))\n` +
+    `(local.set $h${from} (i64.and (local.get $h${from}) ${M}))\n`;
+  const carried = c(0, 1) + c(1, 2) + c(2, 3) + c(3, 4) +
+    `(local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $h4) (i64.const 26)) (i64.const 5))))
+(local.set $h4 (i64.and (local.get $h4) ${M}))\n` + c(0, 1);
+  const params = [...limbs("h"), ...r].map((n) => `(param ${n} i64)`).join(" ");
+  return `(func $wide (param $q i32) (param $wend i32) ${params} (result i64 i64 i64 i64 i64)
+(local $s1 i64) (local $s2 i64) (local $s3 i64) (local $s4 i64)
+(local $d0 i64) (local $d1 i64) (local $d2 i64) (local $d3 i64) (local $d4 i64)
+${POW_LOCALS} ${VEC_LOCALS} (local $vc v128)
+${pow}${start}(loop $wide
+  (if (i32.ge_u (i32.add (local.get $q) (i32.const 64)) (local.get $wend)) (then
+${lastStep}))
+  ${poly4()}
+  (br_if $wide (i32.lt_u (local.get $q) (local.get $wend))))
+${sum}${carried}(local.get $h0) (local.get $h1) (local.get $h2) (local.get $h3) (local.get $h4))`;
+}
+
+/**
+ * Absorbs the whole 64-byte groups of the `len` bytes at `ptr` with `$wide`
+ * when `len` is at least `WIDE_FROM`, then the rest as `absorbPadded` does.
+ * Lengths decide every branch, not data.
+ */
+function absorbWide(ptr: string, len: string, raw = false): string {
+  const args = [...limbs("h"), ...limbs("r")].map((n) => `(local.get ${n})`).join(" ");
+  return `(local.set $q (local.get ${ptr}))
+(local.set $wend (select (i32.add (local.get ${ptr}) (i32.and (local.get ${len}) (i32.const -64)))
+  (local.get ${ptr}) (i32.ge_u (local.get ${len}) (i32.const ${WIDE_FROM}))))
+(local.set $rest (i32.sub (i32.add (local.get ${ptr}) (local.get ${len})) (local.get $wend)))
+(if (i32.lt_u (local.get $q) (local.get $wend)) (then
+  (call $wide (local.get $q) (local.get $wend) ${args})
+  (local.set $h4) (local.set $h3) (local.set $h2) (local.set $h1) (local.set $h0)))
+${absorbPadded("$wend", "$rest", raw)}`;
 }
 
 /**
@@ -256,10 +456,10 @@ function mac(raw = false): string {
     ? `(func (export "poly1305") (param $m i32) (param $len i32)`
     : `(func $mac (param $aad i32) (param $aadLen i32) (param $ct i32) (param $len i32)`;
   const absorbed = raw
-    ? absorbPadded("$m", "$len", true)
-    : `${absorbPadded("$aad", "$aadLen")}\n${absorbPadded("$ct", "$len")}\n${lengths}`;
+    ? absorbWide("$m", "$len", true)
+    : `${absorbPadded("$aad", "$aadLen")}\n${absorbWide("$ct", "$len")}\n${lengths}`;
   return `${head}
-(local $q i32) (local $end i32) ${locals}
+(local $q i32) (local $end i32) (local $wend i32) (local $rest i32) ${locals}
 ;; r, clamped (RFC 8439 2.5), in 26-bit limbs; s_i = 5 r_i.
 (local.set $lo (i64.and (i64.load offset=${OTK} (i32.const 0)) (i64.const 0x0ffffffc0fffffff)))
 (local.set $hi (i64.and (i64.load offset=${OTK + 8} (i32.const 0)) (i64.const 0x0ffffffc0ffffffc)))
@@ -284,6 +484,14 @@ ${absorbed}
 (local.set $h4 (i64.and (local.get $h4) ${M}))
 (local.set $h1 (i64.add (local.get $h1) (i64.shr_u (local.get $h0) (i64.const 26))))
 (local.set $h0 (i64.and (local.get $h0) ${M}))
+;; That carry can make h1 2^26: carry on to h4 (a limb reaching 2^26 there means
+;; h >= 2^130 > p, which the selection below reduces), so the packing's ORs are exact.
+(local.set $h2 (i64.add (local.get $h2) (i64.shr_u (local.get $h1) (i64.const 26))))
+(local.set $h1 (i64.and (local.get $h1) ${M}))
+(local.set $h3 (i64.add (local.get $h3) (i64.shr_u (local.get $h2) (i64.const 26))))
+(local.set $h2 (i64.and (local.get $h2) ${M}))
+(local.set $h4 (i64.add (local.get $h4) (i64.shr_u (local.get $h3) (i64.const 26))))
+(local.set $h3 (i64.and (local.get $h3) ${M}))
 ;; g = h + 5 - 2^130: taken when it does not borrow (h >= p), by mask.
 (local.set $g0 (i64.add (local.get $h0) (i64.const 5)))
 (local.set $g1 (i64.add (local.get $h1) (i64.shr_u (local.get $g0) (i64.const 26))))
@@ -383,6 +591,7 @@ export function chacha20Poly1305Wat(): string {
   return `(module
 (memory (export "memory") 1)
 ${xor4()}
+${wide()}
 ${mac()}
 ${mac(true)}
 ${XOR_BYTES}

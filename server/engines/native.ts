@@ -33,6 +33,7 @@ import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
 import type { PeerInfo, ServiceImplementation } from "../../rpc/service.ts";
 import { addRoutes, type CallOptions, type Route, startCall } from "../../rpc/server_call.ts";
 import { DEFAULT_H2_LIMITS, H2Connection, type Transport } from "../../h2/connection.ts";
+import { warmUpHpackDecoder } from "../../h2/hpack.ts";
 import {
   denoTransport,
   nodeTls,
@@ -291,6 +292,12 @@ export function createNativeEngine(options: EngineOptions): Engine {
     handshaking.add(sock);
     // "node:tls": our server does not serve these settings (all to node:tls).
     let result: Awaited<ReturnType<typeof acceptTls13>> | "node:tls";
+    /**
+     * The HTTP/2 connection, made while the client's signature is checked: its SETTINGS go
+     * out as 0.5-RTT data (grpc-go sends no request before them), and it is fed nothing until
+     * the client is authenticated. Its peer's certificate is the only one the handshake takes.
+     */
+    let early: H2Connection | undefined;
     try {
       const cfg = config ? await config : undefined;
       if (cfg === undefined) {
@@ -299,7 +306,12 @@ export function createNativeEngine(options: EngineOptions): Engine {
         layer.close();
         return refuse("the server's certificate is not installed yet");
       }
-      result = cfg === null ? "node:tls" : await acceptTls13(sock, cfg, handshakeTimeoutMs);
+      result = cfg === null ? "node:tls" : await acceptTls13(sock, cfg, handshakeTimeoutMs, {
+        onWritable: (tlsConn) =>
+          early = open(tlsConn, { ...base, certificate: cfg.clientCertDer.slice() }),
+        // The first request's header block finds HPACK warm.
+        whileVerifying: warmUpHpackDecoder,
+      });
     } catch (err) {
       // tls13ConfigOf failed: the certificate cannot be used (a bug, as serve() made it).
       logFailure(
@@ -317,11 +329,14 @@ export function createNativeEngine(options: EngineOptions): Engine {
       log.debug("TLS handshake handed to node:tls", { peer, reason: result.reason });
       return await fallback(result.prefix);
     }
-    if (result.kind === "refused") return refuse(result.reason);
+    if (result.kind === "refused") {
+      (early as H2Connection | undefined)?.close("TLS handshake refused");
+      return refuse(result.reason);
+    }
     log.debug("TLS 1.3 handshake (rpcplugin)", { peer, ms: Math.round(result.ms * 10) / 10 });
     slot?.established();
     const tlsConn = result.conn;
-    const conn = open(tlsConn, { ...base, certificate: result.peerCertificate });
+    const conn = early ?? open(tlsConn, { ...base, certificate: result.peerCertificate });
     if (stopping) conn.drain(AbortSignal.abort());
     try {
       conn.close(await tlsConn.pump((data) => conn.receive(data)));

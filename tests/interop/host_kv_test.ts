@@ -2,7 +2,8 @@
  * Our host (`launch()`) against KV plugins: go-plugin's own Go KV plugin
  * (`examples/grpc/plugin-go-grpc` from the Go module proxy), plain and
  * AutoMTLS, and our Deno KV plugin on both engines, plain and AutoMTLS, as
- * source and as a one-file bundle. Each launch does put/get and a ping, then
+ * source and as a one-file bundle. Each launch does put/get, put/get again
+ * (the value written over, read as it is now) and a ping, then
  * a kill that must be graceful (GRPCController/Shutdown, no SIGKILL), and
  * leaves no process and no socket behind.
  */
@@ -46,6 +47,10 @@ async function roundTrip(
     await kv.put({ key: "k", value: enc.encode("v1") }, { timeoutMs: 5000 });
     const got = await kv.get({ key: "k" }, { timeoutMs: 5000 });
     assertEquals(dec.decode(got.value), `v1\n\nWritten from ${written}`);
+    // Written again in the same session: the next Get reads what the file holds now.
+    await kv.put({ key: "k", value: enc.encode("second value") }, { timeoutMs: 5000 });
+    const again = await kv.get({ key: "k" }, { timeoutMs: 5000 });
+    assertEquals(dec.decode(again.value), `second value\n\nWritten from ${written}`);
     await plugin.ping();
   } finally {
     await plugin.kill();

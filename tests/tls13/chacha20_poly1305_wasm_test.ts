@@ -11,7 +11,7 @@
  * Run: deno test -A tests/tls13/chacha20_poly1305_wasm_test.ts
  */
 
-import { ChaCha20Poly1305 } from "../../tls13/chacha20_poly1305.ts";
+import { ChaCha20Poly1305, poly1305 } from "../../tls13/chacha20_poly1305.ts";
 import { WasmChaCha20Poly1305 } from "../../tls13/chacha20_poly1305_wasm.ts";
 import { CHACHA20_POLY1305_WASM_BASE64 } from "../../tls13/_chacha20_poly1305_wasm.ts";
 import { buildAeadWasm, GENERATED, renderGenerated } from "../../scripts/aead_wasm/build.ts";
@@ -57,9 +57,7 @@ function fromHex(hex: string): Uint8Array<ArrayBuffer> {
 }
 
 function random(rng: Prng, n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i++) out[i] = rng.next() & 0xff;
-  return out;
+  return rng.bytes(n);
 }
 
 Deno.test("wasm AEAD: the committed module is what scripts/aead_wasm/wat.ts assembles to", async () => {
@@ -110,6 +108,49 @@ Deno.test("wasm AEAD: its Poly1305 gives the tags of RFC 8439 2.5.2 and A.3 (the
     mem.set(message, DATA);
     e.poly1305(DATA, message.length);
     assertEquals(toHex(mem.subarray(TAG_AT, TAG_AT + 16)), v.tag, `vector ${i}`);
+  }
+});
+
+Deno.test("wasm AEAD: its four-block Poly1305 gives the TypeScript Poly1305's tags, every length to 1,100, the largest limbs too", () => {
+  // From 512 bytes on the module absorbs four blocks at once with powers of
+  // r: every length up to 1,100 covers the scalar path alone and each count
+  // of whole four-block steps from 8 to 17, with every remainder of whole and
+  // partial blocks; all-ones r and message give the largest limbs and carries.
+  const e = rawModule();
+  e.memory.grow(2);
+  const mem = new Uint8Array(e.memory.buffer);
+  const rng = new Prng(mixSeed(SEED, 6));
+  const ones = (n: number) => new Uint8Array(n).fill(0xff);
+  const lengths = [...Array.from({ length: 1101 }, (_, i) => i), 16383, 16384, 16385, 70001];
+  for (const len of lengths) {
+    for (const [key, message] of [[random(rng, 32), random(rng, len)], [ones(32), ones(len)]]) {
+      mem.set(key, OTK_AT);
+      mem.set(message, DATA);
+      e.poly1305(DATA, len);
+      assert(
+        toHex(mem.subarray(TAG_AT, TAG_AT + 16)) === toHex(poly1305(key, message)),
+        `Poly1305 of ${len} bytes, key ${toHex(key).slice(0, 8)}`,
+      );
+    }
+  }
+});
+
+Deno.test("wasm AEAD: the same bytes as the TypeScript AEAD near every 64-byte step to 16,448, and on to 70,000", () => {
+  const rng = new Prng(mixSeed(SEED, 7));
+  // Every step to 16,448 (a record and one step more), then every 13th.
+  for (let step = 0; step * 64 <= 70_000; step += step < 257 ? 1 : 13) {
+    for (const len of [step * 64 - 1, step * 64, step * 64 + 1].filter((n) => n >= 0)) {
+      const key = random(rng, 32), nonce = random(rng, 12);
+      const aad = random(rng, rng.int(18)), pt = random(rng, len);
+      const ts = new ChaCha20Poly1305(key), wasm = new WasmChaCha20Poly1305(key);
+      const expected = ts.seal(nonce, pt, aad);
+      assert(
+        toHex(wasm.seal(nonce, pt, aad)) === toHex(expected),
+        `seal of ${len} bytes, ${aad.length} of AAD`,
+      );
+      const opened = wasm.open(nonce, expected, aad);
+      assert(opened !== null && toHex(opened) === toHex(pt), `open of ${len} bytes`);
+    }
   }
 });
 

@@ -24,6 +24,9 @@ import { vector } from "../../tls13/messages.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { clientHello, goodExtensions } from "./_hello.ts";
 import { handshakeAndRead, onlyServerPreface, tryServe } from "./_client.ts";
+import { acceptTls13 } from "../../tls13/server.ts";
+import { tls13ConfigOf } from "../../tls13/config.ts";
+import type { Verifier } from "../../tls13/signatures.ts";
 
 async function setUp(prefaceTimeoutMs = 10_000, keyType: KeyType = "ecdsa-p256") {
   const lines: string[] = [];
@@ -229,18 +232,32 @@ Deno.test("tls13 server: a bad CertificateVerify or Finished → decrypt_error; 
   }
 });
 
-Deno.test("tls13 server: no application data before the client's flight is checked (no 0.5-RTT data), its SETTINGS once it is", async () => {
+Deno.test("tls13 server: our SETTINGS go out as 0.5-RTT data once the client's flight is read, before it is checked; nothing of the client's is read until it is", async () => {
   const { engine, host, port } = await setUp(2000);
   try {
     // A client waiting for data before it sends its flight gets none: the handshake times out.
     const waited = await handshakeAndRead(port, host, { readHalfRtt: true }).catch((e) => e);
     assert(waited instanceof Error && waited.message === "server closed", String(waited));
-    // A bad flight gets the alert and nothing before it.
-    const bad = await handshakeAndRead(port, host, { badSignature: true });
-    assertEquals(
-      [bad?.type, ...bad!.data, bad!.preface.length],
-      [21, 2, AlertDescription.decryptError, 0],
-    );
+    // The host's certificate with a bad signature or Finished: our SETTINGS (only what a
+    // server sends before it reads anything), then the alert. The client's preface and
+    // SETTINGS, sent after its flight, are never read (no ACK).
+    for (const faults of [{ badSignature: true }, { badFinished: true }]) {
+      const bad = await handshakeAndRead(port, host, faults);
+      const what = JSON.stringify(faults);
+      assert(bad && onlyServerPreface(bad.preface), `${what}: ${bad?.preface}`);
+      assertEquals(bad.preface[3], 4, `${what}: SETTINGS first`);
+      assertEquals([bad.type, ...bad.data], [21, 2, AlertDescription.decryptError], what);
+    }
+    // Another certificate, or none: refused as it is read, before anything is sent.
+    for (
+      const [certDer, alert] of [
+        [null, AlertDescription.certificateRequired],
+        [host.certDer.slice(0, -1), AlertDescription.badCertificate],
+      ] as const
+    ) {
+      const bad = await handshakeAndRead(port, host, { certDer });
+      assertEquals([bad?.type, ...bad!.data, bad!.preface.length], [21, 2, alert, 0]);
+    }
     // A good one: our SETTINGS first, then the acknowledgement of the client's.
     const good = await handshakeAndRead(port, host);
     assert(good && good.preface.length > 0 && onlyServerPreface(good.preface), "SETTINGS first");
@@ -360,5 +377,36 @@ Deno.test("tls13 server: the handshake timeout closes a silent client; the count
   } finally {
     for (const s of socks) s.close();
     await engine.shutdown(0);
+  }
+});
+
+Deno.test("tls13 server: whileVerifying runs once, while the client's signature check is under way", async () => {
+  const host = await makeAutoCertificate("ecdsa-p521");
+  const auto = await setUpAutoMtls(host.certPem, "ecdsa-p256");
+  const cfg = (await tls13ConfigOf(auto.serverTls))!;
+  let checking = 0;
+  const seen: number[] = [];
+  const verifier: Verifier = {
+    schemes: cfg.verifier.schemes,
+    verify: (scheme, content, signature) => {
+      checking++;
+      return cfg.verifier.verify(scheme, content, signature).finally(() => checking--);
+    },
+  };
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  try {
+    const accepted = listener.accept().then((sock) =>
+      acceptTls13(sock, { ...cfg, verifier }, 5_000, { whileVerifying: () => seen.push(checking) })
+    );
+    const client = handshakeAndRead((listener.addr as Deno.NetAddr).port, host);
+    const result = await accepted;
+    assertEquals(seen, [1], "called once, while the check was under way");
+    assertEquals(result.kind, "tls");
+    // No HTTP/2 here: our close_notify is the first record after the handshake.
+    if (result.kind === "tls") result.conn.close();
+    const closed = await client;
+    assertEquals([closed?.type, ...closed!.data], [21, 1, AlertDescription.closeNotify]);
+  } finally {
+    listener.close();
   }
 });

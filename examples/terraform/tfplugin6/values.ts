@@ -13,7 +13,10 @@
  * @module
  */
 
-import { decode, encode, ExtensionCodec } from "@msgpack/msgpack";
+// The package's ES module build, named: @msgpack/msgpack has no "exports", so Deno takes its
+// "main", the CommonJS build, whose loading boots Deno's Node layer (~20 ms on every launch
+// from source; bench/README.md, "Start-up", eighth round).
+import { decode, encode, ExtensionCodec } from "@msgpack/msgpack/dist.esm/index.mjs";
 import type { DynamicValue } from "../gen/tfplugin6/tfplugin6_pb.ts";
 
 /** A cty type: a primitive name, or a collection / structural type in cty's JSON form. */

@@ -8,12 +8,16 @@ package main
 // a bad client never takes the plugin, or its other connections, down.
 //
 //	baseline   mTLS, ALPN h2, one health check                 SERVING
-//	nocert     TLS 1.3, no client certificate                   refused, no application data
-//	othercert  TLS 1.3, a self-signed impostor                  refused, no application data
-//	wrongkey   the host's certificate, signed with another key  refused, no application data
+//	nocert     TLS 1.3, no client certificate                   refused, nothing of ours read
+//	othercert  TLS 1.3, a self-signed impostor                  refused, nothing of ours read
+//	wrongkey   the host's certificate, signed with another key  refused, nothing of ours read
 //	tls12      MaxVersion TLS 1.2 (gRPC and bare)               SERVING, TLS 1.2, ALPN h2
 //	noalpn     TLS 1.3 without ALPN, then HTTP/2                served (the plugin's SETTINGS)
 //	http11     TLS 1.3 with ALPN http/1.1 only                  refused, no application data
+//
+// "Nothing of ours read": no acknowledgement of our HTTP/2 SETTINGS and no
+// frame but the plugin's own SETTINGS and WINDOW_UPDATE, which our TLS 1.3
+// server sends as 0.5-RTT data, before it checks the client (see rawTLS).
 //	garbage    random bytes, then close                         closed by the plugin
 //	truncated  the first half of a real ClientHello, then EOF   closed by the plugin
 //	corrupt    after a good handshake and exchange, one byte of
@@ -154,7 +158,7 @@ func hostile(o options, rep *report, network, address string, roots *x509.CertPo
 		cc := cfg(c.certs...)
 		cc.MinVersion = tls.VersionTLS13
 		desc, accepted, _ := rawTLS(network, address, cc, timeout)
-		record(c.name, "refused, no application data", desc, !accepted)
+		record(c.name, "refused, nothing of ours read", desc, !accepted)
 	}
 
 	// (e) TLS 1.2 must still work, over gRPC and bare.

@@ -16,7 +16,9 @@
 // which the test plugin serves), and the good client then checks with KV.Get
 // that nothing was stored: a refused client must get no call through at all.
 // nocert and othercert are also tried on a bare TLS connection that speaks
-// the HTTP/2 preface: the plugin must not send any application data back.
+// the HTTP/2 preface: the plugin must not read it (no acknowledgement of its
+// SETTINGS, nothing but the plugin's own SETTINGS and WINDOW_UPDATE, which
+// it may send as TLS 1.3 0.5-RTT data before it checks the client).
 // A bare TLS connection with the host certificate records the negotiated
 // ALPN protocol and TLS version. Finally the plugin gets SIGTERM and must
 // exit 0 (and remove its unix socket) within -kill-timeout.
@@ -401,8 +403,12 @@ func kvGet(network, address string, creds credentials.TransportCredentials, time
 var h2Preface = append([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), 0, 0, 0, 4, 0, 0, 0, 0, 0)
 
 // rawTLS opens a bare TLS connection, speaks the HTTP/2 preface and reports
-// what came back. accepted is true when the plugin sent application data
-// (its SETTINGS frame): it then treated us as a legitimate client.
+// what came back. accepted is true when the plugin showed it read our
+// preface: it acknowledged our SETTINGS, or sent any frame other than what
+// an HTTP/2 server sends before it has read anything (SETTINGS, not an ACK,
+// and WINDOW_UPDATE). Those it may send as TLS 1.3 0.5-RTT data, before it
+// has checked our certificate; a refused client then gets them, then the
+// alert, and never an acknowledgement.
 func rawTLS(network, address string, cfg *tls.Config, timeout time.Duration) (desc string, accepted bool, state *tls.ConnectionState) {
 	d := &net.Dialer{Timeout: timeout}
 	conn, err := tls.DialWithDialer(d, network, address, cfg)
@@ -415,12 +421,25 @@ func rawTLS(network, address string, cfg *tls.Config, timeout time.Duration) (de
 	if _, err := conn.Write(h2Preface); err != nil {
 		return "write: " + err.Error(), false, &st
 	}
-	buf := make([]byte, 64)
-	n, err := conn.Read(buf)
-	if n > 0 {
-		return fmt.Sprintf("plugin sent %d bytes of application data", n), true, &st
+	var got []byte
+	buf := make([]byte, 4096)
+	for len(got) < 1<<16 {
+		n, err := conn.Read(buf)
+		got = append(got, buf[:n]...)
+		for at := 0; at+9 <= len(got); at += 9 + (int(got[at])<<16 | int(got[at+1])<<8 | int(got[at+2])) {
+			typ, flags := got[at+3], got[at+4]
+			if !(typ == 4 && flags&1 == 0) && typ != 8 {
+				return fmt.Sprintf("plugin read our preface: it sent %d bytes of application data, frame type %d flags %d among them", len(got), typ, flags), true, &st
+			}
+		}
+		if err != nil {
+			if len(got) > 0 {
+				return fmt.Sprintf("only the plugin's own SETTINGS and WINDOW_UPDATE (%d bytes: 0.5-RTT data), then read: %v", len(got), err), false, &st
+			}
+			return "read: " + err.Error(), false, &st
+		}
 	}
-	return "read: " + err.Error(), false, &st
+	return fmt.Sprintf("plugin read our preface? it sent %d bytes of SETTINGS and WINDOW_UPDATE frames alone", len(got)), true, &st
 }
 
 // rawSend writes payload on a bare connection and reports how the plugin

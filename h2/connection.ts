@@ -1916,16 +1916,16 @@ export class H2Connection {
       let piece = 0;
       let offset = 0;
       while (left > 0) {
-        if (this.#dropping?.has(id)) {
-          // Reset since: the frames not framed yet are never sent.
-          this.#unsent(left + Math.ceil(left / frameBytes) * FRAME_HEADER_BYTES, left);
-          break;
-        }
         const n = Math.min(frameBytes, left);
         if (fill + FRAME_HEADER_BYTES + n > buf.length) {
           await this.#write(buf.subarray(0, fill));
           fill = 0;
           if (this.#closed) return;
+        }
+        // Reset before (or during the write just made): the frames not framed yet never go out.
+        if (this.#dropping?.has(id)) {
+          this.#unsent(left + Math.ceil(left / frameBytes) * FRAME_HEADER_BYTES, left);
+          break;
         }
         left -= n;
         putFrameHeader(

@@ -211,6 +211,8 @@ const CONNECTION_WINDOW = 16 << 20;
 const MAX_RECV_FRAME = DEFAULT_MAX_FRAME;
 /** Queued output per stream beyond which writers wait. */
 const STREAM_HIGH_WATER = 256 << 10;
+/** Pieces taken off the front of a stream's queue before it is compacted (see `H2Stream.#queue`). */
+const COMPACT_QUEUE_AT = 1024;
 /** Output not yet written to the socket beyond which stream writers wait. */
 const CONNECTION_HIGH_WATER = 4 << 20;
 /** After a connection error, how long the GOAWAY may take to leave before we hang up anyway. */
@@ -261,6 +263,13 @@ function concat(parts: readonly Uint8Array[], from: number, to: number): Uint8Ar
   const out = new Uint8Array(size);
   for (let i = from, at = 0; i < to; at += parts[i].length, i++) out.set(parts[i], at);
   return out;
+}
+
+/** Whether `bytes` begins with `prefix`. */
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
 }
 
 function u32(bytes: Uint8Array, at: number): number {
@@ -326,7 +335,16 @@ export class H2Stream {
   received = 0;
   /** The peer has ever let us send on this stream (a window above 0). @internal */
   windowGranted: boolean;
+  /** Body bytes of ours went to the connection's output (see `H2Connection.dropData`). @internal */
+  dataOut = false;
+  /**
+   * Body pieces waiting for window, from `#head` on: taken by index, as
+   * `shift()` costs the array's length once it is large (V8 moves every
+   * element of an array in its large-object space: 6 µs per piece at
+   * 100,000 pieces, which 256 KiB of small messages make).
+   */
   #queue: Uint8Array[] = [];
+  #head = 0;
   #queuedBytes = 0;
   /** What ends our side once the queue is out: trailers, or an empty END_STREAM DATA frame. */
   #trailers: HeaderBlock | null = null;
@@ -417,6 +435,7 @@ export class H2Stream {
     if (this.rstSent || (this.localClosed && this.remoteClosed)) return;
     this.rstSent = true;
     this.conn.enqueueControl(rstStreamFrame(this.id, code));
+    if (this.dataOut) this.conn.dropData(this);
     if (!this.localClosed) this.#closeLocal();
     this.conn.forget(this, true);
     this.handler?.reset(code);
@@ -425,6 +444,7 @@ export class H2Stream {
   /** The peer reset the stream or the connection is gone: nothing more goes out. @internal */
   abandon(code: number): void {
     this.remoteClosed = true;
+    if (this.dataOut) this.conn.dropData(this);
     if (!this.localClosed) this.#closeLocal();
     this.#trailers = null;
     this.handler?.reset(code);
@@ -458,6 +478,7 @@ export class H2Stream {
       const size = avail + frames * FRAME_HEADER_BYTES;
       this.sendWindow -= avail;
       conn.sendWindow -= avail;
+      this.dataOut = true;
       this.#queuedBytes -= avail;
       conn.queued(-avail);
       endedInData = this.#queuedBytes === 0 && this.#trailers === EMPTY;
@@ -475,14 +496,14 @@ export class H2Stream {
             putFrameHeader(out, at, room, FrameType.DATA, 0, this.id);
             at += FRAME_HEADER_BYTES;
           }
-          const head = this.#queue[0];
+          const head = this.#queue[this.#head];
           const n = Math.min(head.length, room);
           out.set(n === head.length ? head : head.subarray(0, n), at);
           at += n;
           room -= n;
           avail -= n;
-          if (n === head.length) this.#queue.shift();
-          else this.#queue[0] = head.subarray(n);
+          if (n === head.length) this.#shift();
+          else this.#queue[this.#head] = head.subarray(n);
         }
         if (endedInData) out[lastHeader + 4] |= Flag.END_STREAM;
         conn.commit(size);
@@ -515,24 +536,40 @@ export class H2Stream {
   #take(n: number): Uint8Array[] {
     const taken: Uint8Array[] = [];
     while (n > 0) {
-      const head = this.#queue[0];
+      const head = this.#queue[this.#head];
       if (head.length <= n) {
         taken.push(head);
-        this.#queue.shift();
+        this.#shift();
         n -= head.length;
       } else {
         taken.push(head.subarray(0, n));
-        this.#queue[0] = head.subarray(n);
+        this.#queue[this.#head] = head.subarray(n);
         n = 0;
       }
     }
     return taken;
   }
 
+  /** Drops the first queued piece (its slot let go; the array compacted once half is taken). */
+  #shift(): void {
+    const queue = this.#queue;
+    queue[this.#head++] = EMPTY;
+    if (this.#head === queue.length) {
+      queue.length = 0;
+      this.#head = 0;
+    } else if (this.#head >= COMPACT_QUEUE_AT && 2 * this.#head >= queue.length) {
+      queue.splice(0, this.#head);
+      this.#head = 0;
+    }
+  }
+
   #closeLocal(): void {
     this.localClosed = true;
     if (this.#queuedBytes) this.conn.queued(-this.#queuedBytes);
-    if (this.#queue.length) this.#queue = [];
+    if (this.#queue.length) {
+      this.#queue = [];
+      this.#head = 0;
+    }
     this.#queuedBytes = 0;
     this.#wake();
   }
@@ -653,6 +690,15 @@ export class H2Connection {
   #arenaAt = 0;
   #sealed = 0;
   #flushing = false;
+  /**
+   * Streams reset while DATA of theirs waited to be written: the DATA is
+   * dropped as the flush reaches it. Each id maps to the batch (`#batch`)
+   * current when it was reset: it is looked for in that batch and the next
+   * one (the last that can hold its frames), then forgotten.
+   */
+  #dropping: Map<number, number> | null = null;
+  /** Batches of output taken by the flush while `#dropping` was set. */
+  #batch = 0;
   /** What waits to be written includes more than replies to the peer's frames. */
   #urgent = false;
   /** Queueing a reply to the peer's frames: it may wait for other output. */
@@ -1485,10 +1531,7 @@ export class H2Connection {
       if (this.sendWindow > MAX_WINDOW) {
         throw new H2ConnectionError(H2Error.FLOW_CONTROL_ERROR, "connection window above 2^31-1");
       }
-      const waiting = [...this.blocked];
-      this.blocked.clear();
-      for (const s of waiting) s.pump();
-      return;
+      return this.#unblock();
     }
     if (this.#isIdle(id)) {
       throw new H2ConnectionError(H2Error.PROTOCOL_ERROR, `WINDOW_UPDATE on idle stream ${id}`);
@@ -1505,6 +1548,71 @@ export class H2Connection {
       return this.#streamError(id, H2Error.FLOW_CONTROL_ERROR, "stream window above 2^31-1");
     }
     stream.pump();
+  }
+
+  /** Connection-level window came: the streams waiting for it send. */
+  #unblock(): void {
+    const waiting = [...this.blocked];
+    this.blocked.clear();
+    for (const s of waiting) s.pump();
+  }
+
+  /**
+   * A stream that put DATA on the output was reset (by us or the peer), or
+   * abandoned: what of that DATA is not written yet never will be (RFC 9113
+   * 6.4: after RST_STREAM, the peer takes nothing more on the stream; it
+   * would cost the peer's connection window and our bandwidth). The flush
+   * drops the stream's DATA frames as it reaches them, and gives their bytes
+   * back to the connection's send window: bytes never sent are not counted
+   * by the peer either (RFC 9113 6.9). HEADERS are never dropped (the HPACK
+   * state depends on them). @internal
+   */
+  dropData(stream: H2Stream): void {
+    // Not flushing: nothing of the stream's waits to be written.
+    if (!this.#flushing || this.#closed) return;
+    (this.#dropping ??= new Map()).set(stream.id, this.#batch);
+  }
+
+  /** A new batch of output is taken: reset streams of two batches ago can hold nothing in it. */
+  #nextBatch(dropping: Map<number, number>): void {
+    const batch = ++this.#batch;
+    for (const [id, at] of dropping) if (at < batch - 1) dropping.delete(id);
+    if (dropping.size === 0) this.#dropping = null;
+  }
+
+  /**
+   * `part` (whole frames, after the client preface if it starts with it)
+   * without the DATA frames of streams in `#dropping`: itself when it has
+   * none, else a copy.
+   */
+  #strip(part: Uint8Array): Uint8Array {
+    const dropping = this.#dropping!;
+    let at = startsWith(part, CLIENT_PREFACE) ? CLIENT_PREFACE.length : 0;
+    let kept: Uint8Array[] | null = null;
+    let keptFrom = 0;
+    let payload = 0;
+    while (at + FRAME_HEADER_BYTES <= part.length) {
+      const next = at + FRAME_HEADER_BYTES +
+        ((part[at] << 16) | (part[at + 1] << 8) | part[at + 2]);
+      if (part[at + 3] === FrameType.DATA && dropping.has(u32(part, at + 5) & MAX_WINDOW)) {
+        (kept ??= []).push(part.subarray(keptFrom, at));
+        payload += next - at - FRAME_HEADER_BYTES;
+        keptFrom = next;
+      }
+      at = next;
+    }
+    if (!kept) return part;
+    kept.push(part.subarray(keptFrom));
+    const out = concat(kept, 0, kept.length);
+    this.#unsent(part.length - out.length, payload);
+    return out;
+  }
+
+  /** `bytes` of output (`payload` of them DATA payload) will never be written. */
+  #unsent(bytes: number, payload: number): void {
+    this.sendWindow += payload;
+    this.#written(bytes);
+    if (payload > 0) this.#unblock();
   }
 
   /**
@@ -1718,6 +1826,7 @@ export class H2Connection {
       this.#urgent = false;
       this.#seal();
       if (!this.#out.length) break;
+      if (this.#dropping) this.#nextBatch(this.#dropping);
       const parts = this.#out;
       this.#out = [];
       const control = this.#controlQueued;
@@ -1739,6 +1848,7 @@ export class H2Connection {
       }
     }
     this.#flushing = false;
+    this.#dropping = null;
     const reason = this.#failed ?? this.#closeAfterFlush;
     if (reason) this.close(reason);
   }
@@ -1750,7 +1860,8 @@ export class H2Connection {
    * a chunk at a time, the buffer reused once each write is done; the small
    * parts just before it (its HEADERS) open its first chunk, and those just
    * after it (its trailers, the next calls' frames) close its last while
-   * they fit.
+   * they fit. DATA of a stream reset meanwhile (`dropData`) is left out as
+   * each part is taken, and again after each wait before it is written.
    */
   async #writeParts(parts: readonly OutPart[]): Promise<void> {
     /** Small parts not yet written, when the write buffer is empty. */
@@ -1759,9 +1870,11 @@ export class H2Connection {
     /** Bytes in the write buffer. */
     let fill = 0;
     let buf = this.#chunk;
-    for (const part of parts) {
+    for (const whole of parts) {
       if (this.#closed) return;
-      if (part instanceof Uint8Array) {
+      if (whole instanceof Uint8Array) {
+        let part = whole;
+        if (this.#dropping && !(part = this.#strip(part)).length) continue;
         if (fill > 0) {
           if (part.length < LARGE_WRITE && fill + part.length <= buf.length) {
             buf.set(part, fill);
@@ -1770,18 +1883,23 @@ export class H2Connection {
           }
           await this.#write(buf.subarray(0, fill));
           fill = 0;
+          if (this.#dropping && !(part = this.#strip(part)).length) continue;
         }
         if (part.length < LARGE_WRITE) {
           small.push(part);
           smallBytes += part.length;
           continue;
         }
-        if (small.length) await this.#write(concat(small, 0, small.length));
+        if (small.length) {
+          await this.#write(concat(small, 0, small.length));
+          if (this.#dropping && !(part = this.#strip(part)).length) continue;
+        }
         small = [];
         smallBytes = 0;
         await this.#write(part);
         continue;
       }
+      const part = whole;
       if (buf.length === 0) buf = this.#chunk = new Uint8Array(CHUNK_BYTES);
       if (small.length) {
         if (smallBytes + FRAME_HEADER_BYTES + part.frameBytes <= buf.length) {
@@ -1803,6 +1921,11 @@ export class H2Connection {
           await this.#write(buf.subarray(0, fill));
           fill = 0;
           if (this.#closed) return;
+        }
+        // Reset before (or during the write just made): the frames not framed yet never go out.
+        if (this.#dropping?.has(id)) {
+          this.#unsent(left + Math.ceil(left / frameBytes) * FRAME_HEADER_BYTES, left);
+          break;
         }
         left -= n;
         putFrameHeader(
@@ -1838,7 +1961,12 @@ export class H2Connection {
     await this.transport.write(data);
     this.#writing = false;
     this.#writesDone++;
-    this.#backlog -= data.length;
+    this.#written(data.length);
+  }
+
+  /** `n` bytes of output left the backlog (written, or dropped). */
+  #written(n: number): void {
+    this.#backlog -= n;
     if (this.#backlog < CONNECTION_HIGH_WATER) this.#wakeBacklog();
     if (this.#overSince && this.#queued + this.#backlog <= this.#limits.maxOutputBytes) {
       this.#overSince = 0;

@@ -13,6 +13,7 @@ import { BytePool } from "../_pool.ts";
 import { ConstantHeaders, encodeHeaders } from "../h2/hpack.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
 import { GRPC_ACCEPT_ENCODING } from "./metadata.ts";
+import { PartialMessage } from "./partial_message.ts";
 
 export {
   GRPC_ACCEPT_ENCODING,
@@ -279,9 +280,8 @@ export class MessageReader {
   /** A prefix split across reads is gathered here (made when one first is). */
   #prefix: Uint8Array | null = null;
   #prefixFill = 0;
-  #msg: Uint8Array | null = null;
-  #msgCompressed = false;
-  #msgFill = 0;
+  /** A message cut across reads: its memory follows the bytes that came (partial_message.ts). */
+  #msg: PartialMessage | null = null;
   /** Messages on the chain, not yet delivered. */
   #backlog = 0;
   #tail: Promise<void> | null = null;
@@ -358,18 +358,13 @@ export class MessageReader {
           pos += size;
           continue;
         }
-        this.#msg = new Uint8Array(size);
-        this.#msgCompressed = flag !== 0;
-        this.#msgFill = 0;
+        this.#msg = new PartialMessage(size, flag !== 0);
       }
       const msg = this.#msg;
-      const n = Math.min(msg.length - this.#msgFill, len - pos);
-      msg.set(bytes.subarray(pos, pos + n), this.#msgFill);
-      this.#msgFill += n;
-      pos += n;
-      if (this.#msgFill === msg.length) {
+      pos += msg.add(bytes, pos, len);
+      if (msg.done) {
         this.#msg = null;
-        this.#whole(msg, this.#msgCompressed);
+        this.#whole(msg.bytes, msg.compressed);
       }
     }
   }

@@ -21,6 +21,7 @@ import {
   percentEncode,
   statusOfHttp,
 } from "../../rpc/wire.ts";
+import { WHOLE_AT_ONCE } from "../../rpc/partial_message.ts";
 import { assert, assertEquals, assertThrows } from "../_util/assert.ts";
 import { concat, grpcMessage } from "../h2/_h2client.ts";
 
@@ -239,6 +240,28 @@ Deno.test("MessageReader: messages cut anywhere, compressed and oversized ones r
     /11 vs\. 10/,
   );
   assertEquals(big.code, Status.RESOURCE_EXHAUSTED);
+});
+
+Deno.test("MessageReader: large messages, cut in pieces of every kind of size, arrive whole and exact", () => {
+  // Above WHOLE_AT_ONCE a message is gathered in chunks until half has come
+  // (partial_message.ts): sizes around the chunks' and the half's edges.
+  const MiB = 1 << 20;
+  for (const size of [WHOLE_AT_ONCE, WHOLE_AT_ONCE + 1, 3 * MiB + 7, 8 * MiB + (64 << 10)]) {
+    const body = new Uint8Array(size);
+    for (let i = 0; i < size; i++) body[i] = (i * 7 + (i >>> 11)) & 0xff;
+    const wire = concat(grpcMessage(body), grpcMessage(new Uint8Array([9])));
+    for (const piece of [16384 + 9, 65536, 1 << 20, 1]) {
+      if (piece === 1 && size > WHOLE_AT_ONCE + 1) continue; // byte by byte: one size is enough
+      const got: Uint8Array[] = [];
+      const reader = new MessageReader(16 * MiB, (m) => got.push(m));
+      for (let at = 0; at < wire.length; at += piece) reader.push(wire.subarray(at, at + piece));
+      assert(reader.atBoundary, `${size} in pieces of ${piece}: not at a boundary`);
+      assertEquals(got.length, 2, `${size} in pieces of ${piece}`);
+      assertEquals(got[0].length, size);
+      assert(got[0].every((b, i) => b === body[i]), `${size} in pieces of ${piece}: bytes differ`);
+      assertEquals([...got[1]], [9]);
+    }
+  }
 });
 
 Deno.test("statusOfHttp: the spec's mapping", () => {

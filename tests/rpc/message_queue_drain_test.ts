@@ -34,12 +34,9 @@ import {
   requestHeaders,
 } from "../h2/_h2client.ts";
 import { FrameReader, PING, pingAcked, withRawServer, writeAll } from "../h2/_socket_frames.ts";
+import { assertLinear } from "../_util/linear_time.ts";
 import { textMethod } from "./_engines.ts";
 
-const SMALL = 8000;
-const LARGE = 64_000;
-/** Linear: 8x. Quadratic (shift on a large array): far more. */
-const MAX_RATIO = 32;
 /** Largest DATA frame the peer may send by default. */
 const MAX_FRAME = 16384;
 
@@ -64,24 +61,6 @@ function numberFrames(id: number, n: number, endStream: boolean): Uint8Array {
 /** Fails unless `got` is the next number after `i - 1`. */
 function checkNext(got: unknown, i: number): void {
   if (got !== String(i)) throw new Error(`message ${i} was ${JSON.stringify(got)}`);
-}
-
-/** Times the two sizes side by side in 5 interleaved rounds; fails unless the median ratio is near linear. */
-async function assertLinear(what: string, drain: (n: number) => Promise<number>): Promise<void> {
-  const ratios: number[] = [];
-  for (let round = 0; round < 5; round++) {
-    const order = round & 1 ? [LARGE, SMALL] : [SMALL, LARGE];
-    const ms: Record<number, number> = {};
-    for (const n of order) ms[n] = await drain(n);
-    ratios.push(ms[LARGE] / Math.max(ms[SMALL], 0.05));
-  }
-  ratios.sort((a, b) => a - b);
-  const median = ratios[2];
-  assert(
-    median < MAX_RATIO,
-    `${what}: ${LARGE} messages took ${median.toFixed(0)}x as long as ${SMALL} (bound ` +
-      `${MAX_RATIO}x; linear is ${LARGE / SMALL}x): taking a message costs the queue's length`,
-  );
 }
 
 /**
@@ -178,7 +157,7 @@ function clientDrain(n: number): Promise<number> {
 }
 
 Deno.test("server: a client-streaming call's 64,000 queued tiny messages drain in linear time, in order", () =>
-  assertLinear("server", serverDrain));
+  assertLinear("server, messages of a client-streaming call", serverDrain));
 
 Deno.test("client: a server-streaming call's 64,000 queued tiny messages drain in linear time, in order", () =>
-  assertLinear("client", clientDrain));
+  assertLinear("client, messages of a server-streaming call", clientDrain));

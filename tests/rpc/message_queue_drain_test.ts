@@ -106,7 +106,12 @@ async function serverDrain(n: number): Promise<number> {
     const status = (frames: Frame[]) =>
       frames.find((f) => f.streamId === 1 && f.headers && header(f.headers, "grpc-status"));
     await reader.until((frames) => status(frames) !== undefined, "the call's status");
-    assertEquals(header(status(reader.frames)!.headers, "grpc-status"), "0");
+    const trailers = status(reader.frames)!.headers;
+    assertEquals(
+      header(trailers, "grpc-status"),
+      "0",
+      `the call failed: ${header(trailers, "grpc-message")}`,
+    );
     const body = concat(
       ...reader.frames.filter((f) => f.type === FrameType.DATA && f.streamId === 1).map((f) =>
         f.payload

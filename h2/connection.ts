@@ -19,6 +19,7 @@
  * @module
  */
 
+import { Queue } from "../_queue.ts";
 import { after } from "../_timer.ts";
 import {
   CLIENT_PREFACE,
@@ -211,8 +212,6 @@ const CONNECTION_WINDOW = 16 << 20;
 const MAX_RECV_FRAME = DEFAULT_MAX_FRAME;
 /** Queued output per stream beyond which writers wait. */
 const STREAM_HIGH_WATER = 256 << 10;
-/** Pieces taken off the front of a stream's queue before it is compacted (see `H2Stream.#queue`). */
-const COMPACT_QUEUE_AT = 1024;
 /** Output not yet written to the socket beyond which stream writers wait. */
 const CONNECTION_HIGH_WATER = 4 << 20;
 /** After a connection error, how long the GOAWAY may take to leave before we hang up anyway. */
@@ -337,14 +336,8 @@ export class H2Stream {
   windowGranted: boolean;
   /** Body bytes of ours went to the connection's output (see `H2Connection.dropData`). @internal */
   dataOut = false;
-  /**
-   * Body pieces waiting for window, from `#head` on: taken by index, as
-   * `shift()` costs the array's length once it is large (V8 moves every
-   * element of an array in its large-object space: 6 µs per piece at
-   * 100,000 pieces, which 256 KiB of small messages make).
-   */
-  #queue: Uint8Array[] = [];
-  #head = 0;
+  /** Body pieces waiting for window (256 KiB of small messages make 100,000 of them). */
+  #queue = new Queue<Uint8Array>();
   #queuedBytes = 0;
   /** What ends our side once the queue is out: trailers, or an empty END_STREAM DATA frame. */
   #trailers: HeaderBlock | null = null;
@@ -496,14 +489,14 @@ export class H2Stream {
             putFrameHeader(out, at, room, FrameType.DATA, 0, this.id);
             at += FRAME_HEADER_BYTES;
           }
-          const head = this.#queue[this.#head];
+          const head = this.#queue.first()!;
           const n = Math.min(head.length, room);
           out.set(n === head.length ? head : head.subarray(0, n), at);
           at += n;
           room -= n;
           avail -= n;
-          if (n === head.length) this.#shift();
-          else this.#queue[this.#head] = head.subarray(n);
+          if (n === head.length) this.#queue.shift();
+          else this.#queue.replaceFirst(head.subarray(n));
         }
         if (endedInData) out[lastHeader + 4] |= Flag.END_STREAM;
         conn.commit(size);
@@ -536,40 +529,24 @@ export class H2Stream {
   #take(n: number): Uint8Array[] {
     const taken: Uint8Array[] = [];
     while (n > 0) {
-      const head = this.#queue[this.#head];
+      const head = this.#queue.first()!;
       if (head.length <= n) {
         taken.push(head);
-        this.#shift();
+        this.#queue.shift();
         n -= head.length;
       } else {
         taken.push(head.subarray(0, n));
-        this.#queue[this.#head] = head.subarray(n);
+        this.#queue.replaceFirst(head.subarray(n));
         n = 0;
       }
     }
     return taken;
   }
 
-  /** Drops the first queued piece (its slot let go; the array compacted once half is taken). */
-  #shift(): void {
-    const queue = this.#queue;
-    queue[this.#head++] = EMPTY;
-    if (this.#head === queue.length) {
-      queue.length = 0;
-      this.#head = 0;
-    } else if (this.#head >= COMPACT_QUEUE_AT && 2 * this.#head >= queue.length) {
-      queue.splice(0, this.#head);
-      this.#head = 0;
-    }
-  }
-
   #closeLocal(): void {
     this.localClosed = true;
     if (this.#queuedBytes) this.conn.queued(-this.#queuedBytes);
-    if (this.#queue.length) {
-      this.#queue = [];
-      this.#head = 0;
-    }
+    this.#queue.clear();
     this.#queuedBytes = 0;
     this.#wake();
   }

@@ -11,6 +11,7 @@
  * @module
  */
 
+import { Queue } from "../_queue.ts";
 import { after } from "../_timer.ts";
 import {
   H2Connection,
@@ -227,7 +228,7 @@ class ClientCall implements StreamHandler {
   #options: CallOptions;
   #stream: H2Stream | null = null;
   #reader: MessageReader;
-  #queue: Uint8Array[] = [];
+  #queue = new Queue<Uint8Array>();
   #held = 0;
   #count = 0;
   #gotHeaders = false;
@@ -527,7 +528,7 @@ class ClientCall implements StreamHandler {
   async single(): Promise<unknown> {
     while (!this.#done) await new Promise<void>((resolve) => (this.#wake = resolve));
     if (!this.#ok) throw this.#status;
-    return this.#decode(this.#queue[0]);
+    return this.#decode(this.#queue.first()!);
   }
 
   /** The responses as they arrive; breaking out of the loop cancels the call. */
@@ -602,7 +603,7 @@ class ClientCall implements StreamHandler {
       stream.handler = null;
       stream.reset(this.#ok ? H2Error.NO_ERROR : H2Error.CANCEL);
     }
-    if (!this.#ok && local) this.#queue = [];
+    if (!this.#ok && local) this.#queue.clear();
     this.#wake?.();
   }
 }

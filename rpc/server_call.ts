@@ -7,6 +7,7 @@
  * @module
  */
 
+import { Queue } from "../_queue.ts";
 import { after } from "../_timer.ts";
 import { type Logger, withFields } from "../log/logger.ts";
 import type { Broker } from "../services/broker.ts";
@@ -173,9 +174,9 @@ class Call implements StreamHandler, CallContext {
   #streaming: boolean;
   #single: Uint8Array | null = null;
   #count = 0;
-  #queue: Uint8Array[] = [];
+  #queue = new Queue<Uint8Array>();
   /** Whether each queued request came compressed; made when the first compressed one arrives. */
-  #queueCompressed: boolean[] | null = null;
+  #queueCompressed: Queue<boolean> | null = null;
   #requestCompressed = false;
   #held = 0;
   #ended = false;
@@ -346,11 +347,11 @@ class Call implements StreamHandler, CallContext {
     this.#count++;
     if (this.#streaming) {
       this.#queue.push(msg);
-      if (compressed) {
-        (this.#queueCompressed ??= new Array(this.#queue.length - 1).fill(false)).push(true);
-      } else {
-        this.#queueCompressed?.push(false);
+      if (compressed && !this.#queueCompressed) {
+        this.#queueCompressed = new Queue();
+        for (let i = 1; i < this.#queue.length; i++) this.#queueCompressed.push(false);
       }
+      this.#queueCompressed?.push(compressed);
       this.#wake?.();
     } else if (this.#count === 1) {
       this.#single = msg;

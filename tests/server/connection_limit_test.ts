@@ -13,10 +13,11 @@ import { makeAutoCertificate } from "../../tls/autocert.ts";
 import { generateCertificate } from "../../tls/cert.ts";
 import { checkHealth } from "../../services/health.ts";
 import { MAX_OPEN_CONNECTIONS } from "../../transport/connection_table.ts";
-import { hostEnv, startDirect } from "../_util/direct.ts";
+import { type DirectPlugin, hostEnv, startDirect } from "../_util/direct.ts";
 import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
 import { assert, assertEquals, withTempDir } from "../_util/host.ts";
 import { assertThrows } from "../_util/assert.ts";
+import { within } from "../_util/fuzz.ts";
 import { createLogger } from "../../log/logger.ts";
 import { createNativeEngine } from "../../server/engines/native.ts";
 
@@ -116,9 +117,27 @@ async function start(dir: string, mode: Mode) {
   return { p, address: info.address, tls };
 }
 
+/** A WARN line about refused connections. */
+const REFUSAL_WARN = /"@level":"warn".*connections refused/;
+
 /** The WARN lines about refused connections. */
 function refusalWarnings(lines: string[]): string[] {
-  return lines.filter((l) => /connections refused/.test(l) && l.includes('"warn"'));
+  return lines.filter((l) => REFUSAL_WARN.test(l));
+}
+
+/**
+ * Waits for the plugin's WARN about refused connections (its stderr is a
+ * pipe: the line comes after the refusal itself), then returns every such WARN.
+ */
+async function refusalWarned(p: DirectPlugin): Promise<string[]> {
+  await within(
+    p.waitForLog(REFUSAL_WARN),
+    REFUSAL_MS,
+    "the plugin's WARN about the refused connection (a line matching " + REFUSAL_WARN + ")",
+  ).catch((err) => {
+    throw new Error(`${err.message}; stderr so far:\n${p.stderrLines.join("\n")}`);
+  });
+  return refusalWarnings(p.stderrLines);
 }
 
 for (const mode of ["plaintext", "AutoMTLS", "user TLS"] as const) {
@@ -137,7 +156,7 @@ for (const mode of ["plaintext", "AutoMTLS", "user TLS"] as const) {
           assert(await closedByPeer(silent[i]), `silent connection ${i} was kept open`);
         }
         assert(!(await closedByPeer(silent[3], 200)), "a younger silent connection was closed");
-        const warns = refusalWarnings(p.stderrLines);
+        const warns = await refusalWarned(p);
         assertEquals(warns.length, 1, "one WARN per burst:\n" + warns.join("\n"));
         assert(warns[0].includes(`${MAX_OPEN_CONNECTIONS} are open already`), warns[0]);
         // What an operator can do: the option that raises the bound.
@@ -164,7 +183,7 @@ for (const mode of ["plaintext", "AutoMTLS", "user TLS"] as const) {
         let refused = false;
         await healthCheck(address, tls).catch(() => refused = true);
         assert(refused, `connection ${MAX_OPEN_CONNECTIONS + 1} was served`);
-        const warns = refusalWarnings(p.stderrLines);
+        const warns = await refusalWarned(p);
         assertEquals(warns.length, 1, "one WARN per burst:\n" + warns.join("\n"));
         assert(!p.stderrLines.some((l) => l.includes("connection closed")), "a connection closed");
         // Free one slot: once the plugin has seen it close, a real call is served.

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { Queue } from "../_queue.ts";
 import { after } from "../_timer.ts";
 import { STDIO_CHUNK_BYTES } from "../constants.ts";
 import { GRPCStdioDefinition, StdioData_Channel } from "../gen/plugin/grpc_stdio_pb.ts";
@@ -37,7 +38,8 @@ const DROP_REPORT_MS = 1000;
  * when the queue closes.
  */
 export class StdioQueue {
-  #chunks: Chunk[] = [];
+  /** A queue taken from by index: 1 MiB of one-byte writes is a million chunks. */
+  readonly #chunks = new Queue<Chunk>();
   #bytes = 0;
   #waiters = new Set<() => void>();
   #closed = false;

@@ -455,6 +455,11 @@ function mac(raw = false): string {
   const head = raw
     ? `(func (export "poly1305") (param $m i32) (param $len i32)`
     : `(func $mac (param $aad i32) (param $aadLen i32) (param $ct i32) (param $len i32)`;
+  // h_to += h_from >> 26; h_from keeps its 26 bits.
+  const carry = (from: number, to: number) =>
+    `(local.set $h${to} (i64.add (local.get $h${to}) (i64.shr_u (local.get $h${from}) (i64.const 26))))\n` +
+    `(local.set $h${from} (i64.and (local.get $h${from}) ${M}))\n`;
+  const carryUp = carry(1, 2) + carry(2, 3) + carry(3, 4);
   const absorbed = raw
     ? absorbWide("$m", "$len", true)
     : `${absorbPadded("$aad", "$aadLen")}\n${absorbWide("$ct", "$len")}\n${lengths}`;
@@ -474,25 +479,11 @@ function mac(raw = false): string {
 (local.set $s4 (i64.mul (local.get $r4) (i64.const 5)))
 ${absorbed}
 ;; Full carry: every limb 26 bits, h < 2^130 + small.
-(local.set $h2 (i64.add (local.get $h2) (i64.shr_u (local.get $h1) (i64.const 26))))
-(local.set $h1 (i64.and (local.get $h1) ${M}))
-(local.set $h3 (i64.add (local.get $h3) (i64.shr_u (local.get $h2) (i64.const 26))))
-(local.set $h2 (i64.and (local.get $h2) ${M}))
-(local.set $h4 (i64.add (local.get $h4) (i64.shr_u (local.get $h3) (i64.const 26))))
-(local.set $h3 (i64.and (local.get $h3) ${M}))
-(local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $h4) (i64.const 26)) (i64.const 5))))
+${carryUp}(local.set $h0 (i64.add (local.get $h0) (i64.mul (i64.shr_u (local.get $h4) (i64.const 26)) (i64.const 5))))
 (local.set $h4 (i64.and (local.get $h4) ${M}))
-(local.set $h1 (i64.add (local.get $h1) (i64.shr_u (local.get $h0) (i64.const 26))))
-(local.set $h0 (i64.and (local.get $h0) ${M}))
-;; That carry can make h1 2^26: carry on to h4 (a limb reaching 2^26 there means
+${carry(0, 1)};; That carry can make h1 2^26: carry on to h4 (a limb reaching 2^26 there means
 ;; h >= 2^130 > p, which the selection below reduces), so the packing's ORs are exact.
-(local.set $h2 (i64.add (local.get $h2) (i64.shr_u (local.get $h1) (i64.const 26))))
-(local.set $h1 (i64.and (local.get $h1) ${M}))
-(local.set $h3 (i64.add (local.get $h3) (i64.shr_u (local.get $h2) (i64.const 26))))
-(local.set $h2 (i64.and (local.get $h2) ${M}))
-(local.set $h4 (i64.add (local.get $h4) (i64.shr_u (local.get $h3) (i64.const 26))))
-(local.set $h3 (i64.and (local.get $h3) ${M}))
-;; g = h + 5 - 2^130: taken when it does not borrow (h >= p), by mask.
+${carryUp};; g = h + 5 - 2^130: taken when it does not borrow (h >= p), by mask.
 (local.set $g0 (i64.add (local.get $h0) (i64.const 5)))
 (local.set $g1 (i64.add (local.get $h1) (i64.shr_u (local.get $g0) (i64.const 26))))
 (local.set $g0 (i64.and (local.get $g0) ${M}))

@@ -271,6 +271,11 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   return true;
 }
 
+/** Bytes on the wire of `bytes` of DATA payload cut into frames of `frameBytes` (the last may have fewer). */
+function dataWireBytes(bytes: number, frameBytes: number): number {
+  return bytes + Math.ceil(bytes / frameBytes) * FRAME_HEADER_BYTES;
+}
+
 function u32(bytes: Uint8Array, at: number): number {
   return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
@@ -297,7 +302,7 @@ class DataRun {
 
   /** Its bytes on the wire: the body and a header per frame. */
   get size(): number {
-    return this.bytes + Math.ceil(this.bytes / this.frameBytes) * FRAME_HEADER_BYTES;
+    return dataWireBytes(this.bytes, this.frameBytes);
   }
 }
 
@@ -467,8 +472,7 @@ export class H2Stream {
     let endedInData = false;
     if (avail > 0) {
       const maxFrame = Math.min(conn.peerMaxFrame, MAX_DATA_FRAME);
-      const frames = Math.ceil(avail / maxFrame);
-      const size = avail + frames * FRAME_HEADER_BYTES;
+      const size = dataWireBytes(avail, maxFrame);
       this.sendWindow -= avail;
       conn.sendWindow -= avail;
       this.dataOut = true;
@@ -1901,7 +1905,7 @@ export class H2Connection {
         }
         // Reset before (or during the write just made): the frames not framed yet never go out.
         if (this.#dropping?.has(id)) {
-          this.#unsent(left + Math.ceil(left / frameBytes) * FRAME_HEADER_BYTES, left);
+          this.#unsent(dataWireBytes(left, frameBytes), left);
           break;
         }
         left -= n;

@@ -276,6 +276,11 @@ function dataWireBytes(bytes: number, frameBytes: number): number {
   return bytes + Math.ceil(bytes / frameBytes) * FRAME_HEADER_BYTES;
 }
 
+/** A frame header's 24-bit length, at `at`. */
+function u24(bytes: Uint8Array, at: number): number {
+  return (bytes[at] << 16) | (bytes[at + 1] << 8) | bytes[at + 2];
+}
+
 function u32(bytes: Uint8Array, at: number): number {
   return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
@@ -868,7 +873,7 @@ export class H2Connection {
       if (this.#partialLen > 0) return;
     }
     while (chunk.length - pos >= FRAME_HEADER_BYTES && this.#live()) {
-      const length = (chunk[pos] << 16) | (chunk[pos + 1] << 8) | chunk[pos + 2];
+      const length = u24(chunk, pos);
       if (length > MAX_RECV_FRAME) this.#frameTooLarge(length);
       if (chunk.length - pos - FRAME_HEADER_BYTES < length) break;
       const start = pos + FRAME_HEADER_BYTES;
@@ -899,7 +904,7 @@ export class H2Connection {
       pos += n;
       if (this.#partialLen < FRAME_HEADER_BYTES) return pos;
     }
-    const length = (partial[0] << 16) | (partial[1] << 8) | partial[2];
+    const length = u24(partial, 0);
     if (length > MAX_RECV_FRAME) this.#frameTooLarge(length);
     const want = FRAME_HEADER_BYTES + length - this.#partialLen;
     const n = Math.min(want, chunk.length - pos);
@@ -1573,8 +1578,7 @@ export class H2Connection {
     let keptFrom = 0;
     let payload = 0;
     while (at + FRAME_HEADER_BYTES <= part.length) {
-      const next = at + FRAME_HEADER_BYTES +
-        ((part[at] << 16) | (part[at + 1] << 8) | part[at + 2]);
+      const next = at + FRAME_HEADER_BYTES + u24(part, at);
       if (part[at + 3] === FrameType.DATA && dropping.has(u32(part, at + 5) & MAX_WINDOW)) {
         (kept ??= []).push(part.subarray(keptFrom, at));
         payload += next - at - FRAME_HEADER_BYTES;

@@ -271,6 +271,16 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   return true;
 }
 
+/** Bytes on the wire of `bytes` of DATA payload cut into frames of `frameBytes` (the last may have fewer). */
+function dataWireBytes(bytes: number, frameBytes: number): number {
+  return bytes + Math.ceil(bytes / frameBytes) * FRAME_HEADER_BYTES;
+}
+
+/** A frame header's 24-bit length, at `at`. */
+function u24(bytes: Uint8Array, at: number): number {
+  return (bytes[at] << 16) | (bytes[at + 1] << 8) | bytes[at + 2];
+}
+
 function u32(bytes: Uint8Array, at: number): number {
   return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
 }
@@ -297,7 +307,7 @@ class DataRun {
 
   /** Its bytes on the wire: the body and a header per frame. */
   get size(): number {
-    return this.bytes + Math.ceil(this.bytes / this.frameBytes) * FRAME_HEADER_BYTES;
+    return dataWireBytes(this.bytes, this.frameBytes);
   }
 }
 
@@ -467,8 +477,7 @@ export class H2Stream {
     let endedInData = false;
     if (avail > 0) {
       const maxFrame = Math.min(conn.peerMaxFrame, MAX_DATA_FRAME);
-      const frames = Math.ceil(avail / maxFrame);
-      const size = avail + frames * FRAME_HEADER_BYTES;
+      const size = dataWireBytes(avail, maxFrame);
       this.sendWindow -= avail;
       conn.sendWindow -= avail;
       this.dataOut = true;
@@ -864,7 +873,7 @@ export class H2Connection {
       if (this.#partialLen > 0) return;
     }
     while (chunk.length - pos >= FRAME_HEADER_BYTES && this.#live()) {
-      const length = (chunk[pos] << 16) | (chunk[pos + 1] << 8) | chunk[pos + 2];
+      const length = u24(chunk, pos);
       if (length > MAX_RECV_FRAME) this.#frameTooLarge(length);
       if (chunk.length - pos - FRAME_HEADER_BYTES < length) break;
       const start = pos + FRAME_HEADER_BYTES;
@@ -895,7 +904,7 @@ export class H2Connection {
       pos += n;
       if (this.#partialLen < FRAME_HEADER_BYTES) return pos;
     }
-    const length = (partial[0] << 16) | (partial[1] << 8) | partial[2];
+    const length = u24(partial, 0);
     if (length > MAX_RECV_FRAME) this.#frameTooLarge(length);
     const want = FRAME_HEADER_BYTES + length - this.#partialLen;
     const n = Math.min(want, chunk.length - pos);
@@ -1569,8 +1578,7 @@ export class H2Connection {
     let keptFrom = 0;
     let payload = 0;
     while (at + FRAME_HEADER_BYTES <= part.length) {
-      const next = at + FRAME_HEADER_BYTES +
-        ((part[at] << 16) | (part[at + 1] << 8) | part[at + 2]);
+      const next = at + FRAME_HEADER_BYTES + u24(part, at);
       if (part[at + 3] === FrameType.DATA && dropping.has(u32(part, at + 5) & MAX_WINDOW)) {
         (kept ??= []).push(part.subarray(keptFrom, at));
         payload += next - at - FRAME_HEADER_BYTES;
@@ -1901,7 +1909,7 @@ export class H2Connection {
         }
         // Reset before (or during the write just made): the frames not framed yet never go out.
         if (this.#dropping?.has(id)) {
-          this.#unsent(left + Math.ceil(left / frameBytes) * FRAME_HEADER_BYTES, left);
+          this.#unsent(dataWireBytes(left, frameBytes), left);
           break;
         }
         left -= n;

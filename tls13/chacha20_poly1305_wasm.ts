@@ -18,9 +18,7 @@
 
 import {
   cryptoWasm as instance,
-  cryptoWasmAvailable,
   type CryptoWasmExports as Exports,
-  cryptoWasmLoaded,
   cryptoWasmRoom as room,
   DATA,
 } from "./crypto_wasm.ts";
@@ -42,35 +40,6 @@ const NONCE_AT = 52;
 function checkArgs(nonce: Uint8Array, aad: Uint8Array): void {
   checkBytes("nonce", nonce, NONCE_BYTES);
   checkInput("aad", aad);
-}
-
-/**
- * Whether the WebAssembly module can run here (WebAssembly with SIMD):
- * instantiates it if it was not yet.
- *
- * @example
- * ```ts
- * import { wasmAeadAvailable } from "./chacha20_poly1305_wasm.ts";
- *
- * console.log(wasmAeadAvailable()); // true on Deno 2
- * ```
- */
-export function wasmAeadAvailable(): boolean {
-  return cryptoWasmAvailable();
-}
-
-/**
- * Whether the module was instantiated in this process (for tests).
- *
- * @example
- * ```ts
- * import { wasmAeadLoaded } from "./chacha20_poly1305_wasm.ts";
- *
- * console.log(typeof wasmAeadLoaded()); // "boolean"
- * ```
- */
-export function wasmAeadLoaded(): boolean {
-  return cryptoWasmLoaded();
 }
 
 /**

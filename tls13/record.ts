@@ -23,7 +23,8 @@
  */
 
 import { ChaCha20Poly1305 } from "./chacha20_poly1305.ts";
-import { wasmAeadAvailable, WasmChaCha20Poly1305 } from "./chacha20_poly1305_wasm.ts";
+import { WasmChaCha20Poly1305 } from "./chacha20_poly1305_wasm.ts";
+import { cryptoWasmAvailable } from "./crypto_wasm.ts";
 import {
   AlertDescription,
   AlertLevel,
@@ -77,7 +78,7 @@ class Protection {
   /** The WebAssembly AEAD; null for the TypeScript one (no WebAssembly SIMD here). */
   wasm(): WasmChaCha20Poly1305 | null {
     if (this.#wasm !== null) return this.#wasm;
-    if (!wasmAeadAvailable()) return null;
+    if (!cryptoWasmAvailable()) return null;
     return this.#wasm = new WasmChaCha20Poly1305(this.#key);
   }
 

@@ -14,11 +14,12 @@ import { BULK_CHUNK, RecordLayer } from "../../tls13/record.ts";
 import { ContentType, MAX_PLAINTEXT } from "../../tls13/constants.ts";
 import { trafficKeys } from "../../tls13/key_schedule.ts";
 import { ChaCha20Poly1305 } from "../../tls13/chacha20_poly1305.ts";
-import { wasmAeadLoaded, WasmChaCha20Poly1305 } from "../../tls13/chacha20_poly1305_wasm.ts";
+import { WasmChaCha20Poly1305 } from "../../tls13/chacha20_poly1305_wasm.ts";
+import { cryptoWasmLoaded } from "../../tls13/crypto_wasm.ts";
 import { pipe } from "./_pipe.ts";
 
 const secret = new Uint8Array(32).fill(0x5c);
-const loadedFirst = wasmAeadLoaded();
+const loadedFirst = cryptoWasmLoaded();
 // Counts the records the WebAssembly AEAD seals and opens.
 let wasmCalls = 0;
 const proto = WasmChaCha20Poly1305.prototype;
@@ -73,7 +74,7 @@ async function phase(sizes: number[]): Promise<void> {
   const before = x.writes.length;
   wasmCalls = 0;
   for (const n of sizes) await send(n);
-  const loaded = wasmAeadLoaded();
+  const loaded = cryptoWasmLoaded();
   // A bulk send settles once sealed: its last writes are counted once read back.
   const intact = await readBack();
   phases.push({ loaded, writes: x.writes.length - before, intact, wasmCalls });

@@ -145,3 +145,11 @@ export function after(ms: number, fn: () => void, now?: number): () => void {
     if (dead > 1024 && dead > heap.length / 2) compact();
   };
 }
+
+/**
+ * How many timers are pending (not yet run, not cancelled): for tests that
+ * check a finished call left none behind.
+ */
+export function liveTimers(): number {
+  return heap.length - dead;
+}

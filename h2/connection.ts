@@ -81,6 +81,11 @@ export interface StreamHandler {
    * through `onStream`, and the client's trailers as the end of its data.
    */
   headers?(fields: [string, string][], endStream: boolean): void;
+  /**
+   * Our side went out whole: the last body bytes and END_STREAM (with the
+   * trailers) are in the connection's output, none waits for window.
+   */
+  sent?(): void;
 }
 
 /** Which end of the connection we are. */
@@ -531,6 +536,7 @@ export class H2Stream {
         this.rstSent = true;
       }
       conn.forget(this, serverFirst);
+      this.handler?.sent?.();
     }
   }
 

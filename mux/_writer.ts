@@ -80,6 +80,14 @@ export class FrameWriter {
     return new Promise((resolve) => this.#stopWaiters.push(resolve));
   }
 
+  /** Drops the frames not yet being written (the write in progress goes on). */
+  discard(): void {
+    for (let i = this.#head; i < this.#queue.length; i++) this.#queued -= this.#queue[i].length;
+    this.#queue = [];
+    this.#head = 0;
+    this.#release();
+  }
+
   /** Stops writing: drops the queue and releases every waiter. */
   stop(): void {
     this.#failed = true;

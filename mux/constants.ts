@@ -78,6 +78,13 @@ export const YAMUX_DEFAULTS = {
   streamCloseTimeoutMs: 5 * 60_000,
 } as const;
 
+/**
+ * How long a session ended by the peer's protocol error may take to write
+ * its go-away (queued stream data is dropped first) before the connection
+ * closes anyway. A clean close keeps the connection write timeout.
+ */
+export const PROTOCOL_ERROR_FLUSH_MS = 1000;
+
 /** Largest data frame payload we send, in bytes (smaller frames share the connection fairly). */
 export const MAX_DATA_FRAME = 128 * 1024;
 

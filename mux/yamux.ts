@@ -45,6 +45,7 @@ import {
   INITIAL_STREAM_WINDOW,
   MAX_PENDING_PONGS,
   MAX_STREAM_ID,
+  PROTOCOL_ERROR_FLUSH_MS,
   SESSION_ID,
   YAMUX_DEFAULTS,
   YAMUX_VERSION,
@@ -645,9 +646,23 @@ export class YamuxSession implements AsyncIterable<YamuxStream> {
     this.#pings.clear();
     this.#backlog.length = 0;
     for (const s of [...this.#streams.values()]) s.fail(reason);
+    // A peer that broke the protocol gets its go-away, not our queued data
+    // nor the connection write timeout: the flush is short (hashicorp/yamux
+    // closes at once).
+    const broken = code === GoAwayCode.protocolError;
+    if (broken) this.#writer.discard();
     if (code !== null) this.#writer.send(goAwayFrame(code));
     this.#closing = (async () => {
-      await this.#writer.idle();
+      if (broken) {
+        let cancel = () => {};
+        await Promise.race([
+          this.#writer.idle(),
+          new Promise<void>((resolve) => (cancel = after(PROTOCOL_ERROR_FLUSH_MS, resolve))),
+        ]);
+        cancel();
+      } else {
+        await this.#writer.idle();
+      }
       this.#writer.stop();
       try {
         this.#conn.close();

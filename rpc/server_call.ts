@@ -27,6 +27,7 @@ import {
   unknownCompressionError,
 } from "./handler.ts";
 import type { H2Stream, StreamHandler } from "../h2/connection.ts";
+import { H2Error } from "../h2/frame.ts";
 import { encodeHeaders } from "../h2/hpack.ts";
 import {
   ACCEPTED_ENCODINGS,
@@ -291,6 +292,11 @@ class Call implements StreamHandler, CallContext {
     this.#cancelTimer = after(ms, () => {
       this.#cancelTimer = null;
       this.#finish(Status.DEADLINE_EXCEEDED, "deadline exceeded");
+      // What still waits for the client's window (the answer of a handler
+      // that finished in time, or the status behind streamed messages) is
+      // late now: reset the stream, as grpc-go does, so a client that grants
+      // no window cannot keep it and its bytes.
+      if (!this.#stream.closed) this.#stream.reset(H2Error.CANCEL);
     }, now);
   }
 
@@ -323,10 +329,10 @@ class Call implements StreamHandler, CallContext {
   }
 
   reset(_code: number): void {
+    this.#clearTimer();
     if (this.#done) return;
     this.#done = true;
     this.#reader.stop();
-    this.#clearTimer();
     const conn = this.#stream.conn;
     this.#endEarly(
       this.#deadline.passed()
@@ -339,6 +345,10 @@ class Call implements StreamHandler, CallContext {
         ),
     );
     this.#markOver();
+  }
+
+  sent(): void {
+    this.#clearTimer();
   }
 
   // --- messages in
@@ -554,7 +564,8 @@ class Call implements StreamHandler, CallContext {
     if (this.#done) return;
     this.#done = true;
     this.#reader.stop();
-    this.#clearTimer();
+    // The deadline's timer stays until the status is out (`sent`): it resets
+    // a stream whose client withholds the window the answer waits for.
     // Headers the handler set are headers, even with no message to carry them.
     if (this.#headerFields && !this.#stream.headersSent) this.#sendHeaders();
     const trailersOnly = !this.#stream.headersSent;
@@ -584,7 +595,6 @@ class Call implements StreamHandler, CallContext {
   #endEarly(reason: RpcError): void {
     if (this.#abortReason || this.#handlerDone) return;
     this.#abortReason = reason;
-    this.#clearTimer();
     this.#abort?.abort(reason);
     this.#wake?.();
   }

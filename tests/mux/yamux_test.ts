@@ -357,6 +357,17 @@ Deno.test("yamux: protocol errors from the peer end the session with go-away pro
   }
 });
 
+Deno.test("yamux: a protocol error ends the session promptly even when the peer does not read", async () => {
+  // The write timeout is far away: only the short flush limit ends the session in time.
+  const { session, peer } = rawPeer("client", { connectionWriteTimeoutMs: 60_000 });
+  const stream = await session.open();
+  // A window's worth queued: the pipe (64 KiB) fills, and the peer never reads it.
+  void stream.write(pattern(INITIAL_STREAM_WINDOW)).catch(() => {});
+  await peer.send(new Uint8Array([1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0])); // version 1
+  await within(session.done(), 5000, "the session's end after the protocol error");
+  assert(session.error instanceof YamuxProtocolError, `${session.error}`);
+});
+
 Deno.test("yamux: the peer's go-away protocol error or internal error ends our session", async () => {
   for (const code of [GoAwayCode.protocolError, GoAwayCode.internalError]) {
     const { session, peer } = rawPeer("client");

@@ -268,6 +268,14 @@ export class RecordLayer {
         "a record does not decrypt (bad_record_mac)",
       );
     }
+    // RFC 8446 §5.4: the whole TLSInnerPlaintext, padding included, is at
+    // most 2^14 + 1 bytes.
+    if (plain.length > MAX_PLAINTEXT + 1) {
+      throw new TlsAlertError(
+        AlertDescription.recordOverflow,
+        `record of ${plain.length} bytes with its padding: over 2^14 + 1`,
+      );
+    }
     let end = plain.length;
     while (end > 0 && plain[end - 1] === 0) end--;
     if (end === 0) {
@@ -277,12 +285,6 @@ export class RecordLayer {
       );
     }
     const inner = plain[end - 1];
-    if (end - 1 > MAX_PLAINTEXT) {
-      throw new TlsAlertError(
-        AlertDescription.recordOverflow,
-        `record content of ${end - 1} bytes: over 2^14`,
-      );
-    }
     if (
       inner === ContentType.changeCipherSpec ||
       inner < ContentType.changeCipherSpec || inner > ContentType.applicationData

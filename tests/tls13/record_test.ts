@@ -91,7 +91,7 @@ Deno.test("record layer: one flipped bit anywhere is bad_record_mac; a replayed 
   );
 });
 
-Deno.test("record layer: record_overflow for a protected record over 2^14+256 and content over 2^14", async () => {
+Deno.test("record layer: record_overflow for a protected record over 2^14+256 and content over 2^14, padding counted", async () => {
   const { y, reader } = await pair();
   y.inject(new Uint8Array([23, 3, 3, 0x41, 0x01]));
   await reader.fill();
@@ -114,6 +114,19 @@ Deno.test("record layer: record_overflow for a protected record over 2^14+256 an
   y2.inject(new Uint8Array([...header, ...ct]));
   await r2.fill();
   assertEquals(assertThrows(() => r2.next(), TlsAlertError).alert, AlertDescription.recordOverflow);
+
+  // 10 bytes of content padded past 2^14 + 1 (RFC 8446 §5.4 counts the padding).
+  const padded = new Uint8Array(MAX_PLAINTEXT + 2);
+  padded.fill(7, 0, 10);
+  padded[10] = 23;
+  const plen = padded.length + 16;
+  const pheader = new Uint8Array([23, 3, 3, plen >> 8, plen & 0xff]);
+  const [, y4] = pipe();
+  const r4 = new RecordLayer(y4);
+  r4.setReadKeys(keys);
+  y4.inject(new Uint8Array([...pheader, ...aead.seal(keys.iv, padded, pheader)]));
+  await r4.fill();
+  assertEquals(assertThrows(() => r4.next(), TlsAlertError).alert, AlertDescription.recordOverflow);
 
   // An unprotected record over 2^14.
   const [, y3] = pipe();

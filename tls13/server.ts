@@ -166,6 +166,19 @@ export function fallbackReason(hello: ClientHello, ourScheme: number): string | 
 
 /** change_cipher_spec records taken during a handshake (RFC 8446 §5 lets a peer send one). */
 const MAX_CCS_RECORDS = 16;
+/**
+ * Records in a row that carry no application data after the handshake (empty
+ * application data, user_canceled alerts, KeyUpdates: each costs us work, the
+ * last two key derivations): more and the peer is only making us spin, as Go's
+ * crypto/tls also judges.
+ */
+const MAX_USELESS_RECORDS = 16;
+/** A non-handshake record between the pieces of a handshake message (RFC 8446 §5.1). */
+const interleaved = (): TlsAlertError =>
+  new TlsAlertError(
+    AlertDescription.unexpectedMessage,
+    "a record of another type between the pieces of a handshake message",
+  );
 
 /** Thrown when the peer ends the stream mid-handshake. */
 class PeerClosed extends Error {}
@@ -202,6 +215,7 @@ class HandshakeReader {
         }
       }
       const p = layer.payload;
+      if (type !== ContentType.handshake && this.#asm.pending > 0) throw interleaved();
       switch (type) {
         case ContentType.handshake:
           this.#asm.push(p);
@@ -627,6 +641,15 @@ export class Tls13Connection {
      * next fill, and before any other record is acted on.
      */
     let run: Uint8Array | null = null;
+    let useless = 0;
+    const spin = () => {
+      if (++useless > MAX_USELESS_RECORDS) {
+        throw new TlsAlertError(
+          AlertDescription.unexpectedMessage,
+          `over ${MAX_USELESS_RECORDS} records in a row without application data`,
+        );
+      }
+    };
     const flush = () => {
       if (run === null) return;
       const r = run;
@@ -638,8 +661,13 @@ export class Tls13Connection {
         let type: number;
         while ((type = layer.next(run === null ? -1 : run.byteOffset + run.length)) !== 0) {
           const p = layer.payload;
+          if (type !== ContentType.handshake && asm.pending > 0) throw interleaved();
           if (type === ContentType.applicationData) {
-            if (!p.length) continue;
+            if (!p.length) {
+              spin();
+              continue;
+            }
+            useless = 0;
             if (run !== null && p.byteOffset === run.byteOffset + run.length) {
               run = new Uint8Array(run.buffer, run.byteOffset, run.length + p.length);
             } else {
@@ -653,7 +681,10 @@ export class Tls13Connection {
           if (this.#closed) return "closed";
           if (type === ContentType.alert) {
             const code = p.length === 2 ? p[1] : -1;
-            if (code === AlertDescription.userCanceled) continue;
+            if (code === AlertDescription.userCanceled) {
+              spin();
+              continue;
+            }
             if (code === AlertDescription.closeNotify) {
               return "peer closed the connection (close_notify)";
             }
@@ -669,6 +700,7 @@ export class Tls13Connection {
                   `post-handshake message type ${m.type} (only KeyUpdate is taken)`,
                 );
               }
+              spin();
               const requested = parseKeyUpdate(m.body);
               if (asm.pending) {
                 throw new TlsAlertError(

@@ -5,7 +5,9 @@
  * @module
  */
 
-import type { ByteStream } from "../../tls13/record.ts";
+import { type ByteStream, RecordLayer } from "../../tls13/record.ts";
+import { trafficKeys } from "../../tls13/key_schedule.ts";
+import { Tls13Connection } from "../../tls13/server.ts";
 
 /** One end: a ByteStream, plus what it was written and whether it was closed. */
 export interface PipeEnd extends ByteStream {
@@ -69,4 +71,21 @@ export function pipe(maxRead = 1 << 20): [PipeEnd, PipeEnd] {
   a.peer = b;
   b.peer = a;
   return [a, b];
+}
+
+/** The client's application traffic secret in {@linkcode connectionOverPipe}. */
+export const secretA: Uint8Array = new Uint8Array(32).fill(0x3c);
+/** The server's application traffic secret in {@linkcode connectionOverPipe}. */
+export const secretB: Uint8Array = new Uint8Array(32).fill(0x4d);
+
+/** A server's connection after its handshake (keys from the two secrets), over a pipe. */
+export async function connectionOverPipe(): Promise<
+  { client: PipeEnd; server: PipeEnd; conn: Tls13Connection }
+> {
+  const [client, server] = pipe();
+  const layer = new RecordLayer(server);
+  layer.setReadKeys(await trafficKeys(secretA));
+  layer.setWriteKeys(await trafficKeys(secretB));
+  layer.forgetRaw();
+  return { client, server, conn: new Tls13Connection(layer, secretA, secretB) };
 }

@@ -140,7 +140,9 @@ export interface H2Limits {
    * the connection ends (GOAWAY ENHANCE_YOUR_CALM) if it does not drop back
    * within `outputStallMs`; over it, a stream the peer never gave any window
    * (a zero initial window and no WINDOW_UPDATE) is reset at once with
-   * ENHANCE_YOUR_CALM. Writers past 256 KiB on one stream, or 4 MiB on the
+   * ENHANCE_YOUR_CALM, and from then on new streams are refused unprocessed
+   * (REFUSED_STREAM, no handler run) until the output held is down to half
+   * of it. Writers past 256 KiB on one stream, or 4 MiB on the
    * connection, already wait (`H2Stream.writable()`).
    * @default {67108864}
    */
@@ -721,6 +723,8 @@ export class H2Connection {
   #controlWriting = 0;
   /** Bytes queued on streams (waiting for window). */
   #queued = 0;
+  /** A stream was reset for the output held: new ones are refused (see #holdingTooMuch). */
+  #refusing = false;
   /** When output went above maxOutputBytes (0: it is not). */
   #overSince = 0;
   #stallTimer: (() => void) | null = null;
@@ -1292,6 +1296,17 @@ export class H2Connection {
         "concurrent-streams",
       );
     }
+    if (this.#holdingTooMuch()) {
+      // The peer does not read what it asked for: a new request would be
+      // answered (its handler run) only to be reset at its first byte.
+      // Refused unprocessed, it costs nothing and may be retried (RFC 9113 8.7).
+      return this.#streamError(
+        id,
+        H2Error.REFUSED_STREAM,
+        `the peer does not read the ${this.#limits.maxOutputBytes} bytes of output held for it: new streams are refused until it does`,
+        "output-backlog",
+      );
+    }
     const info = this.#fields;
     if (headers) {
       const malformed = this.#malformed || checkFields(headers, "request", info);
@@ -1784,7 +1799,22 @@ export class H2Connection {
     }
   }
 
+  /**
+   * Whether new streams are refused for the output held: from the time a
+   * stream was reset for it ({@link #starved}: over `maxOutputBytes`, and
+   * the peer never gave it any window) until the output held is down to half
+   * of `maxOutputBytes` (the reset alone takes one answer off, not the
+   * backlog that caused it).
+   */
+  #holdingTooMuch(): boolean {
+    if (!this.#refusing) return false;
+    if (this.#queued + this.#backlog > this.#limits.maxOutputBytes / 2) return true;
+    this.#refusing = false;
+    return false;
+  }
+
   #starved(stream: H2Stream): void {
+    this.#refusing = true;
     const detail =
       `stream ${stream.id}: more than ${this.#limits.maxOutputBytes} bytes of output held, and the peer never gave this stream any window`;
     this.#report("output-backlog", H2Error.ENHANCE_YOUR_CALM, detail);

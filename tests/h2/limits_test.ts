@@ -374,6 +374,31 @@ Deno.test("limits: over maxOutputBytes, a stream the peer never gave any window 
   await finish(client);
 });
 
+Deno.test("limits: once a stream was reset for the output held, new streams are refused unprocessed until it drains to half", async () => {
+  const limits = { maxOutputBytes: 1000 };
+  const { client, streams } = await server(limits, [[Setting.INITIAL_WINDOW_SIZE, 0]]);
+  client.send(headersFrame(1, REQUEST), headersFrame(3, REQUEST), headersFrame(5, REQUEST));
+  streams[0].stream.sendData(new Uint8Array(400));
+  streams[1].stream.sendData(new Uint8Array(400));
+  streams[2].stream.sendData(new Uint8Array(400)); // over 1000: reset, 800 still held
+  await tick();
+  assertEquals(client.response(5).rst, H2Error.ENHANCE_YOUR_CALM);
+  // Held output is back under maxOutputBytes, but the peer has not read: no handler runs.
+  client.send(headersFrame(7, REQUEST, true));
+  await tick();
+  assertEquals(client.response(7).rst, H2Error.REFUSED_STREAM);
+  assertEquals(streams.length, 3, "the refused stream never reached onStream");
+  // The peer reads stream 1: 400 held, half of maxOutputBytes: streams are taken again.
+  client.send(windowUpdateFrame(1, 400));
+  await until(() => client.response(1).body.length === 400, "stream 1's answer to go out");
+  client.send(headersFrame(9, REQUEST, true));
+  await tick();
+  assertEquals(streams.length, 4);
+  assertEquals(client.response(9).rst, undefined);
+  assertEquals(kinds(client), ["output-backlog"]);
+  await finish(client);
+});
+
 Deno.test("limits: a socket write stuck past writeTimeoutMs closes the connection", async () => {
   const transport = new HeldTransport();
   const client = new H2TestClient(() => {}, { limits: { writeTimeoutMs: 20 } }, transport);

@@ -154,10 +154,13 @@ export interface H2Limits {
    */
   writeTimeoutMs: number;
   /**
-   * Server role: a connection whose client has not sent the preface and its
-   * SETTINGS within this long is closed. A healthy connection has no idle
-   * timeout (go-plugin hosts keep one open for the plugin's life, without
-   * pings).
+   * A connection whose peer has not sent its preface and SETTINGS within
+   * this long is closed: as a server, the client's preface and SETTINGS; as
+   * a client, the server's SETTINGS (grpc-go's clients too give up on a
+   * server that sends no preface), so that calls on a connection the peer
+   * accepted and never answered fail with UNAVAILABLE instead of waiting
+   * forever. A healthy connection has no idle timeout (go-plugin hosts keep
+   * one open for the plugin's life, without pings).
    * @default {10000}
    */
   prefaceTimeoutMs: number;
@@ -196,7 +199,7 @@ export type RefusalKind =
   | "output-backlog"
   /** A socket write stuck for `writeTimeoutMs`: closed. */
   | "write-timeout"
-  /** No preface and SETTINGS within `prefaceTimeoutMs`: closed. */
+  /** No preface and SETTINGS (a client: no SETTINGS) within `prefaceTimeoutMs`: closed. */
   | "preface-timeout";
 
 /** What {@linkcode ConnectionOptions.onRefusal} hears. */
@@ -709,7 +712,8 @@ export class H2Connection {
   #backlogWaiters: (() => void)[] = [];
   #nextStreamId = 1;
   #peerMaxStreams = Infinity;
-  #slotWaiters: (() => void)[] = [];
+  /** Who waits for a stream slot, in order (a `Set`: a waiter that gives up leaves in O(1)). */
+  #slotWaiters = new Set<() => void>();
   #closeReason = "";
   #reported = new Set<RefusalKind>();
   /** The connection error being raised was already reported under its own kind. */
@@ -760,16 +764,18 @@ export class H2Connection {
         [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
         [Setting.MAX_HEADER_LIST_SIZE, limits.maxHeaderListSize],
       ]));
-      this.#prefaceTimer = after(limits.prefaceTimeoutMs, () => {
-        this.#prefaceTimer = null;
-        if (this.#settingsSeen || this.#closed) return;
-        const detail = this.#prefaceSeen < CLIENT_PREFACE.length
-          ? `no connection preface within ${limits.prefaceTimeoutMs} ms`
-          : `no SETTINGS frame after the preface within ${limits.prefaceTimeoutMs} ms`;
-        this.#report("preface-timeout", H2Error.SETTINGS_TIMEOUT, detail);
-        this.close(detail);
-      });
     }
+    this.#prefaceTimer = after(limits.prefaceTimeoutMs, () => {
+      this.#prefaceTimer = null;
+      if (this.#settingsSeen || this.#closed) return;
+      const detail = this.role === "client"
+        ? `the server sent no SETTINGS frame within ${limits.prefaceTimeoutMs} ms: it accepted the connection but does not speak HTTP/2`
+        : this.#prefaceSeen < CLIENT_PREFACE.length
+        ? `no connection preface within ${limits.prefaceTimeoutMs} ms`
+        : `no SETTINGS frame after the preface within ${limits.prefaceTimeoutMs} ms`;
+      this.#report("preface-timeout", H2Error.SETTINGS_TIMEOUT, detail);
+      this.close(detail);
+    });
     this.enqueue(windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW));
   }
 
@@ -812,11 +818,25 @@ export class H2Connection {
    * leaves room for one more stream (at once, usually), or the connection
    * can open no more. Every waiter wakes when a slot frees, so check
    * {@linkcode H2Connection.streamSlotFree} again, and open the stream in
-   * the same turn, before taking the slot.
+   * the same turn, before taking the slot. When `signal` aborts (the call
+   * gave up: its deadline, its cancel), the wait ends at once and the
+   * connection keeps nothing of it.
    */
-  streamSlot(): Promise<void> {
-    if (this.streamSlotFree) return Promise.resolve();
-    return new Promise((resolve) => this.#slotWaiters.push(resolve));
+  streamSlot(signal?: AbortSignal): Promise<void> {
+    if (this.streamSlotFree || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      if (!signal) return void this.#slotWaiters.add(resolve);
+      const leave = () => {
+        this.#slotWaiters.delete(wake);
+        resolve();
+      };
+      const wake = () => {
+        signal.removeEventListener("abort", leave);
+        resolve();
+      };
+      signal.addEventListener("abort", leave, { once: true });
+      this.#slotWaiters.add(wake);
+    });
   }
 
   /**
@@ -1655,9 +1675,11 @@ export class H2Connection {
   }
 
   #wakeSlots(): void {
-    while (
-      this.#slotWaiters.length && (this.#streams.size < this.#peerMaxStreams || !this.canOpen)
-    ) this.#slotWaiters.shift()!();
+    for (const wake of this.#slotWaiters) {
+      if (this.#streams.size >= this.#peerMaxStreams && this.canOpen) return;
+      this.#slotWaiters.delete(wake);
+      wake();
+    }
   }
 
   /** Queues bytes for the transport; they leave at the end of this turn. */

@@ -13,6 +13,7 @@ import {
   PROTOCOL_GRPC,
 } from "../constants.ts";
 import { explainPermission } from "../errors.ts";
+import { DEFAULT_H2_LIMITS } from "../h2/connection.ts";
 import type { HandshakeConfig } from "../handshake/cookie.ts";
 import { type HandshakeInfo, parseHandshakeLine } from "../handshake/line.ts";
 import { parseReattach, type ReattachConfig } from "../handshake/reattach.ts";
@@ -419,6 +420,9 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
         "the plugin does not offer broker multiplexing (its handshake line's field 7 is not true): using plain mode",
       );
     }
+    // A plugin that accepts and never speaks HTTP/2 (no SETTINGS) is given up on within the
+    // start timeout, 10 s at most: its calls then fail with UNAVAILABLE, none waits forever.
+    const prefaceTimeoutMs = Math.min(startTimeoutMs, DEFAULT_H2_LIMITS.prefaceTimeoutMs);
     const onError = (err: unknown) =>
       logger.error("connection to the plugin failed", { error: String(err) });
     let channel: Channel;
@@ -433,6 +437,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
           broker,
           maxMessageBytes,
           timeoutMs: startTimeoutMs,
+          prefaceTimeoutMs,
           logger,
           onError,
         }));
@@ -443,6 +448,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
           tls,
           maxMessageBytes,
           timeoutMs: startTimeoutMs,
+          prefaceTimeoutMs,
           onError,
         });
       }

@@ -35,6 +35,8 @@ export interface MuxConnectOptions {
   maxMessageBytes: number;
   /** How long the TLS handshake of the main connection may take (ms). */
   timeoutMs: number;
+  /** How long the plugin may take to send its HTTP/2 SETTINGS on the main connection (ms). */
+  prefaceTimeoutMs?: number;
   /** Where it logs. */
   logger: Logger;
   /** Hears of failures inside the connection's read loop (bugs). */
@@ -72,6 +74,7 @@ export async function connectMultiplexed(
       tls: options.tls,
       maxMessageBytes,
       timeoutMs: options.timeoutMs,
+      prefaceTimeoutMs: options.prefaceTimeoutMs,
       onClose: () => void session.close(),
       onError: options.onError,
     });

@@ -75,6 +75,12 @@ export interface ChannelOptions {
   maxMessageBytes: number;
   /** Called once when the connection has closed. */
   onClose?: (reason: string) => void;
+  /**
+   * How long the server may take to send its SETTINGS frame before the
+   * connection is closed (its calls then fail with UNAVAILABLE).
+   * @default {10000} (`H2Limits.prefaceTimeoutMs`)
+   */
+  prefaceTimeoutMs?: number;
 }
 
 /** A method with its message types erased. */
@@ -127,6 +133,9 @@ export class Channel {
     this.#options = options;
     this.conn = new H2Connection(transport, {
       role: "client",
+      limits: options.prefaceTimeoutMs === undefined
+        ? undefined
+        : { prefaceTimeoutMs: options.prefaceTimeoutMs },
       onClose: (_c, reason) => options.onClose?.(reason),
     });
   }
@@ -243,6 +252,8 @@ class ClientCall implements StreamHandler {
   /** When the deadline passes (`performance.now()` time), if the call has one. */
   #deadline = Infinity;
   #onAbort: (() => void) | null = null;
+  /** Ends this call's wait for a stream slot, if it waits for one. */
+  #slotWait: AbortController | null = null;
   #streamingResponses: boolean;
   /** Requests go gzip-compressed. */
   #gzip = false;
@@ -308,7 +319,9 @@ class ClientCall implements StreamHandler {
     // in the same turn as the check, or calls go over the server's limit.
     while (!conn.streamSlotFree) {
       waited = true;
-      await conn.streamSlot();
+      // Aborted when the call ends first (deadline, cancel): the wait leaves the connection.
+      this.#slotWait ??= new AbortController();
+      await conn.streamSlot(this.#slotWait.signal);
       if (this.#done) return;
     }
     let head: ConstantHeaders, tail: Uint8Array;
@@ -598,6 +611,7 @@ class ClientCall implements StreamHandler {
     this.#cancelTimer = null;
     if (this.#onAbort) this.#options.signal?.removeEventListener("abort", this.#onAbort);
     this.#onAbort = null;
+    this.#slotWait?.abort();
     const stream = this.#stream;
     if (stream) {
       stream.handler = null;

@@ -69,6 +69,13 @@ export interface ConnectOptions {
   timeoutMs: number;
   /** Called once when the connection has closed. */
   onClose?: (reason: string) => void;
+  /**
+   * How long the plugin may take, once connected, to send its HTTP/2
+   * SETTINGS before the connection is closed (a plugin that accepts and
+   * never answers: its calls fail with UNAVAILABLE).
+   * @default {10000}
+   */
+  prefaceTimeoutMs?: number;
   /** Who needs a permission flag that is missing, for its error. @default {"the host"} */
   program?: string;
   /** Hears of failures inside the connection's read loop (bugs). */
@@ -134,6 +141,7 @@ function plainChannel(sock: Deno.Conn, options: StreamConnectOptions): Channel {
     scheme: "http",
     maxMessageBytes: options.maxMessageBytes,
     onClose: options.onClose,
+    prefaceTimeoutMs: options.prefaceTimeoutMs,
   });
   void pumpDenoSocket(sock, channel.conn, options.onError ?? (() => {}));
   return channel;
@@ -246,6 +254,7 @@ function connectTls(
         scheme: "https",
         maxMessageBytes: options.maxMessageBytes,
         onClose: options.onClose,
+        prefaceTimeoutMs: options.prefaceTimeoutMs,
       });
       pumpNodeSocket(sock, channel.conn, options.onError ?? (() => {}));
       resolve(channel);

@@ -73,8 +73,13 @@ export interface Transport {
 export interface StreamHandler {
   /** Body bytes from the peer (a view valid only during the call). */
   data(bytes: Uint8Array, endStream: boolean): void;
-  /** The peer reset the stream, or the connection is gone. */
-  reset(code: number): void;
+  /**
+   * The peer reset the stream, or the connection is gone; or this
+   * connection reset the stream, or is ending, because of what the peer
+   * sent: then `cause` says what that was (a header list above our limit,
+   * a window overflow, a broken header block).
+   */
+  reset(code: number, cause?: string): void;
   /**
    * Client role: a header block from the server (response headers, or
    * trailers when `endStream` is set). The server role gets request headers
@@ -442,23 +447,23 @@ export class H2Stream {
    * stream we have ended but the peer has not (a client's request sent, its
    * response still coming) can be reset too; a finished one cannot.
    */
-  reset(code: number): void {
+  reset(code: number, cause?: string): void {
     if (this.rstSent || (this.localClosed && this.remoteClosed)) return;
     this.rstSent = true;
     this.conn.enqueueControl(rstStreamFrame(this.id, code));
     if (this.dataOut) this.conn.dropData(this);
     if (!this.localClosed) this.#closeLocal();
     this.conn.forget(this, true);
-    this.handler?.reset(code);
+    this.handler?.reset(code, cause);
   }
 
   /** The peer reset the stream or the connection is gone: nothing more goes out. @internal */
-  abandon(code: number): void {
+  abandon(code: number, cause?: string): void {
     this.remoteClosed = true;
     if (this.dataOut) this.conn.dropData(this);
     if (!this.localClosed) this.#closeLocal();
     this.#trailers = null;
-    this.handler?.reset(code);
+    this.handler?.reset(code, cause);
   }
 
   /**
@@ -799,6 +804,15 @@ export class H2Connection {
     return this.#closeReason;
   }
 
+  /**
+   * Why the connection is ending with an error of ours (the detail of the
+   * GOAWAY we sent: what the peer did), "" if it is not: its streams are
+   * gone, and it closes once the GOAWAY is out.
+   */
+  get failure(): string {
+    return this.#failed ?? "";
+  }
+
   /** Client role: whether new streams can still be opened. */
   get canOpen(): boolean {
     return !this.#closed && !this.#failed && !this.#goingAway;
@@ -1084,7 +1098,7 @@ export class H2Connection {
     if (stream) {
       // Reset first (it sends RST_STREAM and drops the stream), so the frame
       // count below may end the connection without a stream left behind.
-      stream.reset(code);
+      stream.reset(code, detail);
     } else {
       this.enqueueControl(rstStreamFrame(id, code));
       if (!this.#isIdle(id)) this.#markEnded(id, LOCAL_RST, true);
@@ -1810,7 +1824,7 @@ export class H2Connection {
     const detail =
       `stream ${stream.id}: more than ${this.#limits.maxOutputBytes} bytes of output held, and the peer never gave this stream any window`;
     this.#report("output-backlog", H2Error.ENHANCE_YOUR_CALM, detail);
-    stream.reset(H2Error.ENHANCE_YOUR_CALM);
+    stream.reset(H2Error.ENHANCE_YOUR_CALM, detail);
   }
 
   /** Output went above maxOutputBytes: it must come back down within outputStallMs. */
@@ -2079,14 +2093,14 @@ export class H2Connection {
     this.#failTimer = after(FAIL_FLUSH_MS, () => this.close(message));
     // Nothing more can go out: drop the streams now (their handlers are
     // cancelled and what they queued is freed) rather than at the close.
-    this.#abandonAll(H2Error.CANCEL);
+    this.#abandonAll(H2Error.CANCEL, message);
   }
 
-  #abandonAll(code: number): void {
+  #abandonAll(code: number, cause?: string): void {
     const streams = this.#streams.values();
     this.#streams.clear();
     this.blocked.clear();
-    for (const s of streams) s.abandon(code);
+    for (const s of streams) s.abandon(code, cause);
   }
 
   /** Closes the connection at once; open streams are reset. */

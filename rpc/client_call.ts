@@ -446,13 +446,28 @@ class ClientCall implements StreamHandler {
       else if (name === "grpc-message") message = percentDecode(value);
       else if (name === GRPC_STATUS_DETAILS) details = value;
     }
-    if (!/^\d+$/.test(code)) {
+    if (code === "") {
       return this.#end(Status.INTERNAL, "the server ended the call without a grpc-status", true);
+    }
+    if (!/^\d{1,10}$/.test(code)) {
+      const shown = JSON.stringify(code.length > 40 ? `${code.slice(0, 40)}…` : code);
+      return this.#end(
+        Status.INTERNAL,
+        `the server ended the call with a malformed grpc-status ${shown} (not a status code)`,
+        true,
+      );
     }
     if (!this.#reader.atBoundary) {
       return this.#end(Status.INTERNAL, "the response ended inside a message", true);
     }
-    const status = Number(code) as StatusCode;
+    let status = Number(code) as StatusCode;
+    if (status > Status.UNAUTHENTICATED) {
+      // Not a code of the gRPC spec: UNKNOWN, as grpc-java takes it, saying which it was.
+      message = `the server sent the unknown grpc-status ${Number(code)}${
+        message ? `: ${message}` : ""
+      }`;
+      status = Status.UNKNOWN;
+    }
     if (status === Status.OK) this.#checkCount();
     if (this.#done) return;
     if (status === Status.OK) return this.#end(status, message, false);
@@ -483,12 +498,23 @@ class ClientCall implements StreamHandler {
     }
   }
 
-  reset(code: number): void {
+  reset(code: number, cause?: string): void {
     // The trailers arrived and wait for decompression: they carry the status.
     if (this.#done || this.#trailersPending) return;
     const conn = this.#channel.conn;
     if (conn.closed) {
       return this.#end(Status.UNAVAILABLE, `connection closed: ${conn.closeReason}`, false);
+    }
+    if (conn.failure) {
+      return this.#end(Status.UNAVAILABLE, `connection failed: ${conn.failure}`, false);
+    }
+    if (cause !== undefined) {
+      // We reset it: the server's answer broke HTTP/2, or a bound of ours.
+      return this.#end(
+        code === H2Error.ENHANCE_YOUR_CALM ? Status.RESOURCE_EXHAUSTED : Status.INTERNAL,
+        `the server's response was refused: ${cause}`,
+        false,
+      );
     }
     if (code === H2Error.REFUSED_STREAM && conn.peerGoAway) {
       return this.#end(Status.UNAVAILABLE, "the server is going away and refused the call", false);

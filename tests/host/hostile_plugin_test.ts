@@ -63,3 +63,43 @@ Deno.test("launch(): a plugin that accepts and never sends SETTINGS fails calls 
     });
   });
 });
+
+/** The error of a ping of a plugin launched in `mode`. */
+async function pingError(mode: string): Promise<RpcError> {
+  let error: unknown;
+  await withTempDir((dir) =>
+    withHostile(dir, mode, 10_000, async (plugin) => {
+      error = await plugin.ping({ timeoutMs: 10_000 }).then(() => null, (e) => e);
+    })
+  );
+  assert(error instanceof RpcError, `${mode}: expected an RpcError, got ${error}`);
+  return error;
+}
+
+Deno.test("launch(): a grpc-status outside the spec's codes is UNKNOWN, a malformed one INTERNAL, each named", async () => {
+  // Before: RpcError with code 99, and with code 1e20, both without a message.
+  const unknown = await pingError("status=99");
+  assertEquals(unknown.code, Status.UNKNOWN, unknown.message);
+  assert(unknown.message.includes("unknown grpc-status 99"), unknown.message);
+  for (const bad of ["99999999999999999999", "-1"]) {
+    const err = await pingError(`status=${bad}`);
+    assertEquals(err.code, Status.INTERNAL, err.message);
+    assert(err.message.includes(`malformed grpc-status "${bad}"`), err.message);
+  }
+});
+
+Deno.test("launch(): a response this host refuses is not reported as the plugin's reset or cancel", async () => {
+  // Endless CONTINUATION frames end the connection (GOAWAY): before, the call was CANCELLED,
+  // "stream reset by the server (HTTP/2 error code 8)".
+  const flood = await pingError("continuation");
+  assertEquals(flood.code, Status.UNAVAILABLE, flood.message);
+  assert(flood.message.includes("CONTINUATION frames"), flood.message);
+  // Trailers above our header list limit, and a window overflow, reset the stream here:
+  // before, "stream reset by the server (HTTP/2 error code 11)" and "(… code 3)".
+  const huge = await pingError("huge-trailers=100");
+  assertEquals(huge.code, Status.RESOURCE_EXHAUSTED, huge.message);
+  assert(huge.message.includes("refused: response header list above"), huge.message);
+  const overflow = await pingError("window-overflow");
+  assertEquals(overflow.code, Status.INTERNAL, overflow.message);
+  assert(overflow.message.includes("refused: stream window above 2^31-1"), overflow.message);
+});

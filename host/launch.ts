@@ -10,8 +10,10 @@
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_START_TIMEOUT_MS,
+  HOST_KILL_TIMEOUT_MS,
   PROTOCOL_GRPC,
 } from "../constants.ts";
+import { within } from "../_timer.ts";
 import { explainPermission } from "../errors.ts";
 import { DEFAULT_H2_LIMITS } from "../h2/connection.ts";
 import type { HandshakeConfig } from "../handshake/cookie.ts";
@@ -31,7 +33,7 @@ import { type ClientTls, connect, DialError } from "../rpc/connect.ts";
 import { buildPluginEnv } from "./env.ts";
 import { ConnectError, LaunchError } from "./errors.ts";
 import { createLogRelay } from "./log_relay.ts";
-import { PluginClient, type PluginExit } from "./plugin_client.ts";
+import { PluginClient, type PluginExit, STILL_HELD } from "./plugin_client.ts";
 import { type PluginProcess, spawnPlugin } from "./process.ts";
 
 /** Your own TLS for the connection to the plugin, instead of AutoMTLS. */
@@ -470,6 +472,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
       signal: (sig) => started.kill(sig),
       processExited,
       processReaped: started.status,
+      releasePipes: () => started.release(),
       removeDir,
       closeSession,
       connectionOnly: false,
@@ -479,6 +482,12 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
   } catch (err) {
     if (proc) {
       proc.kill("SIGKILL");
+      await proc.status;
+      // A process it started may hold its stdout and stderr for as long as it likes.
+      if (!await within(proc.exited, HOST_KILL_TIMEOUT_MS)) {
+        logger.warn(STILL_HELD, { pid: proc.pid });
+        proc.release();
+      }
       await proc.exited;
     }
     removeDir();
@@ -503,6 +512,8 @@ interface Connected {
   signal?: (sig: Deno.Signal) => void;
   processExited: Promise<{ code: number | null; signal: Deno.Signal | null }>;
   processReaped?: Promise<unknown>;
+  /** Stops reading the process's stdout and stderr (a process it started holds them). */
+  releasePipes?: () => void;
   removeDir: () => void;
   /** Ends the multiplexed connection, if there is one. */
   closeSession?: () => Promise<void>;
@@ -539,6 +550,7 @@ function finishConnect(c: Connected): PluginClient {
     signal: c.signal,
     processExited: c.processExited,
     processReaped: c.processReaped,
+    releasePipes: c.releasePipes,
     broker: c.broker,
     cleanup: async () => {
       forget();

@@ -15,21 +15,11 @@ import type { ServiceDefinition } from "../rpc/service.ts";
 import { type ServiceClient, serviceClient } from "../rpc/service_client.ts";
 import { requestShutdown } from "../services/controller.ts";
 import { checkHealth } from "../services/health.ts";
-import { after } from "../_timer.ts";
+import { within } from "../_timer.ts";
 
-/** Whether `promise` settles within `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let wake!: () => void;
-  const timeout = new Promise<void>((resolve) => (wake = resolve));
-  let timedOut = false;
-  const cancel = after(ms, () => {
-    timedOut = true;
-    wake();
-  });
-  await Promise.race([promise, timeout]);
-  cancel();
-  return !timedOut;
-}
+/** What the host logs when a process the plugin started holds its stdout or stderr after it exited. */
+export const STILL_HELD =
+  "plugin exited, but a process it started still holds its stdout or stderr: no longer read (that process is left running)";
 
 /** How a plugin process ended. */
 export interface PluginExit {
@@ -59,6 +49,8 @@ export interface PluginParts {
   processExited: Promise<{ code: number | null; signal: Deno.Signal | null }>;
   /** Resolves as soon as the process was reaped, even if a child of it holds its pipes. */
   processReaped?: Promise<unknown>;
+  /** Stops reading its stdout and stderr, which a process it started holds. */
+  releasePipes?: () => void;
   /** The host's broker. */
   broker: Broker;
   /** Removes what the launch made (socket directory), forgets the client. */
@@ -181,11 +173,12 @@ export class PluginClient implements AsyncDisposable {
       p.signal?.("SIGKILL");
       await reaped;
     }
-    // Its pipes close with it, unless a process it started still holds them.
+    // Its pipes close with it, unless a process it started still holds them: then they are
+    // no longer read, or their reads would keep the host running as long as that process.
     if (!await within(p.processExited, HOST_KILL_TIMEOUT_MS)) {
-      p.logger.warn("plugin exited, but a process it started still holds its stdout or stderr", {
-        pid: this.pid ?? 0,
-      });
+      p.logger.warn(STILL_HELD, { pid: this.pid ?? 0 });
+      p.releasePipes?.();
+      await p.processExited;
     }
     await p.cleanup();
   }

@@ -92,6 +92,14 @@ export interface PluginProcess {
   /** The last lines of stderr (at most 20 lines, about 4 KiB). */
   stderrTail(): string;
   /**
+   * Stops reading stdout and stderr, so that `exited` resolves (with
+   * `status`) even though a process the plugin started still holds them:
+   * otherwise those reads keep the host's event loop, and so the host
+   * process, alive until that process ends. Only after `status`; what it
+   * writes from then on is lost to the host.
+   */
+  release(): void;
+  /**
    * Sends a signal; does nothing if the process is already gone.
    *
    * @param signal The signal.
@@ -134,10 +142,9 @@ function deliver<T>(fn: ((value: T) => void) | undefined, value: T): void {
 
 /** Reads a stream to its end, handing each chunk to `onChunk`; a read error counts as the end. */
 async function drain(
-  stream: ReadableStream<Uint8Array>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
   onChunk: (chunk: Uint8Array) => void,
 ): Promise<void> {
-  const reader = stream.getReader();
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -250,7 +257,9 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
     settle(new HandshakeLineTooLongError(command, MAX_HANDSHAKE_LINE_BYTES, text, tail.text()));
     kill();
   });
-  const stdoutDone = drain(child.stdout, (chunk) => {
+  const stdoutReader = child.stdout.getReader();
+  const stderrReader = child.stderr.getReader();
+  const stdoutDone = drain(stdoutReader, (chunk) => {
     if (waiting) firstLine.push(chunk);
   }).then(() => {
     if (waiting) firstLine.end();
@@ -260,7 +269,7 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
     tail.add(text);
     deliver(options.onStderrLine, text);
   });
-  const stderrDone = drain(child.stderr, (chunk) => {
+  const stderrDone = drain(stderrReader, (chunk) => {
     deliver(options.stderr, chunk);
     stderrLines.push(chunk);
   }).then(() => stderrLines.end());
@@ -277,5 +286,10 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
     exited,
     stderrTail: () => tail.text(),
     kill,
+    release: () => {
+      // A cancelled read ends as done: each drain returns, and `exited` follows.
+      void stdoutReader.cancel().catch(() => {});
+      void stderrReader.cancel().catch(() => {});
+    },
   };
 }

@@ -82,6 +82,21 @@ export interface ConnectOptions {
   onError?: (err: unknown) => void;
 }
 
+/** Why a connection to a plugin whose certificate is pinned (AutoMTLS) is refused. */
+const NOT_PINNED =
+  "The plugin presented a different TLS certificate from the one in its handshake line (field 6): " +
+  "refusing the connection. The plugin must serve TLS with the certificate it announces";
+
+/** Node's codes for a server certificate that its trusted certificates do not verify. */
+const NOT_VERIFIED: ReadonlySet<string> = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "CERT_SIGNATURE_FAILURE",
+]);
+
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   let diff = 0;
@@ -230,6 +245,10 @@ function connectTls(
       return;
     }
     sock.on("error", (err: Error) => {
+      // A pinned certificate (AutoMTLS) that does not verify is not the one announced.
+      if (pinned && NOT_VERIFIED.has((err as { code?: string }).code ?? "")) {
+        return fail(`${NOT_PINNED} (${err.message})`, err);
+      }
       fail(`TLS connection to the plugin at ${options.address} failed: ${err.message}`, err);
     });
     sock.once("secureConnect", () => {
@@ -237,9 +256,7 @@ function connectTls(
       if (pinned) {
         const raw = sock.getPeerCertificate()?.raw;
         if (!raw || !sameBytes(new Uint8Array(raw), pinned)) {
-          return fail(
-            "The plugin presented a different certificate from the one in its handshake line: refusing the connection",
-          );
+          return fail(NOT_PINNED);
         }
       }
       if (sock.alpnProtocol !== "h2") {

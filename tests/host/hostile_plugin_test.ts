@@ -7,7 +7,9 @@
  * @module
  */
 
-import { launch, type PluginClient } from "../../host/mod.ts";
+import { ConnectError, launch, LaunchError, type PluginClient } from "../../host/mod.ts";
+import { STILL_HELD } from "../../host/plugin_client.ts";
+import { within } from "../../_timer.ts";
 import { createLogger } from "../../log/logger.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
 import { assert, assertEquals, waitNoProcesses, withTempDir } from "../_util/host.ts";
@@ -102,4 +104,90 @@ Deno.test("launch(): a response this host refuses is not reported as the plugin'
   const overflow = await pingError("window-overflow");
   assertEquals(overflow.code, Status.INTERNAL, overflow.message);
   assert(overflow.message.includes("refused: stream window above 2^31-1"), overflow.message);
+});
+
+/**
+ * Writes a shell plugin into `dir` that starts a grandchild (`sleep`, its pid in
+ * `dir/grandchild.pid`) holding its stdout and stderr, then runs `rest`.
+ */
+async function forkingPlugin(dir: string, rest: string): Promise<string> {
+  const path = `${dir}/forking-plugin`;
+  await Deno.writeTextFile(
+    path,
+    `#!/bin/sh\nsleep 300 &\necho $! > "${dir}/grandchild.pid"\n${rest}\n`,
+  );
+  await Deno.chmod(path, 0o755);
+  return path;
+}
+
+/** Ends the grandchild the forking plugin left (go-plugin's host leaves it too: see the report). */
+async function killGrandchild(dir: string): Promise<void> {
+  const pid = Number((await Deno.readTextFile(`${dir}/grandchild.pid`)).trim());
+  try {
+    Deno.kill(pid, "SIGKILL");
+  } catch {
+    // gone
+  }
+}
+
+Deno.test("launch(): a refused plugin whose grandchild holds its pipes fails within seconds", async () => {
+  await withTempDir(async (dir) => {
+    const exe = await forkingPlugin(dir, 'echo "not a handshake line"');
+    try {
+      // Before, launch() waited for the pipes to close: as long as the grandchild lived.
+      const failing = launch({
+        cmd: [exe],
+        handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
+        autoMtls: false,
+        logger: quiet,
+      }).then(() => null, (e) => e);
+      assert(await within(failing, 15_000), "launch() did not fail within 15 s");
+      const err = await failing;
+      assert(err instanceof LaunchError, `expected a LaunchError, got ${err}`);
+      assert(err.message.includes("Unrecognized remote plugin message"), err.message);
+    } finally {
+      await killGrandchild(dir);
+    }
+  });
+});
+
+Deno.test("kill(): a plugin whose grandchild holds its pipes is done (exited) within seconds", async () => {
+  await withTempDir(async (dir) => {
+    const exe = await forkingPlugin(
+      dir,
+      `exec "${Deno.execPath()}" run -A "${HOSTILE}" --mode=max-streams=100`,
+    );
+    try {
+      const lines: string[] = [];
+      const plugin = await launch({
+        cmd: [exe],
+        handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
+        autoMtls: false,
+        logger: createLogger({ level: "warn", write: (line) => lines.push(line) }),
+      });
+      await plugin.kill();
+      // Before, `exited` waited for the grandchild, and the pipes' reads kept the host alive.
+      assert(await within(plugin.exited, 15_000), "the plugin's exited did not resolve");
+      assert(lines.some((l) => l.includes(STILL_HELD)), lines.join("\n"));
+    } finally {
+      await killGrandchild(dir);
+    }
+  });
+});
+
+Deno.test("launch(): under AutoMTLS, a plugin serving another certificate than it announced is refused, saying so", async () => {
+  await withTempDir(async (dir) => {
+    const err = await launch({
+      cmd: [Deno.execPath(), "run", "-A", HOSTILE, "--mode=wrong-cert", `--marker=${dir}`],
+      handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
+      logger: quiet,
+    }).then(async (p) => (await p.kill(), null), (e) => e);
+    assert(err instanceof ConnectError, `expected a ConnectError, got ${err}`);
+    // Before: only "TLS connection to the plugin at … failed: unable to verify the first certificate".
+    assert(
+      err.message.includes("different TLS certificate from the one in its handshake line"),
+      err.message,
+    );
+    assertEquals(await waitNoProcesses(dir), [], "a plugin process was left behind");
+  });
 });

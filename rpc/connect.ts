@@ -124,14 +124,26 @@ async function connectPlain(options: ConnectOptions): Promise<Channel> {
  * @throws {DialError} When the address refuses.
  */
 export async function dialSocket(
-  options: Pick<ConnectOptions, "network" | "address" | "program">,
+  options: Pick<ConnectOptions, "network" | "address" | "program"> & { timeoutMs?: number },
 ): Promise<Deno.Conn> {
   let sock: Deno.Conn;
+  // A TCP address that drops the SYN (a handshake line naming an unreachable host) would
+  // take the OS's two minutes; a unix socket answers at once.
+  const giveUp = new AbortController();
+  const ms = options.timeoutMs;
+  const cancel = ms !== undefined && Number.isFinite(ms) ? after(ms, () => giveUp.abort()) : null;
   try {
     sock = options.network === "unix"
       ? await Deno.connect({ transport: "unix", path: options.address })
-      : await Deno.connect(splitHostPort(options.address));
+      : await Deno.connect({ ...splitHostPort(options.address), signal: giveUp.signal });
   } catch (err) {
+    if (giveUp.signal.aborted) {
+      throw new DialError(
+        `Could not connect to the plugin at ${options.network}:${options.address}: nothing answered within ${ms} ms. ` +
+          "Check the address the plugin's handshake line names",
+        { cause: err },
+      );
+    }
     const e = explainPermission(
       err,
       `connecting to ${options.address}`,
@@ -144,6 +156,8 @@ export async function dialSocket(
       }`,
       { cause: err },
     );
+  } finally {
+    cancel?.();
   }
   // Small frames (stream messages, WINDOW_UPDATEs) must not wait for Nagle's 40 ms.
   if (options.network === "tcp") (sock as Deno.TcpConn).setNoDelay(true);

@@ -191,3 +191,21 @@ Deno.test("launch(): under AutoMTLS, a plugin serving another certificate than i
     assertEquals(await waitNoProcesses(dir), [], "a plugin process was left behind");
   });
 });
+
+Deno.test("launch(): a TCP address that never answers fails within the start timeout", async () => {
+  await withTempDir(async (dir) => {
+    // Before, connecting waited for the OS (about two minutes), whatever startTimeoutMs said.
+    const failing = launch({
+      cmd: [Deno.execPath(), "run", "-A", HOSTILE, "--mode=full-backlog", `--marker=${dir}`],
+      handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
+      autoMtls: false,
+      startTimeoutMs: 5000,
+      logger: quiet,
+    }).then(async (p) => (await p.kill(), null), (e) => e);
+    assert(await within(failing, 30_000), "launch() did not fail within 30 s");
+    const err = await failing;
+    assert(err instanceof ConnectError, `expected a ConnectError, got ${err}`);
+    assert(err.message.includes("nothing answered within 5000 ms"), err.message);
+    assertEquals(await waitNoProcesses(dir), [], "a plugin process was left behind");
+  });
+});

@@ -21,6 +21,12 @@ import {
   StartTimeoutError,
 } from "./errors.ts";
 
+/**
+ * How long after the plugin exited its handshake line may still be read
+ * (it was in the pipe), when a process it started keeps the pipe open.
+ */
+const EXITED_LINE_GRACE_MS = 1000;
+
 /** Bounds of {@linkcode PluginProcess.stderrTail}. */
 const TAIL_LINES = 20;
 const TAIL_CHARS = 4096;
@@ -232,10 +238,12 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
   let waiting = true;
   let partial: string | undefined;
   let cancelTimer = () => {};
+  let cancelGrace = () => {};
   const settle = (outcome: string | Error): void => {
     if (!waiting) return;
     waiting = false;
     cancelTimer();
+    cancelGrace();
     if (typeof outcome === "string") handshake.resolve(outcome);
     else handshake.reject(outcome);
   };
@@ -248,6 +256,15 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
     }
     settle(new StartTimeoutError(command, timeoutMs, tail.text(), partial));
     kill();
+  });
+
+  // Exited without a line: what it wrote before comes within moments, but a process it
+  // started may hold the pipes open for ever (go-plugin's host closes them at the exit).
+  void status.then((s) => {
+    if (!waiting) return;
+    cancelGrace = after(EXITED_LINE_GRACE_MS, () => {
+      settle(new PluginExitedError(command, s, tail.text(), partial));
+    });
   });
 
   const firstLine = new LineSplitter(MAX_HANDSHAKE_LINE_BYTES, (text, end) => {

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { ConnectError, launch, LaunchError, type PluginClient } from "../../host/mod.ts";
+import {
+  ConnectError,
+  launch,
+  LaunchError,
+  type PluginClient,
+  PluginExitedError,
+} from "../../host/mod.ts";
 import { STILL_HELD } from "../../host/plugin_client.ts";
 import { within } from "../../_timer.ts";
 import { createLogger } from "../../log/logger.ts";
@@ -207,5 +213,27 @@ Deno.test("launch(): a TCP address that never answers fails within the start tim
     assert(err instanceof ConnectError, `expected a ConnectError, got ${err}`);
     assert(err.message.includes("nothing answered within 5000 ms"), err.message);
     assertEquals(await waitNoProcesses(dir), [], "a plugin process was left behind");
+  });
+});
+
+Deno.test("launch(): a plugin that exits without a handshake line, its grandchild holding the pipes, fails within seconds", async () => {
+  await withTempDir(async (dir) => {
+    const exe = await forkingPlugin(dir, 'echo "starting" >&2\nexit 3');
+    try {
+      // Before, launch() waited for the whole start timeout (60 s by default).
+      const failing = launch({
+        cmd: [exe],
+        handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
+        autoMtls: false,
+        logger: quiet,
+      }).then(() => null, (e) => e);
+      assert(await within(failing, 15_000), "launch() did not fail within 15 s");
+      const err = await failing;
+      assert(err instanceof PluginExitedError, `expected a PluginExitedError, got ${err}`);
+      assertEquals(err.exitCode, 3);
+      assert(err.message.includes("starting"), err.message);
+    } finally {
+      await killGrandchild(dir);
+    }
   });
 });

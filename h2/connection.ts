@@ -161,8 +161,7 @@ export interface H2Limits {
   /**
    * A connection whose peer has not sent its preface and SETTINGS within
    * this long is closed: as a server, the client's preface and SETTINGS; as
-   * a client, the server's SETTINGS (grpc-go's clients too give up on a
-   * server that sends no preface), so that calls on a connection the peer
+   * a client, the server's SETTINGS, so that calls on a connection the peer
    * accepted and never answered fail with UNAVAILABLE instead of waiting
    * forever. A healthy connection has no idle timeout (go-plugin hosts keep
    * one open for the plugin's life, without pings).

@@ -10,10 +10,8 @@
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_START_TIMEOUT_MS,
-  HOST_KILL_TIMEOUT_MS,
   PROTOCOL_GRPC,
 } from "../constants.ts";
-import { within } from "../_timer.ts";
 import { explainPermission } from "../errors.ts";
 import { DEFAULT_H2_LIMITS } from "../h2/connection.ts";
 import type { HandshakeConfig } from "../handshake/cookie.ts";
@@ -33,7 +31,7 @@ import { type ClientTls, connect, DialError } from "../rpc/connect.ts";
 import { buildPluginEnv } from "./env.ts";
 import { ConnectError, LaunchError } from "./errors.ts";
 import { createLogRelay } from "./log_relay.ts";
-import { PluginClient, type PluginExit, STILL_HELD } from "./plugin_client.ts";
+import { PluginClient, type PluginExit } from "./plugin_client.ts";
 import { type PluginProcess, spawnPlugin } from "./process.ts";
 
 /** Your own TLS for the connection to the plugin, instead of AutoMTLS. */
@@ -77,7 +75,10 @@ export interface LaunchOptions {
    */
   checksum?: string | Uint8Array;
   /**
-   * How long the plugin may take to print its handshake line (ms).
+   * How long the plugin may take to print its handshake line (ms); connecting
+   * to it (and the TLS handshake) may take as long again, and its first
+   * HTTP/2 SETTINGS frame this long but at most 10 s (or the connection
+   * closes and its calls fail with UNAVAILABLE).
    * @default {60000}
    */
   startTimeoutMs?: number;
@@ -158,6 +159,10 @@ export interface AttachOptions {
 class Refusal {
   constructor(readonly error: () => LaunchError) {}
 }
+
+/** What the host logs when a process the plugin started holds its stdout or stderr after it exited. */
+export const STILL_HELD =
+  "plugin exited, but a process it started still holds its stdout or stderr: no longer read (that process is left running)";
 
 /** Who needs the flags a permission error names. */
 const HOST = "the host";
@@ -369,6 +374,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
       startTimeoutMs,
       onStderrLine: createLogRelay(logger),
       stderr: options.stderr,
+      onPipesHeld: () => logger.warn(STILL_HELD, { pid: proc?.pid ?? 0 }),
     });
     const line = await proc.handshakeLine;
     // Made once the process is gone, so that the stderr tail is complete.
@@ -472,7 +478,6 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
       signal: (sig) => started.kill(sig),
       processExited,
       processReaped: started.status,
-      releasePipes: () => started.release(),
       removeDir,
       closeSession,
       connectionOnly: false,
@@ -482,12 +487,6 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
   } catch (err) {
     if (proc) {
       proc.kill("SIGKILL");
-      await proc.status;
-      // A process it started may hold its stdout and stderr for as long as it likes.
-      if (!await within(proc.exited, HOST_KILL_TIMEOUT_MS)) {
-        logger.warn(STILL_HELD, { pid: proc.pid });
-        proc.release();
-      }
       await proc.exited;
     }
     removeDir();
@@ -512,8 +511,6 @@ interface Connected {
   signal?: (sig: Deno.Signal) => void;
   processExited: Promise<{ code: number | null; signal: Deno.Signal | null }>;
   processReaped?: Promise<unknown>;
-  /** Stops reading the process's stdout and stderr (a process it started holds them). */
-  releasePipes?: () => void;
   removeDir: () => void;
   /** Ends the multiplexed connection, if there is one. */
   closeSession?: () => Promise<void>;
@@ -550,7 +547,6 @@ function finishConnect(c: Connected): PluginClient {
     signal: c.signal,
     processExited: c.processExited,
     processReaped: c.processReaped,
-    releasePipes: c.releasePipes,
     broker: c.broker,
     cleanup: async () => {
       forget();

@@ -17,10 +17,6 @@ import { requestShutdown } from "../services/controller.ts";
 import { checkHealth } from "../services/health.ts";
 import { within } from "../_timer.ts";
 
-/** What the host logs when a process the plugin started holds its stdout or stderr after it exited. */
-export const STILL_HELD =
-  "plugin exited, but a process it started still holds its stdout or stderr: no longer read (that process is left running)";
-
 /** How a plugin process ended. */
 export interface PluginExit {
   /** Exit code (`null` when a signal ended it, or for an attached plugin). */
@@ -49,8 +45,6 @@ export interface PluginParts {
   processExited: Promise<{ code: number | null; signal: Deno.Signal | null }>;
   /** Resolves as soon as the process was reaped, even if a child of it holds its pipes. */
   processReaped?: Promise<unknown>;
-  /** Stops reading its stdout and stderr, which a process it started holds. */
-  releasePipes?: () => void;
   /** The host's broker. */
   broker: Broker;
   /** Removes what the launch made (socket directory), forgets the client. */
@@ -173,13 +167,9 @@ export class PluginClient implements AsyncDisposable {
       p.signal?.("SIGKILL");
       await reaped;
     }
-    // Its pipes close with it, unless a process it started still holds them: then they are
-    // no longer read, or their reads would keep the host running as long as that process.
-    if (!await within(p.processExited, HOST_KILL_TIMEOUT_MS)) {
-      p.logger.warn(STILL_HELD, { pid: this.pid ?? 0 });
-      p.releasePipes?.();
-      await p.processExited;
-    }
+    // Its pipes close with it; launch() lets them go 2 s after it exited if a process it
+    // started still holds them.
+    await p.processExited;
     await p.cleanup();
   }
 

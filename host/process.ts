@@ -5,9 +5,10 @@
  * @module
  */
 
-import { after } from "../_timer.ts";
+import { after, within } from "../_timer.ts";
 import {
   DEFAULT_START_TIMEOUT_MS,
+  HOST_KILL_TIMEOUT_MS,
   MAX_HANDSHAKE_LINE_BYTES,
   STDERR_LINE_BYTES,
 } from "../constants.ts";
@@ -65,6 +66,13 @@ export interface SpawnPluginOptions {
   onStderrLine?: (line: string) => void;
   /** Called with each raw stderr chunk, before it is split into lines. */
   stderr?: (chunk: Uint8Array) => void;
+  /**
+   * Called when, 2 s after the process exited, a process it started still
+   * holds its stdout or stderr: they are no longer read from then on
+   * (their reads would keep the host alive as long as that process), and
+   * `exited` resolves.
+   */
+  onPipesHeld?: () => void;
 }
 
 /** A started plugin process. */
@@ -91,20 +99,13 @@ export interface PluginProcess {
    * Resolves once the process was reaped **and** its stdout and stderr were
    * read to their end, which is when go-plugin sees a plugin as exited.
    * A grandchild that inherited them delays this until it closes them or
-   * exits. Never rejects. Await it after every kill and failure: then
-   * nothing of the process is left.
+   * exits, 2 s at most: then they are let go (`onPipesHeld`). Never
+   * rejects. Await it after every kill and failure: then nothing of the
+   * process but such a grandchild is left.
    */
   readonly exited: Promise<Deno.CommandStatus>;
   /** The last lines of stderr (at most 20 lines, about 4 KiB). */
   stderrTail(): string;
-  /**
-   * Stops reading stdout and stderr, so that `exited` resolves (with
-   * `status`) even though a process the plugin started still holds them:
-   * otherwise those reads keep the host's event loop, and so the host
-   * process, alive until that process ends. Only after `status`; what it
-   * writes from then on is lost to the host.
-   */
-  release(): void;
   /**
    * Sends a signal; does nothing if the process is already gone.
    *
@@ -296,6 +297,16 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
     return s;
   });
 
+  // Reaped, but a process it started holds the pipes: after a while they are let go (a
+  // cancelled read ends as done, so each drain returns and `exited` follows). go-plugin's
+  // host closes them at the exit.
+  void status.then(async () => {
+    if (await within(exited, HOST_KILL_TIMEOUT_MS)) return;
+    deliver(options.onPipesHeld, undefined);
+    void stdoutReader.cancel().catch(() => {});
+    void stderrReader.cancel().catch(() => {});
+  });
+
   return {
     pid: child.pid,
     handshakeLine: handshake.promise,
@@ -303,10 +314,5 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
     exited,
     stderrTail: () => tail.text(),
     kill,
-    release: () => {
-      // A cancelled read ends as done: each drain returns, and `exited` follows.
-      void stdoutReader.cancel().catch(() => {});
-      void stderrReader.cancel().catch(() => {});
-    },
   };
 }

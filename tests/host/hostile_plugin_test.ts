@@ -14,7 +14,7 @@ import {
   type PluginClient,
   PluginExitedError,
 } from "../../host/mod.ts";
-import { STILL_HELD } from "../../host/plugin_client.ts";
+import { STILL_HELD } from "../../host/launch.ts";
 import { within } from "../../_timer.ts";
 import { createLogger } from "../../log/logger.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
@@ -232,6 +232,31 @@ Deno.test("launch(): a plugin that exits without a handshake line, its grandchil
       assert(err instanceof PluginExitedError, `expected a PluginExitedError, got ${err}`);
       assertEquals(err.exitCode, 3);
       assert(err.message.includes("starting"), err.message);
+    } finally {
+      await killGrandchild(dir);
+    }
+  });
+});
+
+Deno.test("launch(): a plugin that exits by itself, its grandchild holding the pipes, is seen exited within seconds", async () => {
+  await withTempDir(async (dir) => {
+    const exe = await forkingPlugin(
+      dir,
+      `exec "${Deno.execPath()}" run -A "${HOSTILE}" --mode=exit-on-call`,
+    );
+    try {
+      const plugin = await launch({
+        cmd: [exe],
+        handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
+        autoMtls: false,
+        logger: quiet,
+      });
+      const err = await plugin.ping().then(() => null, (e) => e);
+      assert(err instanceof RpcError && err.code === Status.UNAVAILABLE, `got ${err}`);
+      // Before, `exited` waited for the grandchild, and the pipes' reads kept the host alive.
+      assert(await within(plugin.exited, 15_000), "the plugin's exited did not resolve");
+      assertEquals((await plugin.exited).code, 3);
+      await plugin.kill();
     } finally {
       await killGrandchild(dir);
     }

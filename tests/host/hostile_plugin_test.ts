@@ -22,6 +22,7 @@ import { assert, assertEquals, waitNoProcesses, withTempDir } from "../_util/hos
 
 const HOSTILE = new URL("../fixtures/hostile_plugin.ts", import.meta.url).pathname;
 const quiet = createLogger({ level: "off" });
+const HANDSHAKE = { magicCookieKey: "HOSTILE", magicCookieValue: "yes" };
 
 /**
  * Launches the hostile plugin in `mode`, with TMPDIR (where launch() makes
@@ -41,7 +42,7 @@ async function withHostile(
   try {
     plugin = await launch({
       cmd: [Deno.execPath(), "run", "-A", HOSTILE, `--mode=${mode}`, `--marker=${dir}`],
-      handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
+      handshake: HANDSHAKE,
       autoMtls: false,
       startTimeoutMs,
       logger: quiet,
@@ -136,38 +137,43 @@ async function killGrandchild(dir: string): Promise<void> {
   }
 }
 
-Deno.test("launch(): a refused plugin whose grandchild holds its pipes fails within seconds", async () => {
+/** Runs `fn` with a forking plugin of `rest` (see {@linkcode forkingPlugin}); its grandchild is killed after. */
+async function withForkingPlugin(rest: string, fn: (exe: string) => Promise<void>): Promise<void> {
   await withTempDir(async (dir) => {
-    const exe = await forkingPlugin(dir, 'echo "not a handshake line"');
+    const exe = await forkingPlugin(dir, rest);
     try {
-      // Before, launch() waited for the pipes to close: as long as the grandchild lived.
-      const failing = launch({
-        cmd: [exe],
-        handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
-        autoMtls: false,
-        logger: quiet,
-      }).then(() => null, (e) => e);
-      assert(await within(failing, 15_000), "launch() did not fail within 15 s");
-      const err = await failing;
-      assert(err instanceof LaunchError, `expected a LaunchError, got ${err}`);
-      assert(err.message.includes("Unrecognized remote plugin message"), err.message);
+      await fn(exe);
     } finally {
       await killGrandchild(dir);
     }
   });
+}
+
+/** The error of launch() of `exe`, which must fail within 15 s. */
+async function launchFailsSoon(exe: string): Promise<unknown> {
+  const failing = launch({ cmd: [exe], handshake: HANDSHAKE, autoMtls: false, logger: quiet })
+    .then(() => null, (e) => e);
+  assert(await within(failing, 15_000), "launch() did not fail within 15 s");
+  return await failing;
+}
+
+Deno.test("launch(): a refused plugin whose grandchild holds its pipes fails within seconds", async () => {
+  // Before, launch() waited for the pipes to close: as long as the grandchild lived.
+  await withForkingPlugin('echo "not a handshake line"', async (exe) => {
+    const err = await launchFailsSoon(exe);
+    assert(err instanceof LaunchError, `expected a LaunchError, got ${err}`);
+    assert(err.message.includes("Unrecognized remote plugin message"), err.message);
+  });
 });
 
 Deno.test("kill(): a plugin whose grandchild holds its pipes is done (exited) within seconds", async () => {
-  await withTempDir(async (dir) => {
-    const exe = await forkingPlugin(
-      dir,
-      `exec "${Deno.execPath()}" run -A "${HOSTILE}" --mode=max-streams=100`,
-    );
-    try {
+  await withForkingPlugin(
+    `exec "${Deno.execPath()}" run -A "${HOSTILE}" --mode=max-streams=100`,
+    async (exe) => {
       const lines: string[] = [];
       const plugin = await launch({
         cmd: [exe],
-        handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
+        handshake: HANDSHAKE,
         autoMtls: false,
         logger: createLogger({ level: "warn", write: (line) => lines.push(line) }),
       });
@@ -175,17 +181,15 @@ Deno.test("kill(): a plugin whose grandchild holds its pipes is done (exited) wi
       // Before, `exited` waited for the grandchild, and the pipes' reads kept the host alive.
       assert(await within(plugin.exited, 15_000), "the plugin's exited did not resolve");
       assert(lines.some((l) => l.includes(STILL_HELD)), lines.join("\n"));
-    } finally {
-      await killGrandchild(dir);
-    }
-  });
+    },
+  );
 });
 
 Deno.test("launch(): under AutoMTLS, a plugin serving another certificate than it announced is refused, saying so", async () => {
   await withTempDir(async (dir) => {
     const err = await launch({
       cmd: [Deno.execPath(), "run", "-A", HOSTILE, "--mode=wrong-cert", `--marker=${dir}`],
-      handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
+      handshake: HANDSHAKE,
       logger: quiet,
     }).then(async (p) => (await p.kill(), null), (e) => e);
     assert(err instanceof ConnectError, `expected a ConnectError, got ${err}`);
@@ -203,7 +207,7 @@ Deno.test("launch(): a TCP address that never answers fails within the start tim
     // Before, connecting waited for the OS (about two minutes), whatever startTimeoutMs said.
     const failing = launch({
       cmd: [Deno.execPath(), "run", "-A", HOSTILE, "--mode=full-backlog", `--marker=${dir}`],
-      handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
+      handshake: HANDSHAKE,
       autoMtls: false,
       startTimeoutMs: 5000,
       logger: quiet,
@@ -217,37 +221,22 @@ Deno.test("launch(): a TCP address that never answers fails within the start tim
 });
 
 Deno.test("launch(): a plugin that exits without a handshake line, its grandchild holding the pipes, fails within seconds", async () => {
-  await withTempDir(async (dir) => {
-    const exe = await forkingPlugin(dir, 'echo "starting" >&2\nexit 3');
-    try {
-      // Before, launch() waited for the whole start timeout (60 s by default).
-      const failing = launch({
-        cmd: [exe],
-        handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
-        autoMtls: false,
-        logger: quiet,
-      }).then(() => null, (e) => e);
-      assert(await within(failing, 15_000), "launch() did not fail within 15 s");
-      const err = await failing;
-      assert(err instanceof PluginExitedError, `expected a PluginExitedError, got ${err}`);
-      assertEquals(err.exitCode, 3);
-      assert(err.message.includes("starting"), err.message);
-    } finally {
-      await killGrandchild(dir);
-    }
+  // Before, launch() waited for the whole start timeout (60 s by default).
+  await withForkingPlugin('echo "starting" >&2\nexit 3', async (exe) => {
+    const err = await launchFailsSoon(exe);
+    assert(err instanceof PluginExitedError, `expected a PluginExitedError, got ${err}`);
+    assertEquals(err.exitCode, 3);
+    assert(err.message.includes("starting"), err.message);
   });
 });
 
 Deno.test("launch(): a plugin that exits by itself, its grandchild holding the pipes, is seen exited within seconds", async () => {
-  await withTempDir(async (dir) => {
-    const exe = await forkingPlugin(
-      dir,
-      `exec "${Deno.execPath()}" run -A "${HOSTILE}" --mode=exit-on-call`,
-    );
-    try {
+  await withForkingPlugin(
+    `exec "${Deno.execPath()}" run -A "${HOSTILE}" --mode=exit-on-call`,
+    async (exe) => {
       const plugin = await launch({
         cmd: [exe],
-        handshake: { magicCookieKey: "HOSTILE", magicCookieValue: "yes" },
+        handshake: HANDSHAKE,
         autoMtls: false,
         logger: quiet,
       });
@@ -257,8 +246,6 @@ Deno.test("launch(): a plugin that exits by itself, its grandchild holding the p
       assert(await within(plugin.exited, 15_000), "the plugin's exited did not resolve");
       assertEquals((await plugin.exited).code, 3);
       await plugin.kill();
-    } finally {
-      await killGrandchild(dir);
-    }
-  });
+    },
+  );
 });

@@ -153,3 +153,24 @@ export function after(ms: number, fn: () => void, now?: number): () => void {
 export function liveTimers(): number {
   return heap.length - dead;
 }
+
+/**
+ * Whether `promise` settles within `ms` milliseconds (a rejection counts as
+ * settling; it is not thrown).
+ *
+ * @param promise What is waited for.
+ * @param ms How long at most.
+ * @returns `true` if it settled in time.
+ */
+export async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let wake!: () => void;
+  const timeout = new Promise<void>((resolve) => (wake = resolve));
+  let timedOut = false;
+  const cancel = after(ms, () => {
+    timedOut = true;
+    wake();
+  });
+  await Promise.race([promise.catch(() => {}), timeout]);
+  cancel();
+  return !timedOut;
+}

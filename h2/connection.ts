@@ -73,8 +73,13 @@ export interface Transport {
 export interface StreamHandler {
   /** Body bytes from the peer (a view valid only during the call). */
   data(bytes: Uint8Array, endStream: boolean): void;
-  /** The peer reset the stream, or the connection is gone. */
-  reset(code: number): void;
+  /**
+   * The peer reset the stream, or the connection is gone; or this
+   * connection reset the stream, or is ending, because of what the peer
+   * sent: then `cause` says what that was (a header list above our limit,
+   * a window overflow, a broken header block).
+   */
+  reset(code: number, cause?: string): void;
   /**
    * Client role: a header block from the server (response headers, or
    * trailers when `endStream` is set). The server role gets request headers
@@ -156,10 +161,12 @@ export interface H2Limits {
    */
   writeTimeoutMs: number;
   /**
-   * Server role: a connection whose client has not sent the preface and its
-   * SETTINGS within this long is closed. A healthy connection has no idle
-   * timeout (go-plugin hosts keep one open for the plugin's life, without
-   * pings).
+   * A connection whose peer has not sent its preface and SETTINGS within
+   * this long is closed: as a server, the client's preface and SETTINGS; as
+   * a client, the server's SETTINGS, so that calls on a connection the peer
+   * accepted and never answered fail with UNAVAILABLE instead of waiting
+   * forever. A healthy connection has no idle timeout (go-plugin hosts keep
+   * one open for the plugin's life, without pings).
    * @default {10000}
    */
   prefaceTimeoutMs: number;
@@ -198,7 +205,7 @@ export type RefusalKind =
   | "output-backlog"
   /** A socket write stuck for `writeTimeoutMs`: closed. */
   | "write-timeout"
-  /** No preface and SETTINGS within `prefaceTimeoutMs`: closed. */
+  /** No preface and SETTINGS (a client: no SETTINGS) within `prefaceTimeoutMs`: closed. */
   | "preface-timeout";
 
 /** What {@linkcode ConnectionOptions.onRefusal} hears. */
@@ -441,23 +448,23 @@ export class H2Stream {
    * stream we have ended but the peer has not (a client's request sent, its
    * response still coming) can be reset too; a finished one cannot.
    */
-  reset(code: number): void {
+  reset(code: number, cause?: string): void {
     if (this.rstSent || (this.localClosed && this.remoteClosed)) return;
     this.rstSent = true;
     this.conn.enqueueControl(rstStreamFrame(this.id, code));
     if (this.dataOut) this.conn.dropData(this);
     if (!this.localClosed) this.#closeLocal();
     this.conn.forget(this, true);
-    this.handler?.reset(code);
+    this.handler?.reset(code, cause);
   }
 
   /** The peer reset the stream or the connection is gone: nothing more goes out. @internal */
-  abandon(code: number): void {
+  abandon(code: number, cause?: string): void {
     this.remoteClosed = true;
     if (this.dataOut) this.conn.dropData(this);
     if (!this.localClosed) this.#closeLocal();
     this.#trailers = null;
-    this.handler?.reset(code);
+    this.handler?.reset(code, cause);
   }
 
   /**
@@ -711,7 +718,8 @@ export class H2Connection {
   #backlogWaiters: (() => void)[] = [];
   #nextStreamId = 1;
   #peerMaxStreams = Infinity;
-  #slotWaiters: (() => void)[] = [];
+  /** Who waits for a stream slot, in order (a `Set`: a waiter that gives up leaves in O(1)). */
+  #slotWaiters = new Set<() => void>();
   #closeReason = "";
   #reported = new Set<RefusalKind>();
   /** The connection error being raised was already reported under its own kind. */
@@ -764,16 +772,18 @@ export class H2Connection {
         [Setting.INITIAL_WINDOW_SIZE, STREAM_WINDOW],
         [Setting.MAX_HEADER_LIST_SIZE, limits.maxHeaderListSize],
       ]));
-      this.#prefaceTimer = after(limits.prefaceTimeoutMs, () => {
-        this.#prefaceTimer = null;
-        if (this.#settingsSeen || this.#closed) return;
-        const detail = this.#prefaceSeen < CLIENT_PREFACE.length
-          ? `no connection preface within ${limits.prefaceTimeoutMs} ms`
-          : `no SETTINGS frame after the preface within ${limits.prefaceTimeoutMs} ms`;
-        this.#report("preface-timeout", H2Error.SETTINGS_TIMEOUT, detail);
-        this.close(detail);
-      });
     }
+    this.#prefaceTimer = after(limits.prefaceTimeoutMs, () => {
+      this.#prefaceTimer = null;
+      if (this.#settingsSeen || this.#closed) return;
+      const detail = this.role === "client"
+        ? `the server sent no SETTINGS frame within ${limits.prefaceTimeoutMs} ms: it accepted the connection but does not speak HTTP/2`
+        : this.#prefaceSeen < CLIENT_PREFACE.length
+        ? `no connection preface within ${limits.prefaceTimeoutMs} ms`
+        : `no SETTINGS frame after the preface within ${limits.prefaceTimeoutMs} ms`;
+      this.#report("preface-timeout", H2Error.SETTINGS_TIMEOUT, detail);
+      this.close(detail);
+    });
     this.enqueue(windowUpdateFrame(0, CONNECTION_WINDOW - DEFAULT_WINDOW));
   }
 
@@ -797,6 +807,15 @@ export class H2Connection {
     return this.#closeReason;
   }
 
+  /**
+   * Why the connection is ending with an error of ours (the detail of the
+   * GOAWAY we sent: what the peer did), "" if it is not: its streams are
+   * gone, and it closes once the GOAWAY is out.
+   */
+  get failure(): string {
+    return this.#failed ?? "";
+  }
+
   /** Client role: whether new streams can still be opened. */
   get canOpen(): boolean {
     return !this.#closed && !this.#failed && !this.#goingAway;
@@ -816,11 +835,25 @@ export class H2Connection {
    * leaves room for one more stream (at once, usually), or the connection
    * can open no more. Every waiter wakes when a slot frees, so check
    * {@linkcode H2Connection.streamSlotFree} again, and open the stream in
-   * the same turn, before taking the slot.
+   * the same turn, before taking the slot. When `signal` aborts (the call
+   * gave up: its deadline, its cancel), the wait ends at once and the
+   * connection keeps nothing of it.
    */
-  streamSlot(): Promise<void> {
-    if (this.streamSlotFree) return Promise.resolve();
-    return new Promise((resolve) => this.#slotWaiters.push(resolve));
+  streamSlot(signal?: AbortSignal): Promise<void> {
+    if (this.streamSlotFree || signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      if (!signal) return void this.#slotWaiters.add(resolve);
+      const leave = () => {
+        this.#slotWaiters.delete(wake);
+        resolve();
+      };
+      const wake = () => {
+        signal.removeEventListener("abort", leave);
+        resolve();
+      };
+      signal.addEventListener("abort", leave, { once: true });
+      this.#slotWaiters.add(wake);
+    });
   }
 
   /**
@@ -1068,7 +1101,7 @@ export class H2Connection {
     if (stream) {
       // Reset first (it sends RST_STREAM and drops the stream), so the frame
       // count below may end the connection without a stream left behind.
-      stream.reset(code);
+      stream.reset(code, detail);
     } else {
       this.enqueueControl(rstStreamFrame(id, code));
       if (!this.#isIdle(id)) this.#markEnded(id, LOCAL_RST, true);
@@ -1670,9 +1703,11 @@ export class H2Connection {
   }
 
   #wakeSlots(): void {
-    while (
-      this.#slotWaiters.length && (this.#streams.size < this.#peerMaxStreams || !this.canOpen)
-    ) this.#slotWaiters.shift()!();
+    for (const wake of this.#slotWaiters) {
+      if (this.#streams.size >= this.#peerMaxStreams && this.canOpen) return;
+      this.#slotWaiters.delete(wake);
+      wake();
+    }
   }
 
   /** Queues bytes for the transport; they leave at the end of this turn. */
@@ -1818,7 +1853,7 @@ export class H2Connection {
     const detail =
       `stream ${stream.id}: more than ${this.#limits.maxOutputBytes} bytes of output held, and the peer never gave this stream any window`;
     this.#report("output-backlog", H2Error.ENHANCE_YOUR_CALM, detail);
-    stream.reset(H2Error.ENHANCE_YOUR_CALM);
+    stream.reset(H2Error.ENHANCE_YOUR_CALM, detail);
   }
 
   /** Output went above maxOutputBytes: it must come back down within outputStallMs. */
@@ -2087,14 +2122,14 @@ export class H2Connection {
     this.#failTimer = after(FAIL_FLUSH_MS, () => this.close(message));
     // Nothing more can go out: drop the streams now (their handlers are
     // cancelled and what they queued is freed) rather than at the close.
-    this.#abandonAll(H2Error.CANCEL);
+    this.#abandonAll(H2Error.CANCEL, message);
   }
 
-  #abandonAll(code: number): void {
+  #abandonAll(code: number, cause?: string): void {
     const streams = this.#streams.values();
     this.#streams.clear();
     this.blocked.clear();
-    for (const s of streams) s.abandon(code);
+    for (const s of streams) s.abandon(code, cause);
   }
 
   /** Closes the connection at once; open streams are reset. */

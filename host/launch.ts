@@ -13,6 +13,7 @@ import {
   PROTOCOL_GRPC,
 } from "../constants.ts";
 import { explainPermission } from "../errors.ts";
+import { DEFAULT_H2_LIMITS } from "../h2/connection.ts";
 import type { HandshakeConfig } from "../handshake/cookie.ts";
 import { type HandshakeInfo, parseHandshakeLine } from "../handshake/line.ts";
 import { parseReattach, type ReattachConfig } from "../handshake/reattach.ts";
@@ -74,7 +75,10 @@ export interface LaunchOptions {
    */
   checksum?: string | Uint8Array;
   /**
-   * How long the plugin may take to print its handshake line (ms).
+   * How long the plugin may take to print its handshake line (ms); connecting
+   * to it (and the TLS handshake) may take as long again, and its first
+   * HTTP/2 SETTINGS frame this long but at most 10 s (or the connection
+   * closes and its calls fail with UNAVAILABLE).
    * @default {60000}
    */
   startTimeoutMs?: number;
@@ -155,6 +159,10 @@ export interface AttachOptions {
 class Refusal {
   constructor(readonly error: () => LaunchError) {}
 }
+
+/** What the host logs when a process the plugin started holds its stdout or stderr after it exited. */
+export const STILL_HELD =
+  "plugin exited, but a process it started still holds its stdout or stderr: no longer read (that process is left running)";
 
 /** Who needs the flags a permission error names. */
 const HOST = "the host";
@@ -366,6 +374,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
       startTimeoutMs,
       onStderrLine: createLogRelay(logger),
       stderr: options.stderr,
+      onPipesHeld: () => logger.warn(STILL_HELD, { pid: proc?.pid ?? 0 }),
     });
     const line = await proc.handshakeLine;
     // Made once the process is gone, so that the stderr tail is complete.
@@ -419,6 +428,9 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
         "the plugin does not offer broker multiplexing (its handshake line's field 7 is not true): using plain mode",
       );
     }
+    // A plugin that accepts and never speaks HTTP/2 (no SETTINGS) is given up on within the
+    // start timeout, 10 s at most: its calls then fail with UNAVAILABLE, none waits forever.
+    const prefaceTimeoutMs = Math.min(startTimeoutMs, DEFAULT_H2_LIMITS.prefaceTimeoutMs);
     const onError = (err: unknown) =>
       logger.error("connection to the plugin failed", { error: String(err) });
     let channel: Channel;
@@ -433,6 +445,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
           broker,
           maxMessageBytes,
           timeoutMs: startTimeoutMs,
+          prefaceTimeoutMs,
           logger,
           onError,
         }));
@@ -443,6 +456,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
           tls,
           maxMessageBytes,
           timeoutMs: startTimeoutMs,
+          prefaceTimeoutMs,
           onError,
         });
       }

@@ -33,8 +33,10 @@ export interface MuxConnectOptions {
   broker: Broker;
   /** Largest gRPC message. */
   maxMessageBytes: number;
-  /** How long the TLS handshake of the main connection may take (ms). */
+  /** How long connecting, and the TLS handshake of the main connection, may take (ms). */
   timeoutMs: number;
+  /** How long the plugin may take to send its HTTP/2 SETTINGS on the main connection (ms). */
+  prefaceTimeoutMs?: number;
   /** Where it logs. */
   logger: Logger;
   /** Hears of failures inside the connection's read loop (bugs). */
@@ -51,7 +53,11 @@ export async function connectMultiplexed(
   options: MuxConnectOptions,
 ): Promise<{ channel: Channel; close(): Promise<void> }> {
   const { logger, maxMessageBytes } = options;
-  const conn = await dialSocket({ network: options.network, address: options.address });
+  const conn = await dialSocket({
+    network: options.network,
+    address: options.address,
+    timeoutMs: options.timeoutMs,
+  });
   const mux = new BrokerMux({
     engine: (services) => {
       const engine = createNativeEngine({ maxMessageBytes, logger });
@@ -72,6 +78,7 @@ export async function connectMultiplexed(
       tls: options.tls,
       maxMessageBytes,
       timeoutMs: options.timeoutMs,
+      prefaceTimeoutMs: options.prefaceTimeoutMs,
       onClose: () => void session.close(),
       onError: options.onError,
     });

@@ -15,21 +15,7 @@ import type { ServiceDefinition } from "../rpc/service.ts";
 import { type ServiceClient, serviceClient } from "../rpc/service_client.ts";
 import { requestShutdown } from "../services/controller.ts";
 import { checkHealth } from "../services/health.ts";
-import { after } from "../_timer.ts";
-
-/** Whether `promise` settles within `ms`. */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let wake!: () => void;
-  const timeout = new Promise<void>((resolve) => (wake = resolve));
-  let timedOut = false;
-  const cancel = after(ms, () => {
-    timedOut = true;
-    wake();
-  });
-  await Promise.race([promise, timeout]);
-  cancel();
-  return !timedOut;
-}
+import { within } from "../_timer.ts";
 
 /** How a plugin process ended. */
 export interface PluginExit {
@@ -181,12 +167,9 @@ export class PluginClient implements AsyncDisposable {
       p.signal?.("SIGKILL");
       await reaped;
     }
-    // Its pipes close with it, unless a process it started still holds them.
-    if (!await within(p.processExited, HOST_KILL_TIMEOUT_MS)) {
-      p.logger.warn("plugin exited, but a process it started still holds its stdout or stderr", {
-        pid: this.pid ?? 0,
-      });
-    }
+    // Its pipes close with it; launch() lets them go 2 s after it exited if a process it
+    // started still holds them.
+    await p.processExited;
     await p.cleanup();
   }
 

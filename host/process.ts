@@ -5,9 +5,10 @@
  * @module
  */
 
-import { after } from "../_timer.ts";
+import { after, within } from "../_timer.ts";
 import {
   DEFAULT_START_TIMEOUT_MS,
+  HOST_KILL_TIMEOUT_MS,
   MAX_HANDSHAKE_LINE_BYTES,
   STDERR_LINE_BYTES,
 } from "../constants.ts";
@@ -20,6 +21,12 @@ import {
   PluginExitedError,
   StartTimeoutError,
 } from "./errors.ts";
+
+/**
+ * How long after the plugin exited its handshake line may still be read
+ * (it was in the pipe), when a process it started keeps the pipe open.
+ */
+const EXITED_LINE_GRACE_MS = 1000;
 
 /** Bounds of {@linkcode PluginProcess.stderrTail}. */
 const TAIL_LINES = 20;
@@ -59,6 +66,13 @@ export interface SpawnPluginOptions {
   onStderrLine?: (line: string) => void;
   /** Called with each raw stderr chunk, before it is split into lines. */
   stderr?: (chunk: Uint8Array) => void;
+  /**
+   * Called when, 2 s after the process exited, a process it started still
+   * holds its stdout or stderr: they are no longer read from then on
+   * (their reads would keep the host alive as long as that process), and
+   * `exited` resolves.
+   */
+  onPipesHeld?: () => void;
 }
 
 /** A started plugin process. */
@@ -85,8 +99,9 @@ export interface PluginProcess {
    * Resolves once the process was reaped **and** its stdout and stderr were
    * read to their end, which is when go-plugin sees a plugin as exited.
    * A grandchild that inherited them delays this until it closes them or
-   * exits. Never rejects. Await it after every kill and failure: then
-   * nothing of the process is left.
+   * exits, 2 s at most: then they are let go (`onPipesHeld`). Never
+   * rejects. Await it after every kill and failure: then nothing of the
+   * process but such a grandchild is left.
    */
   readonly exited: Promise<Deno.CommandStatus>;
   /** The last lines of stderr (at most 20 lines, about 4 KiB). */
@@ -134,10 +149,9 @@ function deliver<T>(fn: ((value: T) => void) | undefined, value: T): void {
 
 /** Reads a stream to its end, handing each chunk to `onChunk`; a read error counts as the end. */
 async function drain(
-  stream: ReadableStream<Uint8Array>,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
   onChunk: (chunk: Uint8Array) => void,
 ): Promise<void> {
-  const reader = stream.getReader();
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -225,10 +239,12 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
   let waiting = true;
   let partial: string | undefined;
   let cancelTimer = () => {};
+  let cancelGrace = () => {};
   const settle = (outcome: string | Error): void => {
     if (!waiting) return;
     waiting = false;
     cancelTimer();
+    cancelGrace();
     if (typeof outcome === "string") handshake.resolve(outcome);
     else handshake.reject(outcome);
   };
@@ -243,6 +259,15 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
     kill();
   });
 
+  // Exited without a line: what it wrote before comes within moments, but a process it
+  // started may hold the pipes open for ever (go-plugin's host closes them at the exit).
+  void status.then((s) => {
+    if (!waiting) return;
+    cancelGrace = after(EXITED_LINE_GRACE_MS, () => {
+      settle(new PluginExitedError(command, s, tail.text(), partial));
+    });
+  });
+
   const firstLine = new LineSplitter(MAX_HANDSHAKE_LINE_BYTES, (text, end) => {
     if (!waiting) return;
     if (end === "newline") return settle(text);
@@ -250,7 +275,9 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
     settle(new HandshakeLineTooLongError(command, MAX_HANDSHAKE_LINE_BYTES, text, tail.text()));
     kill();
   });
-  const stdoutDone = drain(child.stdout, (chunk) => {
+  const stdoutReader = child.stdout.getReader();
+  const stderrReader = child.stderr.getReader();
+  const stdoutDone = drain(stdoutReader, (chunk) => {
     if (waiting) firstLine.push(chunk);
   }).then(() => {
     if (waiting) firstLine.end();
@@ -260,7 +287,7 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
     tail.add(text);
     deliver(options.onStderrLine, text);
   });
-  const stderrDone = drain(child.stderr, (chunk) => {
+  const stderrDone = drain(stderrReader, (chunk) => {
     deliver(options.stderr, chunk);
     stderrLines.push(chunk);
   }).then(() => stderrLines.end());
@@ -268,6 +295,16 @@ export function spawnPlugin(options: SpawnPluginOptions): PluginProcess {
   const exited = Promise.all([status, stdoutDone, stderrDone]).then(([s]) => {
     settle(new PluginExitedError(command, s, tail.text(), partial));
     return s;
+  });
+
+  // Reaped, but a process it started holds the pipes: after a while they are let go (a
+  // cancelled read ends as done, so each drain returns and `exited` follows). go-plugin's
+  // host closes them at the exit.
+  void status.then(async () => {
+    if (await within(exited, HOST_KILL_TIMEOUT_MS)) return;
+    deliver(options.onPipesHeld, undefined);
+    void stdoutReader.cancel().catch(() => {});
+    void stderrReader.cancel().catch(() => {});
   });
 
   return {

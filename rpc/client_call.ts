@@ -75,6 +75,12 @@ export interface ChannelOptions {
   maxMessageBytes: number;
   /** Called once when the connection has closed. */
   onClose?: (reason: string) => void;
+  /**
+   * How long the server may take to send its SETTINGS frame before the
+   * connection is closed (its calls then fail with UNAVAILABLE).
+   * @default {10000} (`H2Limits.prefaceTimeoutMs`)
+   */
+  prefaceTimeoutMs?: number;
 }
 
 /** A method with its message types erased. */
@@ -127,6 +133,9 @@ export class Channel {
     this.#options = options;
     this.conn = new H2Connection(transport, {
       role: "client",
+      limits: options.prefaceTimeoutMs === undefined
+        ? undefined
+        : { prefaceTimeoutMs: options.prefaceTimeoutMs },
       onClose: (_c, reason) => options.onClose?.(reason),
     });
   }
@@ -243,6 +252,8 @@ class ClientCall implements StreamHandler {
   /** When the deadline passes (`performance.now()` time), if the call has one. */
   #deadline = Infinity;
   #onAbort: (() => void) | null = null;
+  /** Ends this call's wait for a stream slot, if it waits for one. */
+  #slotWait: AbortController | null = null;
   #streamingResponses: boolean;
   /** Requests go gzip-compressed. */
   #gzip = false;
@@ -308,7 +319,9 @@ class ClientCall implements StreamHandler {
     // in the same turn as the check, or calls go over the server's limit.
     while (!conn.streamSlotFree) {
       waited = true;
-      await conn.streamSlot();
+      // Aborted when the call ends first (deadline, cancel): the wait leaves the connection.
+      this.#slotWait ??= new AbortController();
+      await conn.streamSlot(this.#slotWait.signal);
       if (this.#done) return;
     }
     let head: ConstantHeaders, tail: Uint8Array;
@@ -433,13 +446,28 @@ class ClientCall implements StreamHandler {
       else if (name === "grpc-message") message = percentDecode(value);
       else if (name === GRPC_STATUS_DETAILS) details = value;
     }
-    if (!/^\d+$/.test(code)) {
+    if (code === "") {
       return this.#end(Status.INTERNAL, "the server ended the call without a grpc-status", true);
+    }
+    if (!/^\d{1,10}$/.test(code)) {
+      const shown = JSON.stringify(code.length > 40 ? `${code.slice(0, 40)}…` : code);
+      return this.#end(
+        Status.INTERNAL,
+        `the server ended the call with a malformed grpc-status ${shown} (not a status code)`,
+        true,
+      );
     }
     if (!this.#reader.atBoundary) {
       return this.#end(Status.INTERNAL, "the response ended inside a message", true);
     }
-    const status = Number(code) as StatusCode;
+    let status = Number(code) as StatusCode;
+    if (status > Status.UNAUTHENTICATED) {
+      // Not a code of the gRPC spec: UNKNOWN, as grpc-java takes it, saying which it was.
+      message = `the server sent the unknown grpc-status ${Number(code)}${
+        message ? `: ${message}` : ""
+      }`;
+      status = Status.UNKNOWN;
+    }
     if (status === Status.OK) this.#checkCount();
     if (this.#done) return;
     if (status === Status.OK) return this.#end(status, message, false);
@@ -470,12 +498,23 @@ class ClientCall implements StreamHandler {
     }
   }
 
-  reset(code: number): void {
+  reset(code: number, cause?: string): void {
     // The trailers arrived and wait for decompression: they carry the status.
     if (this.#done || this.#trailersPending) return;
     const conn = this.#channel.conn;
     if (conn.closed) {
       return this.#end(Status.UNAVAILABLE, `connection closed: ${conn.closeReason}`, false);
+    }
+    if (conn.failure) {
+      return this.#end(Status.UNAVAILABLE, `connection failed: ${conn.failure}`, false);
+    }
+    if (cause !== undefined) {
+      // We reset it: the server's answer broke HTTP/2, or a bound of ours.
+      return this.#end(
+        code === H2Error.ENHANCE_YOUR_CALM ? Status.RESOURCE_EXHAUSTED : Status.INTERNAL,
+        `the server's response was refused: ${cause}`,
+        false,
+      );
     }
     if (code === H2Error.REFUSED_STREAM && conn.peerGoAway) {
       return this.#end(Status.UNAVAILABLE, "the server is going away and refused the call", false);
@@ -598,6 +637,7 @@ class ClientCall implements StreamHandler {
     this.#cancelTimer = null;
     if (this.#onAbort) this.#options.signal?.removeEventListener("abort", this.#onAbort);
     this.#onAbort = null;
+    this.#slotWait?.abort();
     const stream = this.#stream;
     if (stream) {
       stream.handler = null;

@@ -69,11 +69,33 @@ export interface ConnectOptions {
   timeoutMs: number;
   /** Called once when the connection has closed. */
   onClose?: (reason: string) => void;
+  /**
+   * How long the plugin may take, once connected, to send its HTTP/2
+   * SETTINGS before the connection is closed (a plugin that accepts and
+   * never answers: its calls fail with UNAVAILABLE).
+   * @default {10000}
+   */
+  prefaceTimeoutMs?: number;
   /** Who needs a permission flag that is missing, for its error. @default {"the host"} */
   program?: string;
   /** Hears of failures inside the connection's read loop (bugs). */
   onError?: (err: unknown) => void;
 }
+
+/** Why a connection to a plugin whose certificate is pinned (AutoMTLS) is refused. */
+const NOT_PINNED =
+  "The plugin presented a different TLS certificate from the one in its handshake line (field 6): " +
+  "refusing the connection. The plugin must serve TLS with the certificate it announces";
+
+/** Node's codes for a server certificate that its trusted certificates do not verify. */
+const NOT_VERIFIED: ReadonlySet<string> = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "CERT_SIGNATURE_FAILURE",
+]);
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
@@ -102,14 +124,26 @@ async function connectPlain(options: ConnectOptions): Promise<Channel> {
  * @throws {DialError} When the address refuses.
  */
 export async function dialSocket(
-  options: Pick<ConnectOptions, "network" | "address" | "program">,
+  options: Pick<ConnectOptions, "network" | "address" | "program"> & { timeoutMs?: number },
 ): Promise<Deno.Conn> {
   let sock: Deno.Conn;
+  // A TCP address that drops the SYN (a handshake line naming an unreachable host) would
+  // take the OS's two minutes; a unix socket answers at once.
+  const giveUp = new AbortController();
+  const ms = options.timeoutMs;
+  const cancel = ms !== undefined && Number.isFinite(ms) ? after(ms, () => giveUp.abort()) : null;
   try {
     sock = options.network === "unix"
       ? await Deno.connect({ transport: "unix", path: options.address })
-      : await Deno.connect(splitHostPort(options.address));
+      : await Deno.connect({ ...splitHostPort(options.address), signal: giveUp.signal });
   } catch (err) {
+    if (giveUp.signal.aborted) {
+      throw new DialError(
+        `Could not connect to the plugin at ${options.network}:${options.address}: nothing answered within ${ms} ms. ` +
+          "Check the address the plugin's handshake line names",
+        { cause: err },
+      );
+    }
     const e = explainPermission(
       err,
       `connecting to ${options.address}`,
@@ -122,6 +156,8 @@ export async function dialSocket(
       }`,
       { cause: err },
     );
+  } finally {
+    cancel?.();
   }
   // Small frames (stream messages, WINDOW_UPDATEs) must not wait for Nagle's 40 ms.
   if (options.network === "tcp") (sock as Deno.TcpConn).setNoDelay(true);
@@ -134,6 +170,7 @@ function plainChannel(sock: Deno.Conn, options: StreamConnectOptions): Channel {
     scheme: "http",
     maxMessageBytes: options.maxMessageBytes,
     onClose: options.onClose,
+    prefaceTimeoutMs: options.prefaceTimeoutMs,
   });
   void pumpDenoSocket(sock, channel.conn, options.onError ?? (() => {}));
   return channel;
@@ -222,6 +259,10 @@ function connectTls(
       return;
     }
     sock.on("error", (err: Error) => {
+      // A pinned certificate (AutoMTLS) that does not verify is not the one announced.
+      if (pinned && NOT_VERIFIED.has((err as { code?: string }).code ?? "")) {
+        return fail(`${NOT_PINNED} (${err.message})`, err);
+      }
       fail(`TLS connection to the plugin at ${options.address} failed: ${err.message}`, err);
     });
     sock.once("secureConnect", () => {
@@ -229,9 +270,7 @@ function connectTls(
       if (pinned) {
         const raw = sock.getPeerCertificate()?.raw;
         if (!raw || !sameBytes(new Uint8Array(raw), pinned)) {
-          return fail(
-            "The plugin presented a different certificate from the one in its handshake line: refusing the connection",
-          );
+          return fail(NOT_PINNED);
         }
       }
       if (sock.alpnProtocol !== "h2") {
@@ -246,6 +285,7 @@ function connectTls(
         scheme: "https",
         maxMessageBytes: options.maxMessageBytes,
         onClose: options.onClose,
+        prefaceTimeoutMs: options.prefaceTimeoutMs,
       });
       pumpNodeSocket(sock, channel.conn, options.onError ?? (() => {}));
       resolve(channel);

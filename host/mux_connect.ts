@@ -33,6 +33,8 @@ export interface MuxConnectOptions {
   broker: Broker;
   /** Largest gRPC message. */
   maxMessageBytes: number;
+  /** Most bytes the messages still arriving on one connection hold together. @default {67108864} */
+  maxPartialMessageBytes?: number;
   /** How long the TLS handshake of the main connection may take (ms). */
   timeoutMs: number;
   /** Where it logs. */
@@ -50,11 +52,11 @@ export interface MuxConnectOptions {
 export async function connectMultiplexed(
   options: MuxConnectOptions,
 ): Promise<{ channel: Channel; close(): Promise<void> }> {
-  const { logger, maxMessageBytes } = options;
+  const { logger, maxMessageBytes, maxPartialMessageBytes } = options;
   const conn = await dialSocket({ network: options.network, address: options.address });
   const mux = new BrokerMux({
     engine: (services) => {
-      const engine = createNativeEngine({ maxMessageBytes, logger });
+      const engine = createNativeEngine({ maxMessageBytes, maxPartialMessageBytes, logger });
       for (const s of services) engine.addService(s);
       return engine;
     },
@@ -71,6 +73,7 @@ export async function connectMultiplexed(
     const channel = await connectStream(await session.open(), {
       tls: options.tls,
       maxMessageBytes,
+      maxPartialMessageBytes,
       timeoutMs: options.timeoutMs,
       onClose: () => void session.close(),
       onError: options.onError,

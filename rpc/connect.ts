@@ -65,6 +65,12 @@ export interface ConnectOptions {
   tls?: ClientTls;
   /** Largest message sent or received. */
   maxMessageBytes: number;
+  /**
+   * Most bytes the responses still arriving on the connection's streams
+   * hold together (see `ChannelOptions`).
+   * @default {67108864}
+   */
+  maxPartialMessageBytes?: number;
   /** Gives up connecting after this long (ms). */
   timeoutMs: number;
   /** Called once when the connection has closed. */
@@ -133,6 +139,7 @@ function plainChannel(sock: Deno.Conn, options: StreamConnectOptions): Channel {
     authority: "localhost",
     scheme: "http",
     maxMessageBytes: options.maxMessageBytes,
+    maxPartialMessageBytes: options.maxPartialMessageBytes,
     onClose: options.onClose,
   });
   void pumpDenoSocket(sock, channel.conn, options.onError ?? (() => {}));
@@ -245,6 +252,7 @@ function connectTls(
         authority: "localhost",
         scheme: "https",
         maxMessageBytes: options.maxMessageBytes,
+        maxPartialMessageBytes: options.maxPartialMessageBytes,
         onClose: options.onClose,
       });
       pumpNodeSocket(sock, channel.conn, options.onError ?? (() => {}));

@@ -73,6 +73,13 @@ export const STDIO_CHUNK_BYTES = 1024;
 /** Default gRPC message limit both ways: Terraform uses 256 MiB. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
+/**
+ * Default bound on the bytes the messages still arriving on one connection's
+ * streams hold together (`maxPartialMessageBytes`): a stream alone may
+ * still receive a message up to the message limit.
+ */
+export const DEFAULT_MAX_PARTIAL_MESSAGE_BYTES = 64 * 1024 * 1024;
+
 /** How long the host waits after Shutdown before it SIGKILLs (ms). */
 export const HOST_KILL_TIMEOUT_MS = 2000;
 

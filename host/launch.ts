@@ -21,6 +21,7 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import type { Channel } from "../rpc/client_call.ts";
 import { Broker, BrokerError, openBrokerStream } from "../services/broker.ts";
 import { hostBrokerListen } from "./broker_listener.ts";
+import { checkPartialBudget } from "../rpc/message_budget.ts";
 import { connectMultiplexed } from "./mux_connect.ts";
 import type { ServerTls } from "../server/engine.ts";
 import { derToPem } from "../tls/pem.ts";
@@ -108,6 +109,14 @@ export interface LaunchOptions {
   unixSocket?: { dir?: string; group?: string | number };
   /** Largest gRPC message sent or received (bytes). @default {268435456} */
   maxMessageBytes?: number;
+  /**
+   * Most bytes the responses still arriving on the connection's streams
+   * hold together: a call whose response would pass it while others hold
+   * some fails with RESOURCE_EXHAUSTED, its stream reset (one response alone
+   * may still be up to `maxMessageBytes`).
+   * @default {67108864}
+   */
+  maxPartialMessageBytes?: number;
   /** Where the host logs, and where the plugin's stderr lines are re-logged. */
   logger?: Logger;
   /** A raw copy of everything the plugin writes on stderr. */
@@ -143,6 +152,14 @@ export interface AttachOptions {
   provider?: string;
   /** Largest gRPC message sent or received (bytes). @default {268435456} */
   maxMessageBytes?: number;
+  /**
+   * Most bytes the responses still arriving on the connection's streams
+   * hold together: a call whose response would pass it while others hold
+   * some fails with RESOURCE_EXHAUSTED, its stream reset (one response alone
+   * may still be up to `maxMessageBytes`).
+   * @default {67108864}
+   */
+  maxPartialMessageBytes?: number;
   /** Where the host logs. */
   logger?: Logger;
   /** Where stdio stream data goes. */
@@ -312,6 +329,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
   const versions = options.versions ?? [options.handshake.protocolVersion ?? 1];
   const autoMtls = !options.tls && (options.autoMtls ?? true);
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const maxPartialMessageBytes = checkPartialBudget(options.maxPartialMessageBytes);
   const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
 
   // P-521, as go-plugin's hosts make theirs: its key costs Deno no one-time
@@ -444,6 +462,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
           serverTls: brokerTls,
           broker,
           maxMessageBytes,
+          maxPartialMessageBytes,
           timeoutMs: startTimeoutMs,
           prefaceTimeoutMs,
           logger,
@@ -455,6 +474,7 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
           address: info.address,
           tls,
           maxMessageBytes,
+          maxPartialMessageBytes,
           timeoutMs: startTimeoutMs,
           prefaceTimeoutMs,
           onError,
@@ -601,6 +621,7 @@ export async function attach(options: AttachOptions): Promise<PluginClient> {
   }
   const logger = options.logger ?? defaultLogger("plugin");
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const maxPartialMessageBytes = checkPartialBudget(options.maxPartialMessageBytes);
   // The broker's sockets, if it serves any, go in a directory of our own: made once (the
   // listens that ask for it at once share it), removed with the client or at the host's exit,
   // and not made any more once the client is gone.
@@ -636,6 +657,7 @@ export async function attach(options: AttachOptions): Promise<PluginClient> {
       network: config.addr.network,
       address: config.addr.string,
       maxMessageBytes,
+      maxPartialMessageBytes,
       timeoutMs: options.timeoutMs ?? 10_000,
       onClose: () => closed(),
     });

@@ -33,6 +33,8 @@ export interface MuxConnectOptions {
   broker: Broker;
   /** Largest gRPC message. */
   maxMessageBytes: number;
+  /** Most bytes the messages still arriving on one connection hold together. @default {67108864} */
+  maxPartialMessageBytes?: number;
   /** How long connecting, and the TLS handshake of the main connection, may take (ms). */
   timeoutMs: number;
   /** How long the plugin may take to send its HTTP/2 SETTINGS on the main connection (ms). */
@@ -52,7 +54,7 @@ export interface MuxConnectOptions {
 export async function connectMultiplexed(
   options: MuxConnectOptions,
 ): Promise<{ channel: Channel; close(): Promise<void> }> {
-  const { logger, maxMessageBytes } = options;
+  const { logger, maxMessageBytes, maxPartialMessageBytes } = options;
   const conn = await dialSocket({
     network: options.network,
     address: options.address,
@@ -60,7 +62,7 @@ export async function connectMultiplexed(
   });
   const mux = new BrokerMux({
     engine: (services) => {
-      const engine = createNativeEngine({ maxMessageBytes, logger });
+      const engine = createNativeEngine({ maxMessageBytes, maxPartialMessageBytes, logger });
       for (const s of services) engine.addService(s);
       return engine;
     },
@@ -77,6 +79,7 @@ export async function connectMultiplexed(
     const channel = await connectStream(await session.open(), {
       tls: options.tls,
       maxMessageBytes,
+      maxPartialMessageBytes,
       timeoutMs: options.timeoutMs,
       prefaceTimeoutMs: options.prefaceTimeoutMs,
       onClose: () => void session.close(),

@@ -22,6 +22,7 @@ import {
 import { H2Error } from "../h2/frame.ts";
 import { ConstantHeaders, encodeHeaders } from "../h2/hpack.ts";
 import type { CallKind, MethodDefinition } from "./service.ts";
+import { MessageBudget } from "./message_budget.ts";
 import { receivedRpcError, RpcError, Status, type StatusCode } from "./status.ts";
 import { decodeBinValue } from "./metadata.ts";
 import {
@@ -73,6 +74,14 @@ export interface ChannelOptions {
   scheme: "http" | "https";
   /** Largest message sent or received, in bytes. */
   maxMessageBytes: number;
+  /**
+   * Most bytes the messages still arriving on one connection's streams hold
+   * together; a stream whose message would pass it while others hold some
+   * fails its call with RESOURCE_EXHAUSTED (the stream reset with CANCEL) (one stream alone may still receive a
+   * message up to `maxMessageBytes`).
+   * @default {67108864}
+   */
+  maxPartialMessageBytes?: number;
   /** Called once when the connection has closed. */
   onClose?: (reason: string) => void;
   /**
@@ -124,6 +133,8 @@ export class Channel {
   readonly conn: H2Connection;
   readonly #options: ChannelOptions;
   readonly #prefixes = new Map<string, ConstantHeaders>();
+  /** What the responses still arriving on the connection's streams hold. @internal */
+  readonly budget: MessageBudget;
 
   /**
    * @param transport Where the connection's bytes go; feed what it reads to {@linkcode receive}.
@@ -131,6 +142,7 @@ export class Channel {
    */
   constructor(transport: Transport, options: ChannelOptions) {
     this.#options = options;
+    this.budget = new MessageBudget(options.maxPartialMessageBytes);
     this.conn = new H2Connection(transport, {
       role: "client",
       limits: options.prefaceTimeoutMs === undefined
@@ -274,6 +286,7 @@ class ClientCall implements StreamHandler {
       channel.maxMessageBytes,
       (msg, compressed) => this.#message(msg, compressed),
       (err) => this.#fail(err),
+      channel.budget,
     );
     this.#gzip = options.compression === "gzip";
     void this.#start(requests);

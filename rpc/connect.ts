@@ -65,6 +65,12 @@ export interface ConnectOptions {
   tls?: ClientTls;
   /** Largest message sent or received. */
   maxMessageBytes: number;
+  /**
+   * Most bytes the responses still arriving on the connection's streams
+   * hold together (see `ChannelOptions`).
+   * @default {67108864}
+   */
+  maxPartialMessageBytes?: number;
   /** Gives up connecting after this long (ms). */
   timeoutMs: number;
   /** Called once when the connection has closed. */
@@ -169,6 +175,7 @@ function plainChannel(sock: Deno.Conn, options: StreamConnectOptions): Channel {
     authority: "localhost",
     scheme: "http",
     maxMessageBytes: options.maxMessageBytes,
+    maxPartialMessageBytes: options.maxPartialMessageBytes,
     onClose: options.onClose,
     prefaceTimeoutMs: options.prefaceTimeoutMs,
   });
@@ -284,6 +291,7 @@ function connectTls(
         authority: "localhost",
         scheme: "https",
         maxMessageBytes: options.maxMessageBytes,
+        maxPartialMessageBytes: options.maxPartialMessageBytes,
         onClose: options.onClose,
         prefaceTimeoutMs: options.prefaceTimeoutMs,
       });

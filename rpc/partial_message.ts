@@ -11,8 +11,14 @@
  * the chunks are collected); one up to {@linkcode WHOLE_AT_ONCE} holds its
  * buffer from the prefix on, as every message did before.
  *
+ * Each allocation is charged first to the stream's account of its
+ * connection's budget (message_budget.ts), which may refuse it: the many
+ * streams of one connection cannot together hold more than the budget.
+ *
  * @module
  */
+
+import type { BudgetAccount } from "./message_budget.ts";
 
 /**
  * Messages up to this size get their whole buffer at once (a peer can make
@@ -37,13 +43,28 @@ export class PartialMessage {
   /** Where the whole buffer is made: half the message. */
   readonly #half: number;
 
+  /** What its allocations are charged to. */
+  readonly #account: BudgetAccount | null;
+
   /**
    * @param size The size its prefix declares.
    * @param compressed Whether its prefix says it is compressed.
+   * @param account Charged with each allocation before it is made; the caller releases it once the message is done with.
+   * @throws {RpcError} RESOURCE_EXHAUSTED when the account refuses the first buffer.
    */
-  constructor(readonly size: number, readonly compressed: boolean) {
+  constructor(
+    readonly size: number,
+    readonly compressed: boolean,
+    account: BudgetAccount | null = null,
+  ) {
     this.#half = Math.ceil(size / 2);
-    this.#whole = size <= WHOLE_AT_ONCE ? new Uint8Array(size) : null;
+    this.#account = account;
+    if (size <= WHOLE_AT_ONCE) {
+      account?.grow(size);
+      this.#whole = new Uint8Array(size);
+    } else {
+      this.#whole = null;
+    }
   }
 
   /** Whether every byte has come. */
@@ -82,8 +103,12 @@ export class PartialMessage {
         this.#makeWhole(chunks);
         return at;
       }
-      const size = chunk ? Math.min(2 * chunk.length, LARGEST_CHUNK) : FIRST_CHUNK;
-      chunk = new Uint8Array(Math.min(size, this.#half - this.filled));
+      const size = Math.min(
+        chunk ? Math.min(2 * chunk.length, LARGEST_CHUNK) : FIRST_CHUNK,
+        this.#half - this.filled,
+      );
+      this.#account?.grow(size);
+      chunk = new Uint8Array(size);
       chunks.push(chunk);
       this.#chunkFill = 0;
     }
@@ -94,8 +119,9 @@ export class PartialMessage {
     return at + n;
   }
 
-  /** Half has come: the message's own buffer, with the chunks copied in. */
+  /** Half has come: the message's own buffer, with the chunks copied in (and let go). */
   #makeWhole(chunks: Uint8Array[]): void {
+    this.#account?.grow(this.size);
     const whole = new Uint8Array(this.size);
     let at = 0;
     for (const c of chunks) {
@@ -104,5 +130,6 @@ export class PartialMessage {
     }
     this.#whole = whole;
     this.#chunks = null;
+    this.#account?.shrink(at);
   }
 }

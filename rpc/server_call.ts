@@ -27,6 +27,7 @@ import {
   unknownCompressionError,
 } from "./handler.ts";
 import type { H2Stream, StreamHandler } from "../h2/connection.ts";
+import { MessageBudget } from "./message_budget.ts";
 import { H2Error } from "../h2/frame.ts";
 import { encodeHeaders } from "../h2/hpack.ts";
 import {
@@ -68,6 +69,14 @@ export interface CallOptions {
   routes: ReadonlyMap<string, Route>;
   /** Largest message accepted or sent. */
   maxMessageBytes: number;
+  /**
+   * Most bytes the messages still arriving on one connection's streams hold
+   * together; a stream whose message would pass it while others hold some
+   * fails with RESOURCE_EXHAUSTED (one stream alone may still receive a
+   * message up to `maxMessageBytes`).
+   * @default {67108864}
+   */
+  maxPartialMessageBytes?: number;
   /** Where handler failures are logged, and what `call.logger` writes through. */
   logger: Logger;
   /** What handlers see as `call.broker` (set by `serve()` and `serveInProcess()`). */
@@ -210,6 +219,7 @@ class Call implements StreamHandler, CallContext {
       opts.maxMessageBytes,
       (msg, compressed) => this.#message(msg, compressed),
       (err) => this.#fail(err),
+      MessageBudget.of(stream.conn, opts.maxPartialMessageBytes),
     );
     if (encoding) this.#reader.encoding = encoding;
   }

@@ -14,6 +14,7 @@ import { ConstantHeaders, encodeHeaders } from "../h2/hpack.ts";
 import { RpcError, Status, type StatusCode } from "./status.ts";
 import { GRPC_ACCEPT_ENCODING } from "./metadata.ts";
 import { PartialMessage } from "./partial_message.ts";
+import type { BudgetAccount, MessageBudget } from "./message_budget.ts";
 
 export {
   GRPC_ACCEPT_ENCODING,
@@ -282,6 +283,8 @@ export class MessageReader {
   #prefixFill = 0;
   /** A message cut across reads: its memory follows the bytes that came (partial_message.ts). */
   #msg: PartialMessage | null = null;
+  /** This stream's account of the budget, made with its first message cut across reads. */
+  #account: BudgetAccount | null = null;
   /** Messages on the chain, not yet delivered. */
   #backlog = 0;
   #tail: Promise<void> | null = null;
@@ -291,6 +294,7 @@ export class MessageReader {
    * @param maxMessageBytes Largest message accepted, before and after decompression.
    * @param onMessage Called with each whole message (bytes it may keep) and whether it came compressed.
    * @param onError Called once if a message on the chain fails (decompression, or `onMessage` throwing); nothing is delivered after.
+   * @param budget The stream's connection's budget for messages still arriving (message_budget.ts): a message cut across reads is charged as it grows, and gives its bytes back when it is complete or the reader stops.
    */
   constructor(
     readonly maxMessageBytes: number,
@@ -298,6 +302,7 @@ export class MessageReader {
     readonly onError: (err: unknown) => void = (err) => {
       throw err;
     },
+    readonly budget?: MessageBudget,
   ) {}
 
   /** Whether the bytes so far end between messages. */
@@ -315,14 +320,16 @@ export class MessageReader {
     return this.#tail;
   }
 
-  /** Delivers nothing more: the call is over. */
+  /** Delivers nothing more: the call is over (what its message in progress held is given back). */
   stop(): void {
     this.#stopped = true;
+    this.#msg = null;
+    this.#account?.release();
   }
 
   /**
    * Feeds bytes (a view valid only during the call).
-   * @throws {RpcError} INTERNAL for a compressed message without an encoding this side speaks, RESOURCE_EXHAUSTED for one over the limit.
+   * @throws {RpcError} INTERNAL for a compressed message without an encoding this side speaks, RESOURCE_EXHAUSTED for one over the limit or past the connection's budget.
    */
   push(bytes: Uint8Array): void {
     let pos = 0;
@@ -358,12 +365,17 @@ export class MessageReader {
           pos += size;
           continue;
         }
-        this.#msg = new PartialMessage(size, flag !== 0);
+        this.#msg = new PartialMessage(
+          size,
+          flag !== 0,
+          this.#account ??= this.budget?.account() ?? null,
+        );
       }
       const msg = this.#msg;
       pos += msg.add(bytes, pos, len);
       if (msg.done) {
         this.#msg = null;
+        this.#account?.release();
         this.#whole(msg.bytes, msg.compressed);
       }
     }

@@ -53,6 +53,13 @@ export interface ServerTls {
 export interface EngineOptions {
   /** Largest message accepted or sent, in bytes. */
   maxMessageBytes: number;
+  /**
+   * The native engine's bound on the bytes the messages still arriving on
+   * one connection's streams hold together (see `serve()`'s option).
+   * grpc-js ignores it.
+   * @default {67108864}
+   */
+  maxPartialMessageBytes?: number;
   /** Where the engine logs. */
   logger: Logger;
   /** What handlers see as `call.broker`: the plugin's broker (`serve()` sets it). */

@@ -55,6 +55,7 @@ import { Broker, brokerService } from "../services/broker.ts";
 import { pluginBrokerListen } from "./broker_listener.ts";
 import { multiplexAsked, pluginMultiplexing } from "./mux_listener.ts";
 import { nodeTls } from "../h2/socket.ts";
+import { checkPartialBudget } from "../rpc/message_budget.ts";
 
 /** Options of {@linkcode serve}. */
 export interface ServeOptions {
@@ -117,6 +118,15 @@ export interface ServeOptions {
    * @default {268435456}
    */
   maxMessageBytes?: number;
+  /**
+   * Most bytes the messages still arriving on one connection's streams hold
+   * together (a host can open 128 streams and leave a large message
+   * unfinished on each): a call whose request would pass it while other
+   * streams hold some gets RESOURCE_EXHAUSTED. One request alone may still
+   * be up to `maxMessageBytes`. The native engine's; grpc-js ignores it.
+   * @default {67108864}
+   */
+  maxPartialMessageBytes?: number;
   /**
    * Lowest level of the plugin's log lines on stderr.
    * @default {"debug"}
@@ -354,6 +364,7 @@ async function start(
         CONSOLE_MODES.map((m) => `"${m}"`).join(", "),
     );
   }
+  checkPartialBudget(options.maxPartialMessageBytes);
   const debug = debugMode(options.debug, options.handshake);
   // TLS set-up starts first: it is most of a launch's time, and runs beside the rest.
   // Its errors surface at step 3, after the cookie's.
@@ -404,6 +415,7 @@ async function start(
   // The broker: services handed to the host (and dialled from it) on listeners of their own.
   const network: Network = options.transport ?? (Deno.build.os === "windows" ? "tcp" : "unix");
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const maxPartialMessageBytes = options.maxPartialMessageBytes;
   // The broker reads the TLS when it listens or dials, after step 6 (which settles it).
   const dialTlsOf = () =>
     tls ? { certPem: tls.certPem, keyPem: tls.keyPem, caPem: tls.clientCaPem } : undefined;
@@ -428,6 +440,7 @@ async function start(
   cleanups.push(() => broker.close());
   const engine: Engine = engineFactory({
     maxMessageBytes,
+    maxPartialMessageBytes,
     logger,
     broker,
   });

@@ -31,6 +31,7 @@ import type * as NodeStream from "node:stream";
 import type { Network } from "../../constants.ts";
 import type { Engine, EngineOptions, ServerTls } from "../engine.ts";
 import type { PeerInfo, ServiceImplementation } from "../../rpc/service.ts";
+import { checkPartialBudget } from "../../rpc/message_budget.ts";
 import { addRoutes, type CallOptions, type Route, startCall } from "../../rpc/server_call.ts";
 import { DEFAULT_H2_LIMITS, H2Connection, type Transport } from "../../h2/connection.ts";
 import { warmUpHpackDecoder } from "../../h2/hpack.ts";
@@ -122,6 +123,7 @@ export function createNativeEngine(options: EngineOptions): Engine {
   const callOptions: CallOptions = {
     routes,
     maxMessageBytes: options.maxMessageBytes,
+    maxPartialMessageBytes: checkPartialBudget(options.maxPartialMessageBytes),
     logger: options.logger,
     broker: options.broker,
   };

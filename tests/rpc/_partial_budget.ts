@@ -1,0 +1,64 @@
+/**
+ * Shared by partial_budget_server_test.ts and partial_budget_client_test.ts
+ * (and the raw plugin the client test launches): the messages a peer leaves
+ * unfinished on several streams of one connection, and the DATA frames that
+ * carry them.
+ *
+ * Each stream may hold a message up to the message limit (256 MiB) while
+ * its bytes arrive; a peer can open 128 streams. The streams of one
+ * connection share `maxPartialMessageBytes`: a stream alone may receive a
+ * message of any size up to the limit, but one whose message would pass
+ * the budget while others hold some is refused with RESOURCE_EXHAUSTED.
+ *
+ * @module
+ */
+
+import { DEFAULT_MAX_FRAME } from "../../h2/frame.ts";
+import { concat, dataFrame } from "../h2/_h2client.ts";
+
+export { concat, dataFrame };
+export { type Frame, header, headersFrame, requestHeaders } from "../h2/_h2client.ts";
+export { FrameReader, PING, pingAcked, writeAll } from "../h2/_socket_frames.ts";
+
+/** The budget the tests set: 256 KiB. */
+export const BUDGET = 256 << 10;
+/** The large message's declared size: 3 MiB, gathered in chunks (above WHOLE_AT_ONCE), under one stream's 4 MiB window. */
+export const LARGE = 3 << 20;
+/** What the large message's stream sends first: past half, so it holds its whole 3 MiB buffer. */
+export const FIRST_PART = (3 << 20) >>> 1;
+/** What the second stream sends of its large message: 1 KiB, in a 64 KiB first chunk. */
+export const SMALL_PART = 1 << 10;
+/** The unary method the streams call (the fixture plugin's Echo/Later). */
+export const LATER_PATH = "/rpcplugin.test.Echo/Later";
+/** A bidi method: its call goes on after a message (the fixture plugin's Echo/Chat). */
+export const CHAT_PATH = "/rpcplugin.test.Echo/Chat";
+
+/** The bytes `[from, to)` of a message declaring `size` (its 5-byte prefix first), body bytes `a`. */
+export function messageBytes(size: number, from: number, to: number): Uint8Array {
+  const prefix = new Uint8Array(5);
+  new DataView(prefix.buffer).setUint32(1, size);
+  const out = new Uint8Array(to - from).fill(0x61);
+  for (let i = from; i < Math.min(to, 5); i++) out[i - from] = prefix[i];
+  return out;
+}
+
+/** `bytes` as DATA frames of stream `id` (at most the default frame size each), END_STREAM on the last if `end`. */
+export function dataFrames(id: number, bytes: Uint8Array, end = false): Uint8Array {
+  const frames: Uint8Array[] = [];
+  for (let at = 0; at < bytes.length || frames.length === 0; at += DEFAULT_MAX_FRAME) {
+    const last = at + DEFAULT_MAX_FRAME >= bytes.length;
+    frames.push(dataFrame(id, bytes.subarray(at, at + DEFAULT_MAX_FRAME), end && last));
+  }
+  return concat(...frames);
+}
+
+/** The message `[from, to)` of a message declaring `size` on stream `id`, as DATA frames. */
+export function messageFrames(
+  id: number,
+  size: number,
+  from: number,
+  to: number,
+  end = false,
+): Uint8Array {
+  return dataFrames(id, messageBytes(size, from, to), end);
+}

@@ -18,7 +18,7 @@ import { pythonVenv } from "../../bench/_setup.ts";
 import { generateCertificate } from "../../tls/mod.ts";
 import { hostEnv, startDirect } from "../_util/direct.ts";
 import { FIXTURE } from "../_util/fixture.ts";
-import { assert, assertEquals, socketFiles, withTempDir } from "../_util/host.ts";
+import { assert, assertEquals, socketFiles, withTempDir, writeFiles } from "../_util/host.ts";
 import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
 
 /** One line of tlslite_peer.py's output. */
@@ -47,15 +47,12 @@ Deno.test("tlslite-ng against our TLS 1.3 server: interop and hostile cases", as
   await withTempDir(async (dir) => {
     const host = await generateCertificate();
     const other = await generateCertificate();
-    const files: Record<string, string> = {
+    const paths = await writeFiles(dir, {
       "host.pem": host.certPem,
       "host.key": host.keyPem,
       "other.pem": other.certPem,
       "other.key": other.keyPem,
-    };
-    for (const [name, text] of Object.entries(files)) {
-      await Deno.writeTextFile(`${dir}/${name}`, text);
-    }
+    });
     const plugin = startDirect([DENO, "run", ...pluginFlags([dir]), ROOT + FIXTURE], {
       cwd: dir,
       env: hostEnv(dir, { PLUGIN_CLIENT_CERT: host.certPem, RPCPLUGIN_LOG_LEVEL: "debug" }),
@@ -69,7 +66,7 @@ Deno.test("tlslite-ng against our TLS 1.3 server: interop and hostile cases", as
         args: [
           `${ROOT}tests/interop/tlslite_peer.py`,
           info.address,
-          ...Object.keys(files).map((f) => `${dir}/${f}`),
+          ...paths,
         ],
         cwd: dir,
         stdin: "null",

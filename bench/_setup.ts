@@ -93,16 +93,21 @@ export interface PythonPlugin {
 }
 
 /**
- * Creates (or reuses) the venv with the pinned pyvider-rpcplugin and
- * generates the KV stubs with grpcio-tools. The venv is rebuilt when
- * bench/python/requirements.txt changes.
+ * Creates (or reuses) a Python venv at `venv` with the pinned packages of
+ * `requirements`; it is rebuilt when that file's text differs from the stamp
+ * written after the last install.
  *
  * @param python The interpreter to make the venv with (3.11 or newer).
- * @returns How to run the Python plugin.
+ * @param venv The venv's directory (under .cache/).
+ * @param requirements A pip requirements file.
+ * @returns The venv's python.
+ * @throws {Error} naming the interpreter or the pip command that failed, and its output.
  */
-export async function preparePython(python: string): Promise<PythonPlugin> {
-  const venv = `${BENCH_CACHE}venv`;
-  const requirements = `${ROOT}bench/python/requirements.txt`;
+export async function pythonVenv(
+  python: string,
+  venv: string,
+  requirements: string,
+): Promise<string> {
   const stampPath = `${venv}/.rpcplugin-bench-stamp`;
   const wanted = await Deno.readTextFile(requirements);
   let stamp = "";
@@ -116,9 +121,9 @@ export async function preparePython(python: string): Promise<PythonPlugin> {
     const version = (await sh(python, ["--version"])).trim();
     const m = /Python (\d+)\.(\d+)/.exec(version);
     if (!m || Number(m[1]) < 3 || (Number(m[1]) === 3 && Number(m[2]) < 11)) {
-      throw new Error(`pyvider-rpcplugin needs Python 3.11 or newer; ${python} is ${version}`);
+      throw new Error(`the venv ${venv} needs Python 3.11 or newer; ${python} is ${version}`);
     }
-    console.error(`Creating the Python venv (${version}) with pyvider-rpcplugin ...`);
+    console.error(`Creating the Python venv ${venv} (${version}) from ${requirements} ...`);
     await Deno.remove(venv, { recursive: true }).catch(() => {});
     await sh(python, ["-m", "venv", venv]);
     await sh(venvPython, [
@@ -133,6 +138,22 @@ export async function preparePython(python: string): Promise<PythonPlugin> {
     ]);
     await Deno.writeTextFile(stampPath, wanted);
   }
+  return venvPython;
+}
+
+/**
+ * Creates (or reuses) the venv with the pinned pyvider-rpcplugin (see
+ * {@linkcode pythonVenv}) and generates the KV stubs with grpcio-tools.
+ *
+ * @param python The interpreter to make the venv with (3.11 or newer).
+ * @returns How to run the Python plugin.
+ */
+export async function preparePython(python: string): Promise<PythonPlugin> {
+  const venvPython = await pythonVenv(
+    python,
+    `${BENCH_CACHE}venv`,
+    `${ROOT}bench/python/requirements.txt`,
+  );
   const gen = `${BENCH_CACHE}python-gen`;
   await Deno.mkdir(gen, { recursive: true });
   await sh(venvPython, [

@@ -235,7 +235,8 @@ class HandshakeReader {
           }
           break;
         case ContentType.alert:
-          throw new TlsPeerAlertError(p.length === 2 ? p[1] : -1);
+          if (p.length !== 2) throw malformedAlert(p.length);
+          throw new TlsPeerAlertError(p[1]);
         default:
           throw new TlsAlertError(
             AlertDescription.unexpectedMessage,
@@ -244,6 +245,18 @@ class HandshakeReader {
       }
     }
   }
+}
+
+/**
+ * An alert record is exactly one Alert, two bytes (RFC 8446 §5.1, §6): any other length
+ * cannot be decoded, so decode_error (§6.2: "the length of the message was incorrect").
+ * Go's crypto/tls sends unexpected_message here; either is an answer, not a silent close.
+ */
+function malformedAlert(length: number): TlsAlertError {
+  return new TlsAlertError(
+    AlertDescription.decodeError,
+    `malformed alert record (${length} bytes, an alert is 2)`,
+  );
 }
 
 function expect(msg: { type: number }, type: number, name: string): void {
@@ -680,7 +693,8 @@ export class Tls13Connection {
           flush();
           if (this.#closed) return "closed";
           if (type === ContentType.alert) {
-            const code = p.length === 2 ? p[1] : -1;
+            if (p.length !== 2) throw malformedAlert(p.length);
+            const code = p[1];
             if (code === AlertDescription.userCanceled) {
               spin();
               continue;

@@ -238,6 +238,22 @@ export async function withTempDir<T>(fn: (dir: string) => Promise<T>): Promise<T
 }
 
 /**
+ * Writes text files (certificates and keys for a peer) into `dir`.
+ *
+ * @param dir The directory.
+ * @param files File name to text.
+ * @returns The paths written, in the order of `files`.
+ */
+export async function writeFiles(dir: string, files: Record<string, string>): Promise<string[]> {
+  const paths = [];
+  for (const [name, text] of Object.entries(files)) {
+    await Deno.writeTextFile(`${dir}/${name}`, text);
+    paths.push(`${dir}/${name}`);
+  }
+  return paths;
+}
+
+/**
  * Asserts a condition, with a message.
  *
  * @param cond The condition.

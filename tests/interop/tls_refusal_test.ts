@@ -12,7 +12,14 @@
 
 import { generateCertificate } from "../../tls/mod.ts";
 import { TEST_ENGINE } from "../_util/fixture.ts";
-import { assert, assertEquals, socketFiles, waitNoProcesses, withTempDir } from "../_util/host.ts";
+import {
+  assert,
+  assertEquals,
+  socketFiles,
+  waitNoProcesses,
+  withTempDir,
+  writeFiles,
+} from "../_util/host.ts";
 import { runTlsprobe } from "../_util/tlsprobe.ts";
 
 /** The JSON object tlsprobe prints. */
@@ -221,16 +228,13 @@ async function writeUserPki(dir: string) {
     ipAddresses: ["127.0.0.1"],
   });
   const client = await generateCertificate({ issuer: ca, commonName: "test client" });
-  const files: Record<string, string> = {
+  await writeFiles(dir, {
     "ca.pem": ca.certPem,
     "server.pem": server.certPem,
     "server.key": server.keyPem,
     "client.pem": client.certPem,
     "client.key": client.keyPem,
-  };
-  for (const [name, text] of Object.entries(files)) {
-    await Deno.writeTextFile(`${dir}/${name}`, text);
-  }
+  });
   return {
     probeFlags: [
       "-no-automtls",

@@ -296,8 +296,11 @@ Deno.test("tls13 server: malformed or oversized input gets the RFC's alert, logg
     const noSig = goodExtensions().filter(([t]) => t !== 13);
     const missing = await rawExchange(port, record(22, clientHello({ extensions: noSig })));
     assertEquals([...missing], alertRecord(AlertDescription.missingExtension));
-    const refusals = await logged("TLS handshake refused", 7);
-    assertEquals(refusals.length, 7, refusals.join("\n"));
+    // An alert record of 3 bytes (an alert is 2) before the ClientHello.
+    const alert3 = await rawExchange(port, record(21, new Uint8Array([2, 40, 0])));
+    assertEquals([...alert3], alertRecord(AlertDescription.decodeError));
+    const refusals = await logged("TLS handshake refused", 8);
+    assertEquals(refusals.length, 8, refusals.join("\n"));
     for (
       const [i, name] of [
         "illegal_parameter",
@@ -307,6 +310,7 @@ Deno.test("tls13 server: malformed or oversized input gets the RFC's alert, logg
         "no_application_protocol",
         "change_cipher_spec before the ClientHello",
         "missing_extension",
+        "malformed alert record",
       ].entries()
     ) {
       assert(refusals[i].includes(name), `${name}: ${refusals[i]}`);

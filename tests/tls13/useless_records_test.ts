@@ -106,3 +106,14 @@ Deno.test("Tls13Connection: a record of another type between the pieces of a Key
     assert(why.includes("between the pieces of a handshake message"), why);
   }
 });
+
+Deno.test("Tls13Connection: an alert record that is not 2 bytes gets decode_error (not a silent close)", async () => {
+  // (An empty one is refused by the record layer already: unexpected_message, RFC 8446 §5.4.)
+  for (
+    const body of [new Uint8Array([2]), new Uint8Array([1, 0, 1, 0]), new Uint8Array([2, 40, 0])]
+  ) {
+    const r = await run((p) => p.seal(ContentType.alert, body));
+    assert(r.ended.includes("malformed alert record"), r.ended);
+    assertEquals(r.alert, AlertDescription.decodeError, `${body.length} bytes`);
+  }
+});

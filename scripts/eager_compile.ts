@@ -1,0 +1,155 @@
+/**
+ * Eager compilation for a `deno bundle` output: the top-level functions a
+ * launch runs before its handshake line (and on its stop) are rewritten as
+ * parenthesised function expressions, which V8 compiles with the script (its
+ * "possibly invoked function expression" heuristic) instead of on first call.
+ * Deno makes a script's V8 code cache right after compiling it and before it
+ * runs, so only eagerly compiled functions are in that cache: a lazily
+ * compiled one is parsed and compiled again on every launch (bench/README.md,
+ * Start-up, tenth round).
+ *
+ * Which functions run is read from one launch of the bundle under
+ * `--v8-flags=--log-function-events` (a build-time profile; the plugin users'
+ * launches need no flag). Each chosen `function NAME(...) {...}` declaration
+ * becomes `var NAME = (function NAME(...) {...});` at the top of the file,
+ * which keeps the declaration's hoisting: every top-level declaration of a
+ * bundle shares one scope, and a function's body only reads other bindings
+ * when it is called.
+ *
+ * ```ts ignore
+ * import { eagerCompileBundle } from "./scripts/eager_compile.ts";
+ * await eagerCompileBundle("out/plugin.js", [{ BASIC_PLUGIN: "hello" }]);
+ * ```
+ *
+ * @module
+ */
+
+/** A top-level function declaration as esbuild prints it: at column 0, its body indented. */
+const TOP_LEVEL_FUNCTION = /^(?:async )?function\*? ?([\w$]+) ?\(/;
+
+/**
+ * Rewrites the named top-level function declarations of a bundle as
+ * parenthesised function expressions assigned at the top of the file.
+ *
+ * @param source The bundle (esbuild's printing: a top-level declaration starts
+ *   at column 0 and its closing brace is alone on a line at column 0).
+ * @param names The functions to compile eagerly.
+ * @returns The rewritten source and how many declarations were rewritten.
+ * @example
+ * ```ts
+ * import { hoistForEagerCompile } from "./scripts/eager_compile.ts";
+ * const { source } = hoistForEagerCompile("f();\nfunction f() {\n  return 1;\n}\n", new Set(["f"]));
+ * // "var f = (function f() {\n  return 1;\n});\nf();\n\n"
+ * ```
+ */
+export function hoistForEagerCompile(
+  source: string,
+  names: ReadonlySet<string>,
+): { source: string; rewritten: number } {
+  const lines = source.split("\n");
+  // A "#!" line stays first.
+  const head = lines[0]?.startsWith("#!") ? [lines.shift()!] : [];
+  const hoisted: string[] = [];
+  const rest: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = TOP_LEVEL_FUNCTION.exec(lines[i]);
+    if (!m || !names.has(m[1])) {
+      rest.push(lines[i]);
+      continue;
+    }
+    let end = i;
+    if (!lines[i].endsWith("}")) {
+      while (end < lines.length && lines[end] !== "}") end++;
+    }
+    if (end === lines.length) { // not esbuild's printing: leave it
+      rest.push(lines[i]);
+      continue;
+    }
+    hoisted.push(`var ${m[1]} = (${lines.slice(i, end + 1).join("\n")});`);
+    i = end;
+  }
+  return { source: [...head, ...hoisted, ...rest].join("\n"), rewritten: hoisted.length };
+}
+
+/**
+ * The top-level functions V8 compiled lazily in one launch of `bundle` up to
+ * its first stdout line and its stop when that pipe is closed: the
+ * `parse-function` events of `--log-function-events` for the bundle's script.
+ *
+ * @param bundle The bundle's path.
+ * @param env The launch's environment (the magic cookie, protocol versions).
+ * @param deno The deno to run it with.
+ * @returns The functions' names.
+ */
+export async function startupFunctions(
+  bundle: string,
+  env: Record<string, string>,
+  deno: string = Deno.execPath(),
+): Promise<Set<string>> {
+  const log = await Deno.makeTempFile({ suffix: ".v8.log" });
+  try {
+    const child = new Deno.Command(deno, {
+      args: [
+        "run",
+        "-A",
+        `--v8-flags=--log-function-events,--no-logfile-per-isolate,--logfile=${log}`,
+        bundle,
+      ],
+      env,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).spawn();
+    const reader = child.stdout.getReader();
+    await reader.read(); // the handshake line
+    reader.releaseLock();
+    await child.stdout.cancel(); // the host gone: the plugin stops
+    const stopped = setTimeout(() => child.kill("SIGKILL"), 5000);
+    await child.status;
+    clearTimeout(stopped);
+    const url = new URL(`file://${await Deno.realPath(bundle)}`).href;
+    const lines = (await Deno.readTextFile(log)).split("\n");
+    const ids = new Set(
+      lines.filter((l) => l.startsWith("script-details,") && l.split(",")[2] === url)
+        .map((l) => l.split(",")[1]),
+    );
+    const names = new Set<string>();
+    for (const l of lines) {
+      const f = l.split(",");
+      if (f[0] === "function" && f[1] === "parse-function" && ids.has(f[2]) && f.at(-1)) {
+        names.add(f.at(-1)!);
+      }
+    }
+    return names;
+  } finally {
+    await Deno.remove(log).catch(() => {});
+  }
+}
+
+/**
+ * Profiles launches of a bundle (one per environment: AutoMTLS off and on
+ * take different paths) and rewrites the bundle in place so that the
+ * functions those launches compiled lazily are compiled eagerly (and cached).
+ *
+ * @param bundle The bundle's path (a `deno bundle` output, a "#!" line allowed).
+ * @param envs The launches' environments: enough for the plugin to print its handshake line.
+ * @param deno The deno to profile with.
+ * @returns How many functions were made eager.
+ * @example
+ * ```ts ignore
+ * await eagerCompileBundle("out/plugin.js", [{ BASIC_PLUGIN: "hello" }]);
+ * ```
+ */
+export async function eagerCompileBundle(
+  bundle: string,
+  envs: readonly Record<string, string>[],
+  deno?: string,
+): Promise<number> {
+  const names = new Set<string>();
+  for (const env of envs) {
+    for (const name of await startupFunctions(bundle, env, deno)) names.add(name);
+  }
+  const { source, rewritten } = hoistForEagerCompile(await Deno.readTextFile(bundle), names);
+  await Deno.writeTextFile(bundle, source);
+  return rewritten;
+}

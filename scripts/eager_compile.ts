@@ -72,6 +72,53 @@ export function hoistForEagerCompile(
 }
 
 /**
+ * The `deno run` flag that logs V8's function events to `log`.
+ *
+ * @param log Where the log goes.
+ * @returns The flag.
+ * @example
+ * ```ts
+ * import { v8ProfileFlag } from "./scripts/eager_compile.ts";
+ * const args = ["run", v8ProfileFlag("/tmp/v8.log"), "bundle.js"];
+ * ```
+ */
+export function v8ProfileFlag(log: string): string {
+  return `--v8-flags=--log-function-events,--no-logfile-per-isolate,--logfile=${log}`;
+}
+
+/**
+ * The top-level and other named functions V8 compiled lazily in a launch, read
+ * from its `--log-function-events` log: the `parse-function` events of the
+ * bundle's script.
+ *
+ * @param log The log's text (see {@linkcode v8ProfileFlag}).
+ * @param bundlePath The bundle's real path.
+ * @returns The functions' names.
+ * @example
+ * ```ts
+ * import { lazyFunctionsInLog } from "./scripts/eager_compile.ts";
+ * const log = "script-details,7,file:///b.js,0,0,\nfunction,parse-function,7,10,20,0.1,5,start\n";
+ * lazyFunctionsInLog(log, "/b.js"); // Set { "start" }
+ * ```
+ */
+export function lazyFunctionsInLog(log: string, bundlePath: string): Set<string> {
+  const url = new URL(`file://${bundlePath}`).href;
+  const lines = log.split("\n");
+  const ids = new Set(
+    lines.filter((l) => l.startsWith("script-details,") && l.split(",")[2] === url)
+      .map((l) => l.split(",")[1]),
+  );
+  const names = new Set<string>();
+  for (const l of lines) {
+    const f = l.split(",");
+    if (f[0] === "function" && f[1] === "parse-function" && ids.has(f[2]) && f.at(-1)) {
+      names.add(f.at(-1)!);
+    }
+  }
+  return names;
+}
+
+/**
  * The top-level functions V8 compiled lazily in one launch of `bundle` up to
  * its first stdout line and its stop when that pipe is closed: the
  * `parse-function` events of `--log-function-events` for the bundle's script.
@@ -92,7 +139,7 @@ export async function startupFunctions(
       args: [
         "run",
         "-A",
-        `--v8-flags=--log-function-events,--no-logfile-per-isolate,--logfile=${log}`,
+        v8ProfileFlag(log),
         bundle,
       ],
       env,
@@ -107,20 +154,7 @@ export async function startupFunctions(
     const stopped = setTimeout(() => child.kill("SIGKILL"), 5000);
     await child.status;
     clearTimeout(stopped);
-    const url = new URL(`file://${await Deno.realPath(bundle)}`).href;
-    const lines = (await Deno.readTextFile(log)).split("\n");
-    const ids = new Set(
-      lines.filter((l) => l.startsWith("script-details,") && l.split(",")[2] === url)
-        .map((l) => l.split(",")[1]),
-    );
-    const names = new Set<string>();
-    for (const l of lines) {
-      const f = l.split(",");
-      if (f[0] === "function" && f[1] === "parse-function" && ids.has(f[2]) && f.at(-1)) {
-        names.add(f.at(-1)!);
-      }
-    }
-    return names;
+    return lazyFunctionsInLog(await Deno.readTextFile(log), await Deno.realPath(bundle));
   } finally {
     await Deno.remove(log).catch(() => {});
   }
@@ -134,6 +168,7 @@ export async function startupFunctions(
  * @param bundle The bundle's path (a `deno bundle` output, a "#!" line allowed).
  * @param envs The launches' environments: enough for the plugin to print its handshake line.
  * @param deno The deno to profile with.
+ * @param more Functions to make eager besides (from a profile of your own: a host's first calls).
  * @returns How many functions were made eager.
  * @example
  * ```ts ignore
@@ -144,8 +179,9 @@ export async function eagerCompileBundle(
   bundle: string,
   envs: readonly Record<string, string>[],
   deno?: string,
+  more: Iterable<string> = [],
 ): Promise<number> {
-  const names = new Set<string>();
+  const names = new Set<string>(more);
   for (const env of envs) {
     for (const name of await startupFunctions(bundle, env, deno)) names.add(name);
   }

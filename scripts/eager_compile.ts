@@ -24,6 +24,9 @@
  * @module
  */
 
+/** How long a profiled launch may take to its line and its stop. */
+const PROFILE_TIMEOUT_MS = 10_000;
+
 /** A top-level function declaration as esbuild prints it: at column 0, its body indented. */
 const TOP_LEVEL_FUNCTION = /^(?:async )?function\*? ?([\w$]+) ?\(/;
 
@@ -147,13 +150,17 @@ export async function startupFunctions(
       stdout: "piped",
       stderr: "null",
     }).spawn();
-    const reader = child.stdout.getReader();
-    await reader.read(); // the handshake line
-    reader.releaseLock();
-    await child.stdout.cancel(); // the host gone: the plugin stops
-    const stopped = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await child.status;
-    clearTimeout(stopped);
+    // A plugin that prints no line, or does not stop once its stdout is gone, is killed.
+    const stuck = setTimeout(() => child.kill("SIGKILL"), PROFILE_TIMEOUT_MS);
+    try {
+      const reader = child.stdout.getReader();
+      await reader.read(); // the handshake line
+      reader.releaseLock();
+      await child.stdout.cancel(); // the host gone: the plugin stops
+      await child.status;
+    } finally {
+      clearTimeout(stuck);
+    }
     return lazyFunctionsInLog(await Deno.readTextFile(log), await Deno.realPath(bundle));
   } finally {
     await Deno.remove(log).catch(() => {});

@@ -9,6 +9,9 @@
 
 import { buildGo } from "../tests/_util/go.ts";
 import { DENO, ROOT } from "../tests/_util/plugin.ts";
+import { eagerCompileBundle } from "../scripts/eager_compile.ts";
+import { firstCallFunctions } from "./_first_call_profile.ts";
+import { generateCertificate } from "../tls/mod.ts";
 
 /** Where the benchmarks keep what they build. */
 export const BENCH_CACHE = `${ROOT}.cache/bench/`;
@@ -184,6 +187,20 @@ export async function bundlePlugin(
 ): Promise<string> {
   const out = `${outDir}/kv-plugin.js`;
   await sh(DENO, ["bundle", "--quiet", `${root}${script}`, "-o", out], { cwd: root });
+  // A tree with scripts/eager_compile.ts bundles with its start-up functions compiled eagerly
+  // (profiled with AutoMTLS off and on, to the line and through a first Get); an older tree
+  // (`--baseline`) as it did.
+  if (await Deno.stat(`${root}scripts/eager_compile.ts`).then(() => true, () => false)) {
+    const client = await generateCertificate({ extKeyUsages: ["clientAuth"] });
+    const env = { BASIC_PLUGIN: "hello", PLUGIN_PROTOCOL_VERSIONS: "1" };
+    const firstCall = await firstCallFunctions(out, DENO);
+    await eagerCompileBundle(
+      out,
+      [env, { ...env, PLUGIN_CLIENT_CERT: client.certPem }],
+      DENO,
+      firstCall,
+    );
+  }
   return out;
 }
 

@@ -20,6 +20,10 @@
  * @module
  */
 
+import { eagerCompileBundle } from "../../scripts/eager_compile.ts";
+import { generateCertificate } from "../../tls/mod.ts";
+import { PROTOCOL_VERSION, TERRAFORM_HANDSHAKE } from "./tfplugin6/mod.ts";
+
 /** The longest "#!" line Linux reads (BINPRM_BUF_SIZE 256, less the newline). */
 const MAX_SHEBANG_BYTES = 255;
 
@@ -87,6 +91,14 @@ export async function bundleProvider(outDir: string, options: BundleOptions = {}
   if (!res.success) {
     throw new BundleError(`deno bundle failed:\n${new TextDecoder().decode(res.stderr)}`);
   }
+  // The functions a launch runs before its handshake line, compiled eagerly
+  // (and so kept in Deno's code cache): profiled under AutoMTLS, as Terraform launches it.
+  const client = await generateCertificate({ extKeyUsages: ["clientAuth"] });
+  await eagerCompileBundle(js, [{
+    [TERRAFORM_HANDSHAKE.magicCookieKey]: TERRAFORM_HANDSHAKE.magicCookieValue,
+    PLUGIN_PROTOCOL_VERSIONS: String(PROTOCOL_VERSION),
+    PLUGIN_CLIENT_CERT: client.certPem,
+  }], options.bundler);
   const exe = `${outDir}/${EXECUTABLE}`;
   const shebang = `#!/usr/bin/env -S ${options.deno ?? "deno"} run ${
     providerFlags(socketDir).join(" ")

@@ -202,6 +202,20 @@ Deno.test("launch(): under AutoMTLS, a plugin serving another certificate than i
   });
 });
 
+Deno.test("launch(): under AutoMTLS, a plugin announcing a certificate and serving plaintext is refused, saying so", async () => {
+  await withTempDir(async (dir) => {
+    const err = await launch({
+      cmd: [Deno.execPath(), "run", "-A", HOSTILE, "--mode=plain-under-tls", `--marker=${dir}`],
+      handshake: HANDSHAKE,
+      logger: quiet,
+    }).then(async (p) => (await p.kill(), null), (e) => e);
+    assert(err instanceof ConnectError, `expected a ConnectError, got ${err}`);
+    // Before: only "TLS connection to the plugin at … failed: … wrong version number".
+    assert(err.message.includes("it serves plaintext"), err.message);
+    assertEquals(await waitNoProcesses(dir), [], "a plugin process was left behind");
+  });
+});
+
 Deno.test("launch(): a TCP address that never answers fails within the start timeout", async () => {
   await withTempDir(async (dir) => {
     // Before, connecting waited for the OS (about two minutes), whatever startTimeoutMs said.

@@ -23,6 +23,8 @@ export interface HostBrokerListenOptions {
   tls?: ServerTls;
   /** Largest gRPC message. */
   maxMessageBytes: number;
+  /** Most bytes the messages still arriving on one connection hold together. @default {67108864} */
+  maxPartialMessageBytes?: number;
   /** Where the engine logs. */
   logger: Logger;
 }
@@ -40,6 +42,7 @@ export function hostBrokerListen(
     const dir = typeof options.dir === "string" ? options.dir : await options.dir();
     const engine = createNativeEngine({
       maxMessageBytes: options.maxMessageBytes,
+      maxPartialMessageBytes: options.maxPartialMessageBytes,
       logger: options.logger,
     });
     for (const s of services) engine.addService(s);

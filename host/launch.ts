@@ -433,10 +433,12 @@ export async function launch(options: LaunchOptions): Promise<PluginClient> {
         dir: (ownDir ?? options.unixSocket?.dir)!,
         tls: brokerTls,
         maxMessageBytes,
+        maxPartialMessageBytes,
         logger,
       }),
       dialTls: tls,
       maxMessageBytes,
+      maxPartialMessageBytes,
       logger,
       program: HOST,
     });
@@ -699,8 +701,14 @@ export async function attach(options: AttachOptions): Promise<PluginClient> {
     connectionOnly: config.test ?? false,
     owned: false,
     broker: new Broker({
-      listen: hostBrokerListen({ dir: brokerDir, maxMessageBytes, logger }),
+      listen: hostBrokerListen({
+        dir: brokerDir,
+        maxMessageBytes,
+        maxPartialMessageBytes,
+        logger,
+      }),
       maxMessageBytes,
+      maxPartialMessageBytes,
       logger,
       program: HOST,
     }),

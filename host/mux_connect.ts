@@ -69,6 +69,7 @@ export async function connectMultiplexed(
     serverTls: options.serverTls,
     dialTls: options.tls,
     maxMessageBytes,
+    maxPartialMessageBytes,
     logger,
     program: "the host",
   });

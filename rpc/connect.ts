@@ -93,6 +93,19 @@ const NOT_PINNED =
   "The plugin presented a different TLS certificate from the one in its handshake line (field 6): " +
   "refusing the connection. The plugin must serve TLS with the certificate it announces";
 
+/** Node's code for a TLS server that answered the ClientHello with bytes that are not TLS. */
+const NOT_TLS = "ERR_SSL_WRONG_VERSION_NUMBER";
+
+/** Why a TLS connection to a plugin answering in plaintext fails, and what to do. */
+function servesPlaintext(pinned: boolean): string {
+  const announced = pinned
+    ? "The plugin announced a TLS certificate in its handshake line (field 6) but"
+    : "The plugin";
+  return `${announced} answered the TLS ClientHello with non-TLS bytes: it serves plaintext. ` +
+    "Check the plugin's TLS setup (it must serve TLS" +
+    (pinned ? " with the certificate it announces)" : ", or the host must connect without TLS)");
+}
+
 /** Node's codes for a server certificate that its trusted certificates do not verify. */
 const NOT_VERIFIED: ReadonlySet<string> = new Set([
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
@@ -269,6 +282,14 @@ function connectTls(
       // A pinned certificate (AutoMTLS) that does not verify is not the one announced.
       if (pinned && NOT_VERIFIED.has((err as { code?: string }).code ?? "")) {
         return fail(`${NOT_PINNED} (${err.message})`, err);
+      }
+      if ((err as { code?: string }).code === NOT_TLS) {
+        return fail(
+          `TLS connection to the plugin at ${options.address} failed: ${
+            servesPlaintext(!!pinned)
+          } (${err.message})`,
+          err,
+        );
       }
       fail(`TLS connection to the plugin at ${options.address} failed: ${err.message}`, err);
     });

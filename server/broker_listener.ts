@@ -27,6 +27,8 @@ export interface PluginBrokerListenOptions {
   tls?: ServerTls;
   /** Largest gRPC message. */
   maxMessageBytes: number;
+  /** Most bytes the messages still arriving on one connection hold together. @default {67108864} */
+  maxPartialMessageBytes?: number;
   /** Where the engine logs. */
   logger: Logger;
   /** Reads the plugin's environment. */
@@ -45,6 +47,7 @@ export function pluginBrokerListen(
   return async (services) => {
     const engine = options.engine({
       maxMessageBytes: options.maxMessageBytes,
+      maxPartialMessageBytes: options.maxPartialMessageBytes,
       logger: options.logger,
     });
     for (const s of services) engine.addService(s);

@@ -127,6 +127,8 @@ export interface PluginMuxOptions {
   dialTls?: ClientTls;
   /** Largest gRPC message. */
   maxMessageBytes: number;
+  /** Most bytes the messages still arriving on one connection hold together. @default {67108864} */
+  maxPartialMessageBytes?: number;
   /** Where it logs. */
   logger: Logger;
 }
@@ -151,7 +153,11 @@ export function pluginMultiplexing(options: PluginMuxOptions): MuxListener | nul
   }
   const mux = new BrokerMux({
     engine: (services) => {
-      const e = options.engineFactory({ maxMessageBytes: options.maxMessageBytes, logger });
+      const e = options.engineFactory({
+        maxMessageBytes: options.maxMessageBytes,
+        maxPartialMessageBytes: options.maxPartialMessageBytes,
+        logger,
+      });
       for (const s of services) e.addService(s);
       return e;
     },
@@ -159,6 +165,7 @@ export function pluginMultiplexing(options: PluginMuxOptions): MuxListener | nul
     dialTls: options.dialTls,
     unannounced: (stream) => serveMain(stream, options.tls),
     maxMessageBytes: options.maxMessageBytes,
+    maxPartialMessageBytes: options.maxPartialMessageBytes,
     logger,
     program: "the plugin",
   });

@@ -427,6 +427,7 @@ async function start(
         return tls;
       },
       maxMessageBytes,
+      maxPartialMessageBytes,
       logger,
       readEnv,
     }),
@@ -434,6 +435,7 @@ async function start(
       return dialTlsOf();
     },
     maxMessageBytes,
+    maxPartialMessageBytes,
     logger,
     program: "the plugin",
   });
@@ -510,6 +512,7 @@ async function start(
       tls,
       dialTls: dialTlsOf(),
       maxMessageBytes,
+      maxPartialMessageBytes,
       logger,
     })
     : null;

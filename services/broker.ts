@@ -80,6 +80,8 @@ export interface BrokerOptions {
   dialTls?: ClientTls;
   /** Largest gRPC message on brokered connections. */
   maxMessageBytes: number;
+  /** Most bytes the messages still arriving on one connection hold together. @default {67108864} */
+  maxPartialMessageBytes?: number;
   /** Where the broker logs. */
   logger: Logger;
   /** Who needs a permission flag that is missing, for its error ("the plugin" or "the host"). */
@@ -238,6 +240,7 @@ export class Broker {
         address: info.address,
         tls: this.#options.dialTls,
         maxMessageBytes: this.#options.maxMessageBytes,
+        maxPartialMessageBytes: this.#options.maxPartialMessageBytes,
         timeoutMs,
         program: this.#options.program,
         onClose: () => this.#dialled.delete(channel),

@@ -46,6 +46,8 @@ export interface BrokerMuxOptions {
   unannounced?: (stream: YamuxStream) => void;
   /** Largest gRPC message on dialled streams. */
   maxMessageBytes: number;
+  /** Most bytes the messages still arriving on one connection hold together. @default {67108864} */
+  maxPartialMessageBytes?: number;
   /** Where routing is logged. */
   logger: Logger;
   /** Who needs a permission flag that is missing, for its error. */
@@ -206,6 +208,7 @@ export class BrokerMux {
       return await connectStream(stream, {
         tls: this.#options.dialTls,
         maxMessageBytes: this.#options.maxMessageBytes,
+        maxPartialMessageBytes: this.#options.maxPartialMessageBytes,
         timeoutMs,
         program: this.#options.program,
         onClose,

@@ -49,6 +49,8 @@ export interface ByteStream {
   write(data: Uint8Array): Promise<number>;
   /** Closes both directions. */
   close(): void;
+  /** Ends our direction (the peer reads end of stream); reading goes on. */
+  closeWrite?(): Promise<void>;
 }
 
 /** Bytes a protected record adds to its content: header, inner type, tag. */
@@ -57,6 +59,10 @@ const PROTECTED_OVERHEAD = RECORD_HEADER_BYTES + 1 + 16;
 const WRITE_BUFFER_BYTES = 64 << 10;
 /** How long an alert or close_notify may take to leave before the socket is closed anyway. */
 const ALERT_WRITE_MS = 1000;
+/** After a fatal alert, longest that what the peer still sends is read and dropped before the socket is closed. */
+const LINGER_MS = 1000;
+/** After a fatal alert, most bytes of the peer's read and dropped before the socket is closed. */
+const LINGER_BYTES = 64 << 10;
 /** A batch larger than this is sealed and written in chunks of this size (16 full records). */
 export const BULK_CHUNK = 16 * MAX_PLAINTEXT;
 
@@ -481,6 +487,34 @@ export class RecordLayer {
       // the peer is gone
     } finally {
       cancel();
+    }
+  }
+
+  /**
+   * Closes the socket after a fatal alert so that the peer reads it: our
+   * write side ended (the alert, then end of stream), then what the peer
+   * still sends read and dropped until it closes, for at most a second or
+   * 64 KiB. Closed with the peer's bytes unread, the kernel would answer with
+   * a reset, and a peer still writing its flight would get that reset (on its
+   * next write) instead of our alert. Never throws.
+   */
+  async lingerClose(): Promise<void> {
+    const sock = this.sock;
+    if (!sock.closeWrite) return this.close();
+    const stop = after(LINGER_MS, () => this.close());
+    try {
+      await sock.closeWrite();
+      const scratch = new Uint8Array(READ_BUFFER_BYTES);
+      for (let left = LINGER_BYTES; left > 0;) {
+        const n = await sock.read(scratch.subarray(0, Math.min(left, scratch.length)));
+        if (n === null) break;
+        left -= n;
+      }
+    } catch {
+      // the peer reset, or the timer closed it
+    } finally {
+      stop();
+      this.close();
     }
   }
 

@@ -558,15 +558,21 @@ export async function acceptTls13(
         canAlert = false;
       }
     }
+    let alert: number | undefined;
     if (!canAlert) {
       // the keys failed: nothing the client could read
-    } else if (err instanceof TlsAlertError) await layer.alert(err.alert);
+    } else if (err instanceof TlsAlertError) alert = err.alert;
     else if (
       !(err instanceof TlsPeerAlertError || err instanceof PeerClosed || isSocketGone(err))
     ) {
-      await layer.alert(AlertDescription.internalError);
+      alert = AlertDescription.internalError;
     }
-    layer.close();
+    if (alert === undefined) layer.close();
+    else {
+      await layer.alert(alert);
+      // The client may still be writing its flight: read on (bounded) so it reads the alert.
+      await layer.lingerClose();
+    }
     return { kind: "refused", reason: (err as Error)?.message ?? String(err) };
   }
 }

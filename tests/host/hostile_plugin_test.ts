@@ -185,22 +185,32 @@ Deno.test("kill(): a plugin whose grandchild holds its pipes is done (exited) wi
   );
 });
 
-Deno.test("launch(): under AutoMTLS, a plugin serving another certificate than it announced is refused, saying so", async () => {
-  await withTempDir(async (dir) => {
-    const err = await launch({
-      cmd: [Deno.execPath(), "run", "-A", HOSTILE, "--mode=wrong-cert", `--marker=${dir}`],
-      handshake: HANDSHAKE,
-      logger: quiet,
-    }).then(async (p) => (await p.kill(), null), (e) => e);
-    assert(err instanceof ConnectError, `expected a ConnectError, got ${err}`);
-    // Before: only "TLS connection to the plugin at … failed: unable to verify the first certificate".
-    assert(
-      err.message.includes("different TLS certificate from the one in its handshake line"),
-      err.message,
-    );
-    assertEquals(await waitNoProcesses(dir), [], "a plugin process was left behind");
+// Under AutoMTLS, a plugin whose TLS is not what its handshake line announced is refused,
+// saying what it did. Before: only Node's TLS error ("… unable to verify the first
+// certificate"; "… wrong version number").
+for (
+  const [mode, what, said] of [
+    [
+      "wrong-cert",
+      "serving another certificate than it announced",
+      "different TLS certificate from the one in its handshake line",
+    ],
+    ["plain-under-tls", "announcing a certificate and serving plaintext", "it serves plaintext"],
+  ] as const
+) {
+  Deno.test(`launch(): under AutoMTLS, a plugin ${what} is refused, saying so`, async () => {
+    await withTempDir(async (dir) => {
+      const err = await launch({
+        cmd: [Deno.execPath(), "run", "-A", HOSTILE, `--mode=${mode}`, `--marker=${dir}`],
+        handshake: HANDSHAKE,
+        logger: quiet,
+      }).then(async (p) => (await p.kill(), null), (e) => e);
+      assert(err instanceof ConnectError, `expected a ConnectError, got ${err}`);
+      assert(err.message.includes(said), err.message);
+      assertEquals(await waitNoProcesses(dir), [], "a plugin process was left behind");
+    });
   });
-});
+}
 
 Deno.test("launch(): a TCP address that never answers fails within the start timeout", async () => {
   await withTempDir(async (dir) => {

@@ -170,35 +170,9 @@ def tls_outcome(conn):
         return f"local:{alert_name(err.description)}"
 
 
-class HeldWrites:
-    """A socket whose writes wait for its next read: the client's whole second flight goes
-    out in one write, so a server refusing its Certificate has read all of it when it closes
-    (else our next write fails on the closed socket and the alert is never read)."""
-
-    def __init__(self, sock):
-        self._sock = sock
-        self._held = b""
-
-    def send(self, data):
-        self._held += bytes(data)
-        return len(data)
-
-    def sendall(self, data):
-        self._held += bytes(data)
-
-    def recv(self, n):
-        if self._held:
-            held, self._held = self._held, b""
-            self._sock.sendall(held)
-        return self._sock.recv(n)
-
-    def __getattr__(self, name):
-        return getattr(self._sock, name)
-
-
-def handshake(address, cert, key, hold=False, **kw):
+def handshake(address, cert, key, **kw):
     s = connect(address)
-    conn = TLSConnection(HeldWrites(s) if hold else s)
+    conn = TLSConnection(s)
     chain = None
     if cert is not None:
         chain = X509CertChain()
@@ -209,9 +183,11 @@ def handshake(address, cert, key, hold=False, **kw):
 
 
 def handshake_outcome(address, cert, key):
-    """A handshake expected to be refused: the alert, during the handshake or right after."""
+    """A handshake expected to be refused: the alert, during the handshake or right after.
+    tlslite writes its Certificate, CertificateVerify and Finished separately: the server must
+    read on after refusing the Certificate, or our next write fails and the alert is never read."""
     try:
-        conn = handshake(address, cert, key, hold=True)
+        conn = handshake(address, cert, key)
     except TLSRemoteAlert as err:
         return alert_name(err.description)
     except (TLSAbruptCloseError, ConnectionResetError, BrokenPipeError):

@@ -169,3 +169,23 @@ for (const [name, engine] of [["native", createNativeEngine], ["grpc-js", grpcJs
     });
   });
 }
+
+Deno.test("broker: the plugin's broker listeners' engines get maxPartialMessageBytes", async () => {
+  await withTempDir(async (dir) => {
+    const given: (number | undefined)[] = [];
+    const listen = pluginBrokerListen({
+      network: "unix",
+      engine: (options) => {
+        given.push(options.maxPartialMessageBytes);
+        return createNativeEngine(options);
+      },
+      maxMessageBytes: 4 << 20,
+      maxPartialMessageBytes: 12345,
+      logger: createLogger({ level: "off" }),
+      readEnv: (k) => (k === ENV.unixSocketDir ? dir : undefined),
+    });
+    const listener = await listen([]);
+    await listener.close();
+    assertEquals(given, [12345]);
+  });
+});

@@ -42,6 +42,12 @@ export interface ClientFaults {
    * waiting until its handshake times out: "server closed".
    */
   readHalfRtt?: boolean;
+  /**
+   * Write each message of the flight (Certificate, CertificateVerify,
+   * Finished) in a write of its own, as clients whose TLS stack writes as it
+   * goes do (not one write for all), awaiting this after each but the last.
+   */
+  splitFlight?: (sock: Deno.Conn) => Promise<void>;
 }
 
 /** The HTTP/2 preface and an empty SETTINGS frame. */
@@ -225,7 +231,14 @@ export async function handshakeAndRead(
     const verify = await finishedVerifyData(hs.client, await transcript.hash());
     if (faults.badFinished) verify[0] ^= 1;
     flight.push(finished(verify));
-    await layer.send(ContentType.handshake, new Uint8Array(flight.flatMap((m) => [...m])));
+    if (faults.splitFlight) {
+      for (const [i, m] of flight.entries()) {
+        await layer.send(ContentType.handshake, m);
+        if (i < flight.length - 1) await faults.splitFlight(sock);
+      }
+    } else {
+      await layer.send(ContentType.handshake, new Uint8Array(flight.flatMap((m) => [...m])));
+    }
     layer.setWriteKeys(await trafficKeys(app.client));
     if (!halfRtt) layer.setReadKeys(await trafficKeys(app.server));
     await layer.send(ContentType.applicationData, H2_PREFACE);

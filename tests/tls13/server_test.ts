@@ -267,6 +267,37 @@ Deno.test("tls13 server: our SETTINGS go out as 0.5-RTT data once the client's f
   }
 });
 
+Deno.test("tls13 server: a refused certificate's alert reaches a client writing its flight in separate writes (no reset)", async () => {
+  const { engine, host, port } = await setUp();
+  try {
+    // The client writes its Certificate, and the rest of its flight once our alert has
+    // arrived. Before, the socket was closed at once after the alert: the kernel answered
+    // the client's next write with a reset, and its write after failed (EPIPE) before it
+    // read our alert.
+    const alertArrived = async (sock: Deno.Conn) => {
+      const ours = (sock.localAddr as Deno.NetAddr).port;
+      const end = Date.now() + 5_000;
+      while (!(tcpQueues(ours, port)?.rx! > 0)) {
+        if (Date.now() > end) throw new Error("no alert arrived within 5 s");
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    };
+    for (
+      const [certDer, alert] of [
+        [null, AlertDescription.certificateRequired],
+        [host.certDer.slice(0, -1), AlertDescription.badCertificate],
+      ] as const
+    ) {
+      const bad = await handshakeAndRead(port, host, { certDer, splitFlight: alertArrived })
+        .catch((e: Error) => e);
+      assert(!(bad instanceof Error), `the client's write failed: ${bad}`);
+      assertEquals([bad?.type, ...(bad?.data ?? [])], [21, 2, alert]);
+    }
+  } finally {
+    await engine.shutdown(0);
+  }
+});
+
 Deno.test("tls13 server: malformed or oversized input gets the RFC's alert, logged once", async () => {
   const { engine, port, logged } = await setUp();
   try {

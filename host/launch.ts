@@ -114,7 +114,7 @@ export interface LaunchOptions {
    * hold together: a call whose response would pass it while others hold
    * some fails with RESOURCE_EXHAUSTED, its stream reset (one response alone
    * may still be up to `maxMessageBytes`).
-   * @default {67108864}
+   * @default {268435456}
    */
   maxPartialMessageBytes?: number;
   /** Where the host logs, and where the plugin's stderr lines are re-logged. */
@@ -157,7 +157,7 @@ export interface AttachOptions {
    * hold together: a call whose response would pass it while others hold
    * some fails with RESOURCE_EXHAUSTED, its stream reset (one response alone
    * may still be up to `maxMessageBytes`).
-   * @default {67108864}
+   * @default {268435456}
    */
   maxPartialMessageBytes?: number;
   /** Where the host logs. */

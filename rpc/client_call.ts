@@ -79,7 +79,7 @@ export interface ChannelOptions {
    * together; a stream whose message would pass it while others hold some
    * fails its call with RESOURCE_EXHAUSTED (the stream reset with CANCEL) (one stream alone may still receive a
    * message up to `maxMessageBytes`).
-   * @default {67108864}
+   * @default {268435456}
    */
   maxPartialMessageBytes?: number;
   /** Called once when the connection has closed. */

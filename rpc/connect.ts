@@ -68,7 +68,7 @@ export interface ConnectOptions {
   /**
    * Most bytes the responses still arriving on the connection's streams
    * hold together (see `ChannelOptions`).
-   * @default {67108864}
+   * @default {268435456}
    */
   maxPartialMessageBytes?: number;
   /** Gives up connecting after this long (ms). */

@@ -4,11 +4,13 @@
  * most about `maxMessageBytes`; but a peer can open every stream the
  * connection allows (128 by default) and leave a large message unfinished
  * on each. So all the streams of one HTTP/2 connection share one budget,
- * `maxPartialMessageBytes`: a stream whose message would grow the total
- * past it, while other streams hold some, fails with RESOURCE_EXHAUSTED
+ * `maxPartialMessageBytes`, charged with each such message's declared size
+ * at its prefix: a message that would take the total past it, while other
+ * streams hold some, fails with RESOURCE_EXHAUSTED
  * (the server answers with that status; the client fails its call and
  * resets the stream with CANCEL). A stream alone may always grow its
- * message up to `maxMessageBytes`: one large message is never refused.
+ * message up to `maxMessageBytes`: one large message is never refused, and
+ * a message admitted is never refused part-way.
  * Bytes go back when a message is complete, or its call ends (reset, failed,
  * the connection gone). Both roles use it: the server call takes the
  * budget of its stream's connection ({@linkcode MessageBudget.of}), a

@@ -11,9 +11,12 @@
  * the chunks are collected); one up to {@linkcode WHOLE_AT_ONCE} holds its
  * buffer from the prefix on, as every message did before.
  *
- * Each allocation is charged first to the stream's account of its
- * connection's budget (message_budget.ts), which may refuse it: the many
- * streams of one connection cannot together hold more than the budget.
+ * The declared size is charged at the prefix to the stream's account of its
+ * connection's budget (message_budget.ts), which may refuse the message
+ * there: the many streams of one connection cannot together have more than
+ * the budget on the way, and a message once admitted is never refused
+ * part-way (memory follows the bytes as above; the budget counts what the
+ * admitted messages may come to).
  *
  * @module
  */
@@ -43,14 +46,13 @@ export class PartialMessage {
   /** Where the whole buffer is made: half the message. */
   readonly #half: number;
 
-  /** What its allocations are charged to. */
-  readonly #account: BudgetAccount | null;
-
   /**
    * @param size The size its prefix declares.
    * @param compressed Whether its prefix says it is compressed.
-   * @param account Charged with each allocation before it is made; the caller releases it once the message is done with.
-   * @throws {RpcError} RESOURCE_EXHAUSTED when the account refuses the first buffer.
+   * @param account Charged with the declared size at once, before any buffer is made (what
+   *   the message may come to hold: admitted whole or refused at its prefix, never part-way);
+   *   the caller releases it once the message is done with.
+   * @throws {RpcError} RESOURCE_EXHAUSTED when the account refuses the message.
    */
   constructor(
     readonly size: number,
@@ -58,13 +60,8 @@ export class PartialMessage {
     account: BudgetAccount | null = null,
   ) {
     this.#half = Math.ceil(size / 2);
-    this.#account = account;
-    if (size <= WHOLE_AT_ONCE) {
-      account?.grow(size);
-      this.#whole = new Uint8Array(size);
-    } else {
-      this.#whole = null;
-    }
+    account?.grow(size);
+    this.#whole = size <= WHOLE_AT_ONCE ? new Uint8Array(size) : null;
   }
 
   /** Whether every byte has come. */
@@ -107,7 +104,6 @@ export class PartialMessage {
         chunk ? Math.min(2 * chunk.length, LARGEST_CHUNK) : FIRST_CHUNK,
         this.#half - this.filled,
       );
-      this.#account?.grow(size);
       chunk = new Uint8Array(size);
       chunks.push(chunk);
       this.#chunkFill = 0;
@@ -121,7 +117,6 @@ export class PartialMessage {
 
   /** Half has come: the message's own buffer, with the chunks copied in (and let go). */
   #makeWhole(chunks: Uint8Array[]): void {
-    this.#account?.grow(this.size);
     const whole = new Uint8Array(this.size);
     let at = 0;
     for (const c of chunks) {
@@ -130,6 +125,5 @@ export class PartialMessage {
     }
     this.#whole = whole;
     this.#chunks = null;
-    this.#account?.shrink(at);
   }
 }

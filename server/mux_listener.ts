@@ -127,7 +127,7 @@ export interface PluginMuxOptions {
   dialTls?: ClientTls;
   /** Largest gRPC message. */
   maxMessageBytes: number;
-  /** Most bytes the messages still arriving on one connection hold together. @default {67108864} */
+  /** Most bytes the messages still arriving on one connection hold together. @default {268435456} */
   maxPartialMessageBytes?: number;
   /** Where it logs. */
   logger: Logger;

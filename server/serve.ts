@@ -124,7 +124,7 @@ export interface ServeOptions {
    * unfinished on each): a call whose request would pass it while other
    * streams hold some gets RESOURCE_EXHAUSTED. One request alone may still
    * be up to `maxMessageBytes`. The native engine's; grpc-js ignores it.
-   * @default {67108864}
+   * @default {268435456}
    */
   maxPartialMessageBytes?: number;
   /**

@@ -46,7 +46,7 @@ export interface BrokerMuxOptions {
   unannounced?: (stream: YamuxStream) => void;
   /** Largest gRPC message on dialled streams. */
   maxMessageBytes: number;
-  /** Most bytes the messages still arriving on one connection hold together. @default {67108864} */
+  /** Most bytes the messages still arriving on one connection hold together. @default {268435456} */
   maxPartialMessageBytes?: number;
   /** Where routing is logged. */
   logger: Logger;

@@ -4,9 +4,10 @@
  * unix socket. One stream alone (a bidi call) sends half of a 3 MiB request
  * (its whole buffer, far past the budget: allowed); a second stream's 1 KiB
  * of another 3 MiB request is then refused with RESOURCE_EXHAUSTED naming
- * the option; the first request completes, its call still open. Then two
- * streams hold
- * exactly the budget together (192 KiB + 64 KiB): neither is refused, which
+ * the option at its prefix (messages are charged their declared size there,
+ * and never refused part-way); the first request completes, its call still
+ * open. Then two streams declare exactly the budget together (192 KiB +
+ * 64 KiB, each partly sent): neither is refused, which
  * says every byte of the first two went back; reset by the client, they
  * give theirs back too (two more hold the budget again). A PING after each
  * step's frames says they were handled (frames are handled, and answered,
@@ -93,14 +94,15 @@ Deno.test("server: streams together hold at most maxPartialMessageBytes of reque
       await step("stream 1's rest", messageFrames(1, LARGE, 5 + FIRST_PART, 5 + LARGE));
       assertEquals(statusOf(reader.frames, 1), undefined, "stream 1 was refused");
 
-      // Exactly the budget on two streams (chunks of 64 + 128 KiB, and 64 KiB): all went back.
+      // Exactly the budget on two streams, by their declared sizes (192 KiB + 64 KiB, each
+      // partly sent): all of the first two's went back.
       const fill = async (a: number, b: number) => {
         await step(
           `streams ${a} and ${b}`,
           open(a),
-          messageFrames(a, LARGE, 0, 5 + (128 << 10)),
+          messageFrames(a, BUDGET - (64 << 10), 0, 5 + SMALL_PART),
           open(b),
-          messageFrames(b, LARGE, 0, 5 + SMALL_PART),
+          messageFrames(b, 64 << 10, 0, 5 + SMALL_PART),
         );
         assertEquals(statusOf(reader.frames, a), undefined, `stream ${a} was refused`);
         assertEquals(

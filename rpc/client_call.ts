@@ -522,10 +522,11 @@ class ClientCall implements StreamHandler {
       return this.#end(Status.UNAVAILABLE, `connection failed: ${conn.failure}`, false);
     }
     if (cause !== undefined) {
-      // We reset it: the server's answer broke HTTP/2, or a bound of ours.
+      // We reset it: the server's answer broke HTTP/2, or a bound of ours (the answer's, or
+      // our request's output the server never took).
       return this.#end(
         code === H2Error.ENHANCE_YOUR_CALM ? Status.RESOURCE_EXHAUSTED : Status.INTERNAL,
-        `the server's response was refused: ${cause}`,
+        `this side reset the call's stream: ${cause}`,
         false,
       );
     }

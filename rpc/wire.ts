@@ -294,7 +294,7 @@ export class MessageReader {
    * @param maxMessageBytes Largest message accepted, before and after decompression.
    * @param onMessage Called with each whole message (bytes it may keep) and whether it came compressed.
    * @param onError Called once if a message on the chain fails (decompression, or `onMessage` throwing); nothing is delivered after.
-   * @param budget The stream's connection's budget for messages still arriving (message_budget.ts): a message cut across reads is charged as it grows, and gives its bytes back when it is complete or the reader stops.
+   * @param budget The stream's connection's budget for messages still arriving (message_budget.ts): a message cut across reads is charged its declared size at its prefix, and gives it back when it is complete or the reader stops.
    */
   constructor(
     readonly maxMessageBytes: number,
@@ -334,7 +334,8 @@ export class MessageReader {
   push(bytes: Uint8Array): void {
     let pos = 0;
     const len = bytes.length;
-    while (pos < len) {
+    // Stopped by a message delivered below (its call ended): nothing more is taken or charged.
+    while (pos < len && !this.#stopped) {
       if (this.#msg === null) {
         let flag: number, size: number;
         if (this.#prefixFill === 0 && len - pos >= PREFIX_BYTES) {

@@ -107,10 +107,10 @@ Deno.test("launch(): a response this host refuses is not reported as the plugin'
   // before, "stream reset by the server (HTTP/2 error code 11)" and "(… code 3)".
   const huge = await pingError("huge-trailers=100");
   assertEquals(huge.code, Status.RESOURCE_EXHAUSTED, huge.message);
-  assert(huge.message.includes("refused: response header list above"), huge.message);
+  assert(huge.message.includes("stream: response header list above"), huge.message);
   const overflow = await pingError("window-overflow");
   assertEquals(overflow.code, Status.INTERNAL, overflow.message);
-  assert(overflow.message.includes("refused: stream window above 2^31-1"), overflow.message);
+  assert(overflow.message.includes("stream: stream window above 2^31-1"), overflow.message);
 });
 
 /**

@@ -13,6 +13,8 @@ import { DEFAULT_H2_LIMITS } from "../../h2/connection.ts";
 import { MessageBudget } from "../../rpc/message_budget.ts";
 import { PartialMessage, WHOLE_AT_ONCE } from "../../rpc/partial_message.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
+import { messagePrefix, MessageReader } from "../../rpc/wire.ts";
+import { concat } from "../h2/_h2client.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 
 Deno.test("message budget: by default every stream of a connection may have a 1 MiB message on the way", () => {
@@ -52,5 +54,23 @@ Deno.test("message budget: a message admitted is never refused part-way; the nex
   assert(/maxPartialMessageBytes/.test(refused.message), refused.message);
   large.release();
   small.release();
+  assertEquals(budget.held, 0);
+});
+
+Deno.test("message budget: a reader stopped by the message it delivers takes nothing more of the bytes, nor of the budget", () => {
+  const budget = new MessageBudget(1 << 20);
+  const got: number[] = [];
+  const reader: MessageReader = new MessageReader(
+    1 << 20,
+    (m) => {
+      got.push(m.length);
+      reader.stop(); // the call ended on its first message
+    },
+    undefined,
+    budget,
+  );
+  // One whole message, then the start of a second (cut across reads: it would be charged).
+  reader.push(concat(messagePrefix(3), new Uint8Array(3), messagePrefix(1000), new Uint8Array(10)));
+  assertEquals(got, [3]);
   assertEquals(budget.held, 0);
 });

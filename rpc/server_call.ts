@@ -71,10 +71,10 @@ export interface CallOptions {
   maxMessageBytes: number;
   /**
    * Most bytes the messages still arriving on one connection's streams hold
-   * together; a stream whose message would pass it while others hold some
-   * fails with RESOURCE_EXHAUSTED (one stream alone may still receive a
-   * message up to `maxMessageBytes`).
-   * @default {67108864}
+   * together, counted by their declared sizes; a message that would pass it
+   * while others are on the way fails with RESOURCE_EXHAUSTED at its prefix
+   * (one stream alone may still receive a message up to `maxMessageBytes`).
+   * @default {268435456}
    */
   maxPartialMessageBytes?: number;
   /** Where handler failures are logged, and what `call.logger` writes through. */

@@ -57,7 +57,7 @@ export interface EngineOptions {
    * The native engine's bound on the bytes the messages still arriving on
    * one connection's streams hold together (see `serve()`'s option).
    * grpc-js ignores it.
-   * @default {67108864}
+   * @default {268435456}
    */
   maxPartialMessageBytes?: number;
   /** Where the engine logs. */

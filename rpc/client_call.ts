@@ -595,6 +595,7 @@ class ClientCall implements StreamHandler {
           while (true) {
             const next = call.#queue.shift();
             if (next) {
+              call.#reader.taken(next);
               if (call.#held && call.#queue.length + call.#reader.backlog < QUEUE_HIGH_WATER) {
                 call.#stream?.consumed(call.#held);
                 call.#held = 0;

@@ -398,6 +398,7 @@ class Call implements StreamHandler, CallContext {
     }
     const req = this.#single;
     this.#single = null;
+    this.#reader.taken(req);
     this.#runSingle(req);
   }
 
@@ -406,6 +407,7 @@ class Call implements StreamHandler, CallContext {
       const next = this.#queue.shift();
       if (next) {
         if (this.#queueCompressed) this.#requestCompressed = this.#queueCompressed.shift()!;
+        this.#reader.taken(next);
         if (this.#held && this.#queue.length + this.#reader.backlog < QUEUE_HIGH_WATER) {
           this.#stream.consumed(this.#held);
           this.#held = 0;

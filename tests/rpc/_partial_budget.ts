@@ -18,6 +18,7 @@ import { concat, dataFrame } from "../h2/_h2client.ts";
 
 export { concat, dataFrame };
 export { type Frame, header, headersFrame, requestHeaders } from "../h2/_h2client.ts";
+import { type Frame, header } from "../h2/_h2client.ts";
 export { FrameReader, PING, pingAcked, writeAll } from "../h2/_socket_frames.ts";
 
 /** The budget the tests set: 256 KiB. */
@@ -61,4 +62,17 @@ export function messageFrames(
   end = false,
 ): Uint8Array {
   return dataFrames(id, messageBytes(size, from, to), end);
+}
+
+/** A compressed gRPC message: its prefix (flag 1) and `body` (already gzip). */
+export function compressedMessage(body: Uint8Array): Uint8Array {
+  const prefix = new Uint8Array(5);
+  prefix[0] = 1;
+  new DataView(prefix.buffer).setUint32(1, body.length);
+  return concat(prefix, body);
+}
+
+/** The frame that carries stream `id`'s grpc-status, if its status came. */
+export function statusOf(frames: Frame[], id: number): Frame | undefined {
+  return frames.find((f) => f.streamId === id && f.headers && header(f.headers, "grpc-status"));
 }

@@ -14,49 +14,28 @@
  * @module
  */
 
-import { launch } from "../../host/launch.ts";
-import { createLogger } from "../../log/logger.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
 import { H2Error } from "../../h2/frame.ts";
 import { EchoDefinition } from "../fixtures/echo.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
-import { withTempDir } from "../_util/host.ts";
-import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
-import { BUDGET, LARGE } from "./_partial_budget.ts";
-
-/** Where the plugin's socket directory is made. */
-const TMP = Deno.env.get("TMPDIR") ?? "/tmp";
+import { LARGE } from "./_partial_budget.ts";
+import { withRawPlugin } from "./_budget_peers.ts";
 
 Deno.test("client: calls of one connection together hold at most maxPartialMessageBytes of responses still arriving; one alone may hold a large one; the refused stream is reset", () =>
-  withTempDir(async (dir) => {
-    const lines: string[] = [];
-    const plugin = await launch({
-      cmd: [DENO, "run", ...pluginFlags([dir, TMP]), ROOT + "tests/fixtures/raw_partial_plugin.ts"],
-      cwd: dir,
-      handshake: { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello" },
-      autoMtls: false,
-      maxPartialMessageBytes: BUDGET,
-      logger: createLogger({ level: "trace", write: (l) => lines.push(l) }),
-    });
-    try {
-      const echo = plugin.client(EchoDefinition);
-      let trailers: Record<string, (string | Uint8Array)[]> = {};
-      const first = echo.later("first", { onTrailers: (md) => (trailers = md) })
-        .then((v) => v, (e) => e);
-      const second = echo.later("second").then(() => null, (e) => e);
-      const err = await second;
-      assert(err instanceof RpcError, `the second call gave ${err}`);
-      assertEquals(err.code, Status.RESOURCE_EXHAUSTED, err.message);
-      assert(
-        /maxPartialMessageBytes \(262144 bytes\).*raise/.test(err.message),
-        `the refusal's message does not name the option and its fix: ${err.message}`,
-      );
-      const answer = await first;
-      assertEquals(typeof answer === "string" ? answer.length : answer, LARGE);
-      assertEquals(trailers["x-second-reset"], [String(H2Error.CANCEL)]);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; the host's log:\n${lines.join("\n")}`);
-    } finally {
-      await plugin.kill();
-    }
+  withRawPlugin([], async (plugin) => {
+    const echo = plugin.client(EchoDefinition);
+    let trailers: Record<string, (string | Uint8Array)[]> = {};
+    const first = echo.later("first", { onTrailers: (md) => (trailers = md) })
+      .then((v) => v, (e) => e);
+    const second = echo.later("second").then(() => null, (e) => e);
+    const err = await second;
+    assert(err instanceof RpcError, `the second call gave ${err}`);
+    assertEquals(err.code, Status.RESOURCE_EXHAUSTED, err.message);
+    assert(
+      /maxPartialMessageBytes \(262144 bytes\).*raise/.test(err.message),
+      `the refusal's message does not name the option and its fix: ${err.message}`,
+    );
+    const answer = await first;
+    assertEquals(typeof answer === "string" ? answer.length : answer, LARGE);
+    assertEquals(trailers["x-second-reset"], [String(H2Error.CANCEL)]);
   }));

@@ -20,113 +20,72 @@ import * as h2 from "../../h2/frame.ts";
 import { percentDecode } from "../../rpc/wire.ts";
 import { Status } from "../../rpc/status.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
-import { withTempDir } from "../_util/host.ts";
-import { hostEnv, startDirect } from "../_util/direct.ts";
-import { DENO, pluginFlags, ROOT } from "../_util/plugin.ts";
 import * as raw from "./_partial_budget.ts";
+import { withBudgetConnection } from "./_budget_peers.ts";
 
 const { BUDGET, CHAT_PATH, FIRST_PART, LARGE, LATER_PATH, SMALL_PART } = raw;
 const { concat, dataFrame, header, headersFrame, messageFrames, requestHeaders, writeAll } = raw;
-type Frame = raw.Frame;
-
-/** The grpc-status of stream `id`, if its status came. */
-function statusOf(frames: Frame[], id: number): Frame | undefined {
-  return frames.find((f) => f.streamId === id && f.headers && header(f.headers, "grpc-status"));
-}
+const { statusOf } = raw;
 
 Deno.test("server: streams together hold at most maxPartialMessageBytes of requests still arriving; one alone may hold a large one; bytes go back", () =>
-  withTempDir(async (dir) => {
-    const p = startDirect(
-      [
-        DENO,
-        "run",
-        ...pluginFlags([dir]),
-        ROOT + "tests/fixtures/plugin.ts",
-        "--log-level=warn",
-        `--max-partial-message-bytes=${BUDGET}`,
-      ],
-      { cwd: dir, env: hostEnv(dir) },
+  withBudgetConnection(async ({ sock, reader }) => {
+    /** Sends `frames` and a PING; resolves once its ACK says they were all handled. */
+    const step = async (what: string, ...frames: Uint8Array[]) => {
+      reader.frames = [];
+      await writeAll(sock, concat(...frames, raw.PING));
+      await reader.until(raw.pingAcked, `the PING ACK after ${what}`);
+    };
+    const open = (id: number) => headersFrame(id, requestHeaders(LATER_PATH));
+
+    // Stream 1 alone, a bidi call: half of a 3 MiB request, its whole buffer (12 times the budget).
+    await step(
+      "stream 1's half",
+      headersFrame(1, requestHeaders(CHAT_PATH)),
+      messageFrames(1, LARGE, 0, 5 + FIRST_PART),
     );
-    const info = await p.handshake;
-    const sock = await Deno.connect({ transport: "unix", path: info.address });
-    try {
-      const reader = new raw.FrameReader(sock);
-      // The PING ACK follows the server's SETTINGS and its connection window. Ours: room
-      // for the 3 MiB answer.
-      const window = 1 << 30;
-      await writeAll(
-        sock,
-        concat(
-          h2.CLIENT_PREFACE,
-          h2.settingsFrame([[h2.Setting.INITIAL_WINDOW_SIZE, window]]),
-          h2.windowUpdateFrame(0, window),
-          raw.PING,
-        ),
-      );
-      await reader.until(raw.pingAcked, "the first PING ACK");
-      reader.frames = [];
-      /** Sends `frames` and a PING; resolves once its ACK says they were all handled. */
-      const step = async (what: string, ...frames: Uint8Array[]) => {
-        reader.frames = [];
-        await writeAll(sock, concat(...frames, raw.PING));
-        await reader.until(raw.pingAcked, `the PING ACK after ${what}`);
-      };
-      const open = (id: number) => headersFrame(id, requestHeaders(LATER_PATH));
+    assertEquals(statusOf(reader.frames, 1), undefined, "stream 1 alone was refused");
+    // Stream 3: 1 KiB of another: refused, with a status that names the option.
+    await step("stream 3's start", open(3), messageFrames(3, LARGE, 0, 5 + SMALL_PART));
+    const refused = statusOf(reader.frames, 3);
+    assert(refused, "stream 3 was not refused though stream 1 holds 12 times the budget");
+    assertEquals(header(refused.headers, "grpc-status"), String(Status.RESOURCE_EXHAUSTED));
+    const message = percentDecode(header(refused.headers, "grpc-message") ?? "");
+    assert(
+      /maxPartialMessageBytes \(262144 bytes\).*raise/.test(message),
+      `the refusal's message does not name the option and its fix: ${message}`,
+    );
+    // Stream 1's message completes (its call goes on): its bytes go back.
+    await step("stream 1's rest", messageFrames(1, LARGE, 5 + FIRST_PART, 5 + LARGE));
+    assertEquals(statusOf(reader.frames, 1), undefined, "stream 1 was refused");
 
-      // Stream 1 alone, a bidi call: half of a 3 MiB request, its whole buffer (12 times the budget).
+    // Exactly the budget on two streams, by their declared sizes (192 KiB + 64 KiB, each
+    // partly sent): all of the first two's went back.
+    const fill = async (a: number, b: number) => {
       await step(
-        "stream 1's half",
-        headersFrame(1, requestHeaders(CHAT_PATH)),
-        messageFrames(1, LARGE, 0, 5 + FIRST_PART),
+        `streams ${a} and ${b}`,
+        open(a),
+        messageFrames(a, BUDGET - (64 << 10), 0, 5 + SMALL_PART),
+        open(b),
+        messageFrames(b, 64 << 10, 0, 5 + SMALL_PART),
       );
-      assertEquals(statusOf(reader.frames, 1), undefined, "stream 1 alone was refused");
-      // Stream 3: 1 KiB of another: refused, with a status that names the option.
-      await step("stream 3's start", open(3), messageFrames(3, LARGE, 0, 5 + SMALL_PART));
-      const refused = statusOf(reader.frames, 3);
-      assert(refused, "stream 3 was not refused though stream 1 holds 12 times the budget");
-      assertEquals(header(refused.headers, "grpc-status"), String(Status.RESOURCE_EXHAUSTED));
-      const message = percentDecode(header(refused.headers, "grpc-message") ?? "");
-      assert(
-        /maxPartialMessageBytes \(262144 bytes\).*raise/.test(message),
-        `the refusal's message does not name the option and its fix: ${message}`,
+      assertEquals(statusOf(reader.frames, a), undefined, `stream ${a} was refused`);
+      assertEquals(
+        statusOf(reader.frames, b),
+        undefined,
+        `stream ${b} was refused: bytes leaked`,
       );
-      // Stream 1's message completes (its call goes on): its bytes go back.
-      await step("stream 1's rest", messageFrames(1, LARGE, 5 + FIRST_PART, 5 + LARGE));
-      assertEquals(statusOf(reader.frames, 1), undefined, "stream 1 was refused");
-
-      // Exactly the budget on two streams, by their declared sizes (192 KiB + 64 KiB, each
-      // partly sent): all of the first two's went back.
-      const fill = async (a: number, b: number) => {
-        await step(
-          `streams ${a} and ${b}`,
-          open(a),
-          messageFrames(a, BUDGET - (64 << 10), 0, 5 + SMALL_PART),
-          open(b),
-          messageFrames(b, 64 << 10, 0, 5 + SMALL_PART),
-        );
-        assertEquals(statusOf(reader.frames, a), undefined, `stream ${a} was refused`);
-        assertEquals(
-          statusOf(reader.frames, b),
-          undefined,
-          `stream ${b} was refused: bytes leaked`,
-        );
-      };
-      await fill(5, 7);
-      // Reset by the client, they give it back.
-      await step(
-        "the resets",
-        h2.rstStreamFrame(5, h2.H2Error.CANCEL),
-        h2.rstStreamFrame(7, h2.H2Error.CANCEL),
-      );
-      await fill(9, 11);
-      // Stream 1's call ends well: its message was taken whole.
-      reader.frames = [];
-      await writeAll(sock, dataFrame(1, new Uint8Array(0), true));
-      await reader.until((f) => statusOf(f, 1) !== undefined, "stream 1's status");
-      assertEquals(header(statusOf(reader.frames, 1)!.headers, "grpc-status"), "0");
-    } finally {
-      sock.close();
-      p.child.kill("SIGTERM");
-      await p.status;
-    }
+    };
+    await fill(5, 7);
+    // Reset by the client, they give it back.
+    await step(
+      "the resets",
+      h2.rstStreamFrame(5, h2.H2Error.CANCEL),
+      h2.rstStreamFrame(7, h2.H2Error.CANCEL),
+    );
+    await fill(9, 11);
+    // Stream 1's call ends well: its message was taken whole.
+    reader.frames = [];
+    await writeAll(sock, dataFrame(1, new Uint8Array(0), true));
+    await reader.until((f) => statusOf(f, 1) !== undefined, "stream 1's status");
+    assertEquals(header(statusOf(reader.frames, 1)!.headers, "grpc-status"), "0");
   }));

@@ -1,0 +1,107 @@
+/**
+ * A gzip-compressed request counts toward `maxPartialMessageBytes` by what it
+ * decompresses to, until its call takes it: a few KiB of gzip can come to the
+ * message limit, so without this a peer could make one connection's streams
+ * hold 128 times the limit for 128 small messages. The fixture plugin
+ * (serve(), the native engine) with a 256 KiB budget, a raw HTTP/2 client on
+ * its unix socket. Two streams (the unary Echo/Later) each send a 1 MiB
+ * request as 1 KiB of gzip and leave their requests open, so their calls
+ * hold them: the first decompressed is held (one stream alone may: four
+ * times the budget), the other refused with RESOURCE_EXHAUSTED naming the
+ * option. The held one's request ends and its call takes it and answers;
+ * then a second pair behaves the same (the bytes went back), its held one
+ * is reset by the client, and a third pair again (they went back again).
+ * A streaming call (Echo/Chat) whose handler has taken its gzip request holds
+ * nothing of the budget while the call goes on: a fourth pair has one held.
+ *
+ * @module
+ */
+
+import * as h2 from "../../h2/frame.ts";
+import { gzip, percentDecode } from "../../rpc/wire.ts";
+import { Status } from "../../rpc/status.ts";
+import { assert, assertEquals } from "../_util/assert.ts";
+import * as raw from "./_partial_budget.ts";
+import { withBudgetConnection } from "./_budget_peers.ts";
+
+const { CHAT_PATH, LATER_PATH } = raw;
+const { compressedMessage, concat, dataFrame, dataFrames, header, headersFrame } = raw;
+const { requestHeaders, statusOf, writeAll } = raw;
+type Frame = raw.Frame;
+
+/** The calls' deadline: far off, only so that a missing refusal fails the test instead of hanging it. */
+const DEADLINE = "20S";
+/** What each request decompresses to: 1 MiB, four times the budget. */
+const INFLATED = 1 << 20;
+
+Deno.test("server: gzip requests count toward maxPartialMessageBytes by their decompressed size until the call takes them", () =>
+  withBudgetConnection(async ({ sock, reader }) => {
+    const bomb = compressedMessage(await gzip(new Uint8Array(INFLATED).fill(0x61)));
+    assert(bomb.length < 8 << 10, `the gzip request is ${bomb.length} bytes`);
+    /** Sends `frames` and a PING; resolves once its ACK says they were all handled. */
+    const step = async (what: string, ...frames: Uint8Array[]) => {
+      reader.frames = [];
+      await writeAll(sock, concat(...frames, raw.PING));
+      await reader.until(raw.pingAcked, `the PING ACK after ${what}`);
+    };
+    /** Stream `id`'s Later call with the gzip request, its request left open. */
+    const open = (id: number) =>
+      concat(
+        headersFrame(
+          id,
+          requestHeaders(LATER_PATH, [["grpc-encoding", "gzip"], ["grpc-timeout", DEADLINE]]),
+        ),
+        dataFrames(id, bomb),
+      );
+    /**
+     * Streams `a` and `b` send their requests together: the one decompressed first is held
+     * (alone, four times the budget), the other refused, with a status that names the
+     * option; the held one's request then ends, and its call takes it and answers.
+     */
+    const pair = async (a: number, b: number) => {
+      reader.frames = [];
+      await writeAll(sock, concat(open(a), open(b)));
+      const one = (f: Frame[]) => statusOf(f, a) ?? statusOf(f, b);
+      // Without the refusal, the calls' deadline ends them (DEADLINE_EXCEEDED): no hang.
+      await reader.until((f) => one(f) !== undefined, `a status on stream ${a} or ${b}`);
+      const refused = one(reader.frames)!;
+      assertEquals(
+        header(refused.headers, "grpc-status"),
+        String(Status.RESOURCE_EXHAUSTED),
+        `stream ${refused.streamId}: ${
+          percentDecode(header(refused.headers, "grpc-message") ?? "")
+        }`,
+      );
+      const message = percentDecode(header(refused.headers, "grpc-message") ?? "");
+      assert(
+        /maxPartialMessageBytes \(262144 bytes\).*raise/.test(message),
+        `the refusal's message does not name the option and its fix: ${message}`,
+      );
+      return refused.streamId === a ? b : a;
+    };
+    const answered = async (id: number) => {
+      await writeAll(sock, dataFrame(id, new Uint8Array(0), true));
+      await reader.until((f) => statusOf(f, id) !== undefined, `stream ${id}'s status`);
+      assertEquals(header(statusOf(reader.frames, id)!.headers, "grpc-status"), "0");
+    };
+
+    // One held, one refused; the held one taken by its call.
+    await answered(await pair(1, 3));
+    // Its bytes went back: again one held (not both refused), and reset by the client.
+    const kept = await pair(5, 7);
+    await step(`stream ${kept}'s reset`, h2.rstStreamFrame(kept, h2.H2Error.CANCEL));
+    // Its bytes went back too.
+    await answered(await pair(9, 11));
+    // A streaming call's message counts until its handler takes it: Echo/Chat's has, once
+    // its answer's headers come; its call still open, a pair again has one held.
+    reader.frames = [];
+    await writeAll(
+      sock,
+      concat(
+        headersFrame(13, requestHeaders(CHAT_PATH, [["grpc-encoding", "gzip"]])),
+        dataFrames(13, bomb),
+      ),
+    );
+    await reader.until((f) => f.some((x) => x.streamId === 13 && x.headers), "Chat's answer");
+    await answered(await pair(15, 17));
+  }));

@@ -933,6 +933,25 @@ Deno.test("client call: a response that decompresses past maxMessageBytes is RES
   await finish(peer);
 });
 
+Deno.test("client call: a gzip response counts toward the channel's budget by its decompressed size until the caller reads it", async () => {
+  const { peer, channel, client } = scripted([], 2 << 20);
+  const responses = client.chat([])[Symbol.asyncIterator]();
+  await requestOf(peer, 1);
+  const text = "a".repeat(1 << 20);
+  peer.send(
+    headersFrame(1, [...OK_HEADERS, ["grpc-encoding", "gzip"]]),
+    dataFrame(1, grpcMessage(await gzip(enc.encode(JSON.stringify(text))), true)),
+  );
+  await until(() => channel.budget.held > 1 << 20, "the decompressed response charged");
+  const first = await responses.next();
+  assertEquals((first.value as string).length, text.length);
+  // Read, the call still open: its bytes went back.
+  assertEquals(channel.budget.held, 0);
+  peer.send(headersFrame(1, [["grpc-status", "0"]], true));
+  assertEquals((await responses.next()).done, true);
+  await finish(peer);
+});
+
 Deno.test("client call: compressed responses without a grpc-encoding gzip are INTERNAL", async () => {
   const { peer, client } = scripted();
   const none = client.echo("a");

@@ -141,6 +141,7 @@ export async function startupFunctions(
     const child = new Deno.Command(deno, {
       args: [
         "run",
+        "--no-config",
         "-A",
         v8ProfileFlag(log),
         bundle,

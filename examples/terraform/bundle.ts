@@ -8,7 +8,7 @@
  * node_modules and no repository next to it.
  *
  * ```sh
- * deno run --allow-read --allow-write --allow-run --allow-env examples/terraform/bundle.ts OUT_DIR [--socket-dir=DIR] [--deno=PATH]
+ * deno run --allow-read --allow-write --allow-run --allow-env --allow-net examples/terraform/bundle.ts OUT_DIR [--socket-dir=DIR] [--deno=PATH]
  * ```
  *
  * `--socket-dir` is where the provider's socket goes: Terraform's `$TMPDIR`
@@ -21,6 +21,7 @@
  */
 
 import { eagerCompileBundle } from "../../scripts/eager_compile.ts";
+import { firstCallFunctions } from "./first_calls.ts";
 import { generateCertificate } from "../../tls/mod.ts";
 import { PROTOCOL_VERSION, TERRAFORM_HANDSHAKE } from "./tfplugin6/mod.ts";
 
@@ -58,6 +59,9 @@ export class BundleError extends Error {
 export function providerFlags(socketDir: string): string[] {
   return [
     "--no-prompt",
+    // Deno looks for a deno.json from the script's directory up: a user's Deno project
+    // holding the executable would apply its config to the bundle (a broken one stops it).
+    "--no-config",
     "--allow-env=TF_PLUGIN_MAGIC_COOKIE,PLUGIN_*,TMPDIR",
     "--allow-net",
     `--allow-read=.,${socketDir}`,
@@ -91,14 +95,20 @@ export async function bundleProvider(outDir: string, options: BundleOptions = {}
   if (!res.success) {
     throw new BundleError(`deno bundle failed:\n${new TextDecoder().decode(res.stderr)}`);
   }
-  // The functions a launch runs before its handshake line, compiled eagerly
-  // (and so kept in Deno's code cache): profiled under AutoMTLS, as Terraform launches it.
+  // The functions a launch runs, compiled eagerly (and so kept in Deno's code
+  // cache): profiled to its handshake line and its stop under AutoMTLS, as
+  // Terraform launches it, and through Terraform's calls made by our host.
   const client = await generateCertificate({ extKeyUsages: ["clientAuth"] });
-  await eagerCompileBundle(js, [{
-    [TERRAFORM_HANDSHAKE.magicCookieKey]: TERRAFORM_HANDSHAKE.magicCookieValue,
-    PLUGIN_PROTOCOL_VERSIONS: String(PROTOCOL_VERSION),
-    PLUGIN_CLIENT_CERT: client.certPem,
-  }], options.bundler);
+  await eagerCompileBundle(
+    js,
+    [{
+      [TERRAFORM_HANDSHAKE.magicCookieKey]: TERRAFORM_HANDSHAKE.magicCookieValue,
+      PLUGIN_PROTOCOL_VERSIONS: String(PROTOCOL_VERSION),
+      PLUGIN_CLIENT_CERT: client.certPem,
+    }],
+    options.bundler,
+    await firstCallFunctions(js, options.bundler),
+  );
   const exe = `${outDir}/${EXECUTABLE}`;
   const shebang = `#!/usr/bin/env -S ${options.deno ?? "deno"} run ${
     providerFlags(socketDir).join(" ")

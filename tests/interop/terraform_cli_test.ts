@@ -365,6 +365,9 @@ for (const { label, get, missing } of CLIS) {
       // deno from the PATH: a full path can push the "#!" line over the 255 bytes Linux reads.
       const exe = await bundleProvider(bundleDir, { socketDir: ws.tmp });
       assert(!/\bimport\(/.test(await Deno.readTextFile(exe)), "the bundle has a dynamic import");
+      // Deno looks for a config from the script's directory up: a broken one above the
+      // executable (a user's Deno project holding it) must not reach the bundle.
+      await Deno.writeTextFile(`${dir}/deno.json`, "{ not json");
       await ws.init(bundleDir);
       await shortLifecycle(ws, checked(ws, exe));
     }),

@@ -13,17 +13,14 @@ import { lazyFunctionsThroughCalls } from "../../scripts/call_profile.ts";
 import { exampleProvider } from "./provider.ts";
 import {
   encodeDynamic,
+  hasErrors,
   objectType,
   type ObjectValue,
   PROTOCOL_VERSION,
   providerDefinition,
   TERRAFORM_HANDSHAKE,
 } from "./tfplugin6/mod.ts";
-import {
-  type Diagnostic,
-  Diagnostic_Severity,
-  type DynamicValue,
-} from "./gen/tfplugin6/tfplugin6_pb.ts";
+import type { Diagnostic, DynamicValue } from "./gen/tfplugin6/tfplugin6_pb.ts";
 
 type Provider = ServiceClient<typeof providerDefinition>;
 
@@ -42,10 +39,9 @@ async function ok<T extends { diagnostics: Diagnostic[] }>(
   res: Promise<T>,
 ): Promise<T> {
   const r = await res;
-  const errors = r.diagnostics.filter((d) => d.severity === Diagnostic_Severity.ERROR);
-  if (errors.length) {
+  if (hasErrors(r.diagnostics)) {
     throw new ProfileCallError(
-      `${what} answered ${errors.map((d) => `"${d.summary}: ${d.detail}"`).join(", ")}: ` +
+      `${what} answered ${r.diagnostics.map((d) => `"${d.summary}: ${d.detail}"`).join(", ")}: ` +
         "examples/terraform/first_calls.ts no longer makes the calls the provider accepts; fix its requests",
     );
   }

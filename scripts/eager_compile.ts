@@ -31,11 +31,48 @@ const PROFILE_TIMEOUT_MS = 10_000;
 const TOP_LEVEL_FUNCTION = /^(?:async )?function\*? ?([\w$]+) ?\(/;
 
 /**
+ * The line that ends the function declaration starting at `lines[start]`: the
+ * first candidate (the start line itself when it ends with "}", then every
+ * line that is a lone "}" at column 0) with which the declaration is a
+ * syntactically complete function. A lone "}" line inside a template literal
+ * or a comment of the body is not its end.
+ *
+ * @param lines The bundle's lines.
+ * @param start The declaration's first line.
+ * @returns The index of its last line, or -1 when no candidate completes it.
+ */
+function functionEnd(lines: readonly string[], start: number): number {
+  for (let end = start; end < lines.length; end++) {
+    if (end === start ? !lines[end].endsWith("}") : lines[end] !== "}") continue;
+    if (isCompleteFunction(lines.slice(start, end + 1).join("\n"))) return end;
+  }
+  return -1;
+}
+
+/**
+ * Whether `text` parses as one function expression (compiled, never run).
+ * `import.meta`, valid only in a module, is stood in for by an object.
+ *
+ * @param text A function declaration's text.
+ * @returns True when it parses.
+ */
+function isCompleteFunction(text: string): boolean {
+  try {
+    new Function(`"use strict"; return (${text.replaceAll("import.meta", "({})")});`);
+    return true;
+  } catch (e) {
+    if (e instanceof SyntaxError) return false;
+    throw e;
+  }
+}
+
+/**
  * Rewrites the named top-level function declarations of a bundle as
  * parenthesised function expressions assigned at the top of the file.
  *
  * @param source The bundle (esbuild's printing: a top-level declaration starts
- *   at column 0 and its closing brace is alone on a line at column 0).
+ *   at column 0 and its closing brace is alone on a line at column 0; a
+ *   declaration not printed so is left as it is).
  * @param names The functions to compile eagerly.
  * @returns The rewritten source and how many declarations were rewritten.
  * @example
@@ -56,19 +93,12 @@ export function hoistForEagerCompile(
   const rest: string[] = [];
   for (let i = 0; i < lines.length; i++) {
     const m = TOP_LEVEL_FUNCTION.exec(lines[i]);
-    if (!m || !names.has(m[1])) {
+    const end = m && names.has(m[1]) ? functionEnd(lines, i) : -1;
+    if (end < 0) { // not named, or not esbuild's printing: leave it
       rest.push(lines[i]);
       continue;
     }
-    let end = i;
-    if (!lines[i].endsWith("}")) {
-      while (end < lines.length && lines[end] !== "}") end++;
-    }
-    if (end === lines.length) { // not esbuild's printing: leave it
-      rest.push(lines[i]);
-      continue;
-    }
-    hoisted.push(`var ${m[1]} = (${lines.slice(i, end + 1).join("\n")});`);
+    hoisted.push(`var ${m![1]} = (${lines.slice(i, end + 1).join("\n")});`);
     i = end;
   }
   return { source: [...head, ...hoisted, ...rest].join("\n"), rewritten: hoisted.length };
@@ -121,6 +151,75 @@ export function lazyFunctionsInLog(log: string, bundlePath: string): Set<string>
   return names;
 }
 
+/** The bundle did not start (before or after its rewriting). */
+export class EagerCompileError extends Error {
+  /** @param message What went wrong and what to do. */
+  constructor(message: string) {
+    super(message);
+    this.name = "EagerCompileError";
+  }
+}
+
+/** What one launch of a bundle printed. */
+interface Launch {
+  /** Its first stdout line, or undefined when it printed none. */
+  line: string | undefined;
+  /** Its stderr (the first 64 KiB). */
+  stderr: string;
+}
+
+/** The most of a launch's stderr kept for an error message. */
+const STDERR_LIMIT = 64 * 1024;
+
+/**
+ * Launches `bundle` with `deno run`, reads its first stdout line, then closes
+ * that pipe (the host gone: a plugin stops) and waits for it to exit.
+ *
+ * @param bundle The bundle's path.
+ * @param env The launch's environment.
+ * @param deno The deno to run it with.
+ * @param flags More `deno run` flags.
+ * @returns What it printed.
+ */
+async function launchToFirstLine(
+  bundle: string,
+  env: Record<string, string>,
+  deno: string,
+  flags: string[] = [],
+): Promise<Launch> {
+  const child = new Deno.Command(deno, {
+    args: ["run", "--no-config", "-A", ...flags, bundle],
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // A plugin that prints no line, or does not stop once its stdout is gone, is killed.
+  const stuck = setTimeout(() => child.kill("SIGKILL"), PROFILE_TIMEOUT_MS);
+  const stderr = (async () => {
+    let text = "";
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
+      if (text.length < STDERR_LIMIT) text += chunk.slice(0, STDERR_LIMIT - text.length);
+    }
+    return text;
+  })();
+  try {
+    let out = "";
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    while (!out.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    await reader.cancel();
+    await child.status;
+    const nl = out.indexOf("\n");
+    return { line: nl < 0 ? undefined : out.slice(0, nl), stderr: await stderr };
+  } finally {
+    clearTimeout(stuck);
+  }
+}
+
 /**
  * The top-level functions V8 compiled lazily in one launch of `bundle` up to
  * its first stdout line and its stop when that pipe is closed: the
@@ -130,6 +229,7 @@ export function lazyFunctionsInLog(log: string, bundlePath: string): Set<string>
  * @param env The launch's environment (the magic cookie, protocol versions).
  * @param deno The deno to run it with.
  * @returns The functions' names.
+ * @throws {EagerCompileError} When the launch printed no line.
  */
 export async function startupFunctions(
   bundle: string,
@@ -138,29 +238,13 @@ export async function startupFunctions(
 ): Promise<Set<string>> {
   const log = await Deno.makeTempFile({ suffix: ".v8.log" });
   try {
-    const child = new Deno.Command(deno, {
-      args: [
-        "run",
-        "--no-config",
-        "-A",
-        v8ProfileFlag(log),
-        bundle,
-      ],
-      env,
-      stdin: "null",
-      stdout: "piped",
-      stderr: "null",
-    }).spawn();
-    // A plugin that prints no line, or does not stop once its stdout is gone, is killed.
-    const stuck = setTimeout(() => child.kill("SIGKILL"), PROFILE_TIMEOUT_MS);
-    try {
-      const reader = child.stdout.getReader();
-      await reader.read(); // the handshake line
-      reader.releaseLock();
-      await child.stdout.cancel(); // the host gone: the plugin stops
-      await child.status;
-    } finally {
-      clearTimeout(stuck);
+    const { line, stderr } = await launchToFirstLine(bundle, env, deno, [v8ProfileFlag(log)]);
+    if (line === undefined) {
+      throw new EagerCompileError(
+        `${bundle} printed no line when launched to be profiled (environment ${
+          JSON.stringify(env)
+        }); give an environment with which it prints its handshake line. Its stderr: ${stderr}`,
+      );
     }
     return lazyFunctionsInLog(await Deno.readTextFile(log), await Deno.realPath(bundle));
   } finally {
@@ -178,6 +262,7 @@ export async function startupFunctions(
  * @param deno The deno to profile with.
  * @param more Functions to make eager besides (from a profile of your own: a host's first calls).
  * @returns How many functions were made eager.
+ * @throws {EagerCompileError} When a launch printed no line (the bundle is then as it was).
  * @example
  * ```ts ignore
  * await eagerCompileBundle("out/plugin.js", [{ BASIC_PLUGIN: "hello" }]);
@@ -193,7 +278,17 @@ export async function eagerCompileBundle(
   for (const env of envs) {
     for (const name of await startupFunctions(bundle, env, deno)) names.add(name);
   }
-  const { source, rewritten } = hoistForEagerCompile(await Deno.readTextFile(bundle), names);
+  const original = await Deno.readTextFile(bundle);
+  const { source, rewritten } = hoistForEagerCompile(original, names);
   await Deno.writeTextFile(bundle, source);
+  // The rewritten bundle must still start; if not, it is put back as it was.
+  const { line, stderr } = await launchToFirstLine(bundle, envs[0] ?? {}, deno ?? Deno.execPath());
+  if (line === undefined) {
+    await Deno.writeTextFile(bundle, original);
+    throw new EagerCompileError(
+      `${bundle} printed no line once its start-up functions were made eager, so it was put back as it was bundled; ` +
+        `report the bundle (its printing is not what scripts/eager_compile.ts expects) or bundle without eagerCompileBundle. Its stderr: ${stderr}`,
+    );
+  }
   return rewritten;
 }

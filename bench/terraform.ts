@@ -155,6 +155,33 @@ export async function terraformSection(
   status: (message: string) => void,
   baselines: readonly TerraformBaseline[] = [],
 ): Promise<TerraformSection> {
+  // Terraform's TMPDIR, short: the bundle's "#!" line names it twice in the 255 bytes Linux
+  // reads, and one under `work` would leave no room for the bundle's start flags.
+  const tmp = await Deno.makeTempDir();
+  try {
+    return await measure(work, tmp, reps, status, baselines);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/**
+ * {@linkcode terraformSection} with Terraform's TMPDIR.
+ *
+ * @param work A scratch directory.
+ * @param tmp Terraform's TMPDIR, the bundles' socket directory.
+ * @param reps See {@linkcode terraformSection}.
+ * @param status Progress output.
+ * @param baselines The baselines' trees.
+ * @returns The markdown lines and the outright failures.
+ */
+async function measure(
+  work: string,
+  tmp: string,
+  reps: number,
+  status: (message: string) => void,
+  baselines: readonly TerraformBaseline[],
+): Promise<TerraformSection> {
   let cli: Cli;
   try {
     cli = await terraformCli();
@@ -173,7 +200,7 @@ export async function terraformSection(
       const dir = `${work}/tf-bundle`;
       await Deno.mkdir(dir, { recursive: true });
       // deno from the PATH: a full path can push the "#!" line over the 255 bytes Linux reads.
-      await bundleProvider(dir, { socketDir: `${work}/tf-tmp` });
+      await bundleProvider(dir, { socketDir: tmp });
       return dir;
     })(),
   ]);
@@ -197,7 +224,7 @@ export async function terraformSection(
           "-A",
           `${b.root}examples/terraform/bundle.ts`,
           dir,
-          `--socket-dir=${work}/tf-tmp`,
+          `--socket-dir=${tmp}`,
         ],
         cwd: b.root,
         stdout: "piped",
@@ -237,9 +264,8 @@ export async function terraformSection(
     const dir = `${work}/tf-${row.id}`;
     await Deno.mkdir(dir, { recursive: true });
     // Every row's TMPDIR is one directory, the one the bundle's flags name.
-    await Deno.mkdir(`${work}/tf-tmp`, { recursive: true });
     const ws = new Workspace(cli, dir, {
-      TMPDIR: `${work}/tf-tmp`,
+      TMPDIR: tmp,
       ...(row.tls ? {} : { TF_DISABLE_PLUGIN_TLS: "1" }),
     });
     if (row.go) {

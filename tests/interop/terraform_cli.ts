@@ -169,12 +169,13 @@ export class Workspace {
   /**
    * @param cli The CLI.
    * @param dir An empty directory.
-   * @param env Extra environment (TF_REATTACH_PROVIDERS, TF_DISABLE_PLUGIN_TLS, ...).
+   * @param env Extra environment (TF_REATTACH_PROVIDERS, TF_DISABLE_PLUGIN_TLS, ...); a
+   *   TMPDIR in it is the workspace's {@linkcode Workspace.tmp} (default `<dir>/.tmp`).
    */
   constructor(cli: Cli, dir: string, env: Record<string, string> = {}) {
     this.cli = cli;
     this.dir = dir;
-    this.tmp = `${dir}/.tmp`;
+    this.tmp = env.TMPDIR ?? `${dir}/.tmp`;
     this.env = {
       TF_CLI_CONFIG_FILE: `${dir}/.cli.tfrc`,
       CHECKPOINT_DISABLE: "1",

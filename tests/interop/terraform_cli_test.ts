@@ -39,7 +39,7 @@
  * (where each launch's socket goes) is empty again.
  */
 
-import { bundleProvider } from "../../examples/terraform/bundle.ts";
+import { bundleProvider, START_FLAGS } from "../../examples/terraform/bundle.ts";
 import { PROVIDER_ADDRESS } from "../../examples/terraform/provider.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { processesMatching, withTempDir } from "../_util/host.ts";
@@ -358,18 +358,28 @@ for (const { label, get, missing } of CLIS) {
     name: name("the bundled single file (#!/usr/bin/env -S deno run): plan, apply, plan, destroy"),
     ignore: missing !== undefined,
     fn: withCli(async (cli, dir) => {
-      const ws = new Workspace(cli, `${dir}/work`);
-      const bundleDir = `${dir}/bundle`;
-      await Deno.mkdir(ws.dir);
-      await Deno.mkdir(bundleDir);
-      // deno from the PATH: a full path can push the "#!" line over the 255 bytes Linux reads.
-      const exe = await bundleProvider(bundleDir, { socketDir: ws.tmp });
-      assert(!/\bimport\(/.test(await Deno.readTextFile(exe)), "the bundle has a dynamic import");
-      // Deno looks for a config from the script's directory up: a broken one above the
-      // executable (a user's Deno project holding it) must not reach the bundle.
-      await Deno.writeTextFile(`${dir}/deno.json`, "{ not json");
-      await ws.init(bundleDir);
-      await shortLifecycle(ws, checked(ws, exe));
+      // A TMPDIR of Deno.makeTempDir()'s short name, and deno from the PATH: the "#!" line
+      // names TMPDIR twice in the 255 bytes Linux reads, and has room for bundle.ts's start
+      // flags only with a short one.
+      const tmp = await Deno.makeTempDir();
+      try {
+        const ws = new Workspace(cli, `${dir}/work`, { TMPDIR: tmp });
+        const bundleDir = `${dir}/bundle`;
+        await Deno.mkdir(ws.dir);
+        await Deno.mkdir(bundleDir);
+        const exe = await bundleProvider(bundleDir, { socketDir: ws.tmp });
+        const text = await Deno.readTextFile(exe);
+        assert(!/\bimport\(/.test(text), "the bundle has a dynamic import");
+        const line = text.slice(0, text.indexOf("\n"));
+        assert(START_FLAGS.every((f) => line.includes(` ${f} `)), `start flags missing: ${line}`);
+        // Deno looks for a config from the script's directory up: a broken one above the
+        // executable (a user's Deno project holding it) must not reach the bundle.
+        await Deno.writeTextFile(`${dir}/deno.json`, "{ not json");
+        await ws.init(bundleDir);
+        await shortLifecycle(ws, checked(ws, exe));
+      } finally {
+        await Deno.remove(tmp, { recursive: true });
+      }
     }),
   });
 

@@ -21,12 +21,10 @@
  */
 
 import { eagerCompileBundle } from "../../scripts/eager_compile.ts";
+import { type Shebang, shebangLine, ShebangTooLongError } from "../../scripts/start_flags.ts";
 import { firstCallFunctions } from "./first_calls.ts";
 import { generateCertificate } from "../../tls/mod.ts";
 import { PROTOCOL_VERSION, TERRAFORM_HANDSHAKE } from "./tfplugin6/mod.ts";
-
-/** The longest "#!" line Linux reads (BINPRM_BUF_SIZE 256, less the newline). */
-const MAX_SHEBANG_BYTES = 255;
 
 /** The executable's name: Terraform runs `terraform-provider-<type>`. */
 export const EXECUTABLE = "terraform-provider-example";
@@ -70,70 +68,12 @@ export function providerFlags(socketDir: string): string[] {
 }
 
 /**
- * `deno run` flags that only make the bundle start sooner, in the order they
- * are given up when the "#!" line would be longer than Linux reads
- * (bench/README.md, "Start-up", twelfth round):
- *
- * - `--ext=js`: the executable has no extension, so Deno would take it for
- *   TypeScript and transpile it into its emit cache, and the transpiler drops
- *   the parentheses that make its start-up functions compile eagerly
- *   (scripts/eager_compile.ts): ~5 ms per launch.
- * - `--v8-flags=--no-enable-lazy-source-positions`: Deno has V8 capture a
- *   stack trace with line numbers for every `Error` made, and V8 finds a
- *   line by compiling the function again; while the bundle's top-level code
- *   runs that function is the whole file (`@msgpack/msgpack` makes an error
- *   at load): ~16 ms per launch. With the flag V8 keeps the lines with the
- *   code, in Deno's code cache too.
- */
-export const START_FLAGS: readonly string[] = [
-  "--ext=js",
-  "--v8-flags=--no-enable-lazy-source-positions",
-];
-
-/** The bundle's "#!" line, and the {@linkcode START_FLAGS} left off it to fit. */
-export interface Shebang {
-  /** The line, without its newline. */
-  line: string;
-  /** The start flags given up so that the line fits in 255 bytes. */
-  dropped: string[];
-}
-
-/**
- * The "#!" line of the bundle: `env -S` runs deno with the provider's
- * permissions and as many {@linkcode START_FLAGS} as fit in the 255 bytes
- * Linux reads (it cuts the rest off silently).
- *
- * @param deno The deno to run (a name on PATH or a path).
- * @param socketDir See {@linkcode providerFlags}.
- * @returns The line and the start flags left off it.
- * @throws {BundleError} When the line is too long even without the start flags.
- */
-export function shebangLine(deno: string, socketDir: string): Shebang {
-  const flags = [...START_FLAGS];
-  const dropped: string[] = [];
-  for (;;) {
-    const line = `#!/usr/bin/env -S ${deno} run ${
-      [...flags, ...providerFlags(socketDir)].join(" ")
-    }`;
-    const bytes = new TextEncoder().encode(line).length;
-    if (bytes <= MAX_SHEBANG_BYTES) return { line, dropped };
-    if (flags.length === 0) {
-      throw new BundleError(
-        `The "#!" line would be ${bytes} bytes, more than the ${MAX_SHEBANG_BYTES} Linux reads: ` +
-          "use a shorter socket directory, or deno from the PATH (the default) instead of a full path",
-      );
-    }
-    dropped.unshift(flags.pop()!);
-  }
-}
-
-/**
  * Bundles the provider into `<outDir>/terraform-provider-example`.
  *
  * @param outDir An existing directory.
  * @param options Socket directory and deno paths.
  * @returns The executable's path.
- * @throws {BundleError} When `deno bundle` fails, or the "#!" line cannot fit (see {@linkcode shebangLine}).
+ * @throws {BundleError} When `deno bundle` fails, or the "#!" line cannot fit.
  */
 export async function bundleProvider(outDir: string, options: BundleOptions = {}): Promise<string> {
   const socketDir = options.socketDir ?? (Deno.env.get("TMPDIR") || "/tmp");
@@ -142,7 +82,14 @@ export async function bundleProvider(outDir: string, options: BundleOptions = {}
       `The socket directory "${socketDir}" has a space: a shebang line cannot carry it`,
     );
   }
-  const shebang = shebangLine(options.deno ?? "deno", socketDir);
+  // As many start flags (scripts/start_flags.ts) as the 255 bytes of the "#!" line leave room for.
+  let shebang: Shebang;
+  try {
+    shebang = shebangLine(options.deno ?? "deno", providerFlags(socketDir));
+  } catch (err) {
+    if (!(err instanceof ShebangTooLongError)) throw err;
+    throw new BundleError(`${err.message} (the socket directory is named twice on it)`);
+  }
   const js = `${outDir}/${EXECUTABLE}.js`;
   const res = await new Deno.Command(options.bundler ?? Deno.execPath(), {
     args: ["bundle", "--platform=deno", "-o", js, new URL("./main.ts", import.meta.url).pathname],

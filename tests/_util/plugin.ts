@@ -5,6 +5,8 @@
  * @module
  */
 
+import { shebangLine } from "../../scripts/start_flags.ts";
+
 /** Absolute path of the repository root, with a trailing slash. */
 export const ROOT: string = new URL("../../", import.meta.url).pathname;
 
@@ -54,7 +56,8 @@ export function denoRunLine(
 
 /**
  * Bundles `examples/kv/plugin.ts` into one file and makes it an executable
- * with a shebang line carrying the plugin's flags: the stand-in for
+ * with a shebang line carrying the plugin's flags (and the start flags of
+ * scripts/start_flags.ts that fit): the stand-in for
  * `deno compile` (which needs a runtime download our machines cannot make).
  *
  * @param dir Where the bundle and the executable go.
@@ -76,10 +79,9 @@ export async function bundleKvPlugin(
   }
   const js = await Deno.readTextFile(bundle);
   const exe = `${dir}/kv-plugin`;
-  await Deno.writeTextFile(
-    exe,
-    `#!/usr/bin/env -S ${DENO} run ${pluginFlags(dirs).join(" ")}\n${js}`,
-  );
+  // The start flags that fit (the KV bundle makes no error at load: only --ext=js matters).
+  const { line } = shebangLine(DENO, pluginFlags(dirs));
+  await Deno.writeTextFile(exe, `${line}\n${js}`);
   await Deno.chmod(exe, 0o755);
   return { exe, js };
 }

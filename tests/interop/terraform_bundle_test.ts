@@ -12,35 +12,31 @@
 
 import { launch } from "../../host/mod.ts";
 import { createLogger } from "../../log/logger.ts";
-import {
-  BundleError,
-  bundleProvider,
-  shebangLine,
-  START_FLAGS,
-} from "../../examples/terraform/bundle.ts";
+import { bundleProvider, providerFlags } from "../../examples/terraform/bundle.ts";
+import { shebangLine, ShebangTooLongError, START_FLAGS } from "../../scripts/start_flags.ts";
 import { PROTOCOL_VERSION } from "../../examples/terraform/tfplugin6/mod.ts";
 import { TF_MAGIC_COOKIE } from "../_util/peers.ts";
 import { assert, withTempDir } from "../_util/host.ts";
 
-Deno.test("bundle.ts: the start flags on the #! line while they fit, the V8 flag given up first", () => {
-  const short = shebangLine("deno", "/tmp");
+Deno.test("start flags: on the provider's #! line while they fit, the V8 flag given up first", () => {
+  const short = shebangLine("deno", providerFlags("/tmp"));
   assert(short.dropped.length === 0, `dropped: ${short.dropped}`);
   for (const flag of START_FLAGS) assert(short.line.includes(` ${flag} `), short.line);
 
   const dir = `/tmp/${"d".repeat(40)}`;
-  const long = shebangLine("deno", dir);
+  const long = shebangLine("deno", providerFlags(dir));
   assert(long.dropped.join(" ") === START_FLAGS[1], `dropped: ${long.dropped}`);
   assert(long.line.includes(` ${START_FLAGS[0]} `) && long.line.includes(dir), long.line);
   assert(new TextEncoder().encode(long.line).length <= 255, `${long.line.length} bytes`);
 
   let err: unknown;
   try {
-    shebangLine("deno", `/tmp/${"d".repeat(120)}`);
+    shebangLine("deno", providerFlags(`/tmp/${"d".repeat(120)}`));
   } catch (e) {
     err = e;
   }
   assert(
-    err instanceof BundleError && /use a shorter socket directory/.test(err.message),
+    err instanceof ShebangTooLongError && /more than the 255 Linux reads/.test(err.message),
     `${err}`,
   );
 });

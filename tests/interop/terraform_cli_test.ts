@@ -39,7 +39,8 @@
  * (where each launch's socket goes) is empty again.
  */
 
-import { bundleProvider, START_FLAGS } from "../../examples/terraform/bundle.ts";
+import { bundleProvider } from "../../examples/terraform/bundle.ts";
+import { START_FLAGS } from "../../scripts/start_flags.ts";
 import { PROVIDER_ADDRESS } from "../../examples/terraform/provider.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { processesMatching, withTempDir } from "../_util/host.ts";

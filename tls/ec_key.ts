@@ -66,12 +66,15 @@ function pkcs8Of(
   ) as Uint8Array<ArrayBuffer>;
 }
 
-/** Base64url to bytes. */
-function fromBase64Url(text: string): Uint8Array {
-  return Uint8Array.from(
+/** A JWK coordinate (base64url) as `bytes` bytes, left-padded with zeros. */
+function coordinate(text: string, bytes: number): Uint8Array {
+  const raw = Uint8Array.from(
     atob(text.replaceAll("-", "+").replaceAll("_", "/")),
     (c) => c.charCodeAt(0),
   );
+  const out = new Uint8Array(bytes);
+  out.set(raw, bytes - raw.length);
+  return out;
 }
 
 /** A key pair of {@linkcode importedEcKeyPair}, with its PKCS#8. */
@@ -109,7 +112,8 @@ export async function importedEcKeyPair(
       true,
       ["verify"],
     );
-    const point = new Uint8Array([4, ...fromBase64Url(x!), ...fromBase64Url(y!)]);
+    const size = CURVES[curve].bytes;
+    const point = new Uint8Array([4, ...coordinate(x!, size), ...coordinate(y!, size)]);
     return { privateKey, publicKey, pkcs8: pkcs8Of(curve, scalar, point) };
   } finally {
     scalar.fill(0);

@@ -24,7 +24,7 @@ import {
   utf8,
 } from "./_der.ts";
 import { CURVE_KEY_TYPES, OID } from "./_oids.ts";
-import { importedEcKeyPair } from "./ec_key.ts";
+import { freshKeyPair } from "./ec_key.ts";
 import type { KeyType } from "./cert.ts";
 import { CertificateError } from "./errors.ts";
 import { derToPem, pemToDer } from "./pem.ts";
@@ -119,13 +119,8 @@ export async function makeAutoCertificate(
   const alg = algorithmOf(keyType);
   // P-256 and P-384 keys are imported, not generated: Deno's generateKey costs a one-time
   // 35-50 ms of CPU for them (tls/ec_key.ts).
-  const curve = keyType === "ecdsa-p256" ? "P-256" : keyType === "ecdsa-p384" ? "P-384" : null;
-  const imported = curve ? await importedEcKeyPair(curve) : null;
-  const keys = imported ??
-    await crypto.subtle.generateKey(alg.gen, true, ["sign", "verify"]) as CryptoKeyPair;
+  const { keys, pkcs8 } = await freshKeyPair(keyType, alg.gen);
   const spki = new Uint8Array(await crypto.subtle.exportKey("spki", keys.publicKey));
-  const pkcs8 = imported?.pkcs8 ??
-    new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
   const sigAlg = alg.rsa ? seq(oid(alg.sigOid), tlv(TAG.null)) : seq(oid(alg.sigOid));
   const name = seq(
     tlv(TAG.set, seq(oid(OID.organization), utf8("rpcplugin"))),

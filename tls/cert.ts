@@ -28,6 +28,7 @@ import * as pkijs from "pkijs";
 import { derToPem, pemToDer } from "./pem.ts";
 import { parseIpAddress } from "./_ip.ts";
 import { KEY_USAGE_BITS, OID } from "./_oids.ts";
+import { freshKeyPair } from "./ec_key.ts";
 import {
   decodeCertificate,
   describeCertificate,
@@ -351,10 +352,8 @@ export async function generateCertificate(
   const extKeyUsages = checkExtKeyUsages(options.extKeyUsages ?? ["serverAuth", "clientAuth"]);
   const issuer = options.issuer === undefined ? undefined : readIssuer(options.issuer);
 
-  const keys = await crypto.subtle.generateKey(spec.generate, true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
+  // P-256 and P-384 keys are imported, not generated (tls/ec_key.ts: 35-50 ms less).
+  const { keys, pkcs8: keyDer } = await freshKeyPair(keyType, spec.generate);
   const publicKeyInfo = pkijs.PublicKeyInfo.fromBER(
     await crypto.subtle.exportKey("spki", keys.publicKey),
   );
@@ -385,7 +384,6 @@ export async function generateCertificate(
   }
 
   const certDer = new Uint8Array(certificate.toSchema().toBER());
-  const keyDer = new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey));
   return {
     certPem: derToPem(certDer, "CERTIFICATE"),
     keyPem: derToPem(keyDer, "PRIVATE KEY"),

@@ -14,6 +14,7 @@
 
 import { bits, oid, seq, TAG, tlv, uint } from "./_der.ts";
 import { OID } from "./_oids.ts";
+import type { KeyType } from "./cert.ts";
 
 /** The curves {@linkcode importedEcKeyPair} makes keys on. */
 export type ImportedCurve = "P-256" | "P-384";
@@ -119,4 +120,36 @@ export async function importedEcKeyPair(
     scalar.fill(0);
     bare.fill(0);
   }
+}
+
+/** A key pair of {@linkcode freshKeyPair} and its private key as PKCS#8. */
+export interface FreshKeyPair {
+  /** The keys (the private one extractable). */
+  keys: CryptoKeyPair;
+  /** The private key, PKCS#8 DER. */
+  pkcs8: Uint8Array;
+}
+
+/**
+ * A fresh key pair of `keyType`: ECDSA P-256 and P-384 ones by
+ * {@linkcode importedEcKeyPair}, the others by `generateKey` with `algorithm`.
+ *
+ * @param keyType The key type.
+ * @param algorithm `generateKey`'s algorithm for the key type.
+ * @returns The keys and the private key's PKCS#8.
+ */
+export async function freshKeyPair(
+  keyType: KeyType,
+  algorithm: EcKeyGenParams | RsaHashedKeyGenParams | Algorithm,
+): Promise<FreshKeyPair> {
+  const curve = keyType === "ecdsa-p256" ? "P-256" : keyType === "ecdsa-p384" ? "P-384" : null;
+  if (curve) {
+    const { privateKey, publicKey, pkcs8 } = await importedEcKeyPair(curve);
+    return { keys: { privateKey, publicKey }, pkcs8 };
+  }
+  const keys = await crypto.subtle.generateKey(algorithm, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  return { keys, pkcs8: new Uint8Array(await crypto.subtle.exportKey("pkcs8", keys.privateKey)) };
 }

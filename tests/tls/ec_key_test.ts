@@ -2,8 +2,8 @@
  * tls/ec_key.ts: P-256 and P-384 keys made by importing a random scalar (no
  * `generateKey`, whose first call costs Deno 2.9.6 35-50 ms of CPU for these
  * curves): the pair signs and verifies, its PKCS#8 carries the public key, a
- * scalar outside [1, n-1] is drawn again, and the AutoMTLS certificate of
- * either curve is made without `generateKey`.
+ * scalar outside [1, n-1] is drawn again, and the AutoMTLS certificate and
+ * `generateCertificate()`'s of either curve are made without `generateKey`.
  *
  * @module
  */
@@ -11,7 +11,7 @@
 import { assert, assertEquals } from "../_util/assert.ts";
 import { importedEcKeyPair, isPrivateScalar } from "../../tls/ec_key.ts";
 import { makeAutoCertificate } from "../../tls/autocert.ts";
-import { parseCertificatePem } from "../../tls/mod.ts";
+import { generateCertificate, parseCertificatePem, pemToDer } from "../../tls/mod.ts";
 
 const HASH = { "P-256": "SHA-256", "P-384": "SHA-384" } as const;
 const ORDER_HEX = {
@@ -77,7 +77,7 @@ for (const curve of ["P-256", "P-384"] as const) {
   });
 }
 
-Deno.test("makeAutoCertificate: P-256 and P-384 certificates without generateKey", async () => {
+Deno.test("makeAutoCertificate and generateCertificate: P-256 and P-384 keys without generateKey", async () => {
   const subtle = crypto.subtle;
   const original = subtle.generateKey;
   let generated = 0;
@@ -87,8 +87,19 @@ Deno.test("makeAutoCertificate: P-256 and P-384 certificates without generateKey
   }) as typeof original;
   try {
     for (const keyType of ["ecdsa-p256", "ecdsa-p384"] as const) {
-      const cert = await makeAutoCertificate(keyType);
-      assertEquals(parseCertificatePem(cert.certPem).keyType, keyType);
+      const auto = await makeAutoCertificate(keyType);
+      assertEquals(parseCertificatePem(auto.certPem).keyType, keyType);
+      const made = await generateCertificate({ keyType });
+      assertEquals(parseCertificatePem(made.certPem).keyType, keyType);
+      // The key PEM is the certificate's key: it signs what the certificate's key verifies.
+      const key = await crypto.subtle.importKey(
+        "pkcs8",
+        pemToDer(made.keyPem, "PRIVATE KEY") as Uint8Array<ArrayBuffer>,
+        { name: "ECDSA", namedCurve: keyType === "ecdsa-p256" ? "P-256" : "P-384" },
+        false,
+        ["sign"],
+      );
+      assert(key.type === "private", "the key PEM does not import");
     }
     assertEquals(generated, 0);
     await makeAutoCertificate("ed25519");

@@ -18,18 +18,26 @@ export const MAX_SHEBANG_BYTES = 255;
 /**
  * `deno run` flags that only make a bundle start sooner, in the order they
  * are given up when the "#!" line would be longer than Linux reads
- * (bench/README.md, "Start-up", twelfth round):
+ * (bench/README.md, "Start-up", twelfth and fourteenth rounds):
  *
  * - `--ext=js`: an executable has no extension, so Deno would take it for
  *   TypeScript and transpile it into its emit cache, and the transpiler drops
  *   the parentheses that make its start-up functions compile eagerly
  *   (scripts/eager_compile.ts): ~5 ms per launch of the Terraform example.
- * - `--v8-flags=--no-enable-lazy-source-positions`: Deno has V8 capture a
- *   stack trace with line numbers for every `Error` made, and V8 finds a
- *   line by compiling the function again; while a bundle's top-level code
- *   runs that function is the whole file (`@msgpack/msgpack` makes errors at
- *   load): ~16 ms per launch of the Terraform example. With the flag V8 keeps
- *   the lines with the code, in Deno's code cache too.
+ * - `--v8-flags=--no-enable-lazy-source-positions,--no-lazy`:
+ *   - `--no-enable-lazy-source-positions`: Deno has V8 capture a stack
+ *     trace with line numbers for every `Error` made, and V8 finds a line by
+ *     compiling the function again; while a bundle's top-level code runs that
+ *     function is the whole file (`@msgpack/msgpack` makes errors at load):
+ *     ~16 ms per launch of the Terraform example. With the flag V8 keeps the
+ *     lines with the code, in Deno's code cache too.
+ *   - `--no-lazy`: V8 compiles every function with the script, so all of it
+ *     is in Deno's code cache; otherwise each launch compiles the functions
+ *     it calls on first call, and most of what a provider's first calls run
+ *     is class methods, which scripts/eager_compile.ts cannot make eager:
+ *     `terraform plan` 366 → 341 ms, `apply` 486 → 449 ms (fourteenth
+ *     round), for 1-3 ms more before the handshake line (a larger cache to
+ *     read).
  *
  * @example
  * ```ts
@@ -39,7 +47,7 @@ export const MAX_SHEBANG_BYTES = 255;
  */
 export const START_FLAGS: readonly string[] = [
   "--ext=js",
-  "--v8-flags=--no-enable-lazy-source-positions",
+  "--v8-flags=--no-enable-lazy-source-positions,--no-lazy",
 ];
 
 /** A "#!" line, and the {@linkcode START_FLAGS} left off it to fit. */

@@ -4,7 +4,7 @@
  * 35-50 ms of CPU; importing a key does not, and neither do signing and
  * verifying. So the private scalar is drawn here, from the same CSPRNG
  * (`crypto.getRandomValues`), uniformly in [1, n-1] by rejection, imported as
- * PKCS#8, and the public point read back from its JWK export: 1-5 ms in all
+ * PKCS#8, and the public key read back through its JWK export: 1-5 ms in all
  * (bench/README.md, "Start-up", thirteenth round). Deno's import does not
  * check the scalar's range (it takes 0 and n), so the range check here is
  * what keeps the key valid.
@@ -67,17 +67,6 @@ function pkcs8Of(
   ) as Uint8Array<ArrayBuffer>;
 }
 
-/** A JWK coordinate (base64url) as `bytes` bytes, left-padded with zeros. */
-function coordinate(text: string, bytes: number): Uint8Array {
-  const raw = Uint8Array.from(
-    atob(text.replaceAll("-", "+").replaceAll("_", "/")),
-    (c) => c.charCodeAt(0),
-  );
-  const out = new Uint8Array(bytes);
-  out.set(raw, bytes - raw.length);
-  return out;
-}
-
 /** A key pair of {@linkcode importedEcKeyPair}, with its PKCS#8. */
 export interface ImportedKeyPair extends CryptoKeyPair {
   /**
@@ -113,8 +102,8 @@ export async function importedEcKeyPair(
       true,
       ["verify"],
     );
-    const size = CURVES[curve].bytes;
-    const point = new Uint8Array([4, ...coordinate(x!, size), ...coordinate(y!, size)]);
+    // The uncompressed point, 04 || x || y, each coordinate at the curve's full size.
+    const point = new Uint8Array(await crypto.subtle.exportKey("raw", publicKey));
     return { privateKey, publicKey, pkcs8: pkcs8Of(curve, scalar, point) };
   } finally {
     scalar.fill(0);

@@ -79,7 +79,7 @@ export async function bundleKvPlugin(
   }
   const js = await Deno.readTextFile(bundle);
   const exe = `${dir}/kv-plugin`;
-  // The start flags that fit (the KV bundle makes no error at load: only --ext=js matters).
+  // With the start flags that fit (a full deno path leaves room for fewer).
   const { line } = shebangLine(DENO, pluginFlags(dirs));
   await Deno.writeTextFile(exe, `${line}\n${js}`);
   await Deno.chmod(exe, 0o755);

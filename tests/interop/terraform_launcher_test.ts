@@ -1,0 +1,69 @@
+/**
+ * The example provider's shell launcher finds its directory with the shell
+ * alone: it runs with nothing but `deno` on PATH (no `dirname`, no
+ * `readlink`: two processes forked on every launch before), and through a
+ * symlink in another directory, the one case that needs `readlink -f`.
+ * Launched by our host with Terraform's cookie and AutoMTLS, each answers a
+ * ping.
+ *
+ * @module
+ */
+
+import { launch } from "../../host/mod.ts";
+import { createLogger } from "../../log/logger.ts";
+import { PROTOCOL_VERSION } from "../../examples/terraform/tfplugin6/mod.ts";
+import { TF_MAGIC_COOKIE } from "../_util/peers.ts";
+import { assert, withTempDir } from "../_util/host.ts";
+
+const LAUNCHER = new URL("../../examples/terraform/terraform-provider-example", import.meta.url)
+  .pathname;
+
+/** The path of a tool on PATH (`command -v`); fails naming the tool when there is none. */
+async function which(tool: string): Promise<string> {
+  const out = await new Deno.Command("sh", { args: ["-c", `command -v ${tool}`], stdout: "piped" })
+    .output();
+  const path = new TextDecoder().decode(out.stdout).trim();
+  assert(out.success && path.startsWith("/"), `${tool} is not on PATH: install it`);
+  return path;
+}
+
+/** Launches `cmd` with PATH set to `path` alone, pings it, and stops it. */
+async function pingThrough(cmd: string, path: string, cwd: string): Promise<void> {
+  const plugin = await launch({
+    cmd: [cmd],
+    cwd,
+    env: { PATH: path, TMPDIR: cwd },
+    unixSocket: { dir: cwd },
+    handshake: { magicCookieKey: TF_MAGIC_COOKIE.key, magicCookieValue: TF_MAGIC_COOKIE.value },
+    versions: [PROTOCOL_VERSION],
+    autoMtls: true,
+    logger: createLogger({ level: "off", write: () => {} }),
+  });
+  try {
+    await plugin.ping();
+  } finally {
+    await plugin.kill();
+  }
+}
+
+Deno.test("the provider's launcher runs with only deno on PATH: no dirname, no readlink", async () => {
+  await withTempDir(async (work) => {
+    const bin = `${work}/bin`;
+    await Deno.mkdir(bin);
+    await Deno.symlink(Deno.execPath(), `${bin}/deno`);
+    await pingThrough(LAUNCHER, bin, work);
+  });
+});
+
+Deno.test("the provider's launcher runs through a symlink in another directory", async () => {
+  await withTempDir(async (work) => {
+    const bin = `${work}/bin`;
+    await Deno.mkdir(bin);
+    await Deno.symlink(Deno.execPath(), `${bin}/deno`);
+    await Deno.symlink(await which("readlink"), `${bin}/readlink`);
+    const link = `${work}/links/terraform-provider-example`;
+    await Deno.mkdir(`${work}/links`);
+    await Deno.symlink(LAUNCHER, link);
+    await pingThrough(link, bin, work);
+  });
+});

@@ -2,7 +2,9 @@
  * The example provider's shell launcher finds its directory with the shell
  * alone: it runs with nothing but `deno` on PATH (no `dirname`, no
  * `readlink`: two processes forked on every launch before), and through a
- * symlink in another directory, the one case that needs `readlink -f`.
+ * symlink in another directory, the one case that needs `readlink -f`; and
+ * it runs deno with `--v8-flags=--no-lazy` (all of a module's functions in
+ * Deno's code cache: no function compiled on its first call at each launch).
  * Launched by our host with Terraform's cookie and AutoMTLS, each answers a
  * ping.
  *
@@ -28,11 +30,16 @@ async function which(tool: string): Promise<string> {
 }
 
 /** Launches `cmd` with PATH set to `path` alone, pings it, and stops it. */
-async function pingThrough(cmd: string, path: string, cwd: string): Promise<void> {
+async function pingThrough(
+  cmd: string,
+  path: string,
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<void> {
   const plugin = await launch({
     cmd: [cmd],
     cwd,
-    env: { PATH: path, TMPDIR: cwd },
+    env: { PATH: path, TMPDIR: cwd, ...env },
     unixSocket: { dir: cwd },
     handshake: { magicCookieKey: TF_MAGIC_COOKIE.key, magicCookieValue: TF_MAGIC_COOKIE.value },
     versions: [PROTOCOL_VERSION],
@@ -52,6 +59,21 @@ Deno.test("the provider's launcher runs with only deno on PATH: no dirname, no r
     await Deno.mkdir(bin);
     await Deno.symlink(Deno.execPath(), `${bin}/deno`);
     await pingThrough(LAUNCHER, bin, work);
+  });
+});
+
+Deno.test("the provider's launcher runs deno with --v8-flags=--no-lazy", async () => {
+  await withTempDir(async (work) => {
+    // DENO names a wrapper (shell built-ins only) that writes down its arguments.
+    const wrapper = `${work}/deno-args`;
+    await Deno.writeTextFile(
+      wrapper,
+      `#!/bin/sh\nprintf '%s\\n' "$@" > ${work}/args\nexec ${Deno.execPath()} "$@"\n`,
+    );
+    await Deno.chmod(wrapper, 0o755);
+    await pingThrough(LAUNCHER, "/nonexistent", work, { DENO: wrapper });
+    const args = (await Deno.readTextFile(`${work}/args`)).split("\n");
+    assert(args[0] === "run" && args.includes("--v8-flags=--no-lazy"), `deno ${args.join(" ")}`);
   });
 });
 

@@ -34,7 +34,7 @@ export function startupRows(out: DriverOutput, info: Record<string, TargetInfo>)
     "Start-up under go-plugin's Go host (median of the launches; ratios to go-plugin's Go " +
     "plugin in the same mode and run):",
     "",
-    "| plugin | engine | AutoMTLS | handshake p50 | first call p50 | first call p90 | handshake over the idle deno run |",
+    "| plugin | engine | AutoMTLS | handshake p50 | first call p50 | first call p90 | spawn → line over the idle deno run |",
     "| --- | --- | --- | --: | --: | --: | --: |",
   ];
   const targets: string[] = [];
@@ -50,10 +50,9 @@ export function startupRows(out: DriverOutput, info: Record<string, TargetInfo>)
       lines.push(`| ${about.label} | ${about.engine} | ${onOff(r)} | n/a | n/a | n/a | n/a |`);
       continue;
     }
+    const fromSpawn = spawnToLine(r) - (idle ?? 0);
     const over = about.role === "deno" && idle !== undefined
-      ? `${r.handshakeMs.median - idle >= 0 ? "+" : ""}${
-        (r.handshakeMs.median - idle).toFixed(1)
-      } ms`
+      ? `${fromSpawn >= 0 ? "+" : ""}${fromSpawn.toFixed(1)} ms`
       : "";
     lines.push(
       `| ${about.label} | ${about.engine} | ${onOff(r)} | ${
@@ -71,13 +70,16 @@ export function startupRows(out: DriverOutput, info: Record<string, TargetInfo>)
       "",
       `Idle deno run (spawn → first line): ${
         fmtMs(idle)
-      } ms, the floor the handshake is measured from.`,
+      } ms, the floor the handshake is measured from. Handshake and first call are timed from ` +
+        "go-plugin's client.Start(), which with AutoMTLS first makes the host's certificate " +
+        "(for the Go plugin as for ours); the last column is timed from the spawn itself " +
+        `(go-plugin's "starting plugin" log line), as the idle deno run is.`,
     );
   }
   if (tlsFloor !== undefined) {
     lines.push(
-      `AutoMTLS floor (bench/fixtures/tls_floor.ts: a P-256 key made while node:tls loads, then ` +
-        `a line): ${fmtMs(tlsFloor)} ms${
+      `AutoMTLS floor (bench/fixtures/tls_floor.ts: an Ed25519 key, its public key exported ` +
+        `and one signature, then a line): ${fmtMs(tlsFloor)} ms${
           idle !== undefined ? `, ${(tlsFloor - idle).toFixed(1)} ms over the idle deno run` : ""
         }; no AutoMTLS plugin on Deno 2.9 can print its handshake sooner.`,
     );
@@ -99,15 +101,23 @@ function targetLines(
       `(target ≤ ${limit.toFixed(1)}×: ${x <= limit ? "met" : "missed"}).`,
   );
   if (about.label.includes("bundle") && idle !== undefined) {
-    const over = r.handshakeMs!.median - idle;
+    const over = spawnToLine(r) - idle;
     lines.push(
       `Target: ${about.label} (AutoMTLS ${onOff(r)}): handshake ${over.toFixed(1)} ms after ` +
-        `the idle deno run's line (target ≤ ${HANDSHAKE_OVER_IDLE_TARGET_MS} ms: ${
+        `the idle deno run's line, both from the spawn (target ≤ ${HANDSHAKE_OVER_IDLE_TARGET_MS} ms: ${
           over <= HANDSHAKE_OVER_IDLE_TARGET_MS ? "met" : "missed"
         }).`,
     );
   }
   return lines;
+}
+
+/**
+ * Spawn → handshake line, ms: from the spawn when the driver saw it (go-plugin's
+ * "starting plugin" line), else from client.Start() (an older driver's output).
+ */
+function spawnToLine(r: DriverResult): number {
+  return (r.spawnToLineMs ?? r.handshakeMs!).median;
 }
 
 function onOff(r: DriverResult): string {

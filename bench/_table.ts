@@ -28,6 +28,10 @@ export interface DriverResult {
   exe?: string;
   startMs?: Dist;
   handshakeMs?: Dist;
+  /** `startMs` and `handshakeMs` from the spawn, not from client.Start() (go-plugin's host). */
+  spawnToCallMs?: Dist;
+  /** See {@linkcode DriverResult.spawnToCallMs}. */
+  spawnToLineMs?: Dist;
   stopMs?: Dist;
   session?: {
     error?: string;

@@ -17,10 +17,16 @@ type Result struct {
 	// never a shell around it.
 	Exe string `json:"exe,omitempty"`
 
-	// Start is spawn -> handshake line -> first successful Get, in ms.
+	// Start is client.Start() -> handshake line -> first successful Get, in ms.
 	Start *Dist `json:"startMs,omitempty"`
-	// Handshake is spawn -> handshake line parsed by the host, in ms.
+	// Handshake is client.Start() -> handshake line parsed by the host, in ms.
 	Handshake *Dist `json:"handshakeMs,omitempty"`
+	// Start and Handshake are timed from client.Start(), so with AutoMTLS
+	// they include the host making its certificate before the spawn.
+	// SpawnToLine and SpawnToCall are timed from the spawn itself (go-plugin's
+	// "starting plugin" log line): what the plugin's own start-up costs.
+	SpawnToLine *Dist `json:"spawnToLineMs,omitempty"`
+	SpawnToCall *Dist `json:"spawnToCallMs,omitempty"`
 	// Stop is the host's Kill(): Shutdown call until the process is gone, in ms.
 	Stop *Dist `json:"stopMs,omitempty"`
 
@@ -57,6 +63,8 @@ func run(cfg *Config) results {
 	starts := map[string][]float64{}
 	handshakes := map[string][]float64{}
 	stops := map[string][]float64{}
+	spawnLines := map[string][]float64{}
+	spawnCalls := map[string][]float64{}
 	for _, mode := range cfg.AutoMTLS {
 		for _, t := range cfg.Targets {
 			r := &Result{Target: t.ID, AutoMTLS: mode, OK: true}
@@ -90,6 +98,8 @@ func run(cfg *Config) results {
 				starts[k] = append(starts[k], ms(l.firstCall))
 				handshakes[k] = append(handshakes[k], ms(l.handshake))
 				stops[k] = append(stops[k], stopMs)
+				spawnLines[k] = append(spawnLines[k], ms(l.spawnToLine))
+				spawnCalls[k] = append(spawnCalls[k], ms(l.spawnToCall))
 				progress("[%d/%d] %-24s AutoMTLS %-3s start %7.1f ms (handshake %7.1f)  stop %6.1f ms",
 					i, cfg.Launches, t.ID, onOff(mode), ms(l.firstCall), ms(l.handshake), stopMs)
 			}
@@ -115,6 +125,8 @@ func run(cfg *Config) results {
 		r.Start = distOf(starts[k])
 		r.Handshake = distOf(handshakes[k])
 		r.Stop = distOf(stops[k])
+		r.SpawnToLine = distOf(spawnLines[k])
+		r.SpawnToCall = distOf(spawnCalls[k])
 	}
 	for _, ref := range cfg.References {
 		rr := &RefResult{ID: ref.ID, Until: ref.Until, OK: refErrors[ref.ID] == "", Error: refErrors[ref.ID]}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,6 +17,11 @@ import (
 	"github.com/hashicorp/go-plugin/examples/grpc/proto"
 	"github.com/hashicorp/go-plugin/examples/grpc/shared"
 )
+
+// spawnMessage is what go-plugin's command runner logs (at debug level) just
+// before it starts the plugin's process, after an AutoMTLS host has made its
+// certificate (go-plugin v1.8.0, internal/cmdrunner).
+const spawnMessage = "starting plugin"
 
 // stderr is where progress goes.
 var stderr = os.Stderr
@@ -32,11 +38,15 @@ type running struct {
 	kv     proto.KVClient
 	pid    int
 	exe    string
-	// handshake is spawn -> handshake line parsed; firstCall is spawn ->
-	// first successful Get.
+	// handshake is client.Start() -> handshake line parsed; firstCall is
+	// client.Start() -> first successful Get. With AutoMTLS both include the
+	// host making its own certificate, before it spawns the plugin.
 	handshake, firstCall time.Duration
-	callTimeout          time.Duration
-	logs                 *tailBuffer
+	// spawnToLine and spawnToCall are the same from the spawn itself: the
+	// moment go-plugin logs "starting plugin", just before exec.
+	spawnToLine, spawnToCall time.Duration
+	callTimeout              time.Duration
+	logs                     *tailBuffer
 }
 
 // launch starts a plugin the way a go-plugin host does, waits for its
@@ -48,6 +58,7 @@ func launch(t Target, autoMTLS bool, startTimeout, callTimeout time.Duration) (*
 		return nil, err
 	}
 	logs := &tailBuffer{max: 16 << 10}
+	var spawned atomic.Int64
 	cmd := exec.Command(t.Argv[0], t.Argv[1:]...)
 	cmd.Dir = t.Dir
 	cmd.Env = childEnv(t.Env)
@@ -64,8 +75,16 @@ func launch(t Target, autoMTLS bool, startTimeout, callTimeout time.Duration) (*
 		Stderr:           logs,
 		Logger: hclog.New(&hclog.LoggerOptions{
 			Name:   "host",
-			Level:  hclog.Warn,
+			Level:  hclog.Debug,
 			Output: logs,
+			// Warnings and errors are written; debug lines are only looked at, for
+			// the one that marks the spawn, and dropped before they are formatted.
+			Exclude: func(level hclog.Level, msg string, _ ...interface{}) bool {
+				if msg == spawnMessage {
+					spawned.Store(time.Now().UnixNano())
+				}
+				return level < hclog.Warn
+			},
 		}),
 	})
 	r := &running{cmd: cmd, client: client, callTimeout: callTimeout, logs: logs}
@@ -76,6 +95,15 @@ func launch(t Target, autoMTLS bool, startTimeout, callTimeout time.Duration) (*
 		return nil, r.failure("start", err)
 	}
 	r.handshake = time.Since(began)
+	if spawned.Load() == 0 {
+		r.stop()
+		return nil, fmt.Errorf("go-plugin logged no %q line before the handshake, so the "+
+			"spawn cannot be timed: update spawnMessage in bench/driver/plugin.go to what "+
+			"this go-plugin version's command runner logs just before it starts the process",
+			spawnMessage)
+	}
+	sinceSpawn := func() time.Duration { return time.Since(time.Unix(0, spawned.Load())) }
+	r.spawnToLine = sinceSpawn()
 	rpcClient, err := client.Client()
 	if err != nil {
 		r.stop()
@@ -92,6 +120,7 @@ func launch(t Target, autoMTLS bool, startTimeout, callTimeout time.Duration) (*
 		return nil, r.failure("first Get", err)
 	}
 	r.firstCall = time.Since(began)
+	r.spawnToCall = sinceSpawn()
 
 	if rc := client.ReattachConfig(); rc != nil {
 		r.pid = rc.Pid

@@ -22,9 +22,14 @@ const fmtMs = (v: number) => v >= 100 ? v.toFixed(0) : v.toFixed(1);
  *
  * @param out The driver's output.
  * @param info Labels of the targets; the Go plugin's role is `go`.
+ * @param floor bench/fixtures/first_call_floor.js's result (plain), when it ran.
  * @returns Markdown lines.
  */
-export function startupRows(out: DriverOutput, info: Record<string, TargetInfo>): string[] {
+export function startupRows(
+  out: DriverOutput,
+  info: Record<string, TargetInfo>,
+  floor?: DriverResult,
+): string[] {
   const results = out.results ?? [];
   const goOf = (automtls: boolean) =>
     results.find((r) => info[r.target]?.role === "go" && r.automtls === automtls && r.ok);
@@ -82,6 +87,20 @@ export function startupRows(out: DriverOutput, info: Record<string, TargetInfo>)
         `and one signature, then a line): ${fmtMs(tlsFloor)} ms${
           idle !== undefined ? `, ${(tlsFloor - idle).toFixed(1)} ms over the idle deno run` : ""
         }; no AutoMTLS plugin on Deno 2.9 can print its handshake sooner.`,
+    );
+  }
+  const goPlain = goOf(false);
+  if (floor?.ok && floor.startMs && goPlain?.startMs) {
+    const x = floor.startMs.median / goPlain.startMs.median;
+    const room = FIRST_CALL_TARGET.plain * goPlain.startMs.median - floor.startMs.median;
+    lines.push(
+      `Plain first-call floor (bench/fixtures/first_call_floor.js: one JavaScript module that ` +
+        `answers the first Get with canned HTTP/2 frames, no gRPC stack): handshake ${
+          fmtMs(floor.handshakeMs!.median)
+        } ms, first call ${fmtMs(floor.startMs.median)} ms (${ratio(x)}× Go); the ` +
+        `${FIRST_CALL_TARGET.plain.toFixed(1)}× target leaves ${
+          room.toFixed(1)
+        } ms above it for everything a plugin does beyond that.`,
     );
   }
   return [...lines, "", ...targets];

@@ -52,6 +52,10 @@ export interface DriverTarget {
    * reports those rows as n/a; the other drivers ignore it.
    */
   pyviderMtls?: boolean;
+  /** bench/driver: the start phase only, no session (a stand-in that answers one Get). */
+  startOnly?: boolean;
+  /** bench/driver: with AutoMTLS off only. */
+  plainOnly?: boolean;
 }
 
 /** A process that is no plugin (bench/driver `Reference`); the Go driver only. */

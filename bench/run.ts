@@ -341,6 +341,18 @@ async function main(): Promise<number> {
         );
       }
       const order = Object.keys(info);
+      // The plain first-call floor: a start-only stand-in, reported under the start-up rows.
+      if (!throughputOnly) {
+        const floorDir = await dirOf(FIRST_CALL_FLOOR);
+        targets.push({
+          id: FIRST_CALL_FLOOR,
+          argv: [DENO, "run", ...pluginFlags([sock, floorDir]), FIRST_CALL_FLOOR_SCRIPT],
+          dir: floorDir,
+          env,
+          startOnly: true,
+          plainOnly: true,
+        });
+      }
 
       const refDir = await dirOf("ref");
       const refFlags = pluginFlags([sock, refDir]);
@@ -404,13 +416,20 @@ async function main(): Promise<number> {
           (out.results ??= []).push({ target: id, automtls, ok: false, error });
         }
       }
-      const results = (out.results ?? []).sort((a, b) =>
+      const floor = out.results?.find((r) => r.target === FIRST_CALL_FLOOR);
+      if (floor && !floor.ok) {
+        failures.push(`the first-call floor (${FIRST_CALL_FLOOR_SCRIPT}): ${floor.error}`);
+      }
+      const results = (out.results ?? []).filter((r) => r.target !== FIRST_CALL_FLOOR).sort((
+        a,
+        b,
+      ) =>
         Number(a.automtls) - Number(b.automtls) || order.indexOf(a.target) - order.indexOf(b.target)
       );
       out.results = results;
       const { table, notes } = renderTable(out, info, refLabels);
       const throughput = roundsTable(out, info);
-      const startup = startupRows(out, info);
+      const startup = startupRows(out, info, floor);
       for (const r of results) {
         if (!r.ok) {
           failures.push(`${info[r.target]?.label ?? r.target} (AutoMTLS ${onOff(r)}): ${r.error}`);
@@ -778,6 +797,10 @@ function seeded(results: DriverResult[], info: Record<string, TargetInfo>): stri
   }
   return lines;
 }
+
+/** The driver's id of bench/fixtures/first_call_floor.js (a target, not a table row). */
+const FIRST_CALL_FLOOR = "deno-first-call-floor";
+const FIRST_CALL_FLOOR_SCRIPT = `${ROOT}bench/fixtures/first_call_floor.js`;
 
 /** The issue's targets: start-up over an empty deno run, RSS over an empty Deno. */
 function targetsVsFloor(out: DriverOutput, info: Record<string, TargetInfo>): string[] {

@@ -50,6 +50,12 @@ type Target struct {
 	// Env is added to the driver's environment (PLUGIN_* variables of the
 	// driver's own environment are dropped).
 	Env map[string]string `json:"env"`
+	// StartOnly runs the target in the start phase only (no session): a
+	// stand-in that answers the first Get and nothing more
+	// (bench/fixtures/first_call_floor.js).
+	StartOnly bool `json:"startOnly,omitempty"`
+	// PlainOnly runs the target with AutoMTLS off only.
+	PlainOnly bool `json:"plainOnly,omitempty"`
 }
 
 // Reference is a process that is no plugin, timed for comparison.

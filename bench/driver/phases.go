@@ -67,6 +67,9 @@ func run(cfg *Config) results {
 	spawnCalls := map[string][]float64{}
 	for _, mode := range cfg.AutoMTLS {
 		for _, t := range cfg.Targets {
+			if t.PlainOnly && mode {
+				continue
+			}
 			r := &Result{Target: t.ID, AutoMTLS: mode, OK: true}
 			byKey[key(t.ID, mode)] = r
 			res.targets = append(res.targets, r)
@@ -82,7 +85,7 @@ func run(cfg *Config) results {
 		for i := 1; i <= cfg.Launches; i++ {
 			for _, t := range cfg.Targets {
 				r := byKey[key(t.ID, mode)]
-				if !r.OK {
+				if r == nil || !r.OK {
 					continue
 				}
 				l, err := launch(t, mode, startTimeout, callTimeout)
@@ -142,8 +145,20 @@ func run(cfg *Config) results {
 	if cfg.StartOnly {
 		return res
 	}
+	var sessionTargets []Target
+	for _, t := range cfg.Targets {
+		if !t.StartOnly {
+			sessionTargets = append(sessionTargets, t)
+		}
+	}
 	for _, mode := range cfg.AutoMTLS {
-		runSessions(cfg, cfg.Targets, byKey, mode, startTimeout, callTimeout)
+		var inMode []Target
+		for _, t := range sessionTargets {
+			if !(t.PlainOnly && mode) {
+				inMode = append(inMode, t)
+			}
+		}
+		runSessions(cfg, inMode, byKey, mode, startTimeout, callTimeout)
 	}
 	return res
 }

@@ -10,13 +10,10 @@
  * @module
  */
 
-import { launch } from "../../host/mod.ts";
-import { createLogger } from "../../log/logger.ts";
 import { bundleProvider, providerFlags } from "../../examples/terraform/bundle.ts";
 import { shebangLine, ShebangTooLongError, START_FLAGS } from "../../scripts/start_flags.ts";
-import { PROTOCOL_VERSION } from "../../examples/terraform/tfplugin6/mod.ts";
-import { TF_MAGIC_COOKIE } from "../_util/peers.ts";
 import { assert, withTempDir } from "../_util/host.ts";
+import { pingProvider } from "./provider_ping.ts";
 
 Deno.test("start flags: on the provider's #! line while they fit, the V8 flag given up first", () => {
   const short = shebangLine("deno", providerFlags("/tmp"));
@@ -50,21 +47,7 @@ Deno.test("the bundled provider runs as JavaScript: a ping answered, nothing in 
       const line = (await Deno.readTextFile(exe)).split("\n", 1)[0];
       for (const flag of START_FLAGS) assert(line.includes(` ${flag} `), line);
       const denoDir = `${work}/deno-dir`;
-      const plugin = await launch({
-        cmd: [exe],
-        cwd: tmp,
-        env: { TMPDIR: tmp, DENO_DIR: denoDir },
-        unixSocket: { dir: tmp },
-        handshake: { magicCookieKey: TF_MAGIC_COOKIE.key, magicCookieValue: TF_MAGIC_COOKIE.value },
-        versions: [PROTOCOL_VERSION],
-        autoMtls: true,
-        logger: createLogger({ level: "off", write: () => {} }),
-      });
-      try {
-        await plugin.ping();
-      } finally {
-        await plugin.kill();
-      }
+      await pingProvider(exe, tmp, { TMPDIR: tmp, DENO_DIR: denoDir });
       const emitted: string[] = [];
       const walk = async (dir: string) => {
         for await (const e of Deno.readDir(dir)) {

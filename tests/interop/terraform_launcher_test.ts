@@ -11,10 +11,7 @@
  * @module
  */
 
-import { launch } from "../../host/mod.ts";
-import { createLogger } from "../../log/logger.ts";
-import { PROTOCOL_VERSION } from "../../examples/terraform/tfplugin6/mod.ts";
-import { TF_MAGIC_COOKIE } from "../_util/peers.ts";
+import { pingProvider } from "./provider_ping.ts";
 import { assert, withTempDir } from "../_util/host.ts";
 
 const LAUNCHER = new URL("../../examples/terraform/terraform-provider-example", import.meta.url)
@@ -30,27 +27,13 @@ async function which(tool: string): Promise<string> {
 }
 
 /** Launches `cmd` with PATH set to `path` alone, pings it, and stops it. */
-async function pingThrough(
+function pingThrough(
   cmd: string,
   path: string,
   cwd: string,
   env: Record<string, string> = {},
 ): Promise<void> {
-  const plugin = await launch({
-    cmd: [cmd],
-    cwd,
-    env: { PATH: path, TMPDIR: cwd, ...env },
-    unixSocket: { dir: cwd },
-    handshake: { magicCookieKey: TF_MAGIC_COOKIE.key, magicCookieValue: TF_MAGIC_COOKIE.value },
-    versions: [PROTOCOL_VERSION],
-    autoMtls: true,
-    logger: createLogger({ level: "off", write: () => {} }),
-  });
-  try {
-    await plugin.ping();
-  } finally {
-    await plugin.kill();
-  }
+  return pingProvider(cmd, cwd, { PATH: path, TMPDIR: cwd, ...env });
 }
 
 Deno.test("the provider's launcher runs with only deno on PATH: no dirname, no readlink", async () => {

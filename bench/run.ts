@@ -820,7 +820,7 @@ function targetsVsFloor(out: DriverOutput, info: Record<string, TargetInfo>): st
       `handshake ${over(line0 - idle.ms.median)} ms, first call ` +
       `${over(call0 - idle.ms.median)} ms (issue target: ≤ 15 ms)`;
     if (empty?.ms) {
-      line += `; over the empty deno run (to exit): ${over(r.startMs.median - empty.ms.median)} ms`;
+      line += `; over the empty deno run (to exit): ${over(call0 - empty.ms.median)} ms`;
     }
     if (r.session?.rssStartKB) {
       line += `; RSS ${over((r.session.rssStartKB - idle.rssKB) / 1024)} MiB over the idle ` +

@@ -58,6 +58,9 @@ func launch(t Target, autoMTLS bool, startTimeout, callTimeout time.Duration) (*
 		return nil, err
 	}
 	logs := &tailBuffer{max: 16 << 10}
+	// When go-plugin logged the spawn: its offset from base plus one (zero: not yet), on the
+	// monotonic clock.
+	base := time.Now()
 	var spawned atomic.Int64
 	cmd := exec.Command(t.Argv[0], t.Argv[1:]...)
 	cmd.Dir = t.Dir
@@ -81,7 +84,7 @@ func launch(t Target, autoMTLS bool, startTimeout, callTimeout time.Duration) (*
 			// the one that marks the spawn, and dropped before they are formatted.
 			Exclude: func(level hclog.Level, msg string, _ ...interface{}) bool {
 				if msg == spawnMessage {
-					spawned.Store(time.Now().UnixNano())
+					spawned.Store(int64(time.Since(base)) + 1)
 				}
 				return level < hclog.Warn
 			},
@@ -102,7 +105,7 @@ func launch(t Target, autoMTLS bool, startTimeout, callTimeout time.Duration) (*
 			"this go-plugin version's command runner logs just before it starts the process",
 			spawnMessage)
 	}
-	sinceSpawn := func() time.Duration { return time.Since(time.Unix(0, spawned.Load())) }
+	sinceSpawn := func() time.Duration { return time.Since(base) - time.Duration(spawned.Load()-1) }
 	r.spawnToLine = sinceSpawn()
 	rpcClient, err := client.Client()
 	if err != nil {

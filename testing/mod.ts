@@ -33,6 +33,7 @@ import { connectPair } from "../h2/pipe.ts";
 import { PluginClient } from "../host/plugin_client.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { Channel } from "../rpc/client_call.ts";
+import { checkPartialBudget } from "../rpc/message_budget.ts";
 import { addRoutes, type Route, startCall } from "../rpc/server_call.ts";
 import type { PeerInfo, ServiceImplementation } from "../rpc/service.ts";
 import { Broker, BrokerError } from "../services/broker.ts";
@@ -47,6 +48,12 @@ export interface InProcessOptions {
   protocolVersion?: number;
   /** Largest message either side sends or accepts (bytes). @default {268435456} */
   maxMessageBytes?: number;
+  /**
+   * Most bytes the messages still arriving (or, gzip-compressed, not yet
+   * taken by their call) may hold together on the connection, each side's
+   * own, as `serve()` and `launch()` take it (bytes). @default {268435456}
+   */
+  maxPartialMessageBytes?: number;
   /** Where handler failures are logged, and what `call.logger` writes through. @default {a logger at "warn" on stderr} */
   logger?: Logger;
 }
@@ -84,10 +91,12 @@ const IN_PROCESS_PEER: PeerInfo = Object.freeze({ network: "pipe", address: IN_P
  *
  * @param options The services and limits.
  * @returns A client of the in-process plugin.
+ * @throws {RangeError} When `maxPartialMessageBytes` is not a positive integer.
  */
 export function serveInProcess(options: InProcessOptions): PluginClient {
   const logger = options.logger ?? createLogger({ level: "warn" });
   const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const maxPartialMessageBytes = checkPartialBudget(options.maxPartialMessageBytes);
   const stopping = new AbortController();
   const routes = new Map<string, Route>();
   const names = options.services.map((s) => s.definition.name);
@@ -119,6 +128,7 @@ export function serveInProcess(options: InProcessOptions): PluginClient {
     authority: "localhost",
     scheme: "http",
     maxMessageBytes,
+    maxPartialMessageBytes,
     onClose: () => closed(),
   });
   clientEnd.conn = channel.conn;
@@ -127,6 +137,7 @@ export function serveInProcess(options: InProcessOptions): PluginClient {
       startCall(stream, headers, {
         routes,
         maxMessageBytes,
+        maxPartialMessageBytes,
         logger,
         broker,
         peer: IN_PROCESS_PEER,

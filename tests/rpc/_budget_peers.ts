@@ -31,7 +31,7 @@ export interface BudgetConnection {
 
 /**
  * Runs `body` on a connection to the fixture plugin started with a
- * {@linkcode BUDGET} budget; our window is 1 GiB (room for large answers).
+ * {@linkcode BUDGET} budget ({@linkcode withRawConnection}).
  */
 export function withBudgetConnection(body: (c: BudgetConnection) => Promise<void>): Promise<void> {
   return withTempDir(async (dir) => {
@@ -47,29 +47,44 @@ export function withBudgetConnection(body: (c: BudgetConnection) => Promise<void
       { cwd: dir, env: hostEnv(dir) },
     );
     const info = await plugin.handshake;
-    const sock = await Deno.connect({ transport: "unix", path: info.address });
     try {
-      const reader = new FrameReader(sock);
-      // The PING ACK follows the server's SETTINGS and its connection window.
-      const window = 1 << 30;
-      await writeAll(
-        sock,
-        concat(
-          h2.CLIENT_PREFACE,
-          h2.settingsFrame([[h2.Setting.INITIAL_WINDOW_SIZE, window]]),
-          h2.windowUpdateFrame(0, window),
-          PING,
-        ),
-      );
-      await reader.until(pingAcked, "the first PING ACK");
-      reader.frames = [];
-      await body({ plugin, sock, reader });
+      await withRawConnection(info.address, (sock, reader) => body({ plugin, sock, reader }));
     } finally {
-      sock.close();
       plugin.child.kill("SIGTERM");
       await plugin.status;
     }
   });
+}
+
+/**
+ * Runs `body` on a raw HTTP/2 connection to the server on unix socket
+ * `path`, its preface and SETTINGS exchanged; our window is 1 GiB (room for
+ * large answers). The socket is closed after.
+ */
+export async function withRawConnection(
+  path: string,
+  body: (sock: Deno.Conn, reader: FrameReader) => Promise<void>,
+): Promise<void> {
+  const sock = await Deno.connect({ transport: "unix", path });
+  try {
+    const reader = new FrameReader(sock);
+    // The PING ACK follows the server's SETTINGS and its connection window.
+    const window = 1 << 30;
+    await writeAll(
+      sock,
+      concat(
+        h2.CLIENT_PREFACE,
+        h2.settingsFrame([[h2.Setting.INITIAL_WINDOW_SIZE, window]]),
+        h2.windowUpdateFrame(0, window),
+        PING,
+      ),
+    );
+    await reader.until(pingAcked, "the first PING ACK");
+    reader.frames = [];
+    await body(sock, reader);
+  } finally {
+    sock.close();
+  }
 }
 
 /**

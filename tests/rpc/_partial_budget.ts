@@ -1,8 +1,8 @@
 /**
  * Shared by partial_budget_server_test.ts and partial_budget_client_test.ts
  * (and the raw plugin the client test launches): the messages a peer leaves
- * unfinished on several streams of one connection, and the DATA frames that
- * carry them.
+ * unfinished on several streams of one connection, the DATA frames that
+ * carry them, and the server-role tests' steps.
  *
  * Each stream may hold a message up to the message limit (256 MiB) while
  * its bytes arrive; a peer can open 128 streams. The streams of one
@@ -18,8 +18,12 @@ import { concat, dataFrame } from "../h2/_h2client.ts";
 
 export { concat, dataFrame };
 export { type Frame, header, headersFrame, requestHeaders } from "../h2/_h2client.ts";
-import { type Frame, header } from "../h2/_h2client.ts";
+import { type Frame, header, headersFrame, requestHeaders } from "../h2/_h2client.ts";
 export { FrameReader, PING, pingAcked, writeAll } from "../h2/_socket_frames.ts";
+import { type FrameReader, PING, pingAcked, writeAll } from "../h2/_socket_frames.ts";
+import { percentDecode } from "../../rpc/wire.ts";
+import { Status } from "../../rpc/status.ts";
+import { assert, assertEquals } from "../_util/assert.ts";
 
 /** The budget the tests set: 256 KiB. */
 export const BUDGET = 256 << 10;
@@ -75,4 +79,54 @@ export function compressedMessage(body: Uint8Array): Uint8Array {
 /** The frame that carries stream `id`'s grpc-status, if its status came. */
 export function statusOf(frames: Frame[], id: number): Frame | undefined {
   return frames.find((f) => f.streamId === id && f.headers && header(f.headers, "grpc-status"));
+}
+
+/**
+ * Sends `frames` and a PING on `sock`, and resolves once its ACK says the
+ * server handled them all (frames are handled, and answered, in order);
+ * `reader.frames` then holds what came back meanwhile.
+ */
+export async function step(
+  sock: Deno.Conn,
+  reader: FrameReader,
+  what: string,
+  ...frames: Uint8Array[]
+): Promise<void> {
+  reader.frames = [];
+  await writeAll(sock, concat(...frames, PING));
+  await reader.until(pingAcked, `the PING ACK after ${what}`);
+}
+
+/**
+ * The opening of the server-role budget tests, with a {@linkcode BUDGET}
+ * budget: stream 1 alone, a bidi call, sends half of a 3 MiB request (its
+ * whole buffer, 12 times the budget: allowed); stream 3's first 1 KiB of
+ * another (a unary call) is then refused with RESOURCE_EXHAUSTED, its
+ * message naming the option, its value and the fix. Stream 1's request is
+ * left unfinished.
+ */
+export async function refusedBesideALargeOne(sock: Deno.Conn, reader: FrameReader): Promise<void> {
+  await step(
+    sock,
+    reader,
+    "stream 1's half",
+    headersFrame(1, requestHeaders(CHAT_PATH)),
+    messageFrames(1, LARGE, 0, 5 + FIRST_PART),
+  );
+  assertEquals(statusOf(reader.frames, 1), undefined, "stream 1 alone was refused");
+  await step(
+    sock,
+    reader,
+    "stream 3's start",
+    headersFrame(3, requestHeaders(LATER_PATH)),
+    messageFrames(3, LARGE, 0, 5 + SMALL_PART),
+  );
+  const refused = statusOf(reader.frames, 3);
+  assert(refused, "stream 3 was not refused though stream 1 holds 12 times the budget");
+  assertEquals(header(refused.headers, "grpc-status"), String(Status.RESOURCE_EXHAUSTED));
+  const message = percentDecode(header(refused.headers, "grpc-message") ?? "");
+  assert(
+    /maxPartialMessageBytes \(262144 bytes\).*raise/.test(message),
+    `the refusal's message does not name the option and its fix: ${message}`,
+  );
 }

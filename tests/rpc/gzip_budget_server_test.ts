@@ -38,12 +38,7 @@ Deno.test("server: gzip requests count toward maxPartialMessageBytes by their de
   withBudgetConnection(async ({ sock, reader }) => {
     const bomb = compressedMessage(await gzip(new Uint8Array(INFLATED).fill(0x61)));
     assert(bomb.length < 8 << 10, `the gzip request is ${bomb.length} bytes`);
-    /** Sends `frames` and a PING; resolves once its ACK says they were all handled. */
-    const step = async (what: string, ...frames: Uint8Array[]) => {
-      reader.frames = [];
-      await writeAll(sock, concat(...frames, raw.PING));
-      await reader.until(raw.pingAcked, `the PING ACK after ${what}`);
-    };
+    const step = (what: string, ...frames: Uint8Array[]) => raw.step(sock, reader, what, ...frames);
     /** Stream `id`'s Later call with the gzip request, its request left open. */
     const open = (id: number) =>
       concat(

@@ -17,43 +17,22 @@
  */
 
 import * as h2 from "../../h2/frame.ts";
-import { percentDecode } from "../../rpc/wire.ts";
-import { Status } from "../../rpc/status.ts";
-import { assert, assertEquals } from "../_util/assert.ts";
+import { assertEquals } from "../_util/assert.ts";
 import * as raw from "./_partial_budget.ts";
 import { withBudgetConnection } from "./_budget_peers.ts";
 
-const { BUDGET, CHAT_PATH, FIRST_PART, LARGE, LATER_PATH, SMALL_PART } = raw;
-const { concat, dataFrame, header, headersFrame, messageFrames, requestHeaders, writeAll } = raw;
+const { BUDGET, FIRST_PART, LARGE, LATER_PATH, SMALL_PART } = raw;
+const { dataFrame, header, headersFrame, messageFrames, requestHeaders, writeAll } = raw;
 const { statusOf } = raw;
 
 Deno.test("server: streams together hold at most maxPartialMessageBytes of requests still arriving; one alone may hold a large one; bytes go back", () =>
   withBudgetConnection(async ({ sock, reader }) => {
-    /** Sends `frames` and a PING; resolves once its ACK says they were all handled. */
-    const step = async (what: string, ...frames: Uint8Array[]) => {
-      reader.frames = [];
-      await writeAll(sock, concat(...frames, raw.PING));
-      await reader.until(raw.pingAcked, `the PING ACK after ${what}`);
-    };
+    const step = (what: string, ...frames: Uint8Array[]) => raw.step(sock, reader, what, ...frames);
     const open = (id: number) => headersFrame(id, requestHeaders(LATER_PATH));
 
-    // Stream 1 alone, a bidi call: half of a 3 MiB request, its whole buffer (12 times the budget).
-    await step(
-      "stream 1's half",
-      headersFrame(1, requestHeaders(CHAT_PATH)),
-      messageFrames(1, LARGE, 0, 5 + FIRST_PART),
-    );
-    assertEquals(statusOf(reader.frames, 1), undefined, "stream 1 alone was refused");
-    // Stream 3: 1 KiB of another: refused, with a status that names the option.
-    await step("stream 3's start", open(3), messageFrames(3, LARGE, 0, 5 + SMALL_PART));
-    const refused = statusOf(reader.frames, 3);
-    assert(refused, "stream 3 was not refused though stream 1 holds 12 times the budget");
-    assertEquals(header(refused.headers, "grpc-status"), String(Status.RESOURCE_EXHAUSTED));
-    const message = percentDecode(header(refused.headers, "grpc-message") ?? "");
-    assert(
-      /maxPartialMessageBytes \(262144 bytes\).*raise/.test(message),
-      `the refusal's message does not name the option and its fix: ${message}`,
-    );
+    // Stream 1 alone, a bidi call: half of a 3 MiB request, its whole buffer (12 times the
+    // budget); stream 3: 1 KiB of another: refused, with a status that names the option.
+    await raw.refusedBesideALargeOne(sock, reader);
     // Stream 1's message completes (its call goes on): its bytes go back.
     await step("stream 1's rest", messageFrames(1, LARGE, 5 + FIRST_PART, 5 + LARGE));
     assertEquals(statusOf(reader.frames, 1), undefined, "stream 1 was refused");

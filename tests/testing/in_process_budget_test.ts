@@ -4,8 +4,9 @@
  * never read each send one gzip request that decompresses to 768 KiB; with a
  * 1 MiB budget one of them is refused with RESOURCE_EXHAUSTED naming the
  * option and its value, the other is held and ends OK once its handler
- * returns (with the default budget, 256 MiB, neither is refused). A value
- * that is not a positive integer is a RangeError that names the option.
+ * returns (were the option ignored, the default 256 MiB would refuse
+ * neither and the test fails). A value that is not a positive integer is a
+ * RangeError that names the option.
  *
  * @module
  */

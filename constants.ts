@@ -74,10 +74,10 @@ export const STDIO_CHUNK_BYTES = 1024;
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 /**
- * Default bound on the bytes the messages still arriving on one connection's
- * streams hold together (`maxPartialMessageBytes`, counted by their declared
- * sizes): a stream alone may still receive a message up to the message
- * limit. 256 MiB: the 128 streams of a connection may each have a 1 MiB
+ * Default bound on the bytes the messages received on one connection's
+ * streams hold together, from their prefixes (by declared size) until their
+ * calls take them (`maxPartialMessageBytes`): a stream alone may still
+ * receive a message up to the message limit. 256 MiB: the 128 streams of a connection may each have a 1 MiB
  * message on the way at once (a host's 64 concurrent 1 MiB calls must not
  * fail), and a connection holds at most this, not 128 times the message
  * limit.

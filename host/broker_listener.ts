@@ -23,7 +23,7 @@ export interface HostBrokerListenOptions {
   tls?: ServerTls;
   /** Largest gRPC message. */
   maxMessageBytes: number;
-  /** Most bytes the messages still arriving on one connection hold together. @default {268435456} */
+  /** Most bytes the messages received and not yet taken on one connection hold together. @default {268435456} */
   maxPartialMessageBytes?: number;
   /** Where the engine logs. */
   logger: Logger;

@@ -110,10 +110,11 @@ export interface LaunchOptions {
   /** Largest gRPC message sent or received (bytes). @default {268435456} */
   maxMessageBytes?: number;
   /**
-   * Most bytes the responses still arriving on the connection's streams
-   * hold together: a call whose response would pass it while others hold
-   * some fails with RESOURCE_EXHAUSTED, its stream reset (one response alone
-   * may still be up to `maxMessageBytes`).
+   * Most bytes the responses received on the connection's streams hold
+   * together, each from its prefix until the caller reads it: a call whose
+   * response would pass it while others hold some fails with
+   * RESOURCE_EXHAUSTED, its stream reset (one response alone may still be
+   * up to `maxMessageBytes`).
    * @default {268435456}
    */
   maxPartialMessageBytes?: number;
@@ -153,10 +154,11 @@ export interface AttachOptions {
   /** Largest gRPC message sent or received (bytes). @default {268435456} */
   maxMessageBytes?: number;
   /**
-   * Most bytes the responses still arriving on the connection's streams
-   * hold together: a call whose response would pass it while others hold
-   * some fails with RESOURCE_EXHAUSTED, its stream reset (one response alone
-   * may still be up to `maxMessageBytes`).
+   * Most bytes the responses received on the connection's streams hold
+   * together, each from its prefix until the caller reads it: a call whose
+   * response would pass it while others hold some fails with
+   * RESOURCE_EXHAUSTED, its stream reset (one response alone may still be
+   * up to `maxMessageBytes`).
    * @default {268435456}
    */
   maxPartialMessageBytes?: number;

@@ -33,7 +33,7 @@ export interface MuxConnectOptions {
   broker: Broker;
   /** Largest gRPC message. */
   maxMessageBytes: number;
-  /** Most bytes the messages still arriving on one connection hold together. @default {268435456} */
+  /** Most bytes the messages received and not yet taken on one connection hold together. @default {268435456} */
   maxPartialMessageBytes?: number;
   /** How long connecting, and the TLS handshake of the main connection, may take (ms). */
   timeoutMs: number;

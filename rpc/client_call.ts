@@ -75,8 +75,9 @@ export interface ChannelOptions {
   /** Largest message sent or received, in bytes. */
   maxMessageBytes: number;
   /**
-   * Most bytes the messages still arriving on one connection's streams hold
-   * together; a stream whose message would pass it while others hold some
+   * Most bytes the messages received on one connection's streams hold
+   * together, each from its prefix until the caller reads it; a stream
+   * whose message would pass it while others hold some
    * fails its call with RESOURCE_EXHAUSTED (the stream reset with CANCEL) (one stream alone may still receive a
    * message up to `maxMessageBytes`).
    * @default {268435456}
@@ -95,8 +96,6 @@ export interface ChannelOptions {
 /** A method with its message types erased. */
 type AnyMethod = MethodDefinition<unknown, unknown>;
 
-/** Response messages queued beyond which the server's window is held back. */
-const QUEUE_HIGH_WATER = 16;
 const USER_AGENT = "rpcplugin-deno/0.1";
 /** Methods whose request header prefix a channel keeps. */
 const MAX_CACHED_PATHS = 1024;
@@ -133,7 +132,7 @@ export class Channel {
   readonly conn: H2Connection;
   readonly #options: ChannelOptions;
   readonly #prefixes = new Map<string, ConstantHeaders>();
-  /** What the responses still arriving on the connection's streams hold. @internal */
+  /** What the responses received and not yet read on the connection's streams hold. @internal */
   readonly budget: MessageBudget;
 
   /**
@@ -498,9 +497,7 @@ class ClientCall implements StreamHandler {
       } catch (err) {
         return this.#fail(err);
       }
-      if (
-        !this.#streamingResponses || this.#queue.length + this.#reader.backlog < QUEUE_HIGH_WATER
-      ) {
+      if (!this.#streamingResponses || !this.#reader.full) {
         this.#stream?.consumed(bytes.length);
       } else {
         this.#held += bytes.length;
@@ -596,7 +593,7 @@ class ClientCall implements StreamHandler {
             const next = call.#queue.shift();
             if (next) {
               call.#reader.taken(next);
-              if (call.#held && call.#queue.length + call.#reader.backlog < QUEUE_HIGH_WATER) {
+              if (call.#held && !call.#reader.full) {
                 call.#stream?.consumed(call.#held);
                 call.#held = 0;
               }

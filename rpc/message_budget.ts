@@ -1,17 +1,20 @@
 /**
  * A per-connection budget of the bytes held by gRPC messages still
- * arriving (partial_message.ts). One stream's message in progress holds at
+ * arriving (partial_message.ts) or received and not yet read by their calls
+ * (MessageReader in wire.ts). One stream's message in progress holds at
  * most about `maxMessageBytes`; but a peer can open every stream the
  * connection allows (128 by default) and leave a large message unfinished
- * on each. So all the streams of one HTTP/2 connection share one budget,
- * `maxPartialMessageBytes`, charged with each such message's declared size
- * at its prefix: a message that would take the total past it, while other
+ * on each, or send a whole one and never end a unary request, or queue
+ * messages for a handler that does not read. So all the streams of one
+ * HTTP/2 connection share one budget, `maxPartialMessageBytes`, charged with
+ * each message's declared size at its prefix and held until its call takes
+ * it: a message that would take the total past it, while other
  * streams hold some, fails with RESOURCE_EXHAUSTED
  * (the server answers with that status; the client fails its call and
  * resets the stream with CANCEL). A stream alone may always grow its
  * message up to `maxMessageBytes`: one large message is never refused, and
  * a message admitted is never refused part-way.
- * Bytes go back when a message is complete, or its call ends (reset, failed,
+ * Bytes go back when the call takes its message, or ends (reset, failed,
  * the connection gone). Both roles use it: the server call takes the
  * budget of its stream's connection ({@linkcode MessageBudget.of}), a
  * client's `Channel` makes its own.
@@ -44,7 +47,7 @@ export function checkPartialBudget(max: number | undefined): number {
 /** The budgets of server connections, made as their first call needs one. */
 const ofConnection = new WeakMap<object, MessageBudget>();
 
-/** The bytes held by the messages still arriving on one connection's streams. */
+/** The bytes held by the messages received and not yet taken on one connection's streams. */
 export class MessageBudget {
   /** Bytes held now, all streams together. */
   #held = 0;
@@ -82,7 +85,7 @@ export class MessageBudget {
     if (total > this.maxBytes && this.#held > account.held) {
       throw new RpcError(
         Status.RESOURCE_EXHAUSTED,
-        `messages still arriving on this connection's other streams hold ${
+        `messages still arriving or not yet read on this connection's other streams hold ${
           this.#held - account.held
         } bytes, and this one's would need ${account.held + n}: more than ${OPTION} ` +
           `(${this.maxBytes} bytes) together; raise the receiving side's ${OPTION} option ` +

@@ -88,9 +88,6 @@ export interface CallOptions {
 /** The peer of calls whose connection is not described. */
 const UNKNOWN_PEER: PeerInfo = Object.freeze({ network: "pipe", address: "" });
 
-/** Queued request messages beyond which the client's window is held back. */
-const QUEUE_HIGH_WATER = 16;
-
 /**
  * Answers a stream whose request headers were just decoded: a gRPC call on
  * a known route, or an error response.
@@ -321,7 +318,7 @@ class Call implements StreamHandler, CallContext {
         this.#fail(err);
         return;
       }
-      if (!this.#streaming || this.#queue.length + this.#reader.backlog < QUEUE_HIGH_WATER) {
+      if (!this.#streaming || !this.#reader.full) {
         this.#stream.consumed(bytes.length);
       } else {
         this.#held += bytes.length;
@@ -408,7 +405,7 @@ class Call implements StreamHandler, CallContext {
       if (next) {
         if (this.#queueCompressed) this.#requestCompressed = this.#queueCompressed.shift()!;
         this.#reader.taken(next);
-        if (this.#held && this.#queue.length + this.#reader.backlog < QUEUE_HIGH_WATER) {
+        if (this.#held && !this.#reader.full) {
           this.#stream.consumed(this.#held);
           this.#held = 0;
         }

@@ -276,6 +276,14 @@ export async function gunzip(
 }
 
 /**
+ * Messages received on a streaming call and not yet taken by it, beyond
+ * which its peer's window is held back ({@linkcode MessageReader.full}).
+ */
+const UNREAD_HIGH_WATER = 16;
+/** The same bound in bytes: 16 small messages, or one of 1 MiB and more. */
+const UNREAD_HIGH_WATER_BYTES = 1 << 20;
+
+/**
  * Splits a byte stream into gRPC messages: handles prefixes and messages cut
  * across reads, messages over the limit, and compressed messages (gzip, when
  * {@linkcode encoding} says so; refused otherwise).
@@ -285,6 +293,15 @@ export async function gunzip(
  * one arrives, it and every message after it go through a promise chain
  * (decompression is asynchronous), and {@linkcode pending} says when that
  * chain is done.
+ *
+ * Every message counts toward the connection's budget (message_budget.ts)
+ * from its prefix until the call takes it ({@linkcode taken}) or the reader
+ * stops: a message still arriving by its declared size, a whole one by its
+ * size, a decompressed one by what it inflated to. So the unary requests a
+ * peer leaves without END_STREAM, and the messages queued for a handler that
+ * does not read, are bounded on a connection as the messages in progress
+ * are; and {@linkcode full} tells a streaming call when to hold its peer's
+ * window back.
  */
 export class MessageReader {
   /**
@@ -298,8 +315,15 @@ export class MessageReader {
   #prefixFill = 0;
   /** A message cut across reads: its memory follows the bytes that came (partial_message.ts). */
   #msg: PartialMessage | null = null;
-  /** This stream's account of the budget, made with its first message cut across reads. */
+  /**
+   * This stream's account of the budget, made with its first uncompressed
+   * message (or first one cut across reads): its message in progress and the
+   * uncompressed messages received and not taken.
+   */
   #account: BudgetAccount | null = null;
+  /** Messages received and not taken (those on the chain included), and their bytes. */
+  #unread = 0;
+  #unreadBytes = 0;
   /**
    * The decompressed messages delivered and not yet taken by the call
    * ({@linkcode taken}), each with its own account of the budget: a few bytes
@@ -316,7 +340,7 @@ export class MessageReader {
    * @param maxMessageBytes Largest message accepted, before and after decompression.
    * @param onMessage Called with each whole message (bytes it may keep) and whether it came compressed.
    * @param onError Called once if a message on the chain fails (decompression, or `onMessage` throwing); nothing is delivered after.
-   * @param budget The stream's connection's budget for messages still arriving (message_budget.ts): a message cut across reads is charged its declared size at its prefix, and gives it back when it is complete or the reader stops.
+   * @param budget The stream's connection's budget for messages received and not taken (message_budget.ts): a message is charged its declared size at its prefix, and gives it back when the call takes it ({@linkcode taken}) or the reader stops.
    */
   constructor(
     readonly maxMessageBytes: number,
@@ -342,10 +366,25 @@ export class MessageReader {
     return this.#tail;
   }
 
-  /** Delivers nothing more: the call is over (what its message in progress held is given back). */
+  /**
+   * Whether the call has enough messages received and not taken (16, or
+   * 1 MiB of them) that a streaming call should hold its peer's window back
+   * until it takes some. A message still arriving does not count: holding
+   * the window would stop it ever completing.
+   */
+  get full(): boolean {
+    return this.#unread >= UNREAD_HIGH_WATER || this.#unreadBytes >= UNREAD_HIGH_WATER_BYTES;
+  }
+
+  /**
+   * Delivers nothing more: the call is over (what its messages held of the
+   * budget, in progress or not taken, is given back).
+   */
   stop(): void {
     this.#stopped = true;
     this.#msg = null;
+    this.#unread = 0;
+    this.#unreadBytes = 0;
     this.#account?.release();
     if (this.#inflated) {
       for (const account of this.#inflated.values()) account.release();
@@ -354,14 +393,22 @@ export class MessageReader {
   }
 
   /**
-   * The call has taken `msg` (decoded it, or handed it to the handler): a
-   * decompressed message's bytes stop counting toward the budget.
+   * The call has taken `msg`, a message this reader delivered (decoded it,
+   * or handed it to the handler): its bytes stop counting toward the budget
+   * and toward {@linkcode full}. Once for each message; nothing after
+   * {@linkcode stop}.
    */
   taken(msg: Uint8Array): void {
+    if (this.#stopped) return;
+    this.#unread--;
+    this.#unreadBytes -= msg.length;
     const account = this.#inflated?.get(msg);
-    if (!account) return;
-    account.release();
-    this.#inflated!.delete(msg);
+    if (account) {
+      account.release();
+      this.#inflated!.delete(msg);
+    } else {
+      this.#account?.shrink(msg.length);
+    }
   }
 
   /**
@@ -399,6 +446,8 @@ export class MessageReader {
           );
         }
         if (len - pos >= size) {
+          // Charged before its copy is made: refused if it would pass the budget.
+          if (flag === 0) (this.#account ??= this.budget?.account() ?? null)?.grow(size);
           this.#whole(pool.copy(bytes, pos, size), flag !== 0);
           pos += size;
           continue;
@@ -413,7 +462,9 @@ export class MessageReader {
       pos += msg.add(bytes, pos, len);
       if (msg.done) {
         this.#msg = null;
-        this.#account?.release();
+        // An uncompressed message keeps its charge until taken; a compressed one is charged
+        // by what it inflates to instead (#inflate).
+        if (msg.compressed) this.#account?.shrink(msg.size);
         this.#whole(msg.bytes, msg.compressed);
       }
     }
@@ -434,6 +485,8 @@ export class MessageReader {
 
   #whole(msg: Uint8Array, compressed: boolean): void {
     if (this.#stopped) return;
+    this.#unread++;
+    this.#unreadBytes += msg.length;
     // The identity path: delivered now, no promise involved.
     if (!compressed && this.#tail === null) return this.onMessage(msg, false);
     this.#backlog++;
@@ -442,7 +495,10 @@ export class MessageReader {
       .then(() => (this.#stopped ? null : compressed ? this.#inflate(msg) : msg))
       .then((body) => {
         this.#backlog--;
-        if (body && !this.#stopped) this.onMessage(body, compressed);
+        if (!body || this.#stopped) return;
+        // Counted by what it came to, from here on.
+        this.#unreadBytes += body.length - msg.length;
+        this.onMessage(body, compressed);
       })
       .catch((err) => {
         if (this.#stopped) return;

@@ -49,9 +49,10 @@ export interface InProcessOptions {
   /** Largest message either side sends or accepts (bytes). @default {268435456} */
   maxMessageBytes?: number;
   /**
-   * Most bytes the messages still arriving (or, gzip-compressed, not yet
-   * taken by their call) may hold together on the connection, each side's
-   * own, as `serve()` and `launch()` take it (bytes). @default {268435456}
+   * Most bytes the messages received and not yet taken by their call
+   * (those still arriving included) may hold together on the connection,
+   * each side's own, as `serve()` and `launch()` take it (bytes).
+   * @default {268435456}
    */
   maxPartialMessageBytes?: number;
   /** Where handler failures are logged, and what `call.logger` writes through. @default {a logger at "warn" on stderr} */

@@ -1,6 +1,6 @@
 /**
  * The two set-ups of the budget tests (partial_budget_*_test.ts,
- * gzip_budget_*_test.ts): the fixture plugin (serve()) with a budget and a raw
+ * unread_*_test.ts): the fixture plugin (serve()) with a budget and a raw
  * HTTP/2 connection to it, for the server role; `launch()` of the raw plugin
  * (tests/fixtures/raw_partial_plugin.ts) with a budget, for the client role.
  *
@@ -31,9 +31,13 @@ export interface BudgetConnection {
 
 /**
  * Runs `body` on a connection to the fixture plugin started with a
- * {@linkcode BUDGET} budget ({@linkcode withRawConnection}).
+ * {@linkcode BUDGET} budget ({@linkcode withRawConnection}, `streamWindow`
+ * passed on).
  */
-export function withBudgetConnection(body: (c: BudgetConnection) => Promise<void>): Promise<void> {
+export function withBudgetConnection(
+  body: (c: BudgetConnection) => Promise<void>,
+  streamWindow?: number,
+): Promise<void> {
   return withTempDir(async (dir) => {
     const plugin = startDirect(
       [
@@ -48,7 +52,11 @@ export function withBudgetConnection(body: (c: BudgetConnection) => Promise<void
     );
     const info = await plugin.handshake;
     try {
-      await withRawConnection(info.address, (sock, reader) => body({ plugin, sock, reader }));
+      await withRawConnection(
+        info.address,
+        (sock, reader) => body({ plugin, sock, reader }),
+        streamWindow,
+      );
     } finally {
       plugin.child.kill("SIGTERM");
       await plugin.status;
@@ -58,12 +66,14 @@ export function withBudgetConnection(body: (c: BudgetConnection) => Promise<void
 
 /**
  * Runs `body` on a raw HTTP/2 connection to the server on unix socket
- * `path`, its preface and SETTINGS exchanged; our window is 1 GiB (room for
- * large answers). The socket is closed after.
+ * `path`, its preface and SETTINGS exchanged; our connection's window is
+ * 1 GiB, and each stream's `streamWindow` (default the same: room for large
+ * answers). The socket is closed after.
  */
 export async function withRawConnection(
   path: string,
   body: (sock: Deno.Conn, reader: FrameReader) => Promise<void>,
+  streamWindow: number = 1 << 30,
 ): Promise<void> {
   const sock = await Deno.connect({ transport: "unix", path });
   try {
@@ -74,7 +84,7 @@ export async function withRawConnection(
       sock,
       concat(
         h2.CLIENT_PREFACE,
-        h2.settingsFrame([[h2.Setting.INITIAL_WINDOW_SIZE, window]]),
+        h2.settingsFrame([[h2.Setting.INITIAL_WINDOW_SIZE, streamWindow]]),
         h2.windowUpdateFrame(0, window),
         PING,
       ),

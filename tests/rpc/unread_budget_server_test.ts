@@ -1,18 +1,22 @@
 /**
- * A gzip-compressed request counts toward `maxPartialMessageBytes` by what it
- * decompresses to, until its call takes it: a few KiB of gzip can come to the
- * message limit, so without this a peer could make one connection's streams
- * hold 128 times the limit for 128 small messages. The fixture plugin
- * (serve(), the native engine) with a 256 KiB budget, a raw HTTP/2 client on
- * its unix socket. Two streams (the unary Echo/Later) each send a 1 MiB
- * request as 1 KiB of gzip and leave their requests open, so their calls
- * hold them: the first decompressed is held (one stream alone may: four
- * times the budget), the other refused with RESOURCE_EXHAUSTED naming the
- * option. The held one's request ends and its call takes it and answers;
- * then a second pair behaves the same (the bytes went back), its held one
- * is reset by the client, and a third pair again (they went back again).
- * A streaming call (Echo/Chat) whose handler has taken its gzip request holds
- * nothing of the budget while the call goes on: a fourth pair has one held.
+ * A request counts toward `maxPartialMessageBytes` until its call takes it,
+ * not only while it arrives: otherwise a peer could send a whole request on
+ * each of 128 streams and never end them (a unary call takes its request at
+ * END_STREAM), or a few KiB of gzip that come to the message limit each,
+ * and make one connection hold 128 times the limit. A gzip-compressed
+ * request counts by what it decompresses to, an uncompressed one by its
+ * size. The fixture plugin (serve(), the native engine) with a 256 KiB
+ * budget, a raw HTTP/2 client on its unix socket. Two streams (the unary
+ * Echo/Later) each send a request and leave it open, so their calls hold
+ * them: gzip, a 1 MiB request as 1 KiB; uncompressed, a 192 KiB one. The
+ * first received is held (one stream alone may, past the budget), the other
+ * refused with RESOURCE_EXHAUSTED naming the option. The held one's request
+ * ends and its call takes it and answers; then a second pair behaves the
+ * same (the bytes went back), its held one is reset by the client, and a
+ * third pair again (they went back again). A streaming call (Echo/Chat)
+ * whose handler has taken its request holds nothing of the budget while the
+ * call goes on: a fourth pair has one held. The messages a streaming call's
+ * handler has not read: unread_window_server_test.ts.
  *
  * @module
  */
@@ -31,26 +35,41 @@ type Frame = raw.Frame;
 
 /** The calls' deadline: far off, only so that a missing refusal fails the test instead of hanging it. */
 const DEADLINE = "20S";
-/** What each request decompresses to: 1 MiB, four times the budget. */
+/** What each gzip request decompresses to: 1 MiB, four times the budget. */
 const INFLATED = 1 << 20;
+/** An uncompressed request: 192 KiB, so that two pass the 256 KiB budget. */
+const WHOLE = 192 << 10;
 
-Deno.test("server: gzip requests count toward maxPartialMessageBytes by their decompressed size until the call takes them", () =>
+/** The request each stream sends, and the headers that say how it is encoded. */
+interface Form {
+  message: Uint8Array;
+  headers: [string, string][];
+}
+
+/** A 1 MiB request as 1 KiB of gzip. */
+async function gzipForm(): Promise<Form> {
+  const message = compressedMessage(await gzip(new Uint8Array(INFLATED).fill(0x61)));
+  assert(message.length < 8 << 10, `the gzip request is ${message.length} bytes`);
+  return { message, headers: [["grpc-encoding", "gzip"]] };
+}
+
+/** The steps of the module's doc, each request sent as `form` says. */
+const heldUntilTaken = (form: Form) =>
   withBudgetConnection(async ({ sock, reader }) => {
-    const bomb = compressedMessage(await gzip(new Uint8Array(INFLATED).fill(0x61)));
-    assert(bomb.length < 8 << 10, `the gzip request is ${bomb.length} bytes`);
+    const { message, headers } = form;
     const step = (what: string, ...frames: Uint8Array[]) => raw.step(sock, reader, what, ...frames);
-    /** Stream `id`'s Later call with the gzip request, its request left open. */
+    /** Stream `id`'s Later call with the request, its request left open. */
     const open = (id: number) =>
       concat(
         headersFrame(
           id,
-          requestHeaders(LATER_PATH, [["grpc-encoding", "gzip"], ["grpc-timeout", DEADLINE]]),
+          requestHeaders(LATER_PATH, [...headers, ["grpc-timeout", DEADLINE]]),
         ),
-        dataFrames(id, bomb),
+        dataFrames(id, message),
       );
     /**
-     * Streams `a` and `b` send their requests together: the one decompressed first is held
-     * (alone, four times the budget), the other refused, with a status that names the
+     * Streams `a` and `b` send their requests together: the one received first is held
+     * (alone, past the budget), the other refused, with a status that names the
      * option; the held one's request then ends, and its call takes it and answers.
      */
     const pair = async (a: number, b: number) => {
@@ -93,10 +112,17 @@ Deno.test("server: gzip requests count toward maxPartialMessageBytes by their de
     await writeAll(
       sock,
       concat(
-        headersFrame(13, requestHeaders(CHAT_PATH, [["grpc-encoding", "gzip"]])),
-        dataFrames(13, bomb),
+        headersFrame(13, requestHeaders(CHAT_PATH, headers)),
+        dataFrames(13, message),
       ),
     );
     await reader.until((f) => f.some((x) => x.streamId === 13 && x.headers), "Chat's answer");
     await answered(await pair(15, 17));
-  }));
+  });
+
+Deno.test("server: gzip requests count toward maxPartialMessageBytes by their decompressed size until the call takes them", async () => {
+  await heldUntilTaken(await gzipForm());
+});
+
+Deno.test("server: whole uncompressed requests count toward maxPartialMessageBytes until the call takes them", () =>
+  heldUntilTaken({ message: raw.messageBytes(WHOLE, 0, 5 + WHOLE), headers: [] }));

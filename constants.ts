@@ -75,12 +75,16 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 /**
  * Default bound on the bytes the messages received on one connection's
- * streams hold together, from their prefixes (by declared size) until their
- * calls take them (`maxPartialMessageBytes`): a stream alone may still
- * receive a message up to the message limit. 256 MiB: the 128 streams of a connection may each have a 1 MiB
- * message on the way at once (a host's 64 concurrent 1 MiB calls must not
- * fail), and a connection holds at most this, not 128 times the message
- * limit.
+ * streams hold together, from their prefixes (by declared size, plus what a
+ * message costs besides its bytes) until their calls take them
+ * (`maxPartialMessageBytes`): a stream alone may still receive a message up
+ * to the message limit. 256 MiB: the 128 streams of a connection may each
+ * have a 1 MiB message on the way at once (a host's 64 concurrent 1 MiB
+ * calls must not fail), and a connection holds at most this, not 128 times
+ * the message limit. A streaming call whose reader lags holds up to ~5 MiB
+ * (1 MiB unread before its peer's window is held back, and the 4 MiB window
+ * granted already), so about 50 such calls fit at once; a program that
+ * runs more raises it.
  */
 export const DEFAULT_MAX_PARTIAL_MESSAGE_BYTES = 256 * 1024 * 1024;
 

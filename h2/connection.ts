@@ -218,8 +218,16 @@ export interface Refusal {
   detail: string;
 }
 
-/** Receive window we grant each stream. */
-const STREAM_WINDOW = 4 << 20;
+/**
+ * Receive window we grant each stream (SETTINGS_INITIAL_WINDOW_SIZE): what a
+ * peer may send on a stream before we give some back.
+ */
+export const STREAM_WINDOW: number = 4 << 20;
+/**
+ * A stream's consumed bytes are given back (WINDOW_UPDATE) in steps of at
+ * least this: a quarter of {@linkcode STREAM_WINDOW}.
+ */
+export const STREAM_WINDOW_STEP: number = STREAM_WINDOW >>> 2;
 /** Receive window we grant the connection. */
 const CONNECTION_WINDOW = 16 << 20;
 /** Largest frame we accept (we never raise SETTINGS_MAX_FRAME_SIZE). */
@@ -475,7 +483,7 @@ export class H2Stream {
   consumed(n: number): void {
     if (this.remoteClosed || this.rstSent || n === 0) return;
     this.recvUnacked += n;
-    if (this.recvUnacked >= STREAM_WINDOW >>> 2) {
+    if (this.recvUnacked >= STREAM_WINDOW_STEP) {
       this.conn.enqueueControl(windowUpdateFrame(this.id, this.recvUnacked));
       this.recvWindow += this.recvUnacked;
       this.recvUnacked = 0;

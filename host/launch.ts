@@ -111,8 +111,9 @@ export interface LaunchOptions {
   maxMessageBytes?: number;
   /**
    * Most bytes the responses received on the connection's streams hold
-   * together, each from its prefix until the caller reads it: a call whose
-   * response would pass it while others hold some fails with
+   * together, each from its prefix (by its size, plus ~128 bytes a message
+   * costs besides) until the caller reads it or its call's status arrives:
+   * a call whose response would pass it while others hold some fails with
    * RESOURCE_EXHAUSTED, its stream reset (one response alone may still be
    * up to `maxMessageBytes`).
    * @default {268435456}
@@ -155,8 +156,9 @@ export interface AttachOptions {
   maxMessageBytes?: number;
   /**
    * Most bytes the responses received on the connection's streams hold
-   * together, each from its prefix until the caller reads it: a call whose
-   * response would pass it while others hold some fails with
+   * together, each from its prefix (by its size, plus ~128 bytes a message
+   * costs besides) until the caller reads it or its call's status arrives:
+   * a call whose response would pass it while others hold some fails with
    * RESOURCE_EXHAUSTED, its stream reset (one response alone may still be
    * up to `maxMessageBytes`).
    * @default {268435456}

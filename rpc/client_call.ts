@@ -23,6 +23,7 @@ import { H2Error } from "../h2/frame.ts";
 import { ConstantHeaders, encodeHeaders } from "../h2/hpack.ts";
 import type { CallKind, MethodDefinition } from "./service.ts";
 import { MessageBudget } from "./message_budget.ts";
+import { MessageReader } from "./message_reader.ts";
 import { receivedRpcError, RpcError, Status, type StatusCode } from "./status.ts";
 import { decodeBinValue } from "./metadata.ts";
 import {
@@ -35,7 +36,6 @@ import {
   GRPC_STATUS_DETAILS,
   gzip,
   messagePrefix,
-  MessageReader,
   type Metadata,
   metadataFields,
   type MetadataInit,
@@ -76,7 +76,8 @@ export interface ChannelOptions {
   maxMessageBytes: number;
   /**
    * Most bytes the messages received on one connection's streams hold
-   * together, each from its prefix until the caller reads it; a stream
+   * together, each from its prefix (by its size, plus ~128 bytes a message
+   * costs besides) until the caller reads it or its call's status arrives; a stream
    * whose message would pass it while others hold some
    * fails its call with RESOURCE_EXHAUSTED (the stream reset with CANCEL) (one stream alone may still receive a
    * message up to `maxMessageBytes`).
@@ -249,7 +250,6 @@ class ClientCall implements StreamHandler {
   #stream: H2Stream | null = null;
   #reader: MessageReader;
   #queue = new Queue<Uint8Array>();
-  #held = 0;
   #count = 0;
   #gotHeaders = false;
   /** The final status, once known. */
@@ -286,6 +286,7 @@ class ClientCall implements StreamHandler {
       (msg, compressed) => this.#message(msg, compressed),
       (err) => this.#fail(err),
       channel.budget,
+      { grant: (n) => this.#stream?.consumed(n), hold: this.#streamingResponses },
     );
     this.#gzip = options.compression === "gzip";
     void this.#start(requests);
@@ -497,11 +498,7 @@ class ClientCall implements StreamHandler {
       } catch (err) {
         return this.#fail(err);
       }
-      if (!this.#streamingResponses || !this.#reader.full) {
-        this.#stream?.consumed(bytes.length);
-      } else {
-        this.#held += bytes.length;
-      }
+      this.#reader.received(bytes.length);
     }
     if (endStream) {
       this.#end(Status.INTERNAL, "the server ended the stream without sending trailers", false);
@@ -593,10 +590,6 @@ class ClientCall implements StreamHandler {
             const next = call.#queue.shift();
             if (next) {
               call.#reader.taken(next);
-              if (call.#held && !call.#reader.full) {
-                call.#stream?.consumed(call.#held);
-                call.#held = 0;
-              }
               yield call.#decode(next);
               continue;
             }

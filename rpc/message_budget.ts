@@ -1,13 +1,16 @@
 /**
  * A per-connection budget of the bytes held by gRPC messages still
  * arriving (partial_message.ts) or received and not yet read by their calls
- * (MessageReader in wire.ts). One stream's message in progress holds at
+ * (message_reader.ts). One stream's message in progress holds at
  * most about `maxMessageBytes`; but a peer can open every stream the
  * connection allows (128 by default) and leave a large message unfinished
  * on each, or send a whole one and never end a unary request, or queue
- * messages for a handler that does not read. So all the streams of one
- * HTTP/2 connection share one budget, `maxPartialMessageBytes`, charged with
- * each message's declared size at its prefix and held until its call takes
+ * messages for a handler that does not read (a streaming call holds its
+ * peer's window back then, but the window already granted lets up to 4 MiB
+ * more in per stream). So all the streams of one HTTP/2 connection share
+ * one budget, `maxPartialMessageBytes`, charged with each message's declared
+ * size, plus what a message costs besides its bytes
+ * (`MESSAGE_OVERHEAD_BYTES`), at its prefix and held until its call takes
  * it: a message that would take the total past it, while other
  * streams hold some, fails with RESOURCE_EXHAUSTED
  * (the server answers with that status; the client fails its call and
@@ -15,7 +18,8 @@
  * message up to `maxMessageBytes`: one large message is never refused, and
  * a message admitted is never refused part-way.
  * Bytes go back when the call takes its message, or ends (reset, failed,
- * the connection gone). Both roles use it: the server call takes the
+ * the connection gone; a client's call when its status arrives, its unread
+ * responses still readable). Both roles use it: the server call takes the
  * budget of its stream's connection ({@linkcode MessageBudget.of}), a
  * client's `Channel` makes its own.
  *
@@ -69,7 +73,7 @@ export class MessageBudget {
     return budget;
   }
 
-  /** Bytes held now by all the streams' messages in progress. */
+  /** Bytes held now by all the streams' messages, in progress or not yet taken. */
   get held(): number {
     return this.#held;
   }
@@ -85,11 +89,12 @@ export class MessageBudget {
     if (total > this.maxBytes && this.#held > account.held) {
       throw new RpcError(
         Status.RESOURCE_EXHAUSTED,
-        `messages still arriving or not yet read on this connection's other streams hold ${
+        `messages still arriving, or received and not yet read, on this connection hold ${
           this.#held - account.held
-        } bytes, and this one's would need ${account.held + n}: more than ${OPTION} ` +
-          `(${this.maxBytes} bytes) together; raise the receiving side's ${OPTION} option ` +
-          `(serve() in a plugin, launch() in a host) to receive more at once`,
+        } bytes besides this stream's ${account.held + n}: more than ${OPTION} ` +
+          `(${this.maxBytes} bytes) together. A call that does not read its stream keeps what ` +
+          `it was sent: read it, or raise the receiving side's ${OPTION} option (serve() or ` +
+          `serveInProcess() in a plugin, launch() or attach() in a host) to receive more at once`,
       );
     }
     this.#held = total;
@@ -101,7 +106,10 @@ export class MessageBudget {
   }
 }
 
-/** What one stream's message in progress holds of its connection's {@linkcode MessageBudget}. */
+/**
+ * What one stream's messages (in progress, or received and not yet taken)
+ * hold of its connection's {@linkcode MessageBudget}.
+ */
 export class BudgetAccount {
   /** Bytes this stream holds. */
   held = 0;
@@ -124,7 +132,17 @@ export class BudgetAccount {
     this.budget.refund(n);
   }
 
-  /** Gives back all it holds: the message is complete, or its call over. */
+  /**
+   * Takes `n` bytes back without the check: what a message held before it
+   * was decompressed, given back meanwhile (message_reader.ts), so at most
+   * `MESSAGE_OVERHEAD_BYTES` per message being decompressed.
+   */
+  regain(n: number): void {
+    this.budget.refund(-n);
+    this.held += n;
+  }
+
+  /** Gives back all it holds: the message is taken, or its call over. */
   release(): void {
     if (this.held === 0) return;
     this.budget.refund(this.held);

@@ -28,6 +28,7 @@ import {
 } from "./handler.ts";
 import type { H2Stream, StreamHandler } from "../h2/connection.ts";
 import { MessageBudget } from "./message_budget.ts";
+import { MessageReader } from "./message_reader.ts";
 import { H2Error } from "../h2/frame.ts";
 import { encodeHeaders } from "../h2/hpack.ts";
 import {
@@ -38,7 +39,6 @@ import {
   GRPC_ENCODING,
   gzip,
   messagePrefix,
-  MessageReader,
   metadataFields,
   metadataOf,
   OK_TRAILERS,
@@ -185,7 +185,6 @@ class Call implements StreamHandler, CallContext {
   /** Whether each queued request came compressed; made when the first compressed one arrives. */
   #queueCompressed: Queue<boolean> | null = null;
   #requestCompressed = false;
-  #held = 0;
   #ended = false;
   #wake: (() => void) | null = null;
   // what the handler adds to the response
@@ -217,6 +216,7 @@ class Call implements StreamHandler, CallContext {
       (msg, compressed) => this.#message(msg, compressed),
       (err) => this.#fail(err),
       MessageBudget.of(stream.conn, opts.maxPartialMessageBytes),
+      { grant: (n) => stream.consumed(n), hold: this.#streaming },
     );
     if (encoding) this.#reader.encoding = encoding;
   }
@@ -318,11 +318,7 @@ class Call implements StreamHandler, CallContext {
         this.#fail(err);
         return;
       }
-      if (!this.#streaming || !this.#reader.full) {
-        this.#stream.consumed(bytes.length);
-      } else {
-        this.#held += bytes.length;
-      }
+      this.#reader.received(bytes.length);
     }
     if (endStream) {
       if (!this.#reader.atBoundary) {
@@ -401,18 +397,15 @@ class Call implements StreamHandler, CallContext {
 
   async *#requests(): AsyncGenerator<unknown> {
     while (true) {
+      // Once the call is over early, what it queued is not handed out: the reason is.
+      if (this.#abortReason) throw this.#abortReason;
       const next = this.#queue.shift();
       if (next) {
         if (this.#queueCompressed) this.#requestCompressed = this.#queueCompressed.shift()!;
         this.#reader.taken(next);
-        if (this.#held && !this.#reader.full) {
-          this.#stream.consumed(this.#held);
-          this.#held = 0;
-        }
         yield decodeRequest(this.#route.method, next);
         continue;
       }
-      if (this.#abortReason) throw this.#abortReason;
       if (this.#ended || this.#done) return;
       await new Promise<void>((resolve) => (this.#wake = resolve));
       this.#wake = null;
@@ -573,6 +566,7 @@ class Call implements StreamHandler, CallContext {
     if (this.#done) return;
     this.#done = true;
     this.#reader.stop();
+    this.#dropRequests();
     // The deadline's timer stays until the status is out (`sent`): it resets
     // a stream whose client withholds the window the answer waits for.
     // Headers the handler set are headers, even with no message to carry them.
@@ -602,10 +596,22 @@ class Call implements StreamHandler, CallContext {
    * with `reason` and its request iterator throws it.
    */
   #endEarly(reason: RpcError): void {
+    this.#dropRequests();
     if (this.#abortReason || this.#handlerDone) return;
     this.#abortReason = reason;
     this.#abort?.abort(reason);
     this.#wake?.();
+  }
+
+  /**
+   * The call is over: the requests it has not read are let go at once, not
+   * when its handler (which may ignore its signal) finishes; the reader has
+   * given their budget back.
+   */
+  #dropRequests(): void {
+    this.#queue.clear();
+    this.#queueCompressed = null;
+    this.#single = null;
   }
 
   #clearTimer(): void {

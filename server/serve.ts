@@ -120,9 +120,10 @@ export interface ServeOptions {
   maxMessageBytes?: number;
   /**
    * Most bytes the requests received on one connection's streams hold
-   * together, each from its prefix until its handler takes it (a host can
-   * open 128 streams and leave a large message unfinished, or unended, on
-   * each): a call whose request would pass it while other streams hold
+   * together, each from its prefix (by its size, plus ~128 bytes a message
+   * costs besides) until its handler takes it (a host can open 128 streams
+   * and leave a large message unfinished, or unended, on each, or queue
+   * many for a handler that does not read): a call whose request would pass it while other streams hold
    * some gets RESOURCE_EXHAUSTED. One request alone may still be up to
    * `maxMessageBytes`. The native engine's; grpc-js ignores it.
    * @default {268435456}

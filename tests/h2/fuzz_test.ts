@@ -47,7 +47,8 @@ import {
 } from "../../h2/connection.ts";
 import { encodeHeaders, HpackDecoder, HpackError, HpackListSizeError } from "../../h2/hpack.ts";
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from "../../h2/_huffman_table.ts";
-import { gzip, MessageReader } from "../../rpc/wire.ts";
+import { MessageReader } from "../../rpc/message_reader.ts";
+import { gzip } from "../../rpc/wire.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { fuzz, toHex } from "../_util/fuzz.ts";

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_FRAME } from "../../h2/frame.ts";
+import { DEFAULT_MAX_FRAME, windowUpdateFrame } from "../../h2/frame.ts";
 import { concat, dataFrame } from "../h2/_h2client.ts";
 
 export { concat, dataFrame };
@@ -128,5 +128,43 @@ export async function refusedBesideALargeOne(sock: Deno.Conn, reader: FrameReade
   assert(
     /maxPartialMessageBytes \(262144 bytes\).*raise/.test(message),
     `the refusal's message does not name the option and its fix: ${message}`,
+  );
+}
+
+/**
+ * The end of the unread_*_server tests: the budget is free again, so stream
+ * 5's 1 KiB unary request (Echo/Later) is answered OK; and stream 1, a
+ * Chat call whose handler has read everything, half-closed, ends OK.
+ */
+export async function freeAgainAndChatEnds(sock: Deno.Conn, reader: FrameReader): Promise<void> {
+  reader.frames = [];
+  await writeAll(
+    sock,
+    concat(
+      headersFrame(5, requestHeaders(LATER_PATH)),
+      windowUpdateFrame(5, 1 << 20),
+      dataFrame(5, messageBytes(SMALL_PART, 0, 5 + SMALL_PART), true),
+      dataFrame(1, new Uint8Array(0), true),
+    ),
+  );
+  await reader.until(
+    (f) => statusOf(f, 5) !== undefined && statusOf(f, 1) !== undefined,
+    "the statuses of streams 5 and 1",
+  );
+  assertEquals(header(statusOf(reader.frames, 5)!.headers, "grpc-status"), "0");
+  assertEquals(header(statusOf(reader.frames, 1)!.headers, "grpc-status"), "0");
+}
+
+/**
+ * Checks that `refused` (a stream's status frame) is RESOURCE_EXHAUSTED for
+ * messages not yet read, its message naming the cause, the option, its
+ * value and the fix.
+ */
+export function assertRefusedForUnread(refused: Frame): void {
+  const message = percentDecode(header(refused.headers, "grpc-message") ?? "");
+  assertEquals(header(refused.headers, "grpc-status"), String(Status.RESOURCE_EXHAUSTED), message);
+  assert(
+    /not yet read.*maxPartialMessageBytes \(262144 bytes\).*raise/.test(message),
+    `the refusal's message does not name the cause, the option and its fix: ${message}`,
   );
 }

@@ -13,7 +13,8 @@ import { DEFAULT_H2_LIMITS } from "../../h2/connection.ts";
 import { MessageBudget } from "../../rpc/message_budget.ts";
 import { PartialMessage, WHOLE_AT_ONCE } from "../../rpc/partial_message.ts";
 import { RpcError, Status } from "../../rpc/status.ts";
-import { messagePrefix, MessageReader } from "../../rpc/wire.ts";
+import { MessageReader } from "../../rpc/message_reader.ts";
+import { messagePrefix } from "../../rpc/wire.ts";
 import { concat } from "../h2/_h2client.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 

@@ -7,7 +7,8 @@
  * the option at its prefix (messages are charged their declared size there,
  * and never refused part-way); the first request completes, its call still
  * open. Then two streams declare exactly the budget together (192 KiB +
- * 64 KiB, each partly sent): neither is refused, which
+ * 64 KiB less what the two messages cost besides their bytes,
+ * `MESSAGE_OVERHEAD_BYTES` each; each partly sent): neither is refused, which
  * says every byte of the first two went back; reset by the client, they
  * give theirs back too (two more hold the budget again). A PING after each
  * step's frames says they were handled (frames are handled, and answered,
@@ -17,6 +18,7 @@
  */
 
 import * as h2 from "../../h2/frame.ts";
+import { MESSAGE_OVERHEAD_BYTES } from "../../rpc/message_reader.ts";
 import { assertEquals } from "../_util/assert.ts";
 import * as raw from "./_partial_budget.ts";
 import { withBudgetConnection } from "./_budget_peers.ts";
@@ -37,13 +39,13 @@ Deno.test("server: streams together hold at most maxPartialMessageBytes of reque
     await step("stream 1's rest", messageFrames(1, LARGE, 5 + FIRST_PART, 5 + LARGE));
     assertEquals(statusOf(reader.frames, 1), undefined, "stream 1 was refused");
 
-    // Exactly the budget on two streams, by their declared sizes (192 KiB + 64 KiB, each
-    // partly sent): all of the first two's went back.
+    // Exactly the budget on two streams, by their declared sizes and overheads (192 KiB +
+    // 64 KiB, each partly sent): all of the first two's went back.
     const fill = async (a: number, b: number) => {
       await step(
         `streams ${a} and ${b}`,
         open(a),
-        messageFrames(a, BUDGET - (64 << 10), 0, 5 + SMALL_PART),
+        messageFrames(a, BUDGET - (64 << 10) - 2 * MESSAGE_OVERHEAD_BYTES, 0, 5 + SMALL_PART),
         open(b),
         messageFrames(b, 64 << 10, 0, 5 + SMALL_PART),
       );

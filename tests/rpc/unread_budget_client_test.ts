@@ -10,14 +10,17 @@
  * its stream reset with CANCEL, which the plugin reports in the other
  * call's trailers once it sees the reset. Then the held call gives its
  * message and ends well. And a streaming call's responses nobody reads hold
- * the plugin's window back once 1 MiB of them waits (`--unread=window`: the
- * plugin reports the window it got back for three of 1 MiB).
+ * the plugin's window back once 1 MiB of them waits, and give it back once
+ * read (`--unread=window`: the plugin reports the window it got back for
+ * three of 1 MiB, on a second call before they are read and on theirs
+ * after).
  *
  * @module
  */
 
 import { RpcError, Status } from "../../rpc/status.ts";
 import { H2Error } from "../../h2/frame.ts";
+import { STREAM_WINDOW, STREAM_WINDOW_STEP } from "../../h2/connection.ts";
 import { EchoDefinition } from "../fixtures/echo.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import { withRawPlugin } from "./_budget_peers.ts";
@@ -63,20 +66,34 @@ Deno.test("client: gzip responses count toward maxPartialMessageBytes by their d
 Deno.test("client: whole uncompressed responses count toward maxPartialMessageBytes until the caller takes them", () =>
   heldUntilTaken("whole", 192 << 10));
 
-Deno.test("client: a streaming call's unread responses hold the server's window back past 1 MiB", () =>
+Deno.test("client: a streaming call's unread responses hold the server's window back past 1 MiB, and give it back once read", () =>
   withRawPlugin(["--unread=window"], async (plugin) => {
+    // What the check needs of the h2 layer: the three responses fit the window the host
+    // grants at the start, and it gives consumed bytes back in steps of at most one.
+    assert(3 * (5 + (1 << 20)) <= STREAM_WINDOW, `a stream window of ${STREAM_WINDOW} bytes`);
+    assert(STREAM_WINDOW_STEP <= 1 << 20, `a window step of ${STREAM_WINDOW_STEP} bytes`);
     const echo = plugin.client(EchoDefinition);
-    const said = Promise.withResolvers<number>();
-    const call = echo.chat([], {
-      onTrailers: (md) => said.resolve(Number(md["x-granted"]?.[0])),
+    const granted = (said: PromiseWithResolvers<number>) => ({
+      onTrailers: (md: Record<string, (string | Uint8Array)[]>) =>
+        said.resolve(Number(md["x-granted"]?.[0])),
     });
-    // The plugin has sent three 1 MiB responses, and says what window came back for them.
-    const granted = await said.promise;
+    const before = Promise.withResolvers<number>();
+    const after = Promise.withResolvers<number>();
+    const call = echo.chat([], granted(after));
+    const told = echo.chat([], { ...granted(before), metadata: { "x-told": "1" } });
+    // The plugin has sent three 1 MiB responses on the first call, and says on the
+    // other (x-told) what window came back for them.
+    for await (const _ of told) throw new Error("the second call answered with a message");
+    const held = await before.promise;
     assert(
-      granted < 2 << 20,
-      `the host gave back ${granted} bytes of window for three 1 MiB responses nobody read`,
+      held < 2 << 20,
+      `the host gave back ${held} bytes of window for three 1 MiB responses nobody read`,
     );
     const got: number[] = [];
     for await (const msg of call) got.push(msg.length);
     assertEquals(got, [1 << 20, 1 << 20, 1 << 20]);
+    // Read, they gave the window back: all of it, before the plugin's 20 s fail-safe.
+    const sent = 3 * (5 + (1 << 20));
+    const back = await after.promise;
+    assert(back >= sent, `the host gave back ${back} of the ${sent} bytes once it read them`);
   }));

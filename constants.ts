@@ -81,10 +81,14 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
  * to the message limit. 256 MiB: the 128 streams of a connection may each
  * have a 1 MiB message on the way at once (a host's 64 concurrent 1 MiB
  * calls must not fail), and a connection holds at most this, not 128 times
- * the message limit. A streaming call whose reader lags holds up to ~5 MiB
- * (1 MiB unread before its peer's window is held back, and the 4 MiB window
- * granted already), so about 50 such calls fit at once; a program that
- * runs more raises it.
+ * the message limit. A streaming call whose reader lags holds up to 1 MiB
+ * unread before its peer's window is held back, and then what the 4 MiB of
+ * window granted already lets in: ~5 MiB in large messages, but up to
+ * ~100 MiB in empty ones (4 MiB / 5 bytes, each counted 128 bytes), the
+ * heap they really take. Once the budget is full, the next message on any
+ * stream that would pass it is refused while others hold some (the lagging
+ * stream's own, as a rule). A program whose readers lag on many streams at
+ * once raises it.
  */
 export const DEFAULT_MAX_PARTIAL_MESSAGE_BYTES = 256 * 1024 * 1024;
 

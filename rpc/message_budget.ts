@@ -133,13 +133,12 @@ export class BudgetAccount {
   }
 
   /**
-   * Takes `n` bytes back without the check: what a message held before it
-   * was decompressed, given back meanwhile (message_reader.ts), so at most
-   * `MESSAGE_OVERHEAD_BYTES` per message being decompressed.
+   * Hands `n` of the bytes it holds to `other`, an account of the same
+   * budget: the total is unchanged, so nothing is checked.
    */
-  regain(n: number): void {
-    this.budget.refund(-n);
-    this.held += n;
+  moveTo(other: BudgetAccount, n: number): void {
+    this.held -= n;
+    other.held += n;
   }
 
   /** Gives back all it holds: the message is taken, or its call over. */

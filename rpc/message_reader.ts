@@ -31,12 +31,15 @@ const UNREAD_HIGH_WATER_BYTES = 1 << 20;
  */
 export const MESSAGE_OVERHEAD_BYTES = 128;
 
+/** Received messages up to this size are copied into the pool's shared buffers. */
+const POOLED = 256;
+
 /**
  * Copies of small received messages are carved out of shared buffers: a
  * buffer of its own per message costs more than the framing. A message a
  * call keeps keeps at most this pool's 8 KiB buffer alive.
  */
-const pool = new BytePool(8 << 10, 256);
+const pool = new BytePool(8 << 10, POOLED);
 
 /** How a {@linkcode MessageReader} gives its peer's window back. */
 export interface ReaderWindow {
@@ -62,8 +65,9 @@ export interface ReaderWindow {
  *
  * Every message counts toward the connection's budget (message_budget.ts)
  * from its prefix until the call takes it ({@linkcode taken}) or the reader
- * stops, by its declared size (a decompressed one by what it inflated to)
- * plus {@linkcode MESSAGE_OVERHEAD_BYTES}. So the unary requests a peer
+ * stops, by its declared size plus {@linkcode MESSAGE_OVERHEAD_BYTES}; a
+ * compressed one, while it is decompressed, by that and its output so far,
+ * and then by what it came to. So the unary requests a peer
  * leaves without END_STREAM, and the messages queued for a call that does
  * not read, are bounded on a connection as the messages in progress are.
  * With a {@linkcode ReaderWindow}, the reader also gives the peer's window
@@ -85,7 +89,8 @@ export class MessageReader {
   /**
    * This stream's account of the budget, made with its first message: its
    * message in progress, the messages waiting to be decompressed or
-   * delivered, and the uncompressed messages delivered and not taken.
+   * delivered, and the messages delivered and not taken (a message being
+   * decompressed has an account of its own meanwhile: {@linkcode #inflate}).
    */
   #account: BudgetAccount | null = null;
   /** Messages received and not taken (those waiting included), and what they count for. */
@@ -93,13 +98,8 @@ export class MessageReader {
   #unreadBytes = 0;
   /** Window held back from the peer while {@linkcode full}. */
   #heldWindow = 0;
-  /**
-   * The decompressed messages delivered and not yet taken by the call
-   * ({@linkcode taken}), each with its own account of the budget: a few bytes
-   * of gzip can come to `maxMessageBytes`, so what they hold counts until the
-   * call takes them (or stops).
-   */
-  #inflated: Map<Uint8Array, BudgetAccount> | null = null;
+  /** The account of the message being decompressed, while it is. */
+  #inflating: BudgetAccount | null = null;
   /** Whole messages not delivered yet: the first one being decompressed, the others behind it. */
   #waiting: Queue<Uint8Array> | null = null;
   /** Whether each of them came compressed. */
@@ -163,10 +163,7 @@ export class MessageReader {
     this.#waiting?.clear();
     this.#waitingCompressed?.clear();
     this.#account?.release();
-    if (this.#inflated) {
-      for (const account of this.#inflated.values()) account.release();
-      this.#inflated = null;
-    }
+    this.#inflating?.release();
   }
 
   /**
@@ -192,13 +189,7 @@ export class MessageReader {
     if (this.#stopped) return;
     this.#unread--;
     this.#unreadBytes -= msg.length + MESSAGE_OVERHEAD_BYTES;
-    const account = this.#inflated?.get(msg);
-    if (account) {
-      account.release();
-      this.#inflated!.delete(msg);
-    } else {
-      this.#account?.shrink(msg.length + MESSAGE_OVERHEAD_BYTES);
-    }
+    this.#account?.shrink(msg.length + MESSAGE_OVERHEAD_BYTES);
     if (this.#heldWindow && !this.full) {
       const n = this.#heldWindow;
       this.#heldWindow = 0;
@@ -314,31 +305,38 @@ export class MessageReader {
   }
 
   /**
-   * Decompresses `msg` with an account of its own. While it inflates, the
-   * message counts by what it has come to so far, nothing else: the bytes it
-   * held waiting (its compressed size and its overhead) are given back, so
-   * two streams that decompress at once do not each refuse the other for
-   * what it held before (one of them is refused, once the budget is full
-   * with what the other has come to). So one message alone may still reach
-   * `maxMessageBytes`. Its overhead is taken back once it is whole.
+   * Decompresses `msg` with an account of its own, which takes over what the
+   * message holds (its compressed size and its overhead) and is charged its
+   * output as it comes: refused once the budget is full with what other
+   * messages hold (this stream's others too), so one message alone may still
+   * reach `maxMessageBytes`. A refusal gives its bytes back at once
+   * (`gunzip`), so that two streams decompressing at once do not both fail.
+   * Once whole, the message goes back to the stream's account, counted by
+   * what it came to.
    */
   async #inflate(msg: Uint8Array): Promise<Uint8Array | null> {
-    const account = this.budget?.account() ?? null;
-    this.#account?.shrink(msg.length + MESSAGE_OVERHEAD_BYTES);
+    const own = this.#account;
+    let account: BudgetAccount | null = null;
+    if (own) {
+      account = this.#inflating = own.budget.account();
+      own.moveTo(account, msg.length + MESSAGE_OVERHEAD_BYTES);
+    }
     let body: Uint8Array;
     try {
       body = await gunzip(msg, this.maxMessageBytes, account);
-    } catch (err) {
-      account?.release();
-      throw err;
+    } finally {
+      this.#inflating = null;
     }
-    if (!account) return body;
     if (this.#stopped) {
-      account.release();
+      // stop() released it meanwhile, and the output that came after.
+      account?.release();
       return null;
     }
-    account.regain(MESSAGE_OVERHEAD_BYTES);
-    (this.#inflated ??= new Map()).set(body, account);
-    return body;
+    if (account) {
+      account.shrink(msg.length);
+      account.moveTo(own!, account.held);
+    }
+    // A small message's own buffer would cost more than the message.
+    return body.length <= POOLED ? pool.copy(body, 0, body.length) : body;
   }
 }

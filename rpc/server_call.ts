@@ -397,8 +397,6 @@ class Call implements StreamHandler, CallContext {
 
   async *#requests(): AsyncGenerator<unknown> {
     while (true) {
-      // Once the call is over early, what it queued is not handed out: the reason is.
-      if (this.#abortReason) throw this.#abortReason;
       const next = this.#queue.shift();
       if (next) {
         if (this.#queueCompressed) this.#requestCompressed = this.#queueCompressed.shift()!;
@@ -406,7 +404,15 @@ class Call implements StreamHandler, CallContext {
         yield decodeRequest(this.#route.method, next);
         continue;
       }
-      if (this.#ended || this.#done) return;
+      if (this.#abortReason) throw this.#abortReason;
+      if (this.#ended) return;
+      if (this.#done) {
+        // Read after the handler answered, before the client ended its requests: not an end.
+        throw new RpcError(
+          Status.CANCELLED,
+          `${this.method}: the call is over (its handler returned), so its remaining requests are not read`,
+        );
+      }
       await new Promise<void>((resolve) => (this.#wake = resolve));
       this.#wake = null;
     }

@@ -220,7 +220,9 @@ export async function gzip(bytes: Uint8Array): Promise<Uint8Array> {
  * soon as the output passes `maxBytes`: the input goes in small pieces, one
  * per read, and the output is counted as it comes. With `account`, each piece
  * of output is charged to it (the connection's budget) as it comes; the
- * caller releases it.
+ * caller releases it once done with the message, and a failure releases it
+ * at once, before the error reaches the caller (what it held must not count
+ * against other streams' decompressions meanwhile).
  *
  * @throws {RpcError} RESOURCE_EXHAUSTED past `maxBytes` or the budget, INTERNAL for bytes that are not gzip.
  */
@@ -246,6 +248,7 @@ export async function gunzip(
     try {
       next = await reader.read();
     } catch (err) {
+      account?.release();
       throw new RpcError(
         Status.INTERNAL,
         `a gzip-compressed message could not be decompressed: ${(err as Error)?.message ?? err}`,
@@ -255,6 +258,7 @@ export async function gunzip(
     total += next.value.length;
     if (total > maxBytes) {
       reader.cancel().catch(ignore);
+      account?.release();
       throw new RpcError(
         Status.RESOURCE_EXHAUSTED,
         `received message decompresses to more than max (${maxBytes} bytes)`,
@@ -264,6 +268,7 @@ export async function gunzip(
       account?.grow(next.value.length);
     } catch (err) {
       reader.cancel().catch(ignore);
+      account!.release();
       throw err;
     }
     chunks.push(next.value);

@@ -405,14 +405,9 @@ class Call implements StreamHandler, CallContext {
         continue;
       }
       if (this.#abortReason) throw this.#abortReason;
-      if (this.#ended) return;
-      if (this.#done) {
-        // Read after the handler answered, before the client ended its requests: not an end.
-        throw new RpcError(
-          Status.CANCELLED,
-          `${this.method}: the call is over (its handler returned), so its remaining requests are not read`,
-        );
-      }
+      // Over by the handler's own answer: a task it left reading ends here, with no
+      // error to crash the plugin (the requests still queued went with the call).
+      if (this.#ended || this.#done) return;
       await new Promise<void>((resolve) => (this.#wake = resolve));
       this.#wake = null;
     }

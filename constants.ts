@@ -81,14 +81,15 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
  * to the message limit. 256 MiB: the 128 streams of a connection may each
  * have a 1 MiB message on the way at once (a host's 64 concurrent 1 MiB
  * calls must not fail), and a connection holds at most this, not 128 times
- * the message limit. A streaming call whose reader lags holds up to 1 MiB
- * unread before its peer's window is held back, and then what the 4 MiB of
- * window granted already lets in: ~5 MiB in large messages, but up to
- * ~100 MiB in empty ones (4 MiB / 5 bytes, each counted 128 bytes), the
- * heap they really take. Once the budget is full, the next message on any
- * stream that would pass it is refused while others hold some (the lagging
- * stream's own, as a rule). A program whose readers lag on many streams at
- * once raises it.
+ * the message limit. A streaming call whose reader lags holds what arrives
+ * until 1 MiB of whole messages waits unread (the message that crosses it
+ * may be up to the message limit), and then what the 4 MiB of window granted
+ * already lets in: up to ~100 MiB of it in empty messages (4 MiB / 5 bytes,
+ * each counted 128 bytes), the heap they really take. Once the budget is
+ * full, a message that would pass it is refused while others hold some: with
+ * the lagging stream's window held back, that is usually another stream's,
+ * one that reads. A program whose readers lag on many streams at once
+ * raises it.
  */
 export const DEFAULT_MAX_PARTIAL_MESSAGE_BYTES = 256 * 1024 * 1024;
 

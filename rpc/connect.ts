@@ -66,8 +66,8 @@ export interface ConnectOptions {
   /** Largest message sent or received. */
   maxMessageBytes: number;
   /**
-   * Most bytes the responses still arriving on the connection's streams
-   * hold together (see `ChannelOptions`).
+   * Most bytes the responses still arriving, or received and not yet read,
+   * on the connection's streams hold together (see `ChannelOptions`).
    * @default {268435456}
    */
   maxPartialMessageBytes?: number;

@@ -70,10 +70,12 @@ export interface CallOptions {
   /** Largest message accepted or sent. */
   maxMessageBytes: number;
   /**
-   * Most bytes the messages still arriving on one connection's streams hold
-   * together, counted by their declared sizes; a message that would pass it
-   * while others are on the way fails with RESOURCE_EXHAUSTED at its prefix
-   * (one stream alone may still receive a message up to `maxMessageBytes`).
+   * Most bytes the messages still arriving, or received and not yet taken,
+   * on one connection's streams hold together, each counted by its declared
+   * size plus ~128 bytes (message_reader.ts); a message that would pass it
+   * while others hold some fails with RESOURCE_EXHAUSTED at its prefix, or a
+   * gzip one while it is decompressed (one stream alone may still receive a
+   * message up to `maxMessageBytes`).
    * @default {268435456}
    */
   maxPartialMessageBytes?: number;
@@ -347,6 +349,8 @@ class Call implements StreamHandler, CallContext {
             : "call cancelled by the client",
         ),
     );
+    // A reader its handler left (it returned, its answer still being compressed) ends now.
+    this.#wake?.();
     this.#markOver();
   }
 

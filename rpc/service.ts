@@ -159,7 +159,9 @@ export interface CallContext {
    *   message (the status message is the reason's message).
    *
    * Once aborted, the request iterator of a streaming call throws the same
-   * reason. A handler's own answer or error never aborts it (nor does a
+   * reason, and the requests still queued are dropped. After the handler's
+   * own answer the iterator ends as if the client had ended its requests,
+   * its queued requests dropped too. A handler's own answer or error never aborts it (nor does a
    * failure after the handler finished, such as a unary response over the
    * size limit): use {@linkcode CallContext.ended} to learn when the call
    * is over in every case.

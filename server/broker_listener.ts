@@ -27,7 +27,7 @@ export interface PluginBrokerListenOptions {
   tls?: ServerTls;
   /** Largest gRPC message. */
   maxMessageBytes: number;
-  /** Most bytes the messages still arriving on one connection hold together. @default {268435456} */
+  /** Most bytes the messages still arriving, or received and not yet read, on one connection hold together (each by its size plus ~128 bytes). @default {268435456} */
   maxPartialMessageBytes?: number;
   /** Where the engine logs. */
   logger: Logger;

@@ -54,8 +54,9 @@ export interface EngineOptions {
   /** Largest message accepted or sent, in bytes. */
   maxMessageBytes: number;
   /**
-   * The native engine's bound on the bytes the messages still arriving on
-   * one connection's streams hold together (see `serve()`'s option).
+   * The native engine's bound on the bytes the messages still arriving, or
+   * received and not yet read, on one connection's streams hold together
+   * (see `serve()`'s option).
    * grpc-js ignores it.
    * @default {268435456}
    */

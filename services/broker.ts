@@ -80,7 +80,7 @@ export interface BrokerOptions {
   dialTls?: ClientTls;
   /** Largest gRPC message on brokered connections. */
   maxMessageBytes: number;
-  /** Most bytes the messages still arriving, or received and not yet read, on one connection hold together. @default {268435456} */
+  /** Most bytes the messages still arriving, or received and not yet read, on one connection hold together (each by its size plus ~128 bytes). @default {268435456} */
   maxPartialMessageBytes?: number;
   /** Where the broker logs. */
   logger: Logger;

@@ -46,7 +46,7 @@ export interface BrokerMuxOptions {
   unannounced?: (stream: YamuxStream) => void;
   /** Largest gRPC message on dialled streams. */
   maxMessageBytes: number;
-  /** Most bytes the messages still arriving on one connection hold together. @default {268435456} */
+  /** Most bytes the messages still arriving, or received and not yet read, on one connection hold together (each by its size plus ~128 bytes). @default {268435456} */
   maxPartialMessageBytes?: number;
   /** Where routing is logged. */
   logger: Logger;

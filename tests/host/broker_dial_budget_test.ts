@@ -5,13 +5,14 @@
  * the host's connection to the plugin does, in plain mode and multiplexed
  * (go-plugin's `GRPCBrokerMultiplex`, over the host's own connection).
  * `launch()` of the fixture plugin with a 256 KiB budget; its Echo/Serve serves a second Echo through the
- * broker, and the host dials it. Two Drain calls there each send a 192 KiB
- * request and keep their requests open; the plugin answers each with its
- * request, and the host reads neither answer yet. The two answers pass the
- * budget together, so the host refuses the one that would pass it while the
- * other holds its own (RESOURCE_EXHAUSTED naming the option), and resets its
- * stream: that Drain's handler sees the cancellation, which Drained on the
- * same connection reports. The other call's answer is then read whole.
+ * broker, and the host dials it. A Drain call there sends a 192 KiB request
+ * and keeps its requests open; the plugin answers with its request, which
+ * the host does not read yet. Once that answer is whole, a second Drain does
+ * the same: the two answers pass the budget together, so the host refuses
+ * the second (RESOURCE_EXHAUSTED naming the cause, the option and the fix),
+ * and resets its stream: its handler sees the cancellation, which Drained
+ * on the same connection reports. The first call's answer is then read
+ * whole.
  * The host's own connection: tests/rpc/unread_budget_client_test.ts.
  *
  * @module
@@ -31,6 +32,8 @@ const REQUEST = 192 << 10;
 const HANDSHAKE = { magicCookieKey: "BASIC_PLUGIN", magicCookieValue: "hello", protocolVersion: 1 };
 /** Far off: only so that a missing refusal fails the test instead of hanging it. */
 const CALL_MS = 20_000;
+/** Drained waits for a refusal: it gives up first, so that the test says what is missing. */
+const DRAINED_MS = 10_000;
 
 for (const mux of [false, true]) {
   Deno.test(`host broker dial${mux ? ", multiplexed" : ""}: maxPartialMessageBytes bounds the responses not yet read on a dialled connection`, () =>
@@ -54,32 +57,40 @@ for (const mux of [false, true]) {
             yield request;
             await done.promise;
           };
-          const calls = [0, 1].map(() => echo.drain(held(), { timeoutMs: CALL_MS }));
-          // One Drain's handler sees its call cancelled: the host refused its answer.
-          assertEquals(
-            await echo.drained("", { timeoutMs: CALL_MS }),
-            "threw: call cancelled by the client",
-          );
-          const got: (string | RpcError)[] = [];
-          for (const call of calls) {
-            try {
-              for await (const answer of call) {
-                got.push(answer);
-                break;
-              }
-            } catch (err) {
-              if (!(err instanceof RpcError)) throw err;
-              got.push(err);
-            }
+          // The second call starts once the first one's answer is whole and unread: what
+          // holds the budget then is a message not yet read, not one still arriving.
+          const firstWhole = Promise.withResolvers<void>();
+          const first = echo.drain(held(), {
+            timeoutMs: CALL_MS,
+            onResponseMessage: () => firstWhole.resolve(),
+          });
+          await firstWhole.promise;
+          const second = echo.drain(held(), { timeoutMs: CALL_MS });
+          // Its handler sees its call cancelled: the host refused its answer.
+          const said = await echo.drained("", { timeoutMs: DRAINED_MS }).catch((err) => {
+            throw new Error(
+              `no Drain call was refused (${err}): does the dialled connection count the ` +
+                "first answer, unread, toward maxPartialMessageBytes?",
+            );
+          });
+          assertEquals(said, "threw: call cancelled by the client");
+          let refused: unknown;
+          try {
+            for await (const _ of second) throw new Error("the second call gave its answer");
+          } catch (err) {
+            refused = err;
           }
-          const refused = got.filter((g) => g instanceof RpcError) as RpcError[];
-          assertEquals(refused.length, 1, `the calls gave ${got.map(String)}`);
-          assertEquals(refused[0].code, Status.RESOURCE_EXHAUSTED, refused[0].message);
+          assert(refused instanceof RpcError, `the second call gave ${refused}`);
+          assertEquals(refused.code, Status.RESOURCE_EXHAUSTED, refused.message);
           assert(
-            /maxPartialMessageBytes \(262144 bytes\).*raise/.test(refused[0].message),
-            `the refusal's message does not name the option and its fix: ${refused[0].message}`,
+            /not yet read.*maxPartialMessageBytes \(262144 bytes\).*raise/.test(refused.message),
+            `the refusal's message does not name the cause, the option and its fix: ${refused.message}`,
           );
-          assertEquals(got.filter((g) => typeof g === "string"), [`read: ${request}`]);
+          // The first one's answer, held past the refusal, is read whole.
+          for await (const answer of first) {
+            assertEquals(answer, `read: ${request}`);
+            break;
+          }
         } finally {
           done.resolve();
           conn.close();

@@ -23,7 +23,7 @@ import { H2Error } from "../h2/frame.ts";
 import { ConstantHeaders, encodeHeaders } from "../h2/hpack.ts";
 import type { CallKind, MethodDefinition } from "./service.ts";
 import { MessageBudget } from "./message_budget.ts";
-import { MessageReader } from "./message_reader.ts";
+import { MessageReader, type ReaderWindow } from "./message_reader.ts";
 import { receivedRpcError, RpcError, Status, type StatusCode } from "./status.ts";
 import { decodeBinValue } from "./metadata.ts";
 import {
@@ -243,7 +243,7 @@ export class Channel {
 }
 
 /** The state of one call. */
-class ClientCall implements StreamHandler {
+class ClientCall implements StreamHandler, ReaderWindow {
   #channel: Channel;
   #method: AnyMethod;
   #options: CallOptions;
@@ -286,7 +286,8 @@ class ClientCall implements StreamHandler {
       (msg, compressed) => this.#message(msg, compressed),
       (err) => this.#fail(err),
       channel.budget,
-      { grant: (n) => this.#stream?.consumed(n), hold: this.#streamingResponses },
+      this,
+      this.#streamingResponses,
     );
     this.#gzip = options.compression === "gzip";
     void this.#start(requests);
@@ -405,6 +406,11 @@ class ClientCall implements StreamHandler {
       );
     }
     return bytes;
+  }
+
+  /** The reader's window ({@linkcode ReaderWindow}): given back on the stream, once it has one. */
+  consumed(n: number): void {
+    this.#stream?.consumed(n);
   }
 
   // --- StreamHandler

@@ -41,15 +41,10 @@ const POOLED = 256;
  */
 const pool = new BytePool(8 << 10, POOLED);
 
-/** How a {@linkcode MessageReader} gives its peer's window back. */
+/** Where a {@linkcode MessageReader} gives its peer's window back: the stream (`H2Stream`). */
 export interface ReaderWindow {
-  /** Grants the peer `n` more bytes on the stream (its WINDOW_UPDATE). */
-  grant(n: number): void;
-  /**
-   * Whether the window is held back while the call is {@linkcode MessageReader.full}
-   * (a streaming call); otherwise it is granted as bytes are read.
-   */
-  hold: boolean;
+  /** Grants the peer `n` more bytes on the stream, as it has been consumed. */
+  consumed(n: number): void;
 }
 
 /**
@@ -113,7 +108,9 @@ export class MessageReader {
    * @param onMessage Called with each whole message (bytes it may keep) and whether it came compressed.
    * @param onError Called once if a waiting message fails (decompression, or `onMessage` throwing); nothing is delivered after.
    * @param budget The stream's connection's budget for messages received and not taken (message_budget.ts).
-   * @param window How the peer's window is given back ({@linkcode received}); none: the caller does it.
+   * @param window Where the peer's window is given back ({@linkcode received}); none: the caller does it.
+   * @param holdWindow Hold the window back while the call is {@linkcode full} (a streaming
+   *   call); otherwise it goes back as bytes are read.
    */
   constructor(
     readonly maxMessageBytes: number,
@@ -123,6 +120,7 @@ export class MessageReader {
     },
     readonly budget?: MessageBudget,
     readonly window?: ReaderWindow,
+    readonly holdWindow = false,
   ) {}
 
   /** Whether the bytes so far end between messages. */
@@ -172,10 +170,8 @@ export class MessageReader {
    * taken enough that it is no longer {@linkcode full}.
    */
   received(n: number): void {
-    const window = this.window;
-    if (!window) return;
-    if (window.hold && this.full) this.#heldWindow += n;
-    else window.grant(n);
+    if (this.holdWindow && this.full) this.#heldWindow += n;
+    else this.window?.consumed(n);
   }
 
   /**
@@ -193,7 +189,7 @@ export class MessageReader {
     if (this.#heldWindow && !this.full) {
       const n = this.#heldWindow;
       this.#heldWindow = 0;
-      this.window!.grant(n);
+      this.window!.consumed(n);
     }
   }
 

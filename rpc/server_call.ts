@@ -218,7 +218,8 @@ class Call implements StreamHandler, CallContext {
       (msg, compressed) => this.#message(msg, compressed),
       (err) => this.#fail(err),
       MessageBudget.of(stream.conn, opts.maxPartialMessageBytes),
-      { grant: (n) => stream.consumed(n), hold: this.#streaming },
+      stream,
+      this.#streaming,
     );
     if (encoding) this.#reader.encoding = encoding;
   }
@@ -337,7 +338,7 @@ class Call implements StreamHandler, CallContext {
     this.#clearTimer();
     if (this.#done) return;
     this.#done = true;
-    this.#reader.stop();
+    this.#stopReading();
     const conn = this.#stream.conn;
     this.#endEarly(
       this.#deadline.passed()
@@ -349,8 +350,6 @@ class Call implements StreamHandler, CallContext {
             : "call cancelled by the client",
         ),
     );
-    // A reader its handler left (it returned, its answer still being compressed) ends now.
-    this.#wake?.();
     this.#markOver();
   }
 
@@ -570,8 +569,7 @@ class Call implements StreamHandler, CallContext {
   #finish(code: StatusCode, details: string): void {
     if (this.#done) return;
     this.#done = true;
-    this.#reader.stop();
-    this.#dropRequests();
+    this.#stopReading();
     // The deadline's timer stays until the status is out (`sent`): it resets
     // a stream whose client withholds the window the answer waits for.
     // Headers the handler set are headers, even with no message to carry them.
@@ -584,7 +582,6 @@ class Call implements StreamHandler, CallContext {
         : statusBlock(code, details, trailersOnly, extra ?? undefined),
     );
     if (code !== Status.OK) this.#endEarly(new RpcError(code, details));
-    this.#wake?.();
     this.#markOver();
   }
 
@@ -598,25 +595,27 @@ class Call implements StreamHandler, CallContext {
   /**
    * The call ended (cancelled, past its deadline, or failed) while its
    * handler may still run: unless the handler finished, its signal aborts
-   * with `reason` and its request iterator throws it.
+   * with `reason` and its request iterator throws it (once woken by
+   * {@linkcode #stopReading}, which every end of a call runs first).
    */
   #endEarly(reason: RpcError): void {
-    this.#dropRequests();
     if (this.#abortReason || this.#handlerDone) return;
     this.#abortReason = reason;
     this.#abort?.abort(reason);
-    this.#wake?.();
   }
 
   /**
-   * The call is over: the requests it has not read are let go at once, not
-   * when its handler (which may ignore its signal) finishes; the reader has
-   * given their budget back.
+   * The call is over (reset, or its status sent): nothing more is read, what
+   * its messages held of the budget goes back, the requests it has not read
+   * are let go at once (not when its handler, which may ignore its signal,
+   * finishes), and a reader of them waiting is woken to see the end.
    */
-  #dropRequests(): void {
+  #stopReading(): void {
+    this.#reader.stop();
     this.#queue.clear();
     this.#queueCompressed = null;
     this.#single = null;
+    this.#wake?.();
   }
 
   #clearTimer(): void {

@@ -13,7 +13,7 @@
  * @module
  */
 
-import { DEFAULT_MAX_FRAME, windowUpdateFrame } from "../../h2/frame.ts";
+import { DEFAULT_MAX_FRAME, FrameType, windowUpdateFrame } from "../../h2/frame.ts";
 import { concat, dataFrame } from "../h2/_h2client.ts";
 
 export { concat, dataFrame };
@@ -167,4 +167,31 @@ export function assertRefusedForUnread(refused: Frame): void {
     /not yet read.*maxPartialMessageBytes \(262144 bytes\).*raise/.test(message),
     `the refusal's message does not name the cause, the option and its fix: ${message}`,
   );
+}
+
+/** The window given back (WINDOW_UPDATE) on stream `id` in `frames`, all together. */
+export function windowGranted(frames: Frame[], id: number): number {
+  let sum = 0;
+  for (const f of frames) {
+    if (f.type === FrameType.WINDOW_UPDATE && f.streamId === id) {
+      sum += new DataView(f.payload.buffer, f.payload.byteOffset).getUint32(0) & 0x7fffffff;
+    }
+  }
+  return sum;
+}
+
+/** The whole messages stream `id` sent in `frames` so far (one still arriving left out). */
+export function wholeMessages(frames: Frame[], id: number): Uint8Array[] {
+  const body = concat(
+    ...frames.filter((f) => f.type === FrameType.DATA && f.streamId === id).map((f) => f.payload),
+  );
+  const out: Uint8Array[] = [];
+  const view = new DataView(body.buffer, body.byteOffset, body.length);
+  for (let at = 0; at + 5 <= body.length;) {
+    const end = at + 5 + view.getUint32(at + 1);
+    if (end > body.length) break;
+    out.push(body.subarray(at + 5, end));
+    at = end;
+  }
+  return out;
 }

@@ -30,6 +30,7 @@ import * as h2 from "../../h2/frame.ts";
 import { STREAM_WINDOW } from "../../h2/connection.ts";
 import { MESSAGE_OVERHEAD_BYTES } from "../../rpc/message_reader.ts";
 import { EchoDefinition } from "../fixtures/echo.ts";
+import { grpcMessage } from "../h2/_h2client.ts";
 import { assert, assertEquals } from "../_util/assert.ts";
 import * as raw from "./_partial_budget.ts";
 import { withBudgetConnection } from "./_budget_peers.ts";
@@ -39,7 +40,6 @@ const { concat, dataFrame, dataFrames, header, headersFrame, messageBytes } = ra
 const { requestHeaders, statusOf, writeAll } = raw;
 type Frame = raw.Frame;
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** Chat's first request: 1 MiB, so that its answer waits for a window (it is past the stream's output high water). */
@@ -51,29 +51,7 @@ const SMALL = 1 << 10;
 
 /** The whole messages stream `id` sent back in `frames` so far, as text. */
 function answers(frames: Frame[], id: number): string[] {
-  const body = concat(
-    ...frames.filter((f) => f.type === h2.FrameType.DATA && f.streamId === id).map((f) =>
-      f.payload
-    ),
-  );
-  const out: string[] = [];
-  const view = new DataView(body.buffer, body.byteOffset, body.length);
-  for (let at = 0; at + 5 <= body.length;) {
-    const end = at + 5 + view.getUint32(at + 1);
-    if (end > body.length) break;
-    out.push(dec.decode(body.subarray(at + 5, end)));
-    at = end;
-  }
-  return out;
-}
-
-/** A message of `text`, prefix first. */
-function textMessage(text: string): Uint8Array {
-  const body = enc.encode(text);
-  const out = new Uint8Array(5 + body.length);
-  new DataView(out.buffer).setUint32(1, body.length);
-  out.set(body, 5);
-  return out;
+  return raw.wholeMessages(frames, id).map((m) => dec.decode(m));
 }
 
 Deno.test("server: a streaming call's unread empty requests count toward maxPartialMessageBytes by what they cost, not their 5 bytes", () =>
@@ -124,7 +102,7 @@ Deno.test("server: a call reset by its client lets its queued requests go; its h
       sock,
       concat(
         headersFrame(1, requestHeaders(drain.path)),
-        dataFrame(1, concat(textMessage("one"), textMessage("two"))),
+        dataFrame(1, concat(grpcMessage("one"), grpcMessage("two"))),
       ),
     );
     await reader.until((f) => answers(f, 1).length === 1, "Drain's answer to its first request");
@@ -135,7 +113,7 @@ Deno.test("server: a call reset by its client lets its queued requests go; its h
       concat(
         h2.rstStreamFrame(1, h2.H2Error.CANCEL),
         headersFrame(3, requestHeaders(drained.path)),
-        dataFrame(3, textMessage(""), true),
+        dataFrame(3, grpcMessage(""), true),
       ),
     );
     await reader.until((f) => statusOf(f, 3) !== undefined, "Drained's status");

@@ -35,17 +35,6 @@ const REQUEST = 1 << 20;
 /** The unary requests beside it: 1 KiB, one DATA frame. */
 const SMALL = 1 << 10;
 
-/** The window the server gave back on stream `id` in `frames`. */
-function granted(frames: Frame[], id: number): number {
-  let sum = 0;
-  for (const f of frames) {
-    if (f.type === h2.FrameType.WINDOW_UPDATE && f.streamId === id) {
-      sum += new DataView(f.payload.buffer, f.payload.byteOffset).getUint32(0) & 0x7fffffff;
-    }
-  }
-  return sum;
-}
-
 Deno.test("server: a streaming call's unread requests hold its client's window back past 1 MiB and count toward maxPartialMessageBytes", () =>
   withBudgetConnection(async ({ sock, reader }) => {
     const step = (what: string, ...frames: Uint8Array[]) => raw.step(sock, reader, what, ...frames);
@@ -65,7 +54,7 @@ Deno.test("server: a streaming call's unread requests hold its client's window b
       dataFrames(1, request),
     );
     keep();
-    const first = granted(seen, 1);
+    const first = raw.windowGranted(seen, 1);
     // Three more queue unread; stream 3's request, whole in one frame, is refused.
     const queued = concat(request, request, request);
     await step(
@@ -75,7 +64,7 @@ Deno.test("server: a streaming call's unread requests hold its client's window b
       dataFrame(3, messageBytes(SMALL, 0, 5 + SMALL), true),
     );
     keep();
-    const back = granted(seen, 1);
+    const back = raw.windowGranted(seen, 1);
     // The window of the first (it completes while nothing waits unread), not of all three.
     assert(
       back - first < 2 * REQUEST,
@@ -86,13 +75,21 @@ Deno.test("server: a streaming call's unread requests hold its client's window b
     assert(refused, "stream 3 was answered, though stream 1's unread requests hold 3 MiB");
     raw.assertRefusedForUnread(refused);
 
-    // Granted a window, Chat answers and reads the queue: the held window comes back.
+    // Granted a window, Chat answers and reads the queue: once its fourth answer is out
+    // (it took the last request before it), and a PING after, the held window has come back.
     reader.frames = [];
     await writeAll(sock, h2.windowUpdateFrame(1, 1 << 30));
-    const sent = request.length + queued.length;
     await reader.until(
-      (f) => back + granted(f, 1) > sent - REQUEST,
-      "the window of stream 1's requests, given back once Chat read them",
+      (f) => raw.wholeMessages(f, 1).length === 4,
+      "Chat's answers to its four requests",
+    );
+    const answered = reader.frames;
+    await step("a PING after Chat's answers");
+    const sent = request.length + queued.length;
+    const returned = back + raw.windowGranted([...answered, ...reader.frames], 1);
+    assert(
+      returned > sent - REQUEST,
+      `the server gave back ${returned} of the ${sent} bytes of window once Chat read them`,
     );
     // The budget is free again: stream 5's request is answered; Chat ends OK.
     await raw.freeAgainAndChatEnds(sock, reader);
